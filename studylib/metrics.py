@@ -1,0 +1,128 @@
+"""Per-class metrics and their relation to training frequency.
+
+All functions are pure numpy/scipy so that they can be checked by hand:
+
+* :func:`per_class_accuracy` and :func:`per_class_predictions` from a
+  confusion matrix (rows true, columns predicted);
+* :func:`frequency_correlation`: Spearman (rank) or Pearson against
+  log10 frequency, with a seeded bootstrap 95% CI over classes;
+* :func:`binned`: means and standard errors over log-frequency bins.
+
+Wen et al. (2024) read a model's *bias* toward frequent classes from how
+strongly its per-class #predictions (and accuracy) follow training frequency.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def per_class_accuracy(conf: np.ndarray) -> np.ndarray:
+    """Recall of each class; NaN for a class with no test samples."""
+    conf = np.asarray(conf)
+    support = conf.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(conf) / support, np.nan)
+
+
+def per_class_predictions(conf: np.ndarray) -> np.ndarray:
+    """How often each class was predicted (column sums)."""
+    return np.asarray(conf).sum(0)
+
+
+def top1(conf: np.ndarray) -> float:
+    conf = np.asarray(conf)
+    return float(np.trace(conf) / conf.sum()) if conf.sum() else float("nan")
+
+
+def _corr(x, y, method):
+    if method == "spearman":
+        return stats.spearmanr(x, y).statistic
+    if method == "pearson":
+        return stats.pearsonr(x, y).statistic
+    raise ValueError(f"unknown correlation method {method!r}: use spearman or pearson")
+
+
+def frequency_correlation(values, frequency, method: str = "spearman", n_boot: int = 1000,
+                          seed: int = 0) -> dict:
+    """Correlation of per-class ``values`` with training ``frequency``.
+
+    ``pearson`` correlates with log10(frequency), ``spearman`` with the ranks
+    (any monotone transform gives the same). The 95% CI is the percentile
+    bootstrap over classes (``n_boot`` resamples, seeded). Classes with NaN
+    values are dropped. Returns ``{"r", "lo", "hi", "n"}``.
+    """
+    values, frequency = np.asarray(values, float), np.asarray(frequency, float)
+    if values.shape != frequency.shape:
+        raise ValueError(f"{len(values)} values but {len(frequency)} frequencies")
+    keep = ~np.isnan(values)
+    v, f = values[keep], frequency[keep]
+    if method == "pearson":
+        if (f <= 0).any():
+            raise ValueError("pearson correlation uses log frequency: frequencies must be > 0")
+        f = np.log10(f)
+    if len(v) < 3 or np.ptp(v) == 0 or np.ptp(f) == 0:
+        return {"r": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": int(len(v))}
+    r = float(_corr(v, f, method))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(v), len(v))
+        if np.ptp(v[i]) > 0 and np.ptp(f[i]) > 0:
+            boots.append(_corr(v[i], f[i], method))
+    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan)
+    return {"r": r, "lo": float(lo), "hi": float(hi), "n": int(len(v))}
+
+
+def binned(values, frequency, n_bins: int = 8, scheme: str = "log") -> pd.DataFrame:
+    """Mean, standard error and count of ``values`` in frequency bins.
+
+    ``log``: equal-width bins of log10 frequency; ``quantile``: equal-count bins.
+    Empty bins are dropped. Columns: ``lo, hi, centre, mean, sem, n``.
+    """
+    values, frequency = np.asarray(values, float), np.asarray(frequency, float)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    logf = np.log10(np.maximum(frequency, 1e-12))
+    if scheme == "log":
+        edges = np.linspace(logf.min(), logf.max(), n_bins + 1)
+    elif scheme == "quantile":
+        edges = np.unique(np.quantile(logf, np.linspace(0, 1, n_bins + 1)))
+    else:
+        raise ValueError(f"unknown binning scheme {scheme!r}: use log or quantile")
+    which = np.clip(np.searchsorted(edges, logf, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for b in range(len(edges) - 1):
+        v = values[(which == b) & ~np.isnan(values)]
+        if len(v) == 0:
+            continue
+        sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+        rows.append({"lo": 10 ** edges[b], "hi": 10 ** edges[b + 1], "centre": 10 ** ((edges[b] + edges[b + 1]) / 2),
+                     "mean": float(v.mean()), "sem": sem, "n": int(len(v))})
+    return pd.DataFrame(rows, columns=["lo", "hi", "centre", "mean", "sem", "n"])
+
+
+def compare_intervals(a: dict, b: dict) -> str:
+    """'below' if a's CI lies entirely below b's, 'above' if entirely above, else 'overlap'."""
+    if a["hi"] < b["lo"]:
+        return "below"
+    if a["lo"] > b["hi"]:
+        return "above"
+    return "overlap"
+
+
+def correlation_table(runs: dict, per_class_key: str = "photo") -> pd.DataFrame:
+    """Long table ``model, measure, r, lo, hi`` from runs' stored metrics.
+
+    ``runs`` maps a model label to a registry Run (or anything with ``.metrics``).
+    """
+    rows = []
+    for label, run in runs.items():
+        m = run.metrics
+        for short, measure in (("acc", "accuracy"), ("pred", "#predictions")):
+            for method in ("spearman", "pearson"):
+                rows.append({"model": label, "measure": measure, "method": method,
+                             "r": m[f"{method}_{short}"], "lo": m[f"{method}_{short}_lo"],
+                             "hi": m[f"{method}_{short}_hi"]})
+    return pd.DataFrame(rows)

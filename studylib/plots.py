@@ -1,0 +1,140 @@
+"""Pure figure builders: data in, matplotlib/plotly figure out, no side effects.
+
+Notebooks and widgets call these; tests call them directly. Saving is
+studylib.figures' job.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from studylib import metrics as M
+
+METRIC_LABELS = {"accuracy": "per-class accuracy", "predictions": "#predictions per class"}
+PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+
+
+def _check_metric(metric):
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"unknown metric {metric!r}: use {', '.join(METRIC_LABELS)}")
+
+
+def matching_classes(per_class: pd.DataFrame, query: str | None) -> pd.DataFrame:
+    """Rows whose class name contains ``query`` (case-insensitive); none for an empty query."""
+    if not query or not query.strip():
+        return per_class.iloc[0:0]
+    return per_class[per_class["class_name"].str.lower().str.contains(query.strip().lower(), regex=False)]
+
+
+def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: int = 8, highlight: str | None = None,
+                      title: str | None = None, ax=None, color: str = PALETTE[0], scheme: str = "log"):
+    """Per-class ``metric`` against training frequency (log x), with binned means.
+
+    ``bins=0`` draws the points only; ``highlight`` marks and names the classes
+    whose name contains it. Returns the Figure.
+    """
+    _check_metric(metric)
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.6))
+    x, y = per_class["train_count"].to_numpy(float), per_class[metric].to_numpy(float)
+    ax.scatter(x, y, s=9, alpha=0.35, color=color, linewidths=0)
+    if bins:
+        b = M.binned(y, x, n_bins=bins, scheme=scheme)
+        ax.errorbar(b["centre"], b["mean"], yerr=b["sem"].fillna(0), color="black", lw=1.5, marker="o", ms=3,
+                    capsize=2, label=f"mean over {len(b)} bins")
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    hit = matching_classes(per_class, highlight)
+    if len(hit):
+        ax.scatter(hit["train_count"], hit[metric], s=40, facecolors="none", edgecolors="crimson", linewidths=1.5)
+        for _, r in hit.head(8).iterrows():
+            ax.annotate(r["class_name"], (r["train_count"], r[metric]), fontsize=7, color="crimson",
+                        xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    if metric == "predictions" and (y > 0).all():
+        ax.set_yscale("log")
+    elif metric == "predictions":
+        ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("training frequency (pairs per class)")
+    ax.set_ylabel(METRIC_LABELS[metric])
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def frequency_panels(per_class_by_model: dict[str, pd.DataFrame], metric: str = "accuracy", bins: int = 8,
+                     highlight: str | None = None, correlations: dict[str, dict] | None = None):
+    """One :func:`frequency_scatter` panel per model, side by side, shared y axis."""
+    n = len(per_class_by_model)
+    if n == 0:
+        raise ValueError("no models to plot")
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), sharey=True, squeeze=False)
+    for i, (ax, (name, df)) in enumerate(zip(axes[0], per_class_by_model.items())):
+        title = name
+        if correlations and name in correlations:
+            c = correlations[name]
+            title += f"\nSpearman {c['r']:.2f} [{c['lo']:.2f}, {c['hi']:.2f}]"
+        frequency_scatter(df, metric, bins, highlight, title=title, ax=ax, color=PALETTE[i % len(PALETTE)])
+        if i:
+            ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def correlation_forest(table: pd.DataFrame, title: str = "Correlation with training frequency"):
+    """Point estimates and 95% CIs: rows = models, one colour per measure.
+
+    ``table`` columns: ``model, measure, r, lo, hi``.
+    """
+    measures = list(dict.fromkeys(table["measure"]))
+    models = list(dict.fromkeys(table["model"]))
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.55 * len(models) * len(measures)))
+    for j, meas in enumerate(measures):
+        sub = table[table["measure"] == meas].set_index("model").reindex(models)
+        ypos = np.arange(len(models)) * (len(measures) + 1) + j
+        ax.errorbar(sub["r"], ypos, xerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]], fmt="o",
+                    color=PALETTE[j], capsize=3, label=meas)
+    ax.set_yticks(np.arange(len(models)) * (len(measures) + 1) + (len(measures) - 1) / 2)
+    ax.set_yticklabels(models)
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("Spearman correlation with training frequency (95% bootstrap CI)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.grid(alpha=0.25, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def frequency_profile(counts, names=None, title: str = "Training frequency per class", ax=None):
+    """Class counts sorted high to low on a log axis (the long tail at a glance)."""
+    counts = np.asarray(counts, float)
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.2))
+    order = np.argsort(-counts, kind="stable")
+    ax.plot(np.arange(1, len(counts) + 1), counts[order], color=PALETTE[0])
+    ax.set_yscale("log")
+    ax.set_xlabel("class rank")
+    ax.set_ylabel("training pairs")
+    ax.set_title(title, fontsize=10)
+    if names is not None:
+        for r in (0, len(counts) // 2, len(counts) - 1):
+            ax.annotate(str(names[order[r]]), (r + 1, counts[order[r]]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def interactive_scatter(per_class_by_model: dict[str, pd.DataFrame], metric: str = "accuracy"):
+    """Plotly version of the frequency scatter: hover names each class (saved as HTML)."""
+    import plotly.graph_objects as go
+
+    _check_metric(metric)
+    fig = go.Figure()
+    for i, (name, df) in enumerate(per_class_by_model.items()):
+        fig.add_trace(go.Scatter(x=df["train_count"], y=df[metric], mode="markers", name=name,
+                                 text=df["class_name"], marker=dict(size=6, opacity=0.6, color=PALETTE[i % 7]),
+                                 hovertemplate="%{text}<br>train %{x}<br>" + metric + " %{y}<extra>" + name + "</extra>"))
+    fig.update_layout(xaxis=dict(type="log", title="training frequency (pairs per class)"),
+                      yaxis=dict(title=METRIC_LABELS[metric], type="log" if metric == "predictions" else "linear"),
+                      template="plotly_white", height=450, legend=dict(orientation="h"))
+    return fig

@@ -1,0 +1,89 @@
+"""Execute the chapters (jupytext ``py:percent`` notebooks) with papermill.
+
+Each chapter is read with ``jupytext.read``, parameterised (``preset`` plus
+any overrides) and executed by papermill on the ``python3`` kernel with the
+notebook's own folder as working directory. The executed notebook is written
+to ``<results>/executed/<chapter>.ipynb`` only when it succeeds (a failed one
+is kept as ``<chapter>.failed.ipynb`` for reading the error).
+
+    python -m studylib run                       # every chapter, preset quick
+    python -m studylib run 02 --preset smoke -p epochs=2
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from studylib.io import REPO_ROOT, results_dir
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised; the message holds the notebook's own error."""
+
+
+def chapters(selection=None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Chapter files in reading order; ``selection`` items match by prefix ("02", "02_imbalance")."""
+    found = sorted(p for p in Path(folder).glob("[0-9][0-9]*.py"))
+    if not selection:
+        return found
+    picked = []
+    for s in selection:
+        hits = [p for p in found if p.stem == s or p.stem.startswith(s)]
+        if not hits:
+            raise ValueError(f"no chapter matches {s!r}; chapters: {', '.join(p.stem for p in found)}")
+        picked += [h for h in hits if h not in picked]
+    return picked
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``key=value`` with value parsed as JSON when it is JSON (3, 0.5, true, [1,2]), else a string."""
+    if "=" not in text:
+        raise ValueError(f"parameter {text!r} must look like key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True) -> Path:
+    """Run one chapter; return the executed notebook's path or raise ChapterFailed."""
+    import jupytext
+    import papermill as pm
+
+    out_dir = Path(out_dir) if out_dir else results_dir() / "executed"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    final = out_dir / f"{path.stem}.ipynb"
+    tmp = out_dir / f".{path.stem}.running.ipynb"
+    try:
+        pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(path.parent),
+                            progress_bar=progress, log_output=False)
+    except pm.PapermillExecutionError as err:
+        failed = out_dir / f"{path.stem}.failed.ipynb"
+        os.replace(tmp, failed)
+        raise ChapterFailed(f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                            f"(executed notebook kept at {failed})") from None
+    os.replace(tmp, final)
+    return final
+
+
+def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
+                 progress: bool = True) -> list[tuple[Path, float]]:
+    """Execute the selected chapters in order; return (executed path, seconds) per chapter."""
+    params = {"preset": preset, **(overrides or {})}
+    done = []
+    for path in chapters(selection):
+        t0 = time.perf_counter()
+        print(f"== {path.stem} (preset {preset})", flush=True)
+        out = execute_chapter(path, params, progress=progress)
+        dt = time.perf_counter() - t0
+        print(f"   done in {dt:.1f}s -> {out}", flush=True)
+        done.append((out, dt))
+    return done

@@ -1,0 +1,355 @@
+"""The concept world: a seeded, semantically grounded stand-in for web data.
+
+Concepts are real ImageNet classes; their semantics are real MiniLM vectors;
+the pixels are synthetic. Each concept's *visual latent* is
+
+    v_c = alignment * P s_c + sqrt(1 - alignment**2) * r_c
+
+with ``s_c`` the centred MiniLM vector, ``P`` a fixed random projection and
+``r_c`` concept-specific noise, so semantically close concepts look alike and
+language knowledge can transfer. A concept has ``n_modes`` visual modes around
+``v_c``; a sample adds per-sample nuisance (``diversity``), then is rendered by
+a fixed smooth random decoder into an object on a background, with pose
+(shift, rotation, scale), colour and background nuisance. Domains change the
+rendering (see :func:`render`). Captions are drawn at six descriptiveness
+levels with realistic noise, and the true concepts each caption names are
+kept, so frequency estimators can be scored.
+
+Usage::
+
+    from studylib.config import resolve, world_config
+    from studylib.world import make_world
+    world = make_world(world_config(resolve("smoke")))
+    world.train.images.shape     # (N, 3, 16, 16) uint8
+    world.class_counts           # long-tailed training counts per class
+    world.test["photo"].labels   # balanced test split
+
+Same config (incl. ``world_seed``) gives the same world, byte for byte.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studylib.concepts import Concept, load_concepts, select_subset, semantic_vectors
+from studylib.config import CAPTION_LEVELS, WorldConfig
+
+# streams of randomness, one per purpose, so changing one knob never reshuffles another
+_STREAM = {"subset": 1, "profile": 2, "latent": 3, "decoder": 4, "train": 5, "captions": 6,
+           "test": 7}
+_DOMAIN_STREAM = {"photo": 10, "v2": 11, "sketch": 12, "rendition": 13, "objectnet": 14}
+
+
+@dataclass
+class Split:
+    """Images (uint8, N x 3 x H x W), labels (int64) and, for train, captions."""
+    images: torch.Tensor
+    labels: np.ndarray
+    captions: list[str] | None = None
+    caption_level: np.ndarray | None = None       # index into CAPTION_LEVELS
+    caption_mentions: list[tuple[int, ...]] | None = None  # concepts each caption names
+
+    def __len__(self):
+        return len(self.labels)
+
+
+@dataclass
+class World:
+    config: WorldConfig
+    concepts: tuple[Concept, ...]
+    class_counts: np.ndarray                    # training pairs per class
+    train: Split
+    test: dict[str, Split]
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.concepts]
+
+
+def _rng(cfg: WorldConfig, stream: int) -> np.random.Generator:
+    return np.random.default_rng([cfg.world_seed, stream])
+
+
+# ---------------------------------------------------------------- frequencies
+def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
+    """Relative frequency per class (sums to 1) under ``cfg.profile``."""
+    n = len(concepts)
+    rng = _rng(cfg, _STREAM["profile"])
+    if cfg.profile == "balanced":
+        w = np.ones(n)
+    elif cfg.profile == "zipf":
+        w = np.arange(1, n + 1, dtype=float) ** -cfg.zipf_alpha
+        w = w[rng.permutation(n)]                       # which class gets which rank
+    elif cfg.profile == "lognormal":
+        w = np.exp(cfg.lognormal_sigma * rng.standard_normal(n))
+    else:
+        w = counts_from_file(cfg.profile, concepts).astype(float)
+        if w.sum() <= 0:
+            raise ValueError(f"frequency file {cfg.profile}: all counts of the chosen classes are 0")
+    return w / w.sum()
+
+
+def counts_from_file(path, concepts) -> np.ndarray:
+    """Counts of ``concepts`` from a ``classname<TAB>count`` file.
+
+    A 1000-line file is read in ImageNet class order (as the paper's released
+    files are); otherwise lines are matched by class name or synonym.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"profile {str(path)!r} is neither balanced/zipf/lognormal nor a file")
+    names, counts = [], []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.rsplit("\t", 1)
+        try:
+            counts.append(float(parts[1]))
+        except (IndexError, ValueError):
+            raise ValueError(f"{path}:{lineno}: expected 'classname<TAB>count', got {line[:60]!r}") from None
+        names.append(parts[0].strip().lower())
+    if len(names) == 1000:
+        return np.array([counts[c.index] for c in concepts])
+    lookup = dict(zip(names, counts))
+    out, missing = [], []
+    for c in concepts:
+        hit = next((lookup[s] for s in (c.name.lower(),) + c.synonyms if s in lookup), None)
+        (missing.append(c.name) if hit is None else out.append(hit))
+    if missing:
+        raise ValueError(f"{path}: no count for {len(missing)} classes, e.g. {missing[:5]}")
+    return np.array(out)
+
+
+def allocate_counts(p: np.ndarray, total: int, minimum: int) -> np.ndarray:
+    """Integer counts proportional to ``p`` summing to ``total`` (largest remainder)."""
+    spare = total - minimum * len(p)
+    if spare < 0:
+        raise ValueError(f"n_train={total} is smaller than min_per_class x n_classes = {minimum * len(p)}")
+    raw = p * spare
+    base = np.floor(raw).astype(np.int64)
+    left = spare - base.sum()
+    base[np.argsort(-(raw - base), kind="stable")[:left]] += 1
+    return base + minimum
+
+
+# ---------------------------------------------------------------- latents
+def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
+    """Concept centres (n, d) and mode centres (n, n_modes, d)."""
+    rng = _rng(cfg, _STREAM["latent"])
+    allsem = semantic_vectors(load_concepts())
+    sem = semantic_vectors(concepts) - allsem.mean(0)          # centre: remove the shared direction
+    sem /= np.linalg.norm(sem, axis=1, keepdims=True)
+    d = cfg.latent_dim
+    proj = np.linalg.qr(rng.standard_normal((sem.shape[1], d)))[0] * math.sqrt(sem.shape[1] / d)
+    aligned = sem @ proj
+    aligned /= np.linalg.norm(aligned, axis=1, keepdims=True)
+    own = rng.standard_normal((len(concepts), d)) / math.sqrt(d)
+    centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment ** 2) * own
+    modes = centres[:, None, :] + cfg.mode_spread * rng.standard_normal((len(concepts), cfg.n_modes, d)) / math.sqrt(d)
+    return centres.astype(np.float32), modes.astype(np.float32)
+
+
+def _sample_latents(modes, labels, diversity, rng) -> np.ndarray:
+    d = modes.shape[-1]
+    which = rng.integers(0, modes.shape[1], size=len(labels))
+    z = modes[labels, which] + diversity * rng.standard_normal((len(labels), d)).astype(np.float32) / math.sqrt(d)
+    return z.astype(np.float32)
+
+
+# ---------------------------------------------------------------- rendering
+def _smooth_fields(n, channels, size, sigma, gen) -> torch.Tensor:
+    """n random fields, Gaussian-smoothed, unit variance per field."""
+    x = torch.randn(n, channels, size, size, generator=gen)
+    r = max(1, int(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    k = (k / k.sum()).view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="circular"), k, groups=channels)
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="circular"), k.transpose(2, 3), groups=channels)
+    return x / x.flatten(1).std(1).view(-1, 1, 1, 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _decoder(latent_dim: int, size: int, seed: int) -> torch.Tensor:
+    """Fixed smooth basis images (latent_dim, 3, size, size) of the world's renderer."""
+    gen = torch.Generator().manual_seed(seed)
+    return _smooth_fields(latent_dim, 3, size, sigma=size / 10, gen=gen)
+
+
+def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.random.Generator,
+           nuisance: float = 1.0, batch: int = 4096) -> torch.Tensor:
+    """Render latents ``z`` (n, d) to uint8 images (n, 3, size, size) in ``domain``.
+
+    photo: object on a smooth background, mild pose and colour nuisance.
+    v2: the photo process, freshly resampled with 15% more nuisance.
+    sketch: grey-scale edges of the object on white, no colour or background.
+    rendition: another palette (channels permuted, posterised) and a stripe texture.
+    objectnet: unusual pose (large rotation, off-centre, scaled) and cluttered background.
+    """
+    out = []
+    for lo in range(0, len(z), batch):
+        out.append(_render_batch(z[lo:lo + batch], size, domain, decoder_seed, rng, nuisance))
+    return torch.cat(out) if out else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+
+
+def _render_batch(z, size, domain, decoder_seed, rng, nuisance):
+    n, d = z.shape
+    basis = _decoder(d, size, decoder_seed)
+    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    obj = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", torch.from_numpy(z), basis))
+    # soft round mask: the object's silhouette
+    ax = torch.linspace(-1, 1, size)
+    rr = ax.view(1, -1) ** 2 + ax.view(-1, 1) ** 2
+    mask = torch.sigmoid((0.55 - rr) * 12).expand(n, 1, size, size)
+    obj = torch.cat([obj, mask], 1)
+    if domain == "v2":
+        nuisance *= 1.15
+    if domain == "objectnet":
+        angle = torch.empty(n).uniform_(0.5 * math.pi, 1.5 * math.pi, generator=gen)
+        shift = torch.empty(n, 2).uniform_(-0.35, 0.35, generator=gen)
+        scale = torch.empty(n).uniform_(0.75, 1.3, generator=gen)
+    else:
+        angle = 0.25 * nuisance * torch.randn(n, generator=gen)
+        shift = 0.12 * nuisance * torch.randn(n, 2, generator=gen)
+        scale = 1 + 0.08 * nuisance * torch.randn(n, generator=gen)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, (n, 4, size, size), align_corners=False)
+    obj = F.grid_sample(obj, grid, padding_mode="zeros", align_corners=False)
+    colour, m = obj[:, :3], obj[:, 3:]
+    if domain == "sketch":
+        lum = colour.mean(1, keepdim=True) * m
+        gx = lum[..., :, 1:] - lum[..., :, :-1]
+        gy = lum[..., 1:, :] - lum[..., :-1, :]
+        edges = F.pad(gx.abs(), (0, 1)) + F.pad(gy.abs(), (0, 0, 0, 1))
+        img = 1 - 2 * (edges / (edges.flatten(1).amax(1).view(-1, 1, 1, 1) + 1e-6))
+        img = (img.expand(n, 3, size, size) + 0.05 * torch.randn(n, 1, size, size, generator=gen)).clamp(-1, 1)
+    else:
+        gain = 1 + 0.15 * nuisance * torch.randn(n, 3, 1, 1, generator=gen)
+        colour = colour * gain
+        bg_sigma = size / 16 if domain == "objectnet" else size / 5
+        bg = 0.5 * nuisance * _smooth_fields(n, 3, size, bg_sigma, gen)
+        if domain == "objectnet":
+            bg = bg * 1.6
+        img = m * colour + (1 - m) * bg.clamp(-1, 1)
+        if domain == "rendition":
+            perm = torch.tensor([2, 0, 1])
+            img = -img[:, perm]
+            img = torch.round(img * 2) / 2                   # posterise to 5 levels
+            stripes = torch.sin(torch.arange(size) * 2.2).view(1, 1, 1, -1)
+            img = img * (0.8 + 0.2 * stripes)
+        img = (img + 0.04 * nuisance * torch.randn(img.shape, generator=gen)).clamp(-1, 1)
+    return ((img + 1) * 127.5).round().to(torch.uint8)
+
+
+# ---------------------------------------------------------------- captions
+_TEMPLATES = ("a photo of a {}.", "a picture of the {}.", "an image of a {}.", "a close-up photo of a {}.",
+              "a {} in the wild.", "a good photo of the {}.", "this is a {}.", "a cropped photo of a {}.")
+_TITLES = ("my {} at the park", "{} - summer holiday", "the {} in our garden", "{} (explored)",
+           "look at this {}!", "a day with the {}", "{} on sunday", "best {} ever")
+_FILLER_TAGS = ("nikon", "canon", "2012", "travel", "holiday", "explore", "hdr", "iphone", "nature",
+                "family", "blackandwhite", "summer", "winter", "city", "friends", "art")
+_STOP = {"a", "an", "the", "of", "and", "or", "with", "in", "on", "to", "its", "it", "is", "are", "that",
+         "which", "from", "by", "as", "at", "for", "usually", "often", "may", "can", "be", "has", "have",
+         "this", "than", "more", "rather", "into", "their", "typically", "very", "some", "such"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _description_words(description: str) -> tuple[str, ...]:
+    words = [w.strip(".,;:()'\"").lower() for w in description.split()]
+    return tuple(w for w in words if len(w) > 2 and w not in _STOP and w.isalpha())
+
+
+def make_caption(concept: Concept, level: int, rng: np.random.Generator,
+                 name_override: str | None = None) -> str:
+    """One caption of ``concept`` at descriptiveness ``level`` (see CAPTION_LEVELS).
+
+    ``name_override`` replaces the name (for wrong-name noise); ``""`` removes it.
+    """
+    syn = concept.synonyms[int(rng.integers(len(concept.synonyms)))]
+    name = concept.name if level == 0 else syn
+    if name_override is not None:
+        name = name_override
+    words = _description_words(concept.description)
+    pick = lambda k: [words[i] for i in rng.choice(len(words), size=min(k, len(words)), replace=False)] if words else []
+    kind = CAPTION_LEVELS[level]
+    if kind in ("template_name", "template_synonym"):
+        text = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))].format(name or "thing")
+    elif kind == "title":
+        text = _TITLES[int(rng.integers(len(_TITLES)))].format(name or "thing")
+    elif kind == "tags":
+        tags = ([name] if name else []) + pick(int(rng.integers(2, 5))) + \
+            [_FILLER_TAGS[i] for i in rng.choice(len(_FILLER_TAGS), size=2, replace=False)]
+        order = rng.permutation(len(tags))
+        text = ", ".join(tags[i] for i in order)
+    elif kind == "description":
+        text = " ".join(pick(int(rng.integers(4, 8)))) or "something"
+    else:  # full_text
+        first = concept.description.split(". ")[0].rstrip(".")
+        text = f"{name}: {first[0].lower() + first[1:]}." if name else first + "."
+    return text
+
+
+def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator):
+    """Captions, their levels, and the concepts each caption truly names."""
+    mix = np.asarray(cfg.caption_mix, float)
+    levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
+    noise = rng.random((len(labels), 3))
+    others = rng.integers(0, len(concepts) - 1, size=(len(labels), 2)) if len(concepts) > 1 else None
+    captions, mentions = [], []
+    for i, (y, lvl) in enumerate(zip(labels, levels)):
+        c = concepts[y]
+        named = () if CAPTION_LEVELS[lvl] == "description" else (int(y),)
+        override = None
+        if named and noise[i, 0] < cfg.p_no_name:
+            override, named = "", ()
+        elif named and others is not None and noise[i, 1] < cfg.p_wrong_name:
+            j = int(others[i, 0] + (others[i, 0] >= y))
+            override, named = concepts[j].name, (j,)
+        text = make_caption(c, int(lvl), rng, override)
+        if others is not None and noise[i, 2] < cfg.p_extra_name:
+            j = int(others[i, 1] + (others[i, 1] >= y))
+            text = f"{text.rstrip('.')} and a {concepts[j].name}"
+            named = named + (j,) if j not in named else named
+        captions.append(text)
+        mentions.append(named)
+    return captions, levels.astype(np.int64), mentions
+
+
+# ---------------------------------------------------------------- the world
+def make_world(cfg: WorldConfig) -> World:
+    """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
+    concepts = select_subset(load_concepts(), cfg.subset, cfg.n_classes if cfg.subset != "all" else None,
+                             seed=int(_rng(cfg, _STREAM["subset"]).integers(2 ** 31)))
+    if cfg.subset == "all" and len(concepts) != cfg.n_classes:
+        concepts = concepts[: cfg.n_classes]
+    counts = allocate_counts(class_profile(cfg, concepts), cfg.n_train, cfg.min_per_class)
+    _, modes = _class_latents(cfg, concepts)
+    dseed = int(_rng(cfg, _STREAM["decoder"]).integers(2 ** 62))
+
+    rng = _rng(cfg, _STREAM["train"])
+    labels = rng.permutation(np.repeat(np.arange(len(concepts)), counts))
+    z = _sample_latents(modes, labels, cfg.diversity, rng)
+    images = render(z, cfg.image_size, "photo", dseed, rng)
+    captions, levels, mentions = make_captions(concepts, labels, cfg, _rng(cfg, _STREAM["captions"]))
+    train = Split(images, labels, captions, levels, mentions)
+
+    test = {}
+    test_labels = np.repeat(np.arange(len(concepts)), cfg.test_per_class)
+    for domain in cfg.test_domains:
+        trng = np.random.default_rng([cfg.world_seed, _STREAM["test"], _DOMAIN_STREAM[domain]])
+        zt = _sample_latents(modes, test_labels, cfg.diversity, trng)
+        test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng), test_labels.copy())
+    return World(cfg, concepts, counts, train, test)
+
+
+@functools.lru_cache(maxsize=2)
+def cached_world(cfg: WorldConfig) -> World:
+    """make_world, memoised in-process: the runs of one notebook share their world."""
+    return make_world(cfg)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from studylib import metrics as M
+from studylib.evaluate import confusion_matrix
+
+
+def test_confusion_accuracy_predictions_by_hand():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    preds = np.array([0, 0, 0, 1, 0, 2])
+    conf = confusion_matrix(labels, preds, 3)
+    assert conf.tolist() == [[2, 0, 0], [1, 1, 0], [1, 0, 1]]
+    assert M.per_class_accuracy(conf).tolist() == [1.0, 0.5, 0.5]
+    assert M.per_class_predictions(conf).tolist() == [4, 1, 1]
+    assert M.top1(conf) == pytest.approx(4 / 6)
+    assert np.isnan(M.per_class_accuracy(np.zeros((2, 2))))[0]
+
+
+def test_spearman_and_pearson_by_hand():
+    freq = np.array([1, 10, 100, 1000])
+    rising = np.array([0.1, 0.2, 0.3, 0.9])
+    c = M.frequency_correlation(rising, freq, "spearman", n_boot=200)
+    assert c["r"] == pytest.approx(1.0) and c["n"] == 4
+    # Pearson is taken against log10 frequency: log10(freq) = 0,1,2,3 is linear in y = 2x + 1
+    c = M.frequency_correlation(np.array([1, 3, 5, 7.0]), freq, "pearson", n_boot=200)
+    assert c["r"] == pytest.approx(1.0)
+    c = M.frequency_correlation(np.array([4, 3, 2, 1.0]), freq, "spearman", n_boot=10)
+    assert c["r"] == pytest.approx(-1.0)
+
+
+def test_bootstrap_ci_is_seeded_and_covers_the_estimate():
+    rng = np.random.default_rng(0)
+    freq = rng.integers(1, 1000, 200)
+    vals = np.log(freq) + rng.normal(0, 2, 200)
+    a = M.frequency_correlation(vals, freq, seed=3)
+    b = M.frequency_correlation(vals, freq, seed=3)
+    assert a == b
+    assert a["lo"] < a["r"] < a["hi"]
+    assert a["r"] == pytest.approx(stats.spearmanr(vals, freq).statistic)
+    assert 0.05 < a["hi"] - a["lo"] < 0.4
+
+
+def test_nan_classes_are_dropped_and_constant_gives_nan():
+    c = M.frequency_correlation(np.array([np.nan, 1, 2, 3]), np.array([5, 1, 2, 3]), n_boot=10)
+    assert c["n"] == 3 and c["r"] == pytest.approx(1.0)
+    assert np.isnan(M.frequency_correlation(np.ones(5), np.arange(1, 6))["r"])
+
+
+def test_binned_by_hand():
+    freq = np.array([1, 1, 10, 10, 100, 100])
+    vals = np.array([0.0, 1.0, 2.0, 4.0, 5.0, 7.0])
+    b = M.binned(vals, freq, n_bins=2)
+    # log10 edges 0, 1, 2: bin 0 = [1, 10) holds freq 1 only; bin 1 holds 10 and 100 (closed at the top)
+    assert b["n"].tolist() == [2, 4]
+    assert b["mean"].tolist() == pytest.approx([0.5, 4.5])
+    assert b["sem"].iloc[0] == pytest.approx(np.std([0, 1], ddof=1) / np.sqrt(2))
+    q = M.binned(vals, freq, n_bins=3, scheme="quantile")
+    assert q["n"].sum() == 6
+    with pytest.raises(ValueError, match="binning scheme"):
+        M.binned(vals, freq, scheme="linear")
+
+
+def test_compare_intervals():
+    assert M.compare_intervals({"lo": 0.0, "hi": 0.2}, {"lo": 0.5, "hi": 0.9}) == "below"
+    assert M.compare_intervals({"lo": 0.6, "hi": 0.7}, {"lo": 0.1, "hi": 0.5}) == "above"
+    assert M.compare_intervals({"lo": 0.0, "hi": 0.6}, {"lo": 0.5, "hi": 0.9}) == "overlap"

@@ -1,0 +1,67 @@
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from studylib.objectives import make_clip_loss, sample_vocabulary
+
+
+def _draw(labels, k, weighting, counts, seed=0):
+    return sample_vocabulary(torch.tensor(labels), len(counts), k, weighting, torch.tensor(counts),
+                             torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "freq", "sqrt"])
+def test_vocabulary_holds_batch_classes_and_exactly_k(weighting):
+    counts = [100, 50, 20, 10, 5, 3, 2, 1, 1, 1]
+    for seed in range(50):
+        v = _draw([3, 3, 7], 5, weighting, counts, seed)
+        assert len(v) == 5 and len(set(v.tolist())) == 5
+        assert {3, 7} <= set(v.tolist())
+        assert torch.equal(v, torch.sort(v).values)
+
+
+def test_vocabulary_edge_cases():
+    counts = [5] * 10
+    assert _draw([1, 2, 3], 0, "uniform", counts).tolist() == list(range(10))        # off
+    assert _draw([1, 2, 3], 10, "uniform", counts).tolist() == list(range(10))       # k >= n
+    assert _draw([1, 2, 3, 4], 3, "uniform", counts).tolist() == [1, 2, 3, 4]        # batch > k
+    # 'freq' never draws a class with zero training count
+    assert _draw([0], 3, "freq", [4, 0, 0, 2, 1, 0]).tolist() == [0, 3, 4]
+    with pytest.raises(ValueError, match="vocab_weighting"):
+        _draw([0], 3, "zipf", counts)
+
+
+@pytest.mark.parametrize("weighting, transform", [("uniform", lambda c: np.ones_like(c)), ("freq", lambda c: c),
+                                                  ("sqrt", np.sqrt)])
+def test_single_extra_class_follows_the_weighting(weighting, transform):
+    """With one extra slot, P(class j) = w_j / sum of w over the classes not in the batch."""
+    counts = np.array([1, 4, 16, 64, 100.0])
+    w = transform(counts[1:])
+    expected = w / w.sum()
+    n = 6000
+    gen = torch.Generator().manual_seed(0)
+    hits = np.zeros(5)
+    for _ in range(n):
+        v = sample_vocabulary(torch.tensor([0]), 5, 2, weighting, torch.tensor(counts), gen)
+        hits[v[1]] += 1
+    assert hits[0] == 0
+    freq = hits[1:] / n
+    assert np.all(np.abs(freq - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9), (freq, expected)
+
+
+def test_clip_objective_is_open_clips_cliploss(monkeypatch, tiny_params):
+    """The CLIP objective is open_clip's ClipLoss, and training really calls it."""
+    assert type(make_clip_loss()) is open_clip.loss.ClipLoss
+    calls = []
+    original = open_clip.loss.ClipLoss.forward
+
+    def spy(self, *a, **k):
+        calls.append(1)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(open_clip.loss.ClipLoss, "forward", spy)
+    from studylib.experiment import run_experiment
+
+    run_experiment({**tiny_params, "objective": "clip", "epochs": 1}, chapter="test", label="clip", progress=False)
+    assert len(calls) == tiny_params["n_train"] // tiny_params["batch_size"]

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+import torch
+
+from studylib.config import CAPTION_LEVELS, world_config
+from studylib.world import allocate_counts, counts_from_file, make_world
+
+
+@pytest.fixture(scope="module")
+def world(tiny_params):
+    return make_world(world_config(tiny_params, test_domains=("photo", "v2", "sketch", "rendition", "objectnet")))
+
+
+def test_same_seed_same_world(tiny_params, world):
+    again = make_world(world.config)
+    assert torch.equal(again.train.images, world.train.images)
+    assert again.train.captions == world.train.captions
+    assert np.array_equal(again.class_counts, world.class_counts)
+    for d in world.test:
+        assert torch.equal(again.test[d].images, world.test[d].images)
+
+
+def test_different_seed_different_world(tiny_params, world):
+    other = make_world(world_config(tiny_params, world_seed=1, test_domains=world.config.test_domains))
+    assert [c.index for c in other.concepts] != [c.index for c in world.concepts]
+    assert not torch.equal(other.train.images[:50], world.train.images[:50])
+
+
+def test_long_tailed_train_balanced_test(world):
+    cfg = world.config
+    assert world.class_counts.sum() == cfg.n_train == len(world.train)
+    assert np.array_equal(np.bincount(world.train.labels, minlength=cfg.n_classes), world.class_counts)
+    assert world.class_counts.min() >= cfg.min_per_class
+    assert world.class_counts.max() > 5 * np.median(world.class_counts)
+    for split in world.test.values():
+        assert np.all(np.bincount(split.labels) == cfg.test_per_class)
+        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (3, cfg.image_size, cfg.image_size)
+
+
+def test_domains_differ_from_photo(world):
+    photo = world.test["photo"].images.float()
+    for d in ("sketch", "rendition", "objectnet"):
+        assert (world.test[d].images.float() - photo).abs().mean() > 10
+    sketch = world.test["sketch"].images
+    assert torch.equal(sketch[:, 0], sketch[:, 1])  # no colour
+
+
+def test_captions_record_the_concepts_they_name(world):
+    tr = world.train
+    assert set(np.unique(tr.caption_level)) <= set(range(len(CAPTION_LEVELS)))
+    for text, label, lvl, named in zip(tr.captions, tr.labels, tr.caption_level, tr.caption_mentions):
+        assert text.strip()
+        for j in named:
+            assert any(s in text.lower() for s in world.concepts[j].synonyms), (text, j)
+        if CAPTION_LEVELS[lvl] == "description":
+            assert label not in named
+
+
+def test_semantically_close_concepts_look_alike(tiny_params):
+    """The visual latent follows the semantics: a full-alignment world keeps MiniLM's geometry."""
+    from studylib.concepts import semantic_vectors
+    from studylib.world import _class_latents
+
+    cfg = world_config(tiny_params, alignment=1.0)
+    w = make_world(cfg)
+    centres, _ = _class_latents(cfg, w.concepts)
+    sem = semantic_vectors(w.concepts)
+    sem = sem - semantic_vectors(__import__("studylib.concepts", fromlist=["x"]).load_concepts()).mean(0)
+    iu = np.triu_indices(len(w.concepts), 1)
+    c_lat = np.corrcoef(centres)[iu]
+    c_sem = (sem @ sem.T / np.outer(np.linalg.norm(sem, axis=1), np.linalg.norm(sem, axis=1)))[iu]
+    assert np.corrcoef(c_lat, c_sem)[0, 1] > 0.5
+
+
+def test_allocate_counts_exact_total():
+    c = allocate_counts(np.array([0.5, 0.3, 0.2]), 103, 1)
+    assert c.sum() == 103 and c.min() >= 1 and c[0] > c[1] > c[2]
+    with pytest.raises(ValueError, match="min_per_class"):
+        allocate_counts(np.ones(10) / 10, 5, 1)
+
+
+def test_profile_from_count_file(tmp_path, tiny_params):
+    from studylib.concepts import load_concepts
+
+    concepts = load_concepts()[:3]
+    f = tmp_path / "freq.txt"
+    f.write_text(f"{concepts[2].name}\t5\n{concepts[0].name}\t50\nunrelated\t1\n{concepts[1].synonyms[-1]}\t7\n")
+    assert list(counts_from_file(f, concepts)) == [50, 7, 5]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("tench 50\n")
+    with pytest.raises(ValueError, match=r"bad.txt:1: expected 'classname<TAB>count'"):
+        counts_from_file(bad, concepts)
+    with pytest.raises(ValueError, match="no count for 1 classes"):
+        counts_from_file(f, load_concepts()[:4])
+
+
+def test_world_from_a_real_laion_profile(tiny_params):
+    from conftest import SHARED_DATA
+
+    path = SHARED_DATA / "frequencies" / "class_frequency_laion400m_imagenet_ori.txt"
+    if not path.exists():
+        pytest.skip("../shared/data is absent")
+    w = make_world(world_config(tiny_params, profile=str(path)))
+    raw = counts_from_file(path, w.concepts)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(raw, w.class_counts).statistic > 0.9
