@@ -126,3 +126,11 @@ def correlation_table(runs: dict, per_class_key: str = "photo") -> pd.DataFrame:
                              "r": m[f"{method}_{short}"], "lo": m[f"{method}_{short}_lo"],
                              "hi": m[f"{method}_{short}_hi"]})
     return pd.DataFrame(rows)
+
+
+def format_correlations(table: pd.DataFrame) -> pd.DataFrame:
+    """``correlation_table`` as one row per model, cells like ``0.87 [0.83, 0.90]``."""
+    cells = table.assign(cell=[f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(table.r, table.lo, table.hi)],
+                         column=table["method"].str.capitalize() + " · " + table["measure"])
+    out = cells.pivot(index="model", columns="column", values="cell")
+    return out.reindex(index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(cells["column"])))

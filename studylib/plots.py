@@ -38,10 +38,13 @@ def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: i
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.6))
     x, y = per_class["train_count"].to_numpy(float), per_class[metric].to_numpy(float)
     ax.scatter(x, y, s=9, alpha=0.35, color=color, linewidths=0)
+    if metric == "predictions":
+        ax.axhline(y.mean(), color="grey", ls="--", lw=1, label="unbiased: every class equally often")
     if bins:
         b = M.binned(y, x, n_bins=bins, scheme=scheme)
         ax.errorbar(b["centre"], b["mean"], yerr=b["sem"].fillna(0), color="black", lw=1.5, marker="o", ms=3,
                     capsize=2, label=f"mean over {len(b)} bins")
+    if bins or metric == "predictions":
         ax.legend(loc="best", fontsize=8, frameon=False)
     hit = matching_classes(per_class, highlight)
     if len(hit):

@@ -1,0 +1,26 @@
+import subprocess
+import sys
+
+from studylib.cli import main
+from studylib.experiment import run_experiment
+
+
+def test_results_csv_lists_runs(capsys, tiny_params):
+    run = run_experiment({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke",
+                         progress=False)
+    assert main(["results", "--csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "run_id,chapter,label,objective,preset,seed,top1,spearman_acc,spearman_pred"
+    assert out[1].startswith(f"{run.key},02_imbalance,SL,sl,smoke,0,")
+
+
+def test_run_rejects_unknown_chapter_and_preset(capsys):
+    assert main(["run", "99"]) == 1
+    assert "no chapter matches '99'" in capsys.readouterr().err
+    assert main(["run", "--preset", "huge"]) == 2
+    assert "unknown preset 'huge'" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    res = subprocess.run([sys.executable, "-m", "studylib", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "run" in res.stdout and "results" in res.stdout

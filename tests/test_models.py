@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from studylib.config import train_config
+from studylib.models import LOGIT_SCALE_MAX, Head, SLModel, Vocabulary, clamp_logit_scales, semantic_prototypes
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "prototype"])
+def test_heads_score_all_or_a_vocabulary(kind):
+    protos = torch.randn(5, 8) if kind == "prototype" else None
+    head = Head(kind, 8, 5, protos)
+    feats = torch.randn(3, 8)
+    full = head(feats)
+    sub = head(feats, classes=torch.tensor([1, 4]))
+    assert full.shape == (3, 5) and torch.allclose(sub, full[:, [1, 4]], atol=1e-6)
+
+
+def test_prototype_head_is_fixed_and_cosine_temperature_clamped(tiny_params):
+    import numpy as np
+
+    sem = np.random.default_rng(0).standard_normal((6, 384)).astype("float32")
+    model = SLModel(train_config(tiny_params, head="prototype", objective="sl"), 6,
+                    semantic_prototypes(sem, tiny_params["embed_dim"], seed=0))
+    names = [n for n, _ in model.named_parameters()]
+    assert "head.weight" not in names and "head.logit_scale" in names
+    with torch.no_grad():
+        model.head.logit_scale.fill_(10.0)
+    clamp_logit_scales(model)
+    assert model.head.logit_scale.item() == pytest.approx(LOGIT_SCALE_MAX)
+    with pytest.raises(ValueError, match="prototype head needs"):
+        Head("prototype", 8, 5, None)
+    with pytest.raises(ValueError, match="unknown head"):
+        Head("mlp", 8, 5)
+
+
+def test_vocabulary_is_compact_and_maps_unseen_tokens_to_unknown():
+    vocab = Vocabulary(["a photo of a goldfish.", "a tench"], context_length=12)
+    ids = vocab.encode(["a photo of a tench.", "a zebra"])
+    assert ids.shape == (2, 12) and ids.max() < len(vocab) < 20
+    assert (ids[1] == 1).any()               # 'zebra' was never seen: unknown id 1
+    assert (ids[:, -1] == 0).all()           # padding stays 0
+    assert torch.equal(vocab.encode(["a tench"]), vocab.encode(["a tench"]))

@@ -1,0 +1,56 @@
+"""Every chapter end to end at preset smoke, through the same runner `make study` uses."""
+import json
+
+import nbformat
+import pytest
+
+from studylib.runner import ChapterFailed, chapters, execute_chapter, parse_assignment
+
+CHAPTERS = chapters()
+
+
+def test_there_are_chapters_with_a_parameters_cell():
+    import jupytext
+
+    assert CHAPTERS, "no notebooks found"
+    for path in CHAPTERS:
+        nb = jupytext.read(path)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+        assert "preset: str =" in tagged[0].source
+        from papermill.translators import PythonTranslator
+
+        declared = [line.split(":")[0] for line in tagged[0].source.splitlines() if line and line[0].isalpha()]
+        parsed = [p.name for p in PythonTranslator.inspect(tagged[0])]
+        assert parsed == declared, "papermill cannot parse every parameter (avoid '=' and ';' in comments)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_runs_at_smoke(path, _isolated_outputs):
+    out = execute_chapter(path, {"preset": "smoke"}, progress=False)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
+    made = [f for f, e in index.items() if e["notebook"] == path.stem]
+    assert made and all(index[f]["preset"] == "smoke" for f in made)
+    assert all((_isolated_outputs / "figures" / f).stat().st_size > 1000 for f in made)
+
+
+def test_wrong_parameter_type_gives_a_clear_error(_isolated_outputs):
+    path = next(p for p in CHAPTERS if p.stem.startswith("02"))
+    with pytest.raises(ChapterFailed) as err:
+        execute_chapter(path, {"preset": "smoke", "epochs": "three"}, progress=False)
+    msg = str(err.value)
+    assert "ConfigError" in msg and "parameter 'epochs' must be int, got str 'three'" in msg
+    assert (_isolated_outputs / "results" / "executed" / f"{path.stem}.failed.ipynb").exists()
+
+
+def test_parse_assignment():
+    assert parse_assignment("epochs=3") == ("epochs", 3)
+    assert parse_assignment("lr=0.5") == ("lr", 0.5)
+    assert parse_assignment("highlight=shark") == ("highlight", "shark")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_assignment("epochs")
+    with pytest.raises(ValueError, match="no chapter matches '99'"):
+        chapters(["99"])
