@@ -49,7 +49,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import metrics, plots
-from studylib.cards import write_world_card
+from studylib.config import CAPTION_LEVELS
+from studylib.cards import frequency_estimation_scores, frequency_estimation_section, write_world_card
 from studylib.chapter import Chapter
 from studylib.widgets import frequency_explorer
 
@@ -67,7 +68,9 @@ ch.params["n_classes"], ch.params["n_train"], ch.params["epochs"]
 # holds clearly more classes than one batch: otherwise every class is in every batch.
 
 # %%
-card = write_world_card(ch.world(), preset)
+freq_scores = frequency_estimation_scores(ch.world())
+card = write_world_card(ch.world(), preset, extra_sections={
+    "Frequency estimation from captions": frequency_estimation_section(freq_scores, ch.world().class_names)})
 counts = ch.world().class_counts
 display(Markdown(f"Data card: `{card.name}`. {len(counts)} classes, batch size {ch.params['batch_size']}; "
                  f"most frequent class {counts.max()} pairs, rarest {counts.min()}, "
@@ -75,6 +78,23 @@ display(Markdown(f"Data card: `{card.name}`. {len(counts)} classes, batch size {
 fig = plots.frequency_profile(counts, ch.world().class_names)
 ch.save(fig, "frequency_profile", "training pairs per class of the concept world, ranked")
 plt.show()
+
+# %% [markdown]
+# ### How well can frequency be counted from captions?
+#
+# The paper measures concept frequency by matching class names and synonyms in captions.
+# Here every pair's true concept is known, so the estimator (`studylib.frequency`) can be
+# scored: precision and recall of its matches per caption descriptiveness level. Captions
+# that only describe (no name) are invisible to it; shared or nested names (e.g. "tiger"
+# in "tiger shark") cost precision.
+
+# %%
+fs = freq_scores["per_group"].set_index("group").reindex(
+    [lv for lv in CAPTION_LEVELS if lv in set(freq_scores["per_group"]["group"])])
+display(Markdown(f"Overall precision {freq_scores['overall']['precision'].iloc[0]:.3f}, recall "
+                 f"{freq_scores['overall']['recall'].iloc[0]:.3f}; Spearman of estimated vs true class counts "
+                 f"{freq_scores['overall']['spearman'].iloc[0]:.3f}."))
+fs[["captions", "precision", "recall", "f1", "spearman"]].round(3)
 
 # %% [markdown]
 # ## Three models on the same images

@@ -30,8 +30,12 @@ def cards_dir() -> Path:
     return path
 
 
+CARD_VERSION = 2   # bump when the card's content changes, so cached cards are rewritten
+
+
 def config_hash(world_config) -> str:
-    return hashlib.sha256(canonical_json(as_dict(world_config)).encode()).hexdigest()[:12]
+    payload = canonical_json({"world": as_dict(world_config), "card": CARD_VERSION})
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def caption_stats(world) -> pd.DataFrame:
@@ -123,8 +127,7 @@ def write_world_card(world, preset: str, extra_sections: dict[str, str] | None =
     """Write ``world-<preset>.md`` and its profile PNG unless an identical card exists."""
     out = cards_dir()
     path = out / f"{card_stem(preset)}.md"
-    if not force and path.exists() and f"config-hash: {config_hash(world.config)}" in path.read_text() \
-            and not extra_sections:
+    if not force and path.exists() and f"config-hash: {config_hash(world.config)}" in path.read_text():
         return path
     text, fig = world_card(world, preset, extra_sections)
     buf = io.BytesIO()
@@ -133,3 +136,41 @@ def write_world_card(world, preset: str, extra_sections: dict[str, str] | None =
     atomic_write_bytes(out / f"{card_stem(preset)}-profile.png", buf.getvalue())
     atomic_write_text(path, text)
     return path
+
+
+def frequency_estimation_scores(world) -> dict:
+    """Score caption-based frequency estimation against the world's known labels.
+
+    The estimator (studylib.frequency, word-boundary synonym matching with
+    inflections) counts each caption for every world concept it names; a
+    (caption, concept) match is correct when the concept is the pair's true
+    label. Returns studylib.frequency.score_matches' tables, with groups =
+    caption descriptiveness level.
+    """
+    from studylib.frequency import build_patterns, count_captions, score_matches
+
+    tr = world.train
+    result = count_captions(tr.captions, build_patterns(list(world.concepts)), keep_matches=True)
+    groups = [CAPTION_LEVELS[i] for i in tr.caption_level]
+    return score_matches(result, tr.labels, len(world.concepts), groups=groups)
+
+
+def frequency_estimation_section(scores: dict, class_names) -> str:
+    """Markdown: precision and recall overall and per descriptiveness level."""
+    overall = scores["overall"].iloc[0]
+    per = scores["per_group"].rename(columns={"group": "level"})
+    per = per.set_index("level").reindex([lv for lv in CAPTION_LEVELS if lv in set(per["level"])]).reset_index()
+    cols = ["level", "captions", "precision", "recall", "f1", "spearman"]
+    worst = scores["per_concept"].sort_values("precision").head(3)
+    return "\n".join([
+        "Caption-based concept-frequency estimation (`studylib.frequency`: word-boundary matching of each "
+        "concept's synonyms and inflections) scored against the true label of every training pair.",
+        "",
+        f"Overall: precision {overall['precision']:.3f}, recall {overall['recall']:.3f}; Spearman correlation "
+        f"between estimated and true per-class counts {overall['spearman']:.3f}.",
+        "",
+        per[cols].to_markdown(index=False, floatfmt=".3f"),
+        "",
+        "Least precise concepts (synonyms shared with, or contained in, other concepts' captions): "
+        + ", ".join(f"{class_names[int(r['concept'])]} ({r['precision']:.2f})" for _, r in worst.iterrows()) + ".",
+    ])

@@ -1,0 +1,214 @@
+"""Frequency profiles: load per-class count files and compare them.
+
+Why: the paper's first finding is that concept frequencies of very different
+corpora (LAION, CC, YFCC, MetaCLIP, ImageNet-Captions) are strongly
+correlated and heavily long-tailed. This module reads such profiles
+(``classname<TAB>count``, no header, one line per class in class order; the
+format of the paper's released files and of ``freq count``), correlates them
+(Spearman, Kendall tau-b), summarises their imbalance (max/median, Gini,
+fitted Zipf exponent) and draws the ranked log-frequency figure (Fig. 1a).
+
+Run::
+
+    python -m studylib freq compare --reference laion400m.txt cc12m.txt yfcc15m.txt --csv
+
+    from studylib.profiles import read_profile, compare_profiles
+    ref = read_profile("laion400m.txt")
+    compare_profiles(ref, [read_profile("cc12m.txt")])
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["name", "classes", "total", "spearman", "kendall", "max_over_median", "gini",
+           "zipf_alpha"]
+
+
+def read_profile(path: str | Path, name: str | None = None) -> pd.Series:
+    """Read a count file into a Series (index: class name, values: int counts).
+
+    Accepts ``classname<TAB>count`` text files (no header) and the parquet
+    files written by ``freq count`` (columns ``classname``, ``count``). The
+    Series name is ``name`` or the file stem. Errors name the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"profile file {path} does not exist")
+    label = name or path.stem
+    if path.suffix.lower() in (".parquet", ".pq"):
+        df = pd.read_parquet(path)
+        missing = {"classname", "count"} - set(df.columns)
+        if missing:
+            raise ValueError(f"profile {path}: parquet lacks column(s) {sorted(missing)}")
+        names, counts = df["classname"].astype(str).tolist(), df["count"].to_numpy()
+    else:
+        names, counts = [], []
+        with open(path, encoding="utf-8") as f:
+            for ln, line in enumerate(f, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                cls, sep, cnt = line.rpartition("\t")
+                if not sep:
+                    raise ValueError(f"profile {path}, line {ln}: expected 'classname<TAB>count', "
+                                     f"got {line[:60]!r}")
+                try:
+                    value = float(cnt)
+                except ValueError:
+                    raise ValueError(f"profile {path}, line {ln}: count {cnt!r} is not a "
+                                     "number") from None
+                if value < 0 or not np.isfinite(value):
+                    raise ValueError(f"profile {path}, line {ln}: count must be finite and >= 0")
+                names.append(cls)
+                counts.append(value)
+    if not names:
+        raise ValueError(f"profile {path} is empty")
+    s = pd.Series(np.asarray(counts, dtype=float), index=pd.Index(names, name="classname"),
+                  name=label)
+    if np.all(s.to_numpy() == np.round(s.to_numpy())):
+        s = s.astype(np.int64)
+    return s
+
+
+def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of two profiles, class by class.
+
+    ``align="name"``: match class names (the sets must be equal, each name
+    unique); ``align="order"``: pair lines in order (same number of classes),
+    for files that use different spellings of the same class list.
+    """
+    if align == "order":
+        if len(reference) != len(other):
+            raise ValueError(f"cannot align {other.name!r} ({len(other)} classes) with "
+                             f"{reference.name!r} ({len(reference)} classes) by order")
+        return reference.to_numpy(dtype=float), other.to_numpy(dtype=float)
+    if align != "name":
+        raise ValueError(f"align must be 'name' or 'order', got {align!r}")
+    for s in (reference, other):
+        dup = s.index[s.index.duplicated()].unique().tolist()
+        if dup:
+            raise ValueError(f"profile {s.name!r} repeats class names {dup[:5]}; "
+                             "use align='order' (--align order)")
+    a, b = set(reference.index), set(other.index)
+    if a != b:
+        only_ref, only_other = sorted(a - b), sorted(b - a)
+        raise ValueError(
+            f"class names of {other.name!r} differ from the reference {reference.name!r}: "
+            f"{len(only_ref)} only in the reference (e.g. {only_ref[:5]}), "
+            f"{len(only_other)} only in {other.name!r} (e.g. {only_other[:5]}); "
+            "fix the names or use align='order' (--align order) for files in the same class order")
+    return reference.to_numpy(dtype=float), other.reindex(reference.index).to_numpy(dtype=float)
+
+
+def gini(counts) -> float:
+    """Gini coefficient of non-negative counts (0 = balanced, -> 1 = all in one class)."""
+    x = np.sort(np.asarray(counts, dtype=float))
+    n = x.size
+    if n == 0 or x.sum() == 0:
+        return float("nan")
+    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
+
+
+def zipf_alpha(counts) -> float:
+    """Fitted Zipf exponent alpha of a profile.
+
+    Method: sort the nonzero counts in decreasing order, give them ranks
+    1..k, and fit ``log(count) = c - alpha * log(rank)`` by ordinary least
+    squares; alpha is minus the slope. NaN with fewer than two nonzero counts.
+    """
+    x = np.sort(np.asarray(counts, dtype=float))[::-1]
+    x = x[x > 0]
+    if x.size < 2:
+        return float("nan")
+    slope = np.polyfit(np.log(np.arange(1, x.size + 1)), np.log(x), 1)[0]
+    return float(-slope)
+
+
+def imbalance_stats(counts) -> dict:
+    """classes, total, max/median (inf when the median is 0), Gini, Zipf alpha."""
+    x = np.asarray(counts, dtype=float)
+    med = float(np.median(x)) if x.size else float("nan")
+    mx = float(x.max()) if x.size else float("nan")
+    return {
+        "classes": int(x.size),
+        "total": float(x.sum()),
+        "max_over_median": (mx / med) if med > 0 else (float("inf") if mx > 0 else float("nan")),
+        "gini": gini(x),
+        "zipf_alpha": zipf_alpha(x),
+    }
+
+
+def correlations(a, b) -> dict:
+    """Spearman rho and Kendall tau-b (ties handled) between two count vectors."""
+    from scipy.stats import kendalltau, spearmanr
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return {"spearman": float("nan"), "kendall": float("nan")}
+    return {"spearman": float(spearmanr(a, b).statistic),
+            "kendall": float(kendalltau(a, b).statistic)}
+
+
+def compare_profiles(reference: pd.Series, others, align: str = "name") -> pd.DataFrame:
+    """One row per profile (the reference first): correlation with the reference
+    and imbalance statistics, columns :data:`COLUMNS`."""
+    rows = []
+    for p in [reference] + [o for o in others if o is not reference]:
+        ref, cur = align_profiles(reference, p, align)
+        st = imbalance_stats(cur)
+        total = st["total"]
+        rows.append({"name": str(p.name), "classes": st["classes"],
+                     "total": int(total) if float(total).is_integer() else total,
+                     **correlations(ref, cur), "max_over_median": st["max_over_median"],
+                     "gini": st["gini"], "zipf_alpha": st["zipf_alpha"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def plot_ranked_frequencies(profiles, reference=None, align: str = "name", smooth: int = 15,
+                            ax=None, title: str | None = None):
+    """Figure like the paper's Fig. 1a: log10 frequency of every class, classes
+    ranked by the reference corpus, lightly smoothed.
+
+    ``profiles``: list of Series (or dict name -> Series); ``reference``: one of
+    them or its name (default: the first). ``smooth``: centred moving-average
+    window in classes over log10(count + 1) (1 = raw). Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(profiles, dict):
+        profiles = [s.rename(k) for k, s in profiles.items()]
+    profiles = list(profiles)
+    if not profiles:
+        raise ValueError("plot_ranked_frequencies needs at least one profile")
+    if reference is None:
+        ref = profiles[0]
+    elif isinstance(reference, pd.Series):
+        ref = reference
+    else:
+        match = [p for p in profiles if p.name == reference]
+        if not match:
+            raise ValueError(f"reference {reference!r} is not among {[p.name for p in profiles]}")
+        ref = match[0]
+    order = np.argsort(-ref.to_numpy(dtype=float), kind="stable")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    for p in profiles:
+        _, cur = align_profiles(ref, p, align)
+        y = np.log10(cur[order] + 1)
+        if smooth > 1:
+            y = pd.Series(y).rolling(smooth, center=True, min_periods=1).mean().to_numpy()
+        ax.plot(np.arange(1, y.size + 1), y, lw=1.2, label=str(p.name),
+                zorder=3 if p is ref else 2)
+    ax.set_xlabel(f"class, ranked by frequency in {ref.name}")
+    ax.set_ylabel("log10(frequency + 1)")
+    ax.set_title(title or "Concept frequency across corpora")
+    ax.legend(fontsize=7, frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
