@@ -34,7 +34,7 @@ class Chapter:
             if isinstance(value, bool):
                 raise ConfigError(f"parameter {key!r} must not be a bool, got {value!r}")
         self.name, self.preset, self.progress = name, preset, progress
-        self.params = resolve(preset, **{k: from_preset(v) for k, v in raw.items()})
+        self.params = resolve(preset, chapter=name, **{k: from_preset(v) for k, v in raw.items()})
         self.registry = Registry()
         self.runs = {}
 
@@ -42,15 +42,17 @@ class Chapter:
     def world_config(self):
         return world_config(self.params)
 
-    def world(self):
+    def world(self, **overrides):
+        """The chapter's world (or a variant of it: ``source=...``, ``n_train=...``), memoised."""
         from studylib.world import cached_world
 
-        return cached_world(self.world_config)
+        return cached_world(world_config(self.params, **overrides))
 
-    def run(self, label: str, **overrides):
+    def run(self, label: str, keep=None, keep_checkpoint: bool = False, **overrides):
         """The run for this chapter's params plus ``overrides`` (trained only if not cached)."""
         r = run_experiment({**self.params, **overrides}, chapter=self.name, label=label, preset=self.preset,
-                           registry=self.registry, progress=self.progress)
+                           registry=self.registry, progress=self.progress, keep=keep,
+                           keep_checkpoint=keep_checkpoint)
         self.runs[label] = r
         return r
 

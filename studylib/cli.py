@@ -3,6 +3,7 @@
     studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
     studylib results [--csv]                                         the results table
     studylib freq count|compare ...                                  caption toolbox
+    studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
 """
 from __future__ import annotations
 
@@ -43,6 +44,71 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _real_params(args) -> dict:
+    from studylib.config import resolve
+    from studylib.runner import parse_assignment
+
+    return resolve(args.preset, **dict(parse_assignment(p) for p in args.param))
+
+
+def _cmd_check_data(args) -> int:
+    from studylib.config import ConfigError
+    from studylib.real import check_data
+
+    try:
+        problems = check_data(_real_params(args))
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if problems:
+        print(f"preset {args.preset}: {len(problems)} thing(s) to fix before training:")
+        for p in problems:
+            print(f"- {p}")
+        return 1
+    print(f"preset {args.preset}: the data is in place")
+    return 0
+
+
+def init_distributed() -> None:
+    """Join the process group that torchrun (or submitit) describes in the environment."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+
+def _cmd_train(args) -> int:
+    from studylib.config import ConfigError
+    from studylib.real import run_real
+
+    try:
+        params = _real_params(args)
+        init_distributed()
+        run = run_real(params, label=args.label, preset=args.preset, progress=not args.quiet)
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if run is not None:
+        tops = ", ".join(f"{k[5:]} {v:.4f}" for k, v in run.metrics.items() if k.startswith("top1_"))
+        print(f"run {run.key}: top-1 {tops}  ({run.path})")
+    return 0
+
+
+def _cmd_submit(args) -> int:
+    from studylib.submit import submit
+
+    job = submit(_real_params(args), label=args.label, preset=args.preset, nodes=args.nodes,
+                 gpus_per_node=args.gpus_per_node, partition=args.partition, minutes=args.minutes,
+                 cluster=args.cluster)
+    print(f"submitted job {job.job_id}; logs in {job.paths.folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studylib", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--all", action="store_true", help="every metric column, not just the main ones")
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=_cmd_results)
+    for name, func, text in (("check-data", _cmd_check_data, "say what the real-data parameters still lack"),
+                             ("train", _cmd_train, "train and evaluate on real data (torchrun-aware)"),
+                             ("submit", _cmd_submit, "submit `train` to Slurm through submitit")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--preset", default="paper", help="preset (default paper)")
+        cmd.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a parameter (value parsed as JSON if possible)")
+        if name != "check-data":
+            cmd.add_argument("--label", default="real", help="the run's label in the results table")
+            cmd.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if name == "submit":
+            cmd.add_argument("--nodes", type=int, default=1)
+            cmd.add_argument("--gpus-per-node", type=int, default=8)
+            cmd.add_argument("--partition", default=None)
+            cmd.add_argument("--minutes", type=int, default=24 * 60)
+            cmd.add_argument("--cluster", default=None, help="submitit cluster: slurm (default), local or debug")
+        cmd.set_defaults(func=func)
     try:
         from studylib import freq_cli
     except ImportError:

@@ -45,6 +45,7 @@ class WorldConfig:
     p_wrong_name: float = 0.03           # caption names another concept instead
     p_extra_name: float = 0.05           # caption also names a second concept
     test_domains: tuple = ("photo", "v2")
+    source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
     world_seed: int = 0
 
 
@@ -52,6 +53,7 @@ class WorldConfig:
 class TrainConfig:
     """Model, objective and optimisation of one training run."""
     objective: str = "clip"              # clip | sl
+    labels: str = "true"                 # SL labels: true | captions (derived by matching class names)
     head: str = "linear"                 # SL head: linear | cosine | prototype
     vocab_k: int = 0                     # SL vocabulary subsampling size; 0 = all classes
     vocab_weighting: str = "uniform"     # extra classes drawn uniform | freq | sqrt
@@ -68,21 +70,40 @@ class TrainConfig:
     amp: str = "auto"                    # auto (bf16 on GPU) | bf16 | off
     device: str = "auto"                 # auto | cpu | cuda
     checkpoint_every: int = 200          # steps between checkpoints (0 = never)
+    compile: bool = False                # torch.compile the model (GPU runs)
+    arch: str = "tiny"                   # tiny (our CPU models) or an open_clip config name: RN50, ViT-B-32, ...
+    pretrained: str = ""                 # local checkpoint file for an open_clip arch ("" = random init)
+    text_tower: str = "scratch"          # open_clip text tower: scratch | init | frozen (from text_init)
+    text_init: str = ""                  # checkpoint whose text tower initialises ours (init / frozen)
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Real data in place of the concept world (the ``paper`` preset; empty = use the world)."""
+    train_data: str = ""                 # TSV/CSV (filepath, label, caption), ImageNet-Captions .json, or shards .tar
+    data_root: str = ""                  # folder that relative image paths are resolved against
+    caption_variant: str = "title"       # ImageNet-Captions: title | tags | description | title+tags | ...
+    class_prefix: bool = False           # ImageNet-Captions: prefix captions with "{class name}: "
+    eval_data: str = ""                  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
+    workers: int = 4                     # DataLoader worker processes
+    steps_per_epoch: int = 0             # needed for shards (0 = len(dataset) // batch_size)
 
 
 CHOICES = {
     "objective": ("clip", "sl"),
+    "labels": ("true", "captions"),
     "head": ("linear", "cosine", "prototype"),
     "vocab_weighting": ("uniform", "freq", "sqrt"),
     "amp": ("auto", "bf16", "off"),
     "device": ("auto", "cpu", "cuda"),
+    "text_tower": ("scratch", "init", "frozen"),
 }
 POSITIVE = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes",
             "width", "embed_dim", "text_width", "text_layers", "context_length", "epochs",
             "batch_size", "lr"}
 NON_NEGATIVE = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread",
-                "vocab_k", "weight_decay", "warmup_steps", "checkpoint_every",
+                "vocab_k", "weight_decay", "warmup_steps", "checkpoint_every", "workers", "steps_per_epoch",
                 "p_no_name", "p_wrong_name", "p_extra_name"}
 UNIT_INTERVAL = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name"}
 
@@ -97,11 +118,30 @@ PRESETS: dict[str, dict] = {
     "full": dict(n_classes=500, n_train=120000, test_per_class=30, epochs=15, batch_size=256,
                  width=48, embed_dim=256, text_width=256, text_layers=4),
 }
+# The paper's setting (Wen et al. 2024 train RN50 / ViT-B CLIP and SL models at 224 px on
+# ImageNet-Captions, LAIONet and YFCC/CC subsets). The optimisation values are open_clip's
+# usual small-scale recipe: check them against the paper's tables before quoting results.
+# train_data / data_root / eval_data must be supplied by the user
+# (`python -m studylib check-data --preset paper` says what is missing).
+PRESETS["paper"] = dict(arch="RN50", epochs=32, batch_size=256, lr=5e-4, weight_decay=0.2, warmup_steps=2000,
+                        checkpoint_every=1000, context_length=77, workers=8, caption_variant="title+tags")
+
 PRESET_SEEDS = {"smoke": (0,), "quick": (0,), "full": (0, 1, 2)}
+
+# Chapters may size their own world within a preset (still plain data): chapter 1
+# trains a dozen models, so it uses a smaller world than chapter 2, which needs many
+# more classes than a batch.
+CHAPTER_PRESETS: dict[str, dict[str, dict]] = {
+    "01_robustness_origins": {
+        "smoke": dict(n_classes=20, n_train=480, test_per_class=3, epochs=1, batch_size=32),
+        "quick": dict(n_classes=100, n_train=6000, test_per_class=20, epochs=4),
+        "full": dict(n_classes=200, n_train=40000, test_per_class=30, epochs=12),
+    },
+}
 
 
 def _all_fields():
-    return {f.name: f for cls in (WorldConfig, TrainConfig) for f in fields(cls)}
+    return {f.name: f for cls in (WorldConfig, TrainConfig, DataConfig) for f in fields(cls)}
 
 
 class ConfigError(ValueError):
@@ -118,6 +158,8 @@ def _check_type(name, value, annotation):
         return value if ok else _type_error(name, value, "int")
     if ann is str:
         return value if isinstance(value, str) else _type_error(name, value, "str")
+    if ann is bool:
+        return value if isinstance(value, bool) else _type_error(name, value, "bool")
     if ann is tuple:
         if isinstance(value, (list, tuple)):
             return tuple(value)
@@ -158,17 +200,25 @@ def validate(params: dict) -> dict:
         bad = [d for d in out["test_domains"] if d not in DOMAINS]
         if bad or not out["test_domains"]:
             raise ConfigError(f"parameter 'test_domains' takes names from {DOMAINS}, got {out['test_domains']!r}")
+    if "source" in out:
+        from studylib.world import parse_sources
+
+        try:
+            parse_sources(out["source"])
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     if "image_size" in out and not 8 <= out["image_size"] <= 64:
         raise ConfigError(f"parameter 'image_size' must lie in [8, 64], got {out['image_size']!r}")
     return out
 
 
-def resolve(preset: str = "quick", **overrides) -> dict:
-    """Flat parameters: defaults, then the preset, then non-None ``overrides``."""
+def resolve(preset: str = "quick", chapter: str | None = None, **overrides) -> dict:
+    """Flat parameters: defaults, the preset, the chapter's preset, then non-None ``overrides``."""
     if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(f"parameter 'preset' must be one of {tuple(PRESETS)}, got {preset!r}")
     params = {name: f.default for name, f in _all_fields().items()}
     params.update(PRESETS[preset])
+    params.update(CHAPTER_PRESETS.get(chapter, {}).get(preset, {}))
     params.update({k: v for k, v in overrides.items() if v is not None})
     return validate(params)
 
@@ -181,6 +231,11 @@ def world_config(params: dict, **overrides) -> WorldConfig:
 def train_config(params: dict, **overrides) -> TrainConfig:
     merged = validate({**params, **overrides})
     return TrainConfig(**{f.name: merged[f.name] for f in fields(TrainConfig) if f.name in merged})
+
+
+def data_config(params: dict, **overrides) -> DataConfig:
+    merged = validate({**params, **overrides})
+    return DataConfig(**{f.name: merged[f.name] for f in fields(DataConfig) if f.name in merged})
 
 
 def as_dict(cfg) -> dict:

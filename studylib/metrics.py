@@ -134,3 +134,17 @@ def format_correlations(table: pd.DataFrame) -> pd.DataFrame:
                          column=table["method"].str.capitalize() + " · " + table["measure"])
     out = cells.pivot(index="model", columns="column", values="cell")
     return out.reindex(index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(cells["column"])))
+
+
+# Effective robustness (Taori et al. 2020) lives in studylib.robustness; it is
+# part of the metrics API too.
+from studylib.robustness import (  # noqa: E402,F401
+    LinearTrend, effective_robustness, effective_robustness_interval, fit_linear_trend, merge_logits,
+    restrict_logits)
+
+
+def correct_from_confusion(conf: np.ndarray) -> np.ndarray:
+    """A 0/1 correctness vector with the confusion matrix's counts (order is irrelevant to resampling)."""
+    conf = np.asarray(conf)
+    right = int(np.trace(conf))
+    return np.r_[np.ones(right, dtype=bool), np.zeros(int(conf.sum()) - right, dtype=bool)]

@@ -114,6 +114,10 @@ class ClipModel(nn.Module):
     def encode_text(self, tokens):
         return F.normalize(self.text(tokens), dim=-1)
 
+    def forward(self, images, tokens):
+        """(normalised image features, normalised text features, logit scale) as open_clip returns them."""
+        return self.encode_image(images), self.encode_text(tokens), self.logit_scale.exp()
+
 
 class Head(nn.Module):
     """Class scores from features; ``classes`` restricts the computation to a vocabulary."""

@@ -54,19 +54,27 @@ def sample_vocabulary(labels: torch.Tensor, n_classes: int, k: int, weighting: s
     return torch.sort(torch.cat([present.cpu(), extra])).values.to(labels.device)
 
 
-def sl_loss(model, images, labels, cfg: TrainConfig, class_counts, generator):
+def sl_loss(model, images, labels, cfg: TrainConfig, class_counts, generator, global_labels=None):
     """Cross-entropy, over a sampled vocabulary when ``cfg.vocab_k`` > 0.
 
+    ``global_labels``: the labels of the whole (multi-process) batch, so that
+    every process scores the same vocabulary; default ``labels``.
     Returns (loss, number of classes scored).
     """
     n_classes = len(class_counts)
     if cfg.vocab_k <= 0 or cfg.vocab_k >= n_classes:
         return F.cross_entropy(model(images), labels), n_classes
-    vocab = sample_vocabulary(labels, n_classes, cfg.vocab_k, cfg.vocab_weighting, class_counts, generator)
+    batch_labels = labels if global_labels is None else global_labels
+    vocab = sample_vocabulary(batch_labels, n_classes, cfg.vocab_k, cfg.vocab_weighting, class_counts, generator)
     logits = model(images, classes=vocab)
     return F.cross_entropy(logits, torch.searchsorted(vocab, labels)), len(vocab)
 
 
 def clip_loss(model, images, tokens, loss_fn: ClipLoss):
-    """open_clip's ClipLoss on normalised image and text features."""
-    return loss_fn(model.encode_image(images), model.encode_text(tokens), model.logit_scale.exp())
+    """open_clip's ClipLoss on normalised image and text features.
+
+    Calls ``model(images, tokens)`` (not encode_* directly) so that DDP's
+    gradient synchronisation sees the forward pass.
+    """
+    image_features, text_features, logit_scale = model(images, tokens)
+    return loss_fn(image_features, text_features, logit_scale)

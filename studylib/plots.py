@@ -141,3 +141,68 @@ def interactive_scatter(per_class_by_model: dict[str, pd.DataFrame], metric: str
                       yaxis=dict(title=METRIC_LABELS[metric], type="log" if metric == "predictions" else "linear"),
                       template="plotly_white", height=450, legend=dict(orientation="h"))
     return fig
+
+
+def _logit_axis(ax, which: str, lo: float, hi: float):
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    from studylib.robustness import logit
+
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98) if lo <= t <= hi]
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(FixedLocator(logit(np.array(ticks))))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 / (1 + np.exp(-v)):.2g}"))
+
+
+def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None = None, shift: str = "OOD",
+                     ax=None, id_name: str = "photo", connect: str | None = None):
+    """ID vs OOD accuracy on logit axes: baseline models, their fitted line and 95% band, other models.
+
+    ``baseline`` / ``others``: columns ``label, id, ood`` (fractions); ``others`` may carry a
+    ``group`` column (one colour per group) and ``er`` (shown in the legend); ``connect``
+    draws lines between the points of each group in ``id`` order.
+    """
+    from studylib.robustness import logit
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 4))
+    allid = np.r_[baseline["id"], [] if others is None else others["id"]]
+    allood = np.r_[baseline["ood"], [] if others is None else others["ood"]]
+    lo_x, hi_x = max(1e-3, allid.min() * 0.8), min(0.999, allid.max() * 1.1 + 0.02)
+    xs = np.linspace(lo_x, hi_x, 100)
+    band_lo, band_hi = trend.band(xs)
+    ax.fill_between(logit(xs), logit(band_lo), logit(band_hi), color="grey", alpha=0.25, lw=0, label="95% band")
+    ax.plot(logit(xs), logit(trend.predict(xs)), color="black", lw=1.2, label="baseline fit")
+    ax.plot(logit(xs), logit(xs), color="grey", ls=":", lw=1, label="y = x")
+    ax.scatter(logit(baseline["id"]), logit(baseline["ood"]), s=22, color="black", marker="s",
+               label="baseline (SL, standard data)", zorder=3)
+    if others is not None and len(others):
+        groups = others["group"] if "group" in others else others["label"]
+        for i, g in enumerate(dict.fromkeys(groups)):
+            sub = others[groups == g].sort_values("id")
+            er = f" (ER {sub['er'].mean():+.3f})" if "er" in sub else ""
+            ax.scatter(logit(sub["id"]), logit(sub["ood"]), s=36, color=PALETTE[(i + 1) % len(PALETTE)],
+                       label=f"{g}{er}", zorder=4, edgecolors="white", linewidths=0.5)
+            if connect and len(sub) > 1:
+                ax.plot(logit(sub["id"]), logit(sub["ood"]), color=PALETTE[(i + 1) % len(PALETTE)], lw=1)
+    lo_y, hi_y = max(1e-3, allood.min() * 0.8), min(0.999, allood.max() * 1.2 + 0.02)
+    ax.set_xlim(logit(lo_x), logit(hi_x))
+    ax.set_ylim(logit(lo_y), logit(max(hi_y, hi_x)))
+    _logit_axis(ax, "x", lo_x, hi_x)
+    _logit_axis(ax, "y", lo_y, max(hi_y, hi_x))
+    ax.set_xlabel(f"ID accuracy ({id_name}, logit axis)")
+    ax.set_ylabel(f"OOD accuracy ({shift}, logit axis)")
+    ax.set_title(f"{id_name} → {shift}: slope {trend.slope:.2f}", fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    return fig
+
+
+def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, connect: str | None = None):
+    """One :func:`robustness_panel` per shift (dicts keyed by shift name)."""
+    n = len(trends)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.1), squeeze=False)
+    for ax, shift in zip(axes[0], trends):
+        robustness_panel(trends[shift], baseline[shift], None if others is None else others[shift], shift, ax=ax,
+                         connect=connect)
+    fig.tight_layout()
+    return fig

@@ -103,20 +103,127 @@ def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: d
     atomic_write_bytes(path, buf.getvalue())
 
 
-def train(model: torch.nn.Module, data: TrainData, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed group, (0, 1) without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class InMemorySource:
+    """Batches from in-memory :class:`TrainData`.
+
+    The global batch of step ``b`` in epoch ``e`` is ``epoch_order(n, seed, e)[b*B:(b+1)*B]``;
+    with several processes rank ``r`` takes its contiguous share of it, so the
+    union over ranks is exactly the single-process batch.
+    """
+
+    def __init__(self, data: TrainData, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise ValueError(f"batch_size={batch_size} must be divisible by the {world_size} processes")
+        self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world_size
+        self.steps_per_epoch = len(data.labels) // batch_size
+        self.class_counts = data.class_counts
+
+    def batches(self, epoch: int, start: int, device):
+        order = epoch_order(len(self.data.labels), self.seed, epoch)
+        local = self.batch_size // self.world
+        for b in range(start, self.steps_per_epoch):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size][self.rank * local:(self.rank + 1) * local]
+            yield {"images": normalize_images(self.data.images[idx].to(device, non_blocking=True)),
+                   "labels": self.data.labels[idx].to(device, non_blocking=True),
+                   "tokens": None if self.data.tokens is None else self.data.tokens[idx].to(device, non_blocking=True)}
+
+    def end_epoch(self):
+        return None
+
+
+class LoaderSource:
+    """Batches from a real dataset (studylib.data) through a seeded, per-rank DataLoader.
+
+    Images arrive already transformed (float, normalised); captions are
+    tokenised per batch with ``tokenizer`` (CLIP). A batch whose images all
+    failed to load is skipped; unreadable images are counted and reported at
+    the end of each epoch.
+    """
+
+    def __init__(self, dataset, batch_size: int, seed: int, *, tokenizer=None, workers: int = 0,
+                 class_counts: torch.Tensor | None = None, steps_per_epoch: int | None = None,
+                 rank: int = 0, world_size: int = 1):
+        from studylib.data import SkipCounter
+
+        if batch_size % world_size:
+            raise ValueError(f"batch_size={batch_size} must be divisible by the {world_size} processes")
+        self.dataset, self.batch_size, self.seed, self.tokenizer = dataset, batch_size, seed, tokenizer
+        self.workers, self.rank, self.world = workers, rank, world_size
+        self.steps_per_epoch = steps_per_epoch or len(dataset) // batch_size
+        self.class_counts = class_counts if class_counts is not None else torch.as_tensor(dataset.class_counts())
+        self.skipped = SkipCounter()
+
+    def batches(self, epoch: int, start: int, device):
+        import itertools
+
+        from studylib.data import make_loader
+
+        loader = make_loader(self.dataset, self.batch_size // self.world, shuffle=True, seed=self.seed, epoch=epoch,
+                             workers=self.workers, rank=self.rank, world_size=self.world)
+        for batch in itertools.islice(loader, start, self.steps_per_epoch):
+            self.skipped.update(batch)
+            if len(batch["labels"]) == 0:
+                yield None
+                continue
+            tokens = self.tokenizer(batch["captions"]) if self.tokenizer is not None else None
+            yield {"images": batch["images"].to(device, non_blocking=True),
+                   "labels": batch["labels"].to(device, non_blocking=True),
+                   "tokens": None if tokens is None else tokens.to(device, non_blocking=True)}
+
+    def end_epoch(self):
+        report = self.skipped.report() if self.skipped.count else None
+        self.skipped.reset()
+        return report
+
+
+def compute_loss(model, batch: dict, cfg: TrainConfig, loss_fn, class_counts, step: int):
+    """The objective's loss on one (local) batch, and the number of classes it scored."""
+    if cfg.objective == "clip":
+        return clip_loss(model, batch["images"], batch["tokens"], loss_fn), len(batch["images"])
+    gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)      # the same draw on every rank
+    global_labels = None
+    rank, world = dist_info()
+    if world > 1 and 0 < cfg.vocab_k < len(class_counts):
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(batch["labels"]) for _ in range(world)]
+        dist.all_gather(parts, batch["labels"])
+        global_labels = torch.cat(parts)
+    return sl_loss(model, batch["images"], batch["labels"], cfg, class_counts, gen, global_labels)
+
+
+def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
           name: str = "run", progress: bool = True, on_step=None, log_every: int = 25) -> list[dict]:
     """Train ``model`` in place; return the logged history (one dict per ``log_every`` steps).
 
+    ``data``: :class:`TrainData` (in memory) or a batch source such as
+    :class:`LoaderSource`. Under ``torch.distributed`` (torchrun) the model is
+    wrapped in DDP, each rank trains on its share of every global batch,
+    CLIP's loss gathers global negatives, and only rank 0 writes checkpoints.
     ``checkpoint``: file to save every ``cfg.checkpoint_every`` steps and to
     resume from if it exists. ``on_step(step)`` is called after each step
-    (tests use it to interrupt a run).
+    (tests use it to interrupt a run). On GPU the loss is read back only every
+    ``log_every`` steps (no host sync per step); a NaN/inf loss is still
+    reported with the step where it first appeared.
     """
     device = pick_device(cfg.device)
+    rank, world = dist_info()
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    source = data if hasattr(data, "batches") else InMemorySource(data, cfg.batch_size, cfg.seed, rank, world)
     model.to(device).train()
-    n = len(data.labels)
-    steps_per_epoch = n // cfg.batch_size
+    steps_per_epoch = source.steps_per_epoch
     if steps_per_epoch == 0:
-        raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the {n} training samples")
+        raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the number of training samples")
     total = steps_per_epoch * cfg.epochs
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
                             fused=device.type == "cuda")
@@ -128,41 +235,54 @@ def train(model: torch.nn.Module, data: TrainData, cfg: TrainConfig, *, checkpoi
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, history, window = state["step"], state["history"], state["window"]
-    loss_fn = make_clip_loss() if cfg.objective == "clip" else None
-    counts = data.class_counts.to(device)
+    net = model
+    if getattr(cfg, "compile", False):
+        net = torch.compile(net)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    loss_fn = make_clip_loss(rank, world) if cfg.objective == "clip" else None
+    counts = source.class_counts.to(device)
     autocast = autocast_for(cfg.amp, device)
-    bar = tqdm(total=total, initial=step, desc=name, disable=not progress, leave=False,
+    check_every = 1 if device.type == "cpu" else log_every
+    bar = tqdm(total=total, initial=step, desc=name, disable=not progress or rank != 0, leave=False,
                unit="step", dynamic_ncols=True)
+    loss_sum = torch.zeros((), device=device)
+    first_bad = torch.full((), -1, device=device, dtype=torch.long)
     while step < total:
         epoch, offset = divmod(step, steps_per_epoch)
-        order = epoch_order(n, cfg.seed, epoch)
-        for b in range(offset, steps_per_epoch):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            images = normalize_images(data.images[idx].to(device, non_blocking=True))
+        for batch in source.batches(epoch, offset, device):
+            lr = lr_at(step, cfg, total)
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg, total)
-            with autocast:
-                if cfg.objective == "clip":
-                    loss = clip_loss(model, images, data.tokens[idx].to(device, non_blocking=True), loss_fn)
-                    vocab = len(idx)
-                else:
-                    gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
-                    loss, vocab = sl_loss(model, images, data.labels[idx].to(device), cfg, counts, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            clamp_logit_scales(model)
+                group["lr"] = lr
             step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"run {name}: loss is {value} at step {step} "
-                                       f"(epoch {epoch}); lower lr={cfg.lr} or check the data")
-            window["loss"] += value
-            window["vocab"] += vocab
-            window["n"] += 1
+            if batch is not None:
+                if device.type == "cuda":
+                    batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
+                with autocast:
+                    loss, vocab = compute_loss(net, batch, cfg, loss_fn, counts, step - 1)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                clamp_logit_scales(model)
+                loss = loss.detach().float()
+                bad = ~torch.isfinite(loss)
+                first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
+                loss_sum += torch.where(bad, torch.zeros_like(loss), loss)
+                window["vocab"] += vocab
+                window["n"] += 1
+            if step % check_every == 0 or step == total:
+                bad_step = int(first_bad)
+                if bad_step >= 0:
+                    raise TrainingDiverged(f"run {name}: loss is {float(loss)} at step {bad_step} "
+                                           f"(epoch {epoch}); lower lr={cfg.lr} or check the data")
             if step % log_every == 0 or step == total:
-                row = {"step": step, "epoch": epoch, "loss": window["loss"] / window["n"],
-                       "vocab": window["vocab"] / window["n"], "lr": lr_at(step - 1, cfg, total)}
+                window["loss"] += float(loss_sum)
+                loss_sum.zero_()
+                n_done = max(1, window["n"])
+                row = {"step": step, "epoch": epoch, "loss": window["loss"] / n_done,
+                       "vocab": window["vocab"] / n_done, "lr": lr}
                 if hasattr(model, "logit_scale"):
                     row["logit_scale"] = float(model.logit_scale.detach().exp())
                 history.append(row)
@@ -170,11 +290,18 @@ def train(model: torch.nn.Module, data: TrainData, cfg: TrainConfig, *, checkpoi
                 bar.set_postfix(loss=f"{row['loss']:.3f}")
             bar.update(1)
             if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-                _save_checkpoint(ckpt, model, opt, step, history, window)
+                if step % log_every:
+                    window["loss"] += float(loss_sum)
+                    loss_sum.zero_()
+                if rank == 0:
+                    _save_checkpoint(ckpt, model, opt, step, history, window)
             if on_step is not None:
                 on_step(step)
             if step >= total:
                 break
+        report = source.end_epoch()
+        if report and rank == 0:
+            tqdm.write(f"run {name}, epoch {epoch}: {report}")
     bar.close()
     model.eval()
     return history

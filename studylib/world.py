@@ -42,7 +42,7 @@ from studylib.config import CAPTION_LEVELS, WorldConfig
 
 # streams of randomness, one per purpose, so changing one knob never reshuffles another
 _STREAM = {"subset": 1, "profile": 2, "latent": 3, "decoder": 4, "train": 5, "captions": 6,
-           "test": 7}
+           "test": 7, "source": 8}
 _DOMAIN_STREAM = {"photo": 10, "v2": 11, "sketch": 12, "rendition": 13, "objectnet": 14}
 
 
@@ -54,6 +54,7 @@ class Split:
     captions: list[str] | None = None
     caption_level: np.ndarray | None = None       # index into CAPTION_LEVELS
     caption_mentions: list[tuple[int, ...]] | None = None  # concepts each caption names
+    source: np.ndarray | None = None              # index into SOURCES per training sample
 
     def __len__(self):
         return len(self.labels)
@@ -188,9 +189,9 @@ def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.ran
 
     photo: object on a smooth background, mild pose and colour nuisance.
     v2: the photo process, freshly resampled with 15% more nuisance.
-    sketch: grey-scale edges of the object on white, no colour or background.
-    rendition: another palette (channels permuted, posterised) and a stripe texture.
-    objectnet: unusual pose (large rotation, off-centre, scaled) and cluttered background.
+    sketch: grey-scale shading and dark edge strokes of the object on white, no colour or background.
+    rendition: a shifted palette (channels partly permuted), posterised, with a stripe texture.
+    objectnet: unusual pose (rotations up to 60 degrees, off-centre, scaled) and a cluttered background.
     """
     out = []
     for lo in range(0, len(z), batch):
@@ -211,9 +212,9 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance):
     if domain == "v2":
         nuisance *= 1.15
     if domain == "objectnet":
-        angle = torch.empty(n).uniform_(0.5 * math.pi, 1.5 * math.pi, generator=gen)
-        shift = torch.empty(n, 2).uniform_(-0.35, 0.35, generator=gen)
-        scale = torch.empty(n).uniform_(0.75, 1.3, generator=gen)
+        angle = torch.empty(n).uniform_(-math.pi / 3, math.pi / 3, generator=gen)
+        shift = torch.empty(n, 2).uniform_(-0.25, 0.25, generator=gen)
+        scale = torch.empty(n).uniform_(0.8, 1.2, generator=gen)
     else:
         angle = 0.25 * nuisance * torch.randn(n, generator=gen)
         shift = 0.12 * nuisance * torch.randn(n, 2, generator=gen)
@@ -228,7 +229,8 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance):
         gx = lum[..., :, 1:] - lum[..., :, :-1]
         gy = lum[..., 1:, :] - lum[..., :-1, :]
         edges = F.pad(gx.abs(), (0, 1)) + F.pad(gy.abs(), (0, 0, 0, 1))
-        img = 1 - 2 * (edges / (edges.flatten(1).amax(1).view(-1, 1, 1, 1) + 1e-6))
+        edges = edges / (edges.flatten(1).amax(1).view(-1, 1, 1, 1) + 1e-6)
+        img = m * lum + (1 - m) * 0.9 - 1.2 * edges          # grey shading plus dark strokes on white
         img = (img.expand(n, 3, size, size) + 0.05 * torch.randn(n, 1, size, size, generator=gen)).clamp(-1, 1)
     else:
         gain = 1 + 0.15 * nuisance * torch.randn(n, 3, 1, 1, generator=gen)
@@ -240,10 +242,10 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance):
         img = m * colour + (1 - m) * bg.clamp(-1, 1)
         if domain == "rendition":
             perm = torch.tensor([2, 0, 1])
-            img = -img[:, perm]
-            img = torch.round(img * 2) / 2                   # posterise to 5 levels
+            img = 0.6 * img + 0.4 * img[:, perm]             # shifted palette
+            img = torch.round(img * 3) / 3                   # posterised, as a drawing or print
             stripes = torch.sin(torch.arange(size) * 2.2).view(1, 1, 1, -1)
-            img = img * (0.8 + 0.2 * stripes)
+            img = img * (0.85 + 0.15 * stripes)              # a texture
         img = (img + 0.04 * nuisance * torch.randn(img.shape, generator=gen)).clamp(-1, 1)
     return ((img + 1) * 127.5).round().to(torch.uint8)
 
@@ -296,10 +298,18 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
     return text
 
 
-def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator):
-    """Captions, their levels, and the concepts each caption truly names."""
-    mix = np.asarray(cfg.caption_mix, float)
-    levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
+def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None):
+    """Captions, their levels, and the concepts each caption truly names.
+
+    ``mix``: per-sample level weights (n, 6) for mixtures of sources; default
+    ``cfg.caption_mix`` for every sample.
+    """
+    if mix is None:
+        mix = np.asarray(cfg.caption_mix, float)
+        levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
+    else:
+        cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
+        levels = np.minimum((rng.random((len(labels), 1)) > cum).sum(1), len(CAPTION_LEVELS) - 1)
     noise = rng.random((len(labels), 3))
     others = rng.integers(0, len(concepts) - 1, size=(len(labels), 2)) if len(concepts) > 1 else None
     captions, mentions = [], []
@@ -322,6 +332,53 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator):
     return captions, levels.astype(np.int64), mentions
 
 
+# ---------------------------------------------------------------- sources
+# A source is a style of web data: how its captions are written (weights of
+# CAPTION_LEVELS) and how varied its photos are (nuisance: pose, colour,
+# background). "web" is the default world (caption_mix of the config, nuisance 1).
+SOURCES = {
+    "web": {"caption_mix": None, "nuisance": 1.0},
+    "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5},        # tags, amateur photos
+    "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0},           # templated alt-text
+    "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5},      # descriptions, clean shots
+}
+
+
+def parse_sources(spec: str) -> dict[str, float]:
+    """``"flickr"`` or ``"flickr:0.5,encyclopedia:0.5"`` -> normalised weights per source."""
+    out = {}
+    for part in spec.split(","):
+        name, _, w = part.strip().partition(":")
+        if name not in SOURCES:
+            raise ValueError(f"parameter 'source': unknown source {name!r}; choose from {sorted(SOURCES)}")
+        try:
+            out[name] = out.get(name, 0.0) + (float(w) if w else 1.0)
+        except ValueError:
+            raise ValueError(f"parameter 'source': weight {w!r} of {name!r} is not a number") from None
+    total = sum(out.values())
+    if total <= 0 or any(v < 0 for v in out.values()):
+        raise ValueError(f"parameter 'source': weights must be non-negative and not all 0, got {spec!r}")
+    return {k: v / total for k, v in out.items()}
+
+
+def _render_sources(cfg, z, dseed, rng):
+    """Training images and per-sample caption mixes of the configured source(s)."""
+    weights = parse_sources(cfg.source)
+    if list(weights) == ["web"]:
+        return render(z, cfg.image_size, "photo", dseed, rng), None, np.zeros(len(z), np.int64)
+    names = list(weights)
+    which = _rng(cfg, _STREAM["source"]).choice(len(names), size=len(z), p=list(weights.values()))
+    images = torch.empty(len(z), 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
+    mix = np.empty((len(z), len(CAPTION_LEVELS)))
+    for k, name in enumerate(names):
+        idx = np.flatnonzero(which == k)
+        style = SOURCES[name]
+        images[idx] = render(z[idx], cfg.image_size, "photo", dseed, rng, nuisance=style["nuisance"])
+        mix[idx] = style["caption_mix"] or cfg.caption_mix
+    source_ids = np.array([list(SOURCES).index(n) for n in names])[which]
+    return images, mix, source_ids
+
+
 # ---------------------------------------------------------------- the world
 def make_world(cfg: WorldConfig) -> World:
     """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
@@ -336,9 +393,9 @@ def make_world(cfg: WorldConfig) -> World:
     rng = _rng(cfg, _STREAM["train"])
     labels = rng.permutation(np.repeat(np.arange(len(concepts)), counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
-    images = render(z, cfg.image_size, "photo", dseed, rng)
-    captions, levels, mentions = make_captions(concepts, labels, cfg, _rng(cfg, _STREAM["captions"]))
-    train = Split(images, labels, captions, levels, mentions)
+    images, mix, source_ids = _render_sources(cfg, z, dseed, rng)
+    captions, levels, mentions = make_captions(concepts, labels, cfg, _rng(cfg, _STREAM["captions"]), mix)
+    train = Split(images, labels, captions, levels, mentions, source_ids)
 
     test = {}
     test_labels = np.repeat(np.arange(len(concepts)), cfg.test_per_class)

@@ -67,3 +67,20 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path, tiny_params):
                        progress=False)
     assert a.table("history")["loss"].tolist() == b.table("history")["loss"].tolist()
     assert a.table("history")["loss"].tolist() != c.table("history")["loss"].tolist()
+
+
+def test_kept_model_reloads_with_the_same_predictions(tmp_path, tiny_params):
+    from studylib.evaluate import predict
+    from studylib.experiment import load_model
+    from studylib.world import cached_world
+    from studylib.config import world_config
+
+    reg = Registry(tmp_path)
+    params = {**tiny_params, "objective": "sl", "checkpoint_every": 0}
+    run = run_experiment(params, chapter="t", label="x", registry=reg, progress=False, keep_checkpoint=True)
+    model = load_model(run)
+    split = cached_world(world_config(params)).test["photo"]
+    from studylib.evaluate import confusion_matrix
+
+    conf = confusion_matrix(split.labels, predict(model, split.images), tiny_params["n_classes"])
+    assert (conf == run.array("confusion_photo")).all()

@@ -1,0 +1,72 @@
+"""Train-test similarity (Mayilvahanan et al. 2024), in a model's feature space.
+
+Does a training set look robust only because it holds near-copies of the test
+images? For every test image take its nearest training neighbour's cosine
+similarity; compare the distributions of two training sets; then prune the
+larger set (drop the training images most similar to the test set) until its
+similarity to the test set is no higher than the smaller set's, retrain, and
+see whether the robustness survives.
+
+    feats = image_features(model, images_uint8)            # unit-norm (n, d)
+    nn = nearest_similarity(test_feats, train_feats)       # (n_test,) max cosine
+    keep, info = prune_to_similarity(big_train, test, target=np.median(nn_small))
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studylib.models import normalize_images
+
+
+@torch.no_grad()
+def image_features(model, images_uint8: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Unit-norm image features of ``model.visual`` (CLIP or SL)."""
+    model.eval()
+    out = [F.normalize(model.visual(normalize_images(images_uint8[i:i + batch_size])).float(), dim=-1)
+           for i in range(0, len(images_uint8), batch_size)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def nearest_similarity(query: torch.Tensor, reference: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+    """For each query row, the largest cosine similarity to any reference row (rows unit-norm)."""
+    if len(reference) == 0:
+        raise ValueError("nearest_similarity: the reference set is empty")
+    best = torch.full((len(query),), -2.0)
+    for lo in range(0, len(reference), chunk):
+        best = torch.maximum(best, (query @ reference[lo:lo + chunk].T).amax(1))
+    return best.numpy()
+
+
+def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, statistic=np.median,
+                        steps: int = 30) -> tuple[np.ndarray, dict]:
+    """Training indices to keep so that ``statistic`` of test->train NN similarity is <= ``target``.
+
+    Training points are removed in order of their own highest similarity to
+    any test point (the nearest copies first); the cut-off is found by
+    bisection. Returns the kept indices (sorted) and a dict with the
+    threshold, the achieved statistic and the fraction kept.
+    """
+    score = nearest_similarity(train, test)            # each train point's closest test point
+    if statistic(nearest_similarity(test, train)) <= target:
+        return np.arange(len(train)), {"threshold": float(score.max()), "achieved": float(
+            statistic(nearest_similarity(test, train))), "kept_fraction": 1.0}
+    lo, hi = float(score.min()), float(score.max())
+    best = None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        keep = np.flatnonzero(score <= mid)
+        if len(keep) == 0:
+            lo = mid
+            continue
+        achieved = float(statistic(nearest_similarity(test, train[torch.from_numpy(keep)])))
+        if achieved <= target:
+            best, lo = (keep, mid, achieved), mid
+        else:
+            hi = mid
+    if best is None:
+        raise ValueError(f"cannot reach a test->train similarity of {target:.3f} by pruning")
+    keep, threshold, achieved = best
+    return keep, {"threshold": threshold, "achieved": achieved, "kept_fraction": len(keep) / len(train)}

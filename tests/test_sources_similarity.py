@@ -1,0 +1,112 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from studylib.config import ConfigError, resolve, world_config
+from studylib.robustness_runs import er_table, fit_trends, group_mean_er, lies_between, shifts_above_line
+from studylib.similarity import nearest_similarity, prune_to_similarity
+from studylib.world import SOURCES, make_world, parse_sources
+
+
+def test_parse_sources_and_validation():
+    assert parse_sources("flickr") == {"flickr": 1.0}
+    assert parse_sources("flickr:1,encyclopedia:3") == {"flickr": 0.25, "encyclopedia": 0.75}
+    with pytest.raises(ConfigError, match="unknown source 'reddit'"):
+        resolve("smoke", source="reddit")
+    with pytest.raises(ConfigError, match="weight 'x' of 'flickr'"):
+        resolve("smoke", source="flickr:x")
+
+
+def test_mixture_world_mixes_styles(tiny_params):
+    w = make_world(world_config(tiny_params, source="flickr:0.5,encyclopedia:0.5"))
+    names = np.array(list(SOURCES))[w.train.source]
+    assert set(names) == {"flickr", "encyclopedia"}
+    assert 0.35 < (names == "flickr").mean() < 0.65
+    # encyclopedia captions are descriptions/full text; flickr ones mostly titles and tags
+    enc_levels = w.train.caption_level[names == "encyclopedia"]
+    assert np.isin(enc_levels, [0, 1, 4, 5]).all()
+    # the test sets do not depend on the training source
+    web = make_world(world_config(tiny_params))
+    assert torch.equal(w.test["photo"].images, web.test["photo"].images)
+
+
+def test_caption_mined_labels_name_exactly_one_class(tiny_params):
+    from studylib.experiment import caption_labels
+
+    wc = world_config(tiny_params)
+    labels = caption_labels(wc)
+    w = make_world(wc)
+    assert ((labels == -1) | ((labels >= 0) & (labels < len(w.concepts)))).all()
+    named = labels >= 0
+    assert 0.5 < named.mean() < 1.0
+    # where the caption names exactly its own concept, the mined label is the true one
+    own = np.array([m == (int(y),) for m, y in zip(w.train.caption_mentions, w.train.labels)])
+    assert (labels[own & named] == w.train.labels[own & named]).mean() > 0.9
+
+
+def test_training_on_a_subset_is_keyed_and_counted(tmp_path, tiny_params):
+    from studylib.experiment import run_experiment
+    from studylib.registry import Registry
+
+    reg = Registry(tmp_path)
+    keep = np.arange(0, tiny_params["n_train"], 2)
+    params = {**tiny_params, "objective": "sl"}
+    half = run_experiment(params, chapter="t", label="half", registry=reg, progress=False, keep=keep)
+    full = run_experiment(params, chapter="t", label="full", registry=reg, progress=False)
+    assert half.key != full.key and half.config["subset"]["n"] == len(keep)
+    w = make_world(world_config(params))
+    photo = half.per_class[half.per_class["domain"] == "photo"]
+    assert photo["train_count"].tolist() == np.bincount(w.train.labels[keep], minlength=len(w.concepts)).tolist()
+    with pytest.raises(ValueError, match="keep: indices must lie in"):
+        run_experiment(params, chapter="t", label="bad", registry=reg, progress=False, keep=[10 ** 6])
+
+
+def test_nearest_similarity_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    ref = torch.nn.functional.normalize(torch.tensor([[1.0, 1.0], [1.0, 0.0]]), dim=-1)
+    assert nearest_similarity(q, ref).tolist() == pytest.approx([1.0, 2 ** -0.5])
+    with pytest.raises(ValueError, match="reference set is empty"):
+        nearest_similarity(q, ref[:0])
+
+
+def test_pruning_removes_near_copies_first_and_reaches_the_target():
+    g = torch.Generator().manual_seed(0)
+    test = torch.nn.functional.normalize(torch.randn(50, 8, generator=g), dim=-1)
+    far = torch.nn.functional.normalize(torch.randn(200, 8, generator=g), dim=-1)
+    copies = torch.nn.functional.normalize(test[:30] + 0.01 * torch.randn(30, 8, generator=g), dim=-1)
+    train = torch.cat([far, copies])
+    target = float(np.median(nearest_similarity(test, far)))
+    keep, info = prune_to_similarity(train, test, target)
+    assert info["achieved"] <= target + 1e-9
+    assert not np.isin(np.arange(200, 230), keep).any()       # every near copy is gone
+    assert len(keep) > 100
+
+
+class FakeRun:
+    def __init__(self, correct_id, correct_ood, n=200):
+        def conf(c):
+            m = np.zeros((2, 2), int)
+            m[0, 0] = c
+            m[0, 1] = n - c
+            return m
+        self.arrays = {"confusion_photo": conf(correct_id), "confusion_v2": conf(correct_ood)}
+        self.metrics = {"top1_photo": correct_id / n, "top1_v2": correct_ood / n}
+
+    def array(self, name):
+        return self.arrays[name]
+
+
+def test_er_table_on_constructed_runs():
+    base = pd.DataFrame({"photo": [0.3, 0.5, 0.7, 0.8], "v2": [0.2, 0.4, 0.6, 0.7]})
+    trends = fit_trends(base, ["v2"], n_boot=200)
+    runs = {"on line": FakeRun(100, int(round(200 * float(trends["v2"].predict(0.5))))),
+            "above": FakeRun(100, 150)}
+    er = er_table(trends, runs, n_boot=300)
+    on = er[er["model"] == "on line"].iloc[0]
+    assert abs(on["er"]) < 0.01 and on["lo"] < 0 < on["hi"]
+    assert shifts_above_line(er, "above") == ["v2"] and shifts_above_line(er, "on line") == []
+    means = group_mean_er(er, lambda label: "all")
+    assert means.loc["all", "v2"] == pytest.approx(er["er"].mean())
+    low_high = pd.DataFrame({"v2": [0.0, 0.3]}, index=["a", "b"])
+    assert lies_between(er, "above", low_high, ["a", "b"]) == {"v2": bool(0 <= er.iloc[1]["er"] <= 0.31)}
