@@ -78,6 +78,7 @@ def run_experiment(params: dict, *, chapter: str, label: str, preset: str = "cus
     """
     reg = registry or Registry()
     wc, tc = world_config(params), train_config(params)
+    keep = None if keep is None else np.unique(np.asarray(keep, dtype=np.int64))
     config = run_config(wc, tc, keep)
     key = reg.key(config)
     cached = reg.load(key)
@@ -87,7 +88,6 @@ def run_experiment(params: dict, *, chapter: str, label: str, preset: str = "cus
     t0 = time.perf_counter()
     model, vocab, history, trained_counts = _train(world, tc, reg.path(key) / "checkpoint.pt",
                                                    f"{label} [{key[:6]}]", progress, on_step, keep)
-    train_seconds = time.perf_counter() - t0
     train_seconds = time.perf_counter() - t0
     classifier = zero_shot_classifier(model, vocab, world.class_names) if tc.objective == "clip" else None
     per_class, metrics, arrays = [], {}, {}
@@ -115,7 +115,7 @@ def run_experiment(params: dict, *, chapter: str, label: str, preset: str = "cus
 
 def _train(world: World, tc: TrainConfig, checkpoint, name, progress, on_step, keep=None):
     n_classes = len(world.concepts)
-    idx = np.arange(len(world.train)) if keep is None else np.unique(np.asarray(keep, dtype=np.int64))
+    idx = np.arange(len(world.train)) if keep is None else keep
     if len(idx) and (idx[0] < 0 or idx[-1] >= len(world.train)):
         raise ValueError(f"keep: indices must lie in [0, {len(world.train)}), got {idx[0]}..{idx[-1]}")
     labels = world.train.labels
@@ -125,12 +125,7 @@ def _train(world: World, tc: TrainConfig, checkpoint, name, progress, on_step, k
     vocab, tokens = (world_text(world.config, tc.context_length) if tc.objective == "clip" else (None, None))
     counts = torch.from_numpy(np.bincount(labels[idx], minlength=n_classes))
     trained_counts = np.bincount(world.train.labels[idx], minlength=n_classes)
-    prototypes = None
-    if tc.objective == "sl" and tc.head == "prototype":
-        from studylib.concepts import semantic_vectors
-
-        prototypes = semantic_prototypes(semantic_vectors(world.concepts), tc.embed_dim, tc.seed)
-    model = build_model(tc, n_classes, len(vocab) if vocab else None, prototypes)
+    model = build_model(tc, n_classes, len(vocab) if vocab else None, _prototypes(tc, world.concepts))
     full = len(idx) == len(world.train)
     tidx = torch.from_numpy(idx)
     data = TrainData(world.train.images if full else world.train.images[tidx],
@@ -138,6 +133,15 @@ def _train(world: World, tc: TrainConfig, checkpoint, name, progress, on_step, k
                      None if tokens is None else (tokens if full else tokens[tidx]), counts)
     history = train(model, data, tc, checkpoint=checkpoint, name=name, progress=progress, on_step=on_step)
     return model, vocab, history, trained_counts
+
+
+def _prototypes(tc: TrainConfig, concepts):
+    """Fixed class prototypes for the SL ``prototype`` head (else None)."""
+    if tc.objective != "sl" or tc.head != "prototype":
+        return None
+    from studylib.concepts import semantic_vectors
+
+    return semantic_prototypes(semantic_vectors(concepts), tc.embed_dim, tc.seed)
 
 
 def load_model(run: Run):
@@ -148,12 +152,8 @@ def load_model(run: Run):
     tc = train_config(_flat(run.config))
     wc = world_config(_flat(run.config))
     vocab = world_text(wc, tc.context_length)[0] if tc.objective == "clip" else None
-    prototypes = None
-    if tc.objective == "sl" and tc.head == "prototype":
-        from studylib.concepts import semantic_vectors
-
-        prototypes = semantic_prototypes(semantic_vectors(cached_world(wc).concepts), tc.embed_dim, tc.seed)
-    model = build_model(tc, wc.n_classes, len(vocab) if vocab else None, prototypes)
+    model = build_model(tc, wc.n_classes, len(vocab) if vocab else None,
+                        _prototypes(tc, cached_world(wc).concepts) if tc.head == "prototype" else None)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 

@@ -165,12 +165,18 @@ def semantic_prototypes(semantic: np.ndarray, embed_dim: int, seed: int) -> torc
     return torch.from_numpy((sem @ proj).astype(np.float32))
 
 
-def clamp_logit_scales(model: nn.Module) -> None:
-    """Keep every learnable temperature within open_clip's [0, ln 100]."""
+def clamp_logit_scales(model_or_params) -> None:
+    """Keep every learnable temperature within open_clip's [0, ln 100].
+
+    Takes a model (its ``*logit_scale`` parameters) or a list of those parameters
+    (the trainer collects them once instead of walking the model every step).
+    """
+    params = model_or_params
+    if isinstance(model_or_params, nn.Module):
+        params = [p for n, p in model_or_params.named_parameters() if n.endswith("logit_scale")]
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("logit_scale"):
-                p.clamp_(0, LOGIT_SCALE_MAX)
+        for p in params:
+            p.clamp_(0, LOGIT_SCALE_MAX)
 
 
 def normalize_images(images_uint8: torch.Tensor) -> torch.Tensor:

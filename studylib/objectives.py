@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from open_clip.loss import ClipLoss
 
 from studylib.config import TrainConfig
 
 
-def make_clip_loss(rank: int = 0, world_size: int = 1) -> ClipLoss:
-    """open_clip's ClipLoss; with several processes it gathers global negatives."""
+def make_clip_loss(rank: int = 0, world_size: int = 1):
+    """open_clip's ClipLoss; with several processes it gathers global negatives.
+
+    (open_clip is imported here, not at module level: importing it costs seconds,
+    and a notebook reading cached runs never needs it.)
+    """
+    from open_clip.loss import ClipLoss
+
     if world_size > 1:
         return ClipLoss(local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank,
                         world_size=world_size)
@@ -70,7 +75,7 @@ def sl_loss(model, images, labels, cfg: TrainConfig, class_counts, generator, gl
     return F.cross_entropy(logits, torch.searchsorted(vocab, labels)), len(vocab)
 
 
-def clip_loss(model, images, tokens, loss_fn: ClipLoss):
+def clip_loss(model, images, tokens, loss_fn):
     """open_clip's ClipLoss on normalised image and text features.
 
     Calls ``model(images, tokens)`` (not encode_* directly) so that DDP's

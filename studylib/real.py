@@ -69,7 +69,11 @@ def check_data(params: dict) -> list[str]:
 
         if dc.train_data.endswith(".tar") or "{" in dc.train_data:
             try:
-                expand_shards(dc.train_data)
+                shards = expand_shards(dc.train_data)
+                missing = [sh for sh in shards if not Path(sh).is_file()]
+                if missing:
+                    problems.append(f"train_data: {len(missing)} of {len(shards)} shards do not exist, "
+                                    f"e.g. {missing[0]}")
             except (FileNotFoundError, ValueError) as err:
                 problems.append(f"train_data: {err}")
             if not dc.steps_per_epoch:

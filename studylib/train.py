@@ -189,10 +189,12 @@ def compute_loss(model, batch: dict, cfg: TrainConfig, loss_fn, class_counts, st
     """The objective's loss on one (local) batch, and the number of classes it scored."""
     if cfg.objective == "clip":
         return clip_loss(model, batch["images"], batch["tokens"], loss_fn), len(batch["images"])
+    if cfg.vocab_k <= 0 or cfg.vocab_k >= len(class_counts):
+        return sl_loss(model, batch["images"], batch["labels"], cfg, class_counts, None)
     gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)      # the same draw on every rank
     global_labels = None
     rank, world = dist_info()
-    if world > 1 and 0 < cfg.vocab_k < len(class_counts):
+    if world > 1:
         import torch.distributed as dist
 
         parts = [torch.empty_like(batch["labels"]) for _ in range(world)]
@@ -248,6 +250,7 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
     check_every = 1 if device.type == "cpu" else log_every
     bar = tqdm(total=total, initial=step, desc=name, disable=not progress or rank != 0, leave=False,
                unit="step", dynamic_ncols=True)
+    scales = [p for n, p in model.named_parameters() if n.endswith("logit_scale")]
     loss_sum = torch.zeros((), device=device)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     while step < total:
@@ -265,7 +268,7 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                clamp_logit_scales(model)
+                clamp_logit_scales(scales)
                 loss = loss.detach().float()
                 bad = ~torch.isfinite(loss)
                 first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)

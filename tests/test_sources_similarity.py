@@ -110,3 +110,29 @@ def test_er_table_on_constructed_runs():
     assert means.loc["all", "v2"] == pytest.approx(er["er"].mean())
     low_high = pd.DataFrame({"v2": [0.0, 0.3]}, index=["a", "b"])
     assert lies_between(er, "above", low_high, ["a", "b"]) == {"v2": bool(0 <= er.iloc[1]["er"] <= 0.31)}
+
+
+def test_pruning_study_is_cached(tmp_path, monkeypatch):
+    from studylib.models import ImageEncoder
+    from studylib.similarity import pruning_study
+
+    monkeypatch.setenv("STUDYLIB_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+
+    class Ref(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.visual = ImageEncoder(4, 8)
+
+    g = torch.Generator().manual_seed(0)
+    imgs = lambda n: torch.randint(0, 256, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+    small, big, test = imgs(40), imgs(80), imgs(20)
+    first = pruning_study("k", Ref, lambda: small, lambda: big, lambda: test)
+    assert 0 < len(first["keep"]) <= 80 and len(first["rand_keep"]) == len(first["keep"])
+    assert first["info"]["achieved"] <= np.median(first["nn_small"]) + 1e-6
+
+    def boom():
+        raise AssertionError("a cache hit must not build anything")
+
+    again = pruning_study("k", boom, boom, boom, boom)
+    assert np.array_equal(again["keep"], first["keep"]) and again["info"] == first["info"]
