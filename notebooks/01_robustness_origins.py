@@ -49,9 +49,7 @@ import torch
 from IPython.display import Markdown, display
 
 from studylib import plots
-from studylib.cards import write_world_card
 from studylib.chapter import Chapter
-from studylib.config import world_config
 from studylib.experiment import load_model
 from studylib.robustness_runs import (accuracy_table, er_summary, er_table, fit_trends, group_mean_er,
                                      lies_between, mean_er, points, shifts_above_line)
@@ -85,7 +83,7 @@ for frac, efrac, width in family:
                                                    epochs=e, width=width, keep_checkpoint=(frac, efrac, width) == (1.0, 1.0, 32),
                                                    **base)
 clip_runs = {"CLIP (web)": ch.run("CLIP (web)", objective="clip", **base)}
-card = write_world_card((world_config(P, **base), lambda: ch.world(**base)), preset, stem=f"world-{preset}-01-standard")
+ch.card("01-standard", **base)
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
 
@@ -118,10 +116,8 @@ MIX = "flickr:0.5,encyclopedia:0.5"
 for mult in (1, 2):
     source_runs[f"CLIP mix n={mult * N}"] = ch.run(f"CLIP mix n={mult * N}", objective="clip", source=MIX,
                                                    n_train=mult * N, **base)
-for src in ("flickr", "alttext", "encyclopedia", MIX):
-    name = src.split(":")[0] if ":" not in src else "mixture"
-    write_world_card((world_config(P, source=src, n_train=N, **base), lambda src=src: ch.world(source=src, n_train=N, **base)),
-                     preset, stem=f"world-{preset}-01-{name}")
+for name, src in (("flickr", "flickr"), ("alttext", "alttext"), ("encyclopedia", "encyclopedia"), ("mixture", MIX)):
+    ch.card(f"01-{name}", source=src, n_train=N, **base)
 src_acc = accuracy_table(source_runs)
 src_er = er_table(trends, source_runs, n_boot=n_boot)
 group = lambda label: label.split(" n=")[0]

@@ -48,6 +48,14 @@ class Chapter:
 
         return cached_world(world_config(self.params, **overrides))
 
+    def card(self, name: str, **overrides):
+        """Write the data card ``world-<preset>-<name>`` of a world variant (built only if the card is stale)."""
+        from studylib.cards import write_world_card
+
+        config = world_config(self.params, **overrides)
+        return write_world_card((config, lambda: self.world(**overrides)), self.preset,
+                                stem=f"world-{self.preset}-{name}")
+
     def run(self, label: str, keep=None, keep_checkpoint: bool = False, **overrides):
         """The run for this chapter's params plus ``overrides`` (trained only if not cached)."""
         r = run_experiment({**self.params, **overrides}, chapter=self.name, label=label, preset=self.preset,
