@@ -49,8 +49,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import metrics, plots
-from studylib.config import CAPTION_LEVELS
-from studylib.cards import frequency_estimation_scores, frequency_estimation_section, write_world_card
+from studylib.cards import (frequency_estimation_scores, frequency_estimation_section, frequency_estimation_table,
+                            write_world_card)
 from studylib.chapter import Chapter
 from studylib.widgets import frequency_explorer
 
@@ -89,12 +89,10 @@ plt.show()
 # in "tiger shark") cost precision.
 
 # %%
-fs = freq_scores["per_group"].set_index("group").reindex(
-    [lv for lv in CAPTION_LEVELS if lv in set(freq_scores["per_group"]["group"])])
 display(Markdown(f"Overall precision {freq_scores['overall']['precision'].iloc[0]:.3f}, recall "
                  f"{freq_scores['overall']['recall'].iloc[0]:.3f}; Spearman of estimated vs true class counts "
                  f"{freq_scores['overall']['spearman'].iloc[0]:.3f}."))
-fs[["captions", "precision", "recall", "f1", "spearman"]].round(3)
+frequency_estimation_table(freq_scores).round(3)
 
 # %% [markdown]
 # ## Three models on the same images

@@ -128,9 +128,8 @@ def write_world_card(world, preset: str, extra_sections: dict[str, str] | None =
                      force: bool = False, stem: str | None = None) -> Path:
     """Write ``<stem>.md`` (default ``world-<preset>``) and its profile PNG unless an identical card exists.
 
-    ``world`` may be a World or a zero-argument callable returning one together
-    with ``world_config=`` semantics: pass ``(config, build)`` as a tuple to avoid
-    building a world whose card is already current.
+    ``world`` is a World, or a ``(config, build)`` tuple whose zero-argument
+    ``build`` makes the World only when the card is missing or stale.
     """
     out = cards_dir()
     stem = stem or card_stem(preset)
@@ -165,12 +164,17 @@ def frequency_estimation_scores(world) -> dict:
     return score_matches(result, tr.labels, len(world.concepts), groups=groups)
 
 
+def frequency_estimation_table(scores: dict) -> pd.DataFrame:
+    """Per caption level (rows, in CAPTION_LEVELS order): captions, precision, recall, f1, spearman."""
+    per = scores["per_group"].set_index("group")
+    per = per.reindex([lv for lv in CAPTION_LEVELS if lv in per.index])
+    per.index.name = "level"
+    return per[["captions", "precision", "recall", "f1", "spearman"]]
+
+
 def frequency_estimation_section(scores: dict, class_names) -> str:
     """Markdown: precision and recall overall and per descriptiveness level."""
     overall = scores["overall"].iloc[0]
-    per = scores["per_group"].rename(columns={"group": "level"})
-    per = per.set_index("level").reindex([lv for lv in CAPTION_LEVELS if lv in set(per["level"])]).reset_index()
-    cols = ["level", "captions", "precision", "recall", "f1", "spearman"]
     worst = scores["per_concept"].sort_values("precision").head(3)
     return "\n".join([
         "Caption-based concept-frequency estimation (`studylib.frequency`: word-boundary matching of each "
@@ -179,7 +183,7 @@ def frequency_estimation_section(scores: dict, class_names) -> str:
         f"Overall: precision {overall['precision']:.3f}, recall {overall['recall']:.3f}; Spearman correlation "
         f"between estimated and true per-class counts {overall['spearman']:.3f}.",
         "",
-        per[cols].to_markdown(index=False, floatfmt=".3f"),
+        frequency_estimation_table(scores).reset_index().to_markdown(index=False, floatfmt=".3f"),
         "",
         "Least precise concepts (synonyms shared with, or contained in, other concepts' captions): "
         + ", ".join(f"{class_names[int(r['concept'])]} ({r['precision']:.2f})" for _, r in worst.iterrows()) + ".",

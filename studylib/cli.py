@@ -100,11 +100,16 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_submit(args) -> int:
+    from studylib.config import ConfigError
     from studylib.submit import submit
 
-    job = submit(_real_params(args), label=args.label, preset=args.preset, nodes=args.nodes,
-                 gpus_per_node=args.gpus_per_node, partition=args.partition, minutes=args.minutes,
-                 cluster=args.cluster)
+    try:
+        job = submit(_real_params(args), label=args.label, preset=args.preset, nodes=args.nodes,
+                     gpus_per_node=args.gpus_per_node, partition=args.partition, minutes=args.minutes,
+                     cluster=args.cluster)
+    except (ConfigError, ValueError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"submitted job {job.job_id}; logs in {job.paths.folder}")
     return 0
 

@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from studylib import class_masks
 from studylib.concepts import load_concepts
+from studylib.train import epoch_order  # noqa: F401  (one definition of the shuffled order, shared with the trainer)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CAPTION_FIELDS = ("title", "tags", "description")
@@ -120,7 +121,7 @@ def make_transform(image_size: int, *, train: bool = False) -> Callable:
 
 
 class _CropBorder:
-    """Crop ``px`` pixels on every side (ObjectNet images carry a 1-pixel border)."""
+    """Crop ``px`` pixels on every side (ObjectNet images carry a 2-pixel border)."""
 
     def __init__(self, px: int, then: Callable):
         self.px, self.then = px, then
@@ -393,9 +394,10 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
                 crop_border: int | None = None) -> ImageTextDataset:
     """An ImageFolder evaluation set (``root/<class folder>/<image>``) with its class mask.
 
-    ``mask=None``: folders named by ImageNet-1k wnids get their ImageNet-1k
-    index (ImageNet val, -V2, -Sketch); otherwise sorted folder order, as
-    torchvision's ``ImageFolder``. ``"imagenet-r"``/``"imagenet-a"``: labels are
+    ``mask=None``: folders named by ImageNet-1k wnids (ImageNet val, -Sketch)
+    or by ImageNet-1k class indices ``0``..``999`` (ImageNet-V2) get their
+    ImageNet-1k index; otherwise sorted folder order, as torchvision's
+    ``ImageFolder`` (``dataset.imagenet_labels`` is then False). ``"imagenet-r"``/``"imagenet-a"``: labels are
     positions among the 200 classes; a folder outside the list is an error.
     ``"objectnet"``: labels are positions among the 113 overlapping classes;
     other ObjectNet folders are left out (listed in ``dataset.ignored_folders``)
@@ -415,6 +417,9 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
     if mask is None:
         if all(f in by_wnid for f in folders):
             label_of = {f: by_wnid[f].index for f in folders}
+            classes = [c.name for c in concepts]
+        elif all(f.isdigit() and int(f) < 1000 for f in folders):      # ImageNet-V2's released layout: 0..999
+            label_of = {f: int(f) for f in folders}
             classes = [c.name for c in concepts]
         else:
             label_of = {f: i for i, f in enumerate(folders)}
@@ -449,6 +454,7 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
     ds = ImageTextDataset(samples, root=root, transform=tf, classes=classes)
     ds.class_groups = groups
     ds.ignored_folders = ignored
+    ds.imagenet_labels = classes is not folders
     return ds
 
 
@@ -651,9 +657,6 @@ def _order_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled order of epoch ``epoch``: the same as ``studylib.train.epoch_order``."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch)))
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,

@@ -27,7 +27,8 @@ def prompts_for(class_names, templates=PROMPT_TEMPLATES) -> list[str]:
 def zero_shot_classifier(model, vocab, class_names, templates=PROMPT_TEMPLATES) -> torch.Tensor:
     """(n_classes, d) unit-norm class embeddings, averaged over templates."""
     device = next(model.parameters()).device
-    tokens = vocab.encode(prompts_for(class_names, templates)).to(device)
+    encode = vocab.encode if hasattr(vocab, "encode") else vocab      # a Vocabulary or a tokenizer callable
+    tokens = encode(prompts_for(class_names, templates)).to(device)
     feats = model.encode_text(tokens).float().view(len(class_names), len(templates), -1)
     return F.normalize(F.normalize(feats, dim=-1).mean(1), dim=-1)
 

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from studylib import metrics as M
 from studylib.concepts import load_concepts
 from studylib.config import DataConfig, as_dict, data_config, train_config
-from studylib.evaluate import PROMPT_TEMPLATES, confusion_matrix, prompts_for
+from studylib.evaluate import confusion_matrix, prompts_for
 from studylib.io import atomic_write_bytes
 from studylib.registry import Registry, Run
 
@@ -138,18 +137,16 @@ def build(tc, n_classes: int, image_size: int, captions=None):
 
 
 @torch.no_grad()
-def evaluate_folder(model, es: EvalSet, eval_tf, tokenizer, batch_size: int, workers: int) -> np.ndarray:
-    """Confusion matrix of ``model`` on one ImageFolder set (zero-shot for CLIP, head for SL)."""
+def evaluate_folder(model, es: EvalSet, eval_tf, classifier, batch_size: int, workers: int) -> np.ndarray:
+    """Confusion matrix of ``model`` on one ImageFolder set (zero-shot ``classifier`` for CLIP, else the head)."""
     from studylib.data import SkipCounter, eval_folder, make_loader, project_logits
 
     ds = eval_folder(es.folder, mask=es.mask, transform=eval_tf)
     groups = getattr(ds, "class_groups", None)
+    if not groups and not getattr(ds, "imagenet_labels", True):
+        raise ValueError(f"eval set {es.name!r} ({es.folder}): its folders are neither ImageNet WordNet ids nor "
+                         "class indices 0..999; give a mask (imagenet-r, imagenet-a, objectnet) or rename them")
     device = next(model.parameters()).device
-    classifier = None
-    if tokenizer is not None:
-        names = [c.name for c in load_concepts()]
-        feats = model.encode_text(tokenizer(prompts_for(names)).to(device)).float()
-        classifier = F.normalize(F.normalize(feats, dim=-1).view(len(names), len(PROMPT_TEMPLATES), -1).mean(1), dim=-1)
     n_out = len(groups) if groups else 1000
     conf = np.zeros((n_out, n_out), dtype=np.int64)
     skipped = SkipCounter()
@@ -179,30 +176,38 @@ def run_real(params: dict, *, label: str = "real", preset: str = "paper", regist
     reg = registry or Registry()
     tc, dc = train_config(params), data_config(params)
     data_files = [p for p in (dc.train_data, tc.pretrained, tc.text_init) if p and Path(p).is_file()]
-    config = {"train": as_dict(tc), "data": as_dict(dc),
+    # worker count and checkpoint interval do not change the result: keep them out of the key
+    config = {"train": {k: v for k, v in as_dict(tc).items() if k != "checkpoint_every"},
+              "data": {k: v for k, v in as_dict(dc).items() if k != "workers"},
               "data_files": {p: Path(p).stat().st_size for p in data_files}, "image_size": params["image_size"]}
     key = reg.key(config)
     cached = reg.load(key)
     if cached is not None:
         return cached
     rank, world = dist_info()
-    plain = load_train_data(dc, None) if tc.arch == "tiny" and tc.objective == "clip" else None
-    model, tokenizer, train_tf, eval_tf = build(tc, 1000, params["image_size"],
-                                                plain.captions if plain is not None else None)
-    dataset = load_train_data(dc, train_tf)
+    dataset = load_train_data(dc, None)
+    if tc.arch == "tiny" and tc.objective == "clip" and not hasattr(dataset, "captions"):
+        raise ValueError("arch=tiny CLIP builds its vocabulary from the captions, which shards do not list "
+                         "up front: use an open_clip arch (e.g. -p arch=RN50) with webdataset shards")
+    model, tokenizer, train_tf, eval_tf = build(tc, 1000, params["image_size"], getattr(dataset, "captions", None))
+    dataset.transform = train_tf
     counts = torch.as_tensor(dataset.class_counts(1000)) if hasattr(dataset, "class_counts") else torch.ones(1000)
     source = LoaderSource(dataset, tc.batch_size, tc.seed, tokenizer=tokenizer if tc.objective == "clip" else None,
                           workers=dc.workers, class_counts=counts, steps_per_epoch=dc.steps_per_epoch or None,
-                          rank=rank, world_size=world)
+                          rank=rank, world_size=world, require_labels=tc.objective == "sl")
     t0 = time.perf_counter()
     history = train(model, source, tc, checkpoint=reg.path(key) / "checkpoint.pt", name=label, progress=progress)
     metrics = {"train_seconds": time.perf_counter() - t0, "steps": history[-1]["step"] if history else 0}
     if rank != 0:
         return None
     arrays, tables = {}, []
+    classifier = None
+    if tc.objective == "clip":
+        from studylib.evaluate import zero_shot_classifier
+
+        classifier = zero_shot_classifier(model, tokenizer, [c.name for c in load_concepts()])
     for es in parse_eval_sets(dc.eval_data):
-        conf = evaluate_folder(model, es, eval_tf, tokenizer if tc.objective == "clip" else None, tc.batch_size,
-                               dc.workers)
+        conf = evaluate_folder(model, es, eval_tf, classifier, tc.batch_size, dc.workers)
         arrays[f"confusion_{es.name}"] = conf
         metrics[f"top1_{es.name}"] = M.top1(conf)
         tables.append(pd.DataFrame({"domain": es.name, "class_index": np.arange(len(conf)),

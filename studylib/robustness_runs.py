@@ -77,11 +77,11 @@ def group_mean_er(er: pd.DataFrame, group) -> pd.DataFrame:
     return er.assign(group=er["model"].map(group)).groupby(["group", "shift"], sort=False)["er"].mean().unstack()
 
 
-def lies_between(er: pd.DataFrame, model: str, low_high: pd.DataFrame, components, tol: float = 0.01) -> dict:
-    """Per shift: is ``model``'s ER within [min, max] (+- tol) of the components' rows of ``low_high``?"""
+def lies_between(er: pd.DataFrame, model: str, components, tol: float = 0.01) -> dict:
+    """Per shift: is ``model``'s ER within [min, max] (+- tol) of the ERs of the ``components`` models?"""
     out = {}
-    for shift in low_high.columns:
-        comp = low_high.loc[list(components), shift]
-        value = er[(er["model"] == model) & (er["shift"] == shift)]["er"].iloc[0]
-        out[shift] = bool(comp.min() - tol <= value <= comp.max() + tol)
+    for shift in dict.fromkeys(er["shift"]):
+        rows = er[er["shift"] == shift].set_index("model")["er"]
+        comp = rows.loc[list(components)]
+        out[shift] = bool(comp.min() - tol <= rows.loc[model] <= comp.max() + tol)
     return out

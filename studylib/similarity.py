@@ -50,9 +50,9 @@ def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, 
     threshold, the achieved statistic and the fraction kept.
     """
     score = nearest_similarity(train, test)            # each train point's closest test point
-    if statistic(nearest_similarity(test, train)) <= target:
-        return np.arange(len(train)), {"threshold": float(score.max()), "achieved": float(
-            statistic(nearest_similarity(test, train))), "kept_fraction": 1.0}
+    start = float(statistic(nearest_similarity(test, train)))
+    if start <= target:
+        return np.arange(len(train)), {"threshold": float(score.max()), "achieved": start, "kept_fraction": 1.0}
     lo, hi = float(score.min()), float(score.max())
     best = None
     for _ in range(steps):

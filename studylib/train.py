@@ -1,9 +1,15 @@
 """One training loop for every objective (CLIP and SL), CPU or GPU.
 
 Follows open_clip's recipe where it applies: AdamW without weight decay on
-norms, biases, embeddings-free scalars and the logit scale; linear warm-up
-then cosine decay; the learnable logit scale clamped to ln 100 after every
-step; bf16 autocast on GPU (``amp="auto"``).
+norms, biases, other 1-d parameters and the logit scale; linear warm-up then
+cosine decay; the learnable logit scale clamped to ln 100 after every step;
+bf16 autocast, fused AdamW and channels_last inputs on GPU (``amp="auto"``),
+``torch.compile`` as an option, and no host sync per step on GPU.
+
+Data comes from a batch source: :class:`InMemorySource` (the concept world's
+tensors) or :class:`LoaderSource` (real datasets through studylib.data).
+Under torchrun the model is wrapped in DDP, each rank takes its share of
+every global batch, and CLIP's loss gathers negatives from all ranks.
 
 Reproducible and resumable: the data order of epoch ``e`` is a pure function
 of ``(seed, e)`` and the vocabulary draw of step ``t`` of ``(seed, t)``, so a
@@ -16,6 +22,7 @@ Usage::
     data = TrainData(images_uint8, labels, tokens, class_counts)
     model = build_model(cfg, n_classes, vocab_size)
     history = train(model, data, cfg, checkpoint="runs/x/checkpoint.pt", name="x")
+    # real data: train(model, LoaderSource(dataset, 256, seed=0, tokenizer=tok), cfg)
 """
 from __future__ import annotations
 
@@ -151,32 +158,63 @@ class LoaderSource:
 
     def __init__(self, dataset, batch_size: int, seed: int, *, tokenizer=None, workers: int = 0,
                  class_counts: torch.Tensor | None = None, steps_per_epoch: int | None = None,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, require_labels: bool = False):
         from studylib.data import SkipCounter
 
         if batch_size % world_size:
             raise ValueError(f"batch_size={batch_size} must be divisible by the {world_size} processes")
         self.dataset, self.batch_size, self.seed, self.tokenizer = dataset, batch_size, seed, tokenizer
         self.workers, self.rank, self.world = workers, rank, world_size
+        self.require_labels = require_labels
         self.steps_per_epoch = steps_per_epoch or len(dataset) // batch_size
         self.class_counts = class_counts if class_counts is not None else torch.as_tensor(dataset.class_counts())
         self.skipped = SkipCounter()
 
+    def _stream(self, epoch: int):
+        """Exactly ``steps_per_epoch`` batches: a stream (shards) that runs dry is restarted."""
+        from studylib.data import make_loader
+
+        done, passes = 0, 0
+        while done < self.steps_per_epoch:
+            loader = make_loader(self.dataset, self.batch_size // self.world, shuffle=True, seed=self.seed,
+                                 epoch=epoch if passes == 0 else epoch * 1000 + passes, workers=self.workers, rank=self.rank,
+                                 world_size=self.world)
+            before = done
+            for batch in loader:
+                yield batch
+                done += 1
+                if done == self.steps_per_epoch:
+                    return
+            passes += 1
+            if done == before:
+                raise ValueError("train_data gave no batch at all: check the files and that batch_size="
+                                 f"{self.batch_size} is not larger than the data")
+
     def batches(self, epoch: int, start: int, device):
         import itertools
 
-        from studylib.data import make_loader
-
-        loader = make_loader(self.dataset, self.batch_size // self.world, shuffle=True, seed=self.seed, epoch=epoch,
-                             workers=self.workers, rank=self.rank, world_size=self.world)
-        for batch in itertools.islice(loader, start, self.steps_per_epoch):
+        for batch in itertools.islice(self._stream(epoch), start, None):
             self.skipped.update(batch)
-            if len(batch["labels"]) == 0:
+            keep = batch["labels"] >= 0 if self.require_labels else None
+            if keep is not None and not keep.all():
+                for i in torch.flatnonzero(~keep).tolist():
+                    self.skipped.add(f"batch sample {i}", "no class label (objective=sl needs one)")
+                batch = {**batch, "images": batch["images"][keep], "labels": batch["labels"][keep],
+                         "captions": [c for c, k in zip(batch["captions"], keep.tolist()) if k]}
+            n = len(batch["labels"])
+            if self.world > 1:
+                # every process must take the same step with the same local batch size
+                import torch.distributed as dist
+
+                size = torch.tensor([n], device=device)
+                dist.all_reduce(size, op=dist.ReduceOp.MIN)
+                n = int(size)
+            if n == 0:
                 yield None
                 continue
-            tokens = self.tokenizer(batch["captions"]) if self.tokenizer is not None else None
-            yield {"images": batch["images"].to(device, non_blocking=True),
-                   "labels": batch["labels"].to(device, non_blocking=True),
+            tokens = self.tokenizer(batch["captions"][:n]) if self.tokenizer is not None else None
+            yield {"images": batch["images"][:n].to(device, non_blocking=True),
+                   "labels": batch["labels"][:n].to(device, non_blocking=True),
                    "tokens": None if tokens is None else tokens.to(device, non_blocking=True)}
 
     def end_epoch(self):
@@ -275,11 +313,13 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
                 loss_sum += torch.where(bad, torch.zeros_like(loss), loss)
                 window["vocab"] += vocab
                 window["n"] += 1
-            if step % check_every == 0 or step == total:
+            saving = ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total
+            if step % check_every == 0 or step == total or saving:   # never checkpoint a diverged model
                 bad_step = int(first_bad)
                 if bad_step >= 0:
-                    raise TrainingDiverged(f"run {name}: loss is {float(loss)} at step {bad_step} "
-                                           f"(epoch {epoch}); lower lr={cfg.lr} or check the data")
+                    raise TrainingDiverged(f"run {name}: the loss became NaN or infinite at step {bad_step} "
+                                           f"(epoch {(bad_step - 1) // steps_per_epoch}); lower lr={cfg.lr} "
+                                           "or check the data")
             if step % log_every == 0 or step == total:
                 window["loss"] += float(loss_sum)
                 loss_sum.zero_()
@@ -292,7 +332,7 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
                 window = {"loss": 0.0, "vocab": 0.0, "n": 0}
                 bar.set_postfix(loss=f"{row['loss']:.3f}")
             bar.update(1)
-            if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+            if saving:
                 if step % log_every:
                     window["loss"] += float(loss_sum)
                     loss_sum.zero_()

@@ -46,7 +46,7 @@ def test_nan_loss_stops_with_step_and_run_name(tiny_params):
     with torch.no_grad():
         model.head.bias.fill_(float("nan"))
     data = TrainData(images, torch.zeros(n, dtype=torch.long), None, torch.tensor([n, 0, 0]))
-    with pytest.raises(TrainingDiverged, match=r"run my-run: loss is nan at step 1"):
+    with pytest.raises(TrainingDiverged, match=r"run my-run: the loss became NaN or infinite at step 1 \(epoch 0\)"):
         train(model, data, cfg, name="my-run", progress=False)
 
 
