@@ -197,7 +197,7 @@ class LoaderSource:
             self.skipped.update(batch)
             keep = batch["labels"] >= 0 if self.require_labels else None
             if keep is not None and not keep.all():
-                for i in torch.flatnonzero(~keep).tolist():
+                for i in torch.nonzero(~keep).flatten().tolist():
                     self.skipped.add(f"batch sample {i}", "no class label (objective=sl needs one)")
                 batch = {**batch, "images": batch["images"][keep], "labels": batch["labels"][keep],
                          "captions": [c for c, k in zip(batch["captions"], keep.tolist()) if k]}
