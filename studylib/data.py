@@ -386,8 +386,13 @@ def class_mask(mask: str) -> torch.Tensor:
 
 
 def project_logits(logits: torch.Tensor, groups: Sequence[Sequence[int]]) -> torch.Tensor:
-    """ImageNet-1k logits (N, 1000) -> eval-set logits (N, len(groups)), max over each group."""
-    return torch.stack([logits[:, list(g)].amax(dim=1) for g in groups], dim=1)
+    """ImageNet-1k logits (N, 1000) -> eval-set logits (N, len(groups)), max over each group.
+
+    The eval-set name for :func:`studylib.robustness.merge_logits`, which does the work.
+    """
+    from studylib.robustness import merge_logits
+
+    return merge_logits(logits, [list(g) for g in groups])
 
 
 def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callable | None = None,
