@@ -5,7 +5,7 @@ in one run and on the same seeded synthetic captions over the ImageNet-1k
 synonym set (names, plurals, capitals, possessives, hyphens, punctuation,
 filler words, captions naming nothing):
 
-* ours: ``studylib.frequency.count_captions`` (vectorised numpy matcher,
+* ours: ``studylib.captions.counting.count_captions`` (vectorised numpy matcher,
   shard-parallel over ``--workers`` processes, and on 1 process);
 * (a) a pyahocorasick loop, one caption at a time, with the same patterns
   (each synonym variant as " w1 w2 " over the caption's normalised words, so
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from studylib import frequency as F  # noqa: E402
-from studylib.frequency import (build_patterns, count_captions, plural_forms,  # noqa: E402
-                                tokenize)
+from studylib.captions.counting import count_captions  # noqa: E402
+from studylib.captions.patterns import (APOSTROPHE_RE, SEPARATOR_RE, build_patterns,  # noqa: E402
+                                        plural_forms, tokenize)
 from studylib.io import atomic_write_text  # noqa: E402
 
 FILLER = """the a an of on in with my our your his her at by for from to and or near over under
@@ -107,7 +107,7 @@ def ahocorasick_counts(captions, pat):
     A.make_automaton()
     counts = np.zeros(pat.n_concepts, dtype=np.int64)
     per_caption = []
-    delete, sep = F._DELETE_RE.sub, F._SEP_RE.sub    # the rules of frequency.tokenize
+    delete, sep = APOSTROPHE_RE.sub, SEPARATOR_RE.sub    # the rules of patterns.tokenize
     t = time.perf_counter()
     for cap in captions:
         text = " " + sep(" ", delete("", cap.lower())) + " "

@@ -72,7 +72,7 @@ def main() -> int:
     except TrainingDiverged as err:
         results.append(check("NaN detection on GPU", "at step 1 " in str(err), str(err)))
 
-    from studylib.data import ImageTextDataset, make_loader
+    from studylib.data.adapters import ImageTextDataset, make_loader
 
     loader = make_loader(ImageTextDataset([]), 4, shuffle=False, drop_last=False)
     results.append(check("pinned memory by default", loader.pin_memory is torch.cuda.is_available()))

@@ -8,7 +8,7 @@ then
       batch: bf16 autocast, fused AdamW, channels_last for convolutional towers,
       no host sync per step; and (b+compile) the same with ``torch.compile``.
 Prints img/s, ms/step and model-FLOP utilisation (FLOPs per training sample from
-``studylib.openclip_models.flops_per_sample``; peak bf16 dense FLOP/s of the GPU
+``studylib.models.openclip.flops_per_sample``; peak bf16 dense FLOP/s of the GPU
 from ``--peak-tflops``, default 989 for an H100 SXM), and the ratio b/a last.
 
     python bench/gpu_train.py                                  # RN50 and ViT-B-32 at B256 and B512
@@ -85,7 +85,7 @@ class RepeatSource:
 
 def studylib_trainer(arch, images, tokens, steps, warmup, device, compile_):
     """(b): studylib.train.train on the same model config and batch."""
-    from studylib.openclip_models import channels_last_ok, create_clip
+    from studylib.models.openclip import channels_last_ok, create_clip
     from studylib.train import train
 
     model, _, _ = create_clip(arch, device=str(device))
@@ -119,7 +119,7 @@ def main():
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU here: run this benchmark on a GPU machine (or --device cpu to check the script)")
-    from studylib.openclip_models import flops_per_sample
+    from studylib.models.openclip import flops_per_sample
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu"
     lines = [f"# gpu_train  {name}  torch {torch.__version__}  steps={args.steps} warmup={args.warmup}"]

@@ -45,23 +45,20 @@ n_boot: int = 1000               # bootstrap resamples for bands and ER interval
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown, display
 
 from studylib import plots
-from studylib.chapter import Chapter
-from studylib.experiment import load_model
-from studylib.robustness_runs import (accuracy_table, er_summary, er_table, fit_trends, group_mean_er,
-                                     lies_between, mean_er, points, shifts_above_line)
-from studylib.similarity import pruning_study
+from studylib.chapters import ch01
+from studylib.chapters.ch01 import (accuracy_table, er_summary, er_table, fit_trends, group_mean_er, lies_between,
+                                    mean_er, points, shifts_above_line)
+from studylib.session import Session
 
-ch = Chapter("01_robustness_origins", preset,
+ch = Session(ch01.NAME, preset, sizes=ch01.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, n_classes=n_classes, n_train=n_train, epochs=epochs),
              extras=dict(n_boot=(n_boot, int)))
-SHIFTS = ["v2", "sketch", "rendition", "objectnet"]
+SHIFTS = list(ch01.SHIFTS)
 P = ch.params
 N, E = P["n_train"], P["epochs"]
-base = dict(test_domains=("photo", *SHIFTS))
 display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the standard source "
                  f"(profile `{P['profile']}`: this chapter is about distribution shift, not imbalance), {E} epochs, "
                  f"{P['test_per_class']} test images per class and domain."))
@@ -75,17 +72,9 @@ display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the st
 # logit(ID) with a bootstrap 95% band over models.
 
 # %%
-W = P["width"]
-family = [(0.25, 0.4, 0.5), (0.5, 0.4, 0.75), (0.5, 1.0, 1.0), (1.0, 0.4, 1.0), (1.0, 0.6, 1.5), (1.0, 1.0, 1.0)]
-sl_runs = {}
-for frac, efrac, wfrac in family:
-    n, e, w = max(P["batch_size"], int(N * frac)), max(1, round(E * efrac)), max(4, int(W * wfrac))
-    sl_runs[f"SL n={n} ep={e} w={w}"] = ch.run(f"SL n={n} ep={e} w={w}", objective="sl", n_train=n, epochs=e,
-                                               width=w, keep_checkpoint=(frac, efrac, wfrac) == (1.0, 1.0, 1.0),
-                                               **base)
-REF = f"SL n={N} ep={E} w={W}"           # the full-size baseline: same data, budget and width as CLIP
-clip_runs = {"CLIP (web)": ch.run("CLIP (web)", objective="clip", **base)}
-ch.card("01-standard", **base)
+baseline, REF = ch01.baseline_specs(ch)     # REF: the full-size baseline, same data, budget and width as CLIP
+sl_runs = ch.run_all(baseline, keep_model={REF})
+clip_runs = {"CLIP (web)": ch.run_spec(ch01.clip_spec(ch))}
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
 
@@ -109,23 +98,14 @@ er_summary(er)
 # the full budget and at double the budget.
 
 # %%
-source_runs = {}
-for src in ("flickr", "alttext", "encyclopedia"):
-    for frac in (0.5, 1.0):
-        n = int(N * frac)
-        source_runs[f"CLIP {src} n={n}"] = ch.run(f"CLIP {src} n={n}", objective="clip", source=src, n_train=n, **base)
-MIX = "flickr:0.5,encyclopedia:0.5"
-for mult in (1, 2):
-    source_runs[f"CLIP mix n={mult * N}"] = ch.run(f"CLIP mix n={mult * N}", objective="clip", source=MIX,
-                                                   n_train=mult * N, **base)
-for name, src in (("flickr", "flickr"), ("alttext", "alttext"), ("encyclopedia", "encyclopedia"), ("mixture", MIX)):
-    ch.card(f"01-{name}", source=src, n_train=N, **base)
+source_specs, group = ch01.source_specs(ch)      # group: run label -> its source
+source_runs = ch.run_all(source_specs)
+ch01.source_cards(ch)
 src_acc = accuracy_table(source_runs)
 src_er = er_table(trends, source_runs, n_boot=n_boot)
-group = lambda label: label.split(" n=")[0]
 fig = plots.robustness_panels(
     trends, {s: points(acc.loc[list(sl_runs)], s) for s in SHIFTS},
-    {s: points(src_acc, s, group=group).assign(er=src_er[src_er["shift"] == s]["er"].to_numpy()) for s in SHIFTS},
+    {s: points(src_acc, s, group=group.get).assign(er=src_er[src_er["shift"] == s]["er"].to_numpy()) for s in SHIFTS},
     connect="group")
 ch.save(fig, "sources_and_mixtures", "CLIP trained on different sources (two budgets each) and a 50/50 mixture, against the SL baseline")
 plt.show()
@@ -151,7 +131,7 @@ source_er.round(3)
 # or several, are dropped), at the same number of epochs.
 
 # %%
-lang_runs = {"SL, caption-mined labels": ch.run("SL, caption-mined labels", objective="sl", labels="captions", **base),
+lang_runs = {"SL, caption-mined labels": ch.run_spec(ch01.caption_label_spec(ch)),
              "SL, true labels": sl_runs[REF], "CLIP (web)": clip_runs["CLIP (web)"]}
 lang_er = er_table(trends, lang_runs, n_boot=n_boot)
 fig = plots.robustness_panels(
@@ -173,11 +153,7 @@ er_summary(lang_er)
 # what is left, and compare with CLIP on a random subset of the same size.
 
 # %%
-ref_run = sl_runs[REF]
-big_params = dict(source=MIX, n_train=2 * N, **base)
-study = pruning_study(f"{ref_run.key}-{seed}-{MIX}-{2 * N}", lambda: load_model(ref_run),
-                      lambda: ch.world(**base).train.images, lambda: ch.world(**big_params).train.images,
-                      lambda: torch.cat([ch.world(**big_params).test[s].images for s in SHIFTS]), seed=seed)
+study = ch01.similarity_study(ch, sl_runs[REF])
 nn_small, nn_big, nn_pruned = study["nn_small"], study["nn_big"], study["nn_pruned"]
 keep, rand_keep, info = study["keep"], study["rand_keep"], study["info"]
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -193,10 +169,8 @@ display(Markdown(f"Pruning keeps {len(keep)} of {int(study['n_big'])} pairs ({in
                  f"(target {np.median(nn_small):.3f})."))
 
 # %%
-big_params = dict(objective="clip", **big_params)
 sim_runs = {"CLIP mixture ×2 (all)": source_runs[f"CLIP mix n={2 * N}"],
-            "CLIP mixture ×2, similarity-pruned": ch.run("CLIP mixture ×2, similarity-pruned", keep=keep, **big_params),
-            "CLIP mixture ×2, random subset": ch.run("CLIP mixture ×2, random subset", keep=rand_keep, **big_params)}
+            **ch.run_all(ch01.similarity_specs(ch, study))}
 sim_er = er_table(trends, sim_runs, n_boot=n_boot)
 er_summary(sim_er)
 

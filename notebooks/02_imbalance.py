@@ -49,12 +49,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import metrics, plots
-from studylib.cards import (frequency_estimation_scores, frequency_estimation_section, frequency_estimation_table,
-                            write_world_card)
-from studylib.chapter import Chapter
+from studylib.captions.scoring import estimation_table
+from studylib.cards import write_world_card
+from studylib.chapters import ch02
+from studylib.session import Session
 from studylib.widgets import frequency_explorer
 
-ch = Chapter("02_imbalance", preset,
+ch = Session(ch02.NAME, preset, sizes=ch02.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, n_classes=n_classes, epochs=epochs,
                             zipf_alpha=zipf_alpha, vocab_weighting=vocab_weighting),
              extras=dict(highlight=(highlight, str), vocab_k=(vocab_k, int)))
@@ -68,9 +69,8 @@ ch.params["n_classes"], ch.params["n_train"], ch.params["epochs"]
 # holds clearly more classes than one batch: otherwise every class is in every batch.
 
 # %%
-freq_scores = frequency_estimation_scores(ch.world())
-card = write_world_card(ch.world(), preset, extra_sections={
-    "Frequency estimation from captions": frequency_estimation_section(freq_scores, ch.world().class_names)})
+freq_scores = ch02.frequency_estimation(ch.world())
+card = write_world_card(ch.world(), preset, extra_sections=ch02.frequency_estimation_card_section(freq_scores, ch.world()))
 counts = ch.world().class_counts
 display(Markdown(f"Data card: `{card.name}`. {len(counts)} classes, batch size {ch.params['batch_size']}; "
                  f"most frequent class {counts.max()} pairs, rarest {counts.min()}, "
@@ -83,7 +83,7 @@ plt.show()
 # ### How well can frequency be counted from captions?
 #
 # The paper measures concept frequency by matching class names and synonyms in captions.
-# Here every pair's true concept is known, so the estimator (`studylib.frequency`) can be
+# Here every pair's true concept is known, so the estimator (`studylib.captions`) can be
 # scored: precision and recall of its matches per caption descriptiveness level. Captions
 # that only describe (no name) are invisible to it; shared or nested names (e.g. "tiger"
 # in "tiger shark") cost precision.
@@ -92,7 +92,7 @@ plt.show()
 display(Markdown(f"Overall precision {freq_scores['overall']['precision'].iloc[0]:.3f}, recall "
                  f"{freq_scores['overall']['recall'].iloc[0]:.3f}; Spearman of estimated vs true class counts "
                  f"{freq_scores['overall']['spearman'].iloc[0]:.3f}."))
-frequency_estimation_table(freq_scores).round(3)
+estimation_table(freq_scores).round(3)
 
 # %% [markdown]
 # ## Three models on the same images
@@ -101,11 +101,7 @@ frequency_estimation_table(freq_scores).round(3)
 # chapter retrains nothing.
 
 # %%
-runs = {
-    "SL": ch.run("SL", objective="sl"),
-    f"SL + vocab {vocab_k}": ch.run(f"SL + vocab {vocab_k}", objective="sl", vocab_k=vocab_k),
-    "CLIP": ch.run("CLIP", objective="clip"),
-}
+runs = ch.run_all(ch02.model_specs(ch, vocab_k))
 per_class = {label: r.per_class[r.per_class["domain"] == "photo"] for label, r in runs.items()}
 pd.DataFrame({label: {"top-1 (photo)": r.metrics["top1_photo"], "top-1 (V2-like)": r.metrics["top1_v2"],
                       "classes scored per step": r.metrics["mean_vocab"], "train seconds": r.metrics["train_seconds"]}

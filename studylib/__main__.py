@@ -1,5 +1,5 @@
 import sys
 
-from studylib.cli import main
+from studylib.cli.main import main
 
 sys.exit(main())

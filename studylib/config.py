@@ -1,26 +1,64 @@
-"""Configs as data: the concept world, the model and objective, training; presets.
+"""Configs as data: the concept world, real data, training; presets; field checks.
 
-Two frozen dataclasses describe a run completely: :class:`WorldConfig` (what
-data) and :class:`TrainConfig` (what model, objective and optimisation). All
-field names are distinct, so a notebook or the CLI can pass *flat* parameters
-(``epochs=3``, ``n_classes=400``) and :func:`resolve` routes them, checks their
-types and ranges, and fills the rest from a preset.
+Frozen dataclasses describe a run: :class:`WorldConfig` (the concept world),
+:class:`DataConfig` (real data instead of the world), :class:`TrainConfig`
+(model size and optimisation, the same for every objective). Each objective
+adds its own small dataclass (``studylib.objectives.*``: ``ClipConfig``,
+``SLConfig``, ...). Every field name is distinct across all of them, so a
+notebook or the CLI passes *flat* parameters (``epochs=3``, ``vocab_k=64``)
+and :func:`studylib.spec.resolve` routes them.
+
+Each dataclass states its own checks as class-level data (``choices``,
+``positive``, ``non_negative``, ``unit_interval``); :func:`build` applies them
+and names the parameter in every error.
 
 A preset is a plain dict of parameter values (see :data:`PRESETS`), never a
 code path::
 
-    from studylib.config import resolve, world_config, train_config
+    from studylib.spec import resolve
+    from studylib.config import world_config, train_config
     p = resolve("quick", epochs=4)             # validated flat dict
-    wc = world_config(p)
-    tc = train_config(p, objective="sl", vocab_k=64)
+    wc, tc = world_config(p), train_config(p)
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 CAPTION_LEVELS = ("template_name", "template_synonym", "title", "tags", "description", "full_text")
 DOMAINS = ("photo", "v2", "sketch", "rendition", "objectnet")
+
+# A source is a style of web data: how its captions are written (weights of
+# CAPTION_LEVELS) and how varied its photos are (nuisance: pose, colour,
+# background). "web" is the default world (caption_mix of the config, nuisance 1).
+SOURCES = {
+    "web": {"caption_mix": None, "nuisance": 1.0},
+    "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5},        # tags, amateur photos
+    "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0},           # templated alt-text
+    "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5},      # descriptions, clean shots
+}
+
+
+class ConfigError(ValueError):
+    """A parameter has the wrong name, type or value; the message names it."""
+
+
+def parse_sources(spec: str) -> dict[str, float]:
+    """``"flickr"`` or ``"flickr:0.5,encyclopedia:0.5"`` -> normalised weights per source."""
+    out = {}
+    for part in spec.split(","):
+        name, _, w = part.strip().partition(":")
+        if name not in SOURCES:
+            raise ConfigError(f"parameter 'source': unknown source {name!r}; choose from {sorted(SOURCES)}")
+        try:
+            out[name] = out.get(name, 0.0) + (float(w) if w else 1.0)
+        except ValueError:
+            raise ConfigError(f"parameter 'source': weight {w!r} of {name!r} is not a number") from None
+    total = sum(out.values())
+    if total <= 0 or any(v < 0 for v in out.values()):
+        raise ConfigError(f"parameter 'source': weights must be non-negative and not all 0, got {spec!r}")
+    return {k: v / total for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -48,20 +86,28 @@ class WorldConfig:
     source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
     world_seed: int = 0
 
+    positive: ClassVar = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes"}
+    non_negative: ClassVar = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread"}
+    unit_interval: ClassVar = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name"}
+
+    def __post_init__(self):
+        if len(self.caption_mix) != len(CAPTION_LEVELS) or sum(self.caption_mix) <= 0 or \
+                any(not isinstance(w, (int, float)) or w < 0 for w in self.caption_mix):
+            raise ConfigError(f"parameter 'caption_mix' needs {len(CAPTION_LEVELS)} non-negative weights "
+                              f"({', '.join(CAPTION_LEVELS)}), got {self.caption_mix!r}")
+        if not self.test_domains or any(d not in DOMAINS for d in self.test_domains):
+            raise ConfigError(f"parameter 'test_domains' takes names from {DOMAINS}, got {self.test_domains!r}")
+        if not 8 <= self.image_size <= 64:
+            raise ConfigError(f"parameter 'image_size' must lie in [8, 64], got {self.image_size!r}")
+        parse_sources(self.source)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Model, objective and optimisation of one training run."""
-    objective: str = "clip"              # clip | sl
-    labels: str = "true"                 # SL labels: true | captions (derived by matching class names)
-    head: str = "linear"                 # SL head: linear | cosine | prototype
-    vocab_k: int = 0                     # SL vocabulary subsampling size; 0 = all classes
-    vocab_weighting: str = "uniform"     # extra classes drawn uniform | freq | sqrt
+    """Model size and optimisation of one training run, whatever the objective."""
+    objective: str = "clip"              # a name in studylib.objectives (clip | sl | ...)
     width: int = 32                      # image CNN base width
     embed_dim: int = 128                 # joint embedding dimension
-    text_width: int = 64                 # text transformer width
-    text_layers: int = 2                 # text transformer depth
-    context_length: int = 24             # text tokens per caption (longer captions are cut)
     epochs: int = 6
     batch_size: int = 128
     lr: float = 2e-3
@@ -69,13 +115,15 @@ class TrainConfig:
     warmup_steps: int = 50
     amp: str = "auto"                    # auto (bf16 on GPU) | bf16 | off
     device: str = "auto"                 # auto | cpu | cuda
-    checkpoint_every: int = 200          # steps between checkpoints (0 = never)
-    compile: bool = False                # torch.compile the model (GPU runs)
+    checkpoint_every: int = 200          # steps between checkpoints (0 = never); never changes results
+    compile: bool = False                # torch.compile the model (GPU runs); never changes results
     arch: str = "tiny"                   # tiny (our CPU models) or an open_clip config name: RN50, ViT-B-32, ...
     pretrained: str = ""                 # local checkpoint file for an open_clip arch ("" = random init)
-    text_tower: str = "scratch"          # open_clip text tower: scratch | init | frozen (from text_init)
-    text_init: str = ""                  # checkpoint whose text tower initialises ours (init / frozen)
     seed: int = 0
+
+    choices: ClassVar = {"amp": ("auto", "bf16", "off"), "device": ("auto", "cpu", "cuda")}
+    positive: ClassVar = {"width", "embed_dim", "epochs", "batch_size", "lr"}
+    non_negative: ClassVar = {"weight_decay", "warmup_steps", "checkpoint_every"}
 
 
 @dataclass(frozen=True)
@@ -86,26 +134,14 @@ class DataConfig:
     caption_variant: str = "title"       # ImageNet-Captions: title | tags | description | title+tags | ...
     class_prefix: bool = False           # ImageNet-Captions: prefix captions with "{class name}: "
     eval_data: str = ""                  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
-    workers: int = 4                     # DataLoader worker processes
+    workers: int = 4                     # DataLoader worker processes; never changes results
     steps_per_epoch: int = 0             # needed for shards (0 = len(dataset) // batch_size)
 
+    non_negative: ClassVar = {"workers", "steps_per_epoch"}
 
-CHOICES = {
-    "objective": ("clip", "sl"),
-    "labels": ("true", "captions"),
-    "head": ("linear", "cosine", "prototype"),
-    "vocab_weighting": ("uniform", "freq", "sqrt"),
-    "amp": ("auto", "bf16", "off"),
-    "device": ("auto", "cpu", "cuda"),
-    "text_tower": ("scratch", "init", "frozen"),
-}
-POSITIVE = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes",
-            "width", "embed_dim", "text_width", "text_layers", "context_length", "epochs",
-            "batch_size", "lr"}
-NON_NEGATIVE = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread",
-                "vocab_k", "weight_decay", "warmup_steps", "checkpoint_every", "workers", "steps_per_epoch",
-                "p_no_name", "p_wrong_name", "p_extra_name"}
-UNIT_INTERVAL = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name"}
+
+# Fields that can never change a run's results: they are left out of every run key.
+RESULTS_NEUTRAL = frozenset({"checkpoint_every", "workers", "compile", "progress"})
 
 PRESETS: dict[str, dict] = {
     # every notebook end to end in seconds (tests, CI)
@@ -128,28 +164,13 @@ PRESETS["paper"] = dict(arch="RN50", epochs=32, batch_size=256, lr=5e-4, weight_
 
 PRESET_SEEDS = {"smoke": (0,), "quick": (0,), "full": (0, 1, 2)}
 
-# Chapters may size their own world within a preset (still plain data): chapter 1
-# trains a dozen models, so it uses a smaller world than chapter 2, which needs many
-# more classes than a batch; and its question (robustness to distribution shift) is not
-# about imbalance, so its world is balanced, as ImageNet roughly is.
-CHAPTER_PRESETS: dict[str, dict[str, dict]] = {
-    "01_robustness_origins": {
-        "smoke": dict(n_classes=20, n_train=480, test_per_class=3, epochs=1, batch_size=32, profile="balanced"),
-        "quick": dict(n_classes=100, n_train=6000, test_per_class=20, epochs=4, profile="balanced"),
-        "full": dict(n_classes=200, n_train=40000, test_per_class=30, epochs=12, profile="balanced"),
-    },
-}
+
+def _type_error(name, value, want):
+    raise ConfigError(f"parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
 
 
-def _all_fields():
-    return {f.name: f for cls in (WorldConfig, TrainConfig, DataConfig) for f in fields(cls)}
-
-
-class ConfigError(ValueError):
-    """A parameter has the wrong name, type or value; the message names it."""
-
-
-def _check_type(name, value, annotation):
+def check_type(name: str, value, annotation):
+    """``value`` converted to the field's type (int -> float, list -> tuple), or a ConfigError."""
     ann = {"int": int, "float": float, "str": str, "tuple": tuple, "bool": bool}.get(annotation, annotation)
     if ann is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -168,77 +189,48 @@ def _check_type(name, value, annotation):
     return value
 
 
-def _type_error(name, value, want):
-    raise ConfigError(f"parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
+def check_field(cls, name: str, value):
+    """One field of config dataclass ``cls``: type, then the class's own range rules."""
+    field = next((f for f in fields(cls) if f.name == name), None)
+    if field is None:
+        raise ConfigError(f"{cls.__name__} has no parameter {name!r}")
+    value = check_type(name, value, field.type)
+    choices = getattr(cls, "choices", {})
+    if name in choices and value not in choices[name]:
+        raise ConfigError(f"parameter {name!r} must be one of {choices[name]}, got {value!r}")
+    if name in getattr(cls, "positive", ()) and not value > 0:
+        raise ConfigError(f"parameter {name!r} must be > 0, got {value!r}")
+    if name in getattr(cls, "non_negative", ()) and value < 0:
+        raise ConfigError(f"parameter {name!r} must be >= 0, got {value!r}")
+    if name in getattr(cls, "unit_interval", ()) and not 0 <= value <= 1:
+        raise ConfigError(f"parameter {name!r} must lie in [0, 1], got {value!r}")
+    return value
 
 
-def validate(params: dict) -> dict:
-    """Check names, types and ranges of flat parameters; return a normalised copy."""
-    known = _all_fields()
-    out = {}
-    for name, value in params.items():
-        if name not in known:
-            close = [k for k in known if k.startswith(name[:3])]
-            hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
-            raise ConfigError(f"unknown parameter {name!r}{hint}")
-        value = _check_type(name, value, known[name].type)
-        if name in CHOICES and value not in CHOICES[name]:
-            raise ConfigError(f"parameter {name!r} must be one of {CHOICES[name]}, got {value!r}")
-        if name in POSITIVE and not value > 0:
-            raise ConfigError(f"parameter {name!r} must be > 0, got {value!r}")
-        if name in NON_NEGATIVE and value < 0:
-            raise ConfigError(f"parameter {name!r} must be >= 0, got {value!r}")
-        if name in UNIT_INTERVAL and not 0 <= value <= 1:
-            raise ConfigError(f"parameter {name!r} must lie in [0, 1], got {value!r}")
-        out[name] = value
-    if "caption_mix" in out:
-        mix = out["caption_mix"]
-        if len(mix) != len(CAPTION_LEVELS) or any(not isinstance(w, (int, float)) or w < 0 for w in mix) \
-                or sum(mix) <= 0:
-            raise ConfigError(f"parameter 'caption_mix' needs {len(CAPTION_LEVELS)} non-negative weights "
-                              f"({', '.join(CAPTION_LEVELS)}), got {mix!r}")
-    if "test_domains" in out:
-        bad = [d for d in out["test_domains"] if d not in DOMAINS]
-        if bad or not out["test_domains"]:
-            raise ConfigError(f"parameter 'test_domains' takes names from {DOMAINS}, got {out['test_domains']!r}")
-    if "source" in out:
-        from studylib.world import parse_sources
-
-        try:
-            parse_sources(out["source"])
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-    if "image_size" in out and not 8 <= out["image_size"] <= 64:
-        raise ConfigError(f"parameter 'image_size' must lie in [8, 64], got {out['image_size']!r}")
-    return out
-
-
-def resolve(preset: str = "quick", chapter: str | None = None, **overrides) -> dict:
-    """Flat parameters: defaults, the preset, the chapter's preset, then non-None ``overrides``."""
-    if not isinstance(preset, str) or preset not in PRESETS:
-        raise ConfigError(f"parameter 'preset' must be one of {tuple(PRESETS)}, got {preset!r}")
-    params = {name: f.default for name, f in _all_fields().items()}
-    params.update(PRESETS[preset])
-    params.update(CHAPTER_PRESETS.get(chapter, {}).get(preset, {}))
-    params.update({k: v for k, v in overrides.items() if v is not None})
-    return validate(params)
+def build(cls, params: dict, **overrides):
+    """An instance of config dataclass ``cls`` from the matching keys of flat ``params`` (others ignored)."""
+    merged = {**params, **overrides}
+    values = {f.name: check_field(cls, f.name, merged[f.name]) for f in fields(cls) if f.name in merged}
+    return cls(**values)
 
 
 def world_config(params: dict, **overrides) -> WorldConfig:
-    merged = validate({**params, **overrides})
-    return WorldConfig(**{f.name: merged[f.name] for f in fields(WorldConfig) if f.name in merged})
+    return build(WorldConfig, params, **overrides)
 
 
 def train_config(params: dict, **overrides) -> TrainConfig:
-    merged = validate({**params, **overrides})
-    return TrainConfig(**{f.name: merged[f.name] for f in fields(TrainConfig) if f.name in merged})
+    return build(TrainConfig, params, **overrides)
 
 
 def data_config(params: dict, **overrides) -> DataConfig:
-    merged = validate({**params, **overrides})
-    return DataConfig(**{f.name: merged[f.name] for f in fields(DataConfig) if f.name in merged})
+    return build(DataConfig, params, **overrides)
 
 
 def as_dict(cfg) -> dict:
     """A JSON-ready dict of a config dataclass (tuples become lists)."""
     return dataclasses.asdict(cfg)
+
+
+def key_dict(cfg) -> dict:
+    """``as_dict`` without the fields that cannot change results (:data:`RESULTS_NEUTRAL`)."""
+    return {k: v for k, v in as_dict(cfg).items() if k not in RESULTS_NEUTRAL}

@@ -1,22 +1,55 @@
-"""Evaluation: zero-shot for CLIP, the head for SL, both as confusion matrices.
+"""Evaluation: one forward pass for every objective, stored for re-analysis.
 
-CLIP classifies by cosine similarity between an image and each class's text
-embedding, averaged over prompt templates (as in CLIP's zero-shot protocol;
-the templates are a subset of open_clip's ImageNet templates). SL uses its
-head over all classes. Either way the result is a confusion matrix on a
-balanced test split (rows: true class, columns: predicted class), from which
-studylib.metrics derives everything else.
+An objective says how to get a model's penultimate features
+(``objective.features``) and which :class:`Classifier` turns them into class
+scores (``objective.classifier``): CLIP's class-prompt text embeddings
+(zero-shot, prompts averaged over templates as in CLIP's protocol; the
+templates are a subset of open_clip's ImageNet templates), an SL head's
+weights, or a probe fitted on frozen features. Here everything else is the
+same for all of them: :func:`forward` returns logits and labels for a test
+split and the features of a fixed sample of it; :func:`compact_logits`
+stores logits in fp16 without ever changing a prediction.
+
+    clf = objective.classifier(model)
+    out = forward(model, objective.features, clf, batches_of(images_uint8), sample=feature_sample(labels))
+    confusion_matrix(out.labels, out.logits.argmax(1), n_classes)
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studylib.models import normalize_images
+from studylib.models.tiny import normalize_images
 
 PROMPT_TEMPLATES = ("a photo of a {}.", "a bad photo of a {}.", "a photo of the small {}.",
                     "a photo of the large {}.", "itap of a {}.", "a close-up photo of a {}.")
+FEATURE_SAMPLE_SIZE = 4096          # at most this many test images per domain keep their features
+
+
+@dataclass
+class Classifier:
+    """Class scores from features: ``scale * f @ weights.T + bias`` (f L2-normalised when ``normalize``)."""
+    weights: torch.Tensor                 # (n_classes, d): text embeddings, head weights or prototypes
+    bias: torch.Tensor | None = None      # (n_classes,)
+    scale: float = 1.0
+    normalize: bool = False
+
+    def __call__(self, feats: torch.Tensor) -> torch.Tensor:
+        feats = feats.float()
+        if self.normalize:
+            feats = F.normalize(feats, dim=-1)
+        w = self.weights.to(feats.device, torch.float32)
+        logits = self.scale * feats @ w.t()
+        return logits if self.bias is None else logits + self.bias.to(feats.device, torch.float32)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"classifier_weights": self.weights.detach().float().cpu().numpy()}
+        if self.bias is not None:
+            out["classifier_bias"] = self.bias.detach().float().cpu().numpy()
+        return out
 
 
 def prompts_for(class_names, templates=PROMPT_TEMPLATES) -> list[str]:
@@ -24,30 +57,84 @@ def prompts_for(class_names, templates=PROMPT_TEMPLATES) -> list[str]:
 
 
 @torch.no_grad()
-def zero_shot_classifier(model, vocab, class_names, templates=PROMPT_TEMPLATES) -> torch.Tensor:
-    """(n_classes, d) unit-norm class embeddings, averaged over templates."""
+def text_embeddings(model, tokenizer, class_names, templates=PROMPT_TEMPLATES) -> torch.Tensor:
+    """(n_classes, d) unit-norm class-prompt embeddings of a CLIP text tower, averaged over templates."""
     device = next(model.parameters()).device
-    encode = vocab.encode if hasattr(vocab, "encode") else vocab      # a Vocabulary or a tokenizer callable
-    tokens = encode(prompts_for(class_names, templates)).to(device)
+    tokens = tokenizer(prompts_for(class_names, templates)).to(device)
     feats = model.encode_text(tokens).float().view(len(class_names), len(templates), -1)
     return F.normalize(F.normalize(feats, dim=-1).mean(1), dim=-1)
 
 
-@torch.no_grad()
-def predict(model, images_uint8: torch.Tensor, classifier: torch.Tensor | None = None,
-            batch_size: int = 1024) -> np.ndarray:
-    """Predicted class per image: zero-shot if ``classifier`` is given, else the model's head."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
+def feature_sample(labels: np.ndarray, n_classes: int, size: int = FEATURE_SAMPLE_SIZE, seed: int = 0) -> np.ndarray:
+    """Sorted test indices whose features are stored: the same for every run on the same test set.
+
+    Every class with test images is covered, with ``max(1, size // n_classes)`` images each (or all it has).
+    """
+    labels = np.asarray(labels)
+    per_class = max(1, size // max(1, n_classes))
+    rng = np.random.default_rng([seed, 31337])
+    picked = []
+    for c in range(n_classes):
+        idx = np.flatnonzero(labels == c)
+        if len(idx):
+            picked.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def uint8_batches(images_uint8: torch.Tensor, labels, device, batch_size: int = 1024):
+    """(normalised float images, labels) batches of an in-memory uint8 test split."""
+    labels = torch.as_tensor(np.asarray(labels))
     for lo in range(0, len(images_uint8), batch_size):
-        x = normalize_images(images_uint8[lo:lo + batch_size].to(device))
-        if classifier is not None:
-            logits = model.encode_image(x).float() @ classifier.t()
-        else:
-            logits = model(x)
-        out.append(logits.argmax(1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+        yield normalize_images(images_uint8[lo:lo + batch_size].to(device)), labels[lo:lo + batch_size]
+
+
+@dataclass
+class Outputs:
+    logits: np.ndarray                    # (n, n_classes) float32
+    labels: np.ndarray                    # (n,) int64
+    features: np.ndarray                  # (len(sample), d) float32
+    sample: np.ndarray                    # indices into the split
+
+
+@torch.no_grad()
+def forward(model, features_fn, classifier: Classifier, batches, sample: np.ndarray | None = None,
+            project=None) -> Outputs:
+    """Logits of every image of ``batches`` and the features of the images at ``sample``.
+
+    ``project``: optional map of logits onto an evaluation set's classes (class masks).
+    """
+    model.eval()
+    sample = np.zeros(0, dtype=np.int64) if sample is None else np.asarray(sample)
+    logits, labels, feats = [], [], []
+    seen = 0
+    for x, y in batches:
+        f = features_fn(model, x)
+        z = classifier(f)
+        if project is not None:
+            z = project(z)
+        logits.append(z.float().cpu())
+        labels.append(torch.as_tensor(y).cpu())
+        lo, hi = np.searchsorted(sample, [seen, seen + len(x)])
+        if hi > lo:
+            feats.append(f[torch.from_numpy(sample[lo:hi] - seen).to(f.device)].float().cpu())
+        seen += len(x)
+    n_out = classifier.weights.shape[0]
+    return Outputs(torch.cat(logits).numpy() if logits else np.zeros((0, n_out), np.float32),
+                   torch.cat(labels).numpy().astype(np.int64) if labels else np.zeros(0, np.int64),
+                   torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32), sample)
+
+
+def compact_logits(logits: np.ndarray) -> np.ndarray:
+    """fp16 logits minus each row's maximum.
+
+    Shifting a row changes neither its softmax nor its argmax, and near the
+    top score fp16 is far finer than anywhere else, so the stored logits give
+    exactly the predictions (barring fp32 ties) of the full-precision ones.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.size == 0:
+        return logits.astype(np.float16)
+    return (logits - logits.max(axis=1, keepdims=True)).astype(np.float16)
 
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:

@@ -136,13 +136,6 @@ def format_correlations(table: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(cells["column"])))
 
 
-# Effective robustness (Taori et al. 2020) lives in studylib.robustness; it is
-# part of the metrics API too.
-from studylib.robustness import (  # noqa: E402,F401
-    LinearTrend, effective_robustness, effective_robustness_interval, fit_linear_trend, merge_logits,
-    restrict_logits)
-
-
 def correct_from_confusion(conf: np.ndarray) -> np.ndarray:
     """A 0/1 correctness vector with the confusion matrix's counts (order is irrelevant to resampling)."""
     conf = np.asarray(conf)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studylib.models import normalize_images
+from studylib.models.tiny import normalize_images
 
 
 @torch.no_grad()
@@ -70,37 +70,3 @@ def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, 
         raise ValueError(f"cannot reach a test->train similarity of {target:.3f} by pruning")
     keep, threshold, achieved = best
     return keep, {"threshold": threshold, "achieved": achieved, "kept_fraction": len(keep) / len(train)}
-
-
-def pruning_study(key: str, reference_model, small_images, big_images, test_images, seed: int = 0) -> dict:
-    """Everything chapter 1's similarity section needs, cached on disk under ``key``.
-
-    Features of the small and large training sets and of the shifted test
-    images in ``reference_model``'s space; test->train nearest-neighbour
-    similarities for each; the large set pruned to the small set's median
-    similarity; and a random subset of the same size. The image arguments are
-    callables returning uint8 tensors, so a cache hit builds no world at all.
-    """
-    from studylib.io import atomic_write_bytes, cache_dir
-    import io
-
-    path = cache_dir("similarity") / f"{key}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            out = {k: z[k] for k in z.files}
-        out["info"] = {k: float(v) for k, v in zip(out.pop("info_keys"), out.pop("info_values"))}
-        return out
-    model = reference_model()
-    test = image_features(model, test_images())
-    small = image_features(model, small_images())
-    big = image_features(model, big_images())
-    nn_small, nn_big = nearest_similarity(test, small), nearest_similarity(test, big)
-    keep, info = prune_to_similarity(big, test, target=float(np.median(nn_small)))
-    nn_pruned = nearest_similarity(test, big[torch.from_numpy(keep)])
-    rand_keep = np.sort(np.random.default_rng(seed).choice(len(big), size=len(keep), replace=False))
-    out = {"nn_small": nn_small, "nn_big": nn_big, "nn_pruned": nn_pruned, "keep": keep, "rand_keep": rand_keep,
-           "n_big": np.array(len(big))}
-    buf = io.BytesIO()
-    np.savez(buf, **out, info_keys=np.array(list(info)), info_values=np.array(list(info.values())))
-    atomic_write_bytes(path, buf.getvalue())
-    return {**out, "info": info}

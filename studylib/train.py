@@ -1,62 +1,47 @@
-"""One training loop for every objective (CLIP and SL), CPU or GPU.
+"""The one training loop, for every objective, CPU or GPU.
+
+It draws batches from a batch source (studylib.data.sources), asks the
+objective (studylib.objectives) for the loss, steps the optimiser and calls the
+objective's post-step hook. It never looks at the objective's name.
 
 Follows open_clip's recipe where it applies: AdamW without weight decay on
 norms, biases, other 1-d parameters and the logit scale; linear warm-up then
-cosine decay; the learnable logit scale clamped to ln 100 after every step;
-bf16 autocast, fused AdamW and channels_last inputs on GPU (``amp="auto"``),
-``torch.compile`` as an option, and no host sync per step on GPU.
-
-Data comes from a batch source: :class:`InMemorySource` (the concept world's
-tensors) or :class:`LoaderSource` (real datasets through studylib.data).
-Under torchrun the model is wrapped in DDP, each rank takes its share of
-every global batch, and CLIP's loss gathers negatives from all ranks.
+cosine decay; every learnable ``*logit_scale`` clamped to ln 100 after each
+step; bf16 autocast, fused AdamW and channels_last inputs on GPU
+(``amp="auto"``), ``torch.compile`` as an option, and no host sync per step on
+GPU. Under torchrun the model is wrapped in DDP.
 
 Reproducible and resumable: the data order of epoch ``e`` is a pure function
-of ``(seed, e)`` and the vocabulary draw of step ``t`` of ``(seed, t)``, so a
-run restarted from its last checkpoint (model, optimizer, step) continues
+of ``(seed, e)`` and any per-step draw of the objective of ``(seed, step)``,
+so a run restarted from its last checkpoint (model, optimizer, step) continues
 exactly as if it had never stopped. A NaN or infinite loss stops the run with
 :class:`TrainingDiverged` naming the step and the run.
 
 Usage::
 
-    data = TrainData(images_uint8, labels, tokens, class_counts)
-    model = build_model(cfg, n_classes, vocab_size)
-    history = train(model, data, cfg, checkpoint="runs/x/checkpoint.pt", name="x")
-    # real data: train(model, LoaderSource(dataset, 256, seed=0, tokenizer=tok), cfg)
+    objective = get_objective("sl")(sl_cfg, train_cfg, data_info)
+    model, _ = objective.build_model()
+    history = train(model, objective, InMemorySource(data, 128, seed=0), train_cfg,
+                    checkpoint="runs/x/checkpoint.pt", name="x")
 """
 from __future__ import annotations
 
 import io
 import math
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from studylib.config import TrainConfig
+from studylib.data.sources import dist_info
 from studylib.io import atomic_write_bytes
-from studylib.models import ClipModel, SLModel, clamp_logit_scales, normalize_images
-from studylib.objectives import clip_loss, make_clip_loss, sl_loss
+from studylib.models.tiny import clamp_logit_scales
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-@dataclass
-class TrainData:
-    images: torch.Tensor                   # uint8 (N, 3, H, W)
-    labels: torch.Tensor                   # int64 (N,)
-    tokens: torch.Tensor | None            # int64 (N, L) for CLIP
-    class_counts: torch.Tensor             # int64 (n_classes,)
-
-    def __post_init__(self):
-        n = len(self.labels)
-        if len(self.images) != n or (self.tokens is not None and len(self.tokens) != n):
-            raise ValueError(f"TrainData: {len(self.images)} images, {n} labels, "
-                             f"{None if self.tokens is None else len(self.tokens)} token rows differ")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -70,15 +55,6 @@ def pick_device(name: str = "auto") -> torch.device:
 def autocast_for(amp: str, device: torch.device):
     use = amp == "bf16" or (amp == "auto" and device.type == "cuda")
     return torch.autocast(device.type, dtype=torch.bfloat16) if use else nullcontext()
-
-
-def build_model(cfg: TrainConfig, n_classes: int, vocab_size: int | None = None, prototypes=None):
-    torch.manual_seed(cfg.seed)
-    if cfg.objective == "clip":
-        if vocab_size is None:
-            raise ValueError("a CLIP model needs the text vocabulary size")
-        return ClipModel(cfg, vocab_size)
-    return SLModel(cfg, n_classes, prototypes)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float):
@@ -99,154 +75,18 @@ def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict) -> None:
+def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict, extra: dict) -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "history": history, "window": window}, buf)
+                "history": history, "window": window, "objective": extra}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def dist_info() -> tuple[int, int]:
-    """(rank, world size) of the torch.distributed group, (0, 1) without one."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-class InMemorySource:
-    """Batches from in-memory :class:`TrainData`.
-
-    The global batch of step ``b`` in epoch ``e`` is ``epoch_order(n, seed, e)[b*B:(b+1)*B]``;
-    with several processes rank ``r`` takes its contiguous share of it, so the
-    union over ranks is exactly the single-process batch.
-    """
-
-    def __init__(self, data: TrainData, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        if batch_size % world_size:
-            raise ValueError(f"batch_size={batch_size} must be divisible by the {world_size} processes")
-        self.data, self.batch_size, self.seed, self.rank, self.world = data, batch_size, seed, rank, world_size
-        self.steps_per_epoch = len(data.labels) // batch_size
-        self.class_counts = data.class_counts
-
-    def batches(self, epoch: int, start: int, device):
-        order = epoch_order(len(self.data.labels), self.seed, epoch)
-        local = self.batch_size // self.world
-        for b in range(start, self.steps_per_epoch):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size][self.rank * local:(self.rank + 1) * local]
-            yield {"images": normalize_images(self.data.images[idx].to(device, non_blocking=True)),
-                   "labels": self.data.labels[idx].to(device, non_blocking=True),
-                   "tokens": None if self.data.tokens is None else self.data.tokens[idx].to(device, non_blocking=True)}
-
-    def end_epoch(self):
-        return None
-
-
-class LoaderSource:
-    """Batches from a real dataset (studylib.data) through a seeded, per-rank DataLoader.
-
-    Images arrive already transformed (float, normalised); captions are
-    tokenised per batch with ``tokenizer`` (CLIP). A batch whose images all
-    failed to load is skipped; unreadable images are counted and reported at
-    the end of each epoch.
-    """
-
-    def __init__(self, dataset, batch_size: int, seed: int, *, tokenizer=None, workers: int = 0,
-                 class_counts: torch.Tensor | None = None, steps_per_epoch: int | None = None,
-                 rank: int = 0, world_size: int = 1, require_labels: bool = False):
-        from studylib.data import SkipCounter
-
-        if batch_size % world_size:
-            raise ValueError(f"batch_size={batch_size} must be divisible by the {world_size} processes")
-        self.dataset, self.batch_size, self.seed, self.tokenizer = dataset, batch_size, seed, tokenizer
-        self.workers, self.rank, self.world = workers, rank, world_size
-        self.require_labels = require_labels
-        self.steps_per_epoch = steps_per_epoch or len(dataset) // batch_size
-        self.class_counts = class_counts if class_counts is not None else torch.as_tensor(dataset.class_counts())
-        self.skipped = SkipCounter()
-
-    def _stream(self, epoch: int):
-        """Exactly ``steps_per_epoch`` batches: a stream (shards) that runs dry is restarted."""
-        from studylib.data import make_loader
-
-        done, passes = 0, 0
-        while done < self.steps_per_epoch:
-            loader = make_loader(self.dataset, self.batch_size // self.world, shuffle=True, seed=self.seed,
-                                 epoch=epoch if passes == 0 else epoch * 1000 + passes, workers=self.workers, rank=self.rank,
-                                 world_size=self.world)
-            before = done
-            for batch in loader:
-                yield batch
-                done += 1
-                if done == self.steps_per_epoch:
-                    return
-            passes += 1
-            if done == before:
-                raise ValueError("train_data gave no batch at all: check the files and that batch_size="
-                                 f"{self.batch_size} is not larger than the data")
-
-    def batches(self, epoch: int, start: int, device):
-        import itertools
-
-        for batch in itertools.islice(self._stream(epoch), start, None):
-            self.skipped.update(batch)
-            keep = batch["labels"] >= 0 if self.require_labels else None
-            if keep is not None and not keep.all():
-                for i in torch.nonzero(~keep).flatten().tolist():
-                    self.skipped.add(f"batch sample {i}", "no class label (objective=sl needs one)")
-                batch = {**batch, "images": batch["images"][keep], "labels": batch["labels"][keep],
-                         "captions": [c for c, k in zip(batch["captions"], keep.tolist()) if k]}
-            n = len(batch["labels"])
-            if self.world > 1:
-                # every process must take the same step with the same local batch size
-                import torch.distributed as dist
-
-                size = torch.tensor([n], device=device)
-                dist.all_reduce(size, op=dist.ReduceOp.MIN)
-                n = int(size)
-            if n == 0:
-                yield None
-                continue
-            tokens = self.tokenizer(batch["captions"][:n]) if self.tokenizer is not None else None
-            yield {"images": batch["images"][:n].to(device, non_blocking=True),
-                   "labels": batch["labels"][:n].to(device, non_blocking=True),
-                   "tokens": None if tokens is None else tokens.to(device, non_blocking=True)}
-
-    def end_epoch(self):
-        report = self.skipped.report() if self.skipped.count else None
-        self.skipped.reset()
-        return report
-
-
-def compute_loss(model, batch: dict, cfg: TrainConfig, loss_fn, class_counts, step: int):
-    """The objective's loss on one (local) batch, and the number of classes it scored."""
-    if cfg.objective == "clip":
-        return clip_loss(model, batch["images"], batch["tokens"], loss_fn), len(batch["images"])
-    if cfg.vocab_k <= 0 or cfg.vocab_k >= len(class_counts):
-        return sl_loss(model, batch["images"], batch["labels"], cfg, class_counts, None)
-    gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step)      # the same draw on every rank
-    global_labels = None
-    rank, world = dist_info()
-    if world > 1:
-        import torch.distributed as dist
-
-        parts = [torch.empty_like(batch["labels"]) for _ in range(world)]
-        dist.all_gather(parts, batch["labels"])
-        global_labels = torch.cat(parts)
-    return sl_loss(model, batch["images"], batch["labels"], cfg, class_counts, gen, global_labels)
-
-
-def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
+def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
           name: str = "run", progress: bool = True, on_step=None, log_every: int = 25) -> list[dict]:
-    """Train ``model`` in place; return the logged history (one dict per ``log_every`` steps).
+    """Train ``model`` in place with ``objective``; return the logged history (one dict per ``log_every`` steps).
 
-    ``data``: :class:`TrainData` (in memory) or a batch source such as
-    :class:`LoaderSource`. Under ``torch.distributed`` (torchrun) the model is
+    ``source``: a batch source (studylib.data.sources). Under ``torch.distributed`` (torchrun) the model is
     wrapped in DDP, each rank trains on its share of every global batch,
     CLIP's loss gathers global negatives, and only rank 0 writes checkpoints.
     ``checkpoint``: file to save every ``cfg.checkpoint_every`` steps and to
@@ -259,7 +99,6 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
     rank, world = dist_info()
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", torch.cuda.current_device())
-    source = data if hasattr(data, "batches") else InMemorySource(data, cfg.batch_size, cfg.seed, rank, world)
     model.to(device).train()
     steps_per_epoch = source.steps_per_epoch
     if steps_per_epoch == 0:
@@ -271,10 +110,11 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
     window = {"loss": 0.0, "vocab": 0.0, "n": 0}
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+        state = torch.load(ckpt, map_location=device, weights_only=True)   # never run code from a file
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, history, window = state["step"], state["history"], state["window"]
+        objective.load_state(state.get("objective") or {})
     net = model
     if getattr(cfg, "compile", False):
         net = torch.compile(net)
@@ -282,8 +122,7 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    loss_fn = make_clip_loss(rank, world) if cfg.objective == "clip" else None
-    counts = source.class_counts.to(device)
+    objective.setup(device, rank, world, source.class_counts)
     autocast = autocast_for(cfg.amp, device)
     check_every = 1 if device.type == "cpu" else log_every
     bar = tqdm(total=total, initial=step, desc=name, disable=not progress or rank != 0, leave=False,
@@ -302,11 +141,12 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
                 if device.type == "cuda":
                     batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
                 with autocast:
-                    loss, vocab = compute_loss(net, batch, cfg, loss_fn, counts, step - 1)
+                    loss, vocab = objective.loss(net, batch, step - 1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 clamp_logit_scales(scales)
+                objective.after_step(model, step - 1)
                 loss = loss.detach().float()
                 bad = ~torch.isfinite(loss)
                 first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
@@ -337,7 +177,7 @@ def train(model: torch.nn.Module, data, cfg: TrainConfig, *, checkpoint: str | P
                     window["loss"] += float(loss_sum)
                     loss_sum.zero_()
                 if rank == 0:
-                    _save_checkpoint(ckpt, model, opt, step, history, window)
+                    _save_checkpoint(ckpt, model, opt, step, history, window, objective.state())
             if on_step is not None:
                 on_step(step)
             if step >= total:

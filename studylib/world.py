@@ -17,7 +17,8 @@ kept, so frequency estimators can be scored.
 
 Usage::
 
-    from studylib.config import resolve, world_config
+    from studylib.config import world_config
+    from studylib.spec import resolve
     from studylib.world import make_world
     world = make_world(world_config(resolve("smoke")))
     world.train.images.shape     # (N, 3, 16, 16) uint8
@@ -37,8 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studylib.captions.profiles import read_profile
 from studylib.concepts import Concept, load_concepts, select_subset, semantic_vectors
-from studylib.config import CAPTION_LEVELS, WorldConfig
+from studylib.config import CAPTION_LEVELS, SOURCES, WorldConfig, parse_sources
 
 # streams of randomness, one per purpose, so changing one knob never reshuffles another
 _STREAM = {"subset": 1, "profile": 2, "latent": 3, "decoder": 4, "train": 5, "captions": 6,
@@ -99,22 +101,16 @@ def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
 def counts_from_file(path, concepts) -> np.ndarray:
     """Counts of ``concepts`` from a ``classname<TAB>count`` file.
 
+    The file is read (and checked) by :func:`studylib.captions.profiles.read_profile`.
     A 1000-line file is read in ImageNet class order (as the paper's released
     files are); otherwise lines are matched by class name or synonym.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"profile {str(path)!r} is neither balanced/zipf/lognormal nor a file")
-    names, counts = [], []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.rsplit("\t", 1)
-        try:
-            counts.append(float(parts[1]))
-        except (IndexError, ValueError):
-            raise ValueError(f"{path}:{lineno}: expected 'classname<TAB>count', got {line[:60]!r}") from None
-        names.append(parts[0].strip().lower())
+    profile = read_profile(path)
+    names = [str(n).strip().lower() for n in profile.index]
+    counts = profile.to_numpy(dtype=float).tolist()
     if len(names) == 1000:
         return np.array([counts[c.index] for c in concepts])
     lookup = dict(zip(names, counts))
@@ -333,32 +329,7 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
 
 
 # ---------------------------------------------------------------- sources
-# A source is a style of web data: how its captions are written (weights of
-# CAPTION_LEVELS) and how varied its photos are (nuisance: pose, colour,
-# background). "web" is the default world (caption_mix of the config, nuisance 1).
-SOURCES = {
-    "web": {"caption_mix": None, "nuisance": 1.0},
-    "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5},        # tags, amateur photos
-    "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0},           # templated alt-text
-    "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5},      # descriptions, clean shots
-}
-
-
-def parse_sources(spec: str) -> dict[str, float]:
-    """``"flickr"`` or ``"flickr:0.5,encyclopedia:0.5"`` -> normalised weights per source."""
-    out = {}
-    for part in spec.split(","):
-        name, _, w = part.strip().partition(":")
-        if name not in SOURCES:
-            raise ValueError(f"parameter 'source': unknown source {name!r}; choose from {sorted(SOURCES)}")
-        try:
-            out[name] = out.get(name, 0.0) + (float(w) if w else 1.0)
-        except ValueError:
-            raise ValueError(f"parameter 'source': weight {w!r} of {name!r} is not a number") from None
-    total = sum(out.values())
-    if total <= 0 or any(v < 0 for v in out.values()):
-        raise ValueError(f"parameter 'source': weights must be non-negative and not all 0, got {spec!r}")
-    return {k: v / total for k, v in out.items()}
+# (the styles themselves are data: studylib.config.SOURCES)
 
 
 def _render_sources(cfg, z, dseed, rng):

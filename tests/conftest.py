@@ -26,6 +26,6 @@ def _isolated_outputs(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_params():
     """Flat parameters of a tiny world and model: seconds to train."""
-    from studylib.config import resolve
+    from studylib.spec import resolve
 
     return resolve("smoke", n_classes=12, n_train=480, test_per_class=3, batch_size=32, epochs=2)

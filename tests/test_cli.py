@@ -1,17 +1,18 @@
 import subprocess
 import sys
 
-from studylib.cli import main
-from studylib.experiment import run_experiment
+from studylib.cli.main import main
+from studylib.pipeline import run
+from studylib.spec import RunSpec
 
 
 def test_results_csv_lists_runs(capsys, tiny_params):
-    run = run_experiment({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke",
-                         progress=False)
+    r = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
+            progress=False)
     assert main(["results", "--csv"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "run_id,chapter,label,objective,preset,seed,top1,spearman_acc,spearman_pred"
-    assert out[1].startswith(f"{run.key},02_imbalance,SL,sl,smoke,0,")
+    assert out[1].startswith(f"{r.key},02_imbalance,SL,sl,smoke,0,")
 
 
 def test_run_rejects_unknown_chapter_and_preset(capsys):
@@ -19,6 +20,15 @@ def test_run_rejects_unknown_chapter_and_preset(capsys):
     assert "no chapter matches '99'" in capsys.readouterr().err
     assert main(["run", "--preset", "huge"]) == 2
     assert "unknown preset 'huge'" in capsys.readouterr().err
+
+
+def test_train_on_the_concept_world_from_the_cli(capsys):
+    args = ["train", "--preset", "smoke", "-q", "-p", "objective=sl", "-p", "n_classes=8", "-p", "n_train=256",
+            "-p", "test_per_class=2", "-p", "batch_size=32"]
+    assert main(args) == 0
+    assert "top-1 photo" in capsys.readouterr().out
+    assert main(["train", "--preset", "smoke", "-p", "arch=RN50"]) == 1
+    assert "parameter 'arch'='RN50' is for real data" in capsys.readouterr().err
 
 
 def test_module_entry_point():

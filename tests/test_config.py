@@ -1,6 +1,7 @@
 import pytest
 
-from studylib.config import PRESETS, ConfigError, resolve, train_config, world_config
+from studylib.config import PRESETS, ConfigError, train_config, world_config
+from studylib.spec import resolve
 
 
 def test_presets_resolve_and_quick_world_exceeds_a_batch():

@@ -1,10 +1,10 @@
-"""Tests of studylib.curation: variants are correct, seeded and carded."""
+"""Tests of studylib.captions.curation: variants are correct, seeded and carded."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from studylib import curation as cur
+from studylib.captions import curation as cur
 
 
 def zipf_labels(C=20, n_max=400, alpha=1.0, seed=0):

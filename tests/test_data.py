@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from studylib import class_masks, data
+from studylib.data import adapters as data
+from studylib.data import class_masks
 from studylib.concepts import load_concepts
 
 SMALL = T.Compose([T.Resize((8, 8)), T.ToTensor()])   # a plain torchvision transform
@@ -124,7 +125,7 @@ def test_open_clip_transform_and_workers(table_root):
 # ---------------------------------------------------------------- loader determinism
 
 def test_loader_order_is_a_function_of_seed_and_epoch(tmp_path):
-    from studylib.train import epoch_order
+    from studylib.data.adapters import epoch_order
 
     (tmp_path / "x.png").write_bytes(image_bytes((1, 2, 3), "PNG", (4, 4)))
     ds = data.ImageTextDataset([(tmp_path / "x.png", i, f"c{i}") for i in range(24)], transform=SMALL)

@@ -6,22 +6,36 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from studylib.config import resolve, train_config
-from studylib.train import InMemorySource, TrainData, build_model, compute_loss, train
-from studylib.objectives import make_clip_loss
+from studylib.config import train_config
+from studylib.data.sources import InMemorySource, TrainData
+from studylib.models.tiny import ClipModel, SLModel
+from studylib.objectives.base import DataInfo
+from studylib.objectives.clip import Clip, ClipConfig
+from studylib.objectives.sl import SL, SLConfig
+from studylib.spec import resolve
+from studylib.train import train
 
 VOCAB, N_CLASSES, N = 40, 6, 64
 
 
 def _setup(objective):
     cfg = train_config(resolve("smoke"), objective=objective, batch_size=16, epochs=1, lr=1e-3, warmup_steps=1,
-                       width=4, embed_dim=8, text_width=16, context_length=8, vocab_k=3 if objective == "sl" else 0)
+                       width=4, embed_dim=8)
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (N, 3, 16, 16), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, N_CLASSES, (N,), generator=g)
     tokens = torch.randint(2, VOCAB, (N, 8), generator=g)
     data = TrainData(images, labels, tokens, torch.bincount(labels, minlength=N_CLASSES))
-    model = build_model(cfg, N_CLASSES, VOCAB)
+    info = DataInfo("world", [f"c{i}" for i in range(N_CLASSES)], data.class_counts.numpy(), 16,
+                    labels=labels.numpy(), captions=["x"] * N)
+    torch.manual_seed(cfg.seed)
+    if objective == "clip":
+        obj = Clip(ClipConfig(text_width=16, context_length=8), cfg, info)
+        model = ClipModel(cfg.width, cfg.embed_dim, VOCAB, 8, 16, 1)
+    else:
+        obj = SL(SLConfig(vocab_k=3), cfg, info)
+        model = SLModel(cfg.width, cfg.embed_dim, N_CLASSES)
+    model.objective = obj
     # BatchNorm statistics are per process by design (no SyncBN on CPU); this test is about the
     # loss and its gradients, so take the normalisation out of the picture.
     for m in list(model.modules()):
@@ -31,13 +45,17 @@ def _setup(objective):
     return model, data, cfg
 
 
-def _first_step(model, data, cfg, rank, world):
+def _first_step(model, obj, data, cfg, rank, world):
     source = InMemorySource(data, cfg.batch_size, cfg.seed, rank, world)
     batch = next(source.batches(0, 0, torch.device("cpu")))
-    loss_fn = make_clip_loss(rank, world) if cfg.objective == "clip" else None
-    loss, _ = compute_loss(model, batch, cfg, loss_fn, data.class_counts, 0)
+    obj.setup(torch.device("cpu"), rank, world, data.class_counts)
+    loss, _ = obj.loss(model, batch, 0)
     loss.backward()
     return loss.detach()
+
+
+def _train(model, data, cfg, rank=0, world=1):
+    train(model, model.objective, InMemorySource(data, cfg.batch_size, cfg.seed, rank, world), cfg, progress=False)
 
 
 def _worker(rank, world, init_file, out_dir, objective):
@@ -46,11 +64,11 @@ def _worker(rank, world, init_file, out_dir, objective):
     try:
         model, data, cfg = _setup(objective)
         ddp = torch.nn.parallel.DistributedDataParallel(model)
-        loss = _first_step(ddp, data, cfg, rank, world)
+        loss = _first_step(ddp, model.objective, data, cfg, rank, world)
         dist.all_reduce(loss)
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         model, data, cfg = _setup(objective)
-        train(model, data, cfg, progress=False)
+        _train(model, data, cfg, rank, world)
         if rank == 0:
             torch.save({"loss": loss / world, "grads": grads, "state": model.state_dict()},
                        os.path.join(out_dir, "ddp.pt"))
@@ -62,14 +80,14 @@ def _worker(rank, world, init_file, out_dir, objective):
 def test_two_process_ddp_matches_single_process(tmp_path, objective):
     torch.set_num_threads(1)
     model, data, cfg = _setup(objective)
-    loss = _first_step(model, data, cfg, 0, 1)
+    loss = _first_step(model, model.objective, data, cfg, 0, 1)
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     model, data, cfg = _setup(objective)
-    train(model, data, cfg, progress=False)
+    _train(model, data, cfg)
     single = model.state_dict()
 
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), objective), nprocs=2, join=True)
-    ddp = torch.load(tmp_path / "ddp.pt", weights_only=False)
+    ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
     if objective == "clip":
         # ClipLoss(local_loss=True, gather_with_grad=True): each rank's rows against all
         # gathered columns; their mean is the single-process loss on the global batch.

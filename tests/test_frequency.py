@@ -1,4 +1,4 @@
-"""Tests of studylib.frequency: matching rules, inputs, bad input, outputs, scoring."""
+"""Tests of studylib.captions counting: matching rules, inputs, bad input, outputs, scoring."""
 from __future__ import annotations
 
 import io
@@ -12,9 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from studylib import frequency as F
-from studylib.frequency import (ConceptSpec, build_patterns, count_captions, count_files,
-                                match_reference, score_matches, tokenize)
+from studylib.captions.counting import count_captions, count_files
+from studylib.captions.matching import match_reference
+from studylib.captions.patterns import ConceptSpec, build_patterns, plural_forms, tokenize
+from studylib.captions.readers import detect_format
+from studylib.captions.results import write_counts_parquet, write_counts_tsv, write_matches_parquet
+from studylib.captions.scoring import (estimation_scores, estimation_section, estimation_table,
+                                       score_matches)
 
 SPECS = [
     ConceptSpec("ram", ("ram", "tup"), ("memory", "ddr4")),
@@ -66,8 +70,8 @@ def test_plurals_and_inflections(pat):
     assert names_of("mice everywhere", pat) == ["computer mouse"]
     assert names_of("tomatoes and tomatos", pat) == ["tomato"]
     assert names_of("great white sharks", pat) == ["great white shark"]
-    assert F.plural_forms("glass") == ("glasses",)
-    assert F.plural_forms("sheep") == ()
+    assert plural_forms("glass") == ("glasses",)
+    assert plural_forms("sheep") == ()
 
 
 def test_hyphens_and_apostrophes(pat):
@@ -274,7 +278,7 @@ def test_tar_bad_json_and_missing_text(tmp_path, pat):
 
 def test_unknown_format_and_empty_glob(tmp_path, pat):
     with pytest.raises(ValueError, match="cannot tell the format"):
-        F.detect_format("x.xlsx")
+        detect_format("x.xlsx")
     with pytest.raises(FileNotFoundError, match="matches no file"):
         count_files(str(tmp_path / "*.parquet"), pat, progress=False)
 
@@ -294,14 +298,14 @@ def test_dask_local_cluster(tmp_path, pat):
 
 def test_outputs(tmp_path, pat):
     res = count_captions(CAPS, pat, keep_matches=True)
-    F.write_counts_tsv(res, tmp_path / "f.tsv")
+    write_counts_tsv(res, tmp_path / "f.tsv")
     lines = (tmp_path / "f.tsv").read_text().splitlines()
     assert lines[0] == "ram\t2" and len(lines) == len(NAMES)
-    F.write_counts_parquet(res, tmp_path / "f.parquet")
+    write_counts_parquet(res, tmp_path / "f.parquet")
     df = pd.read_parquet(tmp_path / "f.parquet")
     assert list(df.columns) == ["class_index", "classname", "count"]
     assert df["count"].tolist() == res.counts.tolist()
-    F.write_matches_parquet(res, tmp_path / "m.parquet")
+    write_matches_parquet(res, tmp_path / "m.parquet")
     m = pd.read_parquet(tmp_path / "m.parquet")
     assert m["caption_id"].tolist() == res.match_caption.tolist()
     assert (m["row"] == m["caption_id"]).all()
@@ -325,7 +329,7 @@ def test_concept_files(tmp_path):
 
 
 def test_cli_count(tmp_path, capsys):
-    from studylib import freq_cli
+    from studylib.cli import freq as freq_cli
 
     write_inputs(tmp_path)
     (tmp_path / "c.json").write_text(json.dumps({s.name: list(s.synonyms) for s in SPECS}))
@@ -372,3 +376,29 @@ def test_score_from_frequency_result(pat):
     assert o.recall == 1.0 and o.precision == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="true_labels has 2"):
         score_matches(res, truth[:2], len(NAMES))
+
+
+def test_estimation_scores_from_plain_inputs(pat):
+    caps = ["a puppy", "a ram", "a tomato and a puppy", "nothing", "two puppies", "a ram"]
+    truth = [NAMES.index(n) for n in ("puppy", "ram", "tomato", "puppy", "puppy", "tomato")]
+    levels = [2, 0, 2, 1, 0, 2]                      # indices into level_names
+    level_names = ("name", "tags", "text")
+    got = estimation_scores(caps, truth, SPECS, levels=levels, level_names=level_names)
+    res = count_captions(caps, pat, keep_matches=True)
+    want = score_matches(res, truth, len(NAMES), groups=[level_names[i] for i in levels])
+    pd.testing.assert_frame_equal(got["overall"], want["overall"])
+    pd.testing.assert_frame_equal(got["per_concept"], want["per_concept"])
+    # per-group rows follow level_names, not the order of first appearance
+    assert got["per_group"]["group"].tolist() == ["name", "tags", "text"]
+    assert want["per_group"]["group"].tolist() == ["text", "name", "tags"]
+    pd.testing.assert_frame_equal(got["per_group"].set_index("group"),
+                                  want["per_group"].set_index("group").loc[list(level_names)])
+    table = estimation_table(got)
+    assert table.index.tolist() == ["name", "tags", "text"] and table.index.name == "level"
+    assert list(table.columns) == ["captions", "precision", "recall", "f1", "spearman"]
+    # "text": (0, puppy) and (2, tomato) right, (2, puppy) and (5, ram) wrong
+    assert table.loc["text", "precision"] == pytest.approx(2 / 4)
+    text = estimation_section(got, NAMES)
+    o = got["overall"].iloc[0]
+    assert f"Overall: precision {o.precision:.3f}, recall {o.recall:.3f}" in text
+    assert "| level   |   captions |" in text and "Least precise concepts" in text

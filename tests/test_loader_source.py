@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from studylib.data import ImageTextDataset, eval_folder
-from studylib.train import LoaderSource
+from studylib.data.adapters import ImageTextDataset, eval_folder
+from studylib.data.sources import LoaderSource
 
 
 def _images(tmp_path, n):

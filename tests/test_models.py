@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from studylib.config import train_config
-from studylib.models import LOGIT_SCALE_MAX, Head, SLModel, Vocabulary, clamp_logit_scales, semantic_prototypes
+from studylib.models.heads import LOGIT_SCALE_MAX, Head, semantic_prototypes
+from studylib.models.tiny import SLModel, clamp_logit_scales
+from studylib.models.vocabulary import Vocabulary
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine", "prototype"])
@@ -19,7 +20,7 @@ def test_prototype_head_is_fixed_and_cosine_temperature_clamped(tiny_params):
     import numpy as np
 
     sem = np.random.default_rng(0).standard_normal((6, 384)).astype("float32")
-    model = SLModel(train_config(tiny_params, head="prototype", objective="sl"), 6,
+    model = SLModel(tiny_params["width"], tiny_params["embed_dim"], 6, "prototype",
                     semantic_prototypes(sem, tiny_params["embed_dim"], seed=0))
     names = [n for n, _ in model.named_parameters()]
     assert "head.weight" not in names and "head.logit_scale" in names

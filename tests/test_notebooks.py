@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from studylib.runner import ChapterFailed, chapters, execute_chapter, parse_assignment
+from studylib.execute import ChapterFailed, chapters, execute_chapter, parse_assignment
 
 CHAPTERS = chapters()
 

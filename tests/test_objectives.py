@@ -3,7 +3,10 @@ import open_clip
 import pytest
 import torch
 
-from studylib.objectives import make_clip_loss, sample_vocabulary
+from studylib.objectives.clip import make_clip_loss
+from studylib.objectives.sl import sample_vocabulary
+from studylib.pipeline import run
+from studylib.spec import RunSpec
 
 
 def _draw(labels, k, weighting, counts, seed=0):
@@ -61,7 +64,5 @@ def test_clip_objective_is_open_clips_cliploss(monkeypatch, tiny_params):
         return original(self, *a, **k)
 
     monkeypatch.setattr(open_clip.loss.ClipLoss, "forward", spy)
-    from studylib.experiment import run_experiment
-
-    run_experiment({**tiny_params, "objective": "clip", "epochs": 1}, chapter="test", label="clip", progress=False)
+    run(RunSpec({**tiny_params, "objective": "clip", "epochs": 1}, label="clip"), progress=False)
     assert len(calls) == tiny_params["n_train"] // tiny_params["batch_size"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studylib.openclip_models import (_read_state_dict, _text_keys, channels_last_ok, create_clip, create_sl,
+from studylib.models.openclip import (_read_state_dict, _text_keys, channels_last_ok, create_clip, create_sl,
                                       flops_per_sample)
 
 SMALL = "ViT-S-32-alt"

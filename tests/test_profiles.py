@@ -1,4 +1,4 @@
-"""Tests of studylib.profiles: count files, correlations, imbalance, figure, CLI."""
+"""Tests of studylib.captions.profiles: the count-file reader, correlations, figure, CLI."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studylib import freq_cli
-from studylib.profiles import (align_profiles, compare_profiles, correlations, gini,
-                               imbalance_stats, plot_ranked_frequencies, read_profile, zipf_alpha)
+from studylib.cli import freq as freq_cli
+from studylib.captions.profiles import (align_profiles, compare_profiles, correlations, gini,
+                                        imbalance_stats, plot_ranked_frequencies, read_profile,
+                                        zipf_alpha)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "frequencies"
 
@@ -74,13 +75,77 @@ def test_imbalance_statistics():
 def test_bad_profile_files(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("cat\t1\ndog two\n")
-    with pytest.raises(ValueError, match=r"bad.tsv, line 2: expected 'classname<TAB>count'"):
+    with pytest.raises(ValueError, match=r"bad.tsv:2: expected 'classname<TAB>count'"):
         read_profile(bad)
     bad.write_text("cat\tmany\n")
-    with pytest.raises(ValueError, match="line 1: count 'many' is not a number"):
+    with pytest.raises(ValueError, match="bad.tsv:1: count 'many' is not a number"):
         read_profile(bad)
     with pytest.raises(FileNotFoundError):
         read_profile(tmp_path / "none.tsv")
+
+
+# Each bad file, and the reader's message: the file and the line, then what is wrong.
+BAD_COUNT_FILES = {
+    "negative": ("cat\t1\n\ndog\t-3\n", r"negative.tsv:3: count '-3' is negative"),
+    "nan": ("cat\tnan\n", r"nan.tsv:1: count 'nan' is not finite"),
+    "infinite": ("cat\t1\ndog\tinf\n", r"infinite.tsv:2: count 'inf' is not finite"),
+    "fraction": ("cat\t2.5\n", r"fraction.tsv:1: count '2.5' is not a whole number"),
+    "duplicate": ("cat\t1\ndog\t2\ncat\t3\n",
+                  r"duplicate.tsv:3: class 'cat' appears twice \(first at .*duplicate.tsv:1\)"),
+    "nameless": ("cat\t1\n\t4\n", r"nameless.tsv:2: empty class name"),
+    "latin1": ("cat\t1\ncaf\xe9\t2\n", r"latin1.tsv:2: not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_COUNT_FILES))
+def test_reader_rejects_bad_counts(tmp_path, kind):
+    text, message = BAD_COUNT_FILES[kind]
+    path = tmp_path / f"{kind}.tsv"
+    path.write_bytes(text.encode("latin-1" if kind == "latin1" else "utf-8"))
+    with pytest.raises(ValueError, match=message):
+        read_profile(path)
+
+
+def test_reader_unknown_class_names(tmp_path):
+    path = write(tmp_path / "p.tsv", [("cat", 1), ("dog", 2), ("emu", 3)])
+    with pytest.raises(ValueError, match=r"p.tsv:3: unknown class 'emu' \(not among the 2 given"):
+        read_profile(path, classes=["cat", "dog"])
+    assert read_profile(path, classes=["cat", "dog", "emu", "owl"]).tolist() == [1, 2, 3]
+    assert read_profile(path).tolist() == [1, 2, 3]          # no class list: any name
+
+
+def test_reader_byte_order_mark_and_whole_floats(tmp_path):
+    path = tmp_path / "bom.tsv"
+    path.write_bytes("\ufeffcat\t1\r\ndog\t2.0\r\n\r\n".encode("utf-8"))
+    s = read_profile(path)
+    assert s.index.tolist() == ["cat", "dog"] and s.tolist() == [1, 2] and s.dtype == np.int64
+
+
+def test_reader_parquet_checks(tmp_path):
+    pd.DataFrame({"classname": ["cat", "dog"], "count": [3, 4]}).to_parquet(tmp_path / "ok.parquet")
+    assert read_profile(tmp_path / "ok.parquet").to_dict() == {"cat": 3, "dog": 4}
+    bad = pd.DataFrame({"classname": ["cat", "dog"], "count": [3.0, np.nan]})
+    bad.to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match=r"b.parquet: row 2: count 'nan' is not finite"):
+        read_profile(tmp_path / "b.parquet")
+
+
+@pytest.mark.parametrize("kind", ["negative", "nan", "duplicate", "fraction", "latin1"])
+def test_world_profile_goes_through_the_one_reader(tmp_path, kind):
+    """A bad file given as the world's ``profile=`` fails with the reader's own error."""
+    from studylib.concepts import load_concepts
+    from studylib.config import WorldConfig
+    from studylib.world import class_profile
+
+    text, message = BAD_COUNT_FILES[kind]
+    path = tmp_path / f"{kind}.tsv"
+    path.write_bytes(text.encode("latin-1" if kind == "latin1" else "utf-8"))
+    with pytest.raises(ValueError) as direct:
+        read_profile(path)
+    cfg = WorldConfig(profile=str(path))
+    with pytest.raises(ValueError, match=message) as via_world:
+        class_profile(cfg, load_concepts()[:3])
+    assert str(via_world.value) == str(direct.value)
 
 
 def test_cli_compare_csv(files, capsys):

@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from studylib.concepts import load_concepts
-from studylib.config import resolve
-from studylib.real import check_data, parse_eval_sets, run_real
+from studylib.config import ConfigError
+from studylib.data.real_data import check_data, parse_eval_sets
+from studylib.pipeline import run
+from studylib.spec import RunSpec, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSES = [0, 1, 2]                       # tench, goldfish, great white shark
@@ -81,7 +83,7 @@ def test_train_tiny_clip_on_a_tsv_dataset_via_the_cli(dataset, _isolated_outputs
     assert "top-1 val" in res.stdout
     assert "skipped 1 unreadable image: images/broken.jpg" in res.stdout + res.stderr
     res = _cli("results", "--csv")
-    assert ",real,real,clip,paper," in res.stdout
+    assert ",train,real,clip,paper," in res.stdout
 
 
 def test_torchrun_two_processes_on_cpu(dataset, _isolated_outputs):
@@ -95,7 +97,7 @@ def test_torchrun_two_processes_on_cpu(dataset, _isolated_outputs):
 
 def test_submitit_debug_cluster_runs_the_same_job(dataset, _isolated_outputs):
     pytest.importorskip("submitit")
-    from studylib.submit import submit
+    from studylib.cli.submit import submit
 
     params = resolve("paper", train_data=str(dataset / "train.tsv"), data_root=str(dataset),
                      eval_data=f"val={dataset / 'val'}", workers=0, arch="tiny", epochs=1, batch_size=4, image_size=16,
@@ -105,7 +107,12 @@ def test_submitit_debug_cluster_runs_the_same_job(dataset, _isolated_outputs):
     assert 0 <= metrics["top1_val"] <= 1
 
 
-def test_run_real_refuses_missing_data():
-    with pytest.raises(ValueError, match="train_data is not set"):
-        run_real(resolve("paper"))
+def test_real_data_refuses_missing_data_and_world_parameters(dataset):
+    with pytest.raises(ConfigError, match="eval_data is not set"):
+        run(RunSpec(resolve("paper", train_data="/nope.tsv")), progress=False)
+    ok = dict(train_data=str(dataset / "train.tsv"), data_root=str(dataset), eval_data=f"val={dataset / 'val'}")
+    with pytest.raises(ConfigError, match="parameter 'zipf_alpha' describes the concept world"):
+        run(RunSpec(resolve("paper", zipf_alpha=2.0, **ok)), progress=False)
+    with pytest.raises(ConfigError, match="parameter 'labels'='captions' mines labels"):
+        run(RunSpec(resolve("paper", objective="sl", labels="captions", arch="tiny", **ok)), progress=False)
     assert check_data(resolve("paper", train_data="x.tar", eval_data="val=/x"))[0].startswith("train_data:")

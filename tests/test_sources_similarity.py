@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from studylib.config import ConfigError, resolve, world_config
-from studylib.robustness_runs import er_table, fit_trends, group_mean_er, lies_between, shifts_above_line
+from studylib.chapters.ch01 import er_table, fit_trends, group_mean_er, lies_between, pruning_study, shifts_above_line
+from studylib.config import SOURCES, ConfigError, parse_sources, world_config
 from studylib.similarity import nearest_similarity, prune_to_similarity
-from studylib.world import SOURCES, make_world, parse_sources
+from studylib.spec import resolve
+from studylib.world import make_world
 
 
 def test_parse_sources_and_validation():
@@ -32,7 +33,7 @@ def test_mixture_world_mixes_styles(tiny_params):
 
 
 def test_caption_mined_labels_name_exactly_one_class(tiny_params):
-    from studylib.experiment import caption_labels
+    from studylib.data.world_data import caption_labels
 
     wc = world_config(tiny_params)
     labels = caption_labels(wc)
@@ -46,20 +47,21 @@ def test_caption_mined_labels_name_exactly_one_class(tiny_params):
 
 
 def test_training_on_a_subset_is_keyed_and_counted(tmp_path, tiny_params):
-    from studylib.experiment import run_experiment
+    from studylib.pipeline import run
     from studylib.registry import Registry
+    from studylib.spec import RunSpec
 
     reg = Registry(tmp_path)
     keep = np.arange(0, tiny_params["n_train"], 2)
     params = {**tiny_params, "objective": "sl"}
-    half = run_experiment(params, chapter="t", label="half", registry=reg, progress=False, keep=keep)
-    full = run_experiment(params, chapter="t", label="full", registry=reg, progress=False)
+    half = run(RunSpec(params, label="half", keep=keep), registry=reg, progress=False)
+    full = run(RunSpec(params, label="full"), registry=reg, progress=False)
     assert half.key != full.key and half.config["subset"]["n"] == len(keep)
     w = make_world(world_config(params))
     photo = half.per_class[half.per_class["domain"] == "photo"]
     assert photo["train_count"].tolist() == np.bincount(w.train.labels[keep], minlength=len(w.concepts)).tolist()
     with pytest.raises(ValueError, match="keep: indices must lie in"):
-        run_experiment(params, chapter="t", label="bad", registry=reg, progress=False, keep=[10 ** 6])
+        run(RunSpec(params, label="bad", keep=[10 ** 6]), registry=reg, progress=False)
 
 
 def test_nearest_similarity_by_hand():
@@ -113,8 +115,7 @@ def test_er_table_on_constructed_runs():
 
 
 def test_pruning_study_is_cached(tmp_path, monkeypatch):
-    from studylib.models import ImageEncoder
-    from studylib.similarity import pruning_study
+    from studylib.models.tiny import ImageEncoder
 
     monkeypatch.setenv("STUDYLIB_CACHE", str(tmp_path))
     torch.manual_seed(0)

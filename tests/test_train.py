@@ -1,10 +1,14 @@
 import pytest
 import torch
 
-from studylib.experiment import run_experiment
-from studylib.registry import Registry
-from studylib.train import TrainData, TrainingDiverged, build_model, train
 from studylib.config import train_config
+from studylib.data.sources import InMemorySource, TrainData
+from studylib.objectives.base import DataInfo
+from studylib.objectives.sl import SL, SLConfig
+from studylib.pipeline import load, run
+from studylib.registry import Registry
+from studylib.spec import RunSpec
+from studylib.train import TrainingDiverged, train
 
 
 class Interrupt(Exception):
@@ -13,8 +17,8 @@ class Interrupt(Exception):
 
 @pytest.mark.parametrize("objective, extra", [("sl", {"vocab_k": 5}), ("clip", {})])
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, tiny_params, objective, extra):
-    params = {**tiny_params, "objective": objective, "checkpoint_every": 7, **extra}
-    whole = run_experiment(params, chapter="t", label="whole", registry=Registry(tmp_path / "a"), progress=False)
+    spec = RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 7, **extra}, label="x")
+    whole = run(spec, registry=Registry(tmp_path / "a"), progress=False)
 
     reg = Registry(tmp_path / "b")
 
@@ -23,12 +27,12 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, tiny_params
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        run_experiment(params, chapter="t", label="resumed", registry=reg, progress=False, on_step=stop)
+        run(spec, registry=reg, progress=False, on_step=stop)
     key = reg.key(whole.config)
     assert (reg.path(key) / "checkpoint.pt").exists() and reg.load(key) is None
-    assert torch.load(reg.path(key) / "checkpoint.pt", weights_only=False)["step"] == 14
+    assert torch.load(reg.path(key) / "checkpoint.pt", weights_only=True)["step"] == 14
     seen = []
-    resumed = run_experiment(params, chapter="t", label="resumed", registry=reg, progress=False, on_step=seen.append)
+    resumed = run(spec, registry=reg, progress=False, on_step=seen.append)
     assert seen[0] == 15                                   # continued after the last checkpoint
     assert not (reg.path(key) / "checkpoint.pt").exists()   # removed once complete
     for k, v in whole.metrics.items():
@@ -41,46 +45,47 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, tiny_params
 def test_nan_loss_stops_with_step_and_run_name(tiny_params):
     cfg = train_config(tiny_params, objective="sl")
     n = 64
-    images = torch.zeros(n, 3, 16, 16, dtype=torch.uint8)
-    model = build_model(cfg, 3)
+    info = DataInfo("world", ["a", "b", "c"], torch.tensor([n, 0, 0]).numpy(), 16)
+    objective = SL(SLConfig(), cfg, info)
+    model, _ = objective.build_model()
     with torch.no_grad():
         model.head.bias.fill_(float("nan"))
-    data = TrainData(images, torch.zeros(n, dtype=torch.long), None, torch.tensor([n, 0, 0]))
+    data = TrainData(torch.zeros(n, 3, 16, 16, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), None,
+                     torch.tensor([n, 0, 0]))
     with pytest.raises(TrainingDiverged, match=r"run my-run: the loss became NaN or infinite at step 1 \(epoch 0\)"):
-        train(model, data, cfg, name="my-run", progress=False)
+        train(model, objective, InMemorySource(data, cfg.batch_size, cfg.seed), cfg, name="my-run", progress=False)
 
 
 def test_cached_run_is_not_retrained(tmp_path, tiny_params):
     reg = Registry(tmp_path)
-    params = {**tiny_params, "objective": "sl"}
-    first = run_experiment(params, chapter="t", label="x", registry=reg, progress=False)
+    spec = RunSpec({**tiny_params, "objective": "sl"})
+    first = run(spec, registry=reg, progress=False)
     steps = []
-    second = run_experiment(params, chapter="t", label="x", registry=reg, progress=False, on_step=steps.append)
+    second = run(spec, registry=reg, progress=False, on_step=steps.append)
     assert steps == [] and second.metrics == first.metrics
 
 
 def test_same_seed_same_numbers_different_seed_different(tmp_path, tiny_params):
     params = {**tiny_params, "objective": "sl"}
-    a = run_experiment(params, chapter="t", label="x", registry=Registry(tmp_path / "a"), progress=False)
-    b = run_experiment(params, chapter="t", label="x", registry=Registry(tmp_path / "b"), progress=False)
-    c = run_experiment({**params, "seed": 1}, chapter="t", label="x", registry=Registry(tmp_path / "c"),
-                       progress=False)
+    a = run(RunSpec(params), registry=Registry(tmp_path / "a"), progress=False)
+    b = run(RunSpec(params), registry=Registry(tmp_path / "b"), progress=False)
+    c = run(RunSpec({**params, "seed": 1}), registry=Registry(tmp_path / "c"), progress=False)
     assert a.table("history")["loss"].tolist() == b.table("history")["loss"].tolist()
     assert a.table("history")["loss"].tolist() != c.table("history")["loss"].tolist()
 
 
-def test_kept_model_reloads_with_the_same_predictions(tmp_path, tiny_params):
-    from studylib.evaluate import predict
-    from studylib.experiment import load_model
+@pytest.mark.parametrize("objective", ["sl", "clip"])
+def test_kept_model_reloads_with_the_same_logits(tmp_path, tiny_params, objective):
+    from studylib.evaluate import compact_logits, forward, uint8_batches
     from studylib.world import cached_world
     from studylib.config import world_config
 
     reg = Registry(tmp_path)
-    params = {**tiny_params, "objective": "sl", "checkpoint_every": 0}
-    run = run_experiment(params, chapter="t", label="x", registry=reg, progress=False, keep_checkpoint=True)
-    model = load_model(run)
-    split = cached_world(world_config(params)).test["photo"]
-    from studylib.evaluate import confusion_matrix
-
-    conf = confusion_matrix(split.labels, predict(model, split.images), tiny_params["n_classes"])
-    assert (conf == run.array("confusion_photo")).all()
+    r = run(RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 0}), registry=reg,
+            progress=False, keep_model=True)
+    loaded = load(r)
+    split = cached_world(world_config(tiny_params)).test["photo"]
+    out = forward(loaded.model, loaded.objective.features, loaded.objective.classifier(loaded.model),
+                  uint8_batches(split.images, split.labels, "cpu"))
+    assert (compact_logits(out.logits).argmax(1) == r.array("logits_photo").argmax(1)).all()
+    assert (out.labels == r.array("labels_photo")).all()

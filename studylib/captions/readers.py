@@ -1,15 +1,19 @@
-"""Caption file inputs: formats, globs, shards and per-shard batch readers.
+"""Caption file readers: formats, globs, shards and per-shard batch readers.
 
-Why: :func:`studylib.frequency.count_files` reads text, TSV/CSV, parquet and
-webdataset tar files shard by shard (a shard is a file or a parquet row
-group); the readers live here so that the counting module stays short. Bad
-input is tallied in a problems Counter and explained in messages, never
-raised. :mod:`studylib.frequency` re-exports the public names.
+Why: :func:`studylib.captions.counting.count_files` reads text (one caption a
+line), TSV/CSV, parquet and webdataset tar files shard by shard (a shard is a
+file or a parquet row group), so that shards can run on processes or Dask
+workers. Bad input is tallied in a problems Counter and explained in
+messages, never raised: one broken file must not stop a web-scale scan.
 
 Usage::
 
-    from studylib.caption_inputs import expand_inputs, list_shards
+    from collections import Counter
+    from studylib.captions.readers import expand_inputs, iter_shard, list_shards
     shards, msgs = list_shards(expand_inputs("caps/*.parquet"), column="TEXT")
+    problems, notes = Counter(), []
+    for batch in iter_shard(shards[0], 16384, problems, notes):
+        ...      # a CaptionLines block, an Arrow string array or a list of str
 """
 from __future__ import annotations
 
@@ -60,7 +64,8 @@ def list_shards(paths: list[str], fmt: str | None = None, column: str | None = N
                 ) -> tuple[list[tuple], list[str]]:
     """Work units: one per parquet row group, one per other file.
 
-    Returns (shards, messages); unreadable parquet footers become messages.
+    A shard is a tuple ``(path, format, row group or 0, column)``. Returns
+    (shards, messages); unreadable parquet footers become messages.
     """
     shards, msgs = [], []
     for p in paths:
@@ -80,8 +85,13 @@ def list_shards(paths: list[str], fmt: str | None = None, column: str | None = N
     return shards, msgs
 
 
-def _iter_shard(shard, batch_size, probs: Counter, msgs: list):
-    """Yield caption batches (Arrow arrays or lists of str) of one shard."""
+def iter_shard(shard, batch_size: int, probs: Counter, msgs: list):
+    """Yield caption batches of one shard (from :func:`list_shards`).
+
+    A batch is a :class:`CaptionLines` block (text files), an Arrow string or
+    binary array (TSV/CSV/parquet) or a list of str (tar). Problems are
+    added to ``probs`` and explained in ``msgs``.
+    """
     path, fmt, part, column = shard
     if fmt == "unreadable":
         probs["unreadable"] += 1
@@ -121,8 +131,8 @@ def _iter_text(path, probs, chunk_bytes: int = 1 << 20):
             yield from _text_chunk(data[: cut + 1], probs)
 
 
-class _Lines(bytes):
-    """A block of newline-terminated UTF-8 caption lines."""
+class CaptionLines(bytes):
+    """A block of newline-terminated UTF-8 caption lines (one caption a line)."""
 
 
 def _text_chunk(data: bytes, probs):
@@ -143,7 +153,7 @@ def _text_chunk(data: bytes, probs):
                 probs["bad_utf8"] += 1
                 fixed.append(line.decode("utf-8", "replace").encode("utf-8"))
         data = b"\n".join(fixed) + b"\n"
-    yield _Lines(data)
+    yield CaptionLines(data)
 
 
 def _iter_table(path, fmt, column, batch_size, probs, msgs):

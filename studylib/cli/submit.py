@@ -1,7 +1,7 @@
 """Submit a real-data training run to Slurm with submitit (optional extra ``slurm``).
 
 Each task becomes one DDP process: submitit's environment is exported as the
-variables torchrun would set, then ``studylib.real.run_real`` runs as usual.
+variables torchrun would set, then the run pipeline (studylib.pipeline) runs as usual.
 
     python -m studylib submit --preset paper --nodes 2 --gpus-per-node 8 --partition gpu \\
         -p train_data=/data/incaps.tsv -p data_root=/data -p eval_data=val=/data/imagenet/val
@@ -15,12 +15,13 @@ def _task(params: dict, label: str, preset: str):
     import submitit
 
     submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-    from studylib.cli import init_distributed
-    from studylib.real import run_real
+    from studylib.cli.distributed import init_distributed
+    from studylib.pipeline import run
+    from studylib.spec import RunSpec
 
     init_distributed()
-    run = run_real(params, label=label, preset=preset, progress=False)
-    return None if run is None else run.metrics
+    result = run(RunSpec(params, label=label, preset=preset, chapter="train"), progress=False, keep_model=True)
+    return None if result is None else result.metrics
 
 
 def submit(params: dict, *, label: str = "real", preset: str = "paper", nodes: int = 1, gpus_per_node: int = 8,
@@ -30,7 +31,7 @@ def submit(params: dict, *, label: str = "real", preset: str = "paper", nodes: i
         import submitit
     except ImportError:
         raise ImportError("submitting needs the optional extra: pip install -e '.[slurm]'") from None
-    from studylib.real import check_data
+    from studylib.data.real_data import check_data
 
     problems = check_data(params)
     if problems:

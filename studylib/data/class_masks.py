@@ -28,7 +28,7 @@ Sources (copied, not invented; cross-checked where two sources exist):
 The wnid lists are sorted, which is also the order of ImageNet-1k class
 indices and of torchvision ``ImageFolder`` classes. Usage::
 
-    from studylib.class_masks import IMAGENET_R_WNIDS, OBJECTNET_TO_IMAGENET
+    from studylib.data.class_masks import IMAGENET_R_WNIDS, OBJECTNET_TO_IMAGENET
     len(IMAGENET_R_WNIDS)                                   # 200
     OBJECTNET_TO_IMAGENET["alarm_clock"]                    # ('n02708093', 'n03196217')
 """

@@ -13,7 +13,7 @@ simple form, which the in-memory trainer and a streaming trainer can both use:
   batch reports all of them at the end of the epoch, also with DataLoader
   workers (the counts travel inside the batches, not through shared state);
 * :func:`make_loader` returns a DataLoader whose order is a pure function of
-  ``(seed, epoch)`` (the same formula as ``studylib.train.epoch_order``), with
+  ``(seed, epoch)`` (:func:`epoch_order`), with
   pinned memory on GPU machines.
 
 Labels are class indices (``-1`` where a shard sample carries none). A label
@@ -23,7 +23,7 @@ in ``dataset.dropped``), never used.
 
 Usage::
 
-    from studylib.data import (SkipCounter, ShardDataset, caption_table, eval_folder,
+    from studylib.data.adapters import (SkipCounter, ShardDataset, caption_table, eval_folder,
                                imagenet_captions, make_loader, make_transform)
     ds = caption_table("incaps_title.tsv", root="/data", transform=make_transform(224, train=True))
     skips = SkipCounter()
@@ -55,9 +55,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from studylib import class_masks
+from studylib.data import class_masks
 from studylib.concepts import load_concepts
-from studylib.train import epoch_order  # noqa: F401  (one definition of the shuffled order, shared with the trainer)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CAPTION_FIELDS = ("title", "tags", "description")
@@ -660,6 +659,14 @@ class SkipCounter:
 
 def _order_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of ``n`` samples in ``epoch``: a pure function of ``(seed, epoch)``.
+
+    The one definition shared by the in-memory batch source and :func:`make_loader`.
+    """
+    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch)))
 
 
 

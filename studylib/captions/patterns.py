@@ -1,15 +1,18 @@
-"""Concept sets and their compiled synonym patterns (used by studylib.frequency).
+"""Concept sets and their compiled synonym patterns: what a caption can name.
 
-Why: the matching rules (tokenization, inflections, negative phrases) and the
-vocabulary hash table + word trie they compile to are what the vectorised
-matcher of :mod:`studylib.frequency` consumes; they live here so that each
-module stays short. The rules are described in :mod:`studylib.frequency`,
-which re-exports the public names below.
+Why: counting needs, per concept, every spelling a caption may use for it
+(synonyms, plurals, possessives, hyphen variants) and the contexts that mean
+"the other thing" (negative phrases). This module defines the tokenisation
+rule (:func:`tokenize`), the inflections, the concept specs (ImageNet-1k or a
+user's JSON/TSV concept file) and compiles them into :class:`Patterns`: a
+vocabulary hash table plus a word trie that the vectorised matcher of
+:mod:`studylib.captions.matching` walks (the matching rules are listed there).
 
 Usage::
 
-    from studylib.concept_patterns import build_patterns
+    from studylib.captions.patterns import build_patterns, tokenize
     pat = build_patterns("imagenet")     # or a JSON/TSV concept file, a dict, specs
+    tokenize("The Dog's BOWL, man-eater!")   # ['the', 'dogs', 'bowl', 'man', 'eater']
 """
 from __future__ import annotations
 
@@ -25,15 +28,16 @@ import numpy as np
 # ----------------------------------------------------------------------------
 # Tokenization (the reference definition; the numpy path implements it on bytes)
 
-_DELETE_RE = re.compile("['`\u00b4\u2018\u2019]")
-_SEP_RE = re.compile(
+# Deleted before splitting ("dog's" -> "dogs"); every run of SEPARATOR_RE splits words.
+APOSTROPHE_RE = re.compile("['`\u00b4\u2018\u2019]")
+SEPARATOR_RE = re.compile(
     "[^0-9a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u1fff\u2c00-\u2fff"
     "\u3040-\ufdff\ufe10-\ufefe\uff00-\ufffc\ufffe\uffff]+")
 
 
 def tokenize(text: str) -> list[str]:
     """Words of ``text`` under the matching rules (lower-cased, apostrophes deleted)."""
-    return [t for t in _SEP_RE.split(_DELETE_RE.sub("", text.lower())) if t]
+    return [t for t in SEPARATOR_RE.split(APOSTROPHE_RE.sub("", text.lower())) if t]
 
 
 # ----------------------------------------------------------------------------
@@ -336,6 +340,60 @@ class Patterns:
                 self.out_concept[p + j] = cid
                 self.out_neg[p + j] = neg
         self.node_has_out = cnt > 0
+
+    def lookup_words(self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary word ids of many words at once (the hash-table probe).
+
+        ``windows[i]`` is the little-endian uint64 of the 8 text bytes from
+        byte ``i`` (a strided view of a buffer padded with >= 16 zero bytes);
+        word ``k`` spans ``lens[k]`` bytes from ``starts[k]``. Returns
+        (indices into ``starts`` of the words in the vocabulary, their word ids).
+        """
+        keys = windows[starts]
+        keys &= _MASKS[np.minimum(lens, 8)]
+        with np.errstate(over="ignore"):
+            slot = ((keys * _MULT) >> self.tbl_shift).astype(np.int64)
+        k = self.tbl_keys[slot]
+        hit = k == keys
+        cand = np.flatnonzero(hit)
+        entry = self.tbl_vals[slot[cand]]
+        pending = np.flatnonzero((k != 0) & ~hit)
+        probe = 0
+        extra_c, extra_e = [], []
+        while pending.size and probe < self.max_probe:
+            probe += 1
+            s2 = (slot[pending] + probe) & self.tbl_mask
+            k2 = self.tbl_keys[s2]
+            h2 = k2 == keys[pending]
+            extra_c.append(pending[h2])
+            extra_e.append(self.tbl_vals[s2[h2]])
+            pending = pending[(k2 != 0) & ~h2]
+        if extra_c:
+            cand = np.concatenate([cand] + extra_c)
+            entry = np.concatenate([entry] + extra_e)
+        clen = lens[cand]
+        short = clen <= 8
+        cid = np.full(cand.size, -1, dtype=np.int32)
+        cid[short] = self.entry_short[entry[short]]
+        lng = np.flatnonzero((~short) & self.entry_has_long[entry] & (clen <= self.max_word_bytes))
+        if lng.size:               # words over 8 bytes: hash all chunks, then verify them
+            lc = cand[lng]
+            ll = clen[lng]
+            st = starts[lc]
+            chunks = [keys[lc]]
+            for j in range(1, self.n_chunks):
+                chunks.append(windows[st + 8 * j] & _MASKS[np.clip(ll - 8 * j, 0, 8)])
+            h = _mix(chunks, ll)
+            j = np.minimum(np.searchsorted(self.long_hash, h), len(self.long_hash) - 1)
+            ok = self.long_hash[j] == h
+            wid = self.long_id[j]
+            ok &= self.long_lens[wid] == ll
+            for c in range(self.n_chunks):
+                ok &= self.long_chunks[wid, c] == chunks[c]
+            cid[lng[ok]] = wid[ok]
+        found = cid >= 0
+        return cand[found], cid[found]
 
     def __repr__(self):
         return (f"Patterns({self.n_concepts} concepts, {len(self.phrases)} phrases, "

@@ -8,11 +8,12 @@ lists, per-caption concept matches), so the same code serves the synthetic
 concept world and real corpora. Each returns a :class:`Variant`: the kept
 indices (sorted ``np.int64``; repeated indices only when resampling with
 replacement) plus a markdown data card saying what was done, with which
-parameters and seed, sizes before and after, classes and imbalance.
+parameters and seed, sizes before and after, classes and imbalance (written
+by the one card writer, :func:`studylib.cards.write_card`).
 
 Run::
 
-    from studylib.curation import metaclip_balance, trim_tail
+    from studylib.captions.curation import metaclip_balance, trim_tail
     v = metaclip_balance((caption_ids, concept_ids), t=20_000, n_captions=N, seed=0)
     subset = [captions[i] for i in v.kept]
     v.write_card("data_cards/metaclip_t20000.md")
@@ -26,7 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from studylib.io import atomic_write_text
+import studylib
+from studylib.captions.patterns import tokenize
+from studylib.captions.profiles import imbalance_stats
+from studylib.cards import card_markdown, write_card
 
 
 @dataclass
@@ -54,48 +58,52 @@ class Variant:
 
     def write_card(self, path: str | Path) -> Path:
         """Write the data card (atomically) and return its path."""
-        atomic_write_text(path, self.card)
-        return Path(path)
+        return write_card(path, *_card_parts(self))
 
 
 def data_card(v: Variant) -> str:
     """Markdown data card of a variant."""
-    from studylib import __version__
-    from studylib.profiles import imbalance_stats
+    return card_markdown(*_card_parts(v))
 
+
+def _card_parts(v: Variant) -> tuple[str, str, list[tuple[str, str]], str]:
+    """Title, intro, sections and footer of a variant's card (see studylib.cards)."""
     pct = 100.0 * v.n_after / v.n_before if v.n_before else float("nan")
-    out = [f"# Data card: {v.name}", "", v.description, "",
-           "| | |", "|---|---|",
-           f"| seed | {v.seed if v.seed is not None else 'none (deterministic)'} |",
-           f"| size before | {v.n_before:,} |",
-           f"| size after | {v.n_after:,} ({pct:.1f}%) |"]
+    intro = [v.description, "",
+             "| | |", "|---|---|",
+             f"| seed | {v.seed if v.seed is not None else 'none (deterministic)'} |",
+             f"| size before | {v.n_before:,} |",
+             f"| size after | {v.n_after:,} ({pct:.1f}%) |"]
     if v.counts_before is not None:
         cb, ca = v.counts_before, v.counts_after
-        out.append(f"| classes present before / after | {int(np.count_nonzero(cb))} / "
-                   f"{int(np.count_nonzero(ca))} (of {cb.size}) |")
-    out += ["", "## Parameters", "", "| parameter | value |", "|---|---|"]
-    out += [f"| {k} | {_fmt(val)} |" for k, val in v.params.items()]
+        intro.append(f"| classes present before / after | {int(np.count_nonzero(cb))} / "
+                     f"{int(np.count_nonzero(ca))} (of {cb.size}) |")
+    params = ["| parameter | value |", "|---|---|"]
+    params += [f"| {k} | {_fmt(val)} |" for k, val in v.params.items()]
+    sections = [("Parameters", "\n".join(params))]
     if v.counts_before is not None:
         present = v.counts_before > 0
         sb, sa = imbalance_stats(cb[present]), imbalance_stats(ca[present])
-        out += ["", "## Imbalance (examples per class, over the classes present before)", "",
-                "| statistic | before | after |", "|---|---|---|"]
+        rows = ["| statistic | before | after |", "|---|---|---|"]
         for key, label in (("total", "labelled examples"), ("max_over_median", "max / median"),
                            ("gini", "Gini"), ("zipf_alpha", "fitted Zipf alpha")):
-            out.append(f"| {label} | {_fmt(sb[key])} | {_fmt(sa[key])} |")
-        out.append(f"| smallest / largest class | {int(cb.min())} / {int(cb.max())} | "
-                   f"{int(ca.min())} / {int(ca.max())} |")
+            rows.append(f"| {label} | {_fmt(sb[key])} | {_fmt(sa[key])} |")
+        rows.append(f"| smallest / largest class | {int(cb.min())} / {int(cb.max())} | "
+                    f"{int(ca.min())} / {int(ca.max())} |")
+        sections.append(("Imbalance (examples per class, over the classes present before)",
+                         "\n".join(rows)))
         names = v.class_names or [str(i) for i in range(ca.size)]
         order = np.argsort(-ca, kind="stable")
         show = order if ca.size <= 20 else np.concatenate([order[:5], order[-5:]])
-        out += ["", "## Classes" + ("" if ca.size <= 20 else " (5 largest, 5 smallest after)"),
-                "", "| class | before | after |", "|---|---|---|"]
-        out += [f"| {names[i]} | {int(cb[i])} | {int(ca[i])} |" for i in show]
+        rows = ["| class | before | after |", "|---|---|---|"]
+        rows += [f"| {names[i]} | {int(cb[i])} | {int(ca[i])} |" for i in show]
+        sections.append(("Classes" + ("" if ca.size <= 20 else " (5 largest, 5 smallest after)"),
+                         "\n".join(rows)))
     if v.notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in v.notes]
-    out += ["", f"Made by `studylib.curation` (studylib {__version__}); alpha fitted by least "
-                "squares of log count on log rank over nonzero counts.", ""]
-    return "\n".join(out)
+        sections.append(("Notes", "\n".join(f"- {n}" for n in v.notes)))
+    footer = (f"Made by `studylib.captions.curation` (studylib {studylib.__version__}); alpha "
+              "fitted by least squares of log count on log rank over nonzero counts.")
+    return f"Data card: {v.name}", "\n".join(intro), sections, footer
 
 
 def _fmt(x) -> str:
@@ -429,8 +437,6 @@ def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, emb
 
 
 def _norm(text: str) -> str:
-    from studylib.frequency import tokenize
-
     return " ".join(tokenize(text or ""))
 
 
@@ -440,7 +446,7 @@ def deduplicate(captions, *, near: bool = False, threshold: float = 0.8, num_per
     """Drop duplicate captions, keeping the first occurrence.
 
     Exact: identical after normalisation (lower case, punctuation and extra
-    spaces removed, :func:`studylib.frequency.tokenize`). Near (``near=True``):
+    spaces removed, :func:`studylib.captions.patterns.tokenize`). Near (``near=True``):
     MinHash over word unigrams+bigrams (``num_perm`` seeded hash functions,
     LSH with ``bands`` bands); a caption is dropped when an earlier kept one
     in a shared bucket has estimated Jaccard similarity >= ``threshold``.

@@ -9,7 +9,7 @@ Run::
     python -m studylib freq count --concepts imagenet --input 'caps/*.parquet' \\
         --column TEXT --out freqs.tsv [--workers 8] [--matches matches.parquet]
     python -m studylib freq compare --reference laion400m.txt cc12m.txt yfcc15m.txt --csv
-    python -m studylib.freq_cli count --input caps.txt --out freqs.tsv     # standalone
+    python -m studylib.cli.freq count --input caps.txt --out freqs.tsv     # standalone
 """
 from __future__ import annotations
 
@@ -79,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _count(args) -> int:
-    from studylib import frequency as F
+    from studylib.captions.counting import count_files
+    from studylib.captions.patterns import build_patterns
+    from studylib.captions.results import (write_counts_parquet, write_counts_tsv,
+                                           write_matches_parquet)
 
     try:
-        pat = F.build_patterns(args.concepts, negatives=not args.no_negatives)
+        pat = build_patterns(args.concepts, negatives=not args.no_negatives)
     except (OSError, ValueError) as e:
         print(f"freq count: {e}", file=sys.stderr)
         return 2
@@ -96,11 +99,11 @@ def _count(args) -> int:
             return 2
         client = None if args.dask == "local" else Client(args.dask)
     try:
-        res = F.count_files(args.input, pat, column=args.column, fmt=args.fmt,
-                            single_label=args.single_label, negative_window=args.negative_window,
-                            keep_matches=bool(args.matches), workers=args.workers,
-                            engine="dask" if args.dask else "processes", client=client,
-                            batch_size=args.batch_size, progress=not args.no_progress)
+        res = count_files(args.input, pat, column=args.column, fmt=args.fmt,
+                          single_label=args.single_label, negative_window=args.negative_window,
+                          keep_matches=bool(args.matches), workers=args.workers,
+                          engine="dask" if args.dask else "processes", client=client,
+                          batch_size=args.batch_size, progress=not args.no_progress)
     except (FileNotFoundError, ValueError) as e:
         print(f"freq count: {e}", file=sys.stderr)
         return 2
@@ -108,20 +111,20 @@ def _count(args) -> int:
         if client is not None:
             client.close()
     if str(args.out).lower().endswith((".parquet", ".pq")):
-        F.write_counts_parquet(res, args.out)
+        write_counts_parquet(res, args.out)
     else:
-        F.write_counts_tsv(res, args.out)
+        write_counts_tsv(res, args.out)
     if args.parquet_out:
-        F.write_counts_parquet(res, args.parquet_out)
+        write_counts_parquet(res, args.parquet_out)
     if args.matches:
-        F.write_matches_parquet(res, args.matches)
+        write_matches_parquet(res, args.matches)
     print(res.summary(), file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
 def _compare(args) -> int:
-    from studylib.profiles import compare_profiles, plot_ranked_frequencies, read_profile
+    from studylib.captions.profiles import compare_profiles, plot_ranked_frequencies, read_profile
 
     try:
         ref = read_profile(args.reference)
@@ -147,8 +150,8 @@ def _compare(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Standalone entry point: ``python -m studylib.freq_cli {count,compare} ...``."""
-    parser = argparse.ArgumentParser(prog="python -m studylib.freq_cli",
+    """Standalone entry point: ``python -m studylib.cli.freq {count,compare} ...``."""
+    parser = argparse.ArgumentParser(prog="python -m studylib.cli.freq",
                                      description="Concept frequencies of caption corpora.")
     _fill(parser)
     return run(parser.parse_args(argv))

@@ -2,7 +2,7 @@
 
 Why: the ``paper`` preset trains the paper's own architectures (RN50 and ViT-B
 at 224 px) on the user's real data, but the trainer is written against the tiny
-:class:`studylib.models.ClipModel` / :class:`studylib.models.SLModel`
+:class:`studylib.models.tiny.ClipModel` / :class:`studylib.models.tiny.SLModel`
 interfaces. This module builds any model in ``open_clip.list_models()`` with
 open_clip's own factory and wraps it in adapters with exactly those interfaces:
 
@@ -11,7 +11,7 @@ open_clip's own factory and wraps it in adapters with exactly those interfaces:
   features and ``forward(images, tokens) -> (image_features, text_features,
   logit_scale.exp())``; the open_clip model itself is ``.clip``.
 * :class:`OpenClipSLModel` (from :func:`create_sl`): the open_clip image tower
-  plus a :class:`studylib.models.Head`; ``forward(images, classes=None) -> logits``.
+  plus a :class:`studylib.models.heads.Head`; ``forward(images, classes=None) -> logits``.
 
 Nothing is ever downloaded: models are built with ``pretrained=None`` and
 weights come only from local checkpoint files (open_clip trainer checkpoints
@@ -27,7 +27,7 @@ image tower is convolutional (so ``channels_last`` inputs help).
 
 Example::
 
-    from studylib.openclip_models import create_clip, create_sl, flops_per_sample
+    from studylib.models.openclip import create_clip, create_sl, flops_per_sample
 
     model, tokenizer, (train_tf, eval_tf) = create_clip(
         "ViT-B-32", pretrained="", text_tower="frozen", text_init="runs/clip/epoch_32.pt")
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studylib.models import Head
+from studylib.models.heads import Head
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch",
 # --------------------------------------------------------------------------- SL
 
 class OpenClipSLModel(nn.Module):
-    """An open_clip image tower plus a :class:`studylib.models.Head` (interface of ``SLModel``)."""
+    """An open_clip image tower plus a :class:`studylib.models.heads.Head` (interface of ``SLModel``)."""
 
     def __init__(self, visual: nn.Module, head: Head, arch: str):
         super().__init__()
@@ -343,12 +343,14 @@ class OpenClipSLModel(nn.Module):
         self.arch = arch
         self.loaded_keys: list[str] = []
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The image tower's pooled embedding, before the head."""
+        feats = self.visual(images)
+        return feats[0] if isinstance(feats, tuple) else feats      # (pooled, tokens) towers
+
     def forward(self, images: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (n, n_classes), or (n, len(classes)) for the classes ``classes`` only."""
-        feats = self.visual(images)
-        if isinstance(feats, tuple):                 # (pooled, tokens) towers
-            feats = feats[0]
-        return self.head(feats, classes)
+        return self.head(self.features(images), classes)
 
 
 def _build_visual(cfg: dict, device="cpu") -> nn.Module:

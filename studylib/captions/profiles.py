@@ -1,4 +1,4 @@
-"""Frequency profiles: load per-class count files and compare them.
+"""Frequency profiles: the one reader of per-class count files, and their comparison.
 
 Why: the paper's first finding is that concept frequencies of very different
 corpora (LAION, CC, YFCC, MetaCLIP, ImageNet-Captions) are strongly
@@ -8,16 +8,22 @@ format of the paper's released files and of ``freq count``), correlates them
 (Spearman, Kendall tau-b), summarises their imbalance (max/median, Gini,
 fitted Zipf exponent) and draws the ranked log-frequency figure (Fig. 1a).
 
+:func:`read_profile` is the only reader of count files in studylib: ``freq
+compare`` and the concept world's ``profile=<path>`` option
+(:func:`studylib.world.counts_from_file`) both go through it, so a file is
+accepted or rejected, with the same message, wherever it is used.
+
 Run::
 
     python -m studylib freq compare --reference laion400m.txt cc12m.txt yfcc15m.txt --csv
 
-    from studylib.profiles import read_profile, compare_profiles
+    from studylib.captions.profiles import compare_profiles, read_profile
     ref = read_profile("laion400m.txt")
     compare_profiles(ref, [read_profile("cc12m.txt")])
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,50 +33,86 @@ COLUMNS = ["name", "classes", "total", "spearman", "kendall", "max_over_median",
            "zipf_alpha"]
 
 
-def read_profile(path: str | Path, name: str | None = None) -> pd.Series:
-    """Read a count file into a Series (index: class name, values: int counts).
+def read_profile(path: str | Path, name: str | None = None, classes=None) -> pd.Series:
+    """Read a count file into a Series (index: class name, values: int64 counts).
 
-    Accepts ``classname<TAB>count`` text files (no header) and the parquet
-    files written by ``freq count`` (columns ``classname``, ``count``). The
-    Series name is ``name`` or the file stem. Errors name the file and line.
+    Accepts ``classname<TAB>count`` text files (no header, blank lines
+    skipped, a UTF-8 byte-order mark stripped) and the parquet files written
+    by ``freq count`` (columns ``classname``, ``count``). The Series name is
+    ``name`` or the file stem.
+
+    Checks: every count is a whole number >= 0 (not NaN or infinite), every
+    class name is non-empty and appears once, and, when ``classes`` (an
+    iterable of names) is given, every name is one of them. A failed check
+    raises ValueError naming the file and line (``path:line: ...``; parquet:
+    ``path: row N: ...``).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"profile file {path} does not exist")
-    label = name or path.stem
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
-        missing = {"classname", "count"} - set(df.columns)
-        if missing:
-            raise ValueError(f"profile {path}: parquet lacks column(s) {sorted(missing)}")
-        names, counts = df["classname"].astype(str).tolist(), df["count"].to_numpy()
-    else:
-        names, counts = [], []
-        with open(path, encoding="utf-8") as f:
-            for ln, line in enumerate(f, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                cls, sep, cnt = line.rpartition("\t")
-                if not sep:
-                    raise ValueError(f"profile {path}, line {ln}: expected 'classname<TAB>count', "
-                                     f"got {line[:60]!r}")
-                try:
-                    value = float(cnt)
-                except ValueError:
-                    raise ValueError(f"profile {path}, line {ln}: count {cnt!r} is not a "
-                                     "number") from None
-                if value < 0 or not np.isfinite(value):
-                    raise ValueError(f"profile {path}, line {ln}: count must be finite and >= 0")
-                names.append(cls)
-                counts.append(value)
+    if not path.is_file():
+        raise FileNotFoundError(f"count file {path} does not exist")
+    rows = _parquet_rows(path) if path.suffix.lower() in (".parquet", ".pq") else _text_rows(path)
+    known = None if classes is None else set(classes)
+    names, counts, seen = [], [], {}
+    for where, cls, raw in rows:
+        if not cls.strip():
+            raise ValueError(f"{where}: empty class name")
+        if cls in seen:
+            raise ValueError(f"{where}: class {cls!r} appears twice (first at {seen[cls]})")
+        if known is not None and cls not in known:
+            raise ValueError(f"{where}: unknown class {cls!r} (not among the {len(known)} "
+                             "given classes)")
+        seen[cls] = where
+        names.append(cls)
+        counts.append(_whole_count(raw, where))
     if not names:
-        raise ValueError(f"profile {path} is empty")
-    s = pd.Series(np.asarray(counts, dtype=float), index=pd.Index(names, name="classname"),
-                  name=label)
-    if np.all(s.to_numpy() == np.round(s.to_numpy())):
-        s = s.astype(np.int64)
-    return s
+        raise ValueError(f"count file {path} is empty")
+    return pd.Series(np.asarray(counts, dtype=np.int64), index=pd.Index(names, name="classname"),
+                     name=name or path.stem)
+
+
+def _text_rows(path: Path):
+    """(where, class name, count text) per non-blank line of a text count file."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+    for ln, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if not line.strip():
+            continue
+        cls, sep, cnt = line.rpartition("\t")
+        if not sep:
+            raise ValueError(f"{path}:{ln}: expected 'classname<TAB>count', got {line[:60]!r}")
+        yield f"{path}:{ln}", cls, cnt
+
+
+def _parquet_rows(path: Path):
+    """(where, class name, count text) per row of a parquet count file."""
+    df = pd.read_parquet(path)
+    missing = {"classname", "count"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: parquet count file lacks column(s) {sorted(missing)}")
+    for i, (cls, cnt) in enumerate(zip(df["classname"].astype(str), df["count"]), 1):
+        yield f"{path}: row {i}", cls, str(cnt)
+
+
+def _whole_count(text: str, where: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{where}: count {text!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{where}: count {text!r} is not finite") from None
+        if number != int(number):
+            raise ValueError(f"{where}: count {text!r} is not a whole number") from None
+        value = int(number)
+    if value < 0:
+        raise ValueError(f"{where}: count {text!r} is negative")
+    return value
 
 
 def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"

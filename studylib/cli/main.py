@@ -4,6 +4,7 @@
     studylib results [--csv]                                         the results table
     studylib freq count|compare ...                                  caption toolbox
     studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
+    studylib train --preset smoke -p objective=sl                      one run on the concept world
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 
 def _cmd_run(args) -> int:
     from studylib.config import PRESETS
-    from studylib.runner import ChapterFailed, parse_assignment, run_chapters
+    from studylib.execute import ChapterFailed, parse_assignment, run_chapters
 
     if args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
@@ -45,15 +46,15 @@ def _cmd_results(args) -> int:
 
 
 def _real_params(args) -> dict:
-    from studylib.config import resolve
-    from studylib.runner import parse_assignment
+    from studylib.execute import parse_assignment
+    from studylib.spec import resolve
 
     return resolve(args.preset, **dict(parse_assignment(p) for p in args.param))
 
 
 def _cmd_check_data(args) -> int:
     from studylib.config import ConfigError
-    from studylib.real import check_data
+    from studylib.data.real_data import check_data
 
     try:
         problems = check_data(_real_params(args))
@@ -69,39 +70,29 @@ def _cmd_check_data(args) -> int:
     return 0
 
 
-def init_distributed() -> None:
-    """Join the process group that torchrun (or submitit) describes in the environment."""
-    import os
-
-    import torch
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-
-
 def _cmd_train(args) -> int:
+    from studylib.cli.distributed import init_distributed
     from studylib.config import ConfigError
-    from studylib.real import run_real
+    from studylib.pipeline import run
+    from studylib.spec import RunSpec
 
     try:
         params = _real_params(args)
         init_distributed()
-        run = run_real(params, label=args.label, preset=args.preset, progress=not args.quiet)
+        result = run(RunSpec(params, label=args.label, preset=args.preset, chapter="train"),
+                     progress=not args.quiet, keep_model=True)
     except (ConfigError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if run is not None:
-        tops = ", ".join(f"{k[5:]} {v:.4f}" for k, v in run.metrics.items() if k.startswith("top1_"))
-        print(f"run {run.key}: top-1 {tops}  ({run.path})")
+    if result is not None:
+        tops = ", ".join(f"{k[5:]} {v:.4f}" for k, v in result.metrics.items() if k.startswith("top1_"))
+        print(f"run {result.key}: top-1 {tops}  ({result.path})")
     return 0
 
 
 def _cmd_submit(args) -> int:
     from studylib.config import ConfigError
-    from studylib.submit import submit
+    from studylib.cli.submit import submit
 
     try:
         job = submit(_real_params(args), label=args.label, preset=args.preset, nodes=args.nodes,
@@ -146,12 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--minutes", type=int, default=24 * 60)
             cmd.add_argument("--cluster", default=None, help="submitit cluster: slurm (default), local or debug")
         cmd.set_defaults(func=func)
-    try:
-        from studylib import freq_cli
-    except ImportError:
-        freq_cli = None
-    if freq_cli is not None:
-        freq_cli.add_parser(sub)
+    from studylib.cli import freq as freq_cli
+
+    freq_cli.add_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Execute the chapters (jupytext ``py:percent`` notebooks) with papermill.
+"""Execute the chapter notebooks (jupytext ``py:percent`` files) with papermill.
 
 Each chapter is read with ``jupytext.read``, parameterised (``preset`` plus
 any overrides) and executed by papermill on the ``python3`` kernel with the

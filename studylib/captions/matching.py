@@ -1,0 +1,383 @@
+"""The vectorised matcher: which concepts each caption of a batch names.
+
+Why: frequency estimation must scale to billions of captions, so matching
+runs on whole batches with numpy instead of caption by caption. This module
+is that one unit (plus :func:`match_reference`, its slow plain-Python
+specification); :mod:`studylib.captions.counting` feeds it batches and sums.
+
+Matching rules (the same in :func:`match_batch`, :func:`match_reference` and
+the pyahocorasick loop of ``bench/freq_throughput.py``):
+
+* Text is lower-cased; apostrophes (``' ` ´ ‘ ’``) are deleted ("dog's" ->
+  "dogs", "jack-o'-lantern" -> "jack o lantern"); every other character that
+  is not a letter or digit separates words (ASCII punctuation, ``_``,
+  U+0080-U+00BF, ``× ÷``, U+2000-U+2BFF, U+3000-U+303F, variation selectors,
+  BOM, U+FFFD and everything above U+FFFF such as emoji). See
+  :func:`studylib.captions.patterns.tokenize`. (The fast path lower-cases
+  with Arrow, the reference with ``str.lower``; they agree except for a few
+  special cases such as "İ".)
+* A synonym matches a run of whole words, so "ram" never matches "program",
+  and "man-eater" matches "man eater", "man-eater" and "maneater".
+* Inflections are generated once, when the patterns are built: plurals of the
+  last word (s/es/ies/oes, irregulars such as mouse -> mice) and possessives,
+  which apostrophe deletion turns into "puppys", "mices".
+* Negative phrases per concept ("crane" near "construction") discard a
+  mention when they occur within ``negative_window`` words of it (anywhere in
+  the caption when ``None``).
+* Multi-label: a caption names every concept it matches (the counting module
+  can drop captions naming several, ``single_label=True``).
+
+The fast path turns a batch of captions into one lower-cased byte buffer
+(pyarrow ``utf8_lower``), finds word boundaries with numpy, looks every word
+up in the vocabulary hash table of the :class:`Patterns`
+(:meth:`Patterns.lookup_words`) and walks its word trie for multi-word
+synonyms, all vectorised over the batch; (caption, concept) pairs are
+deduplicated with a sort. ``bench/freq_throughput.py`` checks it against a
+pyahocorasick loop.
+
+Usage::
+
+    from studylib.captions.matching import match_batch, match_reference
+    from studylib.captions.patterns import build_patterns
+    pat = build_patterns("imagenet")
+    out = match_batch(["a crane on a construction site", "two tench"], pat, None)
+    out.keys // pat.n_concepts, out.keys % pat.n_concepts   # caption ids, concept ids
+    match_reference("two tench", pat)                       # {0}
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from studylib.captions.patterns import Patterns, tokenize
+from studylib.captions.readers import CaptionLines
+
+
+def _resolve_specials(buf: np.ndarray, n: int) -> np.ndarray:
+    """Blank multi-byte separators in place; return byte positions to delete."""
+    view = buf[:n]
+    m = view == 39
+    m |= view == 96
+    m |= view >= 0xC2
+    sp = np.flatnonzero(m)
+    if not sp.size:
+        return sp
+    b0 = buf[sp]
+    b1 = buf[sp + 1]
+    b2 = buf[sp + 2]
+    dele = [sp[b0 < 0x80]]                                       # ' and `
+    c2 = b0 == 0xC2
+    acute = c2 & (b1 == 0xB4)
+    dele += [sp[acute], sp[acute] + 1]
+    sep2 = (c2 & ~acute) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))
+    quote = (b0 == 0xE2) & (b1 == 0x80) & ((b2 == 0x98) | (b2 == 0x99))
+    dele += [sp[quote], sp[quote] + 1, sp[quote] + 2]
+    sep3 = (((b0 == 0xE2) & (b1 <= 0xAF) & ~quote) | ((b0 == 0xE3) & (b1 == 0x80))
+            | ((b0 == 0xEF) & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF))
+                                | ((b1 == 0xBF) & (b2 == 0xBD)))))
+    sep4 = b0 >= 0xF0
+    for k, sel in ((2, sep2), (3, sep3), (4, sep4)):
+        p = sp[sel]
+        for j in range(k):             # valid UTF-8 and >= 16 pad bytes: in bounds
+            buf[p + j] = 32
+    dele = np.concatenate(dele)
+    dele.sort()
+    return dele
+
+
+def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
+                  negative_window: int | None):
+    """Mentions in a prepared buffer.
+
+    ``buf[:n]`` holds lower-cased UTF-8 text with a separator byte at every
+    position of ``bounds`` (``bounds[i]`` precedes caption ``i``, the last one
+    ends the text) and at least 16 zero bytes after ``n``. Returns unique
+    (caption, concept) pairs as int64 keys ``caption * n_concepts + concept``.
+    """
+    dele = _resolve_specials(buf, n)
+    if dele.size:                           # compact: copy the runs between deletions
+        parts = np.split(buf, dele)
+        buf = np.concatenate([parts[0]] + [p[1:] for p in parts[1:]])
+        bounds = bounds - np.searchsorted(dele, bounds)
+        n -= dele.size
+    v = buf[:n]
+    w = v >= 0x80
+    t = v - np.uint8(97)
+    w |= t < 26
+    np.subtract(v, np.uint8(48), out=t)
+    w |= t < 10
+    edges = np.flatnonzero(w[1:] != w[:-1])
+    edges += 1
+    if edges.size % 2:                      # text ends inside a word
+        edges = np.append(edges, n)
+    starts = edges[0::2]
+    lens = edges[1::2] - starts
+    ntok = starts.size
+    empty = np.zeros(0, dtype=np.int64)
+    if ntok == 0:
+        return empty
+    # --- word ids: first-8-byte key -> hash table entry -> word id
+    u64 = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
+    pos, wid = pat.lookup_words(u64, starts, lens)
+    ids = np.full(ntok + 1, -1, dtype=np.int32)   # trailing -1 stops trie walks
+    ids[pos] = wid
+    # --- trie walk over consecutive word ids
+    node = pat.first_node[wid]
+    sel = node >= 0
+    pos, node = pos[sel], node[sel]
+    m_start, m_len, m_node = [], [], []
+    depth = 1
+    V = pat.V
+    while pos.size:
+        t = pat.node_has_out[node]
+        if t.any():
+            m_start.append(pos[t])
+            m_len.append(np.full(int(t.sum()), depth, dtype=np.int64))
+            m_node.append(node[t])
+        c = pat.node_has_child[node]
+        pos, node = pos[c], node[c]
+        if not pos.size:
+            break
+        nw = ids[pos + depth]
+        c = nw >= 0
+        pos, node, nw = pos[c], node[c], nw[c]
+        key = node.astype(np.int64) * V + nw
+        if not pat.edge_keys.size:
+            break
+        j = np.minimum(np.searchsorted(pat.edge_keys, key), len(pat.edge_keys) - 1)
+        c = pat.edge_keys[j] == key
+        pos, node = pos[c], pat.edge_child[j[c]]
+        depth += 1
+    if not m_start:
+        return empty
+    ms = np.concatenate(m_start)
+    ml = np.concatenate(m_len)
+    mn = np.concatenate(m_node)
+    cap = np.searchsorted(bounds, starts[ms], side="right") - 1
+    multi = ml > 1
+    if multi.any():                          # a phrase must not span two captions
+        cap_end = np.searchsorted(bounds, starts[ms[multi] + ml[multi] - 1], side="right") - 1
+        keep = np.ones(ms.size, dtype=bool)
+        keep[np.flatnonzero(multi)[cap_end != cap[multi]]] = False
+        ms, ml, mn, cap = ms[keep], ml[keep], mn[keep], cap[keep]
+    # expand node outputs to (concept, negative)
+    cnt = pat.out_ptr[mn + 1] - pat.out_ptr[mn]
+    rep = np.repeat(np.arange(mn.size), cnt)
+    first = np.repeat(pat.out_ptr[mn] - np.cumsum(cnt) + cnt, cnt)
+    oi = first + np.arange(rep.size)
+    concept = pat.out_concept[oi].astype(np.int64)
+    neg = pat.out_neg[oi]
+    cap, ms, ml = cap[rep], ms[rep], ml[rep]
+    C = pat.n_concepts
+    pkey = cap[~neg] * C + concept[~neg]
+    if neg.any():
+        nkey = cap[neg] * C + concept[neg]
+        if negative_window is None:
+            pkey = pkey[~_isin_sorted(pkey, _unique(nkey))]
+        else:
+            pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg],
+                                        negative_window)]
+    return _unique(pkey)
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted unique values (sort based: faster than np.unique's hashing here)."""
+    a = np.sort(a)
+    if a.size:
+        a = a[np.concatenate(([True], a[1:] != a[:-1]))]
+    return a
+
+
+def _isin_sorted(a: np.ndarray, sorted_b: np.ndarray) -> np.ndarray:
+    if not sorted_b.size:
+        return np.zeros(a.shape, dtype=bool)
+    j = np.minimum(np.searchsorted(sorted_b, a), sorted_b.size - 1)
+    return sorted_b[j] == a
+
+
+def _near_negative(pkey, ps, pl, nkey, ns, nl, window):
+    """True where a mention has a negative of its concept within ``window`` words."""
+    order = np.argsort(nkey, kind="stable")
+    nkey, ns, nl = nkey[order], ns[order], nl[order]
+    lo = np.searchsorted(nkey, pkey, "left")
+    hi = np.searchsorted(nkey, pkey, "right")
+    cnt = hi - lo
+    out = np.zeros(pkey.size, dtype=bool)
+    if not cnt.any():
+        return out
+    pi = np.repeat(np.arange(pkey.size), cnt)
+    ni = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(pi.size)
+    near = (ns[ni] < ps[pi] + pl[pi] + window) & (ps[pi] < ns[ni] + nl[ni] + window)
+    out[pi[near]] = True
+    # a concept survives if any of its mentions survives
+    return ~_isin_sorted(pkey, _unique(pkey[~out]))
+
+
+def _pad(data, n: int) -> np.ndarray:
+    buf = np.empty(n + 17, dtype=np.uint8)
+    buf[0] = 10
+    buf[1:n + 1] = data
+    buf[n + 1:] = 0
+    return buf
+
+
+@dataclass
+class BatchMatches:
+    """What one batch names: sorted unique keys ``caption * n_concepts + concept``
+    (caption ids local to the batch), its size and its input problems."""
+    keys: np.ndarray
+    n_captions: int
+    problems: Counter
+
+
+def _lower_bytes(data: bytes | np.ndarray) -> np.ndarray:
+    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
+                                      pa.py_buffer(data))
+    low = pc.utf8_lower(arr)
+    off = np.frombuffer(low.buffers()[1], np.int32)[low.offset: low.offset + 2]
+    return np.frombuffer(low.buffers()[2], np.uint8)[off[0]:off[1]]
+
+
+def _match_lines(data: bytes, pat: Patterns, negative_window, terminated: bool = True
+                 ) -> BatchMatches:
+    """Match UTF-8 text holding one caption per line (``terminated``: the last
+    line ends with a newline too)."""
+    probs = Counter()
+    low = _lower_bytes(data)
+    m = low.size
+    buf = _pad(low, m)
+    if not terminated:
+        buf[m + 1] = 10
+        m += 1
+    bounds = np.flatnonzero(buf[: m + 1] == 10)
+    d = np.diff(bounds)
+    probs["empty"] += int(np.count_nonzero((d == 1) | ((d == 2) & (buf[bounds[1:] - 1] == 13))))
+    keys = _match_buffer(buf, m + 1, bounds, pat, negative_window)
+    return BatchMatches(keys, bounds.size - 1, probs)
+
+
+def _match_strings(captions: list, pat: Patterns, negative_window) -> BatchMatches:
+    """Match a list of Python strings (None and non-strings count as problems)."""
+    probs = Counter()
+    n = len(captions)
+    blanked = 0
+    if n == 0:
+        return BatchMatches(np.zeros(0, np.int64), 0, probs)
+    try:
+        text = "\n".join(captions)
+    except TypeError:
+        captions = list(captions)
+        for i, c in enumerate(captions):
+            if not isinstance(c, str):
+                probs["null" if c is None else "not_text"] += 1
+                captions[i] = c.decode("utf-8", "replace") if isinstance(c, bytes) else ""
+                blanked += not isinstance(c, bytes)
+        text = "\n".join(captions)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:             # lone surrogates
+        captions = list(captions)
+        for i, c in enumerate(captions):
+            try:
+                c.encode("utf-8")
+            except UnicodeEncodeError:
+                probs["bad_utf8"] += 1
+                captions[i] = c.encode("utf-8", "replace").decode("utf-8")
+        data = "\n".join(captions).encode("utf-8")
+    out = _match_lines(data, pat, negative_window, terminated=False)
+    if out.n_captions != n:                # newlines inside captions
+        data = "\n".join(c.replace("\n", " ") for c in captions).encode("utf-8", "replace")
+        out = _match_lines(data, pat, negative_window, terminated=False)
+    out.problems["empty"] -= blanked                              # None etc. became ""
+    out.problems.update(probs)
+    return out
+
+
+def _match_arrow(arr: pa.Array, pat: Patterns, negative_window) -> BatchMatches:
+    """Match an Arrow string/binary array (nulls count as ``null``)."""
+    probs = Counter()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    n = len(arr)
+    if n == 0:
+        return BatchMatches(np.zeros(0, np.int64), 0, probs)
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        arr, bad = _decode_binary(arr)
+        probs["bad_utf8"] += bad
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    probs["null"] += arr.null_count
+    lens = pc.binary_length(arr)
+    probs["empty"] += int(pc.sum(pc.equal(lens, 0)).as_py() or 0)
+    low = pc.utf8_lower(arr)
+    joined = pc.binary_join_element_wise(low, "", "\n", null_handling="replace")
+    off = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset: joined.offset + n + 1]
+    o0 = int(off[0])
+    m = int(off[-1]) - o0
+    data = np.frombuffer(joined.buffers()[2], np.uint8)[o0: o0 + m]
+    buf = _pad(data, m)
+    bounds = np.empty(n + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1:] = off[1:] - o0
+    keys = _match_buffer(buf, m + 1, bounds, pat, negative_window)
+    return BatchMatches(keys, n, probs)
+
+
+def _decode_binary(arr: pa.Array) -> tuple[pa.Array, int]:
+    """Binary -> string; invalid UTF-8 values are decoded with U+FFFD and counted."""
+    try:
+        return arr.cast(pa.string()), 0
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        bad = 0
+        out = []
+        for b in arr.to_pylist():
+            if b is None:
+                out.append(None)
+                continue
+            try:
+                out.append(b.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad += 1
+                out.append(b.decode("utf-8", "replace"))
+        return pa.array(out, pa.string()), bad
+
+
+def match_reference(caption: str, pat: Patterns, negative_window: int | None = None) -> set[int]:
+    """Concept ids one caption names, by the plain-Python definition of the rules.
+
+    Slow; it exists to specify and test the vectorised matcher.
+    """
+    toks = tokenize(caption)
+    pos, neg = [], []
+    for i in range(len(toks)):
+        for L in range(1, min(pat.max_words, len(toks) - i) + 1):
+            for cid, isneg in pat.phrases.get(tuple(toks[i:i + L]), ()):
+                (neg if isneg else pos).append((cid, i, L))
+    out = set()
+    for cid, i, L in pos:
+        if negative_window is None:
+            blocked = any(c == cid for c, _, _ in neg)
+        else:
+            blocked = any(c == cid and j < i + L + negative_window and i < j + M + negative_window
+                          for c, j, M in neg)
+        if not blocked:
+            out.add(cid)
+    return out
+
+
+def match_batch(batch, pat: Patterns, negative_window: int | None) -> BatchMatches:
+    """Unique (caption, concept) pairs of one batch.
+
+    ``batch``: a :class:`~studylib.captions.readers.CaptionLines` block, an
+    Arrow string/binary array, or a list of str (None and non-strings count
+    as problems). Caption ids are positions in the batch.
+    """
+    if isinstance(batch, CaptionLines):
+        return _match_lines(batch, pat, negative_window)
+    if isinstance(batch, (pa.Array, pa.ChunkedArray)):
+        return _match_arrow(batch, pat, negative_window)
+    return _match_strings(batch, pat, negative_window)

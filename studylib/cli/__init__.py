@@ -1,0 +1,1 @@
+"""The command line, ``python -m studylib ...``: ``main`` (the commands), ``distributed``, ``submit`` (Slurm)."""

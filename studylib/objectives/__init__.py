@@ -1,0 +1,15 @@
+"""Training objectives, one file each, and their registry by name.
+
+* ``base``: the :class:`~studylib.objectives.base.Objective` protocol, :class:`DataInfo`, the registry;
+* ``clip``: CLIP with open_clip's ``ClipLoss``, zero-shot evaluation;
+* ``sl``: supervised cross-entropy with vocabulary subsampling and linear/cosine/prototype heads;
+* (``dino``: self-distillation with prototype subsampling, chapter 3).
+
+Importing this package registers the built-in objectives; ``registry()`` returns the registry.
+"""
+from studylib.objectives import base, clip, sl  # noqa: F401  (importing registers them)
+
+
+def registry():
+    """The registered objectives by name (the built-ins plus any registered since)."""
+    return base.OBJECTIVES

@@ -1,0 +1,151 @@
+"""The Objective protocol and the registry of objectives by name.
+
+An objective owns everything that differs between CLIP, SL, DINO, ...:
+
+* ``Config``: a frozen dataclass of its own parameters (flat names, distinct
+  from every other config's, checked with the rules it states as data);
+* ``needs``: which batch fields it trains on (``images``, ``labels``, ``tokens``);
+* ``dependencies``: the names of run outputs it can use (``prototypes`` = the
+  class-prompt embeddings of a CLIP run, ``text_init`` = its text tower);
+* ``check()``: refuses parameters it would otherwise ignore on this data;
+* ``build_model()``: the model for a :class:`DataInfo`;
+* ``tokenizer``: captions -> token ids, when it needs tokens;
+* ``training_labels()``: the labels it trains on (true or mined from captions);
+* ``setup()`` / ``loss()`` / ``after_step()``: what the training loop calls;
+* ``features()`` / ``classifier()``: the evaluation forward pass.
+
+The training loop, the run pipeline and the CLI only call these; none of them
+knows an objective's name. A new objective is one file that subclasses
+:class:`Objective` and calls :func:`register`::
+
+    @register
+    class Smoothed(SL):                     # SL with label smoothing
+        name = "sl_smooth"
+        ...
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+from studylib.config import ConfigError, DataConfig, TrainConfig, WorldConfig, build
+
+
+@dataclass
+class DataInfo:
+    """What an objective may know about the data when it builds its model."""
+    kind: str                                    # "world" or "real"
+    class_names: list[str]
+    class_counts: np.ndarray                     # training pairs per class (true labels)
+    image_size: int
+    labels: np.ndarray | None = None             # true training labels, when known up front
+    captions: Sequence[str] | None = None        # training captions, when known up front
+    corpus_key: str = ""                         # identifies ``captions`` (memoises vocabularies)
+    semantic: Callable[[], np.ndarray] | None = None         # MiniLM class vectors (oracle control)
+    caption_labels: Callable[[], np.ndarray] | None = None   # labels mined from the captions (-1: none)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+class Objective:
+    """Base class: subclasses set ``name``, ``Config`` and implement the abstract methods."""
+    name: ClassVar[str] = ""
+    Config: ClassVar[type]
+    needs: ClassVar[frozenset] = frozenset({"images", "labels"})
+    dependencies: ClassVar[frozenset] = frozenset()
+
+    def __init__(self, cfg, train: TrainConfig, data: DataInfo, deps: dict | None = None):
+        self.cfg, self.train, self.data = cfg, train, data
+        self.deps = dict(deps or {})
+        unknown = set(self.deps) - set(self.dependencies)
+        if unknown:
+            raise ConfigError(f"objective {self.name!r} cannot use run dependencies {sorted(unknown)}; "
+                              f"it accepts {sorted(self.dependencies) or 'none'}")
+        self.tokenizer = None
+        self.check()
+
+    # ---- configuration
+    def check(self) -> None:
+        """Raise ConfigError for a parameter this objective would ignore on ``self.data``."""
+
+    # ---- model and data
+    def build_model(self):
+        """``(model, transforms or None)``; transforms = (train, eval) for real images, from the architecture."""
+        raise NotImplementedError
+
+    def training_labels(self) -> np.ndarray | None:
+        """Training labels (``-1`` drops a sample); default: the true labels."""
+        return self.data.labels
+
+    # ---- training
+    def setup(self, device, rank: int, world_size: int, class_counts=None) -> None:
+        """Called once before the first step (build losses, move buffers).
+
+        ``class_counts``: training samples per class of the labels the source serves."""
+
+    def loss(self, model, batch: dict, step: int):
+        """``(loss, number of classes or items scored)`` on one (local) batch."""
+        raise NotImplementedError
+
+    def after_step(self, model, step: int) -> None:
+        """Called after every optimiser step (an EMA teacher update, say)."""
+
+    def state(self) -> dict:
+        """Extra training state to checkpoint (tensors, numbers); default none."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        """Restore what :meth:`state` returned."""
+
+    # ---- evaluation
+    def features(self, model, images):
+        """Penultimate features of normalised float images."""
+        raise NotImplementedError
+
+    def classifier(self, model):
+        """The :class:`studylib.evaluate.Classifier` this objective evaluates with."""
+        raise NotImplementedError
+
+
+OBJECTIVES: dict[str, type[Objective]] = {}
+
+
+def register(cls: type[Objective]) -> type[Objective]:
+    """Add an objective class to the registry (usable as a decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a class attribute 'name'")
+    mine = {f.name for f in fields(cls.Config)}
+    others = {f.name for other in (*config_classes(), TrainConfig, WorldConfig, DataConfig)
+              if other is not cls.Config for f in fields(other)}
+    if mine & others:
+        raise ValueError(f"objective {cls.name!r}: parameter names {sorted(mine & others)} are taken by "
+                         "another config; flat parameters must be distinct")
+    OBJECTIVES[cls.name] = cls
+    return cls
+
+
+def get(name: str) -> type[Objective]:
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        raise ConfigError(f"parameter 'objective' must be one of {tuple(OBJECTIVES)}, got {name!r}") from None
+
+
+def config_classes() -> list[type]:
+    """Every registered objective's Config class, once each."""
+    out = []
+    for cls in OBJECTIVES.values():
+        if cls.Config not in out:
+            out.append(cls.Config)
+    return out
+
+
+def objective_config(name: str, params: dict):
+    """The Config of objective ``name`` from flat ``params``."""
+    return build(get(name).Config, params)

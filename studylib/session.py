@@ -1,0 +1,80 @@
+"""A notebook's session: its parameters, its runs, its figures, so notebooks stay wiring and prose.
+
+    s = Session("02_imbalance", preset, sizes=ch02.SIZES, overrides=dict(seed=seed, epochs=epochs),
+                extras=dict(highlight=(highlight, str)))
+    r = s.run("CLIP", objective="clip")          # cached in the registry
+    s.save(fig, "accuracy_vs_frequency", "per-class accuracy against training frequency")
+
+Parameters are checked when the session starts: a wrong type or value from
+papermill or the CLI stops the notebook with a message naming the parameter.
+Overrides equal to ``None`` (or 0 for "from preset" integers, see
+:func:`from_preset`) leave the preset's value.
+"""
+from __future__ import annotations
+
+from studylib.config import ConfigError, world_config
+from studylib.figures import save_figure
+from studylib.pipeline import run
+from studylib.registry import Registry
+from studylib.spec import RunSpec, resolve
+
+
+def from_preset(value):
+    """Notebook convention: 0, 0.0, "" or None means 'take the preset's value'."""
+    return None if value in (None, 0, 0.0, "") and not isinstance(value, bool) else value
+
+
+class Session:
+    def __init__(self, name: str, preset: str, sizes: dict | None = None, overrides: dict | None = None,
+                 extras: dict | None = None, progress: bool = True):
+        for key, (value, kind) in (extras or {}).items():
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"parameter {key!r} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+        raw = overrides or {}
+        for key, value in raw.items():
+            if isinstance(value, bool):
+                raise ConfigError(f"parameter {key!r} must not be a bool, got {value!r}")
+        self.name, self.preset, self.progress = name, preset, progress
+        chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}
+        self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
+        self.registry = Registry()
+        self.runs = {}
+
+    @property
+    def world_config(self):
+        return world_config(self.params)
+
+    def world(self, **overrides):
+        """The session's world (or a variant of it: ``source=...``, ``n_train=...``), memoised."""
+        from studylib.world import cached_world
+
+        return cached_world(world_config(self.params, **overrides))
+
+    def card(self, name: str, **overrides):
+        """Write the data card ``world-<preset>-<name>`` of a world variant (built only if the card is stale)."""
+        from studylib.cards import write_world_card
+
+        config = world_config(self.params, **overrides)
+        return write_world_card((config, lambda: self.world(**overrides)), self.preset,
+                                stem=f"world-{self.preset}-{name}")
+
+    def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:
+        """The run spec for this session's params plus ``overrides``."""
+        return RunSpec({**self.params, **overrides}, label=label, chapter=self.name, preset=self.preset,
+                       keep=keep, deps=deps or {})
+
+    def run(self, label: str, keep=None, keep_model: bool = False, deps: dict | None = None, **overrides):
+        """The run for this session's params plus ``overrides`` (trained only if not cached)."""
+        return self.run_spec(self.spec(label, keep=keep, deps=deps, **overrides), keep_model=keep_model)
+
+    def run_spec(self, spec: RunSpec, keep_model: bool = False):
+        r = run(spec, registry=self.registry, progress=self.progress, keep_model=keep_model)
+        self.runs[spec.label] = r
+        return r
+
+    def run_all(self, specs: dict, keep_model=()) -> dict:
+        """Run a ``label -> RunSpec`` mapping in order; labels in ``keep_model`` keep their model."""
+        return {label: self.run_spec(spec, keep_model=label in keep_model) for label, spec in specs.items()}
+
+    def save(self, fig, name: str, caption: str = ""):
+        return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption)

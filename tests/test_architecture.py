@@ -1,0 +1,114 @@
+"""The package's shape, as ARCHITECTURE.md states it: layers, no import cycles, one place per thing."""
+import ast
+import re
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "studylib"
+
+# Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
+LAYERS = {
+    0: ["io", "config", "concepts", "registry", "metrics", "robustness", "data.class_masks"],
+    1: ["world", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources", "plots",
+        "figures", "cards", "train"],
+    2: ["objectives"],
+    3: ["spec", "data.world_data", "data.real_data"],
+    4: ["pipeline"],
+    5: ["session", "widgets", "execute", "cli"],
+    6: ["chapters"],
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        out[".".join(["studylib", *parts])] = path
+    return out
+
+
+def imports(path: Path, known) -> set[str]:
+    """Every studylib module a file imports, at module level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("studylib"):
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n in known}
+    return found
+
+
+def layer(module: str) -> int:
+    name = module.removeprefix("studylib.")
+    best = None
+    for level, prefixes in LAYERS.items():
+        for p in prefixes:
+            if name == p or name.startswith(p + "."):
+                if best is None or len(p) > best[1]:
+                    best = (level, len(p))
+    assert best is not None, f"{module} is in no layer of ARCHITECTURE.md"
+    return best[0]
+
+
+def test_every_import_goes_down_or_sideways_and_there_is_no_cycle():
+    mods = modules()
+    graph = {m: imports(p, mods) - {m} for m, p in mods.items()}
+    for m, deps in graph.items():
+        if m in ("studylib", "studylib.__main__") or m.count(".") == 1 and mods[m].name == "__init__.py":
+            continue
+        for d in deps:
+            if mods[d].name == "__init__.py" and d != "studylib.objectives":
+                continue                 # a package's docstring-only __init__ (or studylib.__version__)
+            assert layer(d) <= layer(m), f"{m} (layer {layer(m)}) imports {d} (layer {layer(d)})"
+    # cycles: strongly connected components of size > 1 (package __init__ edges to own children ignored)
+    edges = {m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")}
+             for m, deps in graph.items()}
+    index, low, stack, on, sccs = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            sccs.append(comp)
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    cycles = [sorted(c) for c in sccs if len(c) > 1]
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_no_objective_branches_outside_the_objectives():
+    pattern = re.compile(r"objective *(==|!=|in)\b")
+    hits = [f"{p}:{i}" for p in PKG.rglob("*.py") if "objectives" not in p.parts
+            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not hits, hits
+
+
+def test_generic_modules_never_name_a_chapter_and_nothing_imports_private_names():
+    for name, path in modules().items():
+        text = path.read_text()
+        if not name.startswith("studylib.chapters"):
+            assert "studylib.chapters" not in text and "CHAPTER_PRESETS" not in text, name
+        private = [a.name for node in ast.walk(ast.parse(text)) if isinstance(node, ast.ImportFrom)
+                   and (node.module or "").startswith("studylib") for a in node.names
+                   if a.name.startswith("_") and a.name != "__version__"]
+        assert not private, f"{name} imports private names {private}"
+        assert "# noqa: F401" not in text or name == "studylib.objectives", f"{name} re-exports names"
