@@ -17,10 +17,14 @@ import tempfile
 
 import torch
 
-from studylib.config import resolve, train_config
-from studylib.experiment import run_experiment
+from studylib.config import train_config
+from studylib.data.sources import InMemorySource, TrainData
+from studylib.objectives.base import DataInfo
+from studylib.objectives.sl import SL, SLConfig
+from studylib.pipeline import run
 from studylib.registry import Registry
-from studylib.train import TrainData, TrainingDiverged, build_model, train
+from studylib.spec import RunSpec, resolve
+from studylib.train import TrainingDiverged, train
 
 
 def check(name, ok, detail=""):
@@ -36,7 +40,7 @@ def main() -> int:
     params = {**resolve("smoke", n_classes=40, n_train=2400, epochs=2, checkpoint_every=20, device=device),
               "objective": "clip"}
     with tempfile.TemporaryDirectory() as tmp:
-        whole = run_experiment(params, chapter="gpu", label="whole", registry=Registry(f"{tmp}/a"), progress=False)
+        whole = run(RunSpec(params, label="whole"), registry=Registry(f"{tmp}/a"), progress=False)
         hist = whole.table("history")
         results.append(check("world run on GPU", bool(hist["loss"].notna().all()) and 0 <= whole.metrics["top1"] <= 1,
                              f"top1 {whole.metrics['top1']:.3f}, loss {hist['loss'].iloc[0]:.3f} -> "
@@ -51,23 +55,24 @@ def main() -> int:
 
         reg = Registry(f"{tmp}/b")
         try:
-            run_experiment(params, chapter="gpu", label="resumed", registry=reg, progress=False, on_step=stop)
+            run(RunSpec(params, label="resumed"), registry=reg, progress=False, on_step=stop)
         except Stop:
             pass
-        resumed = run_experiment(params, chapter="gpu", label="resumed", registry=reg, progress=False)
+        resumed = run(RunSpec(params, label="resumed"), registry=reg, progress=False)
         diff = abs(resumed.metrics["top1"] - whole.metrics["top1"])
         results.append(check("resume on GPU", diff <= 0.05,
                              f"top1 {whole.metrics['top1']:.3f} uninterrupted vs {resumed.metrics['top1']:.3f} resumed"))
 
     cfg = train_config(resolve("smoke"), objective="sl", device=device)
-    model = build_model(cfg, 3)
+    objective = SL(SLConfig(), cfg, DataInfo("world", ["a", "b", "c"], torch.tensor([1, 0, 0]).numpy(), 16))
+    model, _ = objective.build_model()
     with torch.no_grad():
         model.head.bias.fill_(float("nan"))
     n = 64 * 30
     data = TrainData(torch.zeros(n, 3, 16, 16, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), None,
                      torch.tensor([n, 0, 0]))
     try:
-        train(model, data, cfg, name="nan-run", progress=False)
+        train(model, objective, InMemorySource(data, cfg.batch_size, cfg.seed), cfg, name="nan-run", progress=False)
         results.append(check("NaN detection on GPU", False, "no error raised"))
     except TrainingDiverged as err:
         results.append(check("NaN detection on GPU", "at step 1 " in str(err), str(err)))

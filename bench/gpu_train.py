@@ -24,10 +24,12 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from studylib.config import resolve, train_config
-from studylib.objectives import make_clip_loss
+from studylib.config import train_config
+from studylib.objectives.clip import make_clip_loss
+from studylib.spec import resolve
 
 
 def synthetic(batch, image_size, context, device, seed=0):
@@ -86,6 +88,8 @@ class RepeatSource:
 def studylib_trainer(arch, images, tokens, steps, warmup, device, compile_):
     """(b): studylib.train.train on the same model config and batch."""
     from studylib.models.openclip import channels_last_ok, create_clip
+    from studylib.objectives.base import DataInfo
+    from studylib.objectives.clip import Clip, ClipConfig
     from studylib.train import train
 
     model, _, _ = create_clip(arch, device=str(device))
@@ -100,7 +104,9 @@ def studylib_trainer(arch, images, tokens, steps, warmup, device, compile_):
             sync(device)
             marks[step] = time.perf_counter()
 
-    train(model, RepeatSource(images, tokens, warmup + steps), cfg, progress=False, on_step=on_step,
+    info = DataInfo("real", [str(i) for i in range(1000)], np.ones(1000, dtype=np.int64), 224)
+    objective = Clip(ClipConfig(), cfg, info)
+    train(model, objective, RepeatSource(images, tokens, warmup + steps), cfg, progress=False, on_step=on_step,
           log_every=10 ** 9)
     return (marks[warmup + steps] - marks[warmup]) / steps
 

@@ -24,10 +24,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from studylib.config import resolve, train_config
-from studylib.models import clamp_logit_scales, normalize_images
-from studylib.objectives import make_clip_loss
-from studylib.train import TrainData, autocast_for, build_model, param_groups, train
+from studylib.config import build, train_config
+from studylib.data.sources import InMemorySource, TrainData
+from studylib.models.tiny import ClipModel, SLModel, clamp_logit_scales, normalize_images
+from studylib.objectives.base import DataInfo, get
+from studylib.objectives.clip import make_clip_loss
+from studylib.spec import resolve
+from studylib.train import autocast_for, param_groups, train
+
+
+def build_model(p, cfg, n_classes, vocab):
+    """The quick-preset model of ``cfg.objective`` (seeded as the pipeline seeds it)."""
+    torch.manual_seed(cfg.seed)
+    if cfg.objective == "clip":
+        return ClipModel(cfg.width, cfg.embed_dim, vocab, p["context_length"], p["text_width"], p["text_layers"])
+    return SLModel(cfg.width, cfg.embed_dim, n_classes)
+
+
+def objective_for(p, cfg, data, n_classes):
+    info = DataInfo("world", [str(i) for i in range(n_classes)], data.class_counts.numpy(), p["image_size"],
+                    labels=data.labels.numpy(), captions=[""] * len(data.labels))
+    cls = get(cfg.objective)
+    return cls(build(cls.Config, p), cfg, info)
 
 
 def make_data(n, n_classes, vocab, size, length, seed=0):
@@ -40,8 +58,8 @@ def make_data(n, n_classes, vocab, size, length, seed=0):
     return TrainData(images, labels, tokens, counts)
 
 
-def bare_loop(cfg, data, n_classes, vocab, amp="off"):
-    model = build_model(cfg, n_classes, vocab)
+def bare_loop(p, cfg, data, n_classes, vocab, amp="off"):
+    model = build_model(p, cfg, n_classes, vocab)
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     loss_fn = make_clip_loss()
     steps = len(data.labels) // cfg.batch_size
@@ -62,10 +80,11 @@ def bare_loop(cfg, data, n_classes, vocab, amp="off"):
     return steps * cfg.batch_size / (time.perf_counter() - t0)
 
 
-def ours(cfg, data, n_classes, vocab):
-    model = build_model(cfg, n_classes, vocab)
+def ours(p, cfg, data, n_classes, vocab):
+    model = build_model(p, cfg, n_classes, vocab)
+    objective = objective_for(p, cfg, data, n_classes)
     t0 = time.perf_counter()
-    train(model, data, cfg, progress=True, name="bench")
+    train(model, objective, InMemorySource(data, cfg.batch_size, cfg.seed), cfg, progress=True, name="bench")
     return len(data.labels) // cfg.batch_size * cfg.batch_size / (time.perf_counter() - t0)
 
 
@@ -82,12 +101,12 @@ def main():
     ratios = []
     for objective, extra in (("sl", {}), ("clip", {})):
         cfg = train_config(p, objective=objective, **extra)
-        data = make_data(args.steps * cfg.batch_size, n_classes, vocab, p["image_size"], cfg.context_length)
-        variants = {"bare fp32": lambda: bare_loop(cfg, data, n_classes, vocab),
-                    "bare bf16": lambda: bare_loop(cfg, data, n_classes, vocab, "bf16"),
-                    "studylib": lambda: ours(cfg, data, n_classes, vocab)}
+        data = make_data(args.steps * cfg.batch_size, n_classes, vocab, p["image_size"], p["context_length"])
+        variants = {"bare fp32": lambda: bare_loop(p, cfg, data, n_classes, vocab),
+                    "bare bf16": lambda: bare_loop(p, cfg, data, n_classes, vocab, "bf16"),
+                    "studylib": lambda: ours(p, cfg, data, n_classes, vocab)}
         results = {k: [] for k in variants}
-        bare_loop(cfg, make_data(4 * cfg.batch_size, n_classes, vocab, p["image_size"], cfg.context_length),
+        bare_loop(p, cfg, make_data(4 * cfg.batch_size, n_classes, vocab, p["image_size"], p["context_length"]),
                   n_classes, vocab)                                     # warm-up
         for _ in range(args.repeats):
             for k, fn in variants.items():
