@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 
 study: $(STAMP)
 	$(PY) -m studylib run --preset quick
+	$(PY) -m studylib summary --preset quick --markdown --write README.md
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -78,6 +78,21 @@ clip_runs = {"CLIP (web)": ch.run_spec(ch01.clip_spec(ch))}
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
 
+# %% [markdown]
+# **Which shifts can show robustness?** On a shift where the models are at chance the
+# logit line is flat and every model lies "on" it, so its ER is noise. A shift counts as
+# *informative* when at least half of the baseline family is above chance there (one-sided
+# binomial test, p < 0.01, on its test images) and no baseline model is significantly
+# *better* there than on photo (one-sided two-proportion test, p < 0.01). Averages and counts of ER below use the informative shifts only; the
+# others are reported separately.
+
+# %%
+shift_info = ch01.shift_information(acc, sl_runs, n_test=P["n_classes"] * P["test_per_class"], n_classes=P["n_classes"])
+INFORMATIVE = [s for s in SHIFTS if shift_info.loc[s, "informative"]]
+display(Markdown("Informative shifts: " + (", ".join(INFORMATIVE) or "none") + "; not informative: "
+                 + (", ".join(s for s in SHIFTS if s not in INFORMATIVE) or "none") + "."))
+shift_info.round(3)
+
 # %%
 trends = fit_trends(acc.loc[list(sl_runs)], SHIFTS, n_boot=n_boot)
 er = er_table(trends, clip_runs, n_boot=n_boot)
@@ -113,10 +128,11 @@ er_summary(src_er)
 
 # %%
 source_er = group_mean_er(src_er, group)
-mix_between = lies_between(src_er, f"CLIP mix n={N}", [f"CLIP flickr n={N}", f"CLIP encyclopedia n={N}"])
+mix_between = lies_between(src_er, f"CLIP mix n={N}", [f"CLIP flickr n={N}", f"CLIP encyclopedia n={N}"],
+                           shifts=INFORMATIVE)
 display(Markdown(
     "Mean ER per source (rows) and shift (columns) is in the table below. The fixed-budget mixture's ER lies "
-    "between (within 0.01 of) its two components' at the same budget on "
+    "between (within 0.01 of) its two components' at the same budget on the informative shifts "
     + (", ".join(s for s, ok in mix_between.items() if ok) or "no shift")
     + (f"; outside on {', '.join(s for s, ok in mix_between.items() if not ok)}." if not all(mix_between.values()) else ".")))
 source_er.round(3)
@@ -180,17 +196,24 @@ er_summary(sim_er)
 # The next cell compares the numbers above; nothing in it is written by hand.
 
 # %%
-clip_pos = shifts_above_line(er, "CLIP (web)")
+I = INFORMATIVE
+clip_pos, clip_neg = shifts_above_line(er, "CLIP (web)", I), ch01.shifts_below_line(er, "CLIP (web)", I)
 lines = [
-    f"* **ER of CLIP (web)**, mean over shifts {mean_er(er, 'CLIP (web)'):+.3f}; its 95% interval lies above "
-    f"the SL line on {', '.join(clip_pos) if clip_pos else 'no shift'} (of {len(SHIFTS)}).",
-    "* **Sources**: mean ER per source " + ", ".join(
-        f"{src.removeprefix('CLIP ')} {source_er.loc[src].mean():+.3f}" for src in source_er.index) + ".",
-    f"* **Language vs labels**: mean ER of SL on caption-mined labels {mean_er(lang_er, 'SL, caption-mined labels'):+.3f}, "
-    f"SL on true labels {mean_er(lang_er, 'SL, true labels'):+.3f}, CLIP {mean_er(lang_er, 'CLIP (web)'):+.3f}.",
-    f"* **Similarity pruning**: mean ER of CLIP on the full large set {mean_er(sim_er, 'CLIP mixture ×2 (all)'):+.3f}, "
-    f"similarity-pruned {mean_er(sim_er, 'CLIP mixture ×2, similarity-pruned'):+.3f}, random subset of the same "
-    f"size {mean_er(sim_er, 'CLIP mixture ×2, random subset'):+.3f}.",
+    f"* **Informative shifts** (baseline family above chance, and not above photo): {', '.join(I) or 'none'} of "
+    f"{len(SHIFTS)}; the averages below use these only."
+    + "".join(f" On {s} the family reaches {shift_info.loc[s, 'baseline_min']:.3f}–{shift_info.loc[s, 'baseline_max']:.3f} "
+              f"(chance {shift_info.loc[s, 'chance']:.3f}, photo {shift_info.loc[s, 'photo_min']:.3f}–{shift_info.loc[s, 'photo_max']:.3f})."
+              for s in SHIFTS),
+    f"* **ER of CLIP (web)**, mean over the informative shifts {mean_er(er, 'CLIP (web)', I):+.3f}; its 95% interval "
+    f"lies above the SL line on {', '.join(clip_pos) or 'no shift'} and below it on {', '.join(clip_neg) or 'no shift'}. "
+    f"CLIP has positive effective robustness: **{'reproduced' if clip_pos and not clip_neg else 'not reproduced'}**.",
+    "* **Sources**: mean ER per source over the informative shifts " + ", ".join(
+        f"{src.removeprefix('CLIP ')} {source_er.loc[src, I].mean():+.3f}" for src in source_er.index) + ".",
+    f"* **Language vs labels**: mean ER of SL on caption-mined labels {mean_er(lang_er, 'SL, caption-mined labels', I):+.3f}, "
+    f"SL on true labels {mean_er(lang_er, 'SL, true labels', I):+.3f}, CLIP {mean_er(lang_er, 'CLIP (web)', I):+.3f}.",
+    f"* **Similarity pruning**: mean ER of CLIP on the full large set {mean_er(sim_er, 'CLIP mixture ×2 (all)', I):+.3f}, "
+    f"similarity-pruned {mean_er(sim_er, 'CLIP mixture ×2, similarity-pruned', I):+.3f}, random subset of the same "
+    f"size {mean_er(sim_er, 'CLIP mixture ×2, random subset', I):+.3f}.",
 ]
 display(Markdown("\n".join(lines)))
 
@@ -199,29 +222,26 @@ display(Markdown("\n".join(lines)))
 # recomputes them on every run — trust it over this paragraph if they disagree).
 #
 # * **Effective robustness is not reproduced.** CLIP trained here has *no* positive ER: its
-#   mean ER over shifts was about −0.01, and on the ObjectNet-like shift its whole interval
-#   lay below the SL line (about −0.06). This is not a contradiction of Taori et al.: the
-#   CLIP models in their testbed were pre-trained on 400M web pairs from a far wider
-#   distribution than ImageNet, whereas this CLIP sees exactly the images of the standard
-#   source. The world therefore isolates the objective, and the objective alone brings no
-#   robustness — which is Fang et al.'s conclusion.
+#   mean ER over the informative shifts was about −0.02, and on the ObjectNet-like shift its
+#   whole interval lay below the SL line. This is a null result against a null: no training
+#   source of this world contains any rendering of the shifted kinds, whereas real web data
+#   holds some sketches, paintings and odd poses, which is where Fang et al. locate CLIP's
+#   robustness. The world therefore isolates the objective, and the objective alone brings
+#   no robustness here; it cannot yet test whether the data would.
 # * **Language vs labels.** Consistent with Fang et al. (2022): SL on caption-mined labels
-#   lands where SL on true labels and CLIP on the same images land (mean ER all within
-#   about ±0.02 of each other and of the line).
-# * **Sources.** Consistent in direction with Nguyen et al. (2022): the source with the most
-#   varied photos (flickr) gave the highest ER (about 0 on average, and the least negative
-#   on ObjectNet-like), the clean encyclopedia source and templated alt-text lower ones,
-#   and the fixed-budget mixture landed between its two components (at the same budget) on
-#   three of the four shifts (outside, slightly, on V2-like).
-#   Doubling the mixture's budget did not raise its ER. The differences are of the same
-#   size as the intervals, so this is suggestive, not established, at this scale.
-# * **Train–test similarity.** Pruning the large mixture to the standard set's similarity to
-#   the shifted test sets changed its ER by no more than a random subset of the same size
-#   did: consistent with Mayilvahanan et al. (2024), although here there was little
-#   robustness to explain away in the first place.
+#   lands where SL on true labels and CLIP on the same images land (mean ER within about
+#   0.01 of each other).
+# * **Sources.** The source with the most varied photos (flickr) gave the highest mean ER
+#   (about 0), the fixed-budget mixture landed between its two components on some of the
+#   informative shifts and outside on others, and doubling the mixture's budget did not
+#   raise its ER. The differences are of the size of the intervals: this does not establish
+#   Nguyen et al.'s ordering at this scale.
+# * **Train–test similarity.** Pruning the large mixture to the standard set's median
+#   similarity to the shifted test sets changed its ER by no more than a random subset of
+#   the same size did; there was little robustness to explain away in the first place, so
+#   this neither supports nor contradicts Mayilvahanan et al. (2024).
 # * **Where the world is too coarse.** The sketch-like shift removes colour, which carries
-#   most of the world's class information, so every model is near chance there (slope of
-#   the line about 0.15, a flat band): that panel carries no information. The
-#   rendition-like shift is also hard (5% at best). V2-like and ObjectNet-like are the
-#   informative shifts. Models reach at most about 45% in-distribution accuracy at this
-#   preset; `full` trains larger worlds for longer.
+#   most of the world's class information, so the baseline family is at chance there and the
+#   rule above leaves it out of every average. The rendition-like shift passes the rule but
+#   is hard (about 5% at best, chance 1%). Models reach at most about 45% in-distribution
+#   accuracy at this preset.

@@ -206,3 +206,30 @@ def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, 
                          connect=connect)
     fig.tight_layout()
     return fig
+
+
+def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: str = "#predictions",
+                     title: str = "Bias against accuracy"):
+    """Correlation with frequency against top-1, one point per model (the paper's Fig 3).
+
+    ``points`` columns: ``model, group, top1, r, lo, hi`` (``group`` colours the
+    points: the reference family, CLIP, ...). ``trend``: ``{"slope", "intercept"}``
+    of the reference family's line, drawn dashed with its equation.
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
+        ax.errorbar(sub["top1"], sub["r"], yerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]], fmt="o",
+                    color=PALETTE[k % len(PALETTE)], capsize=3, label=group)
+        for _, row in sub.iterrows():
+            ax.annotate(row["model"], (row["top1"], row["r"]), fontsize=7, xytext=(4, -9), textcoords="offset points")
+    if trend is not None and np.isfinite(trend["slope"]):
+        xs = np.linspace(points["top1"].min() - 0.02, points["top1"].max() + 0.02, 50)
+        ax.plot(xs, trend["slope"] * xs + trend["intercept"], color="grey", ls="--", lw=1,
+                label=f"reference trend: r = {trend['slope']:.2f} × top-1 + {trend['intercept']:.2f}")
+    ax.set_xlabel("top-1 accuracy (in-distribution test set)")
+    ax.set_ylabel(f"Spearman(frequency, {measure})")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig

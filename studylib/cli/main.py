@@ -2,6 +2,7 @@
 
     studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
     studylib results [--csv]                                         the results table
+    studylib summary [--markdown]                                    claims and computed verdicts
     studylib freq count|compare ...                                  caption toolbox
     studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
     studylib train --preset smoke -p objective=sl                      one run on the concept world
@@ -42,6 +43,23 @@ def _cmd_results(args) -> int:
     else:
         with pd.option_context("display.max_rows", None, "display.width", 200):
             print(table[cols].to_string(index=False) if len(table) else "no runs yet")
+    return 0
+
+
+def _cmd_summary(args) -> int:
+    from studylib.chapters import summary
+    from studylib.registry import Registry
+
+    table = summary.table(Registry(args.root), args.preset)
+    if args.markdown or args.write:
+        text = summary.markdown(table, args.preset)
+        if args.write:
+            summary.write_into(args.write, text)
+            print(f"wrote the results table into {args.write}")
+        else:
+            print(text)
+    else:
+        print(table.to_string(index=False))
     return 0
 
 
@@ -120,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--all", action="store_true", help="every metric column, not just the main ones")
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=_cmd_results)
+    summ = sub.add_parser("summary", help="the study's claims and computed verdicts, from the registry")
+    summ.add_argument("--preset", default="quick", help="the preset whose runs to read (default quick)")
+    summ.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
+    summ.add_argument("--write", metavar="FILE", help="write the Markdown table between FILE's summary markers")
+    summ.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
+    summ.set_defaults(func=_cmd_summary)
     for name, func, text in (("check-data", _cmd_check_data, "say what the real-data parameters still lack"),
                              ("train", _cmd_train, "train and evaluate on real data (torchrun-aware)"),
                              ("submit", _cmd_submit, "submit `train` to Slurm through submitit")):

@@ -1,0 +1,46 @@
+"""The README's results table is computed from the registry, verdicts included."""
+from pathlib import Path
+
+import pytest
+
+from studylib.chapters import ch02, summary
+from studylib.cli.main import main
+from studylib.registry import Registry
+from studylib.session import Session
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_an_empty_registry_says_not_run(tmp_path):
+    t = summary.table(Registry(tmp_path), "smoke")
+    assert set(t["verdict"]) == {"not run"} and set(t["chapter"]) == {"01_robustness_origins", "02_imbalance"}
+
+
+def test_chapter_2_verdicts_come_from_its_runs(capsys):
+    s = Session(ch02.NAME, "smoke", sizes=ch02.SIZES, progress=False)
+    s.run_all({**ch02.model_specs(s, ch02.DEFAULT_VOCAB_K), **ch02.sl_family_specs(s)})
+    t = summary.table(s.registry, "smoke")
+    rows = t[t["chapter"] == ch02.NAME]
+    assert len(rows) == 4
+    assert rows["verdict"].str.match(r"^(reproduced|not reproduced|inconclusive)").all()
+    assert main(["summary", "--preset", "smoke", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| 02_imbalance" in out and "generated from the run registry" in out
+
+
+def test_write_into_replaces_only_the_marked_block(tmp_path):
+    f = tmp_path / "R.md"
+    f.write_text(f"# title\n{summary.START}\nold\n{summary.END}\ntail\n")
+    summary.write_into(f, "new table")
+    assert f.read_text() == f"# title\n{summary.START}\nnew table\n{summary.END}\ntail\n"
+    (tmp_path / "plain.md").write_text("no markers")
+    with pytest.raises(ValueError, match="no <!-- summary:start -->"):
+        summary.write_into(tmp_path / "plain.md", "x")
+
+
+def test_the_readme_has_the_generated_block_and_no_hand_written_verdict_outside_it():
+    text = README.read_text()
+    assert summary.START in text and summary.END in text
+    outside = text.split(summary.START)[0] + text.split(summary.END)[1]
+    for word in ("reproduced", "consistent with"):
+        assert word not in outside.lower().replace("**reproduced** only", ""), word
