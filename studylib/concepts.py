@@ -6,6 +6,13 @@ download). A :class:`Concept` is one ImageNet class with
 * ``name``: the curated clean name ("great white shark"),
 * ``synonyms``: the WordNet lemmas plus the clean name, lower-cased and
   deduplicated, name first ("great white shark", "white shark", "man-eater", ...),
+  without the names that several classes share;
+* ``ambiguous``: those shared names ("canis lupus familiaris" names 118 dog
+  breeds in the GPT name lists, "crane" a bird and a machine). A caption that
+  uses one names no single class: the frequency estimator and caption-mined
+  labels never count it for any of them. A clean name that is another class's
+  synonym stays with the class whose clean name it is; a clean name that two
+  classes share ("missile", "sunglasses") is ambiguous for both.
 * ``description``: a one-to-three sentence visual description.
 
 ``semantic_vectors`` embeds "{name} which is {description}" with the real
@@ -26,6 +33,7 @@ import functools
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +49,7 @@ class Concept:
     name: str             # clean, human-readable name
     synonyms: tuple[str, ...]
     description: str
+    ambiguous: tuple[str, ...] = ()       # names shared with other classes, dropped from ``synonyms``
 
     @property
     def semantic_text(self) -> str:
@@ -65,15 +74,23 @@ def load_concepts() -> tuple[Concept, ...]:
     lemmas = _package_json("imagenet1k_label_to_names.json")
     gpt = _package_json("imagenet1k_gpt_names_descriptions.json")
     to21k = _package_json("imagenet1k_to_21k.json")
-    out = []
+    names = []
     for i, name in enumerate(clean):
         syn = [name.lower()]
         for s in lemmas[str(i)].split(", ") + list(gpt.get(str(i), {}).get("name", [])):
             s = s.strip().lower()
             if s and s not in syn:
                 syn.append(s)
+        names.append(syn)
+    holders = Counter(s for syn in names for s in syn)
+    clean_holders = Counter(n.lower() for n in clean)
+    out = []
+    for i, (name, syn) in enumerate(zip(clean, names)):
+        own = name.lower()
+        keep = [s for s in syn if holders[s] == 1 or (s == own and clean_holders[own] == 1)]
+        ambiguous = tuple(s for s in syn if s not in keep)
         desc = gpt.get(str(i), {}).get("description") or f"a kind of {name}"
-        out.append(Concept(i, str(to21k.get(str(i), "")), name, tuple(syn), desc))
+        out.append(Concept(i, str(to21k.get(str(i), "")), name, tuple(keep or [own]), desc, ambiguous))
     return tuple(out)
 
 

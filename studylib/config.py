@@ -29,14 +29,16 @@ from typing import ClassVar
 CAPTION_LEVELS = ("template_name", "template_synonym", "title", "tags", "description", "full_text")
 DOMAINS = ("photo", "v2", "sketch", "rendition", "objectnet")
 
-# A source is a style of web data: how its captions are written (weights of
-# CAPTION_LEVELS) and how varied its photos are (nuisance: pose, colour,
-# background). "web" is the default world (caption_mix of the config, nuisance 1).
+# A source is a style of data: how its captions are written (weights of CAPTION_LEVELS),
+# how varied its photos are (nuisance: pose, colour, background) and whether it holds a few
+# shifted renderings (shift_share multiplies the world's `shift_share`: 1 for web-like
+# sources, 0 for the curated, ImageNet-like one). "web" is the default world.
 SOURCES = {
-    "web": {"caption_mix": None, "nuisance": 1.0},
-    "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5},        # tags, amateur photos
-    "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0},           # templated alt-text
-    "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5},      # descriptions, clean shots
+    "web": {"caption_mix": None, "nuisance": 1.0, "shift_share": 1.0},
+    "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5, "shift_share": 1.0},
+    "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0, "shift_share": 1.0},
+    "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5, "shift_share": 1.0},
+    "imagenet": {"caption_mix": None, "nuisance": 0.8, "shift_share": 0.0},     # curated: centred photos only
 }
 
 
@@ -84,11 +86,19 @@ class WorldConfig:
     p_extra_name: float = 0.05           # caption also names a second concept
     test_domains: tuple = ("photo", "v2")
     source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
+    shift_share: float = 0.05            # share of a web-like source's images rendered in a shifted style
+    shape_weight: float = 0.5            # how much of an object's look is shape and texture rather than colour
+    caption_image_words: float = 0.3     # chance that each word describing the image (colour, brightness, background) joins its caption
+    physics_seed: int = 0                # the renderer and each concept's look: worlds sharing it look alike
+    open_world: int = 0                  # extra concepts from a disjoint ImageNet pool, in training only (never evaluated)
+    open_world_pairs: int = 0            # training pairs of those concepts, on top of n_train
     world_seed: int = 0
 
     positive: ClassVar = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes"}
-    non_negative: ClassVar = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread"}
-    unit_interval: ClassVar = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name"}
+    non_negative: ClassVar = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread",
+                              "open_world", "open_world_pairs"}
+    unit_interval: ClassVar = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name", "shift_share",
+                               "shape_weight", "caption_image_words"}
 
     def __post_init__(self):
         if len(self.caption_mix) != len(CAPTION_LEVELS) or sum(self.caption_mix) <= 0 or \
@@ -100,6 +110,9 @@ class WorldConfig:
         if not 8 <= self.image_size <= 64:
             raise ConfigError(f"parameter 'image_size' must lie in [8, 64], got {self.image_size!r}")
         parse_sources(self.source)
+        if (self.open_world > 0) != (self.open_world_pairs > 0):
+            raise ConfigError("parameters 'open_world' and 'open_world_pairs' go together: both 0, or both > 0 "
+                              f"(got {self.open_world} and {self.open_world_pairs})")
 
 
 @dataclass(frozen=True)

@@ -98,14 +98,19 @@ class Outputs:
 
 @torch.no_grad()
 def forward(model, features_fn, classifier: Classifier, batches, sample: np.ndarray | None = None,
-            project=None) -> Outputs:
+            project=None, per_class: int = 0) -> Outputs:
     """Logits of every image of ``batches`` and the features of the images at ``sample``.
 
-    ``project``: optional map of logits onto an evaluation set's classes (class masks).
+    ``sample``: sorted positions in the stream of images. Without one,
+    ``per_class`` > 0 keeps the first ``per_class`` images of each class as they
+    come (for real test sets, whose unreadable images are skipped, so positions
+    are only known as the images arrive). ``project``: optional map of logits
+    onto an evaluation set's classes (class masks).
     """
     model.eval()
+    online = sample is None and per_class > 0
     sample = np.zeros(0, dtype=np.int64) if sample is None else np.asarray(sample)
-    logits, labels, feats = [], [], []
+    logits, labels, feats, picked, taken = [], [], [], [], {}
     seen = 0
     for x, y in batches:
         f = features_fn(model, x)
@@ -113,11 +118,24 @@ def forward(model, features_fn, classifier: Classifier, batches, sample: np.ndar
         if project is not None:
             z = project(z)
         logits.append(z.float().cpu())
-        labels.append(torch.as_tensor(y).cpu())
-        lo, hi = np.searchsorted(sample, [seen, seen + len(x)])
-        if hi > lo:
-            feats.append(f[torch.from_numpy(sample[lo:hi] - seen).to(f.device)].float().cpu())
+        y = torch.as_tensor(y).cpu()
+        labels.append(y)
+        if online:
+            rows = []
+            for i, c in enumerate(y.tolist()):
+                if taken.get(c, 0) < per_class:
+                    taken[c] = taken.get(c, 0) + 1
+                    rows.append(i)
+            picked += [seen + i for i in rows]
+            local = np.asarray(rows, dtype=np.int64)
+        else:
+            lo, hi = np.searchsorted(sample, [seen, seen + len(x)])
+            local = sample[lo:hi] - seen
+        if len(local):
+            feats.append(f[torch.from_numpy(local).to(f.device)].float().cpu())
         seen += len(x)
+    if online:
+        sample = np.asarray(picked, dtype=np.int64)
     n_out = classifier.weights.shape[0]
     return Outputs(torch.cat(logits).numpy() if logits else np.zeros((0, n_out), np.float32),
                    torch.cat(labels).numpy().astype(np.int64) if labels else np.zeros(0, np.int64),

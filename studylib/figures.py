@@ -60,5 +60,8 @@ def _record(out: Path, filename: str, notebook: str, preset: str, caption: str):
              "| figure | notebook | preset | what it shows |", "|---|---|---|---|"]
     for fname in sorted(index, key=lambda f: (index[f]["notebook"], f)):
         e = index[fname]
-        lines.append(f"| [{fname}]({fname}) | `{e['notebook']}` | `{e['preset']}` | {e['caption']} |")
+        # interactive HTML is written by every run but not committed (.gitignore): no link that would break
+        shown = f"`{fname}` (made when you run the chapter; not in the repository)" if fname.endswith(".html") \
+            else f"[{fname}]({fname})"
+        lines.append(f"| {shown} | `{e['notebook']}` | `{e['preset']}` | {e['caption']} |")
     atomic_write_text(out / "README.md", "\n".join(lines) + "\n")

@@ -13,7 +13,9 @@ set by name and stores, atomically:
 * per test set: ``logits_<set>.npy`` (fp16, row max subtracted: every
   prediction and softmax is kept), ``labels_<set>.npy``, ``confusion_<set>.npy``,
   and the penultimate ``features_<set>.npy`` of a fixed sample
-  (``feature_index_<set>.npy``, the same for every run on that set, every class in it);
+  (``feature_index_<set>.npy``: on the world a seeded sample, the same for every
+  run on that set, every class in it; on a real folder the first readable images
+  of each class, in folder order);
 * ``classifier_weights.npy`` (and ``classifier_bias.npy``): text embeddings
   of the class prompts for CLIP, head weights or prototypes for SL.
 
@@ -44,11 +46,11 @@ import pandas as pd
 import torch
 
 from studylib import metrics as M
-from studylib.config import build, key_dict, train_config
+from studylib.config import ConfigError, build, key_dict, train_config
 from studylib.data.real_data import RealData
 from studylib.data.sources import dist_info
 from studylib.data.world_data import WorldData
-from studylib.evaluate import compact_logits, confusion_matrix, feature_sample, forward
+from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
 from studylib.io import atomic_write_bytes
 from studylib.objectives.base import get
 from studylib.registry import Registry, Run
@@ -96,6 +98,9 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     cached = reg.load(key)
     if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
         return cached
+    if spec.deps and dist_info()[1] > 1:
+        raise ConfigError("run dependencies are trained in a single process: run them first without torchrun, "
+                          "then start the multi-process run")
     deps = {name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
             for name, dep in sorted(spec.deps.items())}
     tc = train_config(spec.params)
@@ -135,7 +140,8 @@ def evaluate_run(model, objective, backend, trained_counts: np.ndarray, seed: in
     classes = backend.class_table()
     for es in backend.eval_sets():
         sample = feature_sample(es.labels, es.n_classes) if es.labels is not None else None
-        out = forward(model, objective.features, classifier, es.batches(device), sample, es.project)
+        out = forward(model, objective.features, classifier, es.batches(device), sample, es.project,
+                      per_class=max(1, FEATURE_SAMPLE_SIZE // es.n_classes))
         logits = compact_logits(out.logits)
         conf = confusion_matrix(out.labels, logits.argmax(1), es.n_classes)
         arrays.update({f"logits_{es.name}": logits, f"labels_{es.name}": out.labels.astype(np.int32),

@@ -50,12 +50,12 @@ class Session:
 
         return cached_world(world_config(self.params, **overrides))
 
-    def card(self, name: str, **overrides):
+    def card(self, name: str, extra_sections: dict | None = None, **overrides):
         """Write the data card ``world-<preset>-<name>`` of a world variant (built only if the card is stale)."""
         from studylib.cards import write_world_card
 
         config = world_config(self.params, **overrides)
-        return write_world_card((config, lambda: self.world(**overrides)), self.preset,
+        return write_world_card((config, lambda: self.world(**overrides)), self.preset, extra_sections,
                                 stem=f"world-{self.preset}-{name}")
 
     def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:

@@ -9,7 +9,7 @@ see whether the robustness survives.
 
     feats = image_features(model, images_uint8)            # unit-norm (n, d)
     nn = nearest_similarity(test_feats, train_feats)       # (n_test,) max cosine
-    keep, info = prune_to_similarity(big_train, test, target=np.median(nn_small))
+    keep, info = prune_to_distribution(big_train, test, nn_small)     # match the whole distribution
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from studylib.models.tiny import normalize_images
 def image_features(model, images_uint8: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
     """Unit-norm image features of ``model.visual`` (CLIP or SL)."""
     model.eval()
-    out = [F.normalize(model.visual(normalize_images(images_uint8[i:i + batch_size])).float(), dim=-1)
+    device = next(model.parameters()).device
+    out = [F.normalize(model.visual(normalize_images(images_uint8[i:i + batch_size].to(device))).float(), dim=-1).cpu()
            for i in range(0, len(images_uint8), batch_size)]
     return torch.cat(out)
 
@@ -70,3 +71,36 @@ def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, 
         raise ValueError(f"cannot reach a test->train similarity of {target:.3f} by pruning")
     keep, threshold, achieved = best
     return keep, {"threshold": threshold, "achieved": achieved, "kept_fraction": len(keep) / len(train)}
+
+
+@torch.no_grad()
+def prune_to_distribution(train: torch.Tensor, test: torch.Tensor, target_similarities, candidates: int = 40,
+                          chunk: int = 4096) -> tuple[np.ndarray, dict]:
+    """Training indices to keep so that the test->train NN similarities follow ``target_similarities``.
+
+    As Mayilvahanan et al. (2024), the whole similarity distribution of the
+    smaller training set is matched, not one statistic: training images are
+    removed most test-like first (by their own highest similarity to any test
+    image), and the cut-off is the one, among ``candidates`` quantiles, whose
+    remaining set gives the smallest Kolmogorov-Smirnov distance between its
+    test->train nearest-neighbour similarities and the target's. Returns the
+    kept indices and a dict with the cut-off, the fraction kept, the achieved
+    median and the KS distance before and after pruning.
+    """
+    from scipy.stats import ks_2samp
+
+    target = np.asarray(target_similarities, dtype=np.float64)
+    score = nearest_similarity(train, test, chunk)              # each training image's closest test image
+    before = nearest_similarity(test, train, chunk)
+    best = (float(ks_2samp(before, target).statistic), np.arange(len(train)), float(score.max()), before)
+    for cut in np.unique(np.quantile(score, np.linspace(0.02, 1.0, candidates))):
+        keep = np.flatnonzero(score <= cut)
+        if len(keep) == 0:
+            continue
+        achieved = nearest_similarity(test, train[torch.from_numpy(keep)], chunk)
+        ks = float(ks_2samp(achieved, target).statistic)
+        if ks < best[0]:
+            best = (ks, keep, float(cut), achieved)
+    ks, keep, cut, achieved = best
+    return keep, {"threshold": cut, "kept_fraction": len(keep) / len(train), "achieved": float(np.median(achieved)),
+                  "ks_distance": ks, "ks_distance_before": float(ks_2samp(before, target).statistic)}

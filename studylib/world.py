@@ -40,11 +40,16 @@ import torch.nn.functional as F
 
 from studylib.captions.profiles import read_profile
 from studylib.concepts import Concept, load_concepts, select_subset, semantic_vectors
-from studylib.config import CAPTION_LEVELS, SOURCES, WorldConfig, parse_sources
+from studylib.config import CAPTION_LEVELS, DOMAINS, SOURCES, WorldConfig, parse_sources
 
 # streams of randomness, one per purpose, so changing one knob never reshuffles another
 _STREAM = {"subset": 1, "profile": 2, "latent": 3, "decoder": 4, "train": 5, "captions": 6,
-           "test": 7, "source": 8}
+           "test": 7, "source": 8, "shift": 9, "open": 15}
+# The shifted renderings a web-like source holds a few of, and the words its captions then use.
+SHIFT_STYLES = ("sketch", "rendition", "objectnet")
+STYLE_WORDS = {"sketch": ("sketch", "drawing", "pencil drawing"),
+               "rendition": ("painting", "illustration", "cartoon"),
+               "objectnet": ("odd angle", "upside down", "cluttered shot")}
 _DOMAIN_STREAM = {"photo": 10, "v2": 11, "sketch": 12, "rendition": 13, "objectnet": 14}
 
 
@@ -57,6 +62,7 @@ class Split:
     caption_level: np.ndarray | None = None       # index into CAPTION_LEVELS
     caption_mentions: list[tuple[int, ...]] | None = None  # concepts each caption names
     source: np.ndarray | None = None              # index into SOURCES per training sample
+    domain: np.ndarray | None = None              # index into config.DOMAINS per training sample (0 = photo)
 
     def __len__(self):
         return len(self.labels)
@@ -65,10 +71,11 @@ class Split:
 @dataclass
 class World:
     config: WorldConfig
-    concepts: tuple[Concept, ...]
-    class_counts: np.ndarray                    # training pairs per class
-    train: Split
+    concepts: tuple[Concept, ...]               # the evaluated classes, labels 0..n-1
+    class_counts: np.ndarray                    # training pairs per evaluated class
+    train: Split                                # labels >= n name open-world concepts
     test: dict[str, Split]
+    open_concepts: tuple[Concept, ...] = ()     # open-world concepts (training only), labels n, n+1, ...
 
     @property
     def class_names(self) -> list[str]:
@@ -137,8 +144,14 @@ def allocate_counts(p: np.ndarray, total: int, minimum: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- latents
 def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
-    """Concept centres (n, d) and mode centres (n, n_modes, d)."""
-    rng = _rng(cfg, _STREAM["latent"])
+    """Concept centres (n, d) and mode centres (n, n_modes, d).
+
+    They depend on ``physics_seed`` and on each concept's ImageNet index, not on
+    ``world_seed`` or on which other concepts were drawn: a concept looks the
+    same in every world of the same physics (a pretraining world and the study's
+    world, say), so what one model learns transfers to the other.
+    """
+    rng = np.random.default_rng([cfg.physics_seed, _STREAM["latent"]])
     allsem = semantic_vectors(load_concepts())
     sem = semantic_vectors(concepts) - allsem.mean(0)          # centre: remove the shared direction
     sem /= np.linalg.norm(sem, axis=1, keepdims=True)
@@ -146,9 +159,11 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     proj = np.linalg.qr(rng.standard_normal((sem.shape[1], d)))[0] * math.sqrt(sem.shape[1] / d)
     aligned = sem @ proj
     aligned /= np.linalg.norm(aligned, axis=1, keepdims=True)
-    own = rng.standard_normal((len(concepts), d)) / math.sqrt(d)
+    per = [np.random.default_rng([cfg.physics_seed, _STREAM["latent"], c.index]) for c in concepts]
+    own = np.stack([g.standard_normal(d) for g in per]) / math.sqrt(d) if per else np.zeros((0, d))
     centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment ** 2) * own
-    modes = centres[:, None, :] + cfg.mode_spread * rng.standard_normal((len(concepts), cfg.n_modes, d)) / math.sqrt(d)
+    spread = np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
+    modes = centres[:, None, :] + cfg.mode_spread * spread / math.sqrt(d)
     return centres.astype(np.float32), modes.astype(np.float32)
 
 
@@ -180,8 +195,13 @@ def _decoder(latent_dim: int, size: int, seed: int) -> torch.Tensor:
 
 
 def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.random.Generator,
-           nuisance: float = 1.0, batch: int = 4096) -> torch.Tensor:
+           nuisance: float = 1.0, batch: int = 4096, shape_weight: float = 0.5) -> torch.Tensor:
     """Render latents ``z`` (n, d) to uint8 images (n, 3, size, size) in ``domain``.
+
+    The object's appearance mixes a luminance texture shared by all channels
+    (weight ``shape_weight``) with a colour pattern, inside a silhouette whose
+    outline follows the latent too: class identity lives in shape and texture
+    as well as colour, so a colour-free rendering keeps part of it.
 
     photo: object on a smooth background, mild pose and colour nuisance.
     v2: the photo process, freshly resampled with 15% more nuisance.
@@ -191,19 +211,33 @@ def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.ran
     """
     out = []
     for lo in range(0, len(z), batch):
-        out.append(_render_batch(z[lo:lo + batch], size, domain, decoder_seed, rng, nuisance))
+        out.append(_render_batch(z[lo:lo + batch], size, domain, decoder_seed, rng, nuisance, shape_weight))
     return torch.cat(out) if out else torch.zeros(0, 3, size, size, dtype=torch.uint8)
 
 
-def _render_batch(z, size, domain, decoder_seed, rng, nuisance):
+def _silhouette(z: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """(n, 1, size, size) soft masks: a disc whose radius varies with the angle by the latent's harmonics."""
+    n, d = z.shape
+    proj = torch.randn(d, 4, generator=torch.Generator().manual_seed(seed)) / math.sqrt(d)
+    coef = 0.3 * torch.tanh(2.0 * z @ proj)                               # (n, 4): cos/sin of 1 and 2 theta
+    ax = torch.linspace(-1, 1, size)
+    yy, xx = ax.view(-1, 1).expand(size, size), ax.view(1, -1).expand(size, size)
+    theta = torch.atan2(yy, xx)
+    harmonics = torch.stack([torch.cos(theta), torch.sin(theta), torch.cos(2 * theta), torch.sin(2 * theta)])
+    radius2 = 0.55 * (1 + torch.einsum("nk,khw->nhw", coef, harmonics))
+    return torch.sigmoid((radius2 - (xx ** 2 + yy ** 2)) * 12).unsqueeze(1)
+
+
+def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.5):
     n, d = z.shape
     basis = _decoder(d, size, decoder_seed)
+    texture = _decoder(d, size, decoder_seed + 1)[:, :1]                  # one luminance channel
     gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
-    obj = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", torch.from_numpy(z), basis))
-    # soft round mask: the object's silhouette
-    ax = torch.linspace(-1, 1, size)
-    rr = ax.view(1, -1) ** 2 + ax.view(-1, 1) ** 2
-    mask = torch.sigmoid((0.55 - rr) * 12).expand(n, 1, size, size)
+    zt = torch.from_numpy(z)
+    colour = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, basis))
+    lum = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, texture))
+    obj = shape_weight * lum + (1 - shape_weight) * colour
+    mask = _silhouette(zt, size, decoder_seed + 2)
     obj = torch.cat([obj, mask], 1)
     if domain == "v2":
         nuisance *= 1.15
@@ -294,12 +328,56 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
     return text
 
 
-def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None):
+COLOUR_NAMES = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
+
+
+def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...]]:
+    """Words that describe each uint8 image itself: its dominant colour, how unusual it looks, its background.
+
+    Read off the pixels: the colour of the centre (the object), whether the image
+    is among the third farthest from its class's mean image ("unusual looking"),
+    and how busy its border (the background) is. A caption that uses them
+    describes this image, not only its class, so filtering captions by their
+    similarity to the class text changes which images are kept (LAIONet).
+    """
+    x = images.float() / 255
+    n, _, h, w = x.shape
+    centre = x[:, :, h // 4: 3 * h // 4, w // 4: 3 * w // 4].mean((2, 3))            # (n, 3)
+    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)
+    hue = torch.atan2(3 ** 0.5 * (centre[:, 1] - centre[:, 2]), 2 * centre[:, 0] - centre[:, 1] - centre[:, 2])
+    colour = ((hue / (2 * math.pi) % 1) * len(COLOUR_NAMES)).long().clamp(max=len(COLOUR_NAMES) - 1)
+    grey = (centre.max(1).values - centre.min(1).values) < 0.04
+    busy = border.std(2).mean(1)
+    busy_cut = busy.median() if n else 0
+    flat = x.flatten(1)
+    labels = torch.as_tensor(np.asarray(labels))
+    unusual = torch.zeros(n, dtype=torch.bool)
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        dist = (flat[idx] - flat[idx].mean(0)).norm(dim=1)
+        if len(idx) >= 3:
+            unusual[idx] = dist > dist.quantile(2 / 3)
+    out = []
+    for i in range(n):
+        words = ("grey" if grey[i] else COLOUR_NAMES[int(colour[i])],
+                 "strange unusual looking" if unusual[i] else "",
+                 "busy cluttered background" if busy[i] > busy_cut else "plain background")
+        out.append(tuple(wd for wd in words if wd))
+    return out
+
+
+def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None, domains=None,
+                  images=None):
     """Captions, their levels, and the concepts each caption truly names.
 
     ``mix``: per-sample level weights (n, 6) for mixtures of sources; default
-    ``cfg.caption_mix`` for every sample.
+    ``cfg.caption_mix`` for every sample. ``domains``: per-sample rendering
+    (index into DOMAINS); a shifted image's caption says so ("drawing: ...").
+    ``images``: with ``cfg.caption_image_words`` > 0, each word of
+    :func:`image_words` joins the caption with that probability, so captions
+    describe their image as well as its class.
     """
+    described = image_words(images, labels) if images is not None and cfg.caption_image_words > 0 else None
     if mix is None:
         mix = np.asarray(cfg.caption_mix, float)
         levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
@@ -323,6 +401,13 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
             j = int(others[i, 1] + (others[i, 1] >= y))
             text = f"{text.rstrip('.')} and a {concepts[j].name}"
             named = named + (j,) if j not in named else named
+        if described is not None:
+            extra = [wd for wd in described[i] if rng.random() < cfg.caption_image_words]
+            if extra:
+                text = f"{text.rstrip('.')}, {', '.join(extra)}"
+        if domains is not None and domains[i]:
+            words = STYLE_WORDS[DOMAINS[int(domains[i])]]
+            text = f"{words[int(rng.integers(len(words)))]}: {text}"
         captions.append(text)
         mentions.append(named)
     return captions, levels.astype(np.int64), mentions
@@ -333,21 +418,40 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
 
 
 def _render_sources(cfg, z, dseed, rng):
-    """Training images and per-sample caption mixes of the configured source(s)."""
+    """Training images, per-sample caption mixes, source ids and rendering domains of the configured source(s).
+
+    A web-like source renders a share ``cfg.shift_share`` of its images in a shifted style
+    (sketch, rendition or unusual pose and background, uniformly): the test shifts are rare
+    in web data, not absent. A curated source (``imagenet``) renders photos only.
+    """
     weights = parse_sources(cfg.source)
-    if list(weights) == ["web"]:
-        return render(z, cfg.image_size, "photo", dseed, rng), None, np.zeros(len(z), np.int64)
     names = list(weights)
-    which = _rng(cfg, _STREAM["source"]).choice(len(names), size=len(z), p=list(weights.values()))
-    images = torch.empty(len(z), 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
-    mix = np.empty((len(z), len(CAPTION_LEVELS)))
+    n = len(z)
+    if len(names) == 1:
+        which = np.zeros(n, dtype=np.int64)
+    else:
+        which = _rng(cfg, _STREAM["source"]).choice(len(names), size=n, p=list(weights.values()))
+    srng = _rng(cfg, _STREAM["shift"])
+    domains = np.zeros(n, dtype=np.int64)
     for k, name in enumerate(names):
         idx = np.flatnonzero(which == k)
-        style = SOURCES[name]
-        images[idx] = render(z[idx], cfg.image_size, "photo", dseed, rng, nuisance=style["nuisance"])
-        mix[idx] = style["caption_mix"] or cfg.caption_mix
-    source_ids = np.array([list(SOURCES).index(n) for n in names])[which]
-    return images, mix, source_ids
+        share = cfg.shift_share * SOURCES[name]["shift_share"]
+        shifted = idx[srng.random(len(idx)) < share]
+        domains[shifted] = [DOMAINS.index(SHIFT_STYLES[j]) for j in srng.integers(0, len(SHIFT_STYLES), len(shifted))]
+    images = torch.empty(n, 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
+    for k, name in enumerate(names):
+        for d, domain in enumerate(DOMAINS):
+            idx = np.flatnonzero((which == k) & (domains == d))
+            if len(idx):
+                images[idx] = render(z[idx], cfg.image_size, domain, dseed, rng,
+                                     nuisance=SOURCES[name]["nuisance"], shape_weight=cfg.shape_weight)
+    mix = None
+    if names != ["web"]:
+        mix = np.empty((n, len(CAPTION_LEVELS)))
+        for k, name in enumerate(names):
+            mix[which == k] = SOURCES[name]["caption_mix"] or cfg.caption_mix
+    source_ids = np.array([list(SOURCES).index(name) for name in names])[which]
+    return images, mix, source_ids, domains
 
 
 # ---------------------------------------------------------------- the world
@@ -358,23 +462,32 @@ def make_world(cfg: WorldConfig) -> World:
     if cfg.subset == "all" and len(concepts) != cfg.n_classes:
         concepts = concepts[: cfg.n_classes]
     counts = allocate_counts(class_profile(cfg, concepts), cfg.n_train, cfg.min_per_class)
-    _, modes = _class_latents(cfg, concepts)
-    dseed = int(_rng(cfg, _STREAM["decoder"]).integers(2 ** 62))
+    open_concepts = ()
+    if cfg.open_world:
+        open_concepts = select_subset(load_concepts(), "random", cfg.open_world, exclude={c.index for c in concepts},
+                                      seed=int(_rng(cfg, _STREAM["open"]).integers(2 ** 31)))
+    every = tuple(concepts) + tuple(open_concepts)
+    all_counts = np.concatenate([counts, allocate_counts(np.full(len(open_concepts), 1 / max(1, len(open_concepts))),
+                                                         cfg.open_world_pairs, 0)]) if open_concepts else counts
+    _, modes = _class_latents(cfg, every)
+    dseed = int(np.random.default_rng([cfg.physics_seed, _STREAM["decoder"]]).integers(2 ** 62))
 
     rng = _rng(cfg, _STREAM["train"])
-    labels = rng.permutation(np.repeat(np.arange(len(concepts)), counts))
+    labels = rng.permutation(np.repeat(np.arange(len(every)), all_counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
-    images, mix, source_ids = _render_sources(cfg, z, dseed, rng)
-    captions, levels, mentions = make_captions(concepts, labels, cfg, _rng(cfg, _STREAM["captions"]), mix)
-    train = Split(images, labels, captions, levels, mentions, source_ids)
+    images, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
+    captions, levels, mentions = make_captions(every, labels, cfg, _rng(cfg, _STREAM["captions"]), mix, domains,
+                                               images)
+    train = Split(images, labels, captions, levels, mentions, source_ids, domains)
 
     test = {}
     test_labels = np.repeat(np.arange(len(concepts)), cfg.test_per_class)
     for domain in cfg.test_domains:
         trng = np.random.default_rng([cfg.world_seed, _STREAM["test"], _DOMAIN_STREAM[domain]])
-        zt = _sample_latents(modes, test_labels, cfg.diversity, trng)
-        test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng), test_labels.copy())
-    return World(cfg, concepts, counts, train, test)
+        zt = _sample_latents(modes[: len(concepts)], test_labels, cfg.diversity, trng)
+        test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight),
+                             test_labels.copy())
+    return World(cfg, concepts, counts, train, test, tuple(open_concepts))
 
 
 @functools.lru_cache(maxsize=2)

@@ -150,3 +150,44 @@ def test_a_run_that_depends_on_a_run(tmp_path, tiny_params):
     assert np.allclose(f.array("classifier_weights"), dep.array("classifier_weights"), atol=1e-5)
     with pytest.raises(ConfigError, match="cannot use run dependencies"):
         run(RunSpec({**tiny_params, "objective": "clip"}, deps={"prototypes": clip}), registry=reg, progress=False)
+
+
+def test_open_world_concepts_are_trained_on_and_never_evaluated(tiny_params):
+    from studylib.config import world_config
+    from studylib.world import make_world
+
+    params = {**tiny_params, "open_world": 5, "open_world_pairs": 120}
+    w = make_world(world_config(params))
+    n = tiny_params["n_classes"]
+    assert len(w.open_concepts) == 5 and not {c.index for c in w.open_concepts} & {c.index for c in w.concepts}
+    assert (w.train.labels >= n).sum() == 120 and all((s.labels < n).all() for s in w.test.values())
+    for objective in ("sl", "clip"):
+        r = run(RunSpec({**params, "objective": objective}), progress=False)
+        assert r.array("classifier_weights").shape[0] == n and r.array("logits_photo").shape[1] == n
+        photo = r.per_class[r.per_class["domain"] == "photo"]
+        assert len(photo) == n and photo["train_count"].sum() == tiny_params["n_train"]
+    with pytest.raises(ConfigError, match="go together"):
+        resolve("smoke", open_world=3)
+
+
+def test_a_pretraining_world_clip_serves_a_study_world(tmp_path, tiny_params):
+    """A tiny CLIP trained on another world (other seed, more concepts) gives the study's SL its fixed
+    prototypes and the study's CLIP its text tower; concepts look alike across worlds of one physics."""
+    from studylib.config import world_config
+    from studylib.world import _class_latents, make_world
+
+    pre_params = {**tiny_params, "world_seed": 7, "n_classes": 30, "n_train": 900}
+    study, pre = make_world(world_config(tiny_params)), make_world(world_config(pre_params))
+    shared = sorted({c.index for c in study.concepts} & {c.index for c in pre.concepts})
+    if shared:
+        a = _class_latents(world_config(tiny_params), [c for c in study.concepts if c.index == shared[0]])[0]
+        b = _class_latents(world_config(pre_params), [c for c in pre.concepts if c.index == shared[0]])[0]
+        assert np.allclose(a, b)
+    reg = Registry(tmp_path)
+    clip = RunSpec({**pre_params, "objective": "clip"}, label="pretraining-world CLIP")
+    sl = run(RunSpec({**tiny_params, "objective": "sl", "head": "prototype"}, deps={"prototypes": clip}),
+             registry=reg, progress=False)
+    assert sl.array("classifier_weights").shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
+    frozen = run(RunSpec({**tiny_params, "objective": "clip", "text_tower": "frozen"}, deps={"text_init": clip}),
+                 registry=reg, progress=False)
+    assert 0 <= frozen.metrics["top1"] <= 1 and frozen.config["deps"]["text_init"] == run_key(clip, reg)

@@ -5,7 +5,7 @@ import torch
 
 from studylib.chapters.ch01 import er_table, fit_trends, group_mean_er, lies_between, pruning_study, shifts_above_line
 from studylib.config import SOURCES, ConfigError, parse_sources, world_config
-from studylib.similarity import nearest_similarity, prune_to_similarity
+from studylib.similarity import nearest_similarity, prune_to_distribution, prune_to_similarity
 from studylib.spec import resolve
 from studylib.world import make_world
 
@@ -85,6 +85,20 @@ def test_pruning_removes_near_copies_first_and_reaches_the_target():
     assert len(keep) > 100
 
 
+def test_pruning_to_a_distribution_matches_it_not_just_its_median():
+    g = torch.Generator().manual_seed(1)
+    norm = torch.nn.functional.normalize
+    test = norm(torch.randn(80, 8, generator=g), dim=-1)
+    small = norm(torch.randn(300, 8, generator=g), dim=-1)
+    copies = norm(test.repeat(2, 1) + 0.05 * torch.randn(160, 8, generator=g), dim=-1)
+    big = torch.cat([norm(torch.randn(600, 8, generator=g), dim=-1), copies])
+    target = nearest_similarity(test, small)
+    keep, info = prune_to_distribution(big, test, target)
+    assert info["ks_distance"] < info["ks_distance_before"] / 2
+    assert np.isin(np.arange(600, 760), keep).mean() < 0.2       # the near copies go first
+    assert 0.3 < info["kept_fraction"] < 1
+
+
 class FakeRun:
     def __init__(self, correct_id, correct_ood, n=200):
         def conf(c):
@@ -130,7 +144,7 @@ def test_pruning_study_is_cached(tmp_path, monkeypatch):
     small, big, test = imgs(40), imgs(80), imgs(20)
     first = pruning_study("k", Ref, lambda: small, lambda: big, lambda: test)
     assert 0 < len(first["keep"]) <= 80 and len(first["rand_keep"]) == len(first["keep"])
-    assert first["info"]["achieved"] <= np.median(first["nn_small"]) + 1e-6
+    assert first["info"]["ks_distance"] <= first["info"]["ks_distance_before"]
 
     def boom():
         raise AssertionError("a cache hit must not build anything")

@@ -105,3 +105,59 @@ def test_world_from_a_real_laion_profile(tiny_params):
     from scipy.stats import spearmanr
 
     assert spearmanr(raw, w.class_counts).statistic > 0.9
+
+
+def test_no_synonym_names_two_classes_unless_marked_ambiguous():
+    from collections import Counter
+
+    from studylib.concepts import load_concepts
+
+    concepts = load_concepts()
+    holders = Counter(s for c in concepts for s in c.synonyms)
+    shared = {s for s, n in holders.items() if n > 1}
+    ambiguous = {s for c in concepts for s in c.ambiguous}
+    assert shared <= ambiguous
+    dogs = [c for c in concepts if "canis lupus familiaris" in c.ambiguous]
+    assert len(dogs) > 100 and not any("canis lupus familiaris" in c.synonyms for c in concepts)
+    assert all(c.synonyms for c in concepts)
+
+
+def test_web_sources_hold_a_few_shifted_renderings_and_the_curated_one_none(tiny_params):
+    from studylib.config import DOMAINS
+
+    web = make_world(world_config(tiny_params, n_train=2000, shift_share=0.1))
+    share = (web.train.domain > 0).mean()
+    assert 0.06 < share < 0.14
+    kinds = {DOMAINS[d] for d in web.train.domain if d}
+    assert kinds == {"sketch", "rendition", "objectnet"}
+    styled = [c for c, d in zip(web.train.captions, web.train.domain) if d]
+    assert all(":" in c.split(" ")[0] or ":" in " ".join(c.split(" ")[:2]) for c in styled)
+    curated = make_world(world_config(tiny_params, n_train=2000, shift_share=0.1, source="imagenet"))
+    assert (curated.train.domain == 0).all()
+    none = make_world(world_config(tiny_params, n_train=2000, shift_share=0.0))
+    assert (none.train.domain == 0).all()
+
+
+def test_image_caption_similarity_filter_lowers_kept_diversity_with_its_threshold(tiny_params):
+    """Captions describe their image, so LAIONet's threshold on caption-to-concept similarity
+    keeps fewer atypical images as it rises: the kept set's within-class diversity falls."""
+    from studylib.captions.curation import similarity_filter
+    from studylib.concepts import embed_texts, semantic_vectors
+
+    # one caption level, so that what separates captions is what they say about their image
+    w = make_world(world_config(tiny_params, n_train=1200, caption_image_words=1.0,
+                                caption_mix=(0.0, 0.0, 1.0, 0.0, 0.0, 0.0)))
+    sims = np.einsum("ij,ij->i", np.asarray(embed_texts(list(w.train.captions))),
+                     semantic_vectors(w.concepts)[w.train.labels])
+    x = w.train.images.float().flatten(1) / 255
+
+    def diversity(kept):
+        spread = [x[kept[w.train.labels[kept] == c]].var(0).sum().item() for c in range(len(w.concepts))
+                  if (w.train.labels[kept] == c).sum() >= 3]
+        return float(np.mean(spread))
+
+    thresholds = np.quantile(sims, [0.0, 0.3, 0.6])
+    kept = [similarity_filter(w.train.captions, w.train.labels, w.concepts, t).kept for t in thresholds]
+    assert [len(k) for k in kept] == sorted((len(k) for k in kept), reverse=True)
+    div = [diversity(np.asarray(k)) for k in kept]
+    assert div[0] > div[1] > div[2], div

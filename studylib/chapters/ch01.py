@@ -10,13 +10,16 @@ Run::
 
     python -m studylib run 01 --preset quick
 
-At ``quick`` (seed 0, 18 models, about 5 minutes on 2 CPU cores) it produced:
-CLIP (web) mean ER over the four shifts about -0.01, below the SL line on the
-ObjectNet-like shift; sketch-like shift at chance for every model; the
-fixed-budget mixture between its components on three of four shifts;
-caption-mined SL within about 0.02 of true-label SL; similarity pruning no
-different from a random subset of the same size. The notebook recomputes and
-states these on every run.
+At ``quick`` (seed 0, world v2, 20 models, about 4 minutes on 2 CPU cores) it
+produced: every shift informative by the chapter's rule (the sketch-like one only
+just: the baseline family reaches under 2%, chance 1%); CLIP on the web-like source
+mean ER about -0.01 over the informative shifts, below the SL line on the rendition-
+and ObjectNet-like shifts (positive ER not reproduced); CLIP on the curated images
+about on the line; caption-mined SL within about 0.01 of true-label SL; the
+fixed-budget mixture between its components on every informative shift; similarity
+pruning (KS distance to the target distribution 0.34 -> 0.17) no different from a
+random subset of the same size, with a detectable difference of about 0.03. The
+notebook recomputes and states these on every run.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ import torch
 from studylib.io import atomic_write_bytes, cache_dir
 from studylib.metrics import correct_from_confusion
 from studylib.robustness import effective_robustness, effective_robustness_interval, fit_linear_trend
-from studylib.similarity import image_features, nearest_similarity, prune_to_similarity
+from studylib.similarity import image_features, nearest_similarity, prune_to_distribution
 
 NAME = "01_robustness_origins"
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
@@ -46,6 +49,15 @@ SIZES = {
 FAMILY = ((0.25, 0.4, 0.5), (0.5, 0.4, 0.75), (0.5, 1.0, 1.0), (1.0, 0.4, 1.0), (1.0, 0.6, 1.5), (1.0, 1.0, 1.0))
 SOURCES = ("flickr", "alttext", "encyclopedia")
 MIX = "flickr:0.5,encyclopedia:0.5"
+STANDARD = "imagenet"      # the baseline family's curated source: photos only, as ImageNet
+KNOBS_TRIED = (
+    "Chapter 1 asks whether CLIP trained on this web-like source has positive effective robustness against SL "
+    "trained on the curated source. One setting of the world's knobs has been run, the defaults of "
+    "`studylib.config.WorldConfig`: `shift_share=0.05` (5% of the web images rendered as a sketch, a rendition or "
+    "an odd pose and background), `shape_weight=0.5`, `caption_image_words=0.3`, web nuisance 1.0. No other "
+    "setting was tried, so the chapter's verdict is not tuned toward, or away from, the paper's finding; a sweep of "
+    "`shift_share` is the natural next experiment.")
+WEB = "web"                # CLIP's web-like source: the test shifts are rare in it, not absent
 
 
 def test_domains() -> dict:
@@ -60,12 +72,14 @@ def baseline_specs(s) -> tuple[dict, str]:
     for frac, efrac, wfrac in FAMILY:
         n, e, w = max(P["batch_size"], int(N * frac)), max(1, round(E * efrac)), max(4, int(W * wfrac))
         label = f"SL n={n} ep={e} w={w}"
-        specs[label] = s.spec(label, objective="sl", n_train=n, epochs=e, width=w, **test_domains())
+        specs[label] = s.spec(label, objective="sl", n_train=n, epochs=e, width=w, source=STANDARD, **test_domains())
     return specs, f"SL n={N} ep={E} w={W}"
 
 
-def clip_spec(s):
-    return s.spec("CLIP (web)", objective="clip", **test_domains())
+def clip_specs(s) -> dict:
+    """CLIP on the web-like source, and CLIP on the baseline's own curated images (the objective alone)."""
+    return {"CLIP (web)": s.spec("CLIP (web)", objective="clip", source=WEB, **test_domains()),
+            "CLIP (curated)": s.spec("CLIP (curated)", objective="clip", source=STANDARD, **test_domains())}
 
 
 def source_specs(s) -> tuple[dict, dict]:
@@ -88,14 +102,18 @@ def source_specs(s) -> tuple[dict, dict]:
 def source_cards(s) -> None:
     """Data cards of the standard world and of each source at the full budget."""
     N = s.params["n_train"]
-    s.card("01-standard", **test_domains())
+    s.card("01-standard", source=STANDARD, **test_domains())
+    s.card("01-web", extra_sections={"Knob settings tried for chapter 1": KNOBS_TRIED}, source=WEB, **test_domains())
     for name, src in (("flickr", "flickr"), ("alttext", "alttext"), ("encyclopedia", "encyclopedia"),
                       ("mixture", MIX)):
         s.card(f"01-{name}", source=src, n_train=N, **test_domains())
 
 
-def caption_label_spec(s):
-    return s.spec("SL, caption-mined labels", objective="sl", labels="captions", **test_domains())
+def language_specs(s) -> dict:
+    """SL on labels mined from the web source's captions, and SL on its true labels: the same images as CLIP (web)."""
+    return {"SL, caption-mined labels (web)": s.spec("SL, caption-mined labels (web)", objective="sl",
+                                                     labels="captions", source=WEB, **test_domains()),
+            "SL, true labels (web)": s.spec("SL, true labels (web)", objective="sl", source=WEB, **test_domains())}
 
 
 def big_world(s) -> dict:
@@ -115,8 +133,8 @@ def pruning_study(key: str, reference_model, small_images, big_images, test_imag
 
     Features of the small and large training sets and of the shifted test
     images in ``reference_model``'s space; test->train nearest-neighbour
-    similarities for each; the large set pruned to the small set's median
-    similarity; and a random subset of the same size. The image arguments are
+    similarities for each; the large set pruned until its similarities follow the
+    small set's whole distribution; and a random subset of the same size. The image arguments are
     callables returning uint8 tensors, so a cache hit builds no world at all.
     """
     path = cache_dir("similarity") / f"{key}.npz"
@@ -130,7 +148,7 @@ def pruning_study(key: str, reference_model, small_images, big_images, test_imag
     small = image_features(model, small_images())
     big = image_features(model, big_images())
     nn_small, nn_big = nearest_similarity(test, small), nearest_similarity(test, big)
-    keep, info = prune_to_similarity(big, test, target=float(np.median(nn_small)))
+    keep, info = prune_to_distribution(big, test, nn_small)
     nn_pruned = nearest_similarity(test, big[torch.from_numpy(keep)])
     rand_keep = np.sort(np.random.default_rng(seed).choice(len(big), size=len(keep), replace=False))
     out = {"nn_small": nn_small, "nn_big": nn_big, "nn_pruned": nn_pruned, "keep": keep, "rand_keep": rand_keep,
@@ -146,8 +164,9 @@ def similarity_study(s, reference) -> dict:
     from studylib.pipeline import load
 
     big = big_world(s)
-    key = f"{reference.key}-{s.params['seed']}-{MIX}-{big['n_train']}"
-    return pruning_study(key, lambda: load(reference).model, lambda: s.world(**test_domains()).train.images,
+    key = f"ks-{reference.key}-{s.params['seed']}-{MIX}-{big['n_train']}"
+    return pruning_study(key, lambda: load(reference).model,
+                         lambda: s.world(source=STANDARD, **test_domains()).train.images,
                          lambda: s.world(**big).train.images,
                          lambda: torch.cat([s.world(**big).test[d].images for d in SHIFTS]), seed=s.params["seed"])
 
@@ -224,6 +243,19 @@ def shift_information(acc: pd.DataFrame, baseline, n_test: int, n_classes: int, 
     return pd.DataFrame(rows).set_index("shift")
 
 
+INCONCLUSIVE = "inconclusive (the interval includes no difference)"
+
+
+def er_verdict(above: list, below: list) -> str:
+    """Positive ER: reproduced when above the line on some informative shift and below on none;
+    not reproduced when below on some and above on none; otherwise inconclusive."""
+    if above and not below:
+        return "reproduced"
+    if below and not above:
+        return "not reproduced"
+    return INCONCLUSIVE
+
+
 def _above_chance(accuracy: float, n: int, chance: float, alpha: float) -> bool:
     from scipy.stats import binomtest
 
@@ -237,6 +269,19 @@ def _better(p_shift: float, p_id: float, n: int, alpha: float) -> bool:
     pooled = (p_shift + p_id) / 2
     se = (2 * pooled * (1 - pooled) / n) ** 0.5
     return se > 0 and norm.sf((p_shift - p_id) / se) < alpha
+
+
+def detectable_difference(er: pd.DataFrame, a: str, b: str, shifts=None) -> float:
+    """The ER difference between models ``a`` and ``b`` that this design detects with 80% power (two-sided 5%).
+
+    From the models' own 95% ER intervals (half-width / 1.96 as standard error),
+    averaged over ``shifts``: 2.8 x sqrt(se_a^2 + se_b^2). Smaller true
+    differences would usually go unseen, so "no difference" means "none this large".
+    """
+    rows = er if shifts is None else er[er["shift"].isin(list(shifts))]
+    se = {m: ((rows[rows["model"] == m]["hi"] - rows[rows["model"] == m]["lo"]) / (2 * 1.96)).to_numpy()
+          for m in (a, b)}
+    return float(np.mean(2.8 * np.sqrt(se[a] ** 2 + se[b] ** 2))) if len(se[a]) else float("nan")
 
 
 def mean_er(er: pd.DataFrame, model: str, shifts=None) -> float:
@@ -283,7 +328,7 @@ def summary(registry, preset: str = "quick", n_boot: int = 1000) -> list[dict]:
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
     baseline, _ = baseline_specs(s)
-    specs = {**baseline, "CLIP (web)": clip_spec(s)}
+    specs = {**baseline, **clip_specs(s)}
     runs = {label: registry.load(run_key(spec, registry)) for label, spec in specs.items()}
     missing = [label for label, r in runs.items() if r is None]
     if missing:
@@ -294,9 +339,18 @@ def summary(registry, preset: str = "quick", n_boot: int = 1000) -> list[dict]:
                              n_classes=s.params["n_classes"])
     shifts = [sh for sh in SHIFTS if info.loc[sh, "informative"]]
     trends = fit_trends(acc.loc[list(baseline)], shifts, n_boot=n_boot)
-    er = er_table(trends, {"CLIP (web)": runs["CLIP (web)"]}, n_boot=n_boot)
-    above, below = shifts_above_line(er, "CLIP (web)"), shifts_below_line(er, "CLIP (web)")
-    result = (f"mean ER {mean_er(er, 'CLIP (web)'):+.3f} over {', '.join(shifts)}; above the SL line on "
-              f"{', '.join(above) or 'none'}, below on {', '.join(below) or 'none'}")
-    return [{"chapter": NAME, "claim": "CLIP has positive effective robustness (informative shifts)",
-             "result": result, "verdict": "reproduced" if above and not below else "not reproduced"}]
+    rows = []
+    if not shifts:
+        return [{"chapter": NAME, "claim": "CLIP has positive effective robustness", "verdict": INCONCLUSIVE,
+                 "result": "no informative shift: the baseline family is at chance on every shift"}]
+    claims = (("CLIP (web)", "CLIP trained on web-like data has positive effective robustness (Taori et al.)",
+               er_verdict),
+              ("CLIP (curated)", "CLIP on the baseline's own curated images has no positive ER (Fang et al.)",
+               lambda above, below: "not reproduced" if above else "reproduced"))
+    for label, claim, decide in claims:
+        er = er_table(trends, {label: runs[label]}, n_boot=n_boot)
+        above, below = shifts_above_line(er, label), shifts_below_line(er, label)
+        result = (f"mean ER {mean_er(er, label):+.3f} over {', '.join(shifts) or 'no informative shift'}; above the "
+                  f"SL line on {', '.join(above) or 'none'}, below on {', '.join(below) or 'none'}")
+        rows.append({"chapter": NAME, "claim": claim, "result": result, "verdict": decide(above, below)})
+    return rows

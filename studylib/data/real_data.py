@@ -5,6 +5,8 @@ streaming :class:`studylib.data.sources.LoaderSource` over a TSV/CSV list,
 an ImageNet-Captions JSON or webdataset shards, and ImageFolder test sets with
 the ImageNet-R/-A masks and ObjectNet's class map (logits are merged onto each
 set's classes). Concept-world parameters are refused here, with their names.
+The in-distribution test set (``metrics["top1"]``, the bias correlations) is
+the one named ``val`` if there is one, else the first listed.
 
     python -m studylib check-data --preset paper -p train_data=/data/incaps.tsv -p data_root=/data
     python -m studylib train --preset paper -p train_data=/data/incaps.tsv -p data_root=/data \\
@@ -177,13 +179,15 @@ class RealData:
             raise ConfigError("a training subset ('keep') is only available on the concept world")
         ds = self.dataset
         ds.transform = self.transforms[0]
-        counts = ds.class_counts(N_IMAGENET) if hasattr(ds, "class_counts") else torch.ones(N_IMAGENET)
+        known = hasattr(ds, "class_counts")
+        counts = ds.class_counts(N_IMAGENET) if known else torch.ones(N_IMAGENET)
         source = LoaderSource(ds, tc.batch_size, tc.seed,
                               tokenizer=objective.tokenizer if "tokens" in objective.needs else None,
                               workers=self.config.workers, class_counts=torch.as_tensor(counts),
                               steps_per_epoch=self.config.steps_per_epoch or None, rank=rank,
                               world_size=world_size, require_labels="labels" in objective.needs)
-        trained = np.asarray(counts)
+        # shards do not list their labels up front: their training counts are unknown (-1), not 1
+        trained = np.asarray(counts) if known else np.full(N_IMAGENET, -1)
         return source, trained
 
     def eval_sets(self) -> list[EvalSet]:
@@ -196,7 +200,9 @@ class RealData:
                                   "nor class indices 0..999; give a mask (imagenet-r, imagenet-a, objectnet) or "
                                   "rename them")
             project = functools.partial(project_logits, groups=groups) if groups else None
-            out.append(EvalSet(es.name, len(groups) if groups else N_IMAGENET, ds.labels.numpy(),
+            # labels=None: unreadable images are skipped as they come, so the stored feature sample is the
+            # first images of each class among the readable ones, in folder order
+            out.append(EvalSet(es.name, len(groups) if groups else N_IMAGENET, None,
                                functools.partial(self._batches, ds, es.name), project,
                                list(ds.classes) if groups else None))
         return out

@@ -52,7 +52,8 @@ def caption_labels(wc) -> np.ndarray:
     from studylib.captions.patterns import build_patterns
 
     world = cached_world(wc)
-    res = count_captions(world.train.captions, build_patterns(list(world.concepts)), keep_matches=True)
+    every = list(world.concepts) + list(world.open_concepts)
+    res = count_captions(world.train.captions, build_patterns(every), keep_matches=True)
     n = len(world.train)
     hits = np.bincount(res.match_caption, minlength=n)
     labels = np.full(n, -1, dtype=np.int64)
@@ -91,13 +92,14 @@ class WorldData:
         def semantic():
             from studylib.concepts import semantic_vectors
 
-            return semantic_vectors(world.concepts)
+            return semantic_vectors(tuple(world.concepts) + tuple(world.open_concepts))
 
         corpus = hashlib.sha256(canonical_json(as_dict(wc)).encode()).hexdigest()[:16]
         return DataInfo(kind=self.kind, class_names=world.class_names, class_counts=world.class_counts,
                         image_size=wc.image_size, labels=world.train.labels, captions=world.train.captions,
                         corpus_key=f"world-{corpus}", semantic=semantic,
-                        caption_labels=lambda: caption_labels(wc))
+                        caption_labels=lambda: caption_labels(wc),
+                        n_label_classes=len(world.concepts) + len(world.open_concepts))
 
     def set_transforms(self, transforms) -> None:
         """The world's images are tensors already; an architecture's image transforms do not apply."""
@@ -105,7 +107,7 @@ class WorldData:
     def train_source(self, objective, tc, keep=None, rank: int = 0, world_size: int = 1):
         """(batch source, true training pairs per class of the samples trained on)."""
         world = self.world
-        n_classes, n = len(world.concepts), len(world.train)
+        n_classes, n = len(world.concepts) + len(world.open_concepts), len(world.train)
         idx = np.arange(n) if keep is None else keep
         if len(idx) and (idx[0] < 0 or idx[-1] >= n):
             raise ConfigError(f"keep: indices must lie in [0, {n}), got {idx[0]}..{idx[-1]}")
@@ -114,7 +116,7 @@ class WorldData:
         if "labels" in objective.needs:
             idx = idx[labels[idx] >= 0]
         counts = torch.from_numpy(np.bincount(labels[idx], minlength=n_classes))
-        trained_counts = np.bincount(world.train.labels[idx], minlength=n_classes)
+        trained_counts = np.bincount(world.train.labels[idx], minlength=n_classes)[: len(world.concepts)]
         tokens = objective.tokenizer(world.train.captions) if "tokens" in objective.needs else None
         full = len(idx) == n
         tidx = torch.from_numpy(idx)

@@ -47,10 +47,17 @@ class DataInfo:
     semantic: Callable[[], np.ndarray] | None = None         # MiniLM class vectors (oracle control)
     caption_labels: Callable[[], np.ndarray] | None = None   # labels mined from the captions (-1: none)
     extra: dict = field(default_factory=dict)
+    n_label_classes: int = 0                     # the training label space (0: the evaluated classes only);
+                                                 # more when training also names open-world concepts
 
     @property
     def n_classes(self) -> int:
+        """The evaluated classes: what classifiers score at test time."""
         return len(self.class_names)
+
+    @property
+    def n_train_classes(self) -> int:
+        return max(self.n_label_classes, self.n_classes)
 
 
 class Objective:
@@ -69,6 +76,13 @@ class Objective:
                               f"it accepts {sorted(self.dependencies) or 'none'}")
         self.tokenizer = None
         self.check()
+
+    def require_text_tower(self, name: str) -> None:
+        """A run dependency ``name`` must be a CLIP-like run: a model with a text tower and its tokenizer."""
+        dep = self.deps.get(name)
+        if dep is not None and not (hasattr(dep.model, "encode_text") and dep.objective.tokenizer is not None):
+            raise ConfigError(f"run dependency {name!r} must be a CLIP run (a model with a text tower), got "
+                              f"objective {dep.run.config.get('train', {}).get('objective')!r}")
 
     # ---- configuration
     def check(self) -> None:

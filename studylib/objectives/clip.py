@@ -84,6 +84,7 @@ class Clip(Objective):
     dependencies = frozenset({"text_init"})
 
     def check(self):
+        self.require_text_tower("text_init")
         tiny = self.train.arch == "tiny"
         if tiny and self.cfg.text_init:
             raise ConfigError("parameter 'text_init' (a checkpoint file) is for open_clip architectures; the tiny "

@@ -78,6 +78,8 @@ class SL(Objective):
     dependencies = frozenset({"prototypes"})
 
     def check(self):
+        self.require_text_tower("prototypes")
+        self.check_label_space()
         if self.cfg.labels == "captions" and self.data.caption_labels is None:
             raise ConfigError("parameter 'labels'='captions' mines labels from the concept world's captions; "
                               f"this data ({self.data.kind}) has its own labels: use labels='true'")
@@ -98,6 +100,11 @@ class SL(Objective):
             raise ConfigError("head='prototype' needs prototypes: name a CLIP run as the 'prototypes' dependency")
         return semantic_prototypes(self.data.semantic(), self.train.embed_dim, self.train.seed)
 
+    def check_label_space(self):
+        if self.cfg.head == "prototype" and "prototypes" in self.deps and self.data.n_train_classes != self.data.n_classes:
+            raise ConfigError("a 'prototypes' dependency gives prototypes for the evaluated classes only; it cannot "
+                              "be combined with open-world concepts (open_world > 0)")
+
     def build_model(self):
         tc = self.train
         protos = self.prototypes()
@@ -108,11 +115,11 @@ class SL(Objective):
             from studylib.models.tiny import SLModel
 
             torch.manual_seed(tc.seed)
-            return SLModel(tc.width, tc.embed_dim, self.data.n_classes, self.cfg.head, protos), None
+            return SLModel(tc.width, tc.embed_dim, self.data.n_train_classes, self.cfg.head, protos), None
         from studylib.models.openclip import create_sl
 
-        model, transforms = create_sl(tc.arch, self.data.n_classes, pretrained=tc.pretrained, head=self.cfg.head,
-                                      prototypes=protos)
+        model, transforms = create_sl(tc.arch, self.data.n_train_classes, pretrained=tc.pretrained,
+                                      head=self.cfg.head, prototypes=protos)
         return model, transforms
 
     def setup(self, device, rank, world_size, class_counts=None):
@@ -120,7 +127,7 @@ class SL(Objective):
 
     def loss(self, model, batch, step):
         images, labels = batch["images"], batch["labels"]
-        n_classes = self.data.n_classes
+        n_classes = self.data.n_train_classes
         k = self.cfg.vocab_k
         if k <= 0 or k >= n_classes:
             return F.cross_entropy(model(images), labels), n_classes
@@ -140,5 +147,7 @@ class SL(Objective):
         return model.features(images)
 
     def classifier(self, model):
+        """The head restricted to the evaluated classes (open-world classes are trained on, never scored)."""
         weights, bias, scale, normalize = model.head.scores()
-        return Classifier(weights, bias, scale, normalize)
+        n = self.data.n_classes
+        return Classifier(weights[:n], None if bias is None else bias[:n], scale, normalize)
