@@ -200,8 +200,8 @@ table.round(3)
 
 # %% [markdown]
 # **Reading the result.** At the `quick` preset (300 classes, Zipf α = 1, batch 128, seed 0)
-# SL's #predictions follow training frequency closely (Spearman about 0.84) and CLIP's much
-# less (about 0.36); vocabulary subsampling moves SL toward CLIP (about 0.69) and at the
+# SL's #predictions follow training frequency closely (Spearman about 0.86) and CLIP's much
+# less (about 0.36); vocabulary subsampling moves SL toward CLIP (about 0.68) and at the
 # same time *raises* its top-1 accuracy. CLIP also lies well below the line that SL models
 # of lower accuracy trace, so its lower bias is not explained by its lower accuracy. The cell above recomputes these statements on every run,
 # with their verdicts; trust it over this paragraph if they disagree.

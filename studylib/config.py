@@ -87,7 +87,7 @@ class WorldConfig:
     test_domains: tuple = ("photo", "v2")
     source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
     shift_share: float = 0.05            # share of a web-like source's images rendered in a shifted style
-    shape_weight: float = 0.5            # how much of an object's look is shape and texture rather than colour
+    shape_weight: float = 0.7            # how much of an object's look is shape and texture rather than colour
     caption_image_words: float = 0.3     # chance that each word describing the image (colour, brightness, background) joins its caption
     physics_seed: int = 0                # the renderer and each concept's look: worlds sharing it look alike
     open_world: int = 0                  # extra concepts from a disjoint ImageNet pool, in training only (never evaluated)

@@ -195,7 +195,7 @@ def _decoder(latent_dim: int, size: int, seed: int) -> torch.Tensor:
 
 
 def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.random.Generator,
-           nuisance: float = 1.0, batch: int = 4096, shape_weight: float = 0.5) -> torch.Tensor:
+           nuisance: float = 1.0, batch: int = 4096, shape_weight: float = 0.7) -> torch.Tensor:
     """Render latents ``z`` (n, d) to uint8 images (n, 3, size, size) in ``domain``.
 
     The object's appearance mixes a luminance texture shared by all channels
@@ -228,7 +228,7 @@ def _silhouette(z: torch.Tensor, size: int, seed: int) -> torch.Tensor:
     return torch.sigmoid((radius2 - (xx ** 2 + yy ** 2)) * 12).unsqueeze(1)
 
 
-def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.5):
+def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7):
     n, d = z.shape
     basis = _decoder(d, size, decoder_seed)
     texture = _decoder(d, size, decoder_seed + 1)[:, :1]                  # one luminance channel
@@ -260,7 +260,7 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.5
         gy = lum[..., 1:, :] - lum[..., :-1, :]
         edges = F.pad(gx.abs(), (0, 1)) + F.pad(gy.abs(), (0, 0, 0, 1))
         edges = edges / (edges.flatten(1).amax(1).view(-1, 1, 1, 1) + 1e-6)
-        img = m * lum + (1 - m) * 0.9 - 1.2 * edges          # grey shading plus dark strokes on white
+        img = m * lum + (1 - m) * 0.9 - 0.6 * edges          # grey shading plus dark strokes on white
         img = (img.expand(n, 3, size, size) + 0.05 * torch.randn(n, 1, size, size, generator=gen)).clamp(-1, 1)
     else:
         gain = 1 + 0.15 * nuisance * torch.randn(n, 3, 1, 1, generator=gen)

@@ -132,6 +132,8 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
 
     Duplicate clean names ("missile", "sunglasses") get their first unshared
     synonym appended, e.g. "missile (projectile)", so output names are unique.
+    Names shared by several classes are matched only for classes with negative
+    contexts (``IMAGENET_NEGATIVES``) that disambiguate them.
     20 names differ from those of the paper's released count files; compare
     with those by line order (``freq compare --align order``).
     """
@@ -147,7 +149,10 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
             name = f"{name} ({extra})"
         seen.add(name)
         neg = IMAGENET_NEGATIVES.get(c.index, ()) if negatives else ()
-        specs.append(ConceptSpec(name, tuple(c.synonyms), tuple(neg)))
+        # a name shared with other classes is ambiguous (studylib.concepts) and not matched, unless this
+        # class has negative contexts that tell its use apart ("crane" near "construction" is no bird)
+        syn = tuple(c.synonyms) + (tuple(c.ambiguous) if neg else ())
+        specs.append(ConceptSpec(name, syn, tuple(neg)))
     return specs
 
 

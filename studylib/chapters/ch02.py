@@ -14,11 +14,11 @@ Run::
     python -m studylib run 02 --preset quick
 
 At ``quick`` (300 classes, Zipf 1, batch 128, seed 0, world v2; 8 models, about 5
-minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.84 for SL, 0.36
-for CLIP, 0.69 for SL with vocabulary subsampling (k=64), which also raised SL's top-1
-from 0.226 to 0.300; CLIP's zero-shot top-1 0.144. Paired differences over the same
-classes: CLIP − SL −0.48 [−0.59, −0.38] (#predictions) and −0.14 [−0.23, −0.06]
-(accuracy); SL + vocab − SL −0.15 [−0.21, −0.10]; CLIP lies −0.41 [−0.51, −0.30] below
+minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.86 for SL, 0.36
+for CLIP, 0.68 for SL with vocabulary subsampling (k=64), which also raised SL's top-1
+from 0.233 to 0.310; CLIP's zero-shot top-1 0.147. Paired differences over the same
+classes: CLIP − SL −0.50 [−0.61, −0.38] (#predictions) and −0.15 [−0.24, −0.08]
+(accuracy); SL + vocab − SL −0.18 [−0.23, −0.12]; CLIP lies −0.42 [−0.52, −0.31] below
 the SL family's bias-accuracy line. The notebook recomputes and states these, with
 their verdicts, on every run.
 """
