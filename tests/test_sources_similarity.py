@@ -151,3 +151,15 @@ def test_pruning_study_is_cached(tmp_path, monkeypatch):
 
     again = pruning_study("k", boom, boom, boom, boom)
     assert np.array_equal(again["keep"], first["keep"]) and again["info"] == first["info"]
+
+
+def test_er_over_seeds_summarises_each_shift():
+    from studylib.chapters.ch01 import er_over_seeds
+
+    def er(values):
+        return pd.DataFrame({"model": "CLIP", "shift": ["v2", "sketch"], "er": values, "lo": 0, "hi": 0})
+
+    out = er_over_seeds({0: er([0.01, 0.03]), 1: er([0.03, 0.01]), 2: er([0.02, 0.02])}, "CLIP", ["v2", "sketch"])
+    assert out["v2"]["mean"] == pytest.approx(0.02) and out["v2"]["n"] == 3 and out["v2"]["lo"] < 0.02 < out["v2"]["hi"]
+    single = er_over_seeds({0: er([0.01, 0.03])}, "CLIP", ["v2"])
+    assert single["v2"]["mean"] == pytest.approx(0.01) and np.isnan(single["v2"]["lo"])

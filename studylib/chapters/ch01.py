@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from studylib.config import PRESET_SEEDS
+from studylib.inference import over_seeds
 from studylib.io import atomic_write_bytes, cache_dir
 from studylib.metrics import correct_from_confusion
 from studylib.robustness import effective_robustness, effective_robustness_interval, fit_linear_trend
@@ -80,10 +82,27 @@ def baseline_specs(s) -> tuple[dict, str]:
     return specs, f"SL n={N} ep={E} w={W}"
 
 
-def clip_specs(s) -> dict:
+def seeds(s) -> tuple[int, ...]:
+    """The training seeds of the CLIP models at this preset, from the session's ``seed`` (three at ``full``)."""
+    n = len(PRESET_SEEDS.get(s.preset, (0,)))
+    return tuple(s.params["seed"] + k for k in range(n))
+
+
+def clip_specs(s, seed: int | None = None) -> dict:
     """CLIP on the web-like source, and CLIP on the baseline's own curated images (the objective alone)."""
-    return {"CLIP (web)": s.spec("CLIP (web)", objective="clip", source=WEB, **test_domains()),
-            "CLIP (curated)": s.spec("CLIP (curated)", objective="clip", source=STANDARD, **test_domains())}
+    seed = s.params["seed"] if seed is None else seed
+    return {"CLIP (web)": s.spec("CLIP (web)", objective="clip", source=WEB, seed=seed, **test_domains()),
+            "CLIP (curated)": s.spec("CLIP (curated)", objective="clip", source=STANDARD, seed=seed,
+                                     **test_domains())}
+
+
+def er_over_seeds(er_by_seed: dict, model: str, shifts) -> dict:
+    """A model's ER per shift as mean and t-based 95% interval over training seeds (a single seed: its own)."""
+    out = {}
+    for shift in shifts:
+        values = [float(er[(er["model"] == model) & (er["shift"] == shift)]["er"].iloc[0]) for er in er_by_seed.values()]
+        out[shift] = over_seeds(values)
+    return out
 
 
 def source_specs(s) -> tuple[dict, dict]:
