@@ -131,13 +131,14 @@ def bias_points(runs: dict, groups: dict, measure: str = "#predictions") -> pd.D
 def frequency_estimation(world) -> dict:
     """Precision/recall of caption-based frequency estimation on the world, per caption level."""
     tr = world.train
-    return estimation_scores(tr.captions, tr.labels, list(world.concepts), levels=tr.caption_level,
-                             level_names=list(CAPTION_LEVELS))
+    return estimation_scores(tr.captions, tr.labels, list(world.concepts) + list(world.open_concepts),
+                             levels=tr.caption_level, level_names=list(CAPTION_LEVELS))
 
 
 def frequency_estimation_card_section(scores: dict, world) -> dict:
     """The data-card section on frequency estimation."""
-    return {"Frequency estimation from captions": estimation_section(scores, world.class_names)}
+    names = world.class_names + [c.name for c in world.open_concepts]
+    return {"Frequency estimation from captions": estimation_section(scores, names)}
 
 
 DEFAULT_VOCAB_K = 64       # the notebook's default `vocab_k`
