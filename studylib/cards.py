@@ -67,7 +67,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 4   # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 5   # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:

@@ -10,9 +10,11 @@ download). A :class:`Concept` is one ImageNet class with
 * ``ambiguous``: those shared names ("canis lupus familiaris" names 118 dog
   breeds in the GPT name lists, "crane" a bird and a machine). A caption that
   uses one names no single class: the frequency estimator and caption-mined
-  labels never count it for any of them. A clean name that is another class's
-  synonym stays with the class whose clean name it is; a clean name that two
-  classes share ("missile", "sunglasses") is ambiguous for both.
+  labels never count it for any of them. Plural and singular forms count as one
+  name ("sunglass", "sunglasses"). A clean name that is another class's synonym
+  stays with the class whose clean name it is; a clean name that two classes
+  share ("missile") is ambiguous for both, and a class may then have no
+  unambiguous name at all (its ``synonyms`` are empty).
 * ``description``: a one-to-three sentence visual description.
 
 ``semantic_vectors`` embeds "{name} which is {description}" with the real
@@ -82,16 +84,29 @@ def load_concepts() -> tuple[Concept, ...]:
             if s and s not in syn:
                 syn.append(s)
         names.append(syn)
-    holders = Counter(s for syn in names for s in syn)
-    clean_holders = Counter(n.lower() for n in clean)
+    holders = Counter(f for syn in names for f in {f for s in syn for f in _forms(s)})
+    clean_holders = Counter(f for n in clean for f in _forms(n.lower()))
     out = []
     for i, (name, syn) in enumerate(zip(clean, names)):
         own = name.lower()
-        keep = [s for s in syn if holders[s] == 1 or (s == own and clean_holders[own] == 1)]
+        unique = lambda s: all(holders[f] == 1 for f in _forms(s))       # holders counts classes, not names
+        keep = [s for s in syn if unique(s) or (s == own and all(clean_holders[f] == 1 for f in _forms(s)))]
         ambiguous = tuple(s for s in syn if s not in keep)
         desc = gpt.get(str(i), {}).get("description") or f"a kind of {name}"
-        out.append(Concept(i, str(to21k.get(str(i), "")), name, tuple(keep or [own]), desc, ambiguous))
+        out.append(Concept(i, str(to21k.get(str(i), "")), name, tuple(keep), desc, ambiguous))
     return tuple(out)
+
+
+def _forms(name: str) -> set[str]:
+    """A name and its simple plural/singular forms: "sunglass" and "sunglasses" name the same thing."""
+    out = {name, name + "s", name + "es"}
+    if name.endswith("es"):
+        out.add(name[:-2])
+    if name.endswith("s"):
+        out.add(name[:-1])
+    if name.endswith("y"):
+        out.add(name[:-1] + "ies")
+    return out
 
 
 def concept_by_name(name: str) -> Concept:

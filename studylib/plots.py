@@ -209,12 +209,13 @@ def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, 
 
 
 def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: str = "#predictions",
-                     title: str = "Bias against accuracy"):
+                     title: str = "Bias against accuracy", trend_group: str | None = None):
     """Correlation with frequency against top-1, one point per model (the paper's Fig 3).
 
     ``points`` columns: ``model, group, top1, r, lo, hi`` (``group`` colours the
     points: the reference family, CLIP, ...). ``trend``: ``{"slope", "intercept"}``
-    of the reference family's line, drawn dashed with its equation.
+    of the reference family's line, drawn dashed with its equation over the
+    top-1 range of ``trend_group``'s points (where it was fitted), default all points.
     """
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
@@ -223,7 +224,8 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
         for _, row in sub.iterrows():
             ax.annotate(row["model"], (row["top1"], row["r"]), fontsize=7, xytext=(4, -9), textcoords="offset points")
     if trend is not None and np.isfinite(trend["slope"]):
-        xs = np.linspace(points["top1"].min() - 0.02, points["top1"].max() + 0.02, 50)
+        span = points[points["group"] == trend_group]["top1"] if trend_group is not None else points["top1"]
+        xs = np.linspace(span.min(), span.max(), 50)
         ax.plot(xs, trend["slope"] * xs + trend["intercept"], color="grey", ls="--", lw=1,
                 label=f"reference trend: r = {trend['slope']:.2f} × top-1 + {trend['intercept']:.2f}")
     ax.set_xlabel("top-1 accuracy (in-distribution test set)")

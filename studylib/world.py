@@ -159,7 +159,8 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     proj = np.linalg.qr(rng.standard_normal((sem.shape[1], d)))[0] * math.sqrt(sem.shape[1] / d)
     aligned = sem @ proj
     aligned /= np.linalg.norm(aligned, axis=1, keepdims=True)
-    per = [np.random.default_rng([cfg.physics_seed, _STREAM["latent"], c.index]) for c in concepts]
+    # (a distinct middle entry: numpy ignores trailing zeros, so [p, s, 0] would equal the projection's [p, s])
+    per = [np.random.default_rng([cfg.physics_seed, _STREAM["latent"], 1, c.index]) for c in concepts]
     own = np.stack([g.standard_normal(d) for g in per]) / math.sqrt(d) if per else np.zeros((0, d))
     centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment ** 2) * own
     spread = np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
@@ -304,7 +305,7 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
 
     ``name_override`` replaces the name (for wrong-name noise); ``""`` removes it.
     """
-    syn = concept.synonyms[int(rng.integers(len(concept.synonyms)))]
+    syn = concept.synonyms[int(rng.integers(len(concept.synonyms)))] if concept.synonyms else concept.name
     name = concept.name if level == 0 else syn
     if name_override is not None:
         name = name_override
@@ -328,7 +329,8 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
     return text
 
 
-COLOUR_NAMES = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
+# Colour words and their hues (degrees); none of them names an ImageNet class (a test checks).
+COLOUR_HUES = {"red": 0, "amber": 30, "yellow": 60, "green": 120, "teal": 180, "blue": 230, "purple": 280, "pink": 330}
 
 
 def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...]]:
@@ -336,16 +338,19 @@ def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...
 
     Read off the pixels: the colour of the centre (the object), whether the image
     is among the third farthest from its class's mean image ("unusual looking"),
-    and how busy its border (the background) is. A caption that uses them
+    and how busy its top and bottom rows (the background) are. A caption that uses them
     describes this image, not only its class, so filtering captions by their
     similarity to the class text changes which images are kept (LAIONet).
     """
     x = images.float() / 255
     n, _, h, w = x.shape
     centre = x[:, :, h // 4: 3 * h // 4, w // 4: 3 * w // 4].mean((2, 3))            # (n, 3)
-    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)
-    hue = torch.atan2(3 ** 0.5 * (centre[:, 1] - centre[:, 2]), 2 * centre[:, 0] - centre[:, 1] - centre[:, 2])
-    colour = ((hue / (2 * math.pi) % 1) * len(COLOUR_NAMES)).long().clamp(max=len(COLOUR_NAMES) - 1)
+    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)     # top and bottom rows
+    hue = torch.rad2deg(torch.atan2(3 ** 0.5 * (centre[:, 1] - centre[:, 2]),
+                                    2 * centre[:, 0] - centre[:, 1] - centre[:, 2])) % 360
+    names, hues = list(COLOUR_HUES), torch.tensor(list(COLOUR_HUES.values()), dtype=torch.float32)
+    gap = (hue[:, None] - hues[None, :]).abs()
+    colour = torch.minimum(gap, 360 - gap).argmin(1)                                 # the nearest named hue
     grey = (centre.max(1).values - centre.min(1).values) < 0.04
     busy = border.std(2).mean(1)
     busy_cut = busy.median() if n else 0
@@ -359,7 +364,7 @@ def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...
             unusual[idx] = dist > dist.quantile(2 / 3)
     out = []
     for i in range(n):
-        words = ("grey" if grey[i] else COLOUR_NAMES[int(colour[i])],
+        words = ("grey" if grey[i] else names[int(colour[i])],
                  "strange unusual looking" if unusual[i] else "",
                  "busy cluttered background" if busy[i] > busy_cut else "plain background")
         out.append(tuple(wd for wd in words if wd))

@@ -44,6 +44,9 @@ def tokenize(text: str) -> list[str]:
 # Concept sets and inflections
 
 # Ambiguous ImageNet names and the contexts that mean "the other thing".
+# Shared names that the negatives below disambiguate, per class: these are matched despite being ambiguous.
+DISAMBIGUATED: dict[int, tuple[str, ...]] = {134: ("crane",), 517: ("crane",), 264: ("cardigan",), 474: ("cardigan",)}
+
 IMAGENET_NEGATIVES: dict[int, tuple[str, ...]] = {
     21: ("flying a kite", "kite surfing", "kitesurfing", "kiteboarding", "kite festival",
          "kite string"),
@@ -132,8 +135,8 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
 
     Duplicate clean names ("missile", "sunglasses") get their first unshared
     synonym appended, e.g. "missile (projectile)", so output names are unique.
-    Names shared by several classes are matched only for classes with negative
-    contexts (``IMAGENET_NEGATIVES``) that disambiguate them.
+    Names shared by several classes are matched only where negative contexts
+    (``IMAGENET_NEGATIVES``) disambiguate them (``DISAMBIGUATED``).
     20 names differ from those of the paper's released count files; compare
     with those by line order (``freq compare --align order``).
     """
@@ -149,9 +152,10 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
             name = f"{name} ({extra})"
         seen.add(name)
         neg = IMAGENET_NEGATIVES.get(c.index, ()) if negatives else ()
-        # a name shared with other classes is ambiguous (studylib.concepts) and not matched, unless this
-        # class has negative contexts that tell its use apart ("crane" near "construction" is no bird)
-        syn = tuple(c.synonyms) + (tuple(c.ambiguous) if neg else ())
+        # a name shared with other classes is ambiguous (studylib.concepts) and not matched, unless
+        # negative contexts tell its uses apart ("crane" near "construction" is no bird)
+        syn = tuple(c.synonyms) + (tuple(s for s in c.ambiguous if s in DISAMBIGUATED.get(c.index, ()))
+                                   if negatives else ())
         specs.append(ConceptSpec(name, syn, tuple(neg)))
     return specs
 

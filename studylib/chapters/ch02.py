@@ -14,11 +14,11 @@ Run::
     python -m studylib run 02 --preset quick
 
 At ``quick`` (300 classes, Zipf 1, batch 128, seed 0, world v2; 8 models, about 5
-minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.86 for SL, 0.36
-for CLIP, 0.68 for SL with vocabulary subsampling (k=64), which also raised SL's top-1
-from 0.233 to 0.310; CLIP's zero-shot top-1 0.147. Paired differences over the same
-classes: CLIP − SL −0.50 [−0.61, −0.38] (#predictions) and −0.15 [−0.24, −0.08]
-(accuracy); SL + vocab − SL −0.18 [−0.23, −0.12]; CLIP lies −0.42 [−0.52, −0.31] below
+minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.86 for SL, 0.39
+for CLIP, 0.65 for SL with vocabulary subsampling (k=64), which also raised SL's top-1
+from 0.197 to 0.285; CLIP's zero-shot top-1 0.150. Paired differences over the same
+classes: CLIP − SL −0.47 [−0.56, −0.39] (#predictions) and −0.23 [−0.32, −0.16]
+(accuracy); SL + vocab − SL −0.20 [−0.26, −0.15]; CLIP lies −0.43 [−0.51, −0.35] below
 the SL family's bias-accuracy line. The notebook recomputes and states these, with
 their verdicts, on every run.
 """
