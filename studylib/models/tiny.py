@@ -14,8 +14,6 @@ Every model exposes the penultimate representation the evaluation stores:
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
