@@ -114,7 +114,8 @@ er_summary(er)
 # %% [markdown]
 # ## 2 · Data sources and their mixtures
 #
-# Three further sources with their own caption styles and photo variety (`studylib.world.SOURCES`):
+# Three further web-like sources with their own caption styles and photo variety (`studylib.config.SOURCES`),
+# each also holding its 5% of shifted renderings:
 # **flickr** (tags and titles, varied amateur photos), **alttext** (templated alt-text,
 # ordinary photos) and **encyclopedia** (descriptions, clean centred shots). CLIP is trained
 # on each at half and full budget; then on a 50/50 mixture of flickr and encyclopedia at
