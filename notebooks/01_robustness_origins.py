@@ -81,7 +81,7 @@ display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the st
 # %%
 baseline, REF = ch01.baseline_specs(ch)     # REF: the full-size baseline: CLIP's budget and width, curated images
 sl_runs = ch.run_all(baseline, keep_model={REF})
-clip_by_seed = {k: ch.run_all(ch01.clip_specs(ch, seed=k)) for k in ch01.seeds(ch)}
+clip_by_seed = {k: ch.run_all(ch01.clip_specs(ch, seed=k)) for k in ch.seeds()}
 clip_runs = clip_by_seed[seed]                  # the first seed's models, shown in the figures
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
@@ -243,9 +243,7 @@ lines = [
        if len(clip_by_seed) == 1 else "; the baseline family and the other sections use the first seed."),
 ]
 if len(clip_by_seed) > 1:
-    er_by_seed = {k: er_table(trends, runs, n_boot=n_boot) for k, runs in clip_by_seed.items()}
-    for model in clip_runs:
-        over = ch01.er_over_seeds(er_by_seed, model, I)
+    for model, over in ch01.clip_er_over_seeds(trends, clip_by_seed, I, n_boot=n_boot).items():
         lines.append(f"* **{model} over seeds**: ER per informative shift, mean [95% t interval over "
                      f"{len(clip_by_seed)} seeds]: " + ", ".join(
                          f"{s} {v['mean']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]" for s, v in over.items()) + ".")

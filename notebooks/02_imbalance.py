@@ -102,7 +102,7 @@ estimation_table(freq_scores).round(3)
 # chapter retrains nothing.
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02.model_specs(ch, vocab_k, seed=k)) for k in ch02.seeds(ch)}
+runs_by_seed = {k: ch.run_all(ch02.model_specs(ch, vocab_k, seed=k)) for k in ch.seeds()}
 runs = runs_by_seed[seed]                       # the first seed's models, shown in the figures
 per_class = {label: r.per_class[r.per_class["domain"] == "photo"] for label, r in runs.items()}
 pd.DataFrame({label: {"top-1 (photo)": r.metrics["top1_photo"], "top-1 (V2-like)": r.metrics["top1_v2"],

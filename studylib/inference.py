@@ -25,18 +25,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from studylib.metrics import correlation
+
 WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
          "inconclusive": "inconclusive (the interval includes no difference)"}
-
-
-def _corr(x, f, method: str) -> float:
-    if np.ptp(x) == 0 or np.ptp(f) == 0:
-        return float("nan")
-    if method == "spearman":
-        return float(stats.spearmanr(x, f).statistic)
-    if method == "pearson":
-        return float(stats.pearsonr(x, np.log10(f)).statistic)
-    raise ValueError(f"unknown correlation method {method!r}: use spearman or pearson")
 
 
 def _aligned(*arrays):
@@ -60,13 +52,13 @@ def paired_difference(values_a, values_b, frequency, method: str = "spearman", n
         raise ValueError(f"a paired interval needs >= 4 classes with values, got {len(f)}")
 
     def stat(x, y, g):
-        return _corr(x, g, method) - _corr(y, g, method)
+        return correlation(x, g, method) - correlation(y, g, method)
 
     res = stats.bootstrap((a, b, f), stat, paired=True, vectorized=False, n_resamples=n_boot,
                           method="percentile", random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
-    return {"diff": stat(a, b, f), "lo": float(lo), "hi": float(hi), "a": _corr(a, f, method),
-            "b": _corr(b, f, method), "n": int(len(f))}
+    return {"diff": stat(a, b, f), "lo": float(lo), "hi": float(hi), "a": correlation(a, f, method),
+            "b": correlation(b, f, method), "n": int(len(f))}
 
 
 def over_seeds(values) -> dict:
@@ -102,9 +94,9 @@ def residual_from_trend(reference_values: list, reference_top1, values, top1, fr
     refs, v, f = arrays[:-2], arrays[-2], arrays[-1]
 
     def residual(idx):
-        ys = np.array([_corr(r[idx], f[idx], method) for r in refs])
+        ys = np.array([correlation(r[idx], f[idx], method) for r in refs])
         slope, intercept = np.polyfit(x, ys, 1)
-        return _corr(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
+        return correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
 
     full, slope, intercept = residual(np.arange(len(f)))
     rng = np.random.default_rng(seed)

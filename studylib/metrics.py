@@ -44,6 +44,15 @@ def _corr(x, y, method):
     raise ValueError(f"unknown correlation method {method!r}: use spearman or pearson")
 
 
+def correlation(values, frequency, method: str = "spearman") -> float:
+    """Point correlation of per-class ``values`` with ``frequency``: Spearman on ranks, Pearson on
+    log10 frequency; NaN when either is constant. The statistic every interval here resamples."""
+    values, frequency = np.asarray(values, float), np.asarray(frequency, float)
+    if np.ptp(values) == 0 or np.ptp(frequency) == 0:
+        return float("nan")
+    return float(_corr(values, np.log10(frequency) if method == "pearson" else frequency, method))
+
+
 def frequency_correlation(values, frequency, method: str = "spearman", n_boot: int = 1000,
                           seed: int = 0) -> dict:
     """Correlation of per-class ``values`` with training ``frequency``.

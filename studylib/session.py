@@ -12,7 +12,7 @@ Overrides equal to ``None`` (or 0 for "from preset" integers, see
 """
 from __future__ import annotations
 
-from studylib.config import ConfigError, world_config
+from studylib.config import PRESET_SEEDS, ConfigError, world_config
 from studylib.figures import save_figure
 from studylib.pipeline import run
 from studylib.registry import Registry
@@ -57,6 +57,10 @@ class Session:
         config = world_config(self.params, **overrides)
         return write_world_card((config, lambda: self.world(**overrides)), self.preset, extra_sections,
                                 stem=f"world-{self.preset}-{name}")
+
+    def seeds(self) -> tuple[int, ...]:
+        """This preset's training seeds, starting at the session's ``seed`` (one at smoke and quick, three at full)."""
+        return tuple(self.params["seed"] + k for k in range(len(PRESET_SEEDS.get(self.preset, (0,)))))
 
     def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:
         """The run spec for this session's params plus ``overrides``."""

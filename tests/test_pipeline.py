@@ -191,3 +191,18 @@ def test_a_pretraining_world_clip_serves_a_study_world(tmp_path, tiny_params):
     frozen = run(RunSpec({**tiny_params, "objective": "clip", "text_tower": "frozen"}, deps={"text_init": clip}),
                  registry=reg, progress=False)
     assert 0 <= frozen.metrics["top1"] <= 1 and frozen.config["deps"]["text_init"] == run_key(clip, reg)
+
+
+def test_an_objective_must_implement_the_protocol(tiny_params):
+    from studylib.config import train_config
+    from studylib.objectives.base import DataInfo
+
+    class Half(Objective):                  # no loss, features or classifier
+        name = "half_test"
+        Config = SmoothConfig
+
+        def build_model(self):
+            return None, None
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half(SmoothConfig(), train_config(tiny_params), DataInfo("world", ["a"], np.ones(1), 16))

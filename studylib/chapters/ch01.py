@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from studylib.config import PRESET_SEEDS
-from studylib.inference import over_seeds
+from studylib.inference import WORDS, over_seeds
 from studylib.io import atomic_write_bytes, cache_dir
 from studylib.metrics import correct_from_confusion
 from studylib.robustness import effective_robustness, effective_robustness_interval, fit_linear_trend
@@ -84,18 +83,19 @@ def baseline_specs(s) -> tuple[dict, str]:
     return specs, f"SL n={N} ep={E} w={W}"
 
 
-def seeds(s) -> tuple[int, ...]:
-    """The training seeds of the CLIP models at this preset, from the session's ``seed`` (three at ``full``)."""
-    n = len(PRESET_SEEDS.get(s.preset, (0,)))
-    return tuple(s.params["seed"] + k for k in range(n))
-
-
 def clip_specs(s, seed: int | None = None) -> dict:
     """CLIP on the web-like source, and CLIP on the baseline's own curated images (the objective alone)."""
     seed = s.params["seed"] if seed is None else seed
     return {"CLIP (web)": s.spec("CLIP (web)", objective="clip", source=WEB, seed=seed, **test_domains()),
             "CLIP (curated)": s.spec("CLIP (curated)", objective="clip", source=STANDARD, seed=seed,
                                      **test_domains())}
+
+
+def clip_er_over_seeds(trends: dict, clip_by_seed: dict, shifts, n_boot: int = 1000) -> dict:
+    """model -> shift -> ER mean and 95% t interval over the seeds of ``clip_by_seed`` (seed -> label -> run)."""
+    er_by_seed = {k: er_table(trends, runs, n_boot=n_boot) for k, runs in clip_by_seed.items()}
+    models = next(iter(clip_by_seed.values()))
+    return {model: er_over_seeds(er_by_seed, model, shifts) for model in models}
 
 
 def er_over_seeds(er_by_seed: dict, model: str, shifts) -> dict:
@@ -268,7 +268,7 @@ def shift_information(acc: pd.DataFrame, baseline, n_test: int, n_classes: int, 
     return pd.DataFrame(rows).set_index("shift")
 
 
-INCONCLUSIVE = "inconclusive (the interval includes no difference)"
+INCONCLUSIVE = WORDS["inconclusive"]
 
 
 def er_verdict(above: list, below: list) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pandas as pd
 
 from studylib.captions.scoring import estimation_scores, estimation_section
-from studylib.config import CAPTION_LEVELS, PRESET_SEEDS
+from studylib.config import CAPTION_LEVELS
 from studylib.inference import over_seeds, paired_difference, residual_from_trend, verdict
 
 NAME = "02_imbalance"
@@ -36,12 +36,6 @@ MEASURES = {"#predictions": "predictions", "accuracy": "accuracy"}
 # The accuracy-matched reference: SL trained for a fraction of the epochs or at a fraction of the
 # width, spanning top-1 below the full SL model, where CLIP's accuracy lies.
 SL_FAMILY = ((1 / 6, 1.0), (1 / 3, 1.0), (2 / 3, 1.0), (1.0, 0.5), (1.0, 0.25))
-
-
-def seeds(s) -> tuple[int, ...]:
-    """The training seeds of this preset, starting at the session's ``seed`` (one at smoke and quick)."""
-    n = len(PRESET_SEEDS.get(s.preset, (0,)))
-    return tuple(s.params["seed"] + k for k in range(n))
 
 
 def model_specs(s, vocab_k: int, seed: int | None = None) -> dict:
@@ -151,7 +145,7 @@ def summary(registry, preset: str = "quick") -> list[dict]:
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
     load = lambda specs: {label: registry.load(run_key(spec, registry)) for label, spec in specs.items()}
-    runs_by_seed = {k: load(model_specs(s, DEFAULT_VOCAB_K, seed=k)) for k in seeds(s)}
+    runs_by_seed = {k: load(model_specs(s, DEFAULT_VOCAB_K, seed=k)) for k in s.seeds()}
     runs = {**runs_by_seed[s.params["seed"]], **load(sl_family_specs(s))}
     missing = sorted({label for rs in (*runs_by_seed.values(), runs) for label, r in rs.items() if r is None})
     if missing:

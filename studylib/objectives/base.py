@@ -25,6 +25,7 @@ knows an objective's name. A new objective is one file that subclasses
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -60,8 +61,8 @@ class DataInfo:
         return max(self.n_label_classes, self.n_classes)
 
 
-class Objective:
-    """Base class: subclasses set ``name``, ``Config`` and implement the abstract methods."""
+class Objective(ABC):
+    """Base class: subclasses set ``name``, ``Config`` and implement the four abstract methods."""
     name: ClassVar[str] = ""
     Config: ClassVar[type]
     needs: ClassVar[frozenset] = frozenset({"images", "labels"})
@@ -89,9 +90,9 @@ class Objective:
         """Raise ConfigError for a parameter this objective would ignore on ``self.data``."""
 
     # ---- model and data
+    @abstractmethod
     def build_model(self):
         """``(model, transforms or None)``; transforms = (train, eval) for real images, from the architecture."""
-        raise NotImplementedError
 
     def training_labels(self) -> np.ndarray | None:
         """Training labels (``-1`` drops a sample); default: the true labels."""
@@ -103,9 +104,9 @@ class Objective:
 
         ``class_counts``: training samples per class of the labels the source serves."""
 
+    @abstractmethod
     def loss(self, model, batch: dict, step: int):
         """``(loss, number of classes or items scored)`` on one (local) batch."""
-        raise NotImplementedError
 
     def after_step(self, model, step: int) -> None:
         """Called after every optimiser step (an EMA teacher update, say)."""
@@ -118,13 +119,13 @@ class Objective:
         """Restore what :meth:`state` returned."""
 
     # ---- evaluation
+    @abstractmethod
     def features(self, model, images):
         """Penultimate features of normalised float images."""
-        raise NotImplementedError
 
+    @abstractmethod
     def classifier(self, model):
         """The :class:`studylib.evaluate.Classifier` this objective evaluates with."""
-        raise NotImplementedError
 
 
 OBJECTIVES: dict[str, type[Objective]] = {}

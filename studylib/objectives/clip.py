@@ -72,7 +72,7 @@ def _vocabulary(corpus_key: str, context_length: int, captions: tuple, class_nam
 
 
 @functools.lru_cache(maxsize=4)
-def _encoded(corpus_key: str, vocab_id: int, vocab, captions: tuple) -> torch.Tensor:
+def _encoded(corpus_key: str, vocab, captions: tuple) -> torch.Tensor:
     return vocab.encode(captions)
 
 
@@ -109,7 +109,7 @@ class Clip(Objective):
             vocab = _vocabulary(self.data.corpus_key, self.cfg.context_length, captions,
                                 tuple(self.data.class_names))
             key = self.data.corpus_key
-        tokens = _encoded(key, id(vocab), vocab, captions) if self.data.corpus_key else None
+        tokens = _encoded(key, vocab, captions) if self.data.corpus_key else None
         return CorpusTokenizer(vocab, self.data.captions, tokens)
 
     def build_model(self):
