@@ -215,22 +215,24 @@ er_summary(sim_er)
 
 # %%
 I = INFORMATIVE
-clip_pos, clip_neg = shifts_above_line(er, "CLIP (web)", I), ch01.shifts_below_line(er, "CLIP (web)", I)
+web = ch01.er_sides(trends, clip_by_seed, "CLIP (web)", I, n_boot=n_boot)     # seed-level intervals where several
+curated = ch01.er_sides(trends, clip_by_seed, "CLIP (curated)", I, n_boot=n_boot)
+clip_pos, clip_neg = web["above"], web["below"]
+seed_words = "" if web["seeds"] == 1 else f" and {web['seeds']} training seeds (interval over seeds)"
 lines = [
     f"* **Informative shifts** (baseline family above chance, and not above photo): {', '.join(I) or 'none'} of "
     f"{len(SHIFTS)}; the averages below use these only."
     + "".join(f" On {s} the family reaches {shift_info.loc[s, 'baseline_min']:.3f}–{shift_info.loc[s, 'baseline_max']:.3f} "
               f"(chance {shift_info.loc[s, 'chance']:.3f}, photo {shift_info.loc[s, 'photo_min']:.3f}–{shift_info.loc[s, 'photo_max']:.3f})."
               for s in SHIFTS),
-    f"* **ER of CLIP (web)**, mean over the informative shifts {mean_er(er, 'CLIP (web)', I):+.3f}; its 95% interval "
+    f"* **ER of CLIP (web)**, mean over the informative shifts{seed_words} {web['mean']:+.3f}; its 95% interval "
     f"lies above the SL line on {', '.join(clip_pos) or 'no shift'} and below it on {', '.join(clip_neg) or 'no shift'}. "
     f"CLIP trained on web-like data has positive effective robustness: "
     f"**{ch01.er_verdict(clip_pos, clip_neg)}**.",
     "* **Sources**: mean ER per source over the informative shifts " + ", ".join(
         f"{src.removeprefix('CLIP ')} {source_er.loc[src, I].mean():+.3f}" for src in source_er.index) + ".",
-    f"* **CLIP on the curated images** (the objective alone): mean ER {mean_er(er, 'CLIP (curated)', I):+.3f}; above the "
-    f"line on {', '.join(shifts_above_line(er, 'CLIP (curated)', I)) or 'no shift'}, below on "
-    f"{', '.join(ch01.shifts_below_line(er, 'CLIP (curated)', I)) or 'no shift'}.",
+    f"* **CLIP on the curated images** (the objective alone): mean ER{seed_words} {curated['mean']:+.3f}; above the "
+    f"line on {', '.join(curated['above']) or 'no shift'}, below on {', '.join(curated['below']) or 'no shift'}.",
     f"* **Language vs labels** (web images): mean ER of SL on caption-mined labels "
     f"{mean_er(lang_er, 'SL, caption-mined labels (web)', I):+.3f}, SL on true labels "
     f"{mean_er(lang_er, 'SL, true labels (web)', I):+.3f}, CLIP {mean_er(lang_er, 'CLIP (web)', I):+.3f}.",

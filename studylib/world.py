@@ -300,17 +300,22 @@ def _description_words(description: str) -> tuple[str, ...]:
 
 
 def make_caption(concept: Concept, level: int, rng: np.random.Generator,
-                 name_override: str | None = None) -> str:
+                 name_override: str | None = None, about_class: float = 1.0) -> str:
     """One caption of ``concept`` at descriptiveness ``level`` (see CAPTION_LEVELS).
 
     ``name_override`` replaces the name (for wrong-name noise); ``""`` removes it.
+    ``about_class`` in (0, 1]: the share of the level's words about the class (its
+    description words, the defining sentence) that the caption keeps; the rest of
+    such a caption is about its image (see :func:`make_captions`).
     """
     syn = concept.synonyms[int(rng.integers(len(concept.synonyms)))] if concept.synonyms else concept.name
     name = concept.name if level == 0 else syn
     if name_override is not None:
         name = name_override
     words = _description_words(concept.description)
-    pick = lambda k: [words[i] for i in rng.choice(len(words), size=min(k, len(words)), replace=False)] if words else []
+    share = lambda k: max(1, int(round(k * about_class)))
+    pick = lambda k: [words[i] for i in rng.choice(len(words), size=min(k, len(words)), replace=False)
+                      ][:share(k)] if words else []
     kind = CAPTION_LEVELS[level]
     if kind in ("template_name", "template_synonym"):
         text = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))].format(name or "thing")
@@ -324,23 +329,46 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
     elif kind == "description":
         text = " ".join(pick(int(rng.integers(4, 8)))) or "something"
     else:  # full_text
-        first = concept.description.split(". ")[0].rstrip(".")
+        first = concept.description.split(". ")[0].rstrip(".").split()
+        first = " ".join(first[:share(len(first))])
         text = f"{name}: {first[0].lower() + first[1:]}." if name else first + "."
     return text
 
 
+# Words for how far an image lies from its class's typical look, by within-class distance quantile
+# (above 1/2, 3/4, 9/10): the more atypical the image, the more of its caption is about the image.
+ATYPICAL_WORDS = ("unusual looking", "strange unusual looking", "very strange unusual odd looking")
+_ATYPICAL_CUTS = (0.5, 0.75, 0.9)
 # Colour words and their hues (degrees); none of them names an ImageNet class (a test checks).
 COLOUR_HUES = {"red": 0, "amber": 30, "yellow": 60, "green": 120, "teal": 180, "blue": 230, "purple": 280, "pink": 330}
+
+
+def atypicality(images: torch.Tensor, labels: np.ndarray) -> np.ndarray:
+    """How atypical each image is for its class: 0 (typical) to len(ATYPICAL_WORDS).
+
+    The tier counts how many of the within-class distance quantiles ``_ATYPICAL_CUTS``
+    the image's pixel distance from its class's mean image exceeds. Classes with fewer
+    than three images are all typical.
+    """
+    flat = images.float().flatten(1) / 255
+    labels = torch.as_tensor(np.asarray(labels))
+    tier = torch.zeros(len(flat), dtype=torch.long)
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        dist = (flat[idx] - flat[idx].mean(0)).norm(dim=1)
+        if len(idx) >= 3:
+            tier[idx] = sum((dist > dist.quantile(q)).long() for q in _ATYPICAL_CUTS)
+    return tier.numpy()
 
 
 def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...]]:
     """Words that describe each uint8 image itself: its dominant colour, how unusual it looks, its background.
 
-    Read off the pixels: the colour of the centre (the object), whether the image
-    is among the third farthest from its class's mean image ("unusual looking"),
-    and how busy its top and bottom rows (the background) are. A caption that uses them
-    describes this image, not only its class, so filtering captions by their
-    similarity to the class text changes which images are kept (LAIONet).
+    Read off the pixels: the colour of the centre (the object), how far the image
+    lies from its class's mean image (graded :data:`ATYPICAL_WORDS`, see
+    :func:`atypicality`), and how busy its top and bottom rows (the background) are.
+    A caption that uses them describes this image, not only its class, so filtering
+    captions by their similarity to the class text changes which images are kept (LAIONet).
     """
     x = images.float() / 255
     n, _, h, w = x.shape
@@ -354,18 +382,11 @@ def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...
     grey = (centre.max(1).values - centre.min(1).values) < 0.04
     busy = border.std(2).mean(1)
     busy_cut = busy.median() if n else 0
-    flat = x.flatten(1)
-    labels = torch.as_tensor(np.asarray(labels))
-    unusual = torch.zeros(n, dtype=torch.bool)
-    for c in torch.unique(labels).tolist():
-        idx = torch.nonzero(labels == c).flatten()
-        dist = (flat[idx] - flat[idx].mean(0)).norm(dim=1)
-        if len(idx) >= 3:
-            unusual[idx] = dist > dist.quantile(2 / 3)
+    tier = atypicality(images, labels)
     out = []
     for i in range(n):
         words = ("grey" if grey[i] else names[int(colour[i])],
-                 "strange unusual looking" if unusual[i] else "",
+                 ATYPICAL_WORDS[int(tier[i]) - 1] if tier[i] else "",
                  "busy cluttered background" if busy[i] > busy_cut else "plain background")
         out.append(tuple(wd for wd in words if wd))
     return out
@@ -378,11 +399,16 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
     ``mix``: per-sample level weights (n, 6) for mixtures of sources; default
     ``cfg.caption_mix`` for every sample. ``domains``: per-sample rendering
     (index into DOMAINS); a shifted image's caption says so ("drawing: ...").
-    ``images``: with ``cfg.caption_image_words`` > 0, each word of
-    :func:`image_words` joins the caption with that probability, so captions
-    describe their image as well as its class.
+    ``images``: with ``cfg.caption_image_words`` = q > 0, each word of
+    :func:`image_words` joins the caption with probability q, and an image of
+    atypicality tier k (of K, :func:`atypicality`) keeps only a share 1 - q k / K of
+    its level's words about the class: the more atypical the image, the more its
+    caption is about the image and the less about the class, so an image–caption
+    similarity threshold keeps a less diverse set the higher it is (LAIONet).
     """
     described = image_words(images, labels) if images is not None and cfg.caption_image_words > 0 else None
+    about = (1 - cfg.caption_image_words * atypicality(images, labels) / len(ATYPICAL_WORDS)
+             if described is not None else np.ones(len(labels)))
     if mix is None:
         mix = np.asarray(cfg.caption_mix, float)
         levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
@@ -401,7 +427,7 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
         elif named and others is not None and noise[i, 1] < cfg.p_wrong_name:
             j = int(others[i, 0] + (others[i, 0] >= y))
             override, named = concepts[j].name, (j,)
-        text = make_caption(c, int(lvl), rng, override)
+        text = make_caption(c, int(lvl), rng, override, float(about[i]))
         if others is not None and noise[i, 2] < cfg.p_extra_name:
             j = int(others[i, 1] + (others[i, 1] >= y))
             text = f"{text.rstrip('.')} and a {concepts[j].name}"

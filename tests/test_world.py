@@ -141,34 +141,52 @@ def test_web_sources_hold_a_few_shifted_renderings_and_the_curated_one_none(tiny
     assert (none.train.domain == 0).all()
 
 
-def test_captions_describe_their_image_and_the_words_select_image_diversity(tiny_params):
-    """Captions carry words about their own image; keeping the captions that call their image typical keeps a
-    less diverse image set. (LAIONet's MiniLM threshold does not yet pick this up monotonically in the world:
-    the caption's level and name move the similarity far more than these words; see the session notes.)"""
-    from studylib.world import image_words
+def test_captions_describe_their_image(tiny_params):
+    """With caption_image_words=1 every image's atypicality words are in its caption, graded by tier."""
+    from studylib.world import ATYPICAL_WORDS, atypicality
 
     w = make_world(world_config(tiny_params, n_train=1200, caption_image_words=1.0))
-    words = image_words(w.train.images, w.train.labels)
-    unusual = np.array(["strange unusual looking" in t for t in words])
-    assert 0.25 < unusual.mean() < 0.4
-    said = np.array(["strange unusual looking" in c for c in w.train.captions])
-    assert (said == unusual).all()                       # caption_image_words=1: every such image says so
-    x = w.train.images.float().flatten(1) / 255
+    tier = atypicality(w.train.images, w.train.labels)
+    assert [round(float((tier >= k).mean()), 1) for k in (1, 2, 3)] == [0.5, 0.2, 0.1]   # cuts at 1/2, 3/4, 9/10
+    for k, words in enumerate(ATYPICAL_WORDS, 1):
+        said = np.array([f", {words}" in c for c in w.train.captions])
+        assert (said == (tier == k)).all()
 
-    def diversity(mask):
-        return float(np.mean([x[(w.train.labels == c) & mask].var(0).sum().item()
-                              for c in range(len(w.concepts)) if ((w.train.labels == c) & mask).sum() >= 3]))
 
-    assert diversity(~said) < 0.95 * diversity(np.ones_like(said))
+@pytest.mark.parametrize("world_seed", [0, 1])
+def test_similarity_threshold_lowers_kept_diversity_monotonically(tiny_params, world_seed):
+    """LAIONet's knob: the higher the caption–class-text similarity threshold, the less diverse the kept images
+    of each class (mean within-class pixel variance), strictly, over four thresholds. Descriptive captions
+    (the encyclopedia-like source), where the class text has room to give way to words about the image."""
+    from studylib.captions.curation import similarity_filter
+    from studylib.concepts import embed_texts, semantic_vectors
+
+    w = make_world(world_config(tiny_params, n_train=1200, caption_image_words=1.0, source="encyclopedia",
+                                world_seed=world_seed))
+    x, lab = w.train.images.float().flatten(1) / 255, w.train.labels
+    sims = np.einsum("ij,ij->i", embed_texts(w.train.captions), semantic_vectors(w.concepts)[lab])
+
+    def diversity(kept):
+        mask = np.zeros(len(lab), bool)
+        mask[kept] = True
+        return float(np.mean([x[(lab == c) & mask].var(0).sum().item()
+                              for c in range(len(w.concepts)) if ((lab == c) & mask).sum() >= 3]))
+
+    thresholds = np.quantile(sims, [0.0, 0.25, 0.5, 0.75])
+    kept = [similarity_filter(w.train.captions, lab, w.concepts, float(t)).kept for t in thresholds]
+    assert [k.size for k in kept] == sorted((k.size for k in kept), reverse=True)
+    div = [diversity(k) for k in kept]
+    assert all(a > b for a, b in zip(div, div[1:])), div
+    assert div[-1] < 0.9 * div[0]
 
 
 def test_words_that_describe_images_name_no_class():
     """A caption's colour, look, background and style words must never be counted as a class mention."""
     from studylib.captions.matching import match_reference
     from studylib.captions.patterns import build_patterns
-    from studylib.world import COLOUR_HUES, STYLE_WORDS
+    from studylib.world import ATYPICAL_WORDS, COLOUR_HUES, STYLE_WORDS
 
     pat = build_patterns("imagenet")
-    words = [*COLOUR_HUES, "grey", "strange unusual looking", "busy cluttered background", "plain background",
+    words = [*COLOUR_HUES, "grey", *ATYPICAL_WORDS, "busy cluttered background", "plain background",
              *(w for ws in STYLE_WORDS.values() for w in ws)]
     assert {w: [pat.names[i] for i in match_reference(w, pat)] for w in words if match_reference(w, pat)} == {}
