@@ -42,6 +42,7 @@ zipf_alpha: float = 1.0          # imbalance of the training profile (Zipf expon
 vocab_k: int = 64                # SL vocabulary size per step when subsampling
 vocab_weighting: str = "uniform"  # how extra classes are drawn: uniform | freq | sqrt
 highlight: str = "shark"         # classes to highlight in the figures (substring of the name)
+shared_data: str = "../../shared/data"   # the shared real data (relative to this notebook); absent: skipped
 
 # %%
 import matplotlib.pyplot as plt
@@ -50,6 +51,7 @@ from IPython.display import Markdown, display
 
 from studylib import metrics, plots
 from studylib.inference import verdict
+from studylib.captions.profiles import plot_ranked_frequencies
 from studylib.captions.scoring import estimation_table
 from studylib.cards import write_world_card
 from studylib.chapters import ch02
@@ -61,6 +63,32 @@ ch = Session(ch02.NAME, preset, sizes=ch02.SIZES,
                             zipf_alpha=zipf_alpha, vocab_weighting=vocab_weighting),
              extras=dict(highlight=(highlight, str), vocab_k=(vocab_k, int)))
 ch.params["n_classes"], ch.params["n_train"], ch.params["epochs"]
+
+# %% [markdown]
+# ## The long tail of real pre-training data (paper Fig 1a)
+#
+# The paper estimates how often each ImageNet class is mentioned in the captions of real
+# pre-training corpora. If the folder of these profiles is present (`shared_data`), the
+# figure ranks the classes by LAION-400M and draws every corpus on a log scale; the table
+# gives each corpus's Spearman correlation with LAION-400M and its imbalance. The files are
+# read where they lie, never copied into the project.
+
+# %%
+from pathlib import Path
+
+profiles = ch02.real_profiles(Path(shared_data) / "frequencies")
+if profiles is None:
+    display(Markdown(f"*The shared data folder `{shared_data}` is absent: the real long-tail figure is skipped.*"))
+else:
+    corpora = {k: v for k, v in profiles.items() if k in ch02.CORPORA}
+    fig = plot_ranked_frequencies(corpora, reference="LAION-400M", align="order",
+                                  title="ImageNet class frequency in pre-training corpora")
+    ch.save(fig, "real_long_tail", "ImageNet class frequencies in six real corpora, ranked by LAION-400M (log scale)")
+    plt.show()
+    long_tail = ch02.long_tail_table(profiles)
+    display(Markdown("Spearman correlation with LAION-400M: " + ", ".join(
+        f"{r.name} {r.spearman:.2f}" for r in long_tail.itertuples() if r.name != "LAION-400M") + "."))
+    display(long_tail.round(3))
 
 # %% [markdown]
 # ## The world

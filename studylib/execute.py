@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-from studylib.io import REPO_ROOT, results_dir
+from studylib.io import REPO_ROOT, atomic_write_json, results_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -74,16 +75,41 @@ def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, p
     return final
 
 
+def _trained_runs() -> int:
+    root = results_dir() / "runs"
+    return sum(1 for _ in root.glob("*/metrics.json")) if root.is_dir() else 0
+
+
+def timings_path(preset: str) -> Path:
+    return results_dir() / "executed" / f"timings-{preset}.json"
+
+
+def read_timings(preset: str) -> dict:
+    """chapter -> {"seconds", "trained", "when"} of the last execution of each chapter at ``preset``."""
+    path = timings_path(preset)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
                  progress: bool = True) -> list[tuple[Path, float]]:
-    """Execute the selected chapters in order; return (executed path, seconds) per chapter."""
+    """Execute the selected chapters in order; return (executed path, seconds) per chapter.
+
+    Each chapter's wall time and the number of runs it trained (not found in the registry)
+    are recorded in ``<results>/executed/timings-<preset>.json`` (without overrides only),
+    from which the README's minutes-per-chapter table is generated.
+    """
     params = {"preset": preset, **(overrides or {})}
     done = []
     for path in chapters(selection):
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), _trained_runs()
         print(f"== {path.stem} (preset {preset})", flush=True)
         out = execute_chapter(path, params, progress=progress)
         dt = time.perf_counter() - t0
         print(f"   done in {dt:.1f}s -> {out}", flush=True)
         done.append((out, dt))
+        if not overrides:
+            timings = read_timings(preset)
+            timings[path.stem] = {"seconds": round(dt, 1), "trained": _trained_runs() - before,
+                                  "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            atomic_write_json(timings_path(preset), timings)
     return done

@@ -28,7 +28,8 @@ from scipy import stats
 from studylib.metrics import correlation
 
 WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
-         "inconclusive": "inconclusive (the interval includes no difference)"}
+         "inconclusive": "inconclusive (the interval includes no difference)",
+         "consistent": "consistent with (no interval on the opposite side)"}
 
 
 def _aligned(*arrays):
@@ -41,24 +42,48 @@ def _aligned(*arrays):
 
 
 def paired_difference(values_a, values_b, frequency, method: str = "spearman", n_boot: int = 2000,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, frequency_b=None) -> dict:
     """corr(a, freq) − corr(b, freq) on the same classes, with a paired 95% bootstrap interval.
 
-    Classes with NaN in either model or a non-positive frequency are left out.
-    Returns ``{"diff", "lo", "hi", "a", "b", "n"}``.
+    ``frequency_b``: model b's own per-class training counts where the two models saw
+    different amounts of data of the same classes (e.g. a data-scale sweep); default
+    ``frequency`` for both. Classes with NaN in either model or a non-positive frequency
+    are left out. Returns ``{"diff", "lo", "hi", "a", "b", "n"}``.
     """
-    a, b, f = _aligned(values_a, values_b, frequency)
+    fb = frequency if frequency_b is None else frequency_b
+    a, b, g, f = _aligned(values_a, values_b, fb, frequency)
+    keep = g > 0
+    a, b, g, f = a[keep], b[keep], g[keep], f[keep]
     if len(f) < 4:
         raise ValueError(f"a paired interval needs >= 4 classes with values, got {len(f)}")
 
-    def stat(x, y, g):
-        return correlation(x, g, method) - correlation(y, g, method)
+    def stat(x, y, fx, fy):
+        return correlation(x, fx, method) - correlation(y, fy, method)
 
-    res = stats.bootstrap((a, b, f), stat, paired=True, vectorized=False, n_resamples=n_boot,
+    res = stats.bootstrap((a, b, f, g), stat, paired=True, vectorized=False, n_resamples=n_boot,
                           method="percentile", random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
-    return {"diff": stat(a, b, f), "lo": float(lo), "hi": float(hi), "a": correlation(a, f, method),
-            "b": correlation(b, f, method), "n": int(len(f))}
+    return {"diff": stat(a, b, f, g), "lo": float(lo), "hi": float(hi), "a": correlation(a, f, method),
+            "b": correlation(b, g, method), "n": int(len(f))}
+
+
+def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0) -> dict:
+    """mean(a) − mean(b) over the same units (e.g. per-class accuracy of two models), paired 95% bootstrap.
+
+    Units with NaN in either are left out. Returns ``{"diff", "lo", "hi", "a", "b", "n"}``.
+    """
+    a, b = (np.asarray(v, dtype=float) for v in (values_a, values_b))
+    if a.shape != b.shape:
+        raise ValueError(f"paired values differ in length: {len(a)} and {len(b)}")
+    keep = ~np.isnan(a) & ~np.isnan(b)
+    d = a[keep] - b[keep]
+    if len(d) < 4:
+        raise ValueError(f"a paired interval needs >= 4 units with values, got {len(d)}")
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"diff": float(d.mean()), "lo": float(lo), "hi": float(hi), "a": float(a[keep].mean()),
+            "b": float(b[keep].mean()), "n": int(len(d))}
 
 
 def over_seeds(values) -> dict:

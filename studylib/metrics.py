@@ -112,15 +112,6 @@ def binned(values, frequency, n_bins: int = 8, scheme: str = "log") -> pd.DataFr
     return pd.DataFrame(rows, columns=["lo", "hi", "centre", "mean", "sem", "n"])
 
 
-def compare_intervals(a: dict, b: dict) -> str:
-    """'below' if a's CI lies entirely below b's, 'above' if entirely above, else 'overlap'."""
-    if a["hi"] < b["lo"]:
-        return "below"
-    if a["lo"] > b["hi"]:
-        return "above"
-    return "overlap"
-
-
 def correlation_table(runs: dict, per_class_key: str = "photo") -> pd.DataFrame:
     """Long table ``model, measure, r, lo, hi`` from runs' stored metrics.
 
@@ -150,3 +141,55 @@ def correct_from_confusion(conf: np.ndarray) -> np.ndarray:
     conf = np.asarray(conf)
     right = int(np.trace(conf))
     return np.r_[np.ones(right, dtype=bool), np.zeros(int(conf.sum()) - right, dtype=bool)]
+
+
+def _class_means(features, labels):
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"features must be (n, d) with one label each, got {x.shape} and {len(y)} labels")
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError("neural-collapse statistics need at least two classes")
+    means = np.stack([x[y == c].mean(0) for c in classes])
+    return x, y, classes, means
+
+
+def nc1(features, labels) -> float:
+    """Within-class variability relative to between-class: ``tr(Σ_W Σ_B⁺) / C`` (Papyan et al.; the paper's code).
+
+    ``Σ_W``: the mean over samples of the outer products of each feature minus its class mean;
+    ``Σ_B``: the mean over classes of the outer products of each class mean minus the global
+    mean (of class means); ``⁺`` the pseudo-inverse. Lower means more collapsed classes.
+    """
+    x, y, classes, means = _class_means(features, labels)
+    centred = x - means[np.searchsorted(classes, y)]
+    sigma_w = centred.T @ centred / len(x)
+    mb = means - means.mean(0)
+    sigma_b = mb.T @ mb / len(classes)
+    return float(np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-6, hermitian=True)) / len(classes))
+
+
+def _pairwise_cosines(vectors) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float64)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    cos = v @ v.T
+    return cos[np.triu_indices(len(v), k=1)]
+
+
+def nc2(features, labels, weights=None) -> dict:
+    """Margins: how evenly spread the centred class means (and classifier weights) are.
+
+    Returns ``{"means_std", "means_mean"}`` (standard deviation and mean of the pairwise
+    cosines between class means centred on their global mean; a simplex equiangular tight
+    frame has std 0 and mean −1/(C−1)) and, with ``weights`` (C × d, rows in the order of
+    the sorted labels), ``"weights_std", "weights_mean"`` of the centred classifier weights.
+    """
+    _, _, _, means = _class_means(features, labels)
+    cm = _pairwise_cosines(means - means.mean(0))
+    out = {"means_std": float(cm.std()), "means_mean": float(cm.mean())}
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+        cw = _pairwise_cosines(w - w.mean(0))
+        out.update({"weights_std": float(cw.std()), "weights_mean": float(cw.mean())})
+    return out

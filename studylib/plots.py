@@ -235,3 +235,33 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
+
+
+def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title: str = "",
+          xticklabels=None, logx: bool = False):
+    """One panel per column of ``panels`` against ``x``, one line per ``group`` (a sweep of one factor).
+
+    ``points`` columns: ``group``, ``x``, ``top1``, and ``r, lo, hi`` (a correlation with
+    frequency and its 95% interval, drawn as error bars). ``xticklabels``: names for the
+    integer positions of an ordinal ``x`` (e.g. caption levels).
+    """
+    labels = {"r": "Spearman(frequency, #predictions)", "top1": "top-1 accuracy (in-distribution)"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, col in zip(axes[0], panels):
+        for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
+            sub = sub.sort_values(x)
+            err = [sub["r"] - sub["lo"], sub["hi"] - sub["r"]] if col == "r" else None
+            ax.errorbar(sub[x], sub[col], yerr=err, fmt="o-", color=PALETTE[k % len(PALETTE)], capsize=3,
+                        lw=1.2, label=group)
+        if logx:
+            ax.set_xscale("log", base=2)
+        if xticklabels is not None:
+            ax.set_xticks(range(len(xticklabels)), xticklabels, rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(labels.get(col, col))
+        ax.grid(alpha=0.25)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from studylib.inference import over_seeds, paired_difference, residual_from_trend, verdict
+from studylib.inference import (over_seeds, paired_difference, paired_mean_difference, residual_from_trend,
+                                verdict)
 
 
 def _classes(n=200, seed=0):
@@ -56,3 +57,28 @@ def test_residual_from_trend_compares_at_equal_accuracy():
     assert r2["lo"] < 0 < r2["hi"]
     with pytest.raises(ValueError, match="same top-1"):
         residual_from_trend(refs[:2], [0.3, 0.3], weak, 0.3, freq)
+
+
+def test_paired_difference_with_each_models_own_counts():
+    """A data-scale sweep: b saw a quarter of a's pairs per class. Each correlation uses its own model's
+    counts; with counts of one shape the ranks agree, so the result equals the shared-count one."""
+    rng, freq = _classes(80, seed=2)
+    a, b = 0.2 * np.log(freq) + rng.normal(0, 1, 80), 0.8 * np.log(freq) + rng.normal(0, 1, 80)
+    own = paired_difference(a, b, freq, frequency_b=np.ceil(freq / 4), n_boot=300)
+    shared = paired_difference(a, b, freq, n_boot=300)
+    assert own["a"] == shared["a"] and own["hi"] < 0
+    shuffled = paired_difference(a, b, freq, frequency_b=rng.permutation(freq), n_boot=300)
+    assert abs(shuffled["b"]) < 0.3                       # b against someone else's counts: no correlation
+
+
+def test_paired_mean_difference_by_hand():
+    a, b = np.array([0.5, 0.6, 0.7, 0.8, np.nan]), np.array([0.4, 0.5, 0.6, 0.7, 0.1])
+    d = paired_mean_difference(a, b, n_boot=500)
+    assert d["diff"] == pytest.approx(0.1) and d["lo"] == pytest.approx(0.1) and d["hi"] == pytest.approx(0.1)
+    assert d["n"] == 4 and d["a"] == pytest.approx(0.65)
+    noisy = paired_mean_difference(a[:4], a[:4][::-1], n_boot=500)
+    assert noisy["lo"] < 0 < noisy["hi"]
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_mean_difference(a, b[:3])
+    with pytest.raises(ValueError, match=">= 4 units"):
+        paired_mean_difference(a[:3], b[:3])

@@ -61,7 +61,29 @@ def test_binned_by_hand():
         M.binned(vals, freq, scheme="linear")
 
 
-def test_compare_intervals():
-    assert M.compare_intervals({"lo": 0.0, "hi": 0.2}, {"lo": 0.5, "hi": 0.9}) == "below"
-    assert M.compare_intervals({"lo": 0.6, "hi": 0.7}, {"lo": 0.1, "hi": 0.5}) == "above"
-    assert M.compare_intervals({"lo": 0.0, "hi": 0.6}, {"lo": 0.5, "hi": 0.9}) == "overlap"
+def test_nc1_by_hand_and_on_collapsed_classes():
+    """Two classes in 1-d: means ±1, within-class deviations ±0.5: Σ_W = 0.25, Σ_B = 1, NC1 = 0.25 / 2."""
+    x = np.array([[0.5], [1.5], [-0.5], [-1.5]])
+    y = np.array([0, 0, 1, 1])
+    assert M.nc1(x, y) == pytest.approx(0.125)
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(5, 8)) * 5
+    labels = np.repeat(np.arange(5), 40)
+    tight = means[labels] + rng.normal(0, 0.1, (200, 8))
+    loose = means[labels] + rng.normal(0, 2.0, (200, 8))
+    assert M.nc1(tight, labels) < 0.01 < M.nc1(loose, labels)
+    with pytest.raises(ValueError, match="two classes"):
+        M.nc1(x, np.zeros(4))
+
+
+def test_nc2_of_a_simplex_and_of_random_means():
+    """The C vertices of a simplex (centred identity rows) are equiangular: cosines all −1/(C−1)."""
+    C = 4
+    simplex = np.eye(C)
+    x, y = np.repeat(simplex, 3, axis=0), np.repeat(np.arange(C), 3)
+    out = M.nc2(x, y, weights=simplex * 2)
+    assert out["means_std"] == pytest.approx(0, abs=1e-12) and out["means_mean"] == pytest.approx(-1 / (C - 1))
+    assert out["weights_std"] == pytest.approx(0, abs=1e-12)
+    rng = np.random.default_rng(1)
+    uneven = M.nc2(rng.normal(size=(12, 3)), y)
+    assert uneven["means_std"] > 0.1 and "weights_std" not in uneven

@@ -69,3 +69,19 @@ def test_save_figure_writes_png_html_and_index(per_class, _isolated_outputs):
     with pytest.raises(ValueError, match="plain file stem"):
         save_figure(plots.frequency_scatter(per_class), "a/b", notebook="n", preset="p")
     plt.close("all")
+
+
+def test_sweep_draws_one_line_per_group_and_panel():
+    pts = pd.DataFrame({"group": ["CLIP"] * 3 + ["SL"] * 3, "fraction": [0.25, 0.5, 1.0] * 2,
+                        "top1": [0.1, 0.2, 0.3, 0.2, 0.3, 0.4], "r": [0.5, 0.4, 0.3, 0.8, 0.8, 0.8],
+                        "lo": [0.4, 0.3, 0.2, 0.7, 0.7, 0.7], "hi": [0.6, 0.5, 0.4, 0.9, 0.9, 0.9]})
+    fig = plots.sweep(pts, "fraction", "share of the training pairs", logx=True, title="scale")
+    left, right = fig.axes
+    assert [len(ax.containers) for ax in (left, right)] == [2, 2]          # one error-bar line per group
+    assert list(right.containers[0].lines[0].get_ydata()) == [0.1, 0.2, 0.3]   # top-1 of the first group, by x
+    assert left.containers[0].has_yerr and not right.containers[0].has_yerr
+    assert left.get_xscale() == "log" and left.get_legend() is not None
+    levels = pts.assign(level=[0, 1, 2] * 2)
+    fig2 = plots.sweep(levels, "level", "caption level", panels=("r",), xticklabels=["a", "b", "c"])
+    assert [t.get_text() for t in fig2.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    plt.close("all")

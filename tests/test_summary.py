@@ -13,7 +13,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_an_empty_registry_says_not_run(tmp_path):
     t = summary.table(Registry(tmp_path), "smoke")
-    assert set(t["verdict"]) == {"not run"} and set(t["chapter"]) == {"01_robustness_origins", "02_imbalance"}
+    assert set(t["verdict"]) == {"not run"}
+    assert set(t["chapter"]) == {"01_robustness_origins", "02_imbalance", "02b_language_and_vocabulary",
+                                 "02e_open_world"}
 
 
 def test_chapter_2_verdicts_come_from_its_runs(capsys):
@@ -44,3 +46,20 @@ def test_the_readme_has_the_generated_block_and_no_hand_written_verdict_outside_
     outside = text.split(summary.START)[0] + text.split(summary.END)[1]
     for word in ("reproduced", "consistent with"):
         assert word not in outside.lower().replace("**reproduced** only", ""), word
+
+
+def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
+    """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
+    from studylib import execute
+
+    monkeypatch.setattr(execute, "execute_chapter", lambda path, params, progress=True: path)
+    monkeypatch.setattr(execute, "chapters", lambda selection=None: [tmp_path / "01_a.py", tmp_path / "02_b.py"])
+    assert execute.read_timings("smoke") == {}
+    execute.run_chapters(preset="smoke", progress=False)
+    recorded = execute.read_timings("smoke")
+    assert set(recorded) == {"01_a", "02_b"} and all(t["trained"] == 0 for t in recorded.values())
+    execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
+    assert execute.read_timings("smoke") == recorded
+    table = summary.minutes_table(recorded)
+    assert "| 01_a" in table and "**all**" in table
+    assert "No recorded chapter timings" in summary.minutes_table({})

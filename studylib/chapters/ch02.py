@@ -28,7 +28,7 @@ import pandas as pd
 
 from studylib.captions.scoring import estimation_scores, estimation_section
 from studylib.config import CAPTION_LEVELS
-from studylib.inference import over_seeds, paired_difference, residual_from_trend, verdict
+from studylib.inference import over_seeds, paired_difference, paired_mean_difference, residual_from_trend, verdict
 
 NAME = "02_imbalance"
 SIZES: dict = {}           # the preset's own world: many more classes than a batch
@@ -64,15 +64,42 @@ def photo(run) -> pd.DataFrame:
     return table[table["train_count"] > 0].sort_values("class_index")
 
 
-def paired(run_a, run_b, measure: str, seed: int = 0) -> dict:
-    """corr(a) − corr(b) with frequency over the same classes, paired bootstrap interval."""
+def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) -> dict:
+    """corr(a) − corr(b) with frequency over the same classes, paired bootstrap interval.
+
+    ``measure`` "#predictions" or "accuracy" (correlations with frequency), or "top-1"
+    (the difference of mean per-class accuracy). ``own_counts``: the runs saw different
+    amounts of the same classes (a data-scale sweep); each correlation uses its own counts.
+    """
     a, b = photo(run_a), photo(run_b)
-    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or \
-            not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all():
+    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
+            not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()):
         raise ValueError(f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
                          "a paired comparison needs the same world")
+    if measure == "top-1":
+        return paired_mean_difference(a["accuracy"].to_numpy(), b["accuracy"].to_numpy(), seed=seed)
     col = MEASURES[measure]
-    return paired_difference(a[col].to_numpy(), b[col].to_numpy(), a["train_count"].to_numpy(), seed=seed)
+    return paired_difference(a[col].to_numpy(), b[col].to_numpy(), a["train_count"].to_numpy(), seed=seed,
+                             frequency_b=b["train_count"].to_numpy() if own_counts else None)
+
+
+def paired_row(runs_by_seed: dict, name: str, a: str, b: str, measure: str, claim: str,
+               own_counts: bool = False) -> dict:
+    """One comparison ``a − b``: the paired difference (one seed) or its mean and t interval over seeds, and
+    the verdict on ``claim`` ("below" or "above" 0)."""
+    per_seed = {seed: paired(runs[a], runs[b], measure, seed=seed, own_counts=own_counts)
+                for seed, runs in runs_by_seed.items()}
+    if len(per_seed) == 1:
+        d = next(iter(per_seed.values()))
+        interval = {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
+        basis = "paired bootstrap over classes, 1 seed"
+    else:
+        o = over_seeds([d["diff"] for d in per_seed.values()])
+        interval = {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]}
+        basis = f"mean of per-seed paired differences, t interval over {o['n']} seeds"
+    return {"comparison": name, "measure": measure, "claim": f"difference {claim} 0",
+            "difference": interval["diff"], "lo": interval["lo"], "hi": interval["hi"],
+            "interval": basis, "verdict": verdict(interval, claim)}
 
 
 def comparisons(runs_by_seed: dict, vocab_label: str) -> pd.DataFrame:
@@ -84,21 +111,7 @@ def comparisons(runs_by_seed: dict, vocab_label: str) -> pd.DataFrame:
     claims = [("CLIP − SL", "CLIP", "SL", "#predictions", "below"),
               ("CLIP − SL", "CLIP", "SL", "accuracy", "below"),
               ("SL + vocab − SL", vocab_label, "SL", "#predictions", "below")]
-    rows = []
-    for name, a, b, measure, claim in claims:
-        per_seed = {seed: paired(runs[a], runs[b], measure, seed=seed) for seed, runs in runs_by_seed.items()}
-        if len(per_seed) == 1:
-            d = next(iter(per_seed.values()))
-            interval = {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
-            basis = "paired bootstrap over classes, 1 seed"
-        else:
-            s = over_seeds([d["diff"] for d in per_seed.values()])
-            interval = {"diff": s["mean"], "lo": s["lo"], "hi": s["hi"]}
-            basis = f"mean of per-seed paired differences, t interval over {s['n']} seeds"
-        rows.append({"comparison": name, "measure": measure, "claim": f"difference {claim} 0",
-                     "difference": interval["diff"], "lo": interval["lo"], "hi": interval["hi"],
-                     "interval": basis, "verdict": verdict(interval, claim)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([paired_row(runs_by_seed, *claim) for claim in claims])
 
 
 def accuracy_matched(family: dict, target, measure: str = "#predictions", seed: int = 0) -> dict:
@@ -133,6 +146,37 @@ def frequency_estimation_card_section(scores: dict, world) -> dict:
     """The data-card section on frequency estimation."""
     names = world.class_names + [c.name for c in world.open_concepts]
     return {"Frequency estimation from captions": estimation_section(scores, names)}
+
+
+# The paper's Fig 1a: ImageNet class frequencies in real pre-training corpora (files of ../shared/data/frequencies).
+CORPORA = {"LAION-400M": "laion400m_imagenet_ori", "LAION-2B": "laion2b_imagenet_ori", "CC-12M": "cc12m_imagenet_ori",
+           "YFCC-15M": "yfcc15m_imagenet_ori", "MetaCLIP-400M": "metaclip_400m_imagenet_ori",
+           "ImageNet-Captions": "incaps_imagenet_ori"}
+LAIONET = {f"LAIONet (threshold {t})": f"laionet_thresh{t}_ori" for t in ("0.7", "0.75", "0.8", "0.82", "0.85", "0.9")}
+
+
+def real_profiles(folder) -> dict | None:
+    """name -> per-class count Series (ImageNet class order) of :data:`CORPORA` and :data:`LAIONET` read from
+    ``folder`` (the shared ``frequencies`` folder); None when the folder does not exist. A missing or bad
+    file raises, naming it."""
+    from pathlib import Path
+
+    from studylib.captions.profiles import read_profile
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    return {name: read_profile(folder / f"class_frequency_{stem}.txt", name=name)
+            for name, stem in {**CORPORA, **LAIONET}.items()}
+
+
+def long_tail_table(profiles: dict) -> pd.DataFrame:
+    """Each profile's Spearman (and Pearson of log counts) with LAION-400M and its imbalance, LAION-400M first.
+    ImageNet repeats some class names, so profiles are aligned by class order."""
+    from studylib.captions.profiles import compare_profiles
+
+    ref = profiles["LAION-400M"]
+    return compare_profiles(ref, [p for name, p in profiles.items() if name != "LAION-400M"], align="order")
 
 
 DEFAULT_VOCAB_K = 64       # the notebook's default `vocab_k`

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from studylib.chapters import ch01, ch02
+from studylib.chapters import ch01, ch02, ch02b, ch02e
 from studylib.io import atomic_write_text
 
-CHAPTERS = (ch01, ch02)
+CHAPTERS = (ch01, ch02, ch02b, ch02e)
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 
@@ -24,10 +24,26 @@ def table(registry, preset: str = "quick") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chapter", "claim", "result", "verdict"])
 
 
-def markdown(df: pd.DataFrame, preset: str = "quick") -> str:
+def minutes_table(timings: dict) -> str:
+    """Markdown: minutes per chapter of the last recorded execution (see :func:`studylib.execute.read_timings`)."""
+    if not timings:
+        return "*No recorded chapter timings yet (`make study` records them).*"
+    rows = [{"chapter": name, "minutes": round(t["seconds"] / 60, 1), "runs trained": t["trained"],
+             "executed (UTC)": t["when"][:16].replace("T", " ")} for name, t in sorted(timings.items())]
+    total = sum(t["seconds"] for t in timings.values()) / 60
+    rows.append({"chapter": "**all**", "minutes": round(total, 1),
+                 "runs trained": sum(t["trained"] for t in timings.values()), "executed (UTC)": ""})
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def markdown(df: pd.DataFrame, preset: str = "quick", timings: dict | None = None) -> str:
     body = df.to_markdown(index=False)
-    return (f"{body}\n\n*Preset `{preset}`, generated from the run registry by `python -m studylib summary "
+    text = (f"{body}\n\n*Preset `{preset}`, generated from the run registry by `python -m studylib summary "
             f"--markdown`; `make study` rewrites this table.*")
+    if timings is not None:
+        text += (f"\n\nMinutes per chapter at `{preset}`, as last executed on this machine (a chapter whose runs "
+                 f"were already in the registry trains nothing and takes far less):\n\n{minutes_table(timings)}")
+    return text
 
 
 def write_into(path: str | Path, text: str) -> None:

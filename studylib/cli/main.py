@@ -48,11 +48,12 @@ def _cmd_results(args) -> int:
 
 def _cmd_summary(args) -> int:
     from studylib.chapters import summary
+    from studylib.execute import read_timings
     from studylib.registry import Registry
 
     table = summary.table(Registry(args.root), args.preset)
     if args.markdown or args.write:
-        text = summary.markdown(table, args.preset)
+        text = summary.markdown(table, args.preset, read_timings(args.preset))
         if args.write:
             summary.write_into(args.write, text)
             print(f"wrote the results table into {args.write}")
