@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from studylib.metrics import correlation
+from studylib.metrics import rowwise_correlation, correlation
 
 WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
          "inconclusive": "inconclusive (the interval includes no difference)",
@@ -57,14 +57,13 @@ def paired_difference(values_a, values_b, frequency, method: str = "spearman", n
     if len(f) < 4:
         raise ValueError(f"a paired interval needs >= 4 classes with values, got {len(f)}")
 
-    def stat(x, y, fx, fy):
-        return correlation(x, fx, method) - correlation(y, fy, method)
-
-    res = stats.bootstrap((a, b, f, g), stat, paired=True, vectorized=False, n_resamples=n_boot,
-                          method="percentile", random_state=np.random.default_rng(seed))
-    lo, hi = res.confidence_interval
-    return {"diff": stat(a, b, f, g), "lo": float(lo), "hi": float(hi), "a": correlation(a, f, method),
-            "b": correlation(b, g, method), "n": int(len(f))}
+    scale = np.log10 if method == "pearson" else (lambda x: x)
+    idx = np.random.default_rng(seed).integers(0, len(f), (n_boot, len(f)))     # classes, drawn once per resample
+    boots = rowwise_correlation(a[idx], scale(f)[idx], method) - rowwise_correlation(b[idx], scale(g)[idx], method)
+    boots = boots[~np.isnan(boots)]
+    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots.size else (np.nan, np.nan)
+    ca, cb = correlation(a, f, method), correlation(b, g, method)
+    return {"diff": ca - cb, "lo": float(lo), "hi": float(hi), "a": ca, "b": cb, "n": int(len(f))}
 
 
 def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0) -> dict:

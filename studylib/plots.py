@@ -241,16 +241,17 @@ def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title
           xticklabels=None, logx: bool = False):
     """One panel per column of ``panels`` against ``x``, one line per ``group`` (a sweep of one factor).
 
-    ``points`` columns: ``group``, ``x``, ``top1``, and ``r, lo, hi`` (a correlation with
-    frequency and its 95% interval, drawn as error bars). ``xticklabels``: names for the
+    ``points`` columns: ``group``, ``x`` and each panel's column; ``r`` (a correlation with
+    frequency) is drawn with error bars from ``lo, hi`` when present. ``xticklabels``: names for the
     integer positions of an ordinal ``x`` (e.g. caption levels).
     """
-    labels = {"r": "Spearman(frequency, #predictions)", "top1": "top-1 accuracy (in-distribution)"}
+    labels = {"r": "Spearman(frequency, #predictions)", "top1": "top-1 accuracy (in-distribution)",
+              "robustness": "mean accuracy on the shifts", "NC1": "NC1 (within-class variation)"}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
     for ax, col in zip(axes[0], panels):
         for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
             sub = sub.sort_values(x)
-            err = [sub["r"] - sub["lo"], sub["hi"] - sub["r"]] if col == "r" else None
+            err = [sub["r"] - sub["lo"], sub["hi"] - sub["r"]] if col == "r" and "lo" in sub else None
             ax.errorbar(sub[x], sub[col], yerr=err, fmt="o-", color=PALETTE[k % len(PALETTE)], capsize=3,
                         lw=1.2, label=group)
         if logx:
@@ -263,5 +264,25 @@ def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title
     axes[0][0].legend(fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def robustness_vs_accuracy(table: pd.DataFrame, title: str = "Robustness against accuracy"):
+    """Mean accuracy on the shifted test sets against top-1, one point per model, coloured by ``head``.
+
+    ``table`` columns: ``model, variant, head, top1, robustness`` (e.g. ``ch02c.overview``).
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for k, (head, sub) in enumerate(table.groupby("head", sort=False)):
+        ax.scatter(sub["top1"], sub["robustness"], color=PALETTE[k % len(PALETTE)], label=f"{head} text tower")
+        for _, row in sub.iterrows():
+            ax.annotate(row["variant"], (row["top1"], row["robustness"]), fontsize=7, xytext=(4, -9),
+                        textcoords="offset points")
+    ax.set_xlabel("top-1 accuracy (in-distribution test set)")
+    ax.set_ylabel("mean accuracy on the shifted test sets")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

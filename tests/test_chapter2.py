@@ -58,3 +58,63 @@ def test_sweep_specs_change_one_factor_each():
     full = Session(ch02b.NAME, "full", sizes=ch02b.SIZES, progress=False)
     assert len(ch02b.caption_specs(full)) == 6 + len(ch02b.MIXES)
     assert [(sp.params["vocab_k"], sp.params["vocab_weighting"]) for sp in vocab.values()] == list(ch02b.VOCAB["quick"])
+
+
+def test_similarity_keeps_cut_every_threshold_to_the_same_size(tiny_params):
+    from studylib.chapters import ch02c
+    from studylib.config import world_config
+    from studylib.world import make_world
+
+    w = make_world(world_config(tiny_params, n_train=600, caption_image_words=1.0, source="encyclopedia"))
+    keeps = ch02c.similarity_keeps(w, "quick", seed=3)
+    assert list(keeps) == list(ch02c.QUANTILES["quick"])
+    assert {len(k) for k in keeps.values()} == {300} and all((np.diff(k) > 0).all() for k in keeps.values())
+    again = ch02c.similarity_keeps(w, "quick", seed=3)                          # seeded
+    assert all(np.array_equal(keeps[q], again[q]) for q in keeps)
+    x = w.train.images.float().flatten(1) / 255
+    low, high = (ch02c.within_class_diversity(x, w.train.labels, keeps[q]) for q in ch02c.QUANTILES["quick"])
+    assert high < low                                                           # a higher threshold: less diverse
+
+
+def test_data_distribution_specs_and_the_pretraining_dependency():
+    from studylib.chapters import ch02c, ch02d
+    from studylib.chapters.pretraining import pretraining_spec
+    from studylib.session import Session
+
+    s = Session(ch02c.NAME, "quick", sizes=ch02c.SIZES, progress=False)
+    specs = ch02c.specs(s, keeps={0.0: np.arange(10), 0.5: np.arange(10, 20)})
+    pre = pretraining_spec(s)
+    assert pre.params["n_classes"] == 300 and pre.params["world_seed"] == 1000 and pre.params["n_train"] == 10000
+    pretrained = [sp for label, sp in specs.items() if label.endswith("pretrained")]
+    assert pretrained and all(sp.deps["text_init"].params == pre.params for sp in pretrained)
+    assert all(sp.params["text_tower"] == "init" for sp in pretrained)
+    assert {label for label in specs if "similarity" in label} == {"similarity ≥ q0, scratch", "similarity ≥ q0.5, scratch"}
+    # chapter 2d shares the world, so CLIP scratch and init at the full data are chapter 2c's runs
+    d = ch02d.specs(Session(ch02d.NAME, "quick", sizes=ch02d.SIZES, progress=False))
+    assert d["CLIP, scratch ×1"].params == specs["Zipf α=1, scratch"].params
+    assert d["CLIP, init ×1"].params == specs["Zipf α=1, pretrained"].params
+    assert d["SL, frozen prototypes ×1"].deps["prototypes"].params == pre.params
+
+
+def test_nc1_difference_is_paired_over_classes():
+    from studylib.chapters import ch02d
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(8), 10)
+    means = rng.normal(size=(8, 6)) * 3
+
+    class FakeRun:
+        def __init__(self, spread):
+            self.arrays = {"features_photo": means[labels] + rng.normal(0, spread, (80, 6)),
+                           "labels_photo": labels, "feature_index_photo": np.arange(80)}
+
+        def array(self, name):
+            return self.arrays[name]
+
+    wide, tight = FakeRun(1.0), FakeRun(0.2)
+    d = ch02d.nc1_difference(wide, tight, n_boot=100)
+    assert d["lo"] > 0 and d["lo"] <= d["diff"] <= d["hi"]
+    other = FakeRun(1.0)
+    other.arrays["feature_index_photo"] = np.arange(80)[::-1]
+    with pytest.raises(ValueError, match="same test images"):
+        ch02d.nc1_difference(wide, other)

@@ -87,3 +87,14 @@ def test_nc2_of_a_simplex_and_of_random_means():
     rng = np.random.default_rng(1)
     uneven = M.nc2(rng.normal(size=(12, 3)), y)
     assert uneven["means_std"] > 0.1 and "weights_std" not in uneven
+
+
+def test_rowwise_correlation_matches_scipy_row_by_row():
+    rng = np.random.default_rng(3)
+    x, y = rng.random((40, 30)), rng.integers(0, 5, (40, 30)).astype(float)     # ties in y
+    y[0] = 2.0                                                                     # a constant row: NaN
+    for method, fn in (("spearman", stats.spearmanr), ("pearson", stats.pearsonr)):
+        r = M.rowwise_correlation(x, y, method)
+        assert np.isnan(r[0]) and np.allclose(r[1:], [fn(a, b).statistic for a, b in zip(x[1:], y[1:])])
+    with pytest.raises(ValueError, match="unknown correlation method"):
+        M.rowwise_correlation(x, y, "kendall")

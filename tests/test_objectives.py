@@ -66,3 +66,25 @@ def test_clip_objective_is_open_clips_cliploss(monkeypatch, tiny_params):
     monkeypatch.setattr(open_clip.loss.ClipLoss, "forward", spy)
     run(RunSpec({**tiny_params, "objective": "clip", "epochs": 1}, label="clip"), progress=False)
     assert len(calls) == tiny_params["n_train"] // tiny_params["batch_size"]
+
+
+def test_clip_with_a_frozen_minilm_text_tower(tiny_params):
+    """text_tower='minilm': the captions' frozen MiniLM sentence embeddings through a trained projection; the
+    zero-shot classifier is that projection of the MiniLM prompt embeddings."""
+    from studylib.concepts import embed_texts
+    from studylib.config import ConfigError
+    from studylib.evaluate import prompts_for
+    from studylib.pipeline import load
+
+    spec = RunSpec({**tiny_params, "objective": "clip", "text_tower": "minilm", "epochs": 1}, label="minilm")
+    loaded = load(run(spec, progress=False, keep_model=True))
+    model = loaded.model
+    assert [n for n, _ in model.text.named_parameters()] == ["proj.weight"]
+    assert tuple(model.text.proj.weight.shape) == (tiny_params["embed_dim"], 384)
+    names = loaded.objective.data.class_names
+    prompts = torch.from_numpy(embed_texts(prompts_for(names)))
+    by_hand = torch.nn.functional.normalize(model.text(prompts), dim=-1).view(len(names), -1, tiny_params["embed_dim"])
+    expected = torch.nn.functional.normalize(torch.nn.functional.normalize(by_hand, dim=-1).mean(1), dim=-1)
+    assert np.allclose(loaded.run.array("classifier_weights"), expected.detach().numpy(), atol=1e-4)
+    with pytest.raises(ConfigError, match="text_tower='minilm'.*without run dependencies"):
+        run(spec.replace(deps={"text_init": spec.replace(text_tower="scratch")}), progress=False)

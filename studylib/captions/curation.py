@@ -390,6 +390,24 @@ def metaclip_balance(matches, t: float, *, n_captions: int | None = None, seed: 
 # LAIONet-style similarity filter
 
 
+def caption_similarities(captions, labels, concepts, *, embed_fn=None, concept_vectors=None) -> np.ndarray:
+    """Cosine similarity of each caption's MiniLM embedding with its concept's "{name} which is
+    {definition}" embedding (LAIONet's score); ``-inf`` for label -1. Arguments as :func:`similarity_filter`."""
+    from studylib import concepts as cmod
+
+    captions, lab = list(captions), _labels(labels)
+    embed_fn = embed_fn or cmod.embed_texts
+    cv = np.asarray(concept_vectors if concept_vectors is not None
+                    else cmod.semantic_vectors(list(concepts)), dtype=np.float32)
+    ok = lab >= 0
+    sims = np.full(lab.size, -np.inf, dtype=np.float32)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        ev = np.asarray(embed_fn([captions[i] for i in idx]), dtype=np.float32)
+        sims[idx] = np.einsum("ij,ij->i", ev, cv[lab[idx]])
+    return sims
+
+
 def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, embed_fn=None,
                       concept_vectors=None, class_names=None) -> Variant:
     """Keep captions whose MiniLM embedding has cosine >= ``threshold`` with the
@@ -410,15 +428,8 @@ def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, emb
     C = len(concepts)
     if lab.size and lab.max() >= C:
         raise ValueError(f"labels hold concept {lab.max()} but only {C} concepts were given")
-    embed_fn = embed_fn or cmod.embed_texts
-    cv = np.asarray(concept_vectors if concept_vectors is not None
-                    else cmod.semantic_vectors(concepts), dtype=np.float32)
+    sims = caption_similarities(captions, lab, concepts, embed_fn=embed_fn, concept_vectors=concept_vectors)
     ok = lab >= 0
-    sims = np.full(lab.size, -np.inf, dtype=np.float32)
-    if ok.any():
-        idx = np.flatnonzero(ok)
-        ev = np.asarray(embed_fn([captions[i] for i in idx]), dtype=np.float32)
-        sims[idx] = np.einsum("ij,ij->i", ev, cv[lab[idx]])
     kept = np.flatnonzero(sims >= threshold)
     names = class_names or [getattr(c, "name", str(i)) for i, c in enumerate(concepts)]
     v = _variant(f"similarity_{threshold:g}", kept, lab, C,

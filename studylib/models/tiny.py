@@ -6,6 +6,8 @@
   vocabulary (:class:`studylib.models.vocabulary.Vocabulary`): the stock
   49,408-row embedding table would cost more optimizer time per step than the
   whole CNN.
+* :class:`SentenceProjection`: the text tower over a frozen pretrained language
+  model: precomputed all-MiniLM-L6-v2 sentence embeddings, a trained linear projection.
 * :class:`ClipModel` (image and text towers, learnable temperature) and
   :class:`SLModel` (image tower and a :class:`studylib.models.heads.Head`).
 
@@ -59,12 +61,25 @@ class TextEncoder(nn.Module):
         return self.proj(x)
 
 
+class SentenceProjection(nn.Module):
+    """A frozen language model's sentence embeddings (the "tokens", (n, in_dim) floats) through a trained
+    linear projection: the language model itself never changes, only how its space maps to the images'."""
+
+    def __init__(self, in_dim: int, embed_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, embed_dim, bias=False)
+
+    def forward(self, sentence_embeddings):
+        return self.proj(sentence_embeddings.float())
+
+
 class ClipModel(nn.Module):
     def __init__(self, width: int, embed_dim: int, vocab_size: int, context_length: int, text_width: int,
-                 text_layers: int):
+                 text_layers: int, text: nn.Module | None = None):
         super().__init__()
         self.visual = ImageEncoder(width, embed_dim)
-        self.text = TextEncoder(vocab_size, context_length, text_width, text_layers, embed_dim)
+        self.text = text if text is not None else TextEncoder(vocab_size, context_length, text_width, text_layers,
+                                                              embed_dim)
         self.logit_scale = new_logit_scale()
 
     def encode_image(self, images):

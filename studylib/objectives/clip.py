@@ -29,9 +29,10 @@ class ClipConfig:
     text_layers: int = 2                 # text transformer depth (tiny arch)
     context_length: int = 24             # text tokens per caption (longer captions are cut)
     text_tower: str = "scratch"          # scratch | init | frozen (from text_init or a text_init run dependency)
+                                         # | minilm (tiny arch: frozen all-MiniLM-L6-v2, trained projection)
     text_init: str = ""                  # checkpoint file whose text tower initialises ours (open_clip archs)
 
-    choices: ClassVar = {"text_tower": ("scratch", "init", "frozen")}
+    choices: ClassVar = {"text_tower": ("scratch", "init", "frozen", "minilm")}
     positive: ClassVar = {"text_width", "text_layers", "context_length"}
 
 
@@ -64,6 +65,28 @@ class CorpusTokenizer:
         return self.vocab.encode(texts)
 
 
+class SentenceTokenizer:
+    """Texts to frozen all-MiniLM-L6-v2 sentence embeddings ((n, 384) float32, cached on disk by
+    :func:`studylib.concepts.embed_texts`); the training corpus is embedded once and reused."""
+
+    dim = 384
+
+    def __init__(self, corpus=None):
+        self._corpus, self._embedded = corpus, None
+
+    def __len__(self):
+        return 0                                 # no token table: the language model is frozen
+
+    def __call__(self, texts) -> torch.Tensor:
+        from studylib.concepts import embed_texts
+
+        if texts is self._corpus:
+            if self._embedded is None:
+                self._embedded = torch.from_numpy(embed_texts(list(texts)))
+            return self._embedded
+        return torch.from_numpy(embed_texts(list(texts)))
+
+
 @functools.lru_cache(maxsize=4)
 def _vocabulary(corpus_key: str, context_length: int, captions: tuple, class_names: tuple):
     from studylib.models.vocabulary import Vocabulary
@@ -92,6 +115,11 @@ class Clip(Objective):
         if not tiny and self.deps:
             raise ConfigError(f"run dependencies {sorted(self.deps)} work with arch='tiny'; for arch="
                               f"{self.train.arch!r} give a checkpoint file with -p text_init=PATH")
+        if self.cfg.text_tower == "minilm":
+            if not tiny or self.deps:
+                raise ConfigError("text_tower='minilm' (a frozen MiniLM with a trained projection) is for arch='tiny' "
+                                  "without run dependencies; for open_clip archs use text_tower='frozen' with text_init")
+            return
         if tiny and (self.cfg.text_tower != "scratch") != ("text_init" in self.deps):
             raise ConfigError(f"parameter 'text_tower'={self.cfg.text_tower!r} needs a 'text_init' run dependency "
                               "(and a 'text_init' dependency needs text_tower='init' or 'frozen')")
@@ -120,10 +148,14 @@ class Clip(Objective):
             model, self.tokenizer, transforms = create_clip(tc.arch, pretrained=tc.pretrained,
                                                             text_tower=cc.text_tower, text_init=cc.text_init)
             return model, transforms
-        from studylib.models.tiny import ClipModel
+        from studylib.models.tiny import ClipModel, SentenceProjection
 
-        self.tokenizer = self._tiny_tokenizer()
         torch.manual_seed(tc.seed)
+        if cc.text_tower == "minilm":
+            self.tokenizer = SentenceTokenizer(self.data.captions)
+            return ClipModel(tc.width, tc.embed_dim, 0, cc.context_length, cc.text_width, cc.text_layers,
+                             text=SentenceProjection(SentenceTokenizer.dim, tc.embed_dim)), None
+        self.tokenizer = self._tiny_tokenizer()
         model = ClipModel(tc.width, tc.embed_dim, len(self.tokenizer), cc.context_length, cc.text_width,
                           cc.text_layers)
         dep = self.deps.get("text_init")

