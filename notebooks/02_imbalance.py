@@ -51,7 +51,7 @@ from IPython.display import Markdown, display
 
 from studylib import metrics, plots
 from studylib.inference import verdict
-from studylib.captions.profiles import plot_ranked_frequencies
+from studylib.captions.profiles import plot_ranked_panels
 from studylib.captions.scoring import estimation_table
 from studylib.cards import write_world_card
 from studylib.chapters import ch02
@@ -80,10 +80,11 @@ profiles = ch02.real_profiles(Path(shared_data) / "frequencies")
 if profiles is None:
     display(Markdown(f"*The shared data folder `{shared_data}` is absent: the real long-tail figure is skipped.*"))
 else:
-    corpora = {k: v for k, v in profiles.items() if k in ch02.CORPORA}
-    fig = plot_ranked_frequencies(corpora, reference="LAION-400M", align="order",
-                                  title="ImageNet class frequency in pre-training corpora")
-    ch.save(fig, "real_long_tail", "ImageNet class frequencies in six real corpora, ranked by LAION-400M (log scale)")
+    fig = plot_ranked_panels(
+        {"ImageNet class frequency in pre-training corpora": {k: profiles[k] for k in ch02.CORPORA},
+         "LAIONet variants (similarity threshold)": {k: profiles[k] for k in ch02.LAIONET}},
+        reference=profiles["LAION-400M"], align="order")
+    ch.save(fig, "real_long_tail", "ImageNet class frequencies in six real corpora and the LAIONet variants, ranked by LAION-400M (log scale)")
     plt.show()
     long_tail = ch02.long_tail_table(profiles)
     display(Markdown("Spearman correlation with LAION-400M: " + ", ".join(

@@ -9,7 +9,7 @@ import pytest
 
 from studylib.cli import freq as freq_cli
 from studylib.captions.profiles import (align_profiles, compare_profiles, correlations, gini,
-                                        imbalance_stats, plot_ranked_frequencies, read_profile,
+                                        imbalance_stats, plot_ranked_frequencies, plot_ranked_panels, read_profile,
                                         zipf_alpha)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "frequencies"
@@ -181,6 +181,10 @@ def test_figure(files, tmp_path):
     assert freq_cli.main(["compare", "--reference", str(files[0]), str(files[1]),
                           "--figure", str(tmp_path / "f.png")]) == 0
     assert (tmp_path / "f.png").stat().st_size > 1000
+    a, b, c = profs
+    panels = plot_ranked_panels({"one": {"B": b, "C": c}, "two": {"C": c}}, reference=a, smooth=1)
+    assert [len(ax.lines) for ax in panels.axes] == [3, 2]              # the reference is drawn in every panel
+    assert [ax.get_title() for ax in panels.axes] == ["one", "two"]
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared frequency files are absent")

@@ -254,3 +254,17 @@ def plot_ranked_frequencies(profiles, reference=None, align: str = "name", smoot
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_ranked_panels(panels: dict, reference, align: str = "name", smooth: int = 15):
+    """Side-by-side :func:`plot_ranked_frequencies` panels sharing one class order: ``panels`` maps a panel
+    title to a dict of name -> profile; ``reference`` (a Series) sets the order in every panel and is drawn
+    in each. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4), squeeze=False, sharey=True)
+    for ax, (title, profiles) in zip(axes[0], panels.items()):
+        shown = {reference.name: reference, **{k: v for k, v in profiles.items() if k != reference.name}}
+        plot_ranked_frequencies(shown, reference=reference, align=align, smooth=smooth, ax=ax, title=title)
+    fig.tight_layout()
+    return fig

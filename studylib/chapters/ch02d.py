@@ -144,5 +144,6 @@ def summary(registry, preset: str = "quick") -> list[dict]:
                  + (", …" if len(missing) > 3 else "") + ")", "verdict": "not run"}]
     t = claims(runs_by_seed, preset)
     return [{"chapter": NAME, "claim": f"C6: {part}", "verdict": word, "result": "; ".join(
-        f"{r.comparison} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in t[t["part"] == part].itertuples())}
+        f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"
+        for r in t[t["part"] == part].itertuples())}
         for part, word in part_verdicts(t).items()]
