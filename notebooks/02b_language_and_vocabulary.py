@@ -78,7 +78,7 @@ scale.round(3)
 # CLIP trained on one caption level at a time, in order of descriptiveness: a template with
 # the class name, a template with a synonym, a title, tags, description words without the
 # name, and the full text (the name and the defining sentence). Images, counts and training
-# are the same for every level; only the captions change. `quick` runs four of the six
+# are the same for every level; only the captions change. `quick` runs three of the six
 # levels (the last cell names the points `full` adds).
 
 # %%

@@ -81,7 +81,8 @@ lines.append("* **NC2 at the full data** (std of cosines; lower = more even marg
 if preset != "full":
     lines.append(f"* **Points `full` adds**: data fractions "
                  + ", ".join(f"{f:g}" for f in ch02d.FRACTIONS["full"] if f not in ch02d.FRACTIONS[preset])
-                 + "; three seeds.")
+                 + "; every head and both SL controls below the full data (here only "
+                 + ", ".join(ch02d.BELOW_FULL[preset]) + "); three seeds.")
 display(Markdown("\n".join(lines)))
 claims.round(3)
 

@@ -54,7 +54,7 @@ def test_sweep_specs_change_one_factor_each():
     assert scale[ch02b.SL].params == s.spec("x", objective="sl").params              # full data = the default run
     assert sorted(sp.params["n_train"] for label, sp in scale.items() if label.startswith("CLIP")) == [2250, 9000]
     assert [sp.params["caption_mix"] for sp in captions.values()][0] == (1.0, 0, 0, 0, 0, 0)
-    assert len(captions) == 4 and {sp.params["objective"] for sp in captions.values()} == {"clip"}
+    assert len(captions) == 3 and {sp.params["objective"] for sp in captions.values()} == {"clip"}
     full = Session(ch02b.NAME, "full", sizes=ch02b.SIZES, progress=False)
     assert len(ch02b.caption_specs(full)) == 6 + len(ch02b.MIXES)
     assert [(sp.params["vocab_k"], sp.params["vocab_weighting"]) for sp in vocab.values()] == list(ch02b.VOCAB["quick"])
@@ -94,6 +94,7 @@ def test_data_distribution_specs_and_the_pretraining_dependency():
     assert d["CLIP, scratch ×1"].params == specs["Zipf α=1, scratch"].params
     assert d["CLIP, init ×1"].params == specs["Zipf α=1, pretrained"].params
     assert d["SL, frozen prototypes ×1"].deps["prototypes"].params == pre.params
+    assert sorted(d) == sorted([*(f"{m} ×1" for m in ch02d.MODELS), "CLIP, scratch ×0.25"])   # quick: one small run
 
 
 def test_nc1_difference_is_paired_over_classes():

@@ -33,7 +33,7 @@ SIZES = {
 # Data scale: fractions of the preset's training pairs (1 is the shared default run).
 SCALES = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (0.125, 0.25, 0.5, 1.0)}
 # Caption levels, one at a time, in order of descriptiveness; `full` runs all six and adds the paper's mixes.
-LEVELS = {"smoke": ("template_name", "tags", "full_text"), "quick": ("template_name", "title", "tags", "full_text"),
+LEVELS = {"smoke": ("template_name", "tags", "full_text"), "quick": ("template_name", "tags", "full_text"),
           "full": CAPTION_LEVELS}
 MIXES = {"name only (both templates)": (1, 1, 0, 0, 0, 0),
          "name + tags (title, tags)": (0, 0, 1, 1, 0, 0),

@@ -28,6 +28,14 @@ NAME = "02d_scale_and_text_heads"
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
 HEADS = {"scratch": {}, "init": dict(text_tower="init"), "frozen": dict(text_tower="frozen"),
          "frozen MiniLM": dict(text_tower="minilm")}
+# Which models train below the full data: at smoke and quick only the scratch CLIP (the scale claim's
+# comparison); `full` runs every head and both SL controls at every fraction.
+BELOW_FULL = {"smoke": ("CLIP, scratch",), "quick": ("CLIP, scratch",), "full": None}
+MODELS = (*(f"CLIP, {h}" for h in HEADS), "SL, linear", "SL, frozen prototypes")
+
+
+def models_at(preset: str, f: float) -> tuple:
+    return MODELS if f == 1.0 or BELOW_FULL[preset] is None else BELOW_FULL[preset]
 
 
 def _pairs(s, f: float) -> int:
@@ -45,13 +53,16 @@ def specs(s, seed: int | None = None) -> dict:
     out = {}
     for f in FRACTIONS[s.preset]:
         n = dict(n_train=_pairs(s, f)) if f != 1.0 else {}
-        for head, kw in HEADS.items():
-            deps = {"text_init": pre} if head in ("init", "frozen") else None
-            out[label(f"CLIP, {head}", f)] = s.spec(label(f"CLIP, {head}", f), objective="clip", seed=seed,
-                                                   deps=deps, **kw, **n)
-        out[label("SL, linear", f)] = s.spec(label("SL, linear", f), objective="sl", seed=seed, **n)
-        out[label("SL, frozen prototypes", f)] = s.spec(label("SL, frozen prototypes", f), objective="sl",
-                                                        head="prototype", seed=seed, deps={"prototypes": pre}, **n)
+        for model in models_at(s.preset, f):
+            name = label(model, f)
+            if model.startswith("CLIP, "):
+                head = model.removeprefix("CLIP, ")
+                deps = {"text_init": pre} if head in ("init", "frozen") else None
+                out[name] = s.spec(name, objective="clip", seed=seed, deps=deps, **HEADS[head], **n)
+            elif model == "SL, linear":
+                out[name] = s.spec(name, objective="sl", seed=seed, **n)
+            else:
+                out[name] = s.spec(name, objective="sl", head="prototype", seed=seed, deps={"prototypes": pre}, **n)
     return out
 
 
@@ -65,7 +76,7 @@ def table(runs: dict, preset: str) -> pd.DataFrame:
     """One row per run: model, head, fraction, top-1, robustness, NC1, NC2 of means and of weights."""
     rows = []
     for f in FRACTIONS[preset]:
-        for model in [*(f"CLIP, {h}" for h in HEADS), "SL, linear", "SL, frozen prototypes"]:
+        for model in models_at(preset, f):
             r = runs[label(model, f)]
             feats, labels = _features(r)
             n2 = nc2(feats, labels, weights=r.array("classifier_weights"))
