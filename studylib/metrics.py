@@ -206,3 +206,38 @@ def nc2(features, labels, weights=None) -> dict:
         cw = _pairwise_cosines(w - w.mean(0))
         out.update({"weights_std": float(cw.std()), "weights_mean": float(cw.mean())})
     return out
+
+
+def unique_prototypes(weights, eps: float = 0.025, block: int = 2048) -> int:
+    """How many distinct prototypes a (n, d) matrix holds (the paper's Table 1 for DINO heads).
+
+    Rows are L2-normalised; two prototypes are the same when their cosine distance
+    ``1 − cos`` is below ``eps``; the count is the number of connected groups of that
+    relation (so a chain a~b~c is one group even if a and c are farther apart). The
+    similarities are computed ``block`` rows at a time against the rows after them, so
+    memory stays at ``block × n`` floats, never ``n²`` (65,536 × 256: about 15 s and 2 GiB peak on
+    two CPU cores, ``bench/results/unique_prototypes.txt``). A zero row has no direction and is its
+    own group.
+    """
+    import torch
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+    if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
+        raise ValueError(f"prototypes must be a non-empty (n, d) matrix, got shape {tuple(w.shape)}")
+    if not 0 < eps < 2:
+        raise ValueError(f"eps is a cosine distance in (0, 2), got {eps}")
+    w = torch.nn.functional.normalize(w, dim=1)
+    n = w.shape[0]
+    rows, cols = [], []
+    with torch.inference_mode():
+        for start in range(0, n, block):
+            sims = w[start:start + block] @ w[start:].T              # pairs (i, j) with j >= i's block start
+            i, j = torch.nonzero(sims > 1 - eps, as_tuple=True)
+            later = j > i                                            # each pair once, no self pairs
+            rows.append((i[later] + start).numpy())
+            cols.append((j[later] + start).numpy())
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
+    return int(connected_components(graph, directed=False)[0])

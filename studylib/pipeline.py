@@ -115,6 +115,7 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
+    objective.fit_probe(model, source, next(model.parameters()).device)
     metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds
     metrics["steps"] = history[-1]["step"] if history else 0
@@ -149,6 +150,7 @@ def evaluate_run(model, objective, backend, trained_counts: np.ndarray, seed: in
                        f"feature_index_{es.name}": out.sample})
         frames[es.name] = per_class_frame(conf, es, classes, trained_counts)
         metrics[f"top1_{es.name}"] = M.top1(conf)
+    metrics.update(objective.run_metrics(model))
     metrics["id_domain"] = backend.id_domain
     metrics["top1"] = metrics[f"top1_{backend.id_domain}"]
     metrics.update(bias_metrics(frames[backend.id_domain], seed=seed))

@@ -15,7 +15,10 @@ class Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("objective, extra", [("sl", {"vocab_k": 5}), ("clip", {})])
+DINO = {"dino_prototypes": 64, "dino_proto_k": 16, "dino_hidden": 32, "dino_bottleneck": 16}
+
+
+@pytest.mark.parametrize("objective, extra", [("sl", {"vocab_k": 5}), ("clip", {}), ("dino", DINO)])
 def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, tiny_params, objective, extra):
     spec = RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 7, **extra}, label="x")
     whole = run(spec, registry=Registry(tmp_path / "a"), progress=False)
@@ -74,14 +77,15 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path, tiny_params):
     assert a.table("history")["loss"].tolist() != c.table("history")["loss"].tolist()
 
 
-@pytest.mark.parametrize("objective", ["sl", "clip"])
+@pytest.mark.parametrize("objective", ["sl", "clip", "dino"])
 def test_kept_model_reloads_with_the_same_logits(tmp_path, tiny_params, objective):
     from studylib.evaluate import compact_logits, forward, uint8_batches
     from studylib.world import cached_world
     from studylib.config import world_config
 
     reg = Registry(tmp_path)
-    r = run(RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 0}), registry=reg,
+    extra = DINO if objective == "dino" else {}
+    r = run(RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 0, **extra}), registry=reg,
             progress=False, keep_model=True)
     loaded = load(r)
     split = cached_world(world_config(tiny_params)).test["photo"]

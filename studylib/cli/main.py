@@ -163,8 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--cluster", default=None, help="submitit cluster: slurm (default), local or debug")
         cmd.set_defaults(func=func)
     from studylib.cli import freq as freq_cli
+    from studylib.cli import prototypes as prototypes_cli
 
     freq_cli.add_parser(sub)
+    prototypes_cli.add_parser(sub)
     return parser
 
 

@@ -3,11 +3,12 @@
 * ``base``: the :class:`~studylib.objectives.base.Objective` protocol, :class:`DataInfo`, the registry;
 * ``clip``: CLIP with open_clip's ``ClipLoss``, zero-shot evaluation;
 * ``sl``: supervised cross-entropy with vocabulary subsampling and linear/cosine/prototype heads;
-* (``dino``: self-distillation with prototype subsampling, chapter 3).
+* ``dino``: self-distillation (student, EMA teacher, multi-crop, centring) with prototype subsampling,
+  evaluated by a nearest-class-mean probe.
 
 Importing this package registers the built-in objectives; ``registry()`` returns the registry.
 """
-from studylib.objectives import base, clip, sl  # noqa: F401  (importing registers them)
+from studylib.objectives import base, clip, dino, sl  # noqa: F401  (importing registers them)
 
 
 def registry():

@@ -12,6 +12,7 @@ An objective owns everything that differs between CLIP, SL, DINO, ...:
 * ``tokenizer``: captions -> token ids, when it needs tokens;
 * ``training_labels()``: the labels it trains on (true or mined from captions);
 * ``setup()`` / ``loss()`` / ``after_step()``: what the training loop calls;
+* ``fit_probe()`` / ``run_metrics()``: after training (a probe for a label-free objective; extra numbers);
 * ``features()`` / ``classifier()``: the evaluation forward pass.
 
 The training loop, the run pipeline and the CLI only call these; none of them
@@ -110,6 +111,14 @@ class Objective(ABC):
 
     def after_step(self, model, step: int) -> None:
         """Called after every optimiser step (an EMA teacher update, say)."""
+
+    def fit_probe(self, model, source, device) -> None:
+        """After training, before evaluation: fit what :meth:`classifier` needs from the training batches of
+        ``source`` (a self-supervised objective's probe); default nothing."""
+
+    def run_metrics(self, model) -> dict:
+        """Extra numbers about the trained model, stored with the run's metrics; default none."""
+        return {}
 
     def state(self) -> dict:
         """Extra training state to checkpoint (tensors, numbers); default none."""

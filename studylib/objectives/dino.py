@@ -1,0 +1,248 @@
+"""DINO (Caron et al. 2021): self-distillation with no labels, sized for the concept world.
+
+The structure of the original, at 16 px:
+
+* a student and a teacher of the same architecture (the tiny CNN and a projection head
+  whose last layer is weight-normalised prototypes, ``dino_prototypes`` of them); the
+  teacher is an exponential moving average of the student (momentum ``dino_momentum``
+  rising to 1 along a cosine over training) and is never trained by gradients;
+* multi-crop views of each image: two global crops (random resized crops, flips,
+  brightness and contrast jitter, at full size) and ``dino_local_crops`` local ones (small
+  crops at half size), drawn from a seeded generator per step;
+* the teacher sees the global views, the student every view; the loss is the cross-entropy
+  between the teacher's centred, sharpened distribution (temperature ``dino_teacher_temp``
+  after a linear warm-up from ``dino_warmup_teacher_temp``) and the student's
+  (``dino_student_temp``), over every pair of different views;
+* the centre is an EMA (``dino_center_momentum``) of the teacher's mean output.
+
+**Prototype subsampling** (``dino_proto_k`` > 0): each step, the loss uses a random subset
+of ``dino_proto_k`` prototypes, the same for student, teacher and centre, as SL's
+vocabulary subsampling scores a subset of classes.
+
+DINO trains without labels. Its evaluation here is a **nearest-class-mean probe** on the
+teacher's backbone features: after training, the class means of the training images'
+features (labels used by the probe only) become the classifier, cosine-scored. It is a
+one-centroid kNN, far cheaper than a linear probe on these sizes.
+
+    python -m studylib run ... -p objective=dino -p dino_proto_k=256
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studylib.config import ConfigError
+from studylib.evaluate import Classifier
+from studylib.objectives.base import Objective, register
+
+
+@dataclass(frozen=True)
+class DinoConfig:
+    dino_prototypes: int = 1024          # prototypes in the head's last layer (the world's scale, not 65,536)
+    dino_proto_k: int = 0                # prototypes scored per step (prototype subsampling); 0 = all
+    dino_hidden: int = 256               # head MLP width
+    dino_bottleneck: int = 64            # head output dimension before the prototypes
+    dino_local_crops: int = 2            # small crops per image besides the two global ones
+    dino_student_temp: float = 0.1
+    dino_teacher_temp: float = 0.04
+    dino_warmup_teacher_temp: float = 0.04
+    dino_warmup_steps: int = 0           # steps of linear teacher-temperature warm-up
+    dino_center_momentum: float = 0.9
+    dino_momentum: float = 0.996         # teacher EMA momentum at the start (cosine to 1 at the end)
+
+    positive: ClassVar = {"dino_prototypes", "dino_hidden", "dino_bottleneck", "dino_student_temp",
+                          "dino_teacher_temp", "dino_warmup_teacher_temp"}
+    non_negative: ClassVar = {"dino_proto_k", "dino_local_crops", "dino_warmup_steps"}
+    unit_interval: ClassVar = {"dino_center_momentum", "dino_momentum"}
+
+
+class DinoHead(nn.Module):
+    """MLP to a bottleneck, L2-normalised, then weight-normalised prototypes (their norms fixed at 1)."""
+
+    def __init__(self, in_dim: int, hidden: int, bottleneck: int, n_prototypes: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, bottleneck))
+        self.last_layer = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, n_prototypes, bias=False))
+        self.last_layer.parametrizations.weight.original0.data.fill_(1.0)
+        self.last_layer.parametrizations.weight.original0.requires_grad_(False)
+
+    def prototypes(self) -> torch.Tensor:
+        """The (n_prototypes, bottleneck) directions (``weight_v``), for counting unique prototypes."""
+        return self.last_layer.parametrizations.weight.original1
+
+    def forward(self, x, subset=None):
+        z = F.normalize(self.mlp(x), dim=-1)
+        w = self.last_layer.weight if subset is None else self.last_layer.weight[subset]
+        return z @ w.t()
+
+
+class DinoModel(nn.Module):
+    def __init__(self, width: int, embed_dim: int, cfg: DinoConfig, n_classes: int):
+        super().__init__()
+        from studylib.models.tiny import ImageEncoder
+
+        self.student = nn.ModuleDict({"backbone": ImageEncoder(width, embed_dim),
+                                      "head": DinoHead(embed_dim, cfg.dino_hidden, cfg.dino_bottleneck,
+                                                       cfg.dino_prototypes)})
+        self.teacher = copy.deepcopy(self.student).requires_grad_(False)
+        self.register_buffer("center", torch.zeros(cfg.dino_prototypes))
+        self.register_buffer("class_means", torch.zeros(n_classes, embed_dim))   # the probe, set after training
+
+    def features(self, images):
+        return self.teacher["backbone"](images)
+
+
+def dino_loss(student_out: list, teacher_out: list, center: torch.Tensor, student_temp: float,
+              teacher_temp: float) -> torch.Tensor:
+    """Mean over (global view i, any other view v) of −Σ softmax((t_i − c)/τ_t) · log_softmax(s_v/τ_s)."""
+    targets = [F.softmax((t - center) / teacher_temp, dim=-1) for t in teacher_out]
+    logs = [F.log_softmax(s / student_temp, dim=-1) for s in student_out]
+    total, terms = 0.0, 0
+    for i, t in enumerate(targets):
+        for v, ls in enumerate(logs):
+            if v == i:
+                continue
+            total = total + (-(t * ls).sum(-1)).mean()
+            terms += 1
+    return total / terms
+
+
+def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
+    """teacher ← m · teacher + (1 − m) · student, parameter by parameter (buffers copied)."""
+    with torch.no_grad():
+        for t, s in zip(teacher.parameters(), student.parameters()):
+            t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
+        for t, s in zip(teacher.buffers(), student.buffers()):
+            t.copy_(s)
+
+
+def updated_center(center: torch.Tensor, teacher_out: list, momentum: float) -> torch.Tensor:
+    """The centre's EMA step toward the batch mean of the teacher outputs (every global view)."""
+    batch = torch.cat(teacher_out).mean(0)
+    return center * momentum + batch * (1 - momentum)
+
+
+def sample_prototypes(n: int, k: int, generator: torch.Generator) -> torch.Tensor | None:
+    """Sorted indices of ``k`` of ``n`` prototypes drawn without replacement (None: all)."""
+    if k <= 0 or k >= n:
+        return None
+    return torch.sort(torch.randperm(n, generator=generator)[:k]).values
+
+
+def crops(images: torch.Tensor, n: int, scale: tuple, size: int, generator: torch.Generator) -> list:
+    """``n`` views of a batch: square random-resized crops of area ``scale`` of the image, resized to
+    ``size``, random horizontal flips, brightness and contrast jitter; all draws from ``generator``."""
+    b = images.shape[0]
+    views = []
+    for _ in range(n):
+        area = torch.empty(b).uniform_(*scale, generator=generator)
+        side = area.sqrt()
+        tx = (torch.rand(b, generator=generator) * 2 - 1) * (1 - side)
+        ty = (torch.rand(b, generator=generator) * 2 - 1) * (1 - side)
+        flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(b, 2, 3)
+        theta[:, 0, 0], theta[:, 1, 1] = side * flip, side
+        theta[:, 0, 2], theta[:, 1, 2] = tx, ty
+        grid = F.affine_grid(theta.to(images), (b, images.shape[1], size, size), align_corners=False)
+        v = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        bright = (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.4
+        contrast = 1 + (torch.rand(b, 1, 1, 1, generator=generator) - 0.5) * 0.4
+        mean = v.mean((1, 2, 3), keepdim=True)
+        views.append(((v - mean) * contrast.to(v) + mean + bright.to(v)).clamp(-1, 1))
+    return views
+
+
+@register
+class Dino(Objective):
+    name = "dino"
+    Config = DinoConfig
+    needs = frozenset({"images"})
+
+    def check(self):
+        if self.train.arch != "tiny":
+            raise ConfigError("objective 'dino' is built for arch='tiny' (the concept world's CNN)")
+        if self.cfg.dino_proto_k > self.cfg.dino_prototypes:
+            raise ConfigError(f"parameter 'dino_proto_k'={self.cfg.dino_proto_k} exceeds 'dino_prototypes'="
+                              f"{self.cfg.dino_prototypes}")
+
+    def build_model(self):
+        torch.manual_seed(self.train.seed)
+        return DinoModel(self.train.width, self.train.embed_dim, self.cfg, self.data.n_classes), None
+
+    def setup(self, device, rank, world_size, class_counts=None):
+        n = int(class_counts.sum()) if class_counts is not None else len(self.data.labels if self.data.labels is not None else ())
+        self.total_steps = max(1, n // self.train.batch_size * self.train.epochs)
+
+    def _teacher_temp(self, step: int) -> float:
+        c = self.cfg
+        if step < c.dino_warmup_steps:
+            return c.dino_warmup_teacher_temp + (c.dino_teacher_temp - c.dino_warmup_teacher_temp) * step / c.dino_warmup_steps
+        return c.dino_teacher_temp
+
+    def momentum(self, step: int) -> float:
+        """Cosine from ``dino_momentum`` at step 0 to 1 at the last step."""
+        m0 = self.cfg.dino_momentum
+        return 1 - (1 - m0) * (math.cos(math.pi * min(step, self.total_steps) / self.total_steps) + 1) / 2
+
+    def loss(self, model, batch, step):
+        net = model.module if hasattr(model, "module") else model
+        gen = torch.Generator().manual_seed(self.train.seed * 7_919 + step)
+        images = batch["images"]
+        size = images.shape[-1]
+        global_views = crops(images, 2, (0.4, 1.0), size, gen)
+        local_views = crops(images, self.cfg.dino_local_crops, (0.1, 0.4), max(8, size // 2), gen)
+        subset = sample_prototypes(self.cfg.dino_prototypes, self.cfg.dino_proto_k, gen)
+        if subset is not None:
+            subset = subset.to(images.device)
+        student = [net.student["head"](net.student["backbone"](v), subset) for v in global_views + local_views]
+        with torch.no_grad():
+            teacher = [net.teacher["head"](net.teacher["backbone"](v), subset) for v in global_views]
+        center = net.center if subset is None else net.center[subset]
+        loss = dino_loss(student, teacher, center, self.cfg.dino_student_temp, self._teacher_temp(step))
+        with torch.no_grad():
+            new = updated_center(center, teacher, self.cfg.dino_center_momentum)
+            if subset is None:
+                net.center.copy_(new)
+            else:
+                net.center[subset] = new
+        return loss, len(center)
+
+    def after_step(self, model, step):
+        ema_update(model.teacher, model.student, self.momentum(step))
+
+    def fit_probe(self, model, source, device) -> None:
+        """Nearest-class-mean probe: the class means of the teacher's features of the training images."""
+        n = self.data.n_classes
+        sums = torch.zeros(n, model.class_means.shape[1])
+        counts = torch.zeros(n)
+        model.eval()
+        with torch.no_grad():
+            for batch in source.batches(0, 0, device):
+                if batch is None:
+                    continue
+                keep = batch["labels"] < n
+                f = F.normalize(model.features(batch["images"][keep]).float(), dim=-1).cpu()
+                lab = batch["labels"][keep].cpu()
+                sums.index_add_(0, lab, f)
+                counts.index_add_(0, lab, torch.ones(len(lab)))
+        model.class_means.copy_(F.normalize(sums / counts.clamp(min=1)[:, None], dim=-1))
+
+    def run_metrics(self, model) -> dict:
+        """The teacher's unique prototypes (:func:`studylib.metrics.unique_prototypes`, eps 0.025)."""
+        from studylib.metrics import unique_prototypes
+
+        w = model.teacher["head"].prototypes().detach().cpu().numpy()
+        return {"unique_prototypes": unique_prototypes(w), "n_prototypes": int(w.shape[0])}
+
+    def features(self, model, images):
+        return model.features(images)
+
+    def classifier(self, model):
+        return Classifier(model.class_means, None, 1.0, True)

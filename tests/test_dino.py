@@ -1,0 +1,85 @@
+"""The DINO objective: EMA teacher, centring, the loss by hand, prototype subsampling, and a real run."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from studylib.objectives.dino import (DinoConfig, dino_loss, ema_update, sample_prototypes, updated_center)
+from studylib.pipeline import run
+from studylib.spec import RunSpec
+
+DINO = {"objective": "dino", "dino_prototypes": 64, "dino_hidden": 32, "dino_bottleneck": 16}
+
+
+def test_ema_update_moves_the_teacher_toward_the_student():
+    student, teacher = nn.Linear(3, 2), nn.Linear(3, 2)
+    s0, t0 = student.weight.detach().clone(), teacher.weight.detach().clone()
+    ema_update(teacher, student, 0.9)
+    assert torch.allclose(teacher.weight, 0.9 * t0 + 0.1 * s0)
+    assert torch.allclose(student.weight, s0)                         # the student is untouched
+    ema_update(teacher, student, 1.0)
+    assert torch.allclose(teacher.weight, 0.9 * t0 + 0.1 * s0)        # momentum 1: frozen
+
+
+def test_centre_is_an_ema_of_the_teacher_batch_mean():
+    c = torch.tensor([1.0, 0.0])
+    out = [torch.tensor([[0.0, 2.0], [2.0, 2.0]]), torch.tensor([[4.0, 0.0], [2.0, 0.0]])]   # mean (2, 1)
+    assert torch.allclose(updated_center(c, out, 0.9), torch.tensor([0.9 * 1 + 0.1 * 2, 0.1 * 1]))
+
+
+def test_loss_by_hand():
+    """One sample, two prototypes; teacher sees views 0 and 1, the student views 0, 1 and 2."""
+    t = [torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])]
+    s = [torch.tensor([[0.5, 0.0]]), torch.tensor([[0.0, 0.5]]), torch.tensor([[0.2, 0.1]])]
+    c, tt, ts = torch.tensor([0.5, 0.5]), 0.5, 0.25
+
+    def softmax(x):
+        e = np.exp(x - x.max())
+        return e / e.sum()
+
+    def ce(tv, sv):
+        p = softmax((np.array(tv) - 0.5) / tt)
+        return -(p * np.log(softmax(np.array(sv) / ts))).sum()
+
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2)]                          # every (teacher view, other student view)
+    expected = np.mean([ce(t[i][0].tolist(), s[v][0].tolist()) for i, v in pairs])
+    assert float(dino_loss(s, t, c, ts, tt)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_prototype_subsampling_draws_exactly_k_seeded():
+    draw = lambda seed: sample_prototypes(1000, 37, torch.Generator().manual_seed(seed))
+    a = draw(3)
+    assert len(a) == 37 == len(torch.unique(a)) and (a.diff() > 0).all() and a.max() < 1000
+    assert torch.equal(a, draw(3)) and not torch.equal(a, draw(4))
+    assert sample_prototypes(1000, 0, torch.Generator()) is None
+    assert sample_prototypes(1000, 1000, torch.Generator()) is None
+
+
+def test_a_dino_run_trains_evaluates_and_counts_its_prototypes(tiny_params):
+    from studylib.config import ConfigError
+
+    r = run(RunSpec({**tiny_params, **DINO, "dino_proto_k": 16}, label="dino"), progress=False)
+    assert r.metrics["mean_vocab"] == 16                             # the loss scored 16 prototypes a step
+    assert 1 <= r.metrics["unique_prototypes"] <= 64
+    weights = r.array("classifier_weights")                           # the nearest-class-mean probe
+    assert weights.shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
+    assert np.allclose(np.linalg.norm(weights, axis=1), 1, atol=1e-5)
+    assert 0 <= r.metrics["top1"] <= 1
+    with pytest.raises(ConfigError, match="dino_proto_k"):
+        run(RunSpec({**tiny_params, **DINO, "dino_proto_k": 65}), progress=False)
+
+
+def test_the_teacher_follows_the_momentum_schedule(tiny_params):
+    from studylib.config import train_config
+    from studylib.objectives.base import DataInfo
+    from studylib.objectives.dino import Dino
+
+    cfg = DinoConfig(dino_momentum=0.9)
+    info = DataInfo("world", ["a", "b"], np.array([64, 64]), 16)
+    obj = Dino(cfg, train_config({**tiny_params, "objective": "dino", "batch_size": 32, "epochs": 2}), info)
+    obj.setup("cpu", 0, 1, torch.tensor([64, 64]))
+    assert obj.total_steps == 8
+    assert obj.momentum(0) == pytest.approx(0.9) and obj.momentum(8) == pytest.approx(1.0)
+    assert obj.momentum(4) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 2) + 1) / 2)
