@@ -115,7 +115,7 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
-    objective.fit_probe(model, source, next(model.parameters()).device)
+    objective.fit_probe(model, source, next(model.parameters()).device)   # under torchrun: rank 0's share
     metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds
     metrics["steps"] = history[-1]["step"] if history else 0

@@ -361,7 +361,7 @@ def atypicality(images: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     return tier.numpy()
 
 
-def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...]]:
+def image_words(images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | None = None) -> list[tuple[str, ...]]:
     """Words that describe each uint8 image itself: its dominant colour, how unusual it looks, its background.
 
     Read off the pixels: the colour of the centre (the object), how far the image
@@ -369,6 +369,7 @@ def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...
     :func:`atypicality`), and how busy its top and bottom rows (the background) are.
     A caption that uses them describes this image, not only its class, so filtering
     captions by their similarity to the class text changes which images are kept (LAIONet).
+    ``tier``: the images' :func:`atypicality`, when already computed.
     """
     x = images.float() / 255
     n, _, h, w = x.shape
@@ -382,7 +383,7 @@ def image_words(images: torch.Tensor, labels: np.ndarray) -> list[tuple[str, ...
     grey = (centre.max(1).values - centre.min(1).values) < 0.04
     busy = border.std(2).mean(1)
     busy_cut = busy.median() if n else 0
-    tier = atypicality(images, labels)
+    tier = atypicality(images, labels) if tier is None else tier
     out = []
     for i in range(n):
         words = ("grey" if grey[i] else names[int(colour[i])],
@@ -406,9 +407,11 @@ def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, 
     caption is about the image and the less about the class, so an image–caption
     similarity threshold keeps a less diverse set the higher it is (LAIONet).
     """
-    described = image_words(images, labels) if images is not None and cfg.caption_image_words > 0 else None
-    about = (1 - cfg.caption_image_words * atypicality(images, labels) / len(ATYPICAL_WORDS)
-             if described is not None else np.ones(len(labels)))
+    described, about = None, np.ones(len(labels))
+    if images is not None and cfg.caption_image_words > 0:
+        tier = atypicality(images, labels)
+        described = image_words(images, labels, tier)
+        about = 1 - cfg.caption_image_words * tier / len(ATYPICAL_WORDS)
     if mix is None:
         mix = np.asarray(cfg.caption_mix, float)
         levels = rng.choice(len(CAPTION_LEVELS), size=len(labels), p=mix / mix.sum())
