@@ -163,7 +163,7 @@ PRESETS: dict[str, dict] = {
                   width=8, embed_dim=32, text_width=32, text_layers=1, context_length=24,
                   checkpoint_every=0, warmup_steps=5),
     # the whole study on two CPU cores in minutes
-    "quick": dict(n_classes=300, n_train=30000, test_per_class=10, epochs=6, batch_size=128),
+    "quick": dict(n_classes=300, n_train=20000, test_per_class=10, epochs=6, batch_size=128),
     # larger world, several seeds (CPU for hours or one GPU)
     "full": dict(n_classes=500, n_train=120000, test_per_class=30, epochs=15, batch_size=256,
                  width=48, embed_dim=256, text_width=256, text_layers=4),

@@ -98,6 +98,19 @@ def over_seeds(values) -> dict:
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(len(v))}
 
 
+def combine_seeds(per_seed: list) -> tuple[dict, str]:
+    """One interval from per-seed paired results (dicts with ``diff, lo, hi``) and what it rests on: the
+    seed's own paired interval for one seed, else the mean difference with its t interval over seeds."""
+    if not per_seed:
+        raise ValueError("no per-seed results to combine")
+    if len(per_seed) == 1:
+        d = per_seed[0]
+        return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}, "paired bootstrap over classes, 1 seed"
+    o = over_seeds([d["diff"] for d in per_seed])
+    return ({"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]},
+            f"mean of per-seed paired differences, t interval over {o['n']} seeds")
+
+
 def residual_from_trend(reference_values: list, reference_top1, values, top1, frequency, method: str = "spearman",
                         n_boot: int = 1000, seed: int = 0) -> dict:
     """How far a model's correlation lies from the reference family's line of correlation on top-1.

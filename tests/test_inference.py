@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from studylib.inference import (over_seeds, paired_difference, paired_mean_difference, residual_from_trend,
-                                verdict)
+from studylib.inference import (combine_seeds, over_seeds, paired_difference, paired_mean_difference,
+                                residual_from_trend, verdict)
 
 
 def _classes(n=200, seed=0):
@@ -82,3 +82,12 @@ def test_paired_mean_difference_by_hand():
         paired_mean_difference(a, b[:3])
     with pytest.raises(ValueError, match=">= 4 units"):
         paired_mean_difference(a[:3], b[:3])
+
+
+def test_combine_seeds():
+    one, basis = combine_seeds([{"diff": -0.2, "lo": -0.3, "hi": -0.1, "n": 50}])
+    assert one == {"diff": -0.2, "lo": -0.3, "hi": -0.1} and "1 seed" in basis
+    three, basis = combine_seeds([{"diff": d, "lo": 0, "hi": 0} for d in (-0.2, -0.25, -0.15)])
+    assert three["diff"] == pytest.approx(-0.2) and three["lo"] < -0.2 < three["hi"] < 0 and "3 seeds" in basis
+    with pytest.raises(ValueError, match="no per-seed"):
+        combine_seeds([])

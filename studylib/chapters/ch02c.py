@@ -26,7 +26,7 @@ import pandas as pd
 
 from studylib.chapters.ch02 import photo
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import WORDS, over_seeds, paired_difference, paired_mean_difference, verdict
+from studylib.inference import WORDS, combine_seeds, paired_difference, paired_mean_difference, verdict
 
 NAME = "02c_data_distribution"
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
@@ -153,12 +153,7 @@ def _pair(a, b, measure: str, seed: int) -> dict:
 def compare(runs_by_seed: dict, name: str, a: str, b: str, measure: str, claim: str) -> dict:
     """``a − b`` on ``measure`` ("#predictions" correlation with each run's own counts, "top-1" or
     "robustness"), paired over classes; t interval over seeds where there are several."""
-    per_seed = [_pair(runs[a], runs[b], measure, seed) for seed, runs in runs_by_seed.items()]
-    if len(per_seed) == 1:
-        d, basis = per_seed[0], "paired bootstrap over classes, 1 seed"
-    else:
-        o = over_seeds([d["diff"] for d in per_seed])
-        d, basis = {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]}, f"t interval over {o['n']} seeds"
+    d, basis = combine_seeds([_pair(runs[a], runs[b], measure, seed) for seed, runs in runs_by_seed.items()])
     return {"comparison": name, "measure": measure, "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
             "interval": basis, "claim": f"difference {claim} 0", "verdict": verdict(d, claim)}
 

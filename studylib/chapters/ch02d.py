@@ -21,7 +21,7 @@ import pandas as pd
 
 from studylib.chapters.ch02c import SIZES, compare, robustness
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import WORDS, over_seeds, verdict
+from studylib.inference import WORDS, combine_seeds, verdict
 from studylib.metrics import nc1, nc2
 
 NAME = "02d_scale_and_text_heads"
@@ -118,13 +118,9 @@ def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
         rows.append({"part": "a pretrained head helps", **compare(
             runs_by_seed, f"CLIP {head} − scratch", label(f"CLIP, {head}", 1.0), label("CLIP, scratch", 1.0),
             "top-1", "above")})
-    per_seed = [nc1_difference(runs[label("CLIP, frozen", 1.0)], runs[label("SL, frozen prototypes", 1.0)], seed=k)
-                for k, runs in runs_by_seed.items()]
-    if len(per_seed) == 1:
-        d, basis = per_seed[0], "paired bootstrap over classes, 1 seed"
-    else:
-        o = over_seeds([d["diff"] for d in per_seed])
-        d, basis = {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]}, f"t interval over {o['n']} seeds"
+    d, basis = combine_seeds([nc1_difference(runs[label("CLIP, frozen", 1.0)], runs[label("SL, frozen prototypes", 1.0)],
+                                             seed=k) for k, runs in runs_by_seed.items()])
+    basis = basis.replace("over classes", "over test images within classes")
     rows.append({"part": "frozen head keeps within-class variation that SL loses", "comparison":
                  "NC1: CLIP frozen − SL frozen prototypes", "measure": "NC1", "difference": d["diff"], "lo": d["lo"],
                  "hi": d["hi"], "interval": basis, "claim": "difference above 0", "verdict": verdict(d, "above")})

@@ -16,7 +16,7 @@ import pandas as pd
 
 from studylib.chapters.ch02 import photo
 from studylib.chapters.ch02b import SIZES
-from studylib.inference import WORDS, over_seeds, paired_mean_difference, verdict
+from studylib.inference import WORDS, combine_seeds, paired_mean_difference, verdict
 
 NAME = "02e_open_world"
 # The open pool: as many concepts as the evaluated classes, and as many pairs as theirs (balanced over the pool).
@@ -59,11 +59,7 @@ def deltas(runs_by_seed: dict) -> pd.DataFrame:
             values = {"CLIP: open − closed": (clip, 0 * clip), "SL: open − closed": (sl, 0 * sl),
                       "CLIP's gain − SL's gain": (clip, sl)}[name]
             per_seed.append(paired_mean_difference(*values, seed=seed))
-        if len(per_seed) == 1:
-            d, basis = per_seed[0], "paired bootstrap over classes, 1 seed"
-        else:
-            o = over_seeds([d["diff"] for d in per_seed])
-            d, basis = {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]}, f"t interval over {o['n']} seeds"
+        d, basis = combine_seeds(per_seed)
         rows.append({"comparison": name, "measure": "top-1", "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
                      "interval": basis, "claim": f"difference {claim} 0" if claim else "reported",
                      "verdict": verdict(d, claim) if claim else ""})
