@@ -88,8 +88,9 @@ class WorldConfig:
     source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
     shift_share: float = 0.05            # share of a web-like source's images rendered in a shifted style
     shape_weight: float = 0.7            # how much of an object's look is shape and texture rather than colour
-    caption_image_words: float = 0.3     # q: each word about the image (colour, atypicality, background) joins its caption with chance q,
-                                         # and the most atypical images keep only 1 - q of their class words (LAIONet's diversity)
+    caption_image_words: float = 0.3     # q: each word about the image (colour, atypicality, background)
+                                         # joins its caption with chance q, and the most atypical images
+                                         # keep only 1 - q of their class words (LAIONet's diversity)
     physics_seed: int = 0                # the renderer and each concept's look: worlds sharing it look alike
     open_world: int = 0                  # extra concepts from a disjoint ImageNet pool, in training only (never evaluated)
     open_world_pairs: int = 0            # training pairs of those concepts, on top of n_train

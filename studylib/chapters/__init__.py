@@ -3,7 +3,8 @@
 * ``ch01``: robustness origins (effective robustness, sources, language, train-test similarity);
 * ``ch02``: imbalance (SL, SL with vocabulary subsampling, CLIP; frequency estimation; the real long tail);
 * ``ch02b``: language and vocabulary (data scale, caption descriptiveness, vocabulary size and weighting);
-* ``ch02c``: data distribution (imbalance, curated vs web source, similarity threshold; scratch vs pretrained text tower);
+* ``ch02c``: data distribution (imbalance, curated vs web source, similarity threshold; scratch vs
+  pretrained text tower);
 * ``ch02d``: data scale × text heads (scratch, initialised, frozen, frozen MiniLM), SL controls, NC1/NC2;
 * ``ch02e``: open-world concepts (CLIP and SL with and without a disjoint pool of extra concepts);
 * ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c and 2d.

@@ -115,12 +115,11 @@ class Clip(Objective):
         if not tiny and self.deps:
             raise ConfigError(f"run dependencies {sorted(self.deps)} work with arch='tiny'; for arch="
                               f"{self.train.arch!r} give a checkpoint file with -p text_init=PATH")
-        if self.cfg.text_tower == "minilm":
-            if not tiny or self.deps:
-                raise ConfigError("text_tower='minilm' (a frozen MiniLM with a trained projection) is for arch='tiny' "
-                                  "without run dependencies; for open_clip archs use text_tower='frozen' with text_init")
-            return
-        if tiny and (self.cfg.text_tower != "scratch") != ("text_init" in self.deps):
+        if self.cfg.text_tower == "minilm" and (not tiny or self.deps):
+            raise ConfigError("text_tower='minilm' (a frozen MiniLM with a trained projection) is for arch='tiny' "
+                              "without run dependencies; for open_clip archs use text_tower='frozen' with text_init")
+        needs_dep = self.cfg.text_tower in ("init", "frozen")
+        if tiny and needs_dep != ("text_init" in self.deps) and self.cfg.text_tower != "minilm":
             raise ConfigError(f"parameter 'text_tower'={self.cfg.text_tower!r} needs a 'text_init' run dependency "
                               "(and a 'text_init' dependency needs text_tower='init' or 'frozen')")
         if tiny and self.data.captions is None:
