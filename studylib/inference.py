@@ -98,6 +98,19 @@ def over_seeds(values) -> dict:
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(len(v))}
 
 
+def joint_verdict(words) -> str:
+    """The verdict on a claim made of several comparisons: reproduced only when every part is, not
+    reproduced when any part shows the opposite, else inconclusive."""
+    words = set(words)
+    if not words:
+        raise ValueError("a joint verdict needs at least one part")
+    if words == {WORDS["reproduced"]}:
+        return WORDS["reproduced"]
+    if WORDS["opposite"] in words:
+        return WORDS["opposite"]
+    return WORDS["inconclusive"]
+
+
 def combine_seeds(per_seed: list) -> tuple[dict, str]:
     """One interval from per-seed paired results (dicts with ``diff, lo, hi``) and what it rests on: the
     seed's own paired interval for one seed, else the mean difference with its t interval over seeds."""

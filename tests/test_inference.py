@@ -91,3 +91,13 @@ def test_combine_seeds():
     assert three["diff"] == pytest.approx(-0.2) and three["lo"] < -0.2 < three["hi"] < 0 and "3 seeds" in basis
     with pytest.raises(ValueError, match="no per-seed"):
         combine_seeds([])
+
+
+def test_joint_verdict():
+    from studylib.inference import WORDS, joint_verdict
+
+    assert joint_verdict([WORDS["reproduced"]] * 2) == WORDS["reproduced"]
+    assert joint_verdict([WORDS["reproduced"], WORDS["inconclusive"]]) == WORDS["inconclusive"]
+    assert joint_verdict([WORDS["inconclusive"], WORDS["opposite"]]) == WORDS["opposite"]
+    with pytest.raises(ValueError, match="at least one"):
+        joint_verdict([])

@@ -21,7 +21,7 @@ import pandas as pd
 
 from studylib.chapters.ch02 import bias_points, paired_row
 from studylib.config import CAPTION_LEVELS
-from studylib.inference import WORDS
+from studylib.inference import WORDS, joint_verdict
 
 NAME = "02b_language_and_vocabulary"
 # A world with clearly more classes than one batch, small enough for three sweeps.
@@ -113,12 +113,7 @@ def vocab_table(runs_by_seed: dict) -> pd.DataFrame:
 
 def c2_verdict(table: pd.DataFrame) -> str:
     """C2 holds when full text is both less biased and more accurate than the name template."""
-    words = set(table["verdict"])
-    if words == {WORDS["reproduced"]}:
-        return WORDS["reproduced"]
-    if WORDS["opposite"] in words:
-        return WORDS["opposite"]
-    return WORDS["inconclusive"]
+    return joint_verdict(table["verdict"])
 
 
 def c3_verdicts(table: pd.DataFrame) -> dict:

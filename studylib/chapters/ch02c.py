@@ -26,7 +26,7 @@ import pandas as pd
 
 from studylib.chapters.ch02 import photo
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import WORDS, combine_seeds, paired_difference, paired_mean_difference, verdict
+from studylib.inference import combine_seeds, joint_verdict, paired_difference, paired_mean_difference, verdict
 
 NAME = "02c_data_distribution"
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
@@ -189,9 +189,7 @@ def claim_verdicts(table: pd.DataFrame) -> dict:
     for part, rows in table.groupby("part", sort=False):
         if part == SHIFT_HELPS:
             rows = rows[rows["head"] == "pretrained"]
-        words = set(rows["verdict"])
-        out[part] = (WORDS["reproduced"] if words == {WORDS["reproduced"]}
-                      else WORDS["opposite"] if WORDS["opposite"] in words else WORDS["inconclusive"])
+        out[part] = joint_verdict(rows["verdict"])
     return out
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from studylib.chapters.ch02c import SIZES, compare, robustness
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import WORDS, combine_seeds, verdict
+from studylib.inference import combine_seeds, joint_verdict, verdict
 from studylib.metrics import nc1, nc2
 
 NAME = "02d_scale_and_text_heads"
@@ -131,9 +131,7 @@ def part_verdicts(table: pd.DataFrame) -> dict:
     """One verdict per part of C6: reproduced when every comparison of the part is."""
     out = {}
     for part, rows in table.groupby("part", sort=False):
-        words = set(rows["verdict"])
-        out[part] = (WORDS["reproduced"] if words == {WORDS["reproduced"]}
-                     else WORDS["opposite"] if WORDS["opposite"] in words else WORDS["inconclusive"])
+        out[part] = joint_verdict(rows["verdict"])
     return out
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from studylib.chapters.ch02 import photo
 from studylib.chapters.ch02b import SIZES
-from studylib.inference import WORDS, combine_seeds, paired_mean_difference, verdict
+from studylib.inference import combine_seeds, joint_verdict, paired_mean_difference, verdict
 
 NAME = "02e_open_world"
 # The open pool: as many concepts as the evaluated classes, and as many pairs as theirs (balanced over the pool).
@@ -68,12 +68,7 @@ def deltas(runs_by_seed: dict) -> pd.DataFrame:
 
 def c7_verdict(table: pd.DataFrame) -> str:
     """C7 holds when the open pool raises CLIP's top-1 and raises it more than SL's."""
-    words = set(table.loc[table["claim"] != "reported", "verdict"])
-    if words == {WORDS["reproduced"]}:
-        return WORDS["reproduced"]
-    if WORDS["opposite"] in words:
-        return WORDS["opposite"]
-    return WORDS["inconclusive"]
+    return joint_verdict(table.loc[table["claim"] != "reported", "verdict"])
 
 
 def summary(registry, preset: str = "quick") -> list[dict]:
