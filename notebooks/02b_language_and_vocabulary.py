@@ -42,7 +42,6 @@ from IPython.display import Markdown, display
 
 from studylib import plots
 from studylib.chapters import ch02b
-from studylib.config import CAPTION_LEVELS
 from studylib.session import Session
 
 ch = Session(ch02b.NAME, preset, sizes=ch02b.SIZES,
@@ -117,7 +116,6 @@ row = lambda r: f"{r.difference:+.2f} [{r.lo:+.2f}, {r.hi:+.2f}] ({r.interval})"
 clip_scale, sl_scale = scale.iloc[0], scale.iloc[1]
 c3_words = ch02b.c3_verdicts(c3)
 top = {label: r.metrics["top1"] for label, r in runs.items()}
-full_points = [p for p in ch02b.SCALES["full"] if p not in ch02b.SCALES[preset]]
 lines = [
     f"* **Data scale**: CLIP's #predictions correlation at the full data minus at ×{min(ch02b.SCALES[preset]):g}: "
     f"{row(clip_scale)}; it falls with more data: **{clip_scale.verdict}**. SL's: {row(sl_scale)}.",
@@ -133,11 +131,7 @@ lines = [
        " (paired differences averaged over seeds, t intervals; figures from the first seed)."),
 ]
 if preset != "full":
-    lines.append(f"* **Points `full` adds**: data fractions {', '.join(f'{p:g}' for p in full_points) or 'none'}; "
-                 f"the caption levels {', '.join(l for l in CAPTION_LEVELS if l not in ch02b.LEVELS[preset])}; "
-                 f"the caption mixes {', '.join(ch02b.MIXES)}; vocabulary sizes "
-                 + ", ".join(sorted({str(k) for k, _ in ch02b.VOCAB['full']} - {str(k) for k, _ in ch02b.VOCAB[preset]}))
-                 + " with every weighting.")
+    lines.append(f"* **Points `full` adds**: {ch02b.full_adds(preset)}.")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

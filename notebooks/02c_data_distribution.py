@@ -111,10 +111,7 @@ lines = [f"* **{r.part}** ({r.head} text tower): {r.comparison}, {r.measure} {r.
          f"[{r.lo:+.3f}, {r.hi:+.3f}] ({r.interval}): {r.verdict}." for r in claims.itertuples()]
 lines += [f"* **Verdict, {claim}**: **{word}**." for claim, word in words.items()]
 if preset != "full":
-    lines.append(f"* **Points `full` adds**: Zipf α {', '.join(f'{a:g}' for a in ch02c.ALPHAS['full'] if a not in ch02c.ALPHAS[preset])}; "
-                 f"threshold quantiles {', '.join(f'{q:g}' for q in ch02c.QUANTILES['full'] if q not in ch02c.QUANTILES[preset])}; "
-                 "the pretrained text tower on the threshold variants; the LAIONet profiles "
-                 f"{', '.join(ch02c.LAIONET_FILES)}; three seeds.")
+    lines.append(f"* **Points `full` adds**: {ch02c.full_adds(preset)}.")
 display(Markdown("\n".join(lines)))
 claims.round(3)
 

@@ -79,10 +79,7 @@ lines.append("* **NC2 at the full data** (std of cosines; lower = more even marg
              + ", ".join(f"{m} {v:.3f}" for m, v in full["NC2 means (std cos)"].items()) + "; classifier weights "
              + ", ".join(f"{m} {v:.3f}" for m, v in full["NC2 weights (std cos)"].items()) + ".")
 if preset != "full":
-    lines.append(f"* **Points `full` adds**: data fractions "
-                 + ", ".join(f"{f:g}" for f in ch02d.FRACTIONS["full"] if f not in ch02d.FRACTIONS[preset])
-                 + "; every head and both SL controls below the full data (here only "
-                 + ", ".join(ch02d.BELOW_FULL[preset]) + "); three seeds.")
+    lines.append(f"* **Points `full` adds**: {ch02d.full_adds(preset)}.")
 display(Markdown("\n".join(lines)))
 claims.round(3)
 

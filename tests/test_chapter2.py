@@ -119,3 +119,45 @@ def test_nc1_difference_is_paired_over_classes():
     other.arrays["feature_index_photo"] = np.arange(80)[::-1]
     with pytest.raises(ValueError, match="same test images"):
         ch02d.nc1_difference(wide, other)
+
+
+def test_part_verdicts_and_rows_join_each_parts_comparisons():
+    t = pd.DataFrame({"part": ["a", "b", "a", "b"], "head": ["x", "x", "y", "y"], "difference": [0.1, 0.2, 0.3, 0.4],
+                      "verdict": [WORDS["reproduced"], WORDS["opposite"], WORDS["reproduced"], WORDS["inconclusive"]]})
+    assert ch02.part_verdicts(t) == {"a": WORDS["reproduced"], "b": WORDS["opposite"]}
+    assert ch02.part_verdicts(t, counted=t["head"] == "y") == {"a": WORDS["reproduced"], "b": WORDS["inconclusive"]}
+    rows = ch02.part_rows("ch", t, ch02.part_verdicts(t), lambda r: f"{r.head} {r.difference}", prefix="C: ")
+    assert rows[0] == {"chapter": "ch", "claim": "C: a", "verdict": WORDS["reproduced"], "result": "x 0.1; y 0.3"}
+
+
+def test_what_full_adds_is_named_from_the_sweeps():
+    from studylib.chapters import ch02c, ch02d
+
+    assert ch02.beyond((0.125, 0.25, 1.0), (0.25, 1.0)) == "0.125" and ch02.beyond((1,), (1,)) == "none"
+    text = ch02b.full_adds("quick")
+    assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 128, 200" in text and "title" in text
+    assert "Zipf α 0.5, 1.5" in ch02c.full_adds("quick") and "threshold variants" in ch02c.full_adds("quick")
+    assert "0.03125, 0.125, 0.5" in ch02d.full_adds("quick") and "here only CLIP, scratch" in ch02d.full_adds("quick")
+
+
+def test_not_run_names_the_first_missing_runs():
+    from studylib.chapters.stored import not_run
+
+    assert not_run("ch", {"a": object()}) == []
+    row = not_run("ch", {"b": None, "a": None}, {"c": None, "d": None})
+    assert row == [{"chapter": "ch", "claim": "all claims", "result": "not run yet (a, b, c, …)", "verdict": "not run"}]
+
+
+def test_robustness_averages_the_runs_own_shifted_test_sets():
+    class FakeRun:
+        key = "k"
+        metrics = {"id_domain": "photo"}
+
+        def __init__(self, rows):
+            self.per_class = pd.DataFrame(rows, columns=["class_index", "domain", "accuracy"])
+
+    run = FakeRun([(1, "photo", 0.9), (0, "photo", 0.8), (0, "sketch", 0.2), (0, "v2", 0.4), (1, "sketch", 0.0),
+                   (1, "v2", 0.6)])
+    assert np.allclose(ch02.robustness(run), [0.3, 0.3])                 # classes in order, photo left out
+    with pytest.raises(ValueError, match="no shifted test set"):
+        ch02.robustness(FakeRun([(0, "photo", 0.5)]))

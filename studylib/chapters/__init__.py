@@ -7,7 +7,8 @@
   pretrained text tower);
 * ``ch02d``: data scale × text heads (scratch, initialised, frozen, frozen MiniLM), SL controls, NC1/NC2;
 * ``ch02e``: open-world concepts (CLIP and SL with and without a disjoint pool of extra concepts);
-* ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c and 2d.
+* ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c and 2d;
+* ``stored``: a chapter's runs read back from the registry for its ``summary``.
 
 Each module's docstring gives the command that runs its notebook (and ch01/ch02 the numbers it
 produced); every chapter's verdicts at ``quick`` are in the README's generated table.

@@ -37,7 +37,7 @@ from studylib.similarity import image_features, nearest_similarity, prune_to_dis
 
 NAME = "01_robustness_origins"
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
-# Chapter 1 trains 18 models, so it uses a smaller world than chapter 2; its question
+# Chapter 1 trains 20 models, so it uses a smaller world than chapter 2; its question
 # (robustness to distribution shift) is not about imbalance, so its world is balanced,
 # as ImageNet roughly is.
 SIZES = {
@@ -369,20 +369,15 @@ def lies_between(er: pd.DataFrame, model: str, components, tol: float = 0.01, sh
 
 def summary(registry, preset: str = "quick", n_boot: int = 1000) -> list[dict]:
     """The chapter's headline claim (CLIP has positive ER) from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
-    baseline, _ = baseline_specs(s)
-    clip_specs_by_seed = {k: clip_specs(s, seed=k) for k in s.seeds()}
-    specs = {**baseline, **{f"{label} seed {k}": spec for k, sp in clip_specs_by_seed.items()
-                            for label, spec in sp.items()}}
-    runs = {label: registry.load(run_key(spec, registry)) for label, spec in specs.items()}
-    missing = [label for label, r in runs.items() if r is None]
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing)})",
-                 "verdict": "not run"}]
-    acc = accuracy_table({label: runs[label] for label in baseline})
+    baseline = stored(registry, baseline_specs(s)[0])
+    clip_by_seed = stored_by_seed(registry, s, lambda k: clip_specs(s, seed=k))
+    if missing := not_run(NAME, baseline, *clip_by_seed.values()):
+        return missing
+    acc = accuracy_table(baseline)
     info = shift_information(acc, baseline, n_test=s.params["n_classes"] * s.params["test_per_class"],
                              n_classes=s.params["n_classes"])
     shifts = [sh for sh in SHIFTS if info.loc[sh, "informative"]]
@@ -390,7 +385,6 @@ def summary(registry, preset: str = "quick", n_boot: int = 1000) -> list[dict]:
         return [{"chapter": NAME, "claim": "CLIP has positive effective robustness", "verdict": INCONCLUSIVE,
                  "result": "no informative shift: the baseline family is at chance on every shift"}]
     trends = fit_trends(acc, shifts, n_boot=n_boot)
-    clip_by_seed = {k: {label: runs[f"{label} seed {k}"] for label in sp} for k, sp in clip_specs_by_seed.items()}
     claims = (("CLIP (web)", "CLIP trained on web-like data has positive effective robustness (Taori et al.)",
                er_verdict),
               ("CLIP (curated)", "CLIP on the baseline's own curated images has no positive ER (Fang et al.)",

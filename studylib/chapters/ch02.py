@@ -24,12 +24,13 @@ their verdicts, on every run.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from studylib.captions.scoring import estimation_scores, estimation_section
 from studylib.config import CAPTION_LEVELS
-from studylib.inference import (combine_seeds, paired_difference, paired_mean_difference, residual_from_trend,
-                                verdict)
+from studylib.inference import (combine_seeds, joint_verdict, paired_difference, paired_mean_difference,
+                                residual_from_trend, verdict)
 
 NAME = "02_imbalance"
 SIZES: dict = {}           # the preset's own world: many more classes than a batch
@@ -65,12 +66,23 @@ def photo(run) -> pd.DataFrame:
     return table[table["train_count"] > 0].sort_values("class_index")
 
 
+def robustness(run) -> np.ndarray:
+    """Per-class accuracy averaged over the run's shifted test sets (all but its in-distribution one),
+    classes in ``class_index`` order."""
+    pc = run.per_class
+    shifted = pc[pc["domain"] != run.metrics["id_domain"]]
+    if shifted.empty:
+        raise ValueError(f"run {run.key} was evaluated on no shifted test set: it has no robustness")
+    return shifted.pivot_table(index="class_index", columns="domain", values="accuracy").mean(axis=1).sort_index().to_numpy()
+
+
 def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) -> dict:
     """corr(a) − corr(b) with frequency over the same classes, paired bootstrap interval.
 
-    ``measure`` "#predictions" or "accuracy" (correlations with frequency), or "top-1"
-    (the difference of mean per-class accuracy). ``own_counts``: the runs saw different
-    amounts of the same classes (a data-scale sweep); each correlation uses its own counts.
+    ``measure`` "#predictions" or "accuracy" (correlations with frequency), "top-1" (the
+    difference of mean per-class accuracy) or "robustness" (of :func:`robustness`).
+    ``own_counts``: the runs saw different amounts of the same classes (a data-scale sweep
+    or a different profile); each correlation uses its own counts.
     """
     a, b = photo(run_a), photo(run_b)
     if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
@@ -79,6 +91,8 @@ def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) 
                          "a paired comparison needs the same world")
     if measure == "top-1":
         return paired_mean_difference(a["accuracy"].to_numpy(), b["accuracy"].to_numpy(), seed=seed)
+    if measure == "robustness":
+        return paired_mean_difference(robustness(run_a), robustness(run_b), seed=seed)
     col = MEASURES[measure]
     return paired_difference(a[col].to_numpy(), b[col].to_numpy(), a["train_count"].to_numpy(), seed=seed,
                              frequency_b=b["train_count"].to_numpy() if own_counts else None)
@@ -93,6 +107,27 @@ def paired_row(runs_by_seed: dict, name: str, a: str, b: str, measure: str, clai
     return {"comparison": name, "measure": measure, "claim": f"difference {claim} 0",
             "difference": interval["diff"], "lo": interval["lo"], "hi": interval["hi"],
             "interval": basis, "verdict": verdict(interval, claim)}
+
+
+def beyond(full, here) -> str:
+    """The points of a ``full`` sweep that ``here`` does not run, in ``full``'s order ("none" if none)."""
+    extra = [x for x in full if x not in here]
+    return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in extra) or "none"
+
+
+def part_verdicts(table: pd.DataFrame, counted=None) -> dict:
+    """part -> :func:`~studylib.inference.joint_verdict` of its rows (a claim made of several comparisons), in
+    the order the parts first appear. ``counted``: a boolean mask of the rows that decide (default all)."""
+    rows = table if counted is None else table[counted]
+    return {part: joint_verdict(rows.loc[rows["part"] == part, "verdict"])
+            for part in dict.fromkeys(table["part"]) if (rows["part"] == part).any()}
+
+
+def part_rows(chapter: str, table: pd.DataFrame, verdicts: dict, describe, prefix: str = "") -> list[dict]:
+    """Summary rows, one per part: its verdict and ``describe(row)`` of each of its comparisons."""
+    return [{"chapter": chapter, "claim": prefix + part, "verdict": word,
+             "result": "; ".join(describe(r) for r in table[table["part"] == part].itertuples())}
+            for part, word in verdicts.items()]
 
 
 def comparisons(runs_by_seed: dict, vocab_label: str) -> pd.DataFrame:
@@ -177,17 +212,14 @@ DEFAULT_VOCAB_K = 64       # the notebook's default `vocab_k`
 
 def summary(registry, preset: str = "quick") -> list[dict]:
     """The chapter's claims and computed verdicts from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
-    load = lambda specs: {label: registry.load(run_key(spec, registry)) for label, spec in specs.items()}
-    runs_by_seed = {k: load(model_specs(s, DEFAULT_VOCAB_K, seed=k)) for k in s.seeds()}
-    runs = {**runs_by_seed[s.params["seed"]], **load(sl_family_specs(s))}
-    missing = sorted({label for rs in (*runs_by_seed.values(), runs) for label, r in rs.items() if r is None})
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing)})",
-                 "verdict": "not run"}]
+    runs_by_seed = stored_by_seed(registry, s, lambda k: model_specs(s, DEFAULT_VOCAB_K, seed=k))
+    runs = {**runs_by_seed[s.params["seed"]], **stored(registry, sl_family_specs(s))}
+    if missing := not_run(NAME, *runs_by_seed.values(), runs):
+        return missing
     vocab = f"SL + vocab {DEFAULT_VOCAB_K}"
     rows = []
     for r in comparisons(runs_by_seed, vocab).itertuples():

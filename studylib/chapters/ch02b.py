@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from studylib.chapters.ch02 import bias_points, paired_row
+from studylib.chapters.ch02 import beyond, bias_points, paired_row
 from studylib.config import CAPTION_LEVELS
 from studylib.inference import WORDS, joint_verdict
 
@@ -157,18 +157,23 @@ def figure_groups(runs: dict) -> dict:
     return {label: group(label) for label in runs}
 
 
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset``'s sweeps (the notebooks say it)."""
+    sizes = sorted({k for k, _ in VOCAB["full"]} - {k for k, _ in VOCAB[preset]})
+    return (f"data fractions {beyond(SCALES['full'], SCALES[preset])}; the caption levels "
+            f"{beyond(LEVELS['full'], LEVELS[preset])}; the caption mixes {', '.join(MIXES)}; vocabulary sizes "
+            f"{beyond(sizes, ())} with every weighting; three seeds")
+
+
 def summary(registry, preset: str = "quick") -> list[dict]:
     """The chapter's claims and computed verdicts from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
-    runs_by_seed = {k: {label: registry.load(run_key(spec, registry)) for label, spec in all_specs(s, k).items()}
-                    for k in s.seeds()}
-    missing = sorted({label for runs in runs_by_seed.values() for label, r in runs.items() if r is None})
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing[:3])}"
-                 + (", …" if len(missing) > 3 else "") + ")", "verdict": "not run"}]
+    runs_by_seed = stored_by_seed(registry, s, lambda k: all_specs(s, k))
+    if missing := not_run(NAME, *runs_by_seed.values()):
+        return missing
     rows = []
     clip_scale = scale_table(runs_by_seed, preset).iloc[0]
     rows.append({"chapter": NAME, "claim": "CLIP's #predictions correlation falls with more data (Fig 1b)",

@@ -24,9 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import photo
+from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts, photo, robustness
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import combine_seeds, joint_verdict, paired_difference, paired_mean_difference, verdict
 
 NAME = "02c_data_distribution"
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
@@ -133,31 +132,6 @@ def overview(runs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def robustness(run, shifts=SHIFTS) -> np.ndarray:
-    """Per-class accuracy averaged over the shifted test sets (classes in ``class_index`` order)."""
-    pc = run.per_class
-    table = pc[pc["domain"].isin(shifts)].pivot_table(index="class_index", columns="domain", values="accuracy")
-    return table.mean(1).sort_index().to_numpy()
-
-
-def _pair(a, b, measure: str, seed: int) -> dict:
-    if measure == "#predictions":
-        ta, tb = photo(a), photo(b)
-        return paired_difference(ta["predictions"].to_numpy(), tb["predictions"].to_numpy(),
-                                 ta["train_count"].to_numpy(), frequency_b=tb["train_count"].to_numpy(), seed=seed)
-    if measure == "top-1":
-        return paired_mean_difference(photo(a)["accuracy"].to_numpy(), photo(b)["accuracy"].to_numpy(), seed=seed)
-    return paired_mean_difference(robustness(a), robustness(b), seed=seed)
-
-
-def compare(runs_by_seed: dict, name: str, a: str, b: str, measure: str, claim: str) -> dict:
-    """``a − b`` on ``measure`` ("#predictions" correlation with each run's own counts, "top-1" or
-    "robustness"), paired over classes; t interval over seeds where there are several."""
-    d, basis = combine_seeds([_pair(runs[a], runs[b], measure, seed) for seed, runs in runs_by_seed.items()])
-    return {"comparison": name, "measure": measure, "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-            "interval": basis, "claim": f"difference {claim} 0", "verdict": verdict(d, claim)}
-
-
 def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
     """C4, the distribution-shift claim's two halves, and C5, per text tower where the preset trains it."""
     labels = next(iter(runs_by_seed.values()))
@@ -166,50 +140,47 @@ def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
     rows = []
     for head in HEADS:
         if f"Zipf α={hi_a:g}, {head}" in labels:
-            rows.append({"part": C4, "head": head, **compare(
+            rows.append({"part": C4, "head": head, **paired_row(
                 runs_by_seed, f"Zipf α={hi_a:g} − α=1", f"Zipf α={hi_a:g}, {head}", f"Zipf α={lo_a:g}, {head}",
-                "#predictions", "above")})
+                "#predictions", "above", own_counts=True)})
         if f"curated source, {head}" in labels:
-            rows.append({"part": SHIFT_HARMS, "head": head, **compare(
-                runs_by_seed, "web − curated", f"Zipf α=1, {head}", f"curated source, {head}", "top-1", "below")})
-            rows.append({"part": SHIFT_HELPS, "head": head, **compare(
+            rows.append({"part": SHIFT_HARMS, "head": head, **paired_row(
+                runs_by_seed, "web − curated", f"Zipf α=1, {head}", f"curated source, {head}", "top-1", "below",
+                own_counts=True)})
+            rows.append({"part": SHIFT_HELPS, "head": head, **paired_row(
                 runs_by_seed, "web − curated", f"Zipf α=1, {head}", f"curated source, {head}", "robustness",
-                "above")})
+                "above", own_counts=True)})
         if f"similarity ≥ q{q_lo:g}, {head}" in labels:
-            rows.append({"part": C5, "head": head, **compare(
+            rows.append({"part": C5, "head": head, **paired_row(
                 runs_by_seed, f"similarity ≥ q{q_lo:g} − ≥ q{q_hi:g}", f"similarity ≥ q{q_lo:g}, {head}",
-                f"similarity ≥ q{q_hi:g}, {head}", "robustness", "above")})
+                f"similarity ≥ q{q_hi:g}, {head}", "robustness", "above", own_counts=True)})
     return pd.DataFrame(rows)
 
 
 def claim_verdicts(table: pd.DataFrame) -> dict:
     """One verdict per claim. C4 and C5 must hold for every text tower tried; the shift claim is about
     discriminability (any head) and robustness with the pretrained head."""
-    out = {}
-    for part, rows in table.groupby("part", sort=False):
-        if part == SHIFT_HELPS:
-            rows = rows[rows["head"] == "pretrained"]
-        out[part] = joint_verdict(rows["verdict"])
-    return out
+    return part_verdicts(table, counted=(table["part"] != SHIFT_HELPS) | (table["head"] == "pretrained"))
+
+
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset``'s variants (the notebook says it)."""
+    return (f"Zipf α {beyond(ALPHAS['full'], ALPHAS[preset])}; threshold quantiles "
+            f"{beyond(QUANTILES['full'], QUANTILES[preset])}; the pretrained text tower on "
+            f"{beyond(PRETRAINED['full'], PRETRAINED[preset])} variants; the LAIONet profiles "
+            f"{', '.join(LAIONET_FILES)}; three seeds")
 
 
 def summary(registry, preset: str = "quick") -> list[dict]:
     """The chapter's claims and computed verdicts from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
     keeps = similarity_keeps(s.world(**DIVERSITY_WORLD), preset)
-    runs_by_seed = {k: {label: registry.load(run_key(spec, registry)) for label, spec in specs(s, k, keeps).items()}
-                    for k in s.seeds()}
-    missing = sorted({label for runs in runs_by_seed.values() for label, r in runs.items() if r is None})
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing[:3])}"
-                 + (", …" if len(missing) > 3 else "") + ")", "verdict": "not run"}]
+    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k, keeps))
+    if missing := not_run(NAME, *runs_by_seed.values()):
+        return missing
     table = claims(runs_by_seed, preset)
-    rows = []
-    for part, word in claim_verdicts(table).items():
-        sub = table[table["part"] == part]
-        rows.append({"chapter": NAME, "claim": part, "verdict": word, "result": "; ".join(
-            f"{r.head}: {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in sub.itertuples())})
-    return rows
+    return part_rows(NAME, table, claim_verdicts(table),
+                     lambda r: f"{r.head}: {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")

@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02c import SIZES, compare, robustness
+from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts, robustness
+from studylib.chapters.ch02c import SIZES
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import combine_seeds, joint_verdict, verdict
+from studylib.inference import combine_seeds, verdict
 from studylib.metrics import nc1, nc2
 
 NAME = "02d_scale_and_text_heads"
@@ -111,11 +112,11 @@ def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
     lo_f = min(FRACTIONS[preset])
     rows = []
     for measure in ("top-1", "robustness"):
-        rows.append({"part": "scale helps", **compare(runs_by_seed, f"CLIP scratch ×1 − ×{lo_f:g}",
-                                                      label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f),
-                                                      measure, "above")})
+        rows.append({"part": "scale helps", **paired_row(runs_by_seed, f"CLIP scratch ×1 − ×{lo_f:g}",
+                                                         label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f),
+                                                         measure, "above", own_counts=True)})
     for head in ("init", "frozen", "frozen MiniLM"):
-        rows.append({"part": "a pretrained head helps", **compare(
+        rows.append({"part": "a pretrained head helps", **paired_row(
             runs_by_seed, f"CLIP {head} − scratch", label(f"CLIP, {head}", 1.0), label("CLIP, scratch", 1.0),
             "top-1", "above")})
     d, basis = combine_seeds([nc1_difference(runs[label("CLIP, frozen", 1.0)], runs[label("SL, frozen prototypes", 1.0)],
@@ -127,28 +128,22 @@ def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def part_verdicts(table: pd.DataFrame) -> dict:
-    """One verdict per part of C6: reproduced when every comparison of the part is."""
-    out = {}
-    for part, rows in table.groupby("part", sort=False):
-        out[part] = joint_verdict(rows["verdict"])
-    return out
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset``'s points (the notebook says it)."""
+    below = "every model" if BELOW_FULL[preset] is None else ", ".join(BELOW_FULL[preset])
+    return (f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])}; every head and both SL controls "
+            f"below the full data (here only {below}); three seeds")
 
 
 def summary(registry, preset: str = "quick") -> list[dict]:
     """C6's parts and their computed verdicts from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
-    runs_by_seed = {k: {lab: registry.load(run_key(spec, registry)) for lab, spec in specs(s, k).items()}
-                    for k in s.seeds()}
-    missing = sorted({lab for runs in runs_by_seed.values() for lab, r in runs.items() if r is None})
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing[:3])}"
-                 + (", …" if len(missing) > 3 else "") + ")", "verdict": "not run"}]
+    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k))
+    if missing := not_run(NAME, *runs_by_seed.values()):
+        return missing
     t = claims(runs_by_seed, preset)
-    return [{"chapter": NAME, "claim": f"C6: {part}", "verdict": word, "result": "; ".join(
-        f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"
-        for r in t[t["part"] == part].itertuples())}
-        for part, word in part_verdicts(t).items()]
+    return part_rows(NAME, t, part_verdicts(t), prefix="C6: ",
+                     describe=lambda r: f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")

@@ -73,16 +73,13 @@ def c7_verdict(table: pd.DataFrame) -> str:
 
 def summary(registry, preset: str = "quick") -> list[dict]:
     """C7 and its verdict from the registry's runs at the default parameters."""
-    from studylib.pipeline import run_key
+    from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
     s = Session(NAME, preset, sizes=SIZES, progress=False)
-    runs_by_seed = {k: {label: registry.load(run_key(spec, registry)) for label, spec in specs(s, k).items()}
-                    for k in s.seeds()}
-    missing = sorted({label for runs in runs_by_seed.values() for label, r in runs.items() if r is None})
-    if missing:
-        return [{"chapter": NAME, "claim": "all claims", "result": f"not run yet ({', '.join(missing)})",
-                 "verdict": "not run"}]
+    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k))
+    if missing := not_run(NAME, *runs_by_seed.values()):
+        return missing
     table = deltas(runs_by_seed)
     return [{"chapter": NAME, "claim": "C7: open-world concepts raise CLIP's top-1, more than SL's",
              "result": "; ".join(f"{r.comparison} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"
