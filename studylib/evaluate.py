@@ -88,6 +88,25 @@ def uint8_batches(images_uint8: torch.Tensor, labels, device, batch_size: int = 
         yield normalize_images(images_uint8[lo:lo + batch_size].to(device)), labels[lo:lo + batch_size]
 
 
+@torch.no_grad()
+def class_means(features_fn, batches, n_classes: int, dim: int) -> torch.Tensor:
+    """(n_classes, dim) L2-normalised means of the L2-normalised features of each class: a nearest-class-mean
+    probe (a one-centroid kNN, cosine-scored). ``batches`` yields dicts with ``images`` and ``labels`` (None is
+    skipped); labels at or above ``n_classes`` (open-world concepts) are left out. A class without images keeps
+    a zero row, so it is never predicted."""
+    sums = torch.zeros(n_classes, dim)
+    counts = torch.zeros(n_classes)
+    for batch in batches:
+        if batch is None:
+            continue
+        keep = batch["labels"] < n_classes
+        f = F.normalize(features_fn(batch["images"][keep]).float(), dim=-1).cpu()
+        lab = batch["labels"][keep].cpu()
+        sums.index_add_(0, lab, f)
+        counts.index_add_(0, lab, torch.ones(len(lab)))
+    return F.normalize(sums / counts.clamp(min=1)[:, None], dim=-1)
+
+
 @dataclass
 class Outputs:
     logits: np.ndarray                    # (n, n_classes) float32

@@ -111,10 +111,12 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     source, trained_counts = backend.train_source(objective, tc, spec.keep, rank, world_size)
     t0 = time.perf_counter()
     history = train(model, objective, source, tc, checkpoint=reg.path(key) / "checkpoint.pt",
-                    name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step)
+                    name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step) if objective.trains else []
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
+    if not objective.trains:
+        model.to(pick_device(tc.device))
     objective.fit_probe(model, source, next(model.parameters()).device)   # under torchrun: rank 0's share
     metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds

@@ -286,3 +286,83 @@ def robustness_vs_accuracy(table: pd.DataFrame, title: str = "Robustness against
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def tail_accuracy(means: pd.DataFrame, title: str = "Accuracy on the trimmed tail and on the other classes"):
+    """Paper Fig 8: one panel per (tail share, one-/zero-shot) trim, bars of tail and other-class accuracy per
+    model. ``means`` columns: ``share, mode, model, tail, others`` (e.g. ``ch03a.group_means``)."""
+    panels = list(dict.fromkeys(zip(means["share"], means["mode"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.9), squeeze=False, sharey=True)
+    for ax, (share, mode) in zip(axes[0], panels):
+        sub = means[(means["share"] == share) & (means["mode"] == mode)]
+        x = np.arange(len(sub))
+        ax.bar(x - 0.2, sub["tail"], 0.4, color=PALETTE[1], label="trimmed tail")
+        ax.bar(x + 0.2, sub["others"], 0.4, color=PALETTE[0], label="other classes")
+        ax.set_xticks(x, sub["model"], rotation=35, ha="right", fontsize=7)
+        ax.set_title(f"{mode}, rarest {share:.0%} of classes", fontsize=9)
+        ax.grid(axis="y", alpha=0.25)
+    axes[0][0].set_ylabel("mean per-class top-1")
+    axes[0][0].legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def affinity_matrices(matrices: dict, n_tail: int, title: str = "Cosine affinity of the classification heads"):
+    """Paper Fig 9a: one heat map per head (classes ordered other classes first, then the ``n_tail`` trimmed
+    ones, which a frame marks)."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.9 * len(matrices), 3.8), squeeze=False)
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
+        n = len(m)
+        ax.add_patch(plt.Rectangle((n - n_tail - 0.5, n - n_tail - 0.5), n_tail, n_tail, fill=False, lw=1.2,
+                                   ec="black"))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("classes (framed: trimmed tail)", fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="cosine")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def head_tail_distributions(rows: pd.DataFrame, title: str = "Per-class statistics of head and tail classes"):
+    """Paper Fig 9b: box plots of per-class accuracy and #predictions, tail and other classes side by side, per
+    model. ``rows`` columns: ``model, tail, accuracy, predictions`` (one trim, e.g. from ``ch03a.table``)."""
+    models = list(dict.fromkeys(rows["model"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), squeeze=False)
+    for ax, col in zip(axes[0], ("accuracy", "predictions")):
+        for k, (flag, name, colour) in enumerate(((True, "trimmed tail", PALETTE[1]), (False, "others", PALETTE[0]))):
+            data = [rows.loc[(rows["model"] == m) & (rows["tail"] == flag), col].to_numpy() for m in models]
+            pos = np.arange(len(models)) * 3 + k
+            box = ax.boxplot(data, positions=pos, widths=0.8, patch_artist=True, showfliers=False)
+            for patch in box["boxes"]:
+                patch.set_facecolor(colour)
+            ax.plot([], [], color=colour, lw=6, label=name)
+        ax.set_xticks(np.arange(len(models)) * 3 + 0.5, models, rotation=35, ha="right", fontsize=7)
+        ax.set_ylabel(METRIC_LABELS[col])
+        ax.grid(axis="y", alpha=0.25)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint downstream tasks"):
+    """Paper Fig 10: probe top-1 per downstream task, one bar per pretrained backbone. ``table`` columns:
+    ``pretrained, task, top1`` (e.g. ``ch03b.transfer``)."""
+    tasks = list(dict.fromkeys(table["task"]))
+    models = list(dict.fromkeys(table["pretrained"]))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    width = 0.8 / len(models)
+    for k, m in enumerate(models):
+        sub = table[table["pretrained"] == m].set_index("task").reindex(tasks)
+        ax.bar(np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width, sub["top1"], width,
+               color=PALETTE[k % len(PALETTE)], label=m)
+    ax.set_xticks(np.arange(len(tasks)), tasks)
+    ax.set_ylabel("nearest-class-mean probe top-1")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.25)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

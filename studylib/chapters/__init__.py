@@ -7,7 +7,11 @@
   pretrained text tower);
 * ``ch02d``: data scale × text heads (scratch, initialised, frozen, frozen MiniLM), SL controls, NC1/NC2;
 * ``ch02e``: open-world concepts (CLIP and SL with and without a disjoint pool of extra concepts);
-* ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c and 2d;
+* ``ch03a``: SL under an extreme long tail (one-/zero-shot tail; linear head, fixed CLIP prototypes with and
+  without vocabulary subsampling, the MiniLM oracle, CLIP with a frozen text tower); head affinities;
+* ``ch03b``: DINO pretrained on balanced and long-tailed data, with and without prototype subsampling, probed
+  on disjoint downstream concepts; unique prototypes;
+* ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c, 2d and 3a;
 * ``stored``: a chapter's runs read back from the registry for its ``summary``.
 
 Each module's docstring gives the command that runs its notebook (and ch01/ch02 the numbers it

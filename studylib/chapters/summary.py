@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e
+from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b
 from studylib.io import atomic_write_text
 
-CHAPTERS = (ch01, ch02, ch02b, ch02c, ch02d, ch02e)
+CHAPTERS = (ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b)
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 

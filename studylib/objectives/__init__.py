@@ -4,11 +4,12 @@
 * ``clip``: CLIP with open_clip's ``ClipLoss``, zero-shot evaluation;
 * ``sl``: supervised cross-entropy with vocabulary subsampling and linear/cosine/prototype heads;
 * ``dino``: self-distillation (student, EMA teacher, multi-crop, centring) with prototype subsampling,
-  evaluated by a nearest-class-mean probe.
+  evaluated by a nearest-class-mean probe;
+* ``probe``: no training; a nearest-class-mean probe of a frozen ``backbone`` run on this run's data.
 
 Importing this package registers the built-in objectives; ``registry()`` returns the registry.
 """
-from studylib.objectives import base, clip, dino, sl  # noqa: F401  (importing registers them)
+from studylib.objectives import base, clip, dino, probe, sl  # noqa: F401  (importing registers them)
 
 
 def registry():

@@ -68,6 +68,7 @@ class Objective(ABC):
     Config: ClassVar[type]
     needs: ClassVar[frozenset] = frozenset({"images", "labels"})
     dependencies: ClassVar[frozenset] = frozenset()
+    trains: ClassVar[bool] = True                # False: no training loop (a probe of a frozen dependency)
 
     def __init__(self, cfg, train: TrainConfig, data: DataInfo, deps: dict | None = None):
         self.cfg, self.train, self.data = cfg, train, data

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studylib.config import ConfigError
-from studylib.evaluate import Classifier
+from studylib.evaluate import Classifier, class_means
 from studylib.objectives.base import Objective, register
 
 
@@ -219,20 +219,9 @@ class Dino(Objective):
 
     def fit_probe(self, model, source, device) -> None:
         """Nearest-class-mean probe: the class means of the teacher's features of the training images."""
-        n = self.data.n_classes
-        sums = torch.zeros(n, model.class_means.shape[1])
-        counts = torch.zeros(n)
         model.eval()
-        with torch.no_grad():
-            for batch in source.batches(0, 0, device):
-                if batch is None:
-                    continue
-                keep = batch["labels"] < n
-                f = F.normalize(model.features(batch["images"][keep]).float(), dim=-1).cpu()
-                lab = batch["labels"][keep].cpu()
-                sums.index_add_(0, lab, f)
-                counts.index_add_(0, lab, torch.ones(len(lab)))
-        model.class_means.copy_(F.normalize(sums / counts.clamp(min=1)[:, None], dim=-1))
+        model.class_means.copy_(class_means(model.features, source.batches(0, 0, device), self.data.n_classes,
+                                            model.class_means.shape[1]))
 
     def run_metrics(self, model) -> dict:
         """The teacher's unique prototypes (:func:`studylib.metrics.unique_prototypes`, eps 0.025)."""
