@@ -197,7 +197,9 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
         return np.load(path)
     import torch
 
-    with torch.inference_mode():
+    from studylib.profiling import phase
+
+    with torch.inference_mode(), phase("embeddings"):
         vec = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
     vec = np.ascontiguousarray(vec, dtype=np.float32)

@@ -85,31 +85,57 @@ def timings_path(preset: str) -> Path:
 
 
 def read_timings(preset: str) -> dict:
-    """chapter -> {"seconds", "trained", "when"} of the last execution of each chapter at ``preset``."""
+    """chapter -> {"seconds", "trained", "when", "phases", "runs"} of the last execution of each chapter at
+    ``preset`` (see :func:`split_time`)."""
     path = timings_path(preset)
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def split_time(seconds: float, started: float, profile: dict) -> dict:
+    """A chapter's wall time by phase: ``start-up`` (kernel start and imports: from the runner's start to the
+    notebook's first session), the kernel's own phases (:mod:`studylib.profiling`), and ``analysis and other``
+    (the rest: analysis code, statistics, reading runs back, kernel shutdown)."""
+    phases = dict(profile.get("phases", {}))
+    first = profile.get("first_session")
+    startup = max(0.0, first - started) if first else 0.0
+    out = {"start-up": round(startup, 1), **{k: round(v, 1) for k, v in phases.items()}}
+    out["analysis and other"] = round(max(0.0, seconds - startup - sum(phases.values())), 1)
+    return out
 
 
 def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
                  progress: bool = True) -> list[tuple[Path, float]]:
     """Execute the selected chapters in order; return (executed path, seconds) per chapter.
 
-    Each chapter's wall time and the number of runs it trained (not found in the registry)
-    are recorded in ``<results>/executed/timings-<preset>.json`` (without overrides only),
-    from which the README's minutes-per-chapter table is generated.
+    Each chapter's wall time, split by phase (:func:`split_time`), the seconds of each run it
+    trained, and the number of runs it trained (not found in the registry) are recorded in
+    ``<results>/executed/timings-<preset>.json`` (without overrides only), from which the
+    README's minutes-per-chapter table is generated.
     """
     params = {"preset": preset, **(overrides or {})}
     done = []
+    profile_file = (results_dir() / "executed" / ".profile.json").resolve()
     for path in chapters(selection):
-        t0, before = time.perf_counter(), _trained_runs()
+        t0, wall0, before = time.perf_counter(), time.time(), _trained_runs()
         print(f"== {path.stem} (preset {preset})", flush=True)
-        out = execute_chapter(path, params, progress=progress)
+        profile_file.unlink(missing_ok=True)
+        previous = os.environ.get("STUDYLIB_PROFILE")
+        os.environ["STUDYLIB_PROFILE"] = str(profile_file)        # the kernel inherits it
+        try:
+            out = execute_chapter(path, params, progress=progress)
+        finally:
+            if previous is None:
+                os.environ.pop("STUDYLIB_PROFILE", None)
+            else:
+                os.environ["STUDYLIB_PROFILE"] = previous
         dt = time.perf_counter() - t0
+        profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         print(f"   done in {dt:.1f}s -> {out}", flush=True)
         done.append((out, dt))
         if not overrides:
             timings = read_timings(preset)
             timings[path.stem] = {"seconds": round(dt, 1), "trained": _trained_runs() - before,
-                                  "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                                  "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                  "phases": split_time(dt, wall0, profile), "runs": profile.get("runs", [])}
             atomic_write_json(timings_path(preset), timings)
     return done

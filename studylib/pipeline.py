@@ -53,6 +53,7 @@ from studylib.data.world_data import WorldData
 from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
 from studylib.io import atomic_write_bytes
 from studylib.objectives.base import get
+from studylib.profiling import phase
 from studylib.registry import Registry, Run
 from studylib.spec import RunSpec, validate
 from studylib.train import pick_device, train
@@ -110,15 +111,17 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     rank, world_size = dist_info()
     source, trained_counts = backend.train_source(objective, tc, spec.keep, rank, world_size)
     t0 = time.perf_counter()
-    history = train(model, objective, source, tc, checkpoint=reg.path(key) / "checkpoint.pt",
-                    name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step) if objective.trains else []
+    with phase("train", run=spec.label):
+        history = train(model, objective, source, tc, checkpoint=reg.path(key) / "checkpoint.pt",
+                        name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step) if objective.trains else []
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
     if not objective.trains:
         model.to(pick_device(tc.device))
-    objective.fit_probe(model, source, next(model.parameters()).device)   # under torchrun: rank 0's share
-    metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
+    with phase("evaluate", run=spec.label):
+        objective.fit_probe(model, source, next(model.parameters()).device)   # under torchrun: rank 0's share
+        metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds
     metrics["steps"] = history[-1]["step"] if history else 0
     metrics["mean_vocab"] = float(np.mean([h["vocab"] for h in history])) if history else float("nan")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from studylib.config import PRESET_SEEDS, ConfigError, world_config
 from studylib.figures import save_figure
 from studylib.pipeline import run
+from studylib.profiling import mark_start, phase
 from studylib.registry import Registry
 from studylib.spec import RunSpec, resolve
 
@@ -34,6 +35,7 @@ class Session:
         for key, value in raw.items():
             if isinstance(value, bool):
                 raise ConfigError(f"parameter {key!r} must not be a bool, got {value!r}")
+        mark_start()
         self.name, self.preset, self.progress = name, preset, progress
         chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}
         self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
@@ -81,4 +83,5 @@ class Session:
         return {label: self.run_spec(spec, keep_model=label in keep_model) for label, spec in specs.items()}
 
     def save(self, fig, name: str, caption: str = ""):
-        return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption)
+        with phase("figures"):
+            return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption)

@@ -527,4 +527,7 @@ def make_world(cfg: WorldConfig) -> World:
 @functools.lru_cache(maxsize=2)
 def cached_world(cfg: WorldConfig) -> World:
     """make_world, memoised in-process: the runs of one notebook share their world."""
-    return make_world(cfg)
+    from studylib.profiling import phase
+
+    with phase("world"):
+        return make_world(cfg)

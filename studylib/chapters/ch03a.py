@@ -203,6 +203,26 @@ def affinities(runs: dict, tail, preset: str) -> dict:
             for m in AFFINITY_MODELS}
 
 
+def head_geometry(matrices: dict, n_tail: int) -> pd.DataFrame:
+    """Mean off-diagonal cosine within the tail, within the other classes and between them, per head (matrices
+    from :func:`affinities`: other classes first, the ``n_tail`` tail classes last)."""
+    rows = []
+    for model, a in matrices.items():
+        n = len(a)
+        off = ~np.eye(n, dtype=bool)
+        t, r = slice(n - n_tail, n), slice(0, n - n_tail)
+        rows.append({"model": model, "tail-tail": float(a[t, t][off[t, t]].mean()),
+                     "others-others": float(a[r, r][off[r, r]].mean()), "tail-others": float(a[t, r].mean())})
+    return pd.DataFrame(rows)
+
+
+def tail_predictions(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean #predictions per class, trimmed tail and other classes, per model, mode and share."""
+    g = rows.assign(group=np.where(rows["tail"], "tail", "others"))
+    return g.pivot_table(index=["share", "mode", "model"], columns="group", values="predictions",
+                         sort=False).reset_index()
+
+
 def full_adds(preset: str) -> str:
     return f"tail shares {beyond(TAIL_SHARES['full'], TAIL_SHARES[preset])}; three seeds"
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from studylib.chapters.ch02 import part_rows, part_verdicts
-from studylib.inference import WORDS, combine_seeds, joint_verdict, over_seeds, paired_mean_difference, verdict
+from studylib.inference import WORDS, combine_seeds, over_seeds, paired_mean_difference, verdict
 
 NAME = "03b_dino"
 # The pretraining pool and model: DINO's own sizes (the world's scale: prototypes in the hundreds to thousands).
@@ -162,6 +162,13 @@ def c10(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset`` (the notebook says it)."""
+    f, p = SIZES["full"], SIZES[preset]
+    return (f"{f['n_classes']} pretraining concepts and {f['n_train']} images (here {p['n_classes']} and "
+            f"{p['n_train']}), {f['epochs']} epochs (here {p['epochs']}), {f['dino_prototypes']} prototypes; three seeds")
+
+
 def summary(registry, preset: str = "quick") -> list[dict]:
     """C9 and C10 with their computed verdicts from the registry's runs."""
     from studylib.chapters.stored import not_run, stored_by_seed
@@ -174,7 +181,5 @@ def summary(registry, preset: str = "quick") -> list[dict]:
     c9, t10 = claims(runs_by_seed), c10(prototypes(runs_by_seed))
     rows = part_rows(NAME, c9, part_verdicts(c9), prefix="C9: ",
                      describe=lambda r: f"{r.task}: {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")
-    return rows + [{"chapter": NAME, "claim": "C10: " + part, "verdict": joint_verdict(g["verdict"]),
-                    "result": "; ".join(f"{r.comparison}: {r.difference:.3f} [{r.lo:.3f}, {r.hi:.3f}]"
-                                        for r in g.itertuples())}
-                   for part, g in t10.groupby("part", sort=False)]
+    return rows + part_rows(NAME, t10, part_verdicts(t10), prefix="C10: ",
+                            describe=lambda r: f"{r.comparison}: {r.difference:.3f} [{r.lo:.3f}, {r.hi:.3f}]")

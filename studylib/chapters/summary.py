@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b
@@ -24,16 +25,31 @@ def table(registry, preset: str = "quick") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chapter", "claim", "result", "verdict"])
 
 
+PHASE_COLUMNS = ("start-up", "world", "embeddings", "train", "evaluate", "figures", "analysis and other")
+
+
 def minutes_table(timings: dict) -> str:
-    """Markdown: minutes per chapter of the last recorded execution (see :func:`studylib.execute.read_timings`)."""
+    """Markdown: minutes per chapter of the last recorded execution, split by phase where recorded (see
+    :func:`studylib.execute.split_time`), and the share of the time spent outside training."""
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
-    rows = [{"chapter": name, "minutes": round(t["seconds"] / 60, 1), "runs trained": t["trained"],
-             "executed (UTC)": t["when"][:16].replace("T", " ")} for name, t in sorted(timings.items())]
-    total = sum(t["seconds"] for t in timings.values()) / 60
-    rows.append({"chapter": "**all**", "minutes": round(total, 1),
-                 "runs trained": sum(t["trained"] for t in timings.values()), "executed (UTC)": ""})
-    return pd.DataFrame(rows).to_markdown(index=False)
+    rows = []
+    for name, t in sorted(timings.items()):
+        phases = t.get("phases", {})
+        rows.append({"chapter": name, "minutes": t["seconds"] / 60,
+                     **{k: phases.get(k, float("nan")) / 60 for k in PHASE_COLUMNS},
+                     "runs trained": t["trained"], "executed (UTC)": t["when"][:16].replace("T", " ")})
+    df = pd.DataFrame(rows)
+    total = df.drop(columns=["chapter", "executed (UTC)"]).sum(min_count=1)
+    df = pd.concat([df, pd.DataFrame([{"chapter": "**all**", **total.to_dict(), "executed (UTC)": ""}])],
+                   ignore_index=True)
+    df["runs trained"] = df["runs trained"].astype(int)
+    shown = df.round(1).astype(object)
+    text = shown.where(shown.notna(), "–").to_markdown(index=False)
+    if not np.isnan(total["train"]):
+        text += (f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of "
+                 f"{total['minutes']:.1f} minutes (`start-up` is kernel start and imports).")
+    return text
 
 
 def markdown(df: pd.DataFrame, preset: str = "quick", timings: dict | None = None) -> str:

@@ -1,0 +1,65 @@
+"""Where a chapter's wall time goes: named phases, timed where they happen, written for the runner.
+
+``with phase("train"): ...`` adds the block's *own* seconds to that phase (time spent in a
+nested phase counts there, not twice). Phases: ``world`` (generating a concept world),
+``embeddings`` (MiniLM embeddings not yet in the cache), ``train`` (training loops, also per
+run), ``evaluate`` (probe fitting and evaluation), ``figures`` (figure export). The first
+:class:`~studylib.session.Session` of a process calls :func:`mark_start`, so the runner can
+tell kernel start-up and imports from the rest.
+
+When ``STUDYLIB_PROFILE`` names a file, the totals are written to it (atomically, after each
+phase), which is how :func:`studylib.execute.run_chapters` learns what a notebook's kernel did.
+Without it, phases cost two clock reads.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+PHASES = ("world", "embeddings", "train", "evaluate", "figures")
+_totals: dict = defaultdict(float)
+_runs: list = []
+_stack: list = []
+_state: dict = {}
+
+
+@contextmanager
+def phase(name: str, run: str | None = None):
+    """Time a block as phase ``name`` (``run``: also list its seconds under that label)."""
+    if name not in PHASES:
+        raise ValueError(f"unknown phase {name!r}: use one of {PHASES}")
+    frame = [name, time.perf_counter(), 0.0]
+    _stack.append(frame)
+    try:
+        yield
+    finally:
+        _stack.pop()
+        spent = time.perf_counter() - frame[1]
+        _totals[name] += spent - frame[2]
+        if _stack:
+            _stack[-1][2] += spent
+        if run is not None:
+            _runs.append({"run": run, "phase": name, "seconds": round(spent, 2)})
+        _write()
+
+
+def mark_start() -> None:
+    """Note the wall-clock time the first session of this process begins (end of start-up and imports)."""
+    if "first_session" not in _state:
+        _state["first_session"] = time.time()
+        _write()
+
+
+def snapshot() -> dict:
+    return {"first_session": _state.get("first_session"), "phases": {k: round(_totals[k], 2) for k in PHASES},
+            "runs": list(_runs)}
+
+
+def _write() -> None:
+    path = os.environ.get("STUDYLIB_PROFILE")
+    if path:
+        from studylib.io import atomic_write_json
+
+        atomic_write_json(path, snapshot())

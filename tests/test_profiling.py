@@ -1,0 +1,38 @@
+"""Phases of wall time: self-time of nested phases, the file the runner reads, the split of a chapter's time."""
+import json
+import time
+
+import pytest
+
+from studylib import profiling
+from studylib.chapters import summary
+from studylib.execute import split_time
+
+
+def test_nested_phases_count_their_own_time_once(monkeypatch, tmp_path):
+    monkeypatch.setattr(profiling, "_totals", profiling.defaultdict(float))
+    monkeypatch.setattr(profiling, "_runs", [])
+    monkeypatch.setenv("STUDYLIB_PROFILE", str(tmp_path / "p.json"))
+    with profiling.phase("train", run="a"):
+        time.sleep(0.05)
+        with profiling.phase("world"):
+            time.sleep(0.1)
+    written = json.loads((tmp_path / "p.json").read_text())
+    assert written["phases"]["world"] == pytest.approx(0.1, abs=0.04)
+    assert written["phases"]["train"] == pytest.approx(0.05, abs=0.04)
+    assert written["runs"] == [{"run": "a", "phase": "train", "seconds": pytest.approx(0.15, abs=0.05)}]
+    with pytest.raises(ValueError, match="unknown phase"):
+        with profiling.phase("lunch"):
+            pass
+
+
+def test_split_time_and_the_minutes_table():
+    profile = {"first_session": 1010.0, "phases": {"world": 5.0, "embeddings": 0.0, "train": 60.0,
+                                                   "evaluate": 10.0, "figures": 3.0}}
+    split = split_time(100.0, 1000.0, profile)
+    assert split["start-up"] == 10.0 and split["analysis and other"] == 12.0
+    assert sum(split.values()) == pytest.approx(100.0)
+    table = summary.minutes_table({"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00",
+                                            "phases": split}})
+    assert "| 01_a" in table and "Outside training: 40% of 1.7 minutes" in table
+    assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0      # a kernel that never reported
