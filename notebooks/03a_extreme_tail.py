@@ -95,7 +95,9 @@ display(Markdown("\n".join(lines)))
 # ## Why: the heads' geometry (Fig 9a)
 #
 # Cosine affinity between the class rows of three heads after the zero-shot trim, the trimmed
-# classes last (framed). The paper's explanation is that SL's learned head pushes every
+# classes last (framed): SL's learned linear head; CLIP's class embeddings from the frozen
+# tower, which are also SL's fixed CLIP prototypes (same tower, same prompts); and the
+# MiniLM oracle's prototypes. The paper's explanation is that SL's learned head pushes every
 # unseen class the same way, so their rows collapse together; fixed prototypes cannot collapse.
 # The number below is the paired test of that: per tail class, how much closer its row is to
 # the other tail rows than to the rest, in SL's head minus in CLIP's.
@@ -104,7 +106,7 @@ display(Markdown("\n".join(lines)))
 share = max(tails)
 matrices = ch03a.affinities(runs, tails[share], preset)
 fig = plots.affinity_matrices(matrices, len(tails[share]))
-ch.save(fig, "head_affinity", "Cosine affinity of SL's linear head, SL's fixed CLIP prototypes and CLIP's class embeddings (zero-shot trim; tail framed)")
+ch.save(fig, "head_affinity", "Cosine affinity of SL's linear head, CLIP's class embeddings (= SL's fixed CLIP prototypes) and the MiniLM oracle's prototypes (zero-shot trim; tail framed)")
 plt.show()
 r = why.iloc[0]
 display(Markdown(f"**{r.part}** ({r.measure}, {r.comparison}): {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] "

@@ -66,6 +66,28 @@ def paired_difference(values_a, values_b, frequency, method: str = "spearman", n
     return {"diff": ca - cb, "lo": float(lo), "hi": float(hi), "a": ca, "b": cb, "n": int(len(f))}
 
 
+def unpaired_difference(values_a, frequency_a, values_b, frequency_b, method: str = "spearman",
+                        n_boot: int = 2000, seed: int = 0) -> dict:
+    """corr(a, freq_a) − corr(b, freq_b) for two *different* class sets (no pairing is possible): each set's
+    classes are resampled independently, 95% percentile interval. Returns ``{"diff", "lo", "hi", "a", "b"}``."""
+    rng = np.random.default_rng(seed)
+    boots, point = [], []
+    for v, f in ((values_a, frequency_a), (values_b, frequency_b)):
+        v, f = np.asarray(v, dtype=float), np.asarray(f, dtype=float)
+        keep = ~np.isnan(v) & (f > 0)
+        v, f = v[keep], f[keep]
+        if len(v) < 4:
+            raise ValueError(f"a correlation interval needs >= 4 classes with values, got {len(v)}")
+        scale = np.log10 if method == "pearson" else (lambda x: x)
+        idx = rng.integers(0, len(v), (n_boot, len(v)))
+        boots.append(rowwise_correlation(v[idx], scale(f)[idx], method))
+        point.append(correlation(v, f, method))
+    d = boots[0] - boots[1]
+    d = d[~np.isnan(d)]
+    lo, hi = np.percentile(d, [2.5, 97.5]) if d.size else (np.nan, np.nan)
+    return {"diff": point[0] - point[1], "lo": float(lo), "hi": float(hi), "a": point[0], "b": point[1]}
+
+
 def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0) -> dict:
     """mean(a) − mean(b) over the same units (e.g. per-class accuracy of two models), paired 95% bootstrap.
 

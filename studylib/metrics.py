@@ -97,17 +97,22 @@ def rowwise_correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray
     return np.clip(r, -1.0, 1.0)
 
 
-def binned(values, frequency, n_bins: int = 8, scheme: str = "log") -> pd.DataFrame:
-    """Mean, standard error and count of ``values`` in frequency bins.
+def binned(values, frequency, n_bins: int = 8, scheme: str = "log", edges=None) -> pd.DataFrame:
+    """Mean, standard deviation, standard error and count of ``values`` in frequency bins.
 
-    ``log``: equal-width bins of log10 frequency; ``quantile``: equal-count bins.
-    Empty bins are dropped. Columns: ``lo, hi, centre, mean, sem, n``.
+    ``log``: equal-width bins of log10 frequency; ``quantile``: equal-count bins; ``edges``:
+    explicit, increasing bin edges in frequency units (a value outside them joins the nearest
+    end bin). Empty bins are dropped. Columns: ``lo, hi, centre, mean, std, sem, n``.
     """
     values, frequency = np.asarray(values, float), np.asarray(frequency, float)
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     logf = np.log10(np.maximum(frequency, 1e-12))
-    if scheme == "log":
+    if edges is not None:
+        edges = np.log10(np.asarray(edges, dtype=float))
+        if len(edges) < 2 or not np.all(np.diff(edges) > 0):
+            raise ValueError(f"parameter 'edges' needs >= 2 increasing positive values, got {10 ** edges!r}")
+    elif scheme == "log":
         edges = np.linspace(logf.min(), logf.max(), n_bins + 1)
     elif scheme == "quantile":
         edges = np.unique(np.quantile(logf, np.linspace(0, 1, n_bins + 1)))
@@ -119,10 +124,10 @@ def binned(values, frequency, n_bins: int = 8, scheme: str = "log") -> pd.DataFr
         v = values[(which == b) & ~np.isnan(values)]
         if len(v) == 0:
             continue
-        sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+        std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
         rows.append({"lo": 10 ** edges[b], "hi": 10 ** edges[b + 1], "centre": 10 ** ((edges[b] + edges[b + 1]) / 2),
-                     "mean": float(v.mean()), "sem": sem, "n": int(len(v))})
-    return pd.DataFrame(rows, columns=["lo", "hi", "centre", "mean", "sem", "n"])
+                     "mean": float(v.mean()), "std": std, "sem": std / np.sqrt(len(v)), "n": int(len(v))})
+    return pd.DataFrame(rows, columns=["lo", "hi", "centre", "mean", "std", "sem", "n"])
 
 
 def correlation_table(runs: dict, per_class_key: str = "photo") -> pd.DataFrame:

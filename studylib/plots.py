@@ -366,3 +366,71 @@ def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint d
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in training-frequency bins"):
+    """Paper Fig 11b: per log-frequency bin, mean ± standard deviation of per-class accuracy and #predictions,
+    one line per model. ``table`` columns: ``model, measure, centre, mean, std, n`` (``ch04.binned_statistics``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
+    for ax, measure in zip(axes[0], ("accuracy", "predictions")):
+        for k, (model, sub) in enumerate(table[table["measure"] == measure].groupby("model", sort=False)):
+            ax.errorbar(sub["centre"], sub["mean"], yerr=sub["std"], fmt="o-", capsize=3, lw=1.2,
+                        color=PALETTE[k % len(PALETTE)], label=model)
+        ax.set_xscale("log")
+        ax.set_xlabel("training pairs per class (bin centre)")
+        ax.set_ylabel(METRIC_LABELS[measure] + " (mean ± std)")
+        ax.grid(alpha=0.25)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tail accuracy"):
+    """Per model and method: Spearman(#predictions, frequency) with its 95% interval, and tail-class accuracy.
+    ``scores`` columns: ``model, method, r #pred, r #pred lo, r #pred hi, tail`` (``ch04.scores``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
+    methods = list(dict.fromkeys(scores["method"]))
+    models = list(dict.fromkeys(scores["model"]))
+    width = 0.8 / len(models)
+    for k, model in enumerate(models):
+        sub = scores[scores["model"] == model].set_index("method").reindex(methods)
+        x = np.arange(len(methods)) + (k - (len(models) - 1) / 2) * width
+        err = [sub["r #pred"] - sub["r #pred lo"], sub["r #pred hi"] - sub["r #pred"]]
+        axes[0][0].errorbar(x, sub["r #pred"], yerr=err, fmt="o", capsize=3, color=PALETTE[k % len(PALETTE)],
+                            label=model)
+        axes[0][1].bar(x, sub["tail"], width, color=PALETTE[k % len(PALETTE)], label=model)
+    for ax, label in zip(axes[0], ("Spearman(#predictions, frequency)", "accuracy on the tail third of classes")):
+        ax.set_xticks(np.arange(len(methods)), methods, fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.25)
+    axes[0][0].axhline(0, color="grey", lw=0.8)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def estimator_pairs(pairs: dict, title: str = "Two frequency estimators, class by class"):
+    """Paper Fig 14: one log-log panel per concept set, a point per class (x: first estimate, y: second).
+    ``pairs``: name -> (counts a, counts b) aligned class by class (``ch04.aligned_pairs``)."""
+    n = len(pairs)
+    cols = min(4, max(1, n))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (name, (a, b)) in zip(axes.ravel(), pairs.items()):
+        a, b = np.asarray(a, float) + 1, np.asarray(b, float) + 1
+        ax.scatter(a, b, s=6, alpha=0.5, color=PALETTE[0])
+        lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.25)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.supxlabel("paper's count + 1", fontsize=9)
+    fig.supylabel("Parashar et al.'s count + 1", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

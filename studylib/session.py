@@ -79,8 +79,12 @@ class Session:
         return r
 
     def run_all(self, specs: dict, keep_model=()) -> dict:
-        """Run a ``label -> RunSpec`` mapping in order; labels in ``keep_model`` keep their model."""
-        return {label: self.run_spec(spec, keep_model=label in keep_model) for label, spec in specs.items()}
+        """Run a ``label -> RunSpec`` mapping in order; labels in ``keep_model`` keep their model, and so does
+        every spec that another spec of the mapping depends on (else the dependency would train twice: once
+        here, once more to keep the model its dependant loads)."""
+        needed = {id(dep) for spec in specs.values() for dep in spec.deps.values()}
+        return {label: self.run_spec(spec, keep_model=label in keep_model or id(spec) in needed)
+                for label, spec in specs.items()}
 
     def save(self, fig, name: str, caption: str = ""):
         with phase("figures"):

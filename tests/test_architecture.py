@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
     0: ["io", "config", "concepts", "registry", "metrics", "inference", "robustness", "data.class_masks",
-        "profiling"],
+        "profiling", "debias"],
     1: ["world", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources", "plots",
         "figures", "cards", "train"],
     2: ["objectives"],

@@ -97,3 +97,18 @@ def test_chapter3_figures_build():
                 plots.head_tail_distributions(rows), plots.transfer_bars(transfer)):
         assert fig.axes
         plt.close(fig)
+
+
+def test_run_all_trains_a_dependency_listed_beside_its_dependant_once(tiny_params, monkeypatch):
+    from studylib import pipeline
+    from studylib.session import Session
+
+    calls = []
+    real = pipeline.train
+    monkeypatch.setattr(pipeline, "train", lambda *a, **k: calls.append(k.get("name")) or real(*a, **k))
+    s = Session("t", "smoke", progress=False)
+    dino = s.spec("dino", objective="dino", dino_prototypes=32, n_classes=12, n_train=480, epochs=1)
+    probe = s.spec("probe", objective="probe", subset="subtree:dogs", n_classes=12, n_train=480,
+                   deps={"backbone": dino})
+    runs = s.run_all({"dino": dino, "probe": probe})
+    assert len(calls) == 1 and (runs["dino"].path / "model.pt").exists()

@@ -46,8 +46,8 @@ def test_hand_computed_correlations(files):
     assert table.loc["A", "spearman"] == 1.0
     assert table.loc["A", "total"] == 10 and table.loc["A", "classes"] == 4
     assert table.loc["A", "max_over_median"] == pytest.approx(4 / 2.5)
-    assert list(table.reset_index().columns) == ["name", "classes", "total", "spearman", "kendall",
-                                                 "max_over_median", "gini", "zipf_alpha"]
+    assert list(table.reset_index().columns) == ["name", "classes", "matched", "aligned_by", "total", "spearman",
+                                                 "kendall", "max_over_median", "gini", "zipf_alpha", "unmatched"]
 
 
 def test_mismatched_class_sets(tmp_path, files):
@@ -162,8 +162,10 @@ def test_cli_compare_csv(files, capsys):
 
 def test_cli_compare_error(tmp_path, files, capsys):
     d = write(tmp_path / "D.tsv", [("cat", 1), ("emu", 2)])
-    assert freq_cli.main(["compare", "--reference", str(files[0]), str(d)]) == 2
+    assert freq_cli.main(["compare", "--reference", str(files[0]), str(d), "--align", "name"]) == 2
     assert "--align order" in capsys.readouterr().err
+    assert freq_cli.main(["compare", "--reference", str(files[0]), str(tmp_path / "nope.tsv:relevant")]) == 2
+    assert "nope.tsv does not exist" in capsys.readouterr().err
 
 
 def test_figure(files, tmp_path):
@@ -210,4 +212,40 @@ def test_add_parser_mounts_on_a_cli(files, capsys):
     args = parser.parse_args(["freq", "compare", "--reference", str(files[0]), str(files[2]),
                               "--csv"])
     assert args.func(args) == 0
-    assert capsys.readouterr().out.splitlines()[2].startswith("C,4,10,-1,-1,")
+    assert capsys.readouterr().out.splitlines()[2].startswith("C,4,4,order,10,-1,-1,")
+
+
+def test_headed_tsv_columns_and_automatic_alignment(tmp_path, files, capsys):
+    """FILE:column reads a headed TSV; auto alignment pairs by line order when the class lists agree line by
+    line (spellings may differ), else by normalised name, reporting the matched count and the unmatched."""
+    t = tmp_path / "theirs.tsv"
+    t.write_text("class_index\tname\tmatched\trelevant\n0\tCat\t10\t5\n1\tdog\t20\t\n2\tRed Fox\t30\t7\n"
+                 "3\towl\t40\t9\n4\tcat\t1\t1\n")
+    s = read_profile(f"{t}:matched")
+    assert s.name == "theirs:matched" and s.tolist() == [10, 20, 30, 40, 1]
+    assert list(s.index) == ["Cat", "dog", "Red Fox", "owl", "cat"]
+    with pytest.raises(ValueError, match=r"theirs.tsv:3 \(column 'relevant'\): count '' is not a number"):
+        read_profile(f"{t}:relevant")
+    with pytest.raises(ValueError, match="no column 'nope'; columns: class_index, name, matched, relevant"):
+        read_profile(f"{t}:nope")
+    a = read_profile(files[0])                                    # cat dog fox owl
+    row = compare_profiles(a, [s], align="auto").iloc[1]
+    assert row["aligned_by"] == "name" and row["matched"] == 3 and row["unmatched"] == "fox"
+    same_order = write(tmp_path / "S.tsv", [("CAT", 4), ("Dog", 3), ("vulpes", 2), ("owl", 1)])
+    row = compare_profiles(a, [read_profile(same_order)], align="auto").iloc[1]
+    assert row["aligned_by"] == "order" and row["matched"] == 4 and row["spearman"] == pytest.approx(-1.0)
+    assert freq_cli.main(["compare", "--reference", str(files[0]), f"{t}:matched", "--csv"]) == 0
+    assert ",3,name," in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared frequency files are absent")
+def test_the_paper_counts_against_parashar_et_al(capsys):
+    nt = SHARED.parent / "neglected_tails"
+    assert freq_cli.main(["compare", "--reference", str(SHARED / "class_frequency_laion400m_imagenet_ori.txt"),
+                          f"{nt / 'imagenet_1k__laion400m.tsv'}:relevant", "--csv"]) == 0
+    out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert out.loc[1, "matched"] == 1000 and out.loc[1, "aligned_by"] == "order" and out.loc[1, "spearman"] > 0.7
+    assert freq_cli.main(["compare", "--reference", str(SHARED / "class_frequency_laion400m_pets.txt"),
+                          f"{nt / 'oxford_pets__laion400m.tsv'}:relevant", "--csv"]) == 0
+    out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert out.loc[1, "aligned_by"] == "name" and 0 < out.loc[1, "matched"] < 37

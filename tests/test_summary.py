@@ -16,7 +16,7 @@ def test_an_empty_registry_says_not_run(tmp_path):
     assert set(t["verdict"]) == {"not run"}
     assert set(t["chapter"]) == {"01_robustness_origins", "02_imbalance", "02b_language_and_vocabulary",
                                  "02c_data_distribution", "02d_scale_and_text_heads", "02e_open_world",
-                                 "03a_extreme_tail", "03b_dino"}
+                                 "03a_extreme_tail", "03b_dino", "04_discussions"}
 
 
 def test_chapter_2_verdicts_come_from_its_runs(capsys):

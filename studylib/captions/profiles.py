@@ -29,17 +29,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["name", "classes", "total", "spearman", "kendall", "max_over_median", "gini",
-           "zipf_alpha"]
+COLUMNS = ["name", "classes", "matched", "aligned_by", "total", "spearman", "kendall", "max_over_median",
+           "gini", "zipf_alpha", "unmatched"]
+
+
+def split_spec(spec: str | Path) -> tuple[Path, str | None]:
+    """``"FILE"`` or ``"FILE:column"`` (a column of a headed TSV) -> (path, column or None)."""
+    text = str(spec)
+    if Path(text).exists() or ":" not in text:
+        return Path(text), None
+    head, _, column = text.rpartition(":")
+    return Path(head), column or None
 
 
 def read_profile(path: str | Path, name: str | None = None, classes=None) -> pd.Series:
     """Read a count file into a Series (index: class name, values: int64 counts).
 
     Accepts ``classname<TAB>count`` text files (no header, blank lines
-    skipped, a UTF-8 byte-order mark stripped) and the parquet files written
-    by ``freq count`` (columns ``classname``, ``count``). The Series name is
-    ``name`` or the file stem.
+    skipped, a UTF-8 byte-order mark stripped), the parquet files written
+    by ``freq count`` (columns ``classname``, ``count``), and ``FILE:column``:
+    the column ``column`` of a headed TSV whose class names are in a ``name``
+    (or ``classname``) column, e.g. Parashar et al.'s ``imagenet_1k__laion400m.tsv:relevant``;
+    a name repeated there gets its line number appended. The Series name is
+    ``name`` or the file stem (``stem:column`` for a column).
 
     Checks: every count is a whole number >= 0 (not NaN or infinite), every
     class name is non-empty and appears once, and, when ``classes`` (an
@@ -47,10 +59,14 @@ def read_profile(path: str | Path, name: str | None = None, classes=None) -> pd.
     raises ValueError naming the file and line (``path:line: ...``; parquet:
     ``path: row N: ...``).
     """
-    path = Path(path)
+    path, column = split_spec(path)
     if not path.is_file():
         raise FileNotFoundError(f"count file {path} does not exist")
-    rows = _parquet_rows(path) if path.suffix.lower() in (".parquet", ".pq") else _text_rows(path)
+    if column is not None:
+        rows = _headed_rows(path, column)
+        name = name or f"{path.stem}:{column}"
+    else:
+        rows = _parquet_rows(path) if path.suffix.lower() in (".parquet", ".pq") else _text_rows(path)
     known = None if classes is None else set(classes)
     names, counts, seen = [], [], {}
     for where, cls, raw in rows:
@@ -87,6 +103,30 @@ def _text_rows(path: Path):
         yield f"{path}:{ln}", cls, cnt
 
 
+def _headed_rows(path: Path, column: str):
+    """(where, class name, count text) per row of a headed TSV's ``column``."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if not header:
+            raise ValueError(f"{path}: empty file (a headed TSV needs a header line)")
+        label = next((h for h in ("name", "classname") if h in header), None)
+        if label is None or column not in header:
+            raise ValueError(f"{path}: no column {column if label else 'name'!r}; columns: {', '.join(header)}")
+        li, ci = header.index(label), header.index(column)
+        seen = set()
+        for ln, row in enumerate(reader, 2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(li, ci):
+                raise ValueError(f"{path}:{ln}: expected {len(header)} tab-separated fields, got {len(row)}")
+            cls = row[li] if row[li] not in seen else f"{row[li]} (line {ln})"
+            seen.add(cls)
+            yield f"{path}:{ln} (column {column!r})", cls, row[ci]
+
+
 def _parquet_rows(path: Path):
     """(where, class name, count text) per row of a parquet count file."""
     df = pd.read_parquet(path)
@@ -115,21 +155,52 @@ def _whole_count(text: str, where: str) -> int:
     return value
 
 
+def normalised_name(name: str) -> str:
+    """A class name with case, punctuation and spacing ignored ("Great-White  Shark" -> "great white shark")."""
+    import re
+
+    return " ".join(re.sub(r"[^\w]+", " ", str(name).lower()).replace("_", " ").split())
+
+
+def auto_alignment(reference: pd.Series, other: pd.Series) -> dict:
+    """How ``align="auto"`` pairs two profiles: by line order when both list the same number of classes and at
+    least half their normalised names agree line by line (the same class list, some names spelled
+    differently); else by normalised name, keeping the classes both have. Returns ``{"by", "ref", "other",
+    "unmatched"}``: positions into each profile and the reference's classes left without a partner."""
+    a = [normalised_name(n) for n in reference.index]
+    b = [normalised_name(n) for n in other.index]
+    if len(a) == len(b) and np.mean([x == y for x, y in zip(a, b)]) >= 0.5:
+        idx = np.arange(len(a))
+        return {"by": "order", "ref": idx, "other": idx, "unmatched": []}
+    where = {}
+    for i, n in enumerate(b):
+        where.setdefault(n, i)
+    pairs = [(i, where[n]) for i, n in enumerate(a) if n in where]
+    unmatched = [str(reference.index[i]) for i, n in enumerate(a) if n not in where]
+    ref_idx = np.array([p[0] for p in pairs], dtype=int)
+    return {"by": "name", "ref": ref_idx, "other": np.array([p[1] for p in pairs], dtype=int),
+            "unmatched": unmatched}
+
+
 def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Counts of two profiles, class by class.
 
     ``align="name"``: match class names (the sets must be equal, each name
     unique); ``align="order"``: pair lines in order (same number of classes),
-    for files that use different spellings of the same class list.
+    for files that use different spellings of the same class list;
+    ``align="auto"``: see :func:`auto_alignment` (classes without a partner are left out).
     """
+    if align == "auto":
+        m = auto_alignment(reference, other)
+        return reference.to_numpy(dtype=float)[m["ref"]], other.to_numpy(dtype=float)[m["other"]]
     if align == "order":
         if len(reference) != len(other):
             raise ValueError(f"cannot align {other.name!r} ({len(other)} classes) with "
                              f"{reference.name!r} ({len(reference)} classes) by order")
         return reference.to_numpy(dtype=float), other.to_numpy(dtype=float)
     if align != "name":
-        raise ValueError(f"align must be 'name' or 'order', got {align!r}")
+        raise ValueError(f"align must be 'name', 'order' or 'auto', got {align!r}")
     for s in (reference, other):
         dup = s.index[s.index.duplicated()].unique().tolist()
         if dup:
@@ -201,12 +272,14 @@ def compare_profiles(reference: pd.Series, others, align: str = "name") -> pd.Da
     rows = []
     for p in [reference] + [o for o in others if o is not reference]:
         ref, cur = align_profiles(reference, p, align)
-        st = imbalance_stats(cur)
+        unmatched = auto_alignment(reference, p)["unmatched"] if align == "auto" else []
+        by = auto_alignment(reference, p)["by"] if align == "auto" else align
+        st = imbalance_stats(p.to_numpy(dtype=float))
         total = st["total"]
-        rows.append({"name": str(p.name), "classes": st["classes"],
+        rows.append({"name": str(p.name), "classes": st["classes"], "matched": len(ref), "aligned_by": by,
                      "total": int(total) if float(total).is_integer() else total,
                      **correlations(ref, cur), "max_over_median": st["max_over_median"],
-                     "gini": st["gini"], "zipf_alpha": st["zipf_alpha"]})
+                     "gini": st["gini"], "zipf_alpha": st["zipf_alpha"], "unmatched": "; ".join(unmatched)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -11,6 +11,8 @@
   without vocabulary subsampling, the MiniLM oracle, CLIP with a frozen text tower); head affinities;
 * ``ch03b``: DINO pretrained on balanced and long-tailed data, with and without prototype subsampling, probed
   on disjoint downstream concepts; unique prototypes;
+* ``ch04``: discussions (logit adjustment of chapter 2's stored logits, binned statistics, frequency
+  estimators on real data and on the world, imbalance of other concept sets);
 * ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c, 2d and 3a;
 * ``stored``: a chapter's runs read back from the registry for its ``summary``.
 

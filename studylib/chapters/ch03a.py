@@ -38,7 +38,9 @@ SHOTS = {"one-shot": 1, "zero-shot": 0}                                       # 
 VOCAB_K = {"smoke": 8, "quick": 32, "full": 64}
 MODELS = ("SL, linear", "SL, CLIP prototypes", "SL, CLIP prototypes + vocab", "SL, MiniLM prototypes (oracle)",
           "CLIP, frozen text tower")
-AFFINITY_MODELS = ("SL, linear", "SL, CLIP prototypes + vocab", "CLIP, frozen text tower")
+# SL's fixed CLIP prototypes *are* the frozen-tower CLIP's class embeddings (same tower, same prompts), so one
+# panel shows both; the oracle's prototypes are the third.
+AFFINITY_MODELS = ("SL, linear", "CLIP, frozen text tower", "SL, MiniLM prototypes (oracle)")
 
 
 def tail_classes(counts, share: float) -> np.ndarray:

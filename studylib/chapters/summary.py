@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b
+from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b, ch04
 from studylib.io import atomic_write_text
 
-CHAPTERS = (ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b)
+CHAPTERS = (ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b, ch04)
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 

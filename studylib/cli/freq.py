@@ -65,10 +65,12 @@ def _fill(parser: argparse.ArgumentParser) -> None:
                        description="One row per file: classes, total, Spearman and Kendall "
                                    "with the reference, max/median, Gini, Zipf alpha.")
     p.add_argument("--reference", required=True, help="reference count file")
-    p.add_argument("files", nargs="*", help="count files (classname<TAB>count)")
+    p.add_argument("files", nargs="*", help="count files (classname<TAB>count), or FILE:column of a headed TSV")
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    p.add_argument("--align", choices=["name", "order"], default="name",
-                   help="pair classes by name (default) or by line order")
+    p.add_argument("--align", choices=["auto", "name", "order"], default="auto",
+                   help="auto (default): by line order when the files list the same classes in the same order, "
+                        "else by normalised name, reporting the matched count and the unmatched classes; "
+                        "name: exact names, the sets must be equal; order: by line")
     p.add_argument("--figure", help="also save the ranked log-frequency figure (png/pdf/svg)")
     p.set_defaults(freq_func=_compare)
 
@@ -128,7 +130,7 @@ def _compare(args) -> int:
 
     try:
         ref = read_profile(args.reference)
-        others = [read_profile(f) for f in args.files if Path(f) != Path(args.reference)]
+        others = [read_profile(f) for f in args.files if str(f) != str(args.reference)]
         table = compare_profiles(ref, others, align=args.align)
     except (OSError, ValueError) as e:
         print(f"freq compare: {e}", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""Chapter 4: the relevance filter, DTD's rule, binned trends, the real-data tables and C12 on smoke runs."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_DATA
+from studylib.captions.relevance import confusable_concepts, relevant_matches
+from studylib.chapters import ch04
+from studylib.inference import WORDS
+
+
+def test_confusable_concepts_share_a_synonym():
+    assert confusable_concepts([("crane", "bird"), ("Crane ", "machine"), ("owl",)]) == [{1}, {0}, set()]
+
+
+def test_the_relevance_filter_keeps_the_closer_concept():
+    concept_vectors = np.eye(3)
+    captions = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    # caption 0 names concepts 0 and 1 (closer to 0); caption 1 names concept 0 only, but 0 and 1 are homonyms;
+    # caption 2 names concept 2, which has no rival
+    keep = relevant_matches([0, 0, 1, 2], [0, 1, 0, 2], captions, concept_vectors, [{1}, {0}, set()])
+    assert keep.tolist() == [True, False, False, True]
+
+
+def _agreement(dtd, other):
+    rows = [{"concept set": "DTD", "corpus": "X", "estimate": "relevant", "spearman": dtd[0], "lo": dtd[1],
+             "hi": dtd[2]},
+            {"concept set": "Food", "corpus": "X", "estimate": "relevant", "spearman": other[0], "lo": other[1],
+             "hi": other[2]},
+            {"concept set": "EuroSAT", "corpus": "X", "estimate": "relevant", "spearman": np.nan, "lo": np.nan,
+             "hi": np.nan},
+            {"concept set": "EuroSAT", "corpus": "X", "estimate": "matched", "spearman": 0.9, "lo": 0.85, "hi": 0.95}]
+    return pd.DataFrame(rows)
+
+
+def test_dtd_is_the_exception_only_when_its_interval_lies_below_every_other():
+    assert ch04.dtd_is_the_exception(_agreement((0.5, 0.3, 0.6), (0.9, 0.8, 0.95)))["verdict"] == WORDS["reproduced"]
+    assert ch04.dtd_is_the_exception(_agreement((0.5, 0.3, 0.82), (0.9, 0.8, 0.95)))["verdict"] == \
+        WORDS["inconclusive"]
+    assert ch04.dtd_is_the_exception(_agreement((0.99, 0.97, 0.999), (0.5, 0.3, 0.6)))["verdict"] == WORDS["opposite"]
+
+
+def test_bin_trend_in_units_of_the_rarest_bins_spread():
+    t = pd.DataFrame({"model": "m", "measure": "accuracy", "centre": [1.0, 10.0], "mean": [0.2, 0.5],
+                      "std": [0.1, 0.2], "n": [5, 5]})
+    row = ch04.bin_trend(t).iloc[0]
+    assert row["difference"] == pytest.approx(0.3) and row["in rarest-bin stds"] == pytest.approx(3.0)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "neglected_tails").is_dir(), reason="../shared is absent")
+def test_real_estimators_and_concept_sets():
+    t = ch04.estimator_agreement(SHARED_DATA)
+    imagenet = t[(t["concept set"] == "ImageNet") & (t["estimate"] == "relevant")]
+    assert (imagenet["matched"] == 1000).all() and (imagenet["spearman"] > 0.7).all()
+    dtd = t[(t["concept set"] == "DTD") & (t["estimate"] == "relevant")]
+    assert (dtd["spearman"] < imagenet["spearman"].min()).all()
+    assert t.loc[t["concept set"] == "EuroSAT", "unmatched"].str.contains("not available").any()
+    assert set(ch04.aligned_pairs(SHARED_DATA)) >= {"ImageNet", "DTD", "EuroSAT"}
+    imb = ch04.concept_set_imbalance(SHARED_DATA)
+    assert set(imb["concept set"]) == set(ch04.CONCEPT_SETS) and (imb["gini"] > 0.5).all()
+
+
+def test_absent_shared_data_gives_none(tmp_path):
+    assert ch04.estimator_agreement(tmp_path) is None and ch04.concept_set_imbalance(tmp_path) is None
+
+
+def test_c12_and_scores_on_chapter_2s_smoke_runs():
+    from studylib.session import Session
+
+    s = Session(ch04.NAME, "smoke", sizes=ch04.SIZES, progress=False)
+    runs = s.run_all(ch04.specs(s))
+    scores = ch04.scores(runs)
+    assert set(scores["method"]) == set(ch04.METHODS) and len(scores) == 2 * len(ch04.METHODS)
+    assert scores[["top1", "balanced", "tail"]].apply(lambda c: c.between(0, 1)).all().all()
+    claims = ch04.claims({0: runs})
+    assert set(ch04.c12_verdicts(claims)) == {"CLIP is still biased", "logit adjustment removes part of it"}
+    adj = ch04.adjusted_logits(runs["CLIP"])
+    assert np.isclose(adj["priors"]["oracle"].sum(), 1) and len(adj["heldout"]) > 0
+    binned = ch04.binned_statistics(runs, edges=[1, 10, 100, 1000])
+    assert set(binned["measure"]) == {"accuracy", "predictions"} and "std" in binned
+
+
+def test_unpaired_difference_of_correlations_on_different_class_sets():
+    from studylib.inference import unpaired_difference
+
+    rng = np.random.default_rng(0)
+    fa, fb = rng.integers(1, 1000, 80), rng.integers(1, 1000, 60)
+    strong = unpaired_difference(fa + rng.normal(0, 50, 80), fa, rng.normal(0, 1, 60), fb)
+    assert strong["a"] > 0.9 and abs(strong["b"]) < 0.35 and strong["lo"] > 0.4
+    same = unpaired_difference(rng.normal(0, 1, 80), fa, rng.normal(0, 1, 60), fb, seed=1)
+    assert same["lo"] < 0 < same["hi"]
+    with pytest.raises(ValueError, match=">= 4 classes"):
+        unpaired_difference([1, 2, 3], [1, 2, 3], [1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_fine_vs_coarse_on_smoke_runs():
+    from studylib.chapters import ch02c
+    from studylib.session import Session
+
+    cs = Session(ch04.NAME, "smoke", sizes=ch02c.SIZES, progress=False)
+    runs = cs.run_all(ch04.concept_set_specs(cs))
+    assert runs["fine-grained (dogs)"].per_class["class_name"].nunique() == cs.params["n_classes"]
+    row = ch04.fine_vs_coarse({0: runs}).iloc[0]
+    assert row["interval"].startswith("unpaired") and row["lo"] <= row["difference"] <= row["hi"]
