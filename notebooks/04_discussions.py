@@ -64,11 +64,25 @@ plt.show()
 scores.round(3)
 
 # %%
+display(Markdown("The priors each method removes (the largest three, and their rank agreement with the true "
+                 "training prior):"))
+display(ch04.prior_summary(runs, seed=seed).round(3))
 claims = ch04.claims(runs_by_seed, tau=tau)
 lines = [f"* {r.comparison}, {r.measure if isinstance(r.measure, str) else 'Spearman'}: {r.difference:+.3f} "
          f"[{r.lo:+.3f}, {r.hi:+.3f}] ({r.interval}): {r.verdict}." for r in claims.itertuples()]
 lines += [f"* **C12, {part}**: **{word}**." for part, word in ch04.c12_verdicts(claims).items()]
 display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# The same adjustment on every real-data CLIP or SL run in the registry (the `paper` preset's
+# runs on your own data, if any).
+
+# %%
+real = ch04.real_runs(ch.registry)
+if real:
+    display(ch04.scores(real, seed=seed, tau=tau).round(3))
+else:
+    display(Markdown("*No real-data run in the registry yet (`python -m studylib train --preset paper ...`).*"))
 
 # %% [markdown]
 # ## Binned statistics (Fig 11b)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,18 +78,14 @@ def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, p
     return final
 
 
-def _trained_runs() -> int:
-    root = results_dir() / "runs"
-    return sum(1 for _ in root.glob("*/metrics.json")) if root.is_dir() else 0
-
-
 def timings_path(preset: str) -> Path:
     return results_dir() / "executed" / f"timings-{preset}.json"
 
 
 def read_timings(preset: str) -> dict:
     """chapter -> {"seconds", "trained", "when", "phases", "runs"} of the last execution of each chapter at
-    ``preset`` (see :func:`split_time`)."""
+    ``preset`` (see :func:`split_time`), and ``"__wall__"`` -> {"seconds", "jobs", "when"} of the last whole
+    study."""
     path = timings_path(preset)
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -103,39 +102,123 @@ def split_time(seconds: float, started: float, profile: dict) -> dict:
     return out
 
 
-def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
-                 progress: bool = True) -> list[tuple[Path, float]]:
-    """Execute the selected chapters in order; return (executed path, seconds) per chapter.
+def _child_env(profile_file: Path, threads: int) -> dict:
+    """The chapter kernel's environment: where to write its phases, and its thread count."""
+    env = dict(os.environ)
+    env["STUDYLIB_PROFILE"] = str(profile_file)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
 
-    Each chapter's wall time, split by phase (:func:`split_time`), the seconds of each run it
-    trained, and the number of runs it trained (not found in the registry) are recorded in
-    ``<results>/executed/timings-<preset>.json`` (without overrides only), from which the
-    README's minutes-per-chapter table is generated.
+
+def _run_one(path: Path, params: dict, env: dict, progress: bool) -> Path:
+    """Execute one chapter in a child process with ``env`` (its kernel inherits it); the executed notebook's
+    path, or ChapterFailed with the chapter's own error."""
+    out_dir = results_dir() / "executed"
+    cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir),
+           "1" if progress else "0"]
+    res = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    if res.returncode:
+        tail = [line for line in res.stderr.strip().splitlines() if not line.startswith("[IPKernelApp]")][-6:]
+        raise ChapterFailed("\n".join(tail) or f"{path.name} failed (exit code {res.returncode})")
+    return out_dir / f"{path.stem}.ipynb"
+
+
+def _schedule(paths: list, after: dict, jobs: int, work) -> None:
+    """Call ``work(path)`` for every path, ``jobs`` at a time, in reading order, each only after the chapters
+    it comes ``after`` (stems) have finished; the first failure stops new starts and is raised."""
+    stems = {p.stem for p in paths}
+    pending, done, failed = list(paths), set(), []
+    cond = threading.Condition()
+
+    def ready(p):
+        return all(a in done or a not in stems for a in after.get(p.stem, ()))
+
+    def worker():
+        while True:
+            with cond:
+                while True:
+                    if failed or not pending:
+                        return
+                    nxt = next((p for p in pending if ready(p)), None)
+                    if nxt is not None:
+                        pending.remove(nxt)
+                        break
+                    cond.wait()
+            try:
+                work(nxt)
+            except BaseException as err:            # noqa: BLE001 (re-raised below, in the caller's thread)
+                with cond:
+                    failed.append(err)
+                    cond.notify_all()
+                return
+            with cond:
+                done.add(nxt.stem)
+                cond.notify_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+
+
+def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
+                 progress: bool = True, jobs: int = 1, after: dict | None = None) -> list[tuple[Path, float]]:
+    """Execute the selected chapters; return (executed path, seconds) per chapter, in reading order.
+
+    Each chapter runs in its own process and kernel with **one thread** (``OMP_NUM_THREADS=1``), so
+    its numbers do not depend on the machine's cores or on ``jobs``: up to ``jobs`` chapters run at
+    once (two single-threaded kernels use two cores better than one kernel with two threads uses
+    them, for models this small), each only after the chapters named in ``after[stem]``, whose
+    runs it reuses. Each chapter's wall time, split by phase (:func:`split_time`), the seconds of
+    each run it trained, and the number of runs it trained are recorded in
+    ``<results>/executed/timings-<preset>.json`` (without overrides only), with the whole
+    execution's wall time under ``"__wall__"``; the README's minutes table is generated from it.
     """
     params = {"preset": preset, **(overrides or {})}
-    done = []
-    profile_file = (results_dir() / "executed" / ".profile.json").resolve()
-    for path in chapters(selection):
-        t0, wall0, before = time.perf_counter(), time.time(), _trained_runs()
-        print(f"== {path.stem} (preset {preset})", flush=True)
+    paths = chapters(selection)
+    lock = threading.Lock()
+    done = {}
+    executed = results_dir() / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    def work(path):
+        profile_file = (executed / f".profile-{path.stem}.json").resolve()
         profile_file.unlink(missing_ok=True)
-        previous = os.environ.get("STUDYLIB_PROFILE")
-        os.environ["STUDYLIB_PROFILE"] = str(profile_file)        # the kernel inherits it
-        try:
-            out = execute_chapter(path, params, progress=progress)
-        finally:
-            if previous is None:
-                os.environ.pop("STUDYLIB_PROFILE", None)
-            else:
-                os.environ["STUDYLIB_PROFILE"] = previous
+        t0, wall0 = time.perf_counter(), time.time()
+        print(f"== {path.stem} (preset {preset}) started", flush=True)
+        out = _run_one(path, params, _child_env(profile_file, 1), progress and jobs == 1)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
-        print(f"   done in {dt:.1f}s -> {out}", flush=True)
-        done.append((out, dt))
-        if not overrides:
-            timings = read_timings(preset)
-            timings[path.stem] = {"seconds": round(dt, 1), "trained": _trained_runs() - before,
-                                  "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                  "phases": split_time(dt, wall0, profile), "runs": profile.get("runs", [])}
-            atomic_write_json(timings_path(preset), timings)
-    return done
+        profile_file.unlink(missing_ok=True)
+        print(f"   {path.stem} done in {dt:.1f}s -> {out}", flush=True)
+        with lock:
+            done[path] = (out, dt)
+            if not overrides:
+                timings = read_timings(preset)
+                timings[path.stem] = {"seconds": round(dt, 1), "when": datetime.now(timezone.utc).isoformat(
+                                      timespec="seconds"), "phases": split_time(dt, wall0, profile),
+                                      "runs": profile.get("runs", []),
+                                      "trained": sum(1 for r in profile.get("runs", []) if r["phase"] == "train")}
+                atomic_write_json(timings_path(preset), timings)
+
+    _schedule(paths, after or {}, jobs, work)
+    if not overrides and not selection:
+        timings = read_timings(preset)
+        timings["__wall__"] = {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
+                               "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_json(timings_path(preset), timings)
+    return [done[p] for p in paths]
+
+
+if __name__ == "__main__":              # one chapter in this process (run_chapters' child)
+    try:
+        execute_chapter(Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), progress=sys.argv[4] == "1")
+    except ChapterFailed as err:
+        print(err, file=sys.stderr)
+        sys.exit(3)

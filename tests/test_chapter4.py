@@ -102,3 +102,14 @@ def test_fine_vs_coarse_on_smoke_runs():
     assert runs["fine-grained (dogs)"].per_class["class_name"].nunique() == cs.params["n_classes"]
     row = ch04.fine_vs_coarse({0: runs}).iloc[0]
     assert row["interval"].startswith("unpaired") and row["lo"] <= row["difference"] <= row["hi"]
+
+
+def test_prior_summary_and_real_runs_on_smoke_runs():
+    from studylib.session import Session
+
+    s = Session(ch04.NAME, "smoke", sizes=ch04.SIZES, progress=False)
+    runs = s.run_all(ch04.specs(s))
+    t = ch04.prior_summary(runs)
+    assert set(t["method"]) == {"oracle", "unlabelled", "labelled (GLA)"}
+    assert (t.loc[t["method"] == "oracle", "Spearman with the true prior"] > 0.99).all()
+    assert ch04.real_runs(s.registry) == {}                   # world runs only

@@ -34,5 +34,5 @@ def test_split_time_and_the_minutes_table():
     assert sum(split.values()) == pytest.approx(100.0)
     table = summary.minutes_table({"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00",
                                             "phases": split}})
-    assert "| 01_a" in table and "Outside training: 40% of 1.7 minutes" in table
+    assert "| 01_a" in table and "Outside training: 40% of the 1.7 chapter-minutes" in table
     assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0      # a kernel that never reported

@@ -53,14 +53,45 @@ def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
     from studylib import execute
 
-    monkeypatch.setattr(execute, "execute_chapter", lambda path, params, progress=True: path)
+    monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: path)
     monkeypatch.setattr(execute, "chapters", lambda selection=None: [tmp_path / "01_a.py", tmp_path / "02_b.py"])
     assert execute.read_timings("smoke") == {}
     execute.run_chapters(preset="smoke", progress=False)
     recorded = execute.read_timings("smoke")
-    assert set(recorded) == {"01_a", "02_b"} and all(t["trained"] == 0 for t in recorded.values())
+    assert set(recorded) == {"01_a", "02_b", "__wall__"} and recorded["01_a"]["trained"] == 0
     execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
     assert execute.read_timings("smoke") == recorded
     table = summary.minutes_table(recorded)
-    assert "| 01_a" in table and "**all**" in table
+    assert "| 01_a" in table and "**all**" in table and "__wall__" not in table and "wall time" in table
     assert "No recorded chapter timings" in summary.minutes_table({})
+
+
+def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path):
+    """Two at a time, in reading order, a chapter only after those it reuses runs from; each kernel on one
+    thread; a failure stops new starts and is raised."""
+    import threading
+    import time
+
+    from studylib import execute
+
+    paths = [tmp_path / f"{s}.py" for s in ("01_a", "02_b", "03_c", "04_d")]
+    log, lock = [], threading.Lock()
+
+    def fake(path, params, env, progress):
+        assert env["OMP_NUM_THREADS"] == "1"
+        with lock:
+            log.append(("start", path.stem))
+        time.sleep(0.2 if path.stem == "01_a" else 0.05)
+        with lock:
+            log.append(("end", path.stem))
+        return path
+
+    monkeypatch.setattr(execute, "_run_one", fake)
+    monkeypatch.setattr(execute, "chapters", lambda selection=None: paths)
+    done = execute.run_chapters(preset="smoke", progress=False, jobs=2, after={"04_d": ("01_a",)})
+    assert [p for p, _ in done] == paths
+    assert log.index(("start", "04_d")) > log.index(("end", "01_a"))
+    assert log.index(("start", "02_b")) < log.index(("end", "01_a"))          # two at a time
+    monkeypatch.setattr(execute, "_run_one", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom")))
+    with pytest.raises(execute.ChapterFailed, match="boom"):
+        execute.run_chapters(preset="smoke", progress=False, jobs=2)

@@ -20,3 +20,9 @@ Each module's docstring gives the command that runs its notebook (and ch01/ch02 
 produced); every chapter's verdicts at ``quick`` are in the README's generated table.
 Generic modules never import from here.
 """
+
+# Which chapters reuse runs another trains: the runner starts a chapter only after these have finished,
+# so two chapters never train the same run at once (``studylib.execute.run_chapters(after=...)``).
+AFTER = {"02d_scale_and_text_heads": ("02c_data_distribution",),
+         "02e_open_world": ("02b_language_and_vocabulary",),
+         "04_discussions": ("02_imbalance", "02c_data_distribution")}

@@ -66,6 +66,33 @@ def adjusted_logits(run, seed: int = 0, tau: float = TAU) -> dict:
     return out
 
 
+def real_runs(registry) -> dict:
+    """label [key] -> run, for every real-data CLIP or SL run in ``registry`` (the ``paper`` preset's)."""
+    return {f"{r.meta.get('label', 'run')} [{r.key[:6]}]": r for r in registry.runs()
+            if r.meta.get("data") == "real" and r.config.get("train", {}).get("objective") in ("clip", "sl")}
+
+
+def prior_summary(runs: dict, seed: int = 0, top: int = 3) -> pd.DataFrame:
+    """The priors each method removes, per model: the classes with the largest estimated prior, and how far the
+    estimate is from the oracle (Spearman over classes)."""
+    from studylib.metrics import correlation
+
+    rows = []
+    for model, run in runs.items():
+        adj = adjusted_logits(run, seed)
+        names = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]].sort_values("class_index")[
+            "class_name"].to_numpy()
+        oracle = adj["priors"]["oracle"]
+        for method, prior in adj["priors"].items():
+            if prior is None:
+                continue
+            best = np.argsort(-prior)[:top]
+            rows.append({"model": model, "method": method, "largest": ", ".join(f"{names[i]} {prior[i]:.3f}"
+                                                                              for i in best),
+                         "Spearman with the true prior": correlation(prior, oracle, "spearman")})
+    return pd.DataFrame(rows)
+
+
 def per_class(logits, labels, n_classes: int) -> pd.DataFrame:
     conf = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(conf, (labels, logits.argmax(1)), 1)
@@ -74,9 +101,10 @@ def per_class(logits, labels, n_classes: int) -> pd.DataFrame:
 
 def scores(runs: dict, seed: int = 0, tau: float = TAU) -> pd.DataFrame:
     """One row per (model, method): top-1, balanced accuracy, tail accuracy, Spearman correlations with
-    frequency of #predictions and accuracy (with 95% bootstrap intervals over classes)."""
+    frequency of #predictions and accuracy (with 95% bootstrap intervals over classes). ``runs``: label -> run
+    (chapter 2's CLIP and SL, or any real-data runs)."""
     rows = []
-    for model in MODELS:
+    for model in runs:
         run = runs[model]
         counts = _counts(run)
         tail = counts <= np.quantile(counts, TAIL_SHARE)

@@ -33,6 +33,10 @@ def minutes_table(timings: dict) -> str:
     :func:`studylib.execute.split_time`), and the share of the time spent outside training."""
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
+    wall = timings.get("__wall__")
+    timings = {k: v for k, v in timings.items() if not k.startswith("__")}
+    if not timings:
+        return "*No recorded chapter timings yet (`make study` records them).*"
     rows = []
     for name, t in sorted(timings.items()):
         phases = t.get("phases", {})
@@ -47,8 +51,12 @@ def minutes_table(timings: dict) -> str:
     shown = df.round(1).astype(object)
     text = shown.where(shown.notna(), "–").to_markdown(index=False)
     if not np.isnan(total["train"]):
-        text += (f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of "
-                 f"{total['minutes']:.1f} minutes (`start-up` is kernel start and imports).")
+        text += (f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of the "
+                 f"{total['minutes']:.1f} chapter-minutes (`start-up` is kernel start and imports).")
+    if wall:
+        text += (f" The whole study took **{wall['seconds'] / 60:.1f} minutes** of wall time with {wall['jobs']} "
+                 "chapter(s) at a time, each kernel on one thread (executed "
+                 f"{wall['when'][:16].replace('T', ' ')} UTC).")
     return text
 
 

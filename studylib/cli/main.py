@@ -10,24 +10,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
 def _cmd_run(args) -> int:
+    import time
+
+    from studylib.chapters import AFTER
     from studylib.config import PRESETS
     from studylib.execute import ChapterFailed, parse_assignment, run_chapters
 
     if args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
         return 2
+    if args.jobs < 1:
+        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
     try:
         overrides = dict(parse_assignment(p) for p in args.param)
-        done = run_chapters(args.chapters, args.preset, overrides, progress=not args.quiet)
+        done = run_chapters(args.chapters, args.preset, overrides, progress=not args.quiet, jobs=args.jobs,
+                            after=AFTER)
     except (ValueError, ChapterFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    total = sum(dt for _, dt in done)
-    print(f"{len(done)} chapter(s) in {total:.1f}s")
+    print(f"{len(done)} chapter(s) in {time.perf_counter() - t0:.1f}s ({args.jobs} at a time)")
     return 0
 
 
@@ -133,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="override a notebook parameter (value parsed as JSON if possible)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                     help="chapters at a time, each kernel on one thread (default: the cores, at most 4)")
     run.set_defaults(func=_cmd_run)
     res = sub.add_parser("results", help="print the results table (one row per run)")
     res.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
