@@ -175,8 +175,8 @@ plt.show()
 #   unlabelled estimate or GLA's labelled one, CLIP's correlation and tail accuracy stayed
 #   where they were, while SL's correlation fell (0.78 to 0.56-0.62) and its top-1 went from
 #   0.12 to about 0.2. Both estimates rest on five held-out images per class: enough to see
-#   SL's large bias through the noise, not CLIP's small one. This part of C12 is not
-#   reproduced at this size.
+#   SL's large bias through the noise, not CLIP's small one. The world does not show this
+#   part of C12 at this size.
 # * *The oracle over-corrects CLIP.* Subtracting the whole log training prior (τ = 1) turns
 #   CLIP's correlation negative and halves its top-1: CLIP is far less biased than its data
 #   is imbalanced, so the training prior is the wrong size of correction for it (a smaller
