@@ -55,14 +55,60 @@ def parse_assignment(text: str) -> tuple[str, object]:
     return key.strip(), value
 
 
+def declared_parameters(path: Path) -> dict:
+    """name -> declared type name of a chapter's ``parameters`` cell (papermill's own reading of it)."""
+    import jupytext
+    from papermill.translators import PythonTranslator
+
+    cells = [c for c in jupytext.read(path).cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path.name} needs exactly one cell tagged 'parameters', found {len(cells)}")
+    return {p.name: p.inferred_type_name for p in PythonTranslator.inspect(cells[0])}
+
+
+def chapter_parameters(paths: list, parameters: dict) -> dict:
+    """path -> the parameters that chapter declares, checked before any kernel starts: a name no selected chapter
+    declares, or a value of another type than the one declared (an int where a float is declared is fine), is
+    refused with the close matches and the valid names. A name some chapters lack goes to those that declare it."""
+    import difflib
+
+    declared = {p: declared_parameters(p) for p in paths}
+    valid = sorted({n for d in declared.values() for n in d})
+    for name in parameters:
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            who = f"{paths[0].stem} has no parameter" if len(paths) == 1 else "no selected chapter has a parameter"
+            raise ValueError(f"{who} {name!r}{hint}; parameters: {', '.join(valid)}")
+    out = {}
+    for p, d in declared.items():
+        out[p] = {k: v for k, v in parameters.items() if k in d}
+        _check_types(p, d, out[p])
+        out[p] = {k: float(v) if d[k] == "float" else v for k, v in out[p].items()}
+    return out
+
+
+def _check_types(path: Path, declared: dict, parameters: dict) -> None:
+    for name, value in parameters.items():
+        want = declared[name]
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "str": isinstance(value, str), "bool": isinstance(value, bool)}.get(want, True)
+        if not ok:
+            raise ValueError(f"{path.stem}: parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
+
+
+
 def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True) -> Path:
-    """Run one chapter; return the executed notebook's path or raise ChapterFailed."""
+    """Run one chapter; return the executed notebook's path or raise ChapterFailed. The executed notebook is a
+    plain ``.ipynb`` (the source's jupytext pairing is dropped, so JupyterLab opens it as it is)."""
     import jupytext
     import papermill as pm
 
     out_dir = Path(out_dir) if out_dir else results_dir() / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(path)
+    nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     final = out_dir / f"{path.stem}.ipynb"
     tmp = out_dir / f".{path.stem}.running.ipynb"
@@ -181,6 +227,7 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
     """
     params = {"preset": preset, **(overrides or {})}
     paths = chapters(selection)
+    per_chapter = chapter_parameters(paths, params)      # checked before any kernel starts
     lock = threading.Lock()
     done = {}
     executed = results_dir() / "executed"
@@ -192,7 +239,7 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         profile_file.unlink(missing_ok=True)
         t0, wall0 = time.perf_counter(), time.time()
         print(f"== {path.stem} (preset {preset}) started", flush=True)
-        out = _run_one(path, params, _child_env(profile_file, 1), progress and jobs == 1)
+        out = _run_one(path, per_chapter[path], _child_env(profile_file, 1), progress and jobs == 1)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         profile_file.unlink(missing_ok=True)

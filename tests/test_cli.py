@@ -34,3 +34,15 @@ def test_train_on_the_concept_world_from_the_cli(capsys):
 def test_module_entry_point():
     res = subprocess.run([sys.executable, "-m", "studylib", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "run" in res.stdout and "results" in res.stdout
+
+
+def test_results_csv_into_a_closed_pipe_is_quiet(tmp_path):
+    """`studylib results --csv | head`: the reader has gone when the table is written; no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "studylib", "results", "--csv", "--root", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()                                   # before the child (still importing) writes anything
+    err = proc.stderr.read()
+    assert proc.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err

@@ -31,6 +31,7 @@ def test_chapter_runs_at_smoke(path, _isolated_outputs):
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+    assert "jupytext" not in nb.metadata            # a plain notebook: JupyterLab opens it without a pairing
     index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
     made = [f for f, e in index.items() if e["notebook"] == path.stem]
     assert made and all(index[f]["preset"] == "smoke" for f in made)

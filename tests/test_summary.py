@@ -49,12 +49,33 @@ def test_the_readme_has_the_generated_block_and_no_hand_written_verdict_outside_
         assert word not in outside.lower().replace("**reproduced** only", ""), word
 
 
+def _fake_chapters(folder, *stems):
+    for s in stems:
+        (folder / f"{s}.py").write_text('# %% tags=["parameters"]\npreset: str = "quick"\nepochs: int = 1\n')
+    return [folder / f"{s}.py" for s in stems]
+
+
+def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
+    from studylib import execute
+
+    a, b = _fake_chapters(tmp_path, "01_a", "02_b")
+    b.write_text('# %% tags=["parameters"]\npreset: str = "quick"\ntau: float = 1.0\n')
+    out = execute.chapter_parameters([a, b], {"preset": "smoke", "tau": 2})
+    assert out[a] == {"preset": "smoke"} and out[b] == {"preset": "smoke", "tau": 2.0}
+    with pytest.raises(ValueError, match=r"no parameter 'epoch' \(did you mean epochs\?\); parameters: epochs"):
+        execute.chapter_parameters([a], {"epoch": 2})
+    with pytest.raises(ValueError, match="no selected chapter has a parameter 'zzz'"):
+        execute.chapter_parameters([a, b], {"zzz": 1})
+    with pytest.raises(ValueError, match="parameter 'epochs' must be int, got str 'three'"):
+        execute.chapter_parameters([a], {"epochs": "three"})
+
+
 def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
     from studylib import execute
 
     monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: path)
-    monkeypatch.setattr(execute, "chapters", lambda selection=None: [tmp_path / "01_a.py", tmp_path / "02_b.py"])
+    monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
     assert execute.read_timings("smoke") == {}
     execute.run_chapters(preset="smoke", progress=False)
     recorded = execute.read_timings("smoke")
@@ -74,7 +95,7 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
 
     from studylib import execute
 
-    paths = [tmp_path / f"{s}.py" for s in ("01_a", "02_b", "03_c", "04_d")]
+    paths = _fake_chapters(tmp_path, "01_a", "02_b", "03_c", "04_d")
     log, lock = [], threading.Lock()
 
     def fake(path, params, env, progress):

@@ -46,11 +46,15 @@ def _cmd_results(args) -> int:
 
     table = Registry(args.root).table()
     cols = list(table.columns) if args.all else TABLE_COLUMNS
-    if args.csv:
-        table[cols].to_csv(sys.stdout, index=False)
-    else:
-        with pd.option_context("display.max_rows", None, "display.width", 200):
-            print(table[cols].to_string(index=False) if len(table) else "no runs yet")
+    try:
+        if args.csv:
+            table[cols].to_csv(sys.stdout, index=False)
+        else:
+            with pd.option_context("display.max_rows", None, "display.width", 200):
+                print(table[cols].to_string(index=False) if len(table) else "no runs yet")
+        sys.stdout.flush()
+    except BrokenPipeError:                 # `studylib results --csv | head`: the reader stopped early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
