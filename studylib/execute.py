@@ -148,10 +148,30 @@ def split_time(seconds: float, started: float, profile: dict) -> dict:
     return out
 
 
-def _child_env(profile_file: Path, threads: int) -> dict:
-    """The chapter kernel's environment: where to write its phases, and its thread count."""
+def output_folder(preset: str, overrides: dict) -> Path | None:
+    """Where a non-canonical execution publishes figures and data cards: ``<results>/<preset>[-<hash of the
+    overrides>]``; None for the canonical study (preset ``quick``, no overrides), which writes ``figures/`` and
+    ``data_cards/``."""
+    if preset == "quick" and not overrides:
+        return None
+    import hashlib
+
+    tag = preset
+    if overrides:
+        tag += "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    return results_dir() / tag
+
+
+def _child_env(profile_file: Path, threads: int, outputs: Path | None = None) -> dict:
+    """The chapter kernel's environment: where to write its phases, its thread count and, for a non-canonical
+    execution whose figure and card folders the caller has not set, where those go (:func:`output_folder`)."""
     env = dict(os.environ)
     env["STUDYLIB_PROFILE"] = str(profile_file)
+    env.pop("STUDYLIB_EXECUTED", None)
+    if outputs is not None:
+        env.setdefault("STUDYLIB_FIGURES", str(outputs / "figures"))
+        env.setdefault("STUDYLIB_CARDS", str(outputs / "data_cards"))
+        env["STUDYLIB_EXECUTED"] = str(outputs / "executed")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
     return env
@@ -160,7 +180,7 @@ def _child_env(profile_file: Path, threads: int) -> dict:
 def _run_one(path: Path, params: dict, env: dict, progress: bool) -> Path:
     """Execute one chapter in a child process with ``env`` (its kernel inherits it); the executed notebook's
     path, or ChapterFailed with the chapter's own error."""
-    out_dir = results_dir() / "executed"
+    out_dir = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed"))
     cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir),
            "1" if progress else "0"]
     res = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -224,6 +244,8 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
     each run it trained, and the number of runs it trained are recorded in
     ``<results>/executed/timings-<preset>.json`` (without overrides only), with the whole
     execution's wall time under ``"__wall__"``; the README's minutes table is generated from it.
+    Only the canonical study (preset ``quick``, no overrides) publishes ``figures/`` and
+    ``data_cards/``; any other execution writes them under :func:`output_folder`.
     """
     params = {"preset": preset, **(overrides or {})}
     paths = chapters(selection)
@@ -239,7 +261,8 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         profile_file.unlink(missing_ok=True)
         t0, wall0 = time.perf_counter(), time.time()
         print(f"== {path.stem} (preset {preset}) started", flush=True)
-        out = _run_one(path, per_chapter[path], _child_env(profile_file, 1), progress and jobs == 1)
+        env = _child_env(profile_file, 1, output_folder(preset, overrides or {}))
+        out = _run_one(path, per_chapter[path], env, progress and jobs == 1)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         profile_file.unlink(missing_ok=True)

@@ -70,6 +70,24 @@ def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
         execute.chapter_parameters([a], {"epochs": "three"})
 
 
+def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
+    from studylib import execute
+
+    monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
+    seen = {}
+    monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: seen.update(env) or path)
+    monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a"))
+    execute.run_chapters(preset="smoke", progress=False)
+    assert seen["STUDYLIB_FIGURES"] == str(execute.results_dir() / "smoke" / "figures")
+    assert seen["STUDYLIB_EXECUTED"] == str(execute.results_dir() / "smoke" / "executed")
+    execute.run_chapters(preset="quick", overrides={"epochs": 2}, progress=False)
+    assert seen["STUDYLIB_FIGURES"].startswith(str(execute.results_dir() / "quick-"))
+    seen.clear()
+    execute.run_chapters(preset="quick", progress=False)
+    assert "STUDYLIB_FIGURES" not in seen                       # the canonical study: figures/ itself
+    assert execute.output_folder("quick", {}) is None
+
+
 def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
     from studylib import execute
