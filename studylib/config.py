@@ -98,7 +98,7 @@ class WorldConfig:
 
     positive: ClassVar = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes"}
     non_negative: ClassVar = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread",
-                              "open_world", "open_world_pairs"}
+                              "open_world", "open_world_pairs", "physics_seed", "world_seed"}
     unit_interval: ClassVar = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name", "shift_share",
                                "shape_weight", "caption_image_words"}
 
@@ -138,7 +138,7 @@ class TrainConfig:
 
     choices: ClassVar = {"amp": ("auto", "bf16", "off"), "device": ("auto", "cpu", "cuda")}
     positive: ClassVar = {"width", "embed_dim", "epochs", "batch_size", "lr"}
-    non_negative: ClassVar = {"weight_decay", "warmup_steps", "checkpoint_every"}
+    non_negative: ClassVar = {"weight_decay", "warmup_steps", "checkpoint_every", "seed"}
 
 
 @dataclass(frozen=True)

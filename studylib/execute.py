@@ -98,7 +98,6 @@ def _check_types(path: Path, declared: dict, parameters: dict) -> None:
             raise ValueError(f"{path.stem}: parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
 
 
-
 def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True) -> Path:
     """Run one chapter; return the executed notebook's path or raise ChapterFailed. The executed notebook is a
     plain ``.ipynb`` (the source's jupytext pairing is dropped, so JupyterLab opens it as it is)."""
@@ -183,11 +182,12 @@ def _run_one(path: Path, params: dict, env: dict, progress: bool) -> Path:
     out_dir = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed"))
     cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir),
            "1" if progress else "0"]
-    res = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True)
+    # with progress the child's bars and its error go straight to the terminal; without, its error is kept
+    res = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL,
+                         stderr=None if progress else subprocess.PIPE, text=True)
     if res.returncode:
-        tail = [line for line in res.stderr.strip().splitlines() if not line.startswith("[IPKernelApp]")][-6:]
-        raise ChapterFailed("\n".join(tail) or f"{path.name} failed (exit code {res.returncode})")
+        tail = [line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")]
+        raise ChapterFailed("\n".join(tail[-6:]) or f"{path.name} failed (its error is printed above)")
     return out_dir / f"{path.stem}.ipynb"
 
 

@@ -37,3 +37,12 @@ def test_overrides_win_and_none_keeps_preset():
     p = resolve("smoke", epochs=3, n_classes=None)
     assert p["epochs"] == 3 and p["n_classes"] == PRESETS["smoke"]["n_classes"]
     assert isinstance(resolve("smoke", lr=1)["lr"], float)
+
+
+def test_seeds_must_be_non_negative():
+    from studylib.config import ConfigError
+    from studylib.spec import resolve
+
+    for name in ("seed", "world_seed"):
+        with pytest.raises(ConfigError, match=f"parameter '{name}' must be >= 0, got -1"):
+            resolve("smoke", **{name: -1})
