@@ -42,7 +42,6 @@ world_seed: int = 0              # seed of the concept world
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import plots
@@ -82,8 +81,7 @@ plt.show()
 # %%
 claims = ch03a.claims(runs_by_seed, tails, preset)
 why = ch03a.collapse(runs_by_seed, tails, preset)
-decided = pd.concat([claims[claims["claim"] != "reported"], why], ignore_index=True)
-words = ch03a.part_verdicts(decided)
+words = ch03a.c8_verdicts(claims, why)
 lines = [f"* {r.mode} {r.share:g} · {r.comparison}: tail top-1 {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"
          f" ({r.interval}){': ' + r.verdict if r.verdict else ' (control)'}." for r in claims.itertuples()]
 lines += [f"* **C8, {part}**: **{word}**." for part, word in words.items()]

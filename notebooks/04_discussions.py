@@ -68,7 +68,7 @@ display(Markdown("The priors each method removes (the largest three, and their r
                  "training prior):"))
 display(ch04.prior_summary(runs, seed=seed).round(3))
 claims = ch04.claims(runs_by_seed, tau=tau)
-lines = [f"* {r.comparison}, {r.measure if isinstance(r.measure, str) else 'Spearman'}: {r.difference:+.3f} "
+lines = [f"* {r.comparison}, {r.measure}: {r.difference:+.3f} "
          f"[{r.lo:+.3f}, {r.hi:+.3f}] ({r.interval}): {r.verdict}." for r in claims.itertuples()]
 lines += [f"* **C12, {part}**: **{word}**." for part, word in ch04.c12_verdicts(claims).items()]
 display(Markdown("\n".join(lines)))

@@ -14,7 +14,7 @@ Run::
     python -m studylib run 02 --preset quick
 
 At ``quick`` (300 classes, 20k pairs, Zipf 1, batch 128, seed 0, studylib 0.3.1; 8 models,
-about 3.5 minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.82 for
+a few minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.82 for
 SL, 0.34 for CLIP, 0.63 for SL with vocabulary subsampling (k=64), which also raised SL's
 top-1 from 0.127 to 0.201; CLIP's zero-shot top-1 0.105. Paired differences over the same
 classes: CLIP − SL −0.47 [−0.58, −0.38] (#predictions) and −0.20 [−0.31, −0.10]
@@ -60,10 +60,16 @@ def sl_family_specs(s) -> dict:
     return out
 
 
+def id_table(run, domain: str | None = None) -> pd.DataFrame:
+    """A run's per-class table on one test set (default its in-distribution one), every class, in class order."""
+    pc = run.per_class
+    return pc[pc["domain"] == (domain or run.metrics["id_domain"])].sort_values("class_index")
+
+
 def photo(run) -> pd.DataFrame:
     """A run's per-class table on the in-distribution test set, classes with training pairs only."""
-    table = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]]
-    return table[table["train_count"] > 0].sort_values("class_index")
+    table = id_table(run)
+    return table[table["train_count"] > 0]
 
 
 def robustness(run) -> np.ndarray:
@@ -76,6 +82,17 @@ def robustness(run) -> np.ndarray:
     return shifted.pivot_table(index="class_index", columns="domain", values="accuracy").mean(axis=1).sort_index().to_numpy()
 
 
+def paired_tables(run_a, run_b, own_counts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two runs' :func:`photo` tables, checked to hold the same classes (and, unless ``own_counts``, the
+    same training counts): what a paired comparison over classes needs."""
+    a, b = photo(run_a), photo(run_b)
+    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
+            not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()):
+        raise ValueError(f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
+                         "a paired comparison needs the same world")
+    return a, b
+
+
 def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) -> dict:
     """corr(a) − corr(b) with frequency over the same classes, paired bootstrap interval.
 
@@ -84,11 +101,7 @@ def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) 
     ``own_counts``: the runs saw different amounts of the same classes (a data-scale sweep
     or a different profile); each correlation uses its own counts.
     """
-    a, b = photo(run_a), photo(run_b)
-    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
-            not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()):
-        raise ValueError(f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
-                         "a paired comparison needs the same world")
+    a, b = paired_tables(run_a, run_b, own_counts)
     if measure == "top-1":
         return paired_mean_difference(a["accuracy"].to_numpy(), b["accuracy"].to_numpy(), seed=seed)
     if measure == "robustness":

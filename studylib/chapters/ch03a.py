@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import beyond, part_rows, part_verdicts
+from studylib.chapters.ch02 import beyond, id_table, part_rows, part_verdicts
 from studylib.chapters.ch02c import SIZES
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.inference import combine_seeds, paired_mean_difference, verdict
@@ -99,7 +99,7 @@ def specs(s, world, seed: int | None = None) -> dict:
 def per_class(run, tail) -> pd.DataFrame:
     """A run's per-class accuracy and #predictions on its in-distribution test set, every class (those trimmed
     to nothing included), with ``tail`` marking the trimmed ones."""
-    table = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]].sort_values("class_index")
+    table = id_table(run)
     return table.assign(tail=table["class_index"].isin(tail).to_numpy())
 
 
@@ -154,9 +154,11 @@ def claims(runs_by_seed: dict, tails: dict, preset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def c8_verdicts(table: pd.DataFrame) -> dict:
-    """part -> verdict over every share and mode (the oracle control decides nothing)."""
-    return part_verdicts(table, table["claim"] != "reported")
+def c8_verdicts(claims_table: pd.DataFrame, collapse_table: pd.DataFrame) -> dict:
+    """part -> verdict over every share and mode, the collapse of SL's tail included (the oracle control
+    decides nothing)."""
+    t = pd.concat([claims_table, collapse_table], ignore_index=True)
+    return part_verdicts(t, t["claim"] != "reported")
 
 
 # ---------------------------------------------------------------- Fig 9: why
@@ -240,8 +242,8 @@ def summary(registry, preset: str = "quick") -> list[dict]:
     if missing := not_run(NAME, *runs_by_seed.values()):
         return missing
     tails = tails_of(world, preset)
-    t = pd.concat([claims(runs_by_seed, tails, preset), collapse(runs_by_seed, tails, preset)], ignore_index=True)
-    t = t[t["claim"] != "reported"]
-    return part_rows(NAME, t, part_verdicts(t), prefix="C8: ",
+    c, why = claims(runs_by_seed, tails, preset), collapse(runs_by_seed, tails, preset)
+    t = pd.concat([c[c["claim"] != "reported"], why], ignore_index=True)
+    return part_rows(NAME, t, c8_verdicts(c, why), prefix="C8: ",
                      describe=lambda r: f"{r.mode} {r.share:g}: {r.comparison} {r.difference:+.3f} "
                                         f"[{r.lo:+.3f}, {r.hi:+.3f}]")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import part_rows, part_verdicts
+from studylib.chapters.ch02 import id_table, part_rows, part_verdicts
 from studylib.inference import WORDS, combine_seeds, over_seeds, paired_mean_difference, verdict
 
 NAME = "03b_dino"
@@ -53,6 +53,11 @@ DOWNSTREAM_SEED_OFFSET = 2000
 
 def pretrain_label(data: str, subsampled: bool) -> str:
     return f"DINO, {data}" + (", prototype subsampling" if subsampled else "")
+
+
+def pretrained_labels() -> list[str]:
+    """The four DINO pretraining runs' labels, in :func:`pretrain_specs`' order."""
+    return [pretrain_label(data, sub) for data in PRETRAIN for sub in (False, True)]
 
 
 def probe_label(pretrained: str, world: str) -> str:
@@ -87,14 +92,13 @@ def specs(s, seed: int | None = None) -> dict:
 
 
 def _accuracy(run, domain: str) -> np.ndarray:
-    pc = run.per_class[run.per_class["domain"] == domain].sort_values("class_index")
-    return pc["accuracy"].to_numpy()
+    return id_table(run, domain)["accuracy"].to_numpy()
 
 
 def transfer(runs: dict) -> pd.DataFrame:
     """Probe top-1 of every pretrained backbone on every downstream task."""
     rows = []
-    for name in (n for n in runs if " → " not in n):
+    for name in pretrained_labels():
         for task, (world, domain) in TASKS.items():
             rows.append({"pretrained": name, "task": task,
                          "top1": runs[probe_label(name, world)].metrics[f"top1_{domain}"]})
@@ -134,7 +138,7 @@ def prototypes(runs_by_seed: dict) -> pd.DataFrame:
     """Unique prototypes (eps 0.025) of every DINO run, per seed."""
     rows = []
     for k, runs in runs_by_seed.items():
-        for name in (n for n in runs if " → " not in n):
+        for name in pretrained_labels():
             m = runs[name].metrics
             rows.append({"seed": k, "pretrained": name, "unique": m["unique_prototypes"],
                          "prototypes": m["n_prototypes"], "share": m["unique_prototypes"] / m["n_prototypes"]})

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from studylib import debias
-from studylib.chapters.ch02 import DEFAULT_VOCAB_K, SIZES, model_specs, part_rows, part_verdicts
+from studylib.evaluate import confusion_matrix
+from studylib.chapters.ch02 import DEFAULT_VOCAB_K, SIZES, id_table, model_specs, part_rows, part_verdicts
 from studylib.inference import combine_seeds, paired_difference, paired_mean_difference, verdict
 from studylib.metrics import binned, frequency_correlation, per_class_accuracy, per_class_predictions
 
@@ -45,13 +46,25 @@ def specs(s, seed: int | None = None) -> dict:
 
 
 def _counts(run) -> np.ndarray:
-    pc = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]].sort_values("class_index")
-    return pc["train_count"].to_numpy()
+    return id_table(run)["train_count"].to_numpy()
+
+
+_ADJUSTED: dict = {}          # (run folder, seed, tau) -> adjusted_logits' result: a stored run never changes
 
 
 def adjusted_logits(run, seed: int = 0, tau: float = TAU) -> dict:
-    """method -> (logits, labels) on the evaluation half of the run's in-distribution test set, and the
-    held-out half's indices under ``"heldout"``."""
+    """method -> (logits, labels) on the evaluation half of the run's in-distribution test set, the priors
+    removed under ``"priors"`` and the held-out half's indices under ``"heldout"``; computed once per run, seed
+    and τ in a process (scores, priors and claims share it)."""
+    memo = (str(run.path), seed, tau)
+    if memo not in _ADJUSTED:
+        if len(_ADJUSTED) > 32:
+            _ADJUSTED.clear()
+        _ADJUSTED[memo] = _adjusted(run, seed, tau)
+    return _ADJUSTED[memo]
+
+
+def _adjusted(run, seed: int, tau: float) -> dict:
     domain = run.metrics["id_domain"]
     logits = run.array(f"logits_{domain}").astype(np.float64)
     labels = run.array(f"labels_{domain}").astype(np.int64)
@@ -80,8 +93,7 @@ def prior_summary(runs: dict, seed: int = 0, top: int = 3) -> pd.DataFrame:
     rows = []
     for model, run in runs.items():
         adj = adjusted_logits(run, seed)
-        names = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]].sort_values("class_index")[
-            "class_name"].to_numpy()
+        names = id_table(run)["class_name"].to_numpy()
         oracle = adj["priors"]["oracle"]
         for method, prior in adj["priors"].items():
             if prior is None:
@@ -94,8 +106,7 @@ def prior_summary(runs: dict, seed: int = 0, top: int = 3) -> pd.DataFrame:
 
 
 def per_class(logits, labels, n_classes: int) -> pd.DataFrame:
-    conf = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(conf, (labels, logits.argmax(1)), 1)
+    conf = confusion_matrix(labels, logits.argmax(1), n_classes)
     return pd.DataFrame({"accuracy": per_class_accuracy(conf), "predictions": per_class_predictions(conf)})
 
 
@@ -125,36 +136,35 @@ def claims(runs_by_seed: dict, tau: float = TAU) -> pd.DataFrame:
     """C12's parts for CLIP. Still biased: the #predictions correlation with frequency above 0 (bootstrap over
     classes). Debiasing removes part of it: with the unlabelled and the labelled estimate, the correlation
     after − before below 0 (paired over classes), and tail accuracy after − before (reported)."""
-    rows = []
+    tables, counts = {}, {}
+    for k, runs in runs_by_seed.items():             # each seed's adjustments, estimated once
+        counts[k] = _counts(runs["CLIP"])
+        adj = adjusted_logits(runs["CLIP"], k, tau)
+        tables[k] = {m: per_class(*adj[m], len(counts[k])) for m in METHODS}
     per_seed = []
-    for k, runs in runs_by_seed.items():
-        z, y = adjusted_logits(runs["CLIP"], k, tau)["raw"]
-        pc = per_class(z, y, len(_counts(runs["CLIP"])))
-        c = frequency_correlation(pc["predictions"], _counts(runs["CLIP"]), seed=k)
+    for k in runs_by_seed:
+        c = frequency_correlation(tables[k]["raw"]["predictions"], counts[k], seed=k)
         per_seed.append({"diff": c["r"], "lo": c["lo"], "hi": c["hi"]})
     d, basis = combine_seeds(per_seed)
-    rows.append({"part": "CLIP is still biased", "comparison": "Spearman(#predictions, frequency), raw CLIP",
-                 "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-                 "interval": basis.replace("paired ", ""), "claim": "above 0", "verdict": verdict(d, "above")})
+    rows = [{"part": "CLIP is still biased", "comparison": "raw CLIP", "measure": "Spearman(#predictions, frequency)",
+             "difference": d["diff"], "lo": d["lo"], "hi": d["hi"], "interval": basis.replace("paired ", ""),
+             "claim": "above 0", "verdict": verdict(d, "above")}]
     for method in ("unlabelled", "labelled (GLA)", "oracle"):
-        for measure in ("#predictions", "tail accuracy"):
+        for measure in ("Spearman(#predictions, frequency)", "tail accuracy"):
             per_seed = []
-            for k, runs in runs_by_seed.items():
-                counts = _counts(runs["CLIP"])
-                adj = adjusted_logits(runs["CLIP"], k, tau)
-                after, before = (per_class(*adj[m], len(counts)) for m in (method, "raw"))
-                if measure == "#predictions":
-                    per_seed.append(paired_difference(after["predictions"], before["predictions"], counts, seed=k))
-                else:
-                    tail = counts <= np.quantile(counts, TAIL_SHARE)
+            for k in runs_by_seed:
+                after, before = tables[k][method], tables[k]["raw"]
+                if measure == "tail accuracy":
+                    tail = counts[k] <= np.quantile(counts[k], TAIL_SHARE)
                     per_seed.append(paired_mean_difference(after["accuracy"][tail], before["accuracy"][tail], seed=k))
+                else:
+                    per_seed.append(paired_difference(after["predictions"], before["predictions"], counts[k], seed=k))
             d, basis = combine_seeds(per_seed)
-            decides = method != "oracle" and measure == "#predictions"
-            claim = "below" if measure == "#predictions" else "above"
+            decides = method != "oracle" and measure != "tail accuracy"
+            claim = "above" if measure == "tail accuracy" else "below"
             rows.append({"part": "logit adjustment removes part of it" if decides else "reported",
-                         "comparison": f"{method} − raw", "measure": measure if measure != "#predictions" else
-                         "Spearman(#predictions, frequency)", "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-                         "interval": basis, "claim": f"difference {claim} 0", "verdict": verdict(d, claim)})
+                         "comparison": f"{method} − raw", "measure": measure, "difference": d["diff"], "lo": d["lo"],
+                         "hi": d["hi"], "interval": basis, "claim": f"difference {claim} 0", "verdict": verdict(d, claim)})
     return pd.DataFrame(rows)
 
 
@@ -169,7 +179,7 @@ def binned_statistics(runs: dict, edges=None, n_bins: int = 6) -> pd.DataFrame:
     frames = []
     for model in MODELS:
         run = runs[model]
-        pc = run.per_class[run.per_class["domain"] == run.metrics["id_domain"]].sort_values("class_index")
+        pc = id_table(run)
         for col in ("accuracy", "predictions"):
             b = binned(pc[col], pc["train_count"], n_bins=n_bins, edges=edges)
             frames.append(b.assign(model=model, measure=col))
@@ -280,15 +290,16 @@ def estimator_comparison(world) -> pd.DataFrame:
 
     concepts = list(world.concepts) + list(world.open_concepts)
     captions, labels = world.train.captions, world.train.labels
-    by_index = {s_index: spec for s_index, spec in enumerate(imagenet_specs(negatives=True))}
+    imagenet = imagenet_specs(negatives=True)                # indexed by ImageNet class index
     specs = {"exact name": [ConceptSpec(c.name, (c.name,)) for c in concepts],
              "names + synonyms": [ConceptSpec(c.name, tuple(c.synonyms) or (c.name,)) for c in concepts],
-             "+ negative contexts": [by_index[c.index] for c in concepts]}
-    rows, negatives = [], None
+             "+ negative contexts": [imagenet[c.index] for c in concepts]}
+    rows, counted = [], {}
     for name, spec in specs.items():
-        res = count_captions(captions, spec, keep_matches=True)
-        rows.append({"estimator": name, **score_matches(res, labels, len(concepts))["overall"].iloc[0].to_dict()})
-        negatives = res
+        counted[name] = count_captions(captions, spec, keep_matches=True)
+        rows.append({"estimator": name,
+                     **score_matches(counted[name], labels, len(concepts))["overall"].iloc[0].to_dict()})
+    negatives = counted["+ negative contexts"]                # the filter refines the last estimator's matches
     mc, mk = negatives.match_caption.astype(np.int64), negatives.match_concept.astype(np.int64)
     keep = relevant_matches(mc, mk, embed_texts(list(captions)), semantic_vectors(concepts),
                             confusable_concepts([s.synonyms for s in specs["+ negative contexts"]]))
@@ -356,8 +367,7 @@ def fine_vs_coarse(runs_by_seed: dict) -> pd.DataFrame:
 
     per_seed = []
     for k, runs in runs_by_seed.items():
-        fine, coarse = (runs[n].per_class[runs[n].per_class["domain"] == runs[n].metrics["id_domain"]]
-                        for n in ("fine-grained (dogs)", "coarse (random concepts)"))
+        fine, coarse = (id_table(runs[n]) for n in ("fine-grained (dogs)", "coarse (random concepts)"))
         per_seed.append(unpaired_difference(fine["predictions"], fine["train_count"], coarse["predictions"],
                                             coarse["train_count"], seed=k))
     d, basis = combine_seeds(per_seed)
@@ -381,7 +391,7 @@ def summary(registry, preset: str = "quick") -> list[dict]:
     if missing := not_run(NAME, *runs_by_seed.values(), *sets_by_seed.values()):
         return missing
     t = claims(runs_by_seed)
-    describe = lambda r: f"{r.comparison} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"   # noqa: E731
+    describe = lambda r: f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"   # noqa: E731
     fine = fine_vs_coarse(sets_by_seed)
     return (part_rows(NAME, t[t["part"] != "reported"], c12_verdicts(t), prefix="C12: ", describe=describe)
             + part_rows(NAME, fine, part_verdicts(fine), describe=describe))
