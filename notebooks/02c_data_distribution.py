@@ -26,7 +26,8 @@
 #   definition, images less typical) improves robustness.
 #
 # The pretrained text tower comes from a CLIP trained on a separate, broader *pretraining
-# world* (another seed, three times the concepts, twice the pairs; `studylib.chapters.pretraining`).
+# world* (another seed, all 1000 ImageNet concepts, so its captions named every class of this
+# world as LAION's name ImageNet's; twice the pairs; `studylib.chapters.pretraining`).
 # Robustness is the mean per-class accuracy over the four shifted test sets. Every
 # comparison is a paired difference over the same classes; every verdict is computed.
 

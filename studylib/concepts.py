@@ -189,8 +189,11 @@ def _encoder():
 
 
 def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
-    """Unit-norm MiniLM embeddings of ``texts``, cached on disk by content hash."""
+    """Unit-norm MiniLM embeddings of ``texts``, cached on disk by content hash; each distinct text is
+    encoded once."""
     texts = list(texts)
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
     h = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:20]
     path = cache_dir("embeddings") / f"minilm-{h}.npy"
     if path.exists():
@@ -199,10 +202,11 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
 
     from studylib.profiling import phase
 
+    unique, inverse = np.unique(np.array(texts, dtype=object), return_inverse=True)   # captions repeat
     with torch.inference_mode(), phase("embeddings"):
-        vec = _encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
-    vec = np.ascontiguousarray(vec, dtype=np.float32)
+        vec = _encoder().encode(list(unique), batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=len(unique) > 2000)
+    vec = np.ascontiguousarray(np.asarray(vec, dtype=np.float32).reshape(len(unique), -1)[inverse.reshape(-1)])
     import io
 
     buf = io.BytesIO()

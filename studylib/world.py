@@ -526,8 +526,10 @@ def make_world(cfg: WorldConfig) -> World:
 
 @functools.lru_cache(maxsize=2)
 def cached_world(cfg: WorldConfig) -> World:
-    """make_world, memoised in-process: the runs of one notebook share their world."""
+    """make_world, memoised in-process (the runs of one notebook share their world) and on disk
+    (:mod:`studylib.world_store`: every chapter that uses the same world loads it, memory-mapped)."""
     from studylib.profiling import phase
+    from studylib.world_store import load_or_make
 
     with phase("world"):
-        return make_world(cfg)
+        return load_or_make(cfg)

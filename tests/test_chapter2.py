@@ -84,7 +84,8 @@ def test_data_distribution_specs_and_the_pretraining_dependency():
     s = Session(ch02c.NAME, "quick", sizes=ch02c.SIZES, progress=False)
     specs = ch02c.specs(s, keeps={0.0: np.arange(10), 0.5: np.arange(10, 20)})
     pre = pretraining_spec(s)
-    assert pre.params["n_classes"] == 300 and pre.params["world_seed"] == 1000 and pre.params["n_train"] == 10000
+    assert pre.params["n_classes"] == 1000 and pre.params["subset"] == "all" and pre.params["world_seed"] == 1000
+    assert pre.params["n_train"] == 10000
     pretrained = [sp for label, sp in specs.items() if label.endswith("pretrained")]
     assert pretrained and all(sp.deps["text_init"].params == pre.params for sp in pretrained)
     assert all(sp.params["text_tower"] == "init" for sp in pretrained)

@@ -94,14 +94,17 @@ def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
 
     monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: path)
     monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
+    monkeypatch.setattr(execute, "_prepare_shared", lambda: 12.3)
     assert execute.read_timings("smoke") == {}
     execute.run_chapters(preset="smoke", progress=False)
     recorded = execute.read_timings("smoke")
-    assert set(recorded) == {"01_a", "02_b", "__wall__"} and recorded["01_a"]["trained"] == 0
+    assert set(recorded) == {"01_a", "02_b", "__wall__", "__prepare__"} and recorded["01_a"]["trained"] == 0
+    assert recorded["__prepare__"]["seconds"] == 12.3
     execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
     assert execute.read_timings("smoke") == recorded
     table = summary.minutes_table(recorded)
     assert "| 01_a" in table and "**all**" in table and "__wall__" not in table and "wall time" in table
+    assert "12 s went to embedding" in table
     assert "No recorded chapter timings" in summary.minutes_table({})
 
 

@@ -190,3 +190,63 @@ def test_words_that_describe_images_name_no_class():
     words = [*COLOUR_HUES, "grey", *ATYPICAL_WORDS, "busy cluttered background", "plain background",
              *(w for ws in STYLE_WORDS.values() for w in ws)]
     assert {w: [pat.names[i] for i in match_reference(w, pat)] for w in words if match_reference(w, pat)} == {}
+
+
+def _same_world(a, b):
+    assert [c.index for c in a.concepts] == [c.index for c in b.concepts]
+    assert [c.index for c in a.open_concepts] == [c.index for c in b.open_concepts]
+    assert np.array_equal(a.class_counts, b.class_counts)
+    for x, y in [(a.train, b.train)] + [(a.test[d], b.test[d]) for d in a.test]:
+        assert torch.equal(x.images, y.images) and np.array_equal(x.labels, y.labels)
+        assert x.captions == y.captions and x.caption_mentions == y.caption_mentions
+        for field in ("caption_level", "source", "domain"):
+            u, v = getattr(x, field), getattr(y, field)
+            assert (u is None and v is None) or np.array_equal(u, v)
+    assert set(a.test) == set(b.test)
+
+
+def test_stored_world_is_the_generated_world(tiny_params, tmp_path, monkeypatch):
+    from studylib import world_store
+
+    monkeypatch.setenv("STUDYLIB_CACHE", str(tmp_path))
+    cfg = world_config(tiny_params, open_world=3, open_world_pairs=20)
+    made = world_store.load_or_make(cfg)
+    folder = tmp_path / "worlds" / world_store.world_key(cfg)
+    assert (folder / "world.json").is_file()
+    loaded = world_store.load_or_make(cfg)
+    _same_world(made, loaded)
+    _same_world(make_world(cfg), loaded)
+    loaded.train.images[0] += 1                     # copy-on-write: the cache is untouched
+    _same_world(made, world_store.load(folder, cfg))
+
+
+def test_world_key_follows_config_profile_content_and_code(tiny_params, tmp_path, monkeypatch):
+    from studylib import world_store
+
+    cfg = world_config(tiny_params)
+    assert world_store.world_key(cfg) == world_store.world_key(world_config(tiny_params))
+    assert world_store.world_key(cfg) != world_store.world_key(world_config(tiny_params, zipf_alpha=1.5))
+    names = [c.name for c in make_world(cfg).concepts]
+    prof = tmp_path / "profile.tsv"
+    prof.write_text("".join(f"{n}\t{i + 1}\n" for i, n in enumerate(names)))
+    by_file = world_config(tiny_params, profile=str(prof))
+    before = world_store.world_key(by_file)
+    prof.write_text("".join(f"{n}\t{2 * i + 1}\n" for i, n in enumerate(names)))
+    assert world_store.world_key(by_file) != before
+    key = world_store.world_key(cfg)
+    monkeypatch.setattr(world_store, "fingerprint", lambda: "an edited generator")
+    assert world_store.world_key(cfg) != key
+
+
+def test_damaged_or_concurrent_world_copies(tiny_params, tmp_path, monkeypatch):
+    from studylib import world_store
+
+    monkeypatch.setenv("STUDYLIB_CACHE", str(tmp_path))
+    cfg = world_config(tiny_params)
+    made = world_store.load_or_make(cfg)
+    folder = tmp_path / "worlds" / world_store.world_key(cfg)
+    world_store.save(made, folder)                  # a second writer of the same world: one copy stays
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+    (folder / "train-images.npy").write_bytes(b"not an array")
+    _same_world(made, world_store.load_or_make(cfg))   # damaged: regenerated and stored again
+    _same_world(made, world_store.load(folder, cfg))

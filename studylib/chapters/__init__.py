@@ -25,4 +25,5 @@ Generic modules never import from here.
 # so two chapters never train the same run at once (``studylib.execute.run_chapters(after=...)``).
 AFTER = {"02d_scale_and_text_heads": ("02c_data_distribution",),
          "02e_open_world": ("02b_language_and_vocabulary",),
+         "03a_extreme_tail": ("02c_data_distribution",),      # the pretraining-world CLIP
          "04_discussions": ("02_imbalance", "02c_data_distribution")}

@@ -6,8 +6,8 @@ trimmed tail and on the other classes separately (notebook ``03a_extreme_tail``)
 
 * SL with a linear head;
 * SL with **fixed class prototypes**: the class-prompt embeddings of the pretraining-world
-  CLIP (:func:`studylib.chapters.pretraining.pretraining_spec` with ``covering=True``: a
-  world holding every ImageNet concept, so its text tower has seen each class named);
+  CLIP (:func:`studylib.chapters.pretraining.pretraining_spec`: a world holding every
+  ImageNet concept, so its text tower has seen each class named; chapter 2c trains it);
 * the same with **vocabulary subsampling** (``vocab_k`` classes scored per step);
 * SL with the concepts' MiniLM vectors as prototypes, a labelled **oracle** control (those
   vectors generate this world's pixels);
@@ -78,7 +78,7 @@ def label(model: str, mode: str, share: float) -> str:
 def specs(s, world, seed: int | None = None) -> dict:
     """Every model at every (tail share, one-/zero-shot) trim of ``world``'s training set."""
     seed = s.params["seed"] if seed is None else seed
-    pre = pretraining_spec(s, seed, covering=True)
+    pre = pretraining_spec(s, seed)
     heads = {"SL, linear": dict(objective="sl"),
              "SL, CLIP prototypes": dict(objective="sl", head="prototype", deps={"prototypes": pre}),
              "SL, CLIP prototypes + vocab": dict(objective="sl", head="prototype", vocab_k=VOCAB_K[s.preset],

@@ -36,7 +36,7 @@ NAME = "03b_dino"
 SIZES = {
     "smoke": dict(n_classes=16, n_train=640, test_per_class=4, epochs=1, batch_size=32, dino_prototypes=64,
                   dino_local_crops=1),
-    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=4, batch_size=64, dino_prototypes=1024),
+    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, dino_prototypes=1024),
     "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=30, batch_size=128, dino_prototypes=4096),
 }
 PROTO_K = {"smoke": 16, "quick": 128, "full": 512}

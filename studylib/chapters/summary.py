@@ -33,7 +33,7 @@ def minutes_table(timings: dict) -> str:
     :func:`studylib.execute.split_time`), and the share of the time spent outside training."""
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
-    wall = timings.get("__wall__")
+    wall, prepare = timings.get("__wall__"), timings.get("__prepare__")
     timings = {k: v for k, v in timings.items() if not k.startswith("__")}
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
@@ -57,6 +57,9 @@ def minutes_table(timings: dict) -> str:
         text += (f" The whole study took **{wall['seconds'] / 60:.1f} minutes** of wall time with {wall['jobs']} "
                  "chapter(s) at a time, each kernel on one thread (executed "
                  f"{wall['when'][:16].replace('T', ' ')} UTC).")
+        if prepare and prepare.get("seconds"):
+            text += (f" Of it, {prepare['seconds']:.0f} s went to embedding the 1000 concepts' descriptions once, "
+                     "with every thread, before the kernels started.")
     return text
 
 
