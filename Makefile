@@ -9,14 +9,17 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# The stamp is remade whenever pyproject.toml changes. torch==2.14.1 and
+# The stamp is remade whenever pyproject.toml or this Makefile changes. torch==2.14.1 and
 # torchvision==0.29.1 are pinned in pyproject.toml; on this machine pip takes
 # them from local disk for Python 3.11.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (studylib)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $@
 
 study: $(STAMP)
@@ -29,8 +32,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 
+# JupyterLab rooted at the repository (notebooks/, figures/, data_cards/, results/ all in reach); a chapter
+# opens as a notebook on double-click; --allow-root only when running as root (containers)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean-results:
 	rm -rf results/runs results/executed

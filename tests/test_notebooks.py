@@ -55,3 +55,19 @@ def test_parse_assignment():
         parse_assignment("epochs")
     with pytest.raises(ValueError, match="no chapter matches '99'"):
         chapters(["99"])
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+def test_saving_a_chapter_from_lab_leaves_its_file_unchanged(path):
+    """JupyterLab saves through jupytext with notebooks/jupytext.toml and the kernel `make` installs ("Python 3"):
+    the text it writes back must be the committed text (no version stamp, no kernel-name diff)."""
+    import jupytext
+    from jupytext.config import load_jupytext_config
+
+    src = path.read_text()
+    nb = jupytext.reads(src, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}      # Lab adds it; the filter drops it
+    config = load_jupytext_config(str(path))
+    assert config is not None, "notebooks/jupytext.toml is missing"
+    assert jupytext.writes(nb, fmt={"extension": ".py", "format_name": "percent"}, config=config) == src
