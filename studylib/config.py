@@ -149,13 +149,14 @@ class DataConfig:
     caption_variant: str = "title"       # ImageNet-Captions: title | tags | description | title+tags | ...
     class_prefix: bool = False           # ImageNet-Captions: prefix captions with "{class name}: "
     eval_data: str = ""                  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
-    workers: int = 4                     # DataLoader worker processes; never changes results
+    workers: int = 4                     # DataLoader worker processes; part of the key for shards (their split)
     steps_per_epoch: int = 0             # needed for shards (0 = len(dataset) // batch_size)
 
     non_negative: ClassVar = {"workers", "steps_per_epoch"}
 
 
-# Fields that can never change a run's results: they are left out of every run key.
+# Fields that can never change a run's results: they are left out of every run key (``workers`` re-enters
+# it for shard data, where it decides which worker reads which shard: RealData.key).
 RESULTS_NEUTRAL = frozenset({"checkpoint_every", "workers", "compile", "progress"})
 
 PRESETS: dict[str, dict] = {

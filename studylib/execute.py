@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -104,13 +105,18 @@ def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, p
     import jupytext
     import papermill as pm
 
+    import keyword
+
+    for name in parameters:           # papermill pastes names into code: only plain identifiers pass
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"{path.stem}: {name!r} is not a parameter name (letters, digits and '_' only)")
     out_dir = Path(out_dir) if out_dir else results_dir() / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(path)
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     final = out_dir / f"{path.stem}.ipynb"
-    tmp = out_dir / f".{path.stem}.running.ipynb"
+    tmp = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.running.ipynb"   # unique per execution
     try:
         pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(path.parent),
                             progress_bar=progress, log_output=False)
@@ -119,6 +125,9 @@ def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, p
         os.replace(tmp, failed)
         raise ChapterFailed(f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                             f"(executed notebook kept at {failed})") from None
+    except BaseException:                       # interrupted: no half-executed notebook left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     return final
 
@@ -247,8 +256,30 @@ def _prepare_shared() -> float | None:
     return dt
 
 
+def chapter_stamp(path: Path, parameters: dict) -> dict:
+    """What an executed chapter depends on: its source, its parameters, every studylib source file (analysis
+    and plots included), the numeric packages and the shared data folder's manifest."""
+    from studylib.fingerprint import PACKAGE, code_fingerprint, file_digest, manifest, sources_digest
+
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return {"notebook": file_digest(path), "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
+            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")))[:16], "code": code_fingerprint(),
+            "shared": manifest(str(shared)) if shared.is_dir() else "absent"}
+
+
+def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
+    """Whether ``executed`` exists and was made from what ``stamp`` describes (a make-like check)."""
+    if not executed.is_file() or not stamp_file.is_file():
+        return False
+    try:
+        return json.loads(stamp_file.read_text()) == stamp
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
-                 progress: bool = True, jobs: int = 1, after: dict | None = None) -> list[tuple[Path, float]]:
+                 progress: bool = True, jobs: int = 1, after: dict | None = None,
+                 force: bool = False) -> list[tuple[Path, float]]:
     """Execute the selected chapters; return (executed path, seconds) per chapter, in reading order.
 
     Each chapter runs in its own process and kernel with **one thread** (``OMP_NUM_THREADS=1``), so
@@ -261,6 +292,10 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
     execution's wall time under ``"__wall__"``; the README's minutes table is generated from it.
     Only the canonical study (preset ``quick``, no overrides) publishes ``figures/`` and
     ``data_cards/``; any other execution writes them under :func:`output_folder`.
+
+    A chapter whose executed notebook was made from the same :func:`chapter_stamp` (source, parameters,
+    studylib, packages, shared data) is kept, not executed again, unless ``force``; a whole study in which
+    every chapter was kept records its wall time as ``"__warm__"``.
     """
     params = {"preset": preset, **(overrides or {})}
     paths = chapters(selection)
@@ -271,13 +306,25 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
     executed.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
+    skipped = set()
+
     def work(path):
         profile_file = (executed / f".profile-{path.stem}.json").resolve()
         profile_file.unlink(missing_ok=True)
         t0, wall0 = time.perf_counter(), time.time()
-        print(f"== {path.stem} (preset {preset}) started", flush=True)
         env = _child_env(profile_file, 1, output_folder(preset, overrides or {}))
+        out_dir = Path(env.get("STUDYLIB_EXECUTED", executed))
+        stamp, stamp_file = chapter_stamp(path, per_chapter[path]), out_dir / f".{path.stem}.stamp.json"
+        if not force and up_to_date(out_dir / f"{path.stem}.ipynb", stamp_file, stamp):
+            print(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
+                  "unchanged): kept; --force executes it again", flush=True)
+            with lock:
+                skipped.add(path)
+                done[path] = (out_dir / f"{path.stem}.ipynb", 0.0)
+            return
+        print(f"== {path.stem} (preset {preset}) started", flush=True)
         out = _run_one(path, per_chapter[path], env, progress and jobs == 1)
+        atomic_write_json(stamp_file, stamp)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         profile_file.unlink(missing_ok=True)
@@ -299,10 +346,11 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
                                   "what": "MiniLM concept embeddings, all threads, before the kernels"}
         atomic_write_json(timings_path(preset), timings)
     _schedule(paths, after or {}, jobs, work)
-    if not overrides and not selection:
+    if not overrides and not selection and (not skipped or len(skipped) == len(paths)):
         timings = read_timings(preset)
-        timings["__wall__"] = {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
-                               "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        timings["__warm__" if skipped else "__wall__"] = {
+            "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_json(timings_path(preset), timings)
     return [done[p] for p in paths]
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from studylib.io import REPO_ROOT, atomic_write_bytes, atomic_write_json, atomic_write_text
+from studylib.locking import file_lock
 
 
 def figures_dir() -> Path:
@@ -52,6 +53,13 @@ def _ensure_plotly_js(out: Path):
 
 
 def _record(out: Path, filename: str, notebook: str, preset: str, caption: str):
+    """Add ``filename`` to the folder's index and regenerate its README, under a lock: two kernels saving
+    figures at once both keep their entries."""
+    with file_lock(out / ".index.lock", what="the figure index"):
+        _record_locked(out, filename, notebook, preset, caption)
+
+
+def _record_locked(out: Path, filename: str, notebook: str, preset: str, caption: str):
     index_path = out / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index[filename] = {"notebook": notebook, "preset": preset, "caption": caption}

@@ -29,8 +29,33 @@ def cache_dir(sub: str = "") -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()        # what open() would give: the results folder can be shared
+FOLDER_MODE = 0o777 & ~_umask()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where folders cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one: a unique temporary name
+    in the same folder, fsync, ``os.replace``, then fsync of the folder. The file's mode follows the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -38,8 +63,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), FILE_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_folder(path.parent)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -68,3 +96,17 @@ def _jsonable(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def tar_end_missing(path: str | Path, offset: int) -> bool:
+    """Whether an uncompressed tar read up to ``offset`` (``TarFile.offset`` after the last member) lacks
+    the two zero blocks that end every complete archive: a file cut at a header boundary otherwise reads
+    as a shorter, valid one. Compressed archives are not checked here (their streams detect a cut)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        magic = f.read(6)
+        if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00" or magic[:4] == b"\x28\xb5\x2f\xfd":
+            return False
+        f.seek(offset)
+        tail = f.read(1024)
+    return len(tail) < 1024 or any(tail)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,7 @@ from studylib.data.sources import dist_info
 from studylib.data.world_data import WorldData
 from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
 from studylib.io import atomic_write_bytes
+from studylib.locking import file_lock
 from studylib.objectives.base import get
 from studylib.profiling import phase
 from studylib.registry import Registry, Run
@@ -99,9 +101,19 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     cached = reg.load(key)
     if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
         return cached
-    if spec.deps and dist_info()[1] > 1:
-        raise ConfigError("run dependencies are trained in a single process: run them first without torchrun, "
-                          "then start the multi-process run")
+    if dist_info()[1] > 1:                  # torchrun: every rank trains together, so no per-run lock
+        if spec.deps:
+            raise ConfigError("run dependencies are trained in a single process: run them first without "
+                              "torchrun, then start the multi-process run")
+        return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
+    with file_lock(reg.root / ".locks" / f"{key}.lock", what=f"run {spec.label!r} [{key[:6]}]"):
+        cached = reg.load(key)              # another process may have stored it while this one waited
+        if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
+            return cached
+        return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
+
+
+def _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step):
     deps = {name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
             for name, dep in sorted(spec.deps.items())}
     tc = train_config(spec.params)
@@ -113,7 +125,8 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     t0 = time.perf_counter()
     with phase("train", run=spec.label):
         history = train(model, objective, source, tc, checkpoint=reg.path(key) / "checkpoint.pt",
-                        name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step) if objective.trains else []
+                        name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step,
+                        run_key=key) if objective.trains else []
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
@@ -155,6 +168,11 @@ def evaluate_run(model, objective, backend, trained_counts: np.ndarray, seed: in
                        f"feature_index_{es.name}": out.sample})
         frames[es.name] = per_class_frame(conf, es, classes, trained_counts)
         metrics[f"top1_{es.name}"] = M.top1(conf)
+        empty = int((conf.sum(1) == 0).sum())
+        metrics[f"classes_without_images_{es.name}"] = empty
+        if empty:
+            warnings.warn(f"eval set {es.name!r}: {empty} of {es.n_classes} classes have no image; their "
+                          "per-class accuracy is NaN and every per-class mean leaves them out", stacklevel=2)
     metrics.update(objective.run_metrics(model))
     metrics["id_domain"] = backend.id_domain
     metrics["top1"] = metrics[f"top1_{backend.id_domain}"]

@@ -1,7 +1,10 @@
 """The run registry: a run is a pure function of its config, cached on disk.
 
-A run's key is a hash of its canonical config (sorted-key JSON) and the
-studylib version. Its folder ``<root>/<key>/`` holds ``config.json``,
+A run's key is a hash of its canonical config (sorted-key JSON, which holds
+the content of the inputs a run reads: :mod:`studylib.fingerprint`), the
+studylib version and the fingerprint of the training and evaluation code, so
+editing that code or an input file makes new runs instead of reusing stale
+ones. Its folder ``<root>/<key>/`` holds ``config.json``,
 ``meta.json`` (chapter, label, preset: who asked first; not part of the key),
 per-class tables as parquet, arrays as ``.npy`` and, last, ``metrics.json``.
 Every file is written atomically and ``metrics.json`` is the commit marker:
@@ -11,13 +14,18 @@ run is complete unless asked to keep it.
 
     reg = Registry()                      # <results>/runs
     run = reg.load(reg.key(config))       # None on a miss, a Run in milliseconds on a hit
-    reg.table()                           # one row per complete run
+    reg.table()                           # one row per complete run (``current``: made by this code)
+
+Training a key holds an inter-process lock (:mod:`studylib.locking`), so two
+kernels asking for the same run train it once. A damaged folder (unreadable
+JSON) is reported, skipped by :meth:`Registry.runs` and trained again.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from studylib import __version__
+from studylib.fingerprint import code_fingerprint
 from studylib.io import atomic_write_bytes, atomic_write_json, results_dir
 
-TABLE_COLUMNS = ["run_id", "chapter", "label", "objective", "preset", "seed", "top1",
+TABLE_COLUMNS = ["run_id", "chapter", "label", "objective", "preset", "seed", "current", "top1",
                  "spearman_acc", "spearman_pred"]
 
 
@@ -61,21 +70,30 @@ class Registry:
 
     @staticmethod
     def key(config: dict) -> str:
-        payload = canonical_json({"config": config, "studylib": __version__})
+        payload = canonical_json({"config": config, "studylib": __version__, "code": code_fingerprint()})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def path(self, key: str) -> Path:
         return self.root / key
 
     def load(self, key: str) -> Run | None:
+        """The complete run ``key``; None when absent, or damaged (a warning names the file: the run is
+        then trained again, and :meth:`runs` skips it)."""
         path = self.path(key)
-        try:
-            metrics = json.loads((path / "metrics.json").read_text())
-        except FileNotFoundError:
+        if not (path / "metrics.json").is_file():
             return None
-        config = json.loads((path / "config.json").read_text())
-        meta = json.loads((path / "meta.json").read_text())
-        return Run(key, path, config, meta, metrics)
+        parts = {}
+        for part in ("metrics", "config", "meta"):
+            try:
+                parts[part] = json.loads((path / f"{part}.json").read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+                warnings.warn(f"damaged run folder, skipped: {path / f'{part}.json'}: {err}", stacklevel=2)
+                return None
+            if not isinstance(parts[part], dict):
+                warnings.warn(f"damaged run folder, skipped: {path / f'{part}.json'} does not hold an object",
+                              stacklevel=2)
+                return None
+        return Run(key, path, parts["config"], parts["meta"], parts["metrics"])
 
     def save(self, key: str, config: dict, meta: dict, metrics: dict,
              tables: dict[str, pd.DataFrame] | None = None,
@@ -91,23 +109,45 @@ class Registry:
             buf = io.BytesIO()
             np.save(buf, np.asarray(arr))
             atomic_write_bytes(path / f"{name}.npy", buf.getvalue())
-        atomic_write_json(path / "meta.json", {**meta, "studylib": __version__})
+        atomic_write_json(path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint()})
         atomic_write_json(path / "metrics.json", metrics)
         return Run(key, path, config, meta, metrics)
 
     def runs(self) -> list[Run]:
         if not self.root.exists():
             return []
-        out = [self.load(p.name) for p in sorted(self.root.iterdir()) if p.is_dir()]
+        out = [self.load(p.name) for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
         return [r for r in out if r is not None]
 
+    def stale(self) -> list[Path]:
+        """Folders nothing current refers to: runs made by other code (a current key never names them),
+        damaged or unfinished folders, except those a process is training now (their lock is held)."""
+        from studylib.locking import is_locked
+
+        if not self.root.exists():
+            return []
+        code, out = code_fingerprint(), []
+        for p in sorted(self.root.iterdir()):
+            if not p.is_dir() or p.name.startswith("."):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                run = self.load(p.name)
+            if run is not None and run.meta.get("code") == code:
+                continue
+            if run is None and is_locked(self.root / ".locks" / f"{p.name}.lock"):
+                continue                                    # being trained right now
+            out.append(p)
+        return out
+
     def table(self) -> pd.DataFrame:
-        """One row per complete run: TABLE_COLUMNS first, then every scalar metric."""
-        rows = []
+        """One row per complete run: TABLE_COLUMNS first, then every scalar metric. ``current``: made by this
+        code (:func:`studylib.fingerprint.code_fingerprint`); a run that is not is never reused by it."""
+        rows, code = [], code_fingerprint()
         for r in self.runs():
             row = {"run_id": r.key, **{k: r.meta.get(k) for k in ("chapter", "label", "preset")},
                    "objective": r.config.get("train", {}).get("objective"),
-                   "seed": r.config.get("train", {}).get("seed")}
+                   "seed": r.config.get("train", {}).get("seed"), "current": r.meta.get("code") == code}
             row.update({k: v for k, v in r.metrics.items() if isinstance(v, (int, float, str))})
             rows.append(row)
         df = pd.DataFrame(rows)

@@ -48,7 +48,7 @@ class Session:
 
     def world(self, **overrides):
         """The session's world (or a variant of it: ``source=...``, ``n_train=...``), memoised."""
-        from studylib.world import cached_world
+        from studylib.world_store import cached_world
 
         return cached_world(world_config(self.params, **overrides))
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import io
 import math
+import random
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -75,22 +77,67 @@ def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict, extra: dict) -> None:
+class CheckpointMismatch(ValueError):
+    """A checkpoint written for another run: resuming from it would mix two runs."""
+
+
+def _rng_states() -> dict:
+    """Every global generator's state, in types ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    out = {"torch": torch.get_rng_state(),
+           "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                     "has_gauss": int(has_gauss), "cached": float(cached)},
+           "python": {"version": version, "internal": list(internal), "gauss": gauss}}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_states(state: dict) -> None:
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict, extra: dict,
+                     run_key: str | None) -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "history": history, "window": window, "objective": extra}, buf)
+                "history": history, "window": window, "objective": extra, "run_key": run_key,
+                "rng": _rng_states()}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _load_checkpoint(path: Path, device, run_key: str | None) -> dict:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)   # never run code from a file
+    except Exception as err:                                              # noqa: BLE001 (re-raised with the file)
+        raise CheckpointMismatch(f"cannot resume from {path}: {type(err).__name__}: {err}; delete the file to "
+                                 "train this run from the start") from None
+    if not isinstance(state, dict) or state.get("run_key") != run_key:
+        raise CheckpointMismatch(f"{path} was written for run {state.get('run_key') if isinstance(state, dict) else '?'}"
+                                 f", not {run_key}: refusing to resume from it (delete it to start over)")
+    return state
+
+
 def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
-          name: str = "run", progress: bool = True, on_step=None, log_every: int = 25) -> list[dict]:
+          name: str = "run", progress: bool = True, on_step=None, log_every: int = 25,
+          run_key: str | None = None) -> list[dict]:
     """Train ``model`` in place with ``objective``; return the logged history (one dict per ``log_every`` steps).
 
     ``source``: a batch source (studylib.data.sources). Under ``torch.distributed`` (torchrun) the model is
     wrapped in DDP, each rank trains on its share of every global batch,
     CLIP's loss gathers global negatives, and only rank 0 writes checkpoints.
     ``checkpoint``: file to save every ``cfg.checkpoint_every`` steps and to
-    resume from if it exists. ``on_step(step)`` is called after each step
+    resume from if it exists; it records ``run_key`` and every global random generator's state, and one
+    written for another key is refused (:class:`CheckpointMismatch`). ``on_step(step)`` is called after each step
     (tests use it to interrupt a run). On GPU the loss is read back only every
     ``log_every`` steps (no host sync per step); a NaN/inf loss is still
     reported with the step where it first appeared.
@@ -110,11 +157,12 @@ def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkp
     window = {"loss": 0.0, "vocab": 0.0, "n": 0}
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=True)   # never run code from a file
+        state = _load_checkpoint(ckpt, device, run_key)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, history, window = state["step"], state["history"], state["window"]
         objective.load_state(state.get("objective") or {})
+        _set_rng_states(state.get("rng"))
     net = model
     if getattr(cfg, "compile", False):
         net = torch.compile(net)
@@ -177,7 +225,7 @@ def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkp
                     window["loss"] += float(loss_sum)
                     loss_sum.zero_()
                 if rank == 0:
-                    _save_checkpoint(ckpt, model, opt, step, history, window, objective.state())
+                    _save_checkpoint(ckpt, model, opt, step, history, window, objective.state(), run_key)
             if on_step is not None:
                 on_step(step)
             if step >= total:

@@ -110,7 +110,9 @@ def counts_from_file(path, concepts) -> np.ndarray:
 
     The file is read (and checked) by :func:`studylib.captions.profiles.read_profile`.
     A 1000-line file is read in ImageNet class order (as the paper's released
-    files are); otherwise lines are matched by class name or synonym.
+    files are); otherwise lines are matched by class name or synonym, and a
+    name that is no concept's name or synonym is an error (a typo would
+    otherwise drop its count).
     """
     path = Path(path)
     if not path.is_file():
@@ -120,6 +122,11 @@ def counts_from_file(path, concepts) -> np.ndarray:
     counts = profile.to_numpy(dtype=float).tolist()
     if len(names) == 1000:
         return np.array([counts[c.index] for c in concepts])
+    known = {s for c in load_concepts() for s in (c.name.lower(),) + c.synonyms}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"{path}: {len(unknown)} class name(s) are no ImageNet concept's name or synonym, "
+                         f"e.g. {unknown[:5]}")
     lookup = dict(zip(names, counts))
     out, missing = [], []
     for c in concepts:
@@ -522,14 +529,3 @@ def make_world(cfg: WorldConfig) -> World:
         test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight),
                              test_labels.copy())
     return World(cfg, concepts, counts, train, test, tuple(open_concepts))
-
-
-@functools.lru_cache(maxsize=2)
-def cached_world(cfg: WorldConfig) -> World:
-    """make_world, memoised in-process (the runs of one notebook share their world) and on disk
-    (:mod:`studylib.world_store`: every chapter that uses the same world loads it, memory-mapped)."""
-    from studylib.profiling import phase
-    from studylib.world_store import load_or_make
-
-    with phase("world"):
-        return load_or_make(cfg)

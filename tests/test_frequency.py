@@ -250,15 +250,16 @@ def test_many_files_parallel_and_globs(tmp_path, pat):
 def test_bad_files_counted_with_messages(tmp_path, pat):
     write_inputs(tmp_path)
     (tmp_path / "bad.txt").write_bytes(b"a puppy\n\xff\xfe broken ram\n\n  \nmice\xc3\n")
-    res = count_files([tmp_path / "bad.txt", tmp_path / "caps.parquet", tmp_path / "caps.csv",
-                       tmp_path / "missing.txt"], pat, column="CAPTION", progress=False)
+    with pytest.raises(FileNotFoundError, match="missing.txt' does not exist"):   # a typo is no empty input
+        count_files([tmp_path / "bad.txt", tmp_path / "missing.txt"], pat, progress=False)
+    res = count_files([tmp_path / "bad.txt", tmp_path / "caps.parquet", tmp_path / "caps.csv"], pat,
+                      column="CAPTION", progress=False)
     assert res.problems["bad_utf8"] == 2
     assert res.problems["empty"] == 1
     assert res.problems["missing_column"] == 2
-    assert res.problems["unreadable"] == 1
     msg = "\n".join(res.messages)
     assert "caps.parquet: no column 'CAPTION' (columns: id, TEXT)" in msg
-    assert "caps.csv: no column 'CAPTION'" in msg and "missing.txt: file does not exist" in msg
+    assert "caps.csv: no column 'CAPTION'" in msg
     assert "bad.txt: 2 captions with invalid UTF-8 (decoded with U+FFFD), 1 empty captions" in msg
     assert res.n_captions == 5
     assert dict(zip(NAMES, res.counts))["ram"] == 1 and dict(zip(NAMES, res.counts))["puppy"] == 1

@@ -115,7 +115,7 @@ def test_parameters_a_path_would_ignore_are_refused(tiny_params, extra, fragment
 
 def test_classes_without_training_pairs_stay_in_the_tables_flagged(tiny_params):
     from studylib.config import world_config
-    from studylib.world import cached_world
+    from studylib.world_store import cached_world
 
     labels = cached_world(world_config(tiny_params)).train.labels
     keep = np.flatnonzero(labels != 0)                      # class 0 gets no training pair

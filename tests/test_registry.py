@@ -31,8 +31,8 @@ def test_miss_then_hit_in_milliseconds(tmp_path):
     assert time.perf_counter() - t0 < 0.5
     assert run.array("conf").tolist() == [[1, 0], [0, 1]]
     table = reg.table()
-    assert list(table.columns[:9]) == ["run_id", "chapter", "label", "objective", "preset", "seed", "top1",
-                                       "spearman_acc", "spearman_pred"]
+    assert list(table.columns[:10]) == ["run_id", "chapter", "label", "objective", "preset", "seed", "current",
+                                        "top1", "spearman_acc", "spearman_pred"]
     assert table["run_id"].tolist() == [key]
 
 

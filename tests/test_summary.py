@@ -137,3 +137,39 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
     monkeypatch.setattr(execute, "_run_one", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom")))
     with pytest.raises(execute.ChapterFailed, match="boom"):
         execute.run_chapters(preset="smoke", progress=False, jobs=2)
+
+
+def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, tmp_path):
+    """Make-like: a chapter whose source, parameters, studylib and shared data are unchanged is not executed
+    again (a warm rerun of the study is recorded as such); any change, or --force, executes it."""
+    from studylib import execute
+
+    calls = []
+
+    def fake_run(path, params, env, progress):
+        calls.append(path.stem)
+        out = Path(env.get("STUDYLIB_EXECUTED", execute.results_dir() / "executed")) / f"{path.stem}.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("{}")
+        return out
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    paths = _fake_chapters(folder, "01_a", "02_b")
+    monkeypatch.setattr(execute, "_run_one", fake_run)
+    monkeypatch.setattr(execute, "_prepare_shared", lambda: None)
+    monkeypatch.setattr(execute, "chapters", lambda selection=None: paths)
+    execute.run_chapters(preset="smoke", progress=False)
+    assert calls == ["01_a", "02_b"]
+    execute.run_chapters(preset="smoke", progress=False)
+    assert calls == ["01_a", "02_b"]                                    # both kept
+    timings = execute.read_timings("smoke")
+    assert "__warm__" in timings and "__wall__" in timings
+    assert "nothing changed" in summary.minutes_table(timings)
+    paths[1].write_text(paths[1].read_text() + "# an edit\n")
+    execute.run_chapters(preset="smoke", progress=False)
+    assert calls[2:] == ["02_b"]
+    execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)   # other parameters
+    assert calls[3:] == ["01_a", "02_b"]
+    execute.run_chapters(preset="smoke", progress=False, force=True)
+    assert calls[5:] == ["01_a", "02_b"]

@@ -80,7 +80,7 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path, tiny_params):
 @pytest.mark.parametrize("objective", ["sl", "clip", "dino"])
 def test_kept_model_reloads_with_the_same_logits(tmp_path, tiny_params, objective):
     from studylib.evaluate import compact_logits, forward, uint8_batches
-    from studylib.world import cached_world
+    from studylib.world_store import cached_world
     from studylib.config import world_config
 
     reg = Registry(tmp_path)

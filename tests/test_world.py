@@ -84,8 +84,12 @@ def test_profile_from_count_file(tmp_path, tiny_params):
 
     concepts = load_concepts()[:3]
     f = tmp_path / "freq.txt"
-    f.write_text(f"{concepts[2].name}\t5\n{concepts[0].name}\t50\nunrelated\t1\n{concepts[1].synonyms[-1]}\t7\n")
+    f.write_text(f"{concepts[2].name}\t5\n{concepts[0].name}\t50\n{concepts[1].synonyms[-1]}\t7\n")
     assert list(counts_from_file(f, concepts)) == [50, 7, 5]
+    typo = tmp_path / "typo.txt"
+    typo.write_text(f.read_text() + "unrelated\t1\n")                 # a name no concept has: refused, not dropped
+    with pytest.raises(ValueError, match=r"typo.txt: 1 class name\(s\) are no ImageNet concept's"):
+        counts_from_file(typo, concepts)
     bad = tmp_path / "bad.txt"
     bad.write_text("tench 50\n")
     with pytest.raises(ValueError, match=r"bad.txt:1: expected 'classname<TAB>count'"):

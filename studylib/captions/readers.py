@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from studylib.io import tar_end_missing
+
 # --- file inputs -------------------------------------------------------------
 
 _FORMATS = {".txt": "text", ".text": "text", ".tsv": "tsv", ".csv": "csv",
@@ -47,15 +49,22 @@ def detect_format(path: str | Path) -> str:
 
 
 def expand_inputs(inputs) -> list[str]:
-    """Expand glob patterns (in order, each sorted); error on patterns matching nothing."""
+    """Expand glob patterns (in order, each sorted); error on a pattern matching nothing and on a named file
+    that does not exist (a misspelled path must not count as an empty input)."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     out = []
     for item in inputs:
         item = str(item)
-        hits = sorted(_glob.glob(item)) if any(ch in item for ch in "*?[") else [item]
-        if not hits:
-            raise FileNotFoundError(f"input pattern {item!r} matches no file")
+        if any(ch in item for ch in "*?["):
+            hits = sorted(_glob.glob(item))
+            if not hits:
+                raise FileNotFoundError(f"input pattern {item!r} matches no file")
+        elif not os.path.isfile(item):
+            raise FileNotFoundError(f"input {item!r} does not exist" if not os.path.exists(item)
+                                    else f"input {item!r} is not a file")
+        else:
+            hits = [item]
         out += hits
     return out
 
@@ -282,6 +291,11 @@ def _iter_tar(path, column, batch_size, probs, msgs):
                 if ext in ("txt", "json"):
                     cur[ext] = tf.extractfile(member).read()
             flush()
+            offset = tf.offset
+        if tar_end_missing(path, offset):
+            probs["unreadable"] += 1
+            msgs.append(f"{path}: truncated tar (no end-of-archive blocks after member {cur_key!r}); its "
+                        "captions up to there were counted")
     except (tarfile.TarError, OSError, EOFError) as e:
         probs["unreadable"] += 1
         msgs.append(f"{path}: broken tar ({e}); read {len(batch)} samples of the last batch")

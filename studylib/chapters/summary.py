@@ -33,7 +33,7 @@ def minutes_table(timings: dict) -> str:
     :func:`studylib.execute.split_time`), and the share of the time spent outside training."""
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
-    wall, prepare = timings.get("__wall__"), timings.get("__prepare__")
+    wall, prepare, warm = timings.get("__wall__"), timings.get("__prepare__"), timings.get("__warm__")
     timings = {k: v for k, v in timings.items() if not k.startswith("__")}
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
@@ -60,6 +60,9 @@ def minutes_table(timings: dict) -> str:
         if prepare and prepare.get("seconds"):
             text += (f" Of it, {prepare['seconds']:.0f} s went to embedding the 1000 concepts' descriptions once, "
                      "with every thread, before the kernels started.")
+    if warm:
+        text += (f" Run again with nothing changed, it took {warm['seconds']:.0f} s (every chapter's executed "
+                 f"notebook was up to date; {warm['when'][:16].replace('T', ' ')} UTC).")
     return text
 
 

@@ -2,6 +2,7 @@
 
     studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
     studylib results [--csv]                                         the results table
+    studylib gc [--yes]                                              remove runs made by other code
     studylib summary [--markdown]                                    claims and computed verdicts
     studylib freq count|compare ...                                  caption toolbox
     studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
@@ -31,7 +32,7 @@ def _cmd_run(args) -> int:
     try:
         overrides = dict(parse_assignment(p) for p in args.param)
         done = run_chapters(args.chapters, args.preset, overrides, progress=not args.quiet, jobs=args.jobs,
-                            after=AFTER)
+                            after=AFTER, force=args.force)
     except (ValueError, ChapterFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -55,6 +56,33 @@ def _cmd_results(args) -> int:
         sys.stdout.flush()
     except BrokenPipeError:                 # `studylib results --csv | head`: the reader stopped early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _cmd_gc(args) -> int:
+    import shutil
+
+    from studylib.registry import Registry
+
+    reg = Registry(args.root)
+    stale = reg.stale()
+    if not stale:
+        print(f"nothing to remove in {reg.root}: every run there was made by this code")
+        return 0
+    size = sum(f.stat().st_size for p in stale for f in p.rglob("*") if f.is_file())
+    print(f"{len(stale)} run folder(s) in {reg.root} were made by other code, or are damaged or unfinished "
+          f"({size / 2 ** 20:.1f} MiB); nothing current reuses them.")
+    if not args.yes:
+        try:
+            answer = input("remove them? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept them")
+            return 1
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    print(f"removed {len(stale)} run folder(s)")
     return 0
 
 
@@ -145,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="override a notebook parameter (value parsed as JSON if possible)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--force", action="store_true",
+                     help="execute every selected chapter, even those whose executed notebook is up to date")
     run.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
                      help="chapters at a time, each kernel on one thread (default: the cores, at most 4)")
     run.set_defaults(func=_cmd_run)
@@ -153,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--all", action="store_true", help="every metric column, not just the main ones")
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=_cmd_results)
+    gc = sub.add_parser("gc", help="remove runs that nothing current refers to (asks first)")
+    gc.add_argument("--yes", action="store_true", help="do not ask")
+    gc.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
+    gc.set_defaults(func=_cmd_gc)
     summ = sub.add_parser("summary", help="the study's claims and computed verdicts, from the registry")
     summ.add_argument("--preset", default="quick", help="the preset whose runs to read (default quick)")
     summ.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")

@@ -51,12 +51,14 @@ from glob import glob
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from studylib.data import class_masks
 from studylib.concepts import load_concepts
+from studylib.io import tar_end_missing
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CAPTION_FIELDS = ("title", "tags", "description")
@@ -162,11 +164,26 @@ class ImageTextDataset(Dataset):
         """The file of sample ``i``."""
         return self.root / self.names[i] if self.root is not None else Path(self.names[i])
 
+    aug_seed: int | None = None          # set by make_loader: augmentations seeded per (seed, epoch, sample)
+    aug_epoch: int = 0
+
     def __getitem__(self, i: int):
         image = _try_decode(self.path(i), self.names[i])
         if isinstance(image, Skipped):
             return image
-        return self.transform(image), int(self.labels[i]), self.captions[i]
+        if self.aug_seed is None:
+            return self.transform(image), int(self.labels[i]), self.captions[i]
+        # a random augmentation draws from a generator of its own sample, epoch and seed: the same
+        # pixels whatever the worker count, the order, or a resume in the middle of the epoch
+        sample_seed = int(np.random.SeedSequence([self.aug_seed, self.aug_epoch, i]).generate_state(1, np.uint64)[0])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(sample_seed)
+            state = random.getstate()
+            random.seed(sample_seed)
+            try:
+                return self.transform(image), int(self.labels[i]), self.captions[i]
+            finally:
+                random.setstate(state)
 
     def class_counts(self, n_classes: int | None = None) -> torch.Tensor:
         """Samples per class, int64 (``n_classes`` defaults to ``len(classes)``)."""
@@ -235,31 +252,35 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
     line = 0
     resolve = _class_resolver(classes, lambda: f"{path}:{line}")
     cols, width, first = (0, 1, 2), 3, True
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad_line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{bad_line}: not valid UTF-8 (byte {exc.start}); save the table as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if first:
+            first = False
+            lower = [c.strip().lower() for c in row]
+            if {"filepath", "label", "caption"} <= set(lower):
+                cols = (lower.index("filepath"), lower.index("label"), lower.index("caption"))
+                width = len(row)
                 continue
-            if first:
-                first = False
-                lower = [c.strip().lower() for c in row]
-                if {"filepath", "label", "caption"} <= set(lower):
-                    cols = (lower.index("filepath"), lower.index("label"), lower.index("caption"))
-                    width = len(row)
-                    continue
-            if len(row) != width:
-                raise ValueError(f"{path}:{line}: expected {width} fields (filepath, label, caption), "
-                                 f"got {len(row)}: {delimiter.join(row)[:120]!r}")
-            filepath, label, caption = (row[c] for c in cols)
-            if not filepath.strip():
-                raise ValueError(f"{path}:{line}: empty filepath")
-            label = resolve(label)
-            caption = caption.strip()
-            if not caption:
-                dropped.append(Skipped(f"{path.name}:{line} ({filepath})", "empty caption"))
-                continue
-            samples.append((filepath.strip(), label, caption))
+        if len(row) != width:
+            raise ValueError(f"{path}:{line}: expected {width} fields (filepath, label, caption), "
+                             f"got {len(row)}: {delimiter.join(row)[:120]!r}")
+        filepath, label, caption = (row[c] for c in cols)
+        if not filepath.strip():
+            raise ValueError(f"{path}:{line}: empty filepath")
+        label = resolve(label)
+        caption = caption.strip()
+        if not caption:
+            dropped.append(Skipped(f"{path.name}:{line} ({filepath})", "empty caption"))
+            continue
+        samples.append((filepath.strip(), label, caption))
     _warn_dropped(str(path), dropped)
     return ImageTextDataset(samples, root=root, transform=transform, classes=classes, dropped=dropped)
 
@@ -332,7 +353,10 @@ def imagenet_captions(path: str | Path, root: str | Path, *, variant: str = "tit
     else:
         label_of = {w: c.index for w, c in concepts.items()}
         classes = [c.name for c in sorted(concepts.values(), key=lambda c: c.index)]
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     try:
         records = json.loads(text) if text.lstrip().startswith("[") else \
             [json.loads(ln) for ln in text.splitlines() if ln.strip()]
@@ -484,13 +508,18 @@ def expand_shards(spec: str | Path | Sequence[str | Path]) -> list[str]:
 
 def _tar_members(shard: str) -> Iterator[tuple[str, bytes]]:
     """(member name, bytes) of every file in a tar shard, streamed; a read failure names the shard."""
+    last = None
     try:
         with tarfile.open(shard, mode="r|*") as tar:
             for member in tar:
                 if member.isfile():
+                    last = member.name
                     yield member.name, tar.extractfile(member).read()
+            offset = tar.offset
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise ShardError(f"cannot read shard {shard}: {type(exc).__name__}: {exc}") from exc
+    if tar_end_missing(shard, offset):
+        raise ShardError(f"cannot read shard {shard}: truncated after member {last!r} (no end-of-archive blocks)")
 
 
 def _split_key(name: str) -> tuple[str, str]:
@@ -574,14 +603,20 @@ class ShardDataset(IterableDataset):
         if ext is None:
             return Skipped(where, f"no image member (has {sorted(group)})")
         if "txt" in group:
-            caption = group["txt"].decode("utf-8", errors="replace")
+            try:
+                caption = group["txt"].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return Skipped(f"{where}.txt", f"caption is not valid UTF-8 (byte {exc.start})")
         else:
             caption = str(meta.get(self.caption_key) or "")
         caption = caption.strip()
         if not caption:
             return Skipped(f"{where}.{ext}", "empty caption")
         if "cls" in group:
-            raw = group["cls"].decode("utf-8", errors="replace").strip()
+            try:
+                raw = group["cls"].decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                return Skipped(f"{where}.cls", f"label is not valid UTF-8 (byte {exc.start})")
         else:
             raw = meta.get(self.label_key)
         try:
@@ -657,42 +692,52 @@ class SkipCounter:
         return f"skipped {len(self.items)} unreadable {noun}: {head}{more}"
 
 
-def _order_seed(seed: int, epoch: int) -> int:
-    return seed * 1_000_003 + epoch
+def _order_seed(seed: int, epoch: int, restart: int = 0) -> int:
+    """The seed of ``epoch``'s order (and of a stream's ``restart``-th pass within it: distinct for every
+    (seed, epoch, restart), unlike the ``epoch * 1000 + passes`` it replaces, which collided across epochs)."""
+    if restart == 0:
+        return seed * 1_000_003 + epoch
+    return int(np.random.SeedSequence([seed, epoch, restart, 0x5EED]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffled order of ``n`` samples in ``epoch``: a pure function of ``(seed, epoch)``.
+def epoch_order(n: int, seed: int, epoch: int, restart: int = 0) -> torch.Tensor:
+    """The shuffled order of ``n`` samples in ``epoch`` (and pass ``restart`` within it): a pure function of
+    ``(seed, epoch, restart)``.
 
     The one definition shared by the in-memory batch source and :func:`make_loader`.
     """
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch)))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch, restart)))
 
 
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
                 workers: int = 0, pin_memory: bool | None = None, drop_last: bool = True,
-                rank: int = 0, world_size: int = 1) -> DataLoader:
+                rank: int = 0, world_size: int = 1, restart: int = 0, skip_batches: int = 0) -> DataLoader:
     """A DataLoader with :func:`collate_skip_bad` whose order is a pure function of ``(seed, epoch)``.
 
     Map-style datasets get the order of :func:`epoch_order` (or 0..n-1 without
     ``shuffle``), split ``rank::world_size`` for DDP; a :class:`ShardDataset` gets
-    ``set_epoch(epoch, seed, shuffle)``. Worker seeds (random augmentations) come
-    from ``(seed, epoch)`` too. ``pin_memory`` defaults to whether CUDA is available.
+    ``set_epoch(epoch, seed, shuffle)``. An :class:`ImageTextDataset`'s random augmentations
+    are seeded per ``(seed, epoch, sample)``, so they do not depend on ``workers``; other
+    datasets' worker seeds come from ``(seed, epoch)``. ``pin_memory`` defaults to whether CUDA is available.
     """
     if batch_size < 1:
         raise ValueError(f"parameter 'batch_size' is {batch_size}; it must be >= 1")
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    generator = torch.Generator().manual_seed(_order_seed(seed, epoch))
+    generator = torch.Generator().manual_seed(_order_seed(seed, epoch, restart))
     common = dict(batch_size=batch_size, num_workers=workers, pin_memory=pin, drop_last=drop_last,
                   collate_fn=collate_skip_bad, generator=generator)
     if isinstance(dataset, IterableDataset):
+        if skip_batches:
+            raise ValueError("skip_batches needs a map-style dataset (a stream is skipped by reading it)")
         if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch, seed=seed, shuffle=shuffle)
+            dataset.set_epoch(_order_seed(0, epoch, restart) if restart else epoch, seed=seed, shuffle=shuffle)
         return DataLoader(dataset, **common)
+    if isinstance(dataset, ImageTextDataset):
+        dataset.aug_seed, dataset.aug_epoch = seed, epoch
     n = len(dataset)
-    order = epoch_order(n, seed, epoch).tolist() if shuffle else list(range(n))
+    order = epoch_order(n, seed, epoch, restart).tolist() if shuffle else list(range(n))
     if world_size > 1:
         order = order[: n // world_size * world_size][rank::world_size]
-    return DataLoader(dataset, sampler=order, **common)
+    return DataLoader(dataset, sampler=order[skip_batches * batch_size:], **common)

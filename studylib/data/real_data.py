@@ -16,6 +16,7 @@ the one named ``val`` if there is one, else the first listed.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -42,6 +43,9 @@ class EvalFolder:
     mask: str | None
 
 
+EVAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def parse_eval_sets(spec: str) -> list[EvalFolder]:
     """``"val=/data/val,r=/data/imagenet-r:imagenet-r"`` -> EvalFolders (mask after the last colon)."""
     out = []
@@ -49,6 +53,10 @@ def parse_eval_sets(spec: str) -> list[EvalFolder]:
         name, eq, rest = part.partition("=")
         if not eq or not name or not rest:
             raise ConfigError(f"parameter 'eval_data': {part!r} must look like name=folder[:mask]")
+        name = name.strip()
+        if not EVAL_NAME.fullmatch(name):
+            raise ConfigError(f"parameter 'eval_data': set name {name!r} may only hold letters, digits, '_' and '-' "
+                              "(it names the run's files)")
         folder, mask = rest, None
         head, colon, tail = rest.rpartition(":")
         if colon and tail in MASKS:
@@ -133,11 +141,21 @@ class RealData:
         self.id_domain = next((f.name for f in folders if f.name == "val"), folders[0].name)
 
     def key(self) -> dict:
+        """The data part of the run key: the data parameters, what each input holds (content of files up to
+        256 MB; names, sizes and mtimes of larger files, shard sets and evaluation folders: see
+        :mod:`studylib.fingerprint`) and, for shards, ``workers`` (it decides which worker reads which
+        shard, so the order of the samples)."""
+        from studylib.fingerprint import input_fingerprint
+
         dc = self.config
-        files = [p for p in (dc.train_data, self.params.get("pretrained"), self.params.get("text_init"))
-                 if p and Path(p).is_file()]
-        return {"data": key_dict(dc), "data_files": {p: Path(p).stat().st_size for p in files},
-                "image_size": self.image_size}
+        inputs = {name: input_fingerprint(value) for name, value in
+                  (("train_data", dc.train_data), ("pretrained", self.params.get("pretrained")),
+                   ("text_init", self.params.get("text_init"))) if value}
+        inputs.update({f"eval:{es.name}": input_fingerprint(es.folder) for es in parse_eval_sets(dc.eval_data)})
+        key = {"data": key_dict(dc), "inputs": inputs, "image_size": self.image_size}
+        if _is_shards(dc.train_data):
+            key["workers"] = dc.workers
+        return key
 
     @property
     def dataset(self):

@@ -96,13 +96,23 @@ class LoaderSource:
         self.class_counts = class_counts if class_counts is not None else torch.as_tensor(dataset.class_counts())
         self.skipped = SkipCounter()
 
-    def _stream(self, epoch: int):
-        """Exactly ``steps_per_epoch`` batches: a stream (shards) that runs dry is restarted."""
-        done, passes = 0, 0
+    def _stream(self, epoch: int, start: int = 0):
+        """Exactly ``steps_per_epoch`` batches from batch ``start`` on: a stream (shards) that runs dry is
+        restarted; a map-style dataset skips the first ``start`` batches by index, a stream by reading them."""
+        from torch.utils.data import IterableDataset
+
+        local = self.batch_size // self.world
+        by_index = not isinstance(self.dataset, IterableDataset)
+        done, passes, skip = 0, 0, 0
+        if by_index and start:
+            per_pass = len(self.dataset) // self.world // local         # batches of one pass (drop_last)
+            if per_pass:
+                passes, skip = divmod(start, per_pass)
+                done = start
         while done < self.steps_per_epoch:
-            loader = make_loader(self.dataset, self.batch_size // self.world, shuffle=True, seed=self.seed,
-                                 epoch=epoch if passes == 0 else epoch * 1000 + passes, workers=self.workers, rank=self.rank,
-                                 world_size=self.world)
+            loader = make_loader(self.dataset, local, shuffle=True, seed=self.seed, epoch=epoch, restart=passes,
+                                 workers=self.workers, rank=self.rank, world_size=self.world, skip_batches=skip)
+            skip = 0
             before = done
             for batch in loader:
                 yield batch
@@ -117,7 +127,12 @@ class LoaderSource:
     def batches(self, epoch: int, start: int, device):
         import itertools
 
-        for batch in itertools.islice(self._stream(epoch), start, None):
+        from torch.utils.data import IterableDataset
+
+        stream = self._stream(epoch, start)
+        if isinstance(self.dataset, IterableDataset):
+            stream = itertools.islice(stream, start, None)
+        for batch in stream:
             self.skipped.update(batch)
             keep = batch["labels"] >= 0 if self.require_labels else None
             if keep is not None and not keep.all():

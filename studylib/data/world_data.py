@@ -24,7 +24,8 @@ from studylib.data.sources import InMemorySource, TrainData
 from studylib.evaluate import uint8_batches
 from studylib.objectives.base import DataInfo
 from studylib.registry import canonical_json
-from studylib.world import World, cached_world
+from studylib.world import World
+from studylib.world_store import cached_world
 
 # fields that are meaningful only for real data; "workers" is results-neutral and allowed
 REAL_ONLY = {"arch": "tiny", "pretrained": ""}
@@ -84,7 +85,13 @@ class WorldData:
         return cached_world(self.config)
 
     def key(self) -> dict:
-        return {"world": as_dict(self.config)}
+        """The world's parameters, and the content of its profile file when the profile is a file."""
+        key = {"world": as_dict(self.config)}
+        if self.config.profile not in ("balanced", "zipf", "lognormal"):
+            from studylib.fingerprint import input_fingerprint
+
+            key["profile_file"] = input_fingerprint(self.config.profile)
+        return key
 
     def info(self) -> DataInfo:
         world, wc = self.world, self.config
