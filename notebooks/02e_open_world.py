@@ -22,8 +22,9 @@
 # given the same extra classes as labels does not gain.
 #
 # Here CLIP and SL are trained twice on chapter 2b's world: on the evaluated classes alone
-# ("closed"), and on the *same* images of those classes plus as many pairs again of concepts
-# from a disjoint pool of real ImageNet concepts, rendered in the same world ("open world").
+# ("closed"), and on the *same* images of those classes plus pairs of concepts from a
+# disjoint pool of real ImageNet concepts, rendered in the same world ("open world"): as many
+# pairs again at `full`, half as many at `quick` (the cell below prints the counts).
 # SL's label space grows with the pool. Both are evaluated on the evaluated classes only.
 
 # %% tags=["parameters"]

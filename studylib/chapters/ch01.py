@@ -43,7 +43,7 @@ SHIFTS = ("v2", "sketch", "rendition", "objectnet")
 SIZES = {
     # smoke: big enough that the baseline family spans some accuracy range (a flat family has no ER line)
     "smoke": dict(n_classes=20, n_train=640, test_per_class=5, epochs=2, batch_size=32, profile="balanced"),
-    "quick": dict(n_classes=100, n_train=6000, test_per_class=20, epochs=4, profile="balanced"),
+    "quick": dict(n_classes=100, n_train=6000, test_per_class=20, epochs=3, profile="balanced"),
     "full": dict(n_classes=200, n_train=40000, test_per_class=30, epochs=12, profile="balanced"),
 }
 # The SL baseline family: (fraction of the training pairs, fraction of the epochs, fraction of the width),

@@ -27,7 +27,7 @@ NAME = "02b_language_and_vocabulary"
 # A world with clearly more classes than one batch, small enough for three sweeps.
 SIZES = {
     "smoke": dict(n_classes=40, n_train=1200, test_per_class=4, epochs=1, batch_size=16),
-    "quick": dict(n_classes=150, n_train=9000, test_per_class=10, epochs=4, batch_size=64),
+    "quick": dict(n_classes=150, n_train=9000, test_per_class=10, epochs=3, batch_size=64),
     "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=10, batch_size=128),
 }
 # Data scale: fractions of the preset's training pairs (1 is the shared default run).

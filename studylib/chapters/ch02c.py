@@ -32,7 +32,7 @@ SHIFTS = ("v2", "sketch", "rendition", "objectnet")
 _DOMAINS = dict(test_domains=("photo", *SHIFTS))
 SIZES = {
     "smoke": dict(n_classes=24, n_train=960, test_per_class=4, epochs=1, batch_size=32, **_DOMAINS),
-    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=4, batch_size=64, **_DOMAINS),
+    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, **_DOMAINS),
     "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=10, batch_size=128, **_DOMAINS),
 }
 ALPHAS = {"smoke": (1.0, 2.0), "quick": (1.0, 2.0), "full": (0.5, 1.0, 1.5, 2.0)}
