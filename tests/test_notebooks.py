@@ -71,3 +71,16 @@ def test_saving_a_chapter_from_lab_leaves_its_file_unchanged(path):
     config = load_jupytext_config(str(path))
     assert config is not None, "notebooks/jupytext.toml is missing"
     assert jupytext.writes(nb, fmt={"extension": ".py", "format_name": "percent"}, config=config) == src
+
+
+def test_a_cell_past_its_time_limit_gets_one_retry_then_a_clear_failure(tmp_path, monkeypatch, capsys):
+    """The guard against a lost kernel reply: a cell over the preset's limit re-executes the chapter once."""
+    from studylib import execute
+
+    nb = tmp_path / "09_slow.py"
+    nb.write_text('# %% tags=["parameters"]\npreset: str = "smoke"\n\n# %%\nimport time\ntime.sleep(30)\n')
+    monkeypatch.setitem(execute.CELL_TIMEOUT, "smoke", 3)
+    with pytest.raises(ChapterFailed, match=r"09_slow.py: a cell ran past 3 s; no retries left"):
+        execute_chapter(nb, {"preset": "smoke"}, tmp_path / "out", progress=False)
+    assert "executing the chapter again in a fresh kernel" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob(".*running.ipynb"))
