@@ -262,12 +262,12 @@ display(Markdown("\n".join(lines)))
 #   has *no* positive ER against SL trained on the curated source: its mean ER over the
 #   informative shifts was about −0.01, and its interval lay below the line on the
 #   rendition- and ObjectNet-like shifts. This is the world's answer at this size, not the
-#   paper's: here CLIP is also much weaker in distribution (about 0.09 top-1 against 0.29
+#   paper's: here CLIP is also much weaker in distribution (about 0.06 top-1 against 0.24
 #   for the full SL model), trained from scratch on 6k captions, and 5% of 6k pairs is about
 #   300 shifted images. The data card `world-quick-01-web` records which knob settings were
 #   tried and why; nothing was tuned toward the paper's finding.
 # * **The objective alone.** CLIP on the baseline's own curated images lies on the line (mean
-#   ER about +0.004, above it only on the sketch-like shift, below it on none): no robustness
+#   ER about 0.000, above it only on the sketch-like shift, below it on none): no robustness
 #   to speak of from the objective, as Fang et al. (2022) argue.
 # * **Language vs labels.** SL on the web images' caption-mined labels and on their true
 #   labels lands on the line (mean ER within about 0.01), close to each other, as in Fang et
@@ -278,11 +278,11 @@ display(Markdown("\n".join(lines)))
 #   not established at this scale.
 # * **Train–test similarity.** Pruning the large mixture until its similarities to the
 #   shifted test sets are as close as pruning gets to the standard set's distribution
-#   (Kolmogorov–Smirnov distance about 0.35 → 0.17) left its ER where a random subset of
-#   the same size left it; this design detects differences of at most about 0.03 with 80%
+#   (Kolmogorov–Smirnov distance about 0.34 → 0.16) left its ER where a random subset of
+#   the same size left it; this design detects differences of at most about 0.025 with 80%
 #   power, and there was no robustness to explain away in the first place, so it neither
 #   supports nor contradicts Mayilvahanan et al. (2024).
 # * **Where the world is still coarse.** An object's look is 70% shape and texture, so every
 #   shift is informative by the rule above, the sketch-like one least (the baseline family
-#   reaches about 4%, chance 1%). Models reach at most about 30% of the photo test set at
+#   reaches about 3%, chance 1%). Models reach at most about 24% of the photo test set at
 #   this preset.

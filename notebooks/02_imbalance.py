@@ -251,10 +251,15 @@ table.round(3)
 # %% [markdown]
 # ## Explore
 #
-# Hover over any class in the interactive figure (saved as HTML in `figures/`), or use the
-# explorer below: pick a model and a metric, change the binning, search for a class.
+# Hover over any class in the interactive figure (also saved as a self-contained HTML file in
+# `figures/`), or use the explorer below: pick a model and a metric, change the binning,
+# search for a class.
 
 # %%
-ch.save(plots.interactive_scatter(per_class, "predictions"), "predictions_vs_frequency_interactive",
+interactive = plots.interactive_scatter(per_class, "predictions")
+ch.save(interactive, "predictions_vs_frequency_interactive",
         "interactive: #predictions against frequency, hover for class names")
+interactive.show()
+
+# %%
 frequency_explorer(per_class)

@@ -147,9 +147,10 @@ display(Markdown("\n".join(lines)))
 #   paper's trend spans millions to billions of pairs, far beyond what this sweep can show.
 # * *Descriptiveness.* CLIP trained on full text was less correlated with frequency than
 #   CLIP trained on the class-name template, but also far less accurate (top-1 about 0.04
-#   against 0.17): a from-scratch text tower sees each class's name among many definition
+#   against 0.14): a from-scratch text tower sees each class's name among many definition
 #   words in 9,000 captions, and the zero-shot prompts are templates with the name. Its lower
-#   bias is the flat profile of a weak model, so C2's two halves point opposite ways here.
+#   bias is the flat profile of a weak model, so C2's two halves pull apart here (the
+#   computed verdict is in the cell above).
 #   The paper's CLIP trains on millions of captions, where descriptive text has room to help.
 # * *Vocabulary.* In this smaller world, subsampling raised SL's top-1 and did not lower its
 #   raw bias; with extras drawn uniformly to k = 64 the correlation rose. In chapter 2's world

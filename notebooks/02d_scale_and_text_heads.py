@@ -90,10 +90,10 @@ claims.round(3)
 # `quick`, seed 0, and why. Trust the cell over it if a rerun disagrees.
 #
 # * *Scale* helped CLIP clearly: four times the pairs raised top-1 and robustness.
-# * *Pretrained heads* split. The frozen MiniLM head raised top-1 as much as four times the
+# * *Pretrained heads* split. The frozen MiniLM head raised top-1 about as much as four times the
 #   data did; the pretraining-world CLIP's tower, initialised or frozen, did not help, and
-#   frozen it hurt. That tower is itself a tiny CLIP trained on 10,000 captions (top-1 about
-#   0.04 on its own world), so it has little language to lend, while MiniLM is a real
+#   frozen it hurt. That tower is itself a tiny CLIP trained on 10,000 captions spread over
+#   1000 concepts, so it has little language to lend, while MiniLM is a real
 #   pretrained sentence encoder. Part of MiniLM's advantage is an oracle's: MiniLM
 #   semantics also generate this world's pixels, so its space is aligned with the images by
 #   construction. The paper's RoBERTa has no such advantage.

@@ -77,11 +77,12 @@ lines.append(f"* **Seeds**: {len(runs_by_seed)} at preset `{preset}`"
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
-# **Reading it.** At `quick`, seed 0, the open pool raised SL's top-1 by a few points and left
-# CLIP's about where it was. The pool doubles the training pairs, so "more data" and "more
+# **Reading it.** At `quick`, seed 0, the open pool moved neither model's top-1 clearly: SL's
+# rose by under a point and CLIP's fell by about as much, both intervals spanning zero. The
+# pool adds half as many pairs again (13,500 instead of 9,000), so "more data" and "more
 # concepts" come together, as they do on the web and in the paper's design (same images of
-# the evaluated classes). SL's gain is the gain of more images for its image features; the
-# mechanism the paper proposes for CLIP, language about related concepts teaching the text
-# tower, needs a text tower that learns from 18,000 short captions of 300 concepts, which the
-# tiny scratch tower here does not. The verdict cell is authoritative; a rerun at `full`
-# (three seeds, larger world) may differ.
+# the evaluated classes). Any SL gain would be the gain of more images for its image
+# features; the mechanism the paper proposes for CLIP, language about related concepts
+# teaching the text tower, needs a text tower that learns from 13,500 short captions of 300
+# concepts, which the tiny scratch tower here shows no sign of doing. The verdict cell is
+# authoritative; a rerun at `full` (three seeds, larger world) may differ.

@@ -95,13 +95,13 @@ protos
 # **Reading it.** The verdicts above are computed; this paragraph says what was seen at
 # `quick`, seed 0, and why. Trust the cells over it if a rerun disagrees.
 #
-# * *DINO learned little at this size.* Four epochs over 5,000 images of 16 px left every
+# * *DINO learned little at this size.* Three epochs over 5,000 images of 16 px left every
 #   backbone's probe at about two to three times chance on the coarse and fine tasks and at
-#   chance on the sketches, and the four pretraining variants within a point of each other.
-#   C9's intervals hold zero on every task: the world neither shows that imbalance hurts nor
-#   that subsampling helps, because there is hardly any transfer to lose.
+#   or near chance on the sketches, and the four pretraining variants within a point and a
+#   half of each other. C9's intervals hold zero on every task: the world neither shows that
+#   imbalance hurts nor that subsampling helps, because there is hardly any transfer to lose.
 # * *Every prototype stayed unique.* The teacher's prototypes move little from their
-#   random start in a few hundred steps (its EMA momentum starts at 0.996), and random
+#   random start in a couple of hundred steps (its EMA momentum starts at 0.996), and random
 #   directions in 64 dimensions are far apart, so no two fall within the 0.025 cosine
 #   distance. The paper's few hundred unique prototypes out of 65,536 come from hundreds of
 #   epochs on ImageNet. `full` trains longer, and over three seeds, which C10's comparison

@@ -168,6 +168,13 @@ def read_timings(preset: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def record_summary_seconds(preset: str, seconds: float) -> None:
+    """Keep how long ``studylib summary --write`` took (the last step of ``make study``) beside the timings."""
+    timings = read_timings(preset)
+    timings["__summary__"] = {"seconds": round(seconds, 1)}
+    atomic_write_json(timings_path(preset), timings)
+
+
 def split_time(seconds: float, started: float, profile: dict) -> dict:
     """A chapter's wall time by phase: ``start-up`` (kernel start and imports: from the runner's start to the
     notebook's first session), the kernel's own phases (:mod:`studylib.profiling`), and ``analysis and other``

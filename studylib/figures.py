@@ -36,20 +36,13 @@ def save_figure(fig, name: str, *, notebook: str, preset: str, caption: str = ""
         atomic_write_bytes(path, buf.getvalue())
     elif hasattr(fig, "to_html"):
         path = out / f"{stem}.html"
-        atomic_write_text(path, fig.to_html(include_plotlyjs="directory", full_html=True))
-        _ensure_plotly_js(out)
+        # plotly.js inline: one self-contained file that opens in JupyterLab's sandboxed HTML viewer and in a
+        # browser tab (a separate plotly.min.js cannot be fetched from Jupyter's /files/ responses)
+        atomic_write_text(path, fig.to_html(include_plotlyjs=True, full_html=True))
     else:
         raise TypeError(f"cannot save a {type(fig).__name__}: expected a matplotlib or plotly figure")
     _record(out, path.name, notebook, preset, caption)
     return path
-
-
-def _ensure_plotly_js(out: Path):
-    target = out / "plotly.min.js"
-    if not target.exists():
-        from plotly.offline import get_plotlyjs
-
-        atomic_write_text(target, get_plotlyjs())
 
 
 def _record(out: Path, filename: str, notebook: str, preset: str, caption: str):

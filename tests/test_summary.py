@@ -166,6 +166,8 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     timings = execute.read_timings("smoke")
     assert "__warm__" in timings and "__wall__" in timings
     assert "nothing changed" in summary.minutes_table(timings)
+    execute.record_summary_seconds("smoke", 12.6)
+    assert "rewrote this table, which last took 13 s" in summary.minutes_table(execute.read_timings("smoke"))
     paths[1].write_text(paths[1].read_text() + "# an edit\n")
     execute.run_chapters(preset="smoke", progress=False)
     assert calls[2:] == ["02_b"]

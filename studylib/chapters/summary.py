@@ -34,6 +34,7 @@ def minutes_table(timings: dict) -> str:
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
     wall, prepare, warm = timings.get("__wall__"), timings.get("__prepare__"), timings.get("__warm__")
+    written = timings.get("__summary__")
     timings = {k: v for k, v in timings.items() if not k.startswith("__")}
     if not timings:
         return "*No recorded chapter timings yet (`make study` records them).*"
@@ -61,8 +62,9 @@ def minutes_table(timings: dict) -> str:
             text += (f" Of it, {prepare['seconds']:.0f} s went to embedding the 1000 concepts' descriptions once, "
                      "with every thread, before the kernels started.")
     if warm:
-        text += (f" Run again with nothing changed, it took {warm['seconds']:.0f} s (every chapter's executed "
-                 f"notebook was up to date; {warm['when'][:16].replace('T', ' ')} UTC).")
+        text += (f" Run again with nothing changed, `make study` found every chapter's executed notebook up to "
+                 f"date in {warm['seconds']:.0f} s ({warm['when'][:16].replace('T', ' ')} UTC)")
+        text += (f" and then rewrote this table, which last took {written['seconds']:.0f} s." if written else ".")
     return text
 
 

@@ -91,11 +91,17 @@ def _cmd_summary(args) -> int:
     from studylib.execute import read_timings
     from studylib.registry import Registry
 
+    import time
+
+    from studylib.execute import record_summary_seconds
+
+    t0 = time.perf_counter()
     table = summary.table(Registry(args.root), args.preset)
     if args.markdown or args.write:
         text = summary.markdown(table, args.preset, read_timings(args.preset))
         if args.write:
             summary.write_into(args.write, text)
+            record_summary_seconds(args.preset, time.perf_counter() - t0)   # shown by the next table
             print(f"wrote the results table into {args.write}")
         else:
             print(text)
