@@ -151,13 +151,15 @@ class DataConfig:
     eval_data: str = ""                  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
     workers: int = 4                     # DataLoader worker processes; part of the key for shards (their split)
     steps_per_epoch: int = 0             # needed for shards (0 = len(dataset) // batch_size)
+    verify_data: bool = False            # key runs by the *content* of shards and eval folders (slow), not
+                                         # by names, sizes and mtimes (`--verify-data`)
 
     non_negative: ClassVar = {"workers", "steps_per_epoch"}
 
 
 # Fields that can never change a run's results: they are left out of every run key (``workers`` re-enters
 # it for shard data, where it decides which worker reads which shard: RealData.key).
-RESULTS_NEUTRAL = frozenset({"checkpoint_every", "workers", "compile", "progress"})
+RESULTS_NEUTRAL = frozenset({"checkpoint_every", "workers", "compile", "progress", "verify_data"})
 
 PRESETS: dict[str, dict] = {
     # every notebook end to end in seconds (tests, CI)

@@ -115,10 +115,13 @@ def _input_fingerprint(spec: str, size: int, mtime_ns: int) -> str:
     return manifest(spec)
 
 
-def input_fingerprint(spec: str) -> str:
+def input_fingerprint(spec: str, verify: bool = False) -> str:
     """What a run's key records of one input: the content hash of a file up to 256 MB, else (a larger file,
-    a folder, a shard pattern) its :func:`manifest`. A file's is memoised per process on its size and mtime;
-    a folder's or pattern's is recomputed (a file added deep inside a folder leaves the folder's mtime)."""
+    a folder, a shard pattern) its :func:`manifest`; with ``verify`` the content of everything (slow). A file's
+    is memoised per process on its size and mtime; a folder's or pattern's is recomputed (a file added deep
+    inside a folder leaves the folder's mtime)."""
+    if verify:
+        return ("content:" + file_digest(spec)) if os.path.isfile(spec) else manifest(str(spec), verify=True)
     if not os.path.isfile(spec):
         return manifest(str(spec))
     st = os.stat(spec)

@@ -472,3 +472,36 @@ def test_restarted_streams_never_reuse_another_epochs_order():
 
     seeds = {_order_seed(0, e, r) for e in range(50) for r in range(50)}
     assert len(seeds) == 2500
+
+
+def test_verify_data_keys_folders_by_content(tmp_path):
+    """--verify-data: an eval folder enters the key by the content of its files, so a touched but unchanged
+    file keeps the key and a changed file with the same size and mtime does not."""
+    from studylib.cli.main import build_parser
+    from studylib.cli.main import _real_params as real_params   # noqa: PLC2701 (the CLI's own parameter path)
+    from studylib.data.real_data import RealData
+    from studylib.spec import resolve
+
+    folder = tmp_path / "val" / "n01440764"
+    folder.mkdir(parents=True)
+    img = folder / "a.png"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(img)
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("filepath\tlabel\tcaption\nval/n01440764/a.png\t0\ta fish\n")
+    args = build_parser().parse_args(["train", "--verify-data", "-p", f"train_data={tsv}",
+                                      "-p", f"eval_data=val={tmp_path / 'val'}"])
+    params = real_params(args)
+    assert params["verify_data"] is True
+    key = RealData(params)
+    first = key.key()["inputs"]["eval:val"]
+    assert first.startswith("content:")
+    os.utime(img, ns=(5, 5))                                        # touched, same bytes: same key
+    assert RealData(params).key()["inputs"]["eval:val"] == first
+    st = img.stat()
+    data = bytearray(img.read_bytes())
+    data[-20] ^= 0xFF                                                # same size, restored mtime, other bytes
+    img.write_bytes(bytes(data))
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert RealData(params).key()["inputs"]["eval:val"] != first
+    plain = resolve("paper", train_data=str(tsv), eval_data=f"val={tmp_path / 'val'}")
+    assert RealData(plain).key()["inputs"]["eval:val"].startswith("stat:")

@@ -114,7 +114,10 @@ def _real_params(args) -> dict:
     from studylib.execute import parse_assignment
     from studylib.spec import resolve
 
-    return resolve(args.preset, **dict(parse_assignment(p) for p in args.param))
+    params = dict(parse_assignment(p) for p in args.param)
+    if getattr(args, "verify_data", False):
+        params["verify_data"] = True
+    return resolve(args.preset, **params)
 
 
 def _cmd_check_data(args) -> int:
@@ -207,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                          help="override a parameter (value parsed as JSON if possible)")
         if name != "check-data":
+            cmd.add_argument("--verify-data", action="store_true",
+                             help="key the run by the content of shards and evaluation folders (hashes every "
+                                  "file; slow), not by their names, sizes and modification times")
             cmd.add_argument("--label", default="real", help="the run's label in the results table")
             cmd.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "submit":

@@ -143,15 +143,16 @@ class RealData:
     def key(self) -> dict:
         """The data part of the run key: the data parameters, what each input holds (content of files up to
         256 MB; names, sizes and mtimes of larger files, shard sets and evaluation folders: see
-        :mod:`studylib.fingerprint`) and, for shards, ``workers`` (it decides which worker reads which
+        :mod:`studylib.fingerprint`; every input by content with ``verify_data``) and, for shards, ``workers`` (it decides which worker reads which
         shard, so the order of the samples)."""
         from studylib.fingerprint import input_fingerprint
 
         dc = self.config
-        inputs = {name: input_fingerprint(value) for name, value in
+        v = dc.verify_data
+        inputs = {name: input_fingerprint(value, v) for name, value in
                   (("train_data", dc.train_data), ("pretrained", self.params.get("pretrained")),
                    ("text_init", self.params.get("text_init"))) if value}
-        inputs.update({f"eval:{es.name}": input_fingerprint(es.folder) for es in parse_eval_sets(dc.eval_data)})
+        inputs.update({f"eval:{es.name}": input_fingerprint(es.folder, v) for es in parse_eval_sets(dc.eval_data)})
         key = {"data": key_dict(dc), "inputs": inputs, "image_size": self.image_size}
         if _is_shards(dc.train_data):
             key["workers"] = dc.workers
