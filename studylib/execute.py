@@ -308,6 +308,27 @@ def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
         return False
 
 
+def _watch(running: dict, lock, stop, every: float = 5.0) -> None:
+    """Print, for each running chapter, the run its kernel trains or evaluates whenever that changes (read from
+    the chapter's profile file, :mod:`studylib.profiling`), with the runs done so far."""
+    shown = {}
+    while not stop.wait(every):
+        with lock:
+            now = dict(running)
+        for stem, profile_file in now.items():
+            try:
+                profile = json.loads(Path(profile_file).read_text())
+            except (OSError, ValueError):
+                continue
+            current = profile.get("current")
+            if not current or shown.get(stem) == (current["run"], current["phase"]):
+                continue
+            shown[stem] = (current["run"], current["phase"])
+            done = sum(1 for r in profile.get("runs", []) if r["phase"] == "train")
+            verb = {"train": "training", "evaluate": "evaluating"}.get(current["phase"], current["phase"])
+            print(f"   {stem}: {verb} {current['run']!r} ({done} run(s) trained so far)", flush=True)
+
+
 def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
                  progress: bool = True, jobs: int = 1, after: dict | None = None,
                  force: bool = False) -> list[tuple[Path, float]]:
@@ -343,7 +364,7 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
 
     cold = not any(Registry().root.glob("*/metrics.json"))
 
-    skipped = set()
+    skipped, running = set(), {}
 
     def work(path):
         profile_file = (executed / f".profile-{path.stem}.json").resolve()
@@ -360,7 +381,13 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
                 done[path] = (out_dir / f"{path.stem}.ipynb", 0.0)
             return
         print(f"== {path.stem} (preset {preset}) started", flush=True)
-        out = _run_one(path, per_chapter[path], env, progress and jobs == 1)
+        with lock:
+            running[path.stem] = profile_file
+        try:
+            out = _run_one(path, per_chapter[path], env, progress and jobs == 1)
+        finally:
+            with lock:
+                running.pop(path.stem, None)
         atomic_write_json(stamp_file, stamp)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
@@ -382,7 +409,13 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         timings["__prepare__"] = {"seconds": round(prepared or 0.0, 1),
                                   "what": "MiniLM concept embeddings, all threads, before the kernels"}
         atomic_write_json(timings_path(preset), timings)
-    _schedule(paths, after or {}, jobs, work)
+    stop = threading.Event()
+    if progress and jobs > 1:               # the kernels' own bars are hidden: say which run each one is on
+        threading.Thread(target=_watch, args=(running, lock, stop), daemon=True).start()
+    try:
+        _schedule(paths, after or {}, jobs, work)
+    finally:
+        stop.set()
     if not overrides and not selection and ((cold and not skipped) or len(skipped) == len(paths)):
         timings = read_timings(preset)
         timings["__warm__" if skipped else "__wall__"] = {

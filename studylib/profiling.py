@@ -8,7 +8,8 @@ run), ``evaluate`` (probe fitting and evaluation), ``figures`` (figure export). 
 tell kernel start-up and imports from the rest.
 
 When ``STUDYLIB_PROFILE`` names a file, the totals are written to it (atomically, after each
-phase), which is how :func:`studylib.execute.run_chapters` learns what a notebook's kernel did.
+phase, and ``current``: the run being trained or evaluated now), which is how
+:func:`studylib.execute.run_chapters` learns what a notebook's kernel did and shows what it does.
 Without it, phases cost two clock reads.
 """
 from __future__ import annotations
@@ -32,6 +33,9 @@ def phase(name: str, run: str | None = None):
         raise ValueError(f"unknown phase {name!r}: use one of {PHASES}")
     frame = [name, time.perf_counter(), 0.0]
     _stack.append(frame)
+    if run is not None:                      # what the runner shows while the chapter works
+        _state["current"] = {"run": run, "phase": name, "since": time.time()}
+        _write()
     try:
         yield
     finally:
@@ -42,6 +46,7 @@ def phase(name: str, run: str | None = None):
             _stack[-1][2] += spent
         if run is not None:
             _runs.append({"run": run, "phase": name, "seconds": round(spent, 2)})
+            _state.pop("current", None)
         _write()
 
 
@@ -54,7 +59,7 @@ def mark_start() -> None:
 
 def snapshot() -> dict:
     return {"first_session": _state.get("first_session"), "phases": {k: round(_totals[k], 2) for k in PHASES},
-            "runs": list(_runs)}
+            "runs": list(_runs), "current": _state.get("current")}
 
 
 def _write() -> None:

@@ -175,3 +175,28 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     assert calls[3:] == ["01_a", "02_b"]
     execute.run_chapters(preset="smoke", progress=False, force=True)
     assert calls[5:] == ["01_a", "02_b"]
+
+
+def test_the_runner_says_which_run_each_chapter_is_on(tmp_path, capsys):
+    """With several chapters at once the kernels' progress bars are hidden; the runner prints the run each one
+    trains or evaluates, read from the chapter's profile file."""
+    import json
+    import threading
+    import time
+
+    from studylib import execute
+
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "train", "seconds": 3.0}],
+                                "current": {"run": "CLIP", "phase": "train", "since": 0}}))
+    running, lock, stop = {"02_x": prof}, threading.Lock(), threading.Event()
+    t = threading.Thread(target=execute._watch, args=(running, lock, stop, 0.02))
+    t.start()
+    time.sleep(0.2)
+    prof.write_text(json.dumps({"runs": [], "current": {"run": "CLIP", "phase": "evaluate", "since": 0}}))
+    time.sleep(0.2)
+    stop.set()
+    t.join()
+    out = capsys.readouterr().out
+    assert out.count("02_x: training 'CLIP' (1 run(s) trained so far)") == 1     # printed once, not every poll
+    assert "02_x: evaluating 'CLIP'" in out
