@@ -11,8 +11,13 @@ def test_results_csv_lists_runs(capsys, tiny_params):
             progress=False)
     assert main(["results", "--csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "run_id,chapter,label,objective,preset,seed,current,top1,spearman_acc,spearman_pred"
-    assert out[1].startswith(f"{r.key},02_imbalance,SL,sl,smoke,0,True,")
+    assert out[0] == "run_id,when,chapter,label,objective,preset,seed,current,top1,spearman_acc,spearman_pred"
+    key, when, rest = out[1].split(",", 2)
+    assert key == r.key and len(when) == 16 and rest.startswith("02_imbalance,SL,sl,smoke,0,True,")
+    assert main(["results", "--param", "epochs", "--param", "zipf_alpha"]) == 0      # config values as columns
+    text = capsys.readouterr().out
+    head, row = text.splitlines()[:2]
+    assert "epochs" in head and "zipf_alpha" in head and row.startswith(r.key[:8]) and len(head) <= 130
 
 
 def test_run_rejects_unknown_chapter_and_preset(capsys):

@@ -45,14 +45,34 @@ def _cmd_results(args) -> int:
 
     from studylib.registry import TABLE_COLUMNS, Registry
 
-    table = Registry(args.root).table()
-    cols = list(table.columns) if args.all else TABLE_COLUMNS
+    reg = Registry(args.root)
+    table = reg.table()
+    cols = list(table.columns) if args.all else list(TABLE_COLUMNS)
+    if len(table):
+        from datetime import datetime
+
+        runs = {r.key: r for r in reg.runs()}
+        table.insert(1, "when", [datetime.fromtimestamp((reg.path(k) / "metrics.json").stat().st_mtime)
+                                 .strftime("%Y-%m-%d %H:%M") for k in table["run_id"]])
+        cols.insert(1, "when")
+        for name in args.param:               # configuration values as columns, e.g. --param zipf_alpha
+            flat = {k: {kk: vv for part in r.config.values() if isinstance(part, dict) for kk, vv in part.items()}
+                    for k, r in runs.items()}
+            table[name] = [flat.get(k, {}).get(name) for k in table["run_id"]]
+            cols.insert(cols.index("label") + 1, name)
     try:
         if args.csv:
             table[cols].to_csv(sys.stdout, index=False)
-        else:
-            with pd.option_context("display.max_rows", None, "display.width", 200):
-                print(table[cols].to_string(index=False) if len(table) else "no runs yet")
+        elif not len(table):
+            print("no runs yet")
+        else:                                 # about 120 columns: short ids, chapter numbers, labels cut at 34
+            # characters, three decimals, no objective column (--csv keeps everything whole)
+            shown = table[[c for c in cols if args.all or c != "objective"]].copy()
+            shown["run_id"] = shown["run_id"].str[:8]
+            shown["chapter"] = shown["chapter"].astype(str).str.split("_").str[0]
+            shown["label"] = [v if len(v) <= 34 else v[:33] + "…" for v in shown["label"].astype(str)]
+            with pd.option_context("display.max_rows", None, "display.width", 250, "display.precision", 3):
+                print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         sys.stdout.flush()
     except BrokenPipeError:                 # `studylib results --csv | head`: the reader stopped early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -190,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="print the results table (one row per run)")
     res.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
     res.add_argument("--all", action="store_true", help="every metric column, not just the main ones")
+    res.add_argument("--param", action="append", default=[], metavar="NAME",
+                     help="add a configuration value as a column (repeatable), e.g. --param zipf_alpha")
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=_cmd_results)
     gc = sub.add_parser("gc", help="remove runs that nothing current refers to (asks first)")
