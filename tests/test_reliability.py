@@ -505,3 +505,17 @@ def test_verify_data_keys_folders_by_content(tmp_path):
     assert RealData(params).key()["inputs"]["eval:val"] != first
     plain = resolve("paper", train_data=str(tsv), eval_data=f"val={tmp_path / 'val'}")
     assert RealData(plain).key()["inputs"]["eval:val"].startswith("stat:")
+
+
+def test_concept_files_strip_a_bom_and_name_bad_lines(tmp_path):
+    from studylib.captions.patterns import load_concept_file
+
+    f = tmp_path / "concepts.tsv"
+    f.write_bytes(b"\xef\xbb\xbftench\ttinca tinca\ngoldfish\tcarassius auratus\n")
+    assert [s.name for s in load_concept_file(f)] == ["tench", "goldfish"]
+    f.write_bytes(b"tench\ttinca\n\tno name here\n")
+    with pytest.raises(ValueError, match=r"concepts.tsv:2: empty class name"):
+        load_concept_file(f)
+    f.write_bytes(b"tench\ttinca\ngold\xfffish\tx\n")
+    with pytest.raises(ValueError, match=r"concepts.tsv:2: not valid UTF-8"):
+        load_concept_file(f)

@@ -171,7 +171,12 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"concept file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")                      # a byte-order mark is not part of the first name
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"concept file {path}:{line}: not valid UTF-8 (byte {e.start})") from None
     specs: list[ConceptSpec] = []
     if path.suffix.lower() == ".json":
         try:
@@ -200,6 +205,8 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             cols = line.rstrip("\r\n").split("\t")
             if ln == 1 and cols[0].strip().lower() in ("name", "classname", "class"):
                 continue
+            if not cols[0].strip():
+                raise ValueError(f"concept file {path}:{ln}: empty class name")
             syn = cols[1].split(",") if len(cols) > 1 else []
             neg = cols[2].split(",") if len(cols) > 2 else []
             specs.append(_spec(cols[0], syn, neg))
