@@ -290,11 +290,11 @@ def _prepare_shared() -> float | None:
 def chapter_stamp(path: Path, parameters: dict) -> dict:
     """What an executed chapter depends on: its source, its parameters, every studylib source file (analysis
     and plots included), the numeric packages and the shared data folder's manifest."""
-    from studylib.fingerprint import PACKAGE, code_fingerprint, file_digest, manifest, sources_digest
+    from studylib.fingerprint import PACKAGE, PACKAGES, file_digest, manifest, sources_digest
 
     shared = REPO_ROOT.parent / "shared" / "data"
     return {"notebook": file_digest(path), "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
-            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")))[:16], "code": code_fingerprint(),
+            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
             "shared": manifest(str(shared)) if shared.is_dir() else "absent"}
 
 

@@ -51,13 +51,12 @@ def _cmd_results(args) -> int:
     if len(table):
         from datetime import datetime
 
-        runs = {r.key: r for r in reg.runs()}
         table.insert(1, "when", [datetime.fromtimestamp((reg.path(k) / "metrics.json").stat().st_mtime)
                                  .strftime("%Y-%m-%d %H:%M") for k in table["run_id"]])
         cols.insert(1, "when")
+        flat = {r.key: {k: v for part in r.config.values() if isinstance(part, dict) for k, v in part.items()}
+                for r in reg.runs()} if args.param else {}       # read the configs only when asked for
         for name in args.param:               # configuration values as columns, e.g. --param zipf_alpha
-            flat = {k: {kk: vv for part in r.config.values() if isinstance(part, dict) for kk, vv in part.items()}
-                    for k, r in runs.items()}
             table[name] = [flat.get(k, {}).get(name) for k in table["run_id"]]
             cols.insert(cols.index("label") + 1, name)
     try:
