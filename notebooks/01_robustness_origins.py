@@ -60,6 +60,7 @@ from studylib.chapters import ch01
 from studylib.chapters.ch01 import (accuracy_table, er_summary, er_table, fit_trends, group_mean_er, lies_between,
                                     mean_er, points, shifts_above_line)
 from studylib.session import Session
+from studylib.widgets import robustness_explorer
 
 ch = Session(ch01.NAME, preset, sizes=ch01.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, n_classes=n_classes, n_train=n_train, epochs=epochs),
@@ -108,7 +109,8 @@ trends = fit_trends(acc.loc[list(sl_runs)], SHIFTS, n_boot=n_boot)
 er = er_table(trends, clip_runs, n_boot=n_boot)
 fig = plots.robustness_panels(
     trends, {s: points(acc.loc[list(sl_runs)], s) for s in SHIFTS},
-    {s: points(acc.loc[list(clip_runs)], s).assign(er=er[er["shift"] == s]["er"].to_numpy()) for s in SHIFTS})
+    {s: points(acc.loc[list(clip_runs)], s).assign(er=er[er["shift"] == s]["er"].to_numpy()) for s in SHIFTS},
+    informative=INFORMATIVE)
 ch.save(fig, "effective_robustness", "ID vs OOD accuracy on logit axes: SL baseline line with 95% band, CLIP, per shift")
 plt.show()
 er_summary(er)
@@ -131,8 +133,10 @@ src_acc = accuracy_table(source_runs)
 src_er = er_table(trends, source_runs, n_boot=n_boot)
 fig = plots.robustness_panels(
     trends, {s: points(acc.loc[list(sl_runs)], s) for s in SHIFTS},
-    {s: points(src_acc, s, group=group.get).assign(er=src_er[src_er["shift"] == s]["er"].to_numpy()) for s in SHIFTS},
-    connect="group")
+    {s: points(src_acc, s, group=group.get).assign(er=src_er[src_er["shift"] == s]["er"].to_numpy(),
+                                                   budget=lambda d: d["label"].map(ch01.budgets(source_runs)))
+     for s in SHIFTS},
+    connect="group", informative=INFORMATIVE)
 ch.save(fig, "sources_and_mixtures", "CLIP trained on different sources (two budgets each) and a 50/50 mixture, against the SL baseline")
 plt.show()
 er_summary(src_er)
@@ -164,7 +168,7 @@ lang_er = er_table(trends, lang_runs, n_boot=n_boot)
 fig = plots.robustness_panels(
     trends, {s: points(acc.loc[list(sl_runs)], s) for s in SHIFTS},
     {s: points(accuracy_table(lang_runs), s).assign(er=lang_er[lang_er["shift"] == s]["er"].to_numpy())
-     for s in SHIFTS})
+     for s in SHIFTS}, informative=INFORMATIVE)
 ch.save(fig, "language_vs_labels", "CLIP on captions vs SL on caption-mined labels vs SL on true labels, same images")
 plt.show()
 er_summary(lang_er)
@@ -185,12 +189,8 @@ er_summary(lang_er)
 study = ch01.similarity_study(ch, sl_runs[REF])
 nn_small, nn_big, nn_pruned = study["nn_small"], study["nn_big"], study["nn_pruned"]
 keep, rand_keep, info = study["keep"], study["rand_keep"], study["info"]
-fig, ax = plt.subplots(figsize=(5.5, 3.4))
-for vals, name in ((nn_small, "standard (small)"), (nn_big, "mixture ×2 (large)"), (nn_pruned, "large, pruned")):
-    ax.hist(vals, bins=40, histtype="step", lw=1.5, label=f"{name}: median {np.median(vals):.3f}")
-ax.set_xlabel("cosine similarity of each shifted test image to its nearest training image")
-ax.set_ylabel("test images")
-ax.legend(fontsize=8, frameon=False)
+fig = plots.similarity_histograms({"standard (small)": nn_small, "mixture ×2 (large)": nn_big,
+                                   "large, pruned": nn_pruned})
 ch.save(fig, "train_test_similarity", "nearest-neighbour similarity of shifted test images to each training set")
 plt.show()
 display(Markdown(f"Pruning keeps {len(keep)} of {int(study['n_big'])} pairs ({info['kept_fraction']:.0%}); "
@@ -209,6 +209,22 @@ display(Markdown(f"**Power.** With these test sets, a difference in ER between t
                  "conservative bound: it treats the two models' intervals as independent); differences well below "
                  "it would usually go unseen."))
 er_summary(sim_er)
+
+# %% [markdown]
+# ## Explore
+#
+# Every model of this chapter against the baseline line: pick a shift (the ones where ER is
+# noise are marked and greyed) and a group (the CLIP pair of section 1, a data source, the
+# language comparison, the similarity study); hover a point for its accuracies and its ER
+# with its 95% interval.
+
+# %%
+groups = {**{k: "section 1: CLIP web vs curated" for k in clip_runs},
+          **{k: f"source: {group[k]}" for k in source_runs},
+          **{k: "section 3: language vs labels" for k in lang_runs if k not in clip_runs},
+          **{k: "section 4: similarity" for k in sim_runs if k not in source_runs}}
+explore_er = ch01.explorer_table([er, src_er, lang_er, sim_er], groups)
+robustness_explorer(trends, acc.loc[list(sl_runs)], explore_er, informative=INFORMATIVE, preset=preset)
 
 # %% [markdown]
 # ## What this chapter finds

@@ -252,8 +252,8 @@ table.round(3)
 # ## Explore
 #
 # Hover over any class in the interactive figure (also saved as a self-contained HTML file in
-# `figures/`), or use the explorer below: pick a model and a metric, change the binning,
-# search for a class.
+# `figures/`), or use the explorer below: pick a model, and a second one to see side by side,
+# a metric, the binning, and search for a class; hover any point for its class.
 
 # %%
 interactive = plots.interactive_scatter(per_class, "predictions")
@@ -262,4 +262,4 @@ ch.save(interactive, "predictions_vs_frequency_interactive",
 interactive.show()
 
 # %%
-frequency_explorer(per_class)
+frequency_explorer(per_class, preset=preset)

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from studylib.io import REPO_ROOT, atomic_write_json, results_dir
+from studylib.export import export_html
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -140,6 +141,8 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     final = out_dir / f"{path.stem}.ipynb"
     tmp = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.running.ipynb"   # unique per execution
+    batch = os.environ.get("STUDYLIB_BATCH")
+    os.environ["STUDYLIB_BATCH"] = "1"          # the kernel inherits it: explorers show a figure, build no widget
     try:
         pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(path.parent),
                             progress_bar=progress, log_output=False,
@@ -152,6 +155,11 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     except BaseException:                       # interrupted: no half-executed notebook left behind
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if batch is None:
+            os.environ.pop("STUDYLIB_BATCH", None)
+        else:
+            os.environ["STUDYLIB_BATCH"] = batch
     os.replace(tmp, final)
     return final
 
@@ -229,6 +237,14 @@ def _run_one(path: Path, params: dict, env: dict, progress: bool) -> Path:
         tail = [line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")]
         raise ChapterFailed("\n".join(tail[-6:]) or f"{path.name} failed (its error is printed above)")
     return out_dir / f"{path.stem}.ipynb"
+
+
+def _export(notebook: Path, html: Path) -> None:
+    """The executed chapter as static HTML; a failure is reported, never fatal (the notebook is what counts)."""
+    try:
+        export_html(notebook, html)
+    except (ValueError, OSError) as err:
+        print(f"warning: no HTML export of {notebook.name}: {err}", file=sys.stderr, flush=True)
 
 
 def _schedule(paths: list, after: dict, jobs: int, work) -> None:
@@ -373,9 +389,12 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         env = _child_env(profile_file, 1, output_folder(preset, overrides or {}))
         out_dir = Path(env.get("STUDYLIB_EXECUTED", executed))
         stamp, stamp_file = chapter_stamp(path, per_chapter[path]), out_dir / f".{path.stem}.stamp.json"
+        html = out_dir.parent / "html" / f"{path.stem}.html"
         if not force and up_to_date(out_dir / f"{path.stem}.ipynb", stamp_file, stamp):
             print(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
                   "unchanged): kept; --force executes it again", flush=True)
+            if not html.is_file():
+                _export(out_dir / f"{path.stem}.ipynb", html)
             with lock:
                 skipped.add(path)
                 done[path] = (out_dir / f"{path.stem}.ipynb", 0.0)
@@ -388,11 +407,12 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         finally:
             with lock:
                 running.pop(path.stem, None)
+        _export(out, html)                       # static, self-contained: for reading without a kernel
         atomic_write_json(stamp_file, stamp)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         profile_file.unlink(missing_ok=True)
-        print(f"   {path.stem} done in {dt:.1f}s -> {out}", flush=True)
+        print(f"   {path.stem} done in {dt:.1f}s -> {out} and {html}", flush=True)
         with lock:
             done[path] = (out, dt)
             if not overrides and cold:

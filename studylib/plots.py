@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from studylib import metrics as M
+from studylib.figure_layout import figure_legend, finish, label_line, label_points
 
 METRIC_LABELS = {"accuracy": "per-class accuracy", "predictions": "#predictions per class"}
 PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
@@ -35,33 +36,36 @@ def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: i
     whose name contains it. Returns the Figure.
     """
     _check_metric(metric)
+    alone = ax is None
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.6))
     x, y = per_class["train_count"].to_numpy(float), per_class[metric].to_numpy(float)
     ax.scatter(x, y, s=9, alpha=0.35, color=color, linewidths=0)
     if metric == "predictions":
-        ax.axhline(y.mean(), color="grey", ls="--", lw=1, label="unbiased: every class equally often")
+        ax.axhline(y.mean(), color="grey", ls="--", lw=1, label="unbiased: every class predicted equally often")
+        label_line(ax, y.mean(), f"unbiased: {y.mean():.3g} per class")
     if bins:
         b = M.binned(y, x, n_bins=bins, scheme=scheme)
         ax.errorbar(b["centre"], b["mean"], yerr=b["sem"].fillna(0), color="black", lw=1.5, marker="o", ms=3,
-                    capsize=2, label=f"mean over {len(b)} bins")
-    if bins or metric == "predictions":
-        ax.legend(loc="best", fontsize=8, frameon=False)
-    hit = matching_classes(per_class, highlight)
+                    capsize=2, label=f"mean ± s.e. in {len(b)} {scheme} bins of frequency")
+    hit = matching_classes(per_class, highlight).head(8)
     if len(hit):
-        ax.scatter(hit["train_count"], hit[metric], s=40, facecolors="none", edgecolors="crimson", linewidths=1.5)
-        for _, r in hit.head(8).iterrows():
-            ax.annotate(r["class_name"], (r["train_count"], r[metric]), fontsize=7, color="crimson",
-                        xytext=(4, 4), textcoords="offset points")
+        ax.scatter(hit["train_count"], hit[metric], s=40, facecolors="none", edgecolors="crimson", linewidths=1.5,
+                   label=f"classes matching {highlight.strip()!r}")
+        label_points(ax, hit["train_count"], hit[metric], hit["class_name"], color="crimson")
     ax.set_xscale("log")
     if metric == "predictions" and (y > 0).all():
         ax.set_yscale("log")
     elif metric == "predictions":
         ax.set_yscale("symlog", linthresh=1)
+        ax.set_ylim(bottom=-0.3)                 # no negative tick: #predictions is never below 0
     ax.set_xlabel("training frequency (pairs per class)")
     ax.set_ylabel(METRIC_LABELS[metric])
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.25)
+    if alone:
+        figure_legend(fig, ncol=1)
+        finish(fig)
     return fig
 
 
@@ -80,8 +84,8 @@ def frequency_panels(per_class_by_model: dict[str, pd.DataFrame], metric: str = 
         frequency_scatter(df, metric, bins, highlight, title=title, ax=ax, color=PALETTE[i % len(PALETTE)])
         if i:
             ax.set_ylabel("")
-    fig.tight_layout()
-    return fig
+    figure_legend(fig, ncol=3)
+    return finish(fig)
 
 
 def correlation_forest(table: pd.DataFrame, title: str = "Correlation with training frequency"):
@@ -101,17 +105,18 @@ def correlation_forest(table: pd.DataFrame, title: str = "Correlation with train
     ax.set_yticklabels(models)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
+    label_line(ax, 0, "0: no correlation", axis="x")
     ax.set_xlabel("Spearman correlation with training frequency (95% bootstrap CI)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, frameon=False, loc="best")
     ax.grid(alpha=0.25, axis="x")
-    fig.tight_layout()
-    return fig
+    figure_legend(fig, title="measure")
+    return finish(fig)
 
 
 def frequency_profile(counts, names=None, title: str = "Training frequency per class", ax=None):
     """Class counts sorted high to low on a log axis (the long tail at a glance)."""
     counts = np.asarray(counts, float)
+    alone = ax is None
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.2))
     order = np.argsort(-counts, kind="stable")
     ax.plot(np.arange(1, len(counts) + 1), counts[order], color=PALETTE[0])
@@ -120,11 +125,10 @@ def frequency_profile(counts, names=None, title: str = "Training frequency per c
     ax.set_ylabel("training pairs")
     ax.set_title(title, fontsize=10)
     if names is not None:
-        for r in (0, len(counts) // 2, len(counts) - 1):
-            ax.annotate(str(names[order[r]]), (r + 1, counts[order[r]]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        ranks = (0, len(counts) // 2, len(counts) - 1)
+        label_points(ax, [r + 1 for r in ranks], [counts[order[r]] for r in ranks], [str(names[order[r]]) for r in ranks])
     ax.grid(alpha=0.25)
-    return fig
+    return finish(fig) if alone else fig
 
 
 def interactive_scatter(per_class_by_model: dict[str, pd.DataFrame], metric: str = "accuracy", title: str = ""):
@@ -164,35 +168,55 @@ def _logit_axis(ax, which: str, lo: float, hi: float):
 
 
 def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None = None, shift: str = "OOD",
-                     ax=None, id_name: str = "photo", connect: str | None = None):
+                     ax=None, id_name: str = "photo", connect: str | None = None, informative: bool = True):
     """ID vs OOD accuracy on logit axes: baseline models, their fitted line and 95% band, other models.
 
     ``baseline`` / ``others``: columns ``label, id, ood`` (fractions); ``others`` may carry a
-    ``group`` column (one colour per group) and ``er`` (shown in the legend); ``connect``
-    draws lines between the points of each group in ``id`` order.
+    ``group`` column (one colour per group) and ``er`` (each group's mean ER is written in the
+    panel's empty upper-left corner); ``connect`` draws lines between the points of each group,
+    in ``budget`` order with an arrowhead towards the larger budget when ``others`` has a
+    ``budget`` column, else in ``id`` order. A panel that is not ``informative`` (models near
+    chance: ER is noise there) is greyed and says so.
     """
     from studylib.robustness import logit
 
+    alone = ax is None
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 4))
     allid = np.r_[baseline["id"], [] if others is None else others["id"]]
     allood = np.r_[baseline["ood"], [] if others is None else others["ood"]]
     lo_x, hi_x = max(1e-3, allid.min() * 0.8), min(0.999, allid.max() * 1.1 + 0.02)
     xs = np.linspace(lo_x, hi_x, 100)
     band_lo, band_hi = trend.band(xs)
-    ax.fill_between(logit(xs), logit(band_lo), logit(band_hi), color="grey", alpha=0.25, lw=0, label="95% band")
-    ax.plot(logit(xs), logit(trend.predict(xs)), color="black", lw=1.2, label="baseline fit")
-    ax.plot(logit(xs), logit(xs), color="grey", ls=":", lw=1, label="y = x")
+    ax.fill_between(logit(xs), logit(band_lo), logit(band_hi), color="grey", alpha=0.25, lw=0,
+                    label="95% band of the baseline line")
+    ax.plot(logit(xs), logit(trend.predict(xs)), color="black", lw=1.2,
+            label="baseline line (logit fit; slope in each panel's title)")
+    ax.plot(logit(xs), logit(xs), color="grey", ls=":", lw=1, label="y = x (no accuracy drop)")
     ax.scatter(logit(baseline["id"]), logit(baseline["ood"]), s=22, color="black", marker="s",
                label="baseline (SL, standard data)", zorder=3)
+    fade = 1.0 if informative else 0.45
     if others is not None and len(others):
         groups = others["group"] if "group" in others else others["label"]
         for i, g in enumerate(dict.fromkeys(groups)):
-            sub = others[groups == g].sort_values("id")
-            er = f" (ER {sub['er'].mean():+.3f})" if "er" in sub else ""
-            ax.scatter(logit(sub["id"]), logit(sub["ood"]), s=36, color=PALETTE[(i + 1) % len(PALETTE)],
-                       label=f"{g}{er}", zorder=4, edgecolors="white", linewidths=0.5)
+            colour = PALETTE[(i + 1) % len(PALETTE)]
+            sub = others[groups == g].sort_values("budget" if "budget" in others else "id")
+            ax.scatter(logit(sub["id"]), logit(sub["ood"]), s=36, color=colour, label=str(g), zorder=4,
+                       edgecolors="white", linewidths=0.5, alpha=fade)
             if connect and len(sub) > 1:
-                ax.plot(logit(sub["id"]), logit(sub["ood"]), color=PALETTE[(i + 1) % len(PALETTE)], lw=1)
+                px, py = logit(sub["id"].to_numpy()), logit(sub["ood"].to_numpy())
+                if "budget" in sub:          # an arrow from each budget to the next larger one
+                    for k in range(len(sub) - 1):
+                        ax.annotate("", xy=(px[k + 1], py[k + 1]), xytext=(px[k], py[k]), zorder=3,
+                                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1, alpha=fade,
+                                                    shrinkA=3, shrinkB=4, mutation_scale=9))
+                else:
+                    ax.plot(px, py, color=colour, lw=1, alpha=fade)
+            if "er" in sub:
+                ax.text(0.03, 0.97 - 0.065 * i, f"{g}: ER {sub['er'].mean():+.3f}", transform=ax.transAxes,
+                        fontsize=8, color=colour, va="top", fontweight="bold")
+        if connect and "budget" in others:
+            ax.plot([], [], color="grey", marker=r"$\rightarrow$", ls="-", lw=1, ms=9,
+                    label="arrow: from the smaller to the larger budget")
     lo_y, hi_y = max(1e-3, allood.min() * 0.8), min(0.999, allood.max() * 1.2 + 0.02)
     ax.set_xlim(logit(lo_x), logit(hi_x))
     ax.set_ylim(logit(lo_y), logit(max(hi_y, hi_x)))
@@ -200,21 +224,47 @@ def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None 
     _logit_axis(ax, "y", lo_y, max(hi_y, hi_x))
     ax.set_xlabel(f"ID accuracy ({id_name}, logit axis)")
     ax.set_ylabel(f"OOD accuracy ({shift}, logit axis)")
-    ax.set_title(f"{id_name} → {shift}: slope {trend.slope:.2f}", fontsize=10)
+    title = f"{id_name} → {shift}: baseline slope {trend.slope:.2f}"
+    if not informative:
+        ax.set_facecolor("#efefef")
+        title += "\n(not informative: models near chance)"
+    ax.set_title(title, fontsize=10, color="black" if informative else "dimgrey")
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    if alone:
+        figure_legend(fig, ncol=2)
+        finish(fig)
     return fig
 
 
-def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, connect: str | None = None):
-    """One :func:`robustness_panel` per shift (dicts keyed by shift name)."""
+def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, connect: str | None = None,
+                      informative=None):
+    """One :func:`robustness_panel` per shift (dicts keyed by shift name), one legend below them all;
+    shifts not in ``informative`` (default: all informative) are greyed."""
     n = len(trends)
     fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.1), squeeze=False)
     for ax, shift in zip(axes[0], trends):
         robustness_panel(trends[shift], baseline[shift], None if others is None else others[shift], shift, ax=ax,
-                         connect=connect)
-    fig.tight_layout()
-    return fig
+                         connect=connect, informative=informative is None or shift in informative)
+    figure_legend(fig, ncol=4)
+    return finish(fig)
+
+
+def similarity_histograms(values: dict, title: str = "Similarity of the shifted test images to each training set"):
+    """One step histogram per training set of each test image's nearest-neighbour cosine similarity; each
+    set's median is a dashed line labelled with its value."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for k, (name, vals) in enumerate(values.items()):
+        vals = np.asarray(vals, float)
+        colour = PALETTE[k % len(PALETTE)]
+        ax.hist(vals, bins=40, histtype="step", lw=1.5, color=colour, label=name)
+        ax.axvline(np.median(vals), color=colour, ls="--", lw=1)
+        label_line(ax, float(np.median(vals)), f"median {np.median(vals):.3f}", axis="x", color=colour)
+    ax.set_xlabel("cosine similarity of each shifted test image to its nearest training image")
+    ax.set_ylabel("test images")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    figure_legend(fig, ncol=3)
+    return finish(fig)
 
 
 def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: str = "#predictions",
@@ -230,8 +280,7 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
     for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
         ax.errorbar(sub["top1"], sub["r"], yerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]], fmt="o",
                     color=PALETTE[k % len(PALETTE)], capsize=3, label=group)
-        for _, row in sub.iterrows():
-            ax.annotate(row["model"], (row["top1"], row["r"]), fontsize=7, xytext=(4, -9), textcoords="offset points")
+        label_points(ax, sub["top1"], sub["r"], sub["model"])
     if trend is not None and np.isfinite(trend["slope"]):
         span = points[points["group"] == trend_group]["top1"] if trend_group is not None else points["top1"]
         xs = np.linspace(span.min(), span.max(), 50)
@@ -241,9 +290,8 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
     ax.set_ylabel(f"Spearman(frequency, {measure})")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
-    return fig
+    figure_legend(fig, ncol=2)
+    return finish(fig)
 
 
 def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title: str = "",
@@ -270,11 +318,10 @@ def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title
         ax.set_xlabel(xlabel)
         ax.set_ylabel(labels.get(col, col))
         ax.grid(alpha=0.25)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    figure_legend(fig)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def robustness_vs_accuracy(table: pd.DataFrame, title: str = "Robustness against accuracy"):
@@ -285,16 +332,13 @@ def robustness_vs_accuracy(table: pd.DataFrame, title: str = "Robustness against
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for k, (head, sub) in enumerate(table.groupby("head", sort=False)):
         ax.scatter(sub["top1"], sub["robustness"], color=PALETTE[k % len(PALETTE)], label=f"{head} text tower")
-        for _, row in sub.iterrows():
-            ax.annotate(row["variant"], (row["top1"], row["robustness"]), fontsize=7, xytext=(4, -9),
-                        textcoords="offset points")
+        label_points(ax, sub["top1"], sub["robustness"], sub["variant"])
     ax.set_xlabel("top-1 accuracy (in-distribution test set)")
     ax.set_ylabel("mean accuracy on the shifted test sets")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
+    figure_legend(fig)
+    return finish(fig)
 
 
 def tail_accuracy(means: pd.DataFrame, title: str = "Accuracy on the trimmed tail and on the other classes"):
@@ -311,10 +355,9 @@ def tail_accuracy(means: pd.DataFrame, title: str = "Accuracy on the trimmed tai
         ax.set_title(f"{mode}, rarest {share:.0%} of classes", fontsize=9)
         ax.grid(axis="y", alpha=0.25)
     axes[0][0].set_ylabel("mean per-class top-1")
-    axes[0][0].legend(fontsize=7, frameon=False)
+    figure_legend(fig)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def affinity_matrices(matrices: dict, n_tail: int, title: str = "Cosine affinity of the classification heads"):
@@ -351,10 +394,9 @@ def head_tail_distributions(rows: pd.DataFrame, title: str = "Per-class statisti
         ax.set_xticks(np.arange(len(models)) * 3 + 0.5, models, rotation=35, ha="right", fontsize=7)
         ax.set_ylabel(METRIC_LABELS[col])
         ax.grid(axis="y", alpha=0.25)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    figure_legend(fig)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint downstream tasks"):
@@ -372,9 +414,8 @@ def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint d
     ax.set_ylabel("nearest-class-mean probe top-1")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.25)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
+    figure_legend(fig, title="pretrained backbone")
+    return finish(fig)
 
 
 def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in training-frequency bins"):
@@ -389,10 +430,9 @@ def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in
         ax.set_xlabel("training pairs per class (bin centre)")
         ax.set_ylabel(METRIC_LABELS[measure] + " (mean ± std)")
         ax.grid(alpha=0.25)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    figure_legend(fig)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tail accuracy"):
@@ -414,10 +454,10 @@ def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tai
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.25)
     axes[0][0].axhline(0, color="grey", lw=0.8)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    label_line(axes[0][0], 0, "0: no correlation with frequency")
+    figure_legend(fig)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def estimator_pairs(pairs: dict, title: str = "Two frequency estimators, class by class"):
@@ -431,7 +471,7 @@ def estimator_pairs(pairs: dict, title: str = "Two frequency estimators, class b
         a, b = np.asarray(a, float) + 1, np.asarray(b, float) + 1
         ax.scatter(a, b, s=6, alpha=0.5, color=PALETTE[0])
         lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x: the two estimates agree")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(name, fontsize=9)
@@ -441,5 +481,5 @@ def estimator_pairs(pairs: dict, title: str = "Two frequency estimators, class b
     fig.supxlabel("paper's count + 1", fontsize=9)
     fig.supylabel("Parashar et al.'s count + 1", fontsize=9)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    figure_legend(fig)
+    return finish(fig)

@@ -39,6 +39,8 @@ class Session:
         self.name, self.preset, self.progress = name, preset, progress
         chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}
         self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
+        # the chapter's full parameter set, as its figures record it: resolved sizes and its own extras
+        self.parameters = {"preset": preset, **self.params, **{k: v for k, (v, _) in (extras or {}).items()}}
         self.registry = Registry()
         self.runs = {}
 
@@ -88,4 +90,5 @@ class Session:
 
     def save(self, fig, name: str, caption: str = ""):
         with phase("figures"):
-            return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption)
+            return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption,
+                               parameters=self.parameters)

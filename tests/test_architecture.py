@@ -10,7 +10,7 @@ LAYERS = {
     0: ["io", "config", "concepts", "registry", "metrics", "inference", "robustness", "data.class_masks",
         "profiling", "debias", "fingerprint", "locking"],
     1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
-        "plots", "figures", "cards", "train"],
+        "plots", "figure_layout", "interactive", "export", "figures", "cards", "train"],
     2: ["objectives"],
     3: ["spec", "data.world_data", "data.real_data"],
     4: ["pipeline"],

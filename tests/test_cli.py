@@ -11,13 +11,37 @@ def test_results_csv_lists_runs(capsys, tiny_params):
             progress=False)
     assert main(["results", "--csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "run_id,when,chapter,label,objective,preset,seed,current,top1,spearman_acc,spearman_pred"
+    assert out[0] == "run_id,when,chapter,label,current,objective,preset,seed,zipf_alpha,n_train,caption,vocab_k,top1"
     key, when, rest = out[1].split(",", 2)
-    assert key == r.key and len(when) == 16 and rest.startswith("02_imbalance,SL,sl,smoke,0,True,")
-    assert main(["results", "--param", "epochs", "--param", "zipf_alpha"]) == 0      # config values as columns
+    assert key == r.key and len(when) == 16 and rest.startswith("02_imbalance,SL,True,sl,smoke,0,")
+
+
+def test_results_for_people_where_columns_and_show(capsys, tiny_params):
+    sl = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL " + "x" * 80,
+                     preset="smoke"), progress=False)
+    vk = run(RunSpec({**tiny_params, "objective": "sl", "vocab_k": 4, "zipf_alpha": 1.5}, chapter="02b_language",
+                     label="SL + vocab 4", preset="smoke"), progress=False)
+    assert main(["results"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("same in every row: ") and "preset smoke" in lines[0]      # shared values stated once
+    head = lines[1].split()
+    assert head[:3] == ["id", "when", "ch"] and "zipf" in head and "vocab" in head and head[-1] == "label"
+    assert max(len(x) for x in lines) <= 80 and any(x.endswith("…") for x in lines)    # the long label is cut
+    assert main(["results", "--where", "chapter=02b", "--where", "vocab_k=4"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 2 and rows[1].startswith(vk.key[:8]) and rows[1].endswith("SL + vocab 4")
+    assert main(["results", "--where", "zipf_alpha=1.5", "--columns", "top1,epochs"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == ["id", "top1", "epochs"] and rows[1].startswith(vk.key[:8]) and len(rows) == 2
+    assert main(["results", "--columns", "topp1"]) == 2
+    assert "unknown column 'topp1' (did you mean 'top1'?)" in capsys.readouterr().err
+    assert main(["results", "--where", "seed"]) == 2 and "KEY=VALUE" in capsys.readouterr().err
+    assert main(["results", "--where", "chapter=99"]) == 0 and "no runs match" in capsys.readouterr().out
+    assert main(["show", sl.key[:10]]) == 0
     text = capsys.readouterr().out
-    head, row = text.splitlines()[:2]
-    assert "epochs" in head and "zipf_alpha" in head and row.startswith(r.key[:8]) and len(head) <= 130
+    assert text.startswith(f"run {sl.key}") and "train.objective = sl" in text and "top1 = " in text
+    assert "metrics.json" in text and "configuration:" in text
+    assert main(["show", "zzzz"]) == 1 and "no run" in capsys.readouterr().err
 
 
 def test_run_rejects_unknown_chapter_and_preset(capsys):

@@ -183,3 +183,14 @@ def test_er_sides_uses_the_seed_level_interval_when_there_are_several_seeds(monk
     three = ch01.er_sides({}, {0: {"CLIP": "a"}, 1: {"CLIP": "b"}, 2: {"CLIP": "c"}}, "CLIP", ["v2", "sketch"])
     assert (three["above"], three["below"], three["seeds"]) == (["sketch"], [], 3)
     assert three["mean"] == pytest.approx((0.01 + 0.01) / 2)
+
+
+def test_explorer_table_keeps_each_model_once_and_needs_a_group():
+    from studylib.chapters import ch01
+    a = pd.DataFrame({"model": ["CLIP (web)"], "shift": ["sketch"], "id": [0.3], "ood": [0.1], "er": [0.0],
+                      "lo": [-0.1], "hi": [0.1]})
+    b = pd.concat([a, a.assign(model="SL, true labels (web)")])
+    t = ch01.explorer_table([a, b], {"CLIP (web)": "section 1", "SL, true labels (web)": "section 3"})
+    assert list(t["model"]) == ["CLIP (web)", "SL, true labels (web)"] and list(t["group"]) == ["section 1", "section 3"]
+    with pytest.raises(ValueError, match="no explorer group"):
+        ch01.explorer_table([b], {"CLIP (web)": "section 1"})

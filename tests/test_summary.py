@@ -142,6 +142,8 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
 def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, tmp_path):
     """Make-like: a chapter whose source, parameters, studylib and shared data are unchanged is not executed
     again (a warm rerun of the study is recorded as such); any change, or --force, executes it."""
+    import nbformat
+
     from studylib import execute
 
     calls = []
@@ -150,7 +152,7 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
         calls.append(path.stem)
         out = Path(env.get("STUDYLIB_EXECUTED", execute.results_dir() / "executed")) / f"{path.stem}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("{}")
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}")]), out)
         return out
 
     folder = tmp_path / "nb"
@@ -161,8 +163,12 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     monkeypatch.setattr(execute, "chapters", lambda selection=None: paths)
     execute.run_chapters(preset="smoke", progress=False)
     assert calls == ["01_a", "02_b"]
+    html = execute.results_dir() / "smoke" / "html" / "02_b.html"      # each executed chapter also as HTML
+    assert "02_b" in html.read_text()
+    html.unlink()
     execute.run_chapters(preset="smoke", progress=False)
     assert calls == ["01_a", "02_b"]                                    # both kept
+    assert html.is_file()                                               # a missing export is made again
     timings = execute.read_timings("smoke")
     assert "__warm__" in timings and "__wall__" in timings
     assert "nothing changed" in summary.minutes_table(timings)

@@ -255,6 +255,23 @@ def er_table(trends: dict, runs: dict, id_domain: str = "photo", n_boot: int = 1
     return pd.DataFrame(rows)
 
 
+def budgets(runs: dict) -> dict:
+    """Training pairs of each run (label -> n_train): the budget order of a source's runs in the figures."""
+    return {label: run.config["world"]["n_train"] for label, run in runs.items()}
+
+
+def explorer_table(tables, groups: dict) -> pd.DataFrame:
+    """ER tables of several sections as one, each model once per shift, with its explorer ``group``.
+
+    ``groups``: model label -> group name; a model without one is an error (it would vanish from the explorer).
+    """
+    er = pd.concat(list(tables), ignore_index=True).drop_duplicates(["model", "shift"])
+    missing = sorted(set(er["model"]) - set(groups))
+    if missing:
+        raise ValueError(f"no explorer group for model(s) {missing}")
+    return er.assign(group=er["model"].map(groups))
+
+
 def er_summary(er: pd.DataFrame) -> pd.DataFrame:
     """Models x shifts, cells like ``+0.031 [+0.010, +0.052]``."""
     cell = [f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" for e, lo, hi in zip(er["er"], er["lo"], er["hi"])]

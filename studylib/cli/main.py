@@ -1,7 +1,8 @@
 """Command line: ``python -m studylib …`` or ``studylib …``.
 
     studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
-    studylib results [--csv]                                         the results table
+    studylib results [--where k=v] [--columns a,b] [--csv]           the results table (80 columns)
+    studylib show RUN_ID                                             one run's config, metrics, files
     studylib gc [--yes]                                              remove runs made by other code
     studylib summary [--markdown]                                    claims and computed verdicts
     studylib freq count|compare ...                                  caption toolbox
@@ -37,44 +38,6 @@ def _cmd_run(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{len(done)} chapter(s) in {time.perf_counter() - t0:.1f}s ({args.jobs} at a time)")
-    return 0
-
-
-def _cmd_results(args) -> int:
-    import pandas as pd
-
-    from studylib.registry import TABLE_COLUMNS, Registry
-
-    reg = Registry(args.root)
-    table = reg.table()
-    cols = list(table.columns) if args.all else list(TABLE_COLUMNS)
-    if len(table):
-        from datetime import datetime
-
-        table.insert(1, "when", [datetime.fromtimestamp((reg.path(k) / "metrics.json").stat().st_mtime)
-                                 .strftime("%Y-%m-%d %H:%M") for k in table["run_id"]])
-        cols.insert(1, "when")
-        flat = {r.key: {k: v for part in r.config.values() if isinstance(part, dict) for k, v in part.items()}
-                for r in reg.runs()} if args.param else {}       # read the configs only when asked for
-        for name in args.param:               # configuration values as columns, e.g. --param zipf_alpha
-            table[name] = [flat.get(k, {}).get(name) for k in table["run_id"]]
-            cols.insert(cols.index("label") + 1, name)
-    try:
-        if args.csv:
-            table[cols].to_csv(sys.stdout, index=False)
-        elif not len(table):
-            print("no runs yet")
-        else:                                 # about 120 columns: short ids, chapter numbers, labels cut at 34
-            # characters, three decimals, no objective column (--csv keeps everything whole)
-            shown = table[[c for c in cols if args.all or c != "objective"]].copy()
-            shown["run_id"] = shown["run_id"].str[:8]
-            shown["chapter"] = shown["chapter"].astype(str).str.split("_").str[0]
-            shown["label"] = [v if len(v) <= 34 else v[:33] + "…" for v in shown["label"].astype(str)]
-            with pd.option_context("display.max_rows", None, "display.width", 250, "display.precision", 3):
-                print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        sys.stdout.flush()
-    except BrokenPipeError:                 # `studylib results --csv | head`: the reader stopped early
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -206,13 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
                      help="chapters at a time, each kernel on one thread (default: the cores, at most 4)")
     run.set_defaults(func=_cmd_run)
-    res = sub.add_parser("results", help="print the results table (one row per run)")
-    res.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
-    res.add_argument("--all", action="store_true", help="every metric column, not just the main ones")
-    res.add_argument("--param", action="append", default=[], metavar="NAME",
-                     help="add a configuration value as a column (repeatable), e.g. --param zipf_alpha")
-    res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
-    res.set_defaults(func=_cmd_results)
+    from studylib.cli import results as results_cli
+
+    results_cli.add_parsers(sub)
     gc = sub.add_parser("gc", help="remove runs that nothing current refers to (asks first)")
     gc.add_argument("--yes", action="store_true", help="do not ask")
     gc.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
