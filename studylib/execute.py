@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -224,18 +225,16 @@ def _child_env(profile_file: Path, threads: int, outputs: Path | None = None) ->
     return env
 
 
-def _run_one(path: Path, params: dict, env: dict, progress: bool) -> Path:
+def _run_one(path: Path, params: dict, env: dict) -> Path:
     """Execute one chapter in a child process with ``env`` (its kernel inherits it); the executed notebook's
     path, or ChapterFailed with the chapter's own error."""
     out_dir = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed"))
-    cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir),
-           "1" if progress else "0"]
-    # with progress the child's bars and its error go straight to the terminal; without, its error is kept
-    res = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL,
-                         stderr=None if progress else subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir), "0"]
+    # no per-cell bar (the runner reports run by run); the child's error is kept for ChapterFailed
+    res = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if res.returncode:
         tail = [line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")]
-        raise ChapterFailed("\n".join(tail[-6:]) or f"{path.name} failed (its error is printed above)")
+        raise ChapterFailed("\n".join(tail[-12:]) or f"{path.name} failed with exit code {res.returncode}")
     return out_dir / f"{path.stem}.ipynb"
 
 
@@ -324,25 +323,101 @@ def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
         return False
 
 
-def _watch(running: dict, lock, stop, every: float = 5.0) -> None:
-    """Print, for each running chapter, the run its kernel trains or evaluates whenever that changes (read from
-    the chapter's profile file, :mod:`studylib.profiling`), with the runs done so far."""
-    shown = {}
+def _short(stem: str) -> str:
+    return stem.split("_")[0]
+
+
+def run_lines(stem: str, profile: dict, seen: int) -> list[str]:
+    """One line per run that ended since the first ``seen`` entries of ``profile["runs"]``: trained (with its
+    evaluation), evaluated only (a probe) or taken from the registry."""
+    out, runs = [], profile.get("runs", [])
+    for i, r in enumerate(runs[seen:], start=seen):
+        if r["phase"] == "cached":
+            out.append(f"   {_short(stem)}   {r['run']}: cached")
+        elif r["phase"] == "evaluate":
+            before = runs[i - 1] if i > 0 else {}
+            trained = before.get("run") == r["run"] and before.get("phase") == "train"
+            head = f"trained in {before['seconds']:.1f} s, " if trained else ""
+            out.append(f"   {_short(stem)}   {r['run']}: {head}evaluated in {r['seconds']:.1f} s")
+    return out
+
+
+def progress_line(stem: str, current: dict, now: float) -> str:
+    """The current run of a chapter: what it does, its epoch and step when training, and for how long."""
+    verb = {"train": "training", "evaluate": "evaluating"}.get(current["phase"], current["phase"])
+    where = ""
+    if current["phase"] == "train" and current.get("total"):
+        pct = 100 * current["step"] / current["total"]
+        where = (f" · epoch {current['epoch'] + 1}/{current['epochs']} · step {current['step']}/{current['total']}"
+                 f" ({pct:.0f}%)")
+    return f"   {_short(stem)} ▸ {current['run']}: {verb}{where} · {now - current['since']:.0f} s"
+
+
+class Reporter:
+    """The runner's terminal output: lines, and on a terminal one status line kept below them (rewritten in
+    place); thread-safe. Every line of ``run_chapters`` goes through :meth:`say`."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.status = ""
+        self.lock = threading.Lock()
+
+    def _clear(self):
+        if self.tty and self.status:
+            self.stream.write("\r\033[K")
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            self._clear()
+            self.stream.write(line + "\n")
+            if self.tty and self.status:
+                self.stream.write(self.status)
+            self.stream.flush()
+
+    def show(self, status: str) -> None:
+        """Replace the status line (terminal only)."""
+        if not self.tty:
+            return
+        with self.lock:
+            self._clear()
+            self.status = status[: shutil.get_terminal_size().columns - 1]
+            self.stream.write(self.status)
+            self.stream.flush()
+
+
+def report_profile(stem: str, profile_file, state: dict, out: Reporter, quiet_for: float = 30.0) -> str | None:
+    """Say what chapter ``stem`` did since ``state`` (its runs that ended, a run that started, and off a
+    terminal its progress every ``quiet_for`` s); return its current run's progress line, if any."""
+    try:
+        profile = json.loads(Path(profile_file).read_text())
+    except (OSError, ValueError):
+        return None
+    for line in run_lines(stem, profile, state.get("seen", 0)):
+        out.say(line)
+    state["seen"] = len(profile.get("runs", []))
+    current = profile.get("current")
+    if not current:
+        return None
+    if state.get("started") != (current["run"], current["since"]):
+        state["started"] = (current["run"], current["since"])
+        state["said"] = time.time()              # its first progress line after quiet_for seconds
+        if current["phase"] == "train":
+            out.say(f"   {_short(stem)} ▸ {current['run']}: training")
+    text = progress_line(stem, current, time.time())
+    if not out.tty and current["phase"] == "train" and time.time() - state.get("said", 0.0) >= quiet_for:
+        state["said"] = time.time()
+        out.say(text)
+    return text
+
+
+def _watch(running: dict, states: dict, lock, stop, out: Reporter, every: float = 1.0) -> None:
+    """Report every running chapter's runs from its profile file (:mod:`studylib.profiling`) until ``stop``."""
     while not stop.wait(every):
         with lock:
-            now = dict(running)
-        for stem, profile_file in now.items():
-            try:
-                profile = json.loads(Path(profile_file).read_text())
-            except (OSError, ValueError):
-                continue
-            current = profile.get("current")
-            if not current or shown.get(stem) == (current["run"], current["phase"]):
-                continue
-            shown[stem] = (current["run"], current["phase"])
-            done = sum(1 for r in profile.get("runs", []) if r["phase"] == "train")
-            verb = {"train": "training", "evaluate": "evaluating"}.get(current["phase"], current["phase"])
-            print(f"   {stem}: {verb} {current['run']!r} ({done} run(s) trained so far)", flush=True)
+            live = [report_profile(stem, f, states.setdefault(stem, {}), out) for stem, f in running.items()]
+        out.show("  |  ".join(x.strip() for x in live if x))
+    out.show("")
 
 
 def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
@@ -380,7 +455,8 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
 
     cold = not any(Registry().root.glob("*/metrics.json"))
 
-    skipped, running = set(), {}
+    skipped, running, states = set(), {}, {}
+    out = Reporter()
 
     def work(path):
         profile_file = (executed / f".profile-{path.stem}.json").resolve()
@@ -391,30 +467,32 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         stamp, stamp_file = chapter_stamp(path, per_chapter[path]), out_dir / f".{path.stem}.stamp.json"
         html = out_dir.parent / "html" / f"{path.stem}.html"
         if not force and up_to_date(out_dir / f"{path.stem}.ipynb", stamp_file, stamp):
-            print(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
-                  "unchanged): kept; --force executes it again", flush=True)
+            out.say(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
+                    "unchanged): kept; --force executes it again")
             if not html.is_file():
                 _export(out_dir / f"{path.stem}.ipynb", html)
             with lock:
                 skipped.add(path)
                 done[path] = (out_dir / f"{path.stem}.ipynb", 0.0)
             return
-        print(f"== {path.stem} (preset {preset}) started", flush=True)
+        out.say(f"== {path.stem} (preset {preset}) started")
         with lock:
             running[path.stem] = profile_file
         try:
-            out = _run_one(path, per_chapter[path], env, progress and jobs == 1)
+            executed_nb = _run_one(path, per_chapter[path], env)
         finally:
             with lock:
                 running.pop(path.stem, None)
-        _export(out, html)                       # static, self-contained: for reading without a kernel
+                if progress:                     # the runs that ended since the watcher last looked
+                    report_profile(path.stem, profile_file, states.setdefault(path.stem, {}), out)
+        _export(executed_nb, html)               # static, self-contained: for reading without a kernel
         atomic_write_json(stamp_file, stamp)
         dt = time.perf_counter() - t0
         profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
         profile_file.unlink(missing_ok=True)
-        print(f"   {path.stem} done in {dt:.1f}s -> {out} and {html}", flush=True)
+        out.say(f"   {path.stem} done in {dt:.1f}s -> {executed_nb} and {html}")
         with lock:
-            done[path] = (out, dt)
+            done[path] = (executed_nb, dt)
             if not overrides and cold:
                 timings = read_timings(preset)
                 timings[path.stem] = {"seconds": round(dt, 1), "when": datetime.now(timezone.utc).isoformat(
@@ -430,12 +508,15 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
                                   "what": "MiniLM concept embeddings, all threads, before the kernels"}
         atomic_write_json(timings_path(preset), timings)
     stop = threading.Event()
-    if progress and jobs > 1:               # the kernels' own bars are hidden: say which run each one is on
-        threading.Thread(target=_watch, args=(running, lock, stop), daemon=True).start()
+    if progress:                            # run by run, from the kernels' profile files (no per-cell bar)
+        watcher = threading.Thread(target=_watch, args=(running, states, lock, stop, out), daemon=True)
+        watcher.start()
     try:
         _schedule(paths, after or {}, jobs, work)
     finally:
         stop.set()
+        if progress:
+            watcher.join()
     if not overrides and not selection and ((cold and not skipped) or len(skipped) == len(paths)):
         timings = read_timings(preset)
         timings["__warm__" if skipped else "__wall__"] = {

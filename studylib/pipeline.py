@@ -55,6 +55,7 @@ from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_mat
 from studylib.io import atomic_write_bytes
 from studylib.locking import file_lock
 from studylib.objectives.base import get
+from studylib.profiling import cached as note_cached
 from studylib.profiling import phase
 from studylib.registry import Registry, Run
 from studylib.spec import RunSpec, validate
@@ -100,6 +101,7 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     key = reg.key(config)
     cached = reg.load(key)
     if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
+        note_cached(spec.label)
         return cached
     if dist_info()[1] > 1:                  # torchrun: every rank trains together, so no per-run lock
         if spec.deps:
@@ -109,6 +111,7 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     with file_lock(reg.root / ".locks" / f"{key}.lock", what=f"run {spec.label!r} [{key[:6]}]"):
         cached = reg.load(key)              # another process may have stored it while this one waited
         if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
+            note_cached(spec.label)
             return cached
         return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
 

@@ -8,9 +8,10 @@ run), ``evaluate`` (probe fitting and evaluation), ``figures`` (figure export). 
 tell kernel start-up and imports from the rest.
 
 When ``STUDYLIB_PROFILE`` names a file, the totals are written to it (atomically, after each
-phase, and ``current``: the run being trained or evaluated now), which is how
-:func:`studylib.execute.run_chapters` learns what a notebook's kernel did and shows what it does.
-Without it, phases cost two clock reads.
+phase, and ``current``: the run being trained or evaluated now, with its step, total steps and
+epoch at most once a second, :func:`step`), which is how :func:`studylib.execute.run_chapters`
+learns what a notebook's kernel did and shows what it does; runs found in the registry are
+listed as ``cached`` (:func:`cached`). Without it, phases cost two clock reads.
 """
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ def phase(name: str, run: str | None = None):
             _runs.append({"run": run, "phase": name, "seconds": round(spent, 2)})
             _state.pop("current", None)
         _write()
+
+
+def step(done: int, total: int, epoch: int, epochs: int) -> None:
+    """The training loop's progress in the current run: ``done`` of ``total`` steps, in epoch ``epoch``
+    (0-based) of ``epochs`` (written at most once a second, and at the end)."""
+    current = _state.get("current")
+    if current is None:
+        return
+    current.update(step=done, total=total, epoch=epoch, epochs=epochs)
+    now = time.perf_counter()
+    if now - _state.get("step_written", 0.0) >= 1.0 or done >= total:
+        _state["step_written"] = now
+        _write()
+
+
+def cached(run: str) -> None:
+    """Note that run ``run`` came from the registry (no training)."""
+    _runs.append({"run": run, "phase": "cached", "seconds": 0.0})
+    _write()
 
 
 def mark_start() -> None:

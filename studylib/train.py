@@ -40,6 +40,7 @@ from studylib.config import TrainConfig
 from studylib.data.sources import dist_info
 from studylib.io import atomic_write_bytes
 from studylib.models.tiny import clamp_logit_scales
+from studylib.profiling import step as report_step
 
 
 class TrainingDiverged(RuntimeError):
@@ -228,6 +229,7 @@ def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkp
                     _save_checkpoint(ckpt, model, opt, step, history, window, objective.state(), run_key)
             if on_step is not None:
                 on_step(step)
+            report_step(step, total, epoch, -(-total // steps_per_epoch))
             if step >= total:
                 break
         report = source.end_epoch()

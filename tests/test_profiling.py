@@ -36,3 +36,24 @@ def test_split_time_and_the_minutes_table():
                                             "phases": split}})
     assert "| 01_a" in table and "Outside training: 40% of the 1.7 chapter-minutes" in table
     assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0      # a kernel that never reported
+
+
+def test_a_cached_run_and_training_steps_reach_the_profile_file(monkeypatch, tmp_path, tiny_params):
+    """The runner's run-by-run report: a run read back from the registry is listed as cached, and the training
+    loop writes its step, total and epoch while it trains."""
+    from studylib.pipeline import run
+    from studylib.spec import RunSpec
+
+    monkeypatch.setattr(profiling, "_runs", [])
+    monkeypatch.setenv("STUDYLIB_PROFILE", str(tmp_path / "p.json"))
+    seen = []
+    real = profiling._write
+    monkeypatch.setattr(profiling, "_write", lambda: (seen.append(dict(profiling._state.get("current") or {})),
+                                                      real()))
+    spec = RunSpec({**tiny_params, "objective": "sl"}, label="SL", chapter="t", preset="smoke")
+    run(spec, progress=False)
+    steps = [c for c in seen if c.get("phase") == "train" and "step" in c]
+    assert steps and steps[-1]["step"] == steps[-1]["total"] and steps[-1]["epochs"] >= 1
+    run(spec, progress=False)
+    written = json.loads((tmp_path / "p.json").read_text())
+    assert written["runs"][-1] == {"run": "SL", "phase": "cached", "seconds": 0.0}

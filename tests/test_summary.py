@@ -75,7 +75,7 @@ def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
 
     monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
     seen = {}
-    monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: seen.update(env) or path)
+    monkeypatch.setattr(execute, "_run_one", lambda path, params, env: seen.update(env) or path)
     monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a"))
     execute.run_chapters(preset="smoke", progress=False)
     assert seen["STUDYLIB_FIGURES"] == str(execute.results_dir() / "smoke" / "figures")
@@ -92,7 +92,7 @@ def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
     from studylib import execute
 
-    monkeypatch.setattr(execute, "_run_one", lambda path, params, env, progress: path)
+    monkeypatch.setattr(execute, "_run_one", lambda path, params, env: path)
     monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
     monkeypatch.setattr(execute, "_prepare_shared", lambda: 12.3)
     assert execute.read_timings("smoke") == {}
@@ -119,7 +119,7 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
     paths = _fake_chapters(tmp_path, "01_a", "02_b", "03_c", "04_d")
     log, lock = [], threading.Lock()
 
-    def fake(path, params, env, progress):
+    def fake(path, params, env):
         assert env["OMP_NUM_THREADS"] == "1"
         with lock:
             log.append(("start", path.stem))
@@ -148,7 +148,7 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
 
     calls = []
 
-    def fake_run(path, params, env, progress):
+    def fake_run(path, params, env):
         calls.append(path.stem)
         out = Path(env.get("STUDYLIB_EXECUTED", execute.results_dir() / "executed")) / f"{path.stem}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -183,26 +183,49 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     assert calls[5:] == ["01_a", "02_b"]
 
 
-def test_the_runner_says_which_run_each_chapter_is_on(tmp_path, capsys):
-    """With several chapters at once the kernels' progress bars are hidden; the runner prints the run each one
-    trains or evaluates, read from the chapter's profile file."""
+def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):
+    """make study's output: a line when a run starts and when it ends (trained and evaluated, or cached, with
+    seconds), and the current run's epoch and step, read from the chapter's profile file; off a terminal the
+    progress line comes at most every 30 s."""
+    import io
     import json
     import threading
     import time
 
-    from studylib import execute
+    from studylib import execute, profiling
 
     prof = tmp_path / "p.json"
-    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "train", "seconds": 3.0}],
-                                "current": {"run": "CLIP", "phase": "train", "since": 0}}))
-    running, lock, stop = {"02_x": prof}, threading.Lock(), threading.Event()
-    t = threading.Thread(target=execute._watch, args=(running, lock, stop, 0.02))
+    now = time.time()
+    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0}],
+                                "current": {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30,
+                                            "total": 120, "epoch": 0, "epochs": 3}}))
+    stream = io.StringIO()
+    out = execute.Reporter(stream)
+    running, states, lock, stop = {"02_x": prof}, {}, threading.Lock(), threading.Event()
+    t = threading.Thread(target=execute._watch, args=(running, states, lock, stop, out, 0.02))
     t.start()
     time.sleep(0.2)
-    prof.write_text(json.dumps({"runs": [], "current": {"run": "CLIP", "phase": "evaluate", "since": 0}}))
+    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0},
+                                         {"run": "CLIP", "phase": "train", "seconds": 12.34},
+                                         {"run": "CLIP", "phase": "evaluate", "seconds": 0.5}], "current": None}))
     time.sleep(0.2)
     stop.set()
     t.join()
-    out = capsys.readouterr().out
-    assert out.count("02_x: training 'CLIP' (1 run(s) trained so far)") == 1     # printed once, not every poll
-    assert "02_x: evaluating 'CLIP'" in out
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "   02   SL: cached"
+    assert lines[1] == "   02 ▸ CLIP: training"                               # once, not every poll
+    assert lines[2] == "   02   CLIP: trained in 12.3 s, evaluated in 0.5 s" and len(lines) == 3
+    current = {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30, "total": 120, "epoch": 0, "epochs": 3}
+    assert execute.progress_line("02_x", current, now) == "   02 ▸ CLIP: training · epoch 1/3 · step 30/120 (25%) · 5 s"
+    prof.write_text(json.dumps({"runs": [], "current": {**current, "since": now}}))
+    later = io.StringIO()
+    execute.report_profile("02_x", prof, {}, execute.Reporter(later), quiet_for=0)   # off a terminal: every 30 s
+    assert later.getvalue().splitlines()[1].startswith("   02 ▸ CLIP: training · epoch 1/3")
+    monkey = {}                                             # the training loop's side: throttled writes
+    profiling._state["current"] = {"run": "R", "phase": "train", "since": now}
+    try:
+        profiling.step(5, 10, 0, 2)
+        monkey.update(profiling._state["current"])
+    finally:
+        profiling._state.pop("current", None)
+    assert (monkey["step"], monkey["total"], monkey["epoch"], monkey["epochs"]) == (5, 10, 0, 2)
