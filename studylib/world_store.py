@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from studylib.concepts import load_concepts
-from studylib.fingerprint import file_digest, sources_digest
+from studylib.fingerprint import input_fingerprint, sources_digest
 from studylib.io import FILE_MODE, FOLDER_MODE, cache_dir
 from studylib.world import Split, World, make_world
 
@@ -55,7 +55,7 @@ def world_key(cfg) -> str:
     fields = dataclasses.asdict(cfg)
     profile = Path(str(cfg.profile))
     if cfg.profile not in ("balanced", "zipf", "lognormal") and profile.is_file():
-        fields["profile_content"] = file_digest(profile)
+        fields["profile_content"] = input_fingerprint(str(profile))    # as a run key records an input
     blob = json.dumps(fields, sort_keys=True, default=str) + fingerprint()
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

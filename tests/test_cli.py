@@ -44,6 +44,17 @@ def test_results_for_people_where_columns_and_show(capsys, tiny_params):
     assert main(["show", "zzzz"]) == 1 and "no run" in capsys.readouterr().err
 
 
+def test_results_marks_runs_of_older_code(capsys, tiny_params, monkeypatch):
+    import studylib.fingerprint
+
+    r = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
+            progress=False)
+    monkeypatch.setattr(studylib.fingerprint, "code_fingerprint", lambda: "other code")
+    assert main(["results"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith(r.key[:8] + "*") and lines[-1].startswith("* made by older code")
+
+
 def test_run_rejects_unknown_chapter_and_preset(capsys):
     assert main(["run", "99"]) == 1
     assert "no chapter matches '99'" in capsys.readouterr().err

@@ -322,8 +322,9 @@ def plot_ranked_frequencies(profiles, reference=None, align: str = "name", smoot
                 zorder=3 if p is ref else 2)
     ax.set_xlabel(f"class, ranked by frequency in {ref.name}")
     ax.set_ylabel("log10(frequency + 1)")
-    ax.set_title(title or "Concept frequency across corpora")
-    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title or "Concept frequency across corpora", fontsize=10)
+    # below the panel, outside the curves (each panel of plot_ranked_panels has its own set of lines)
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

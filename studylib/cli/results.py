@@ -163,6 +163,9 @@ def render(df, columns=None, filtered: bool = False) -> str:
     else:
         columns = ["run_id", *[c for c in columns if c != "run_id"]]
     cells = {c: [_cell(c, v) for v in df[c]] for c in columns if c in df.columns}
+    stale = [not bool(v) for v in df["current"]] if "current" in df.columns else [False] * len(df)
+    if any(stale):                              # runs made by older code: marked, never reused
+        cells["run_id"] = [x + ("*" if old else " ") for x, old in zip(cells["run_id"], stale)]
     heads = {c: SHORT.get(c, c) for c in cells}
     widths = {c: max(len(heads[c]), *(len(x) for x in cells[c])) for c in cells}
     if "label" in cells and columns[-1] == "label":
@@ -177,6 +180,8 @@ def render(df, columns=None, filtered: bool = False) -> str:
     out = ["same in every row: " + ", ".join(shared)] if shared else []
     out.append(line([heads[c] for c in cells]))
     out += [line([cells[c][i] for c in cells]) for i in range(len(df))]
+    if any(stale):
+        out.append("* made by older code: never reused; `studylib gc` removes it")
     return "\n".join(out)
 
 
