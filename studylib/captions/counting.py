@@ -172,7 +172,10 @@ def _can_fork() -> bool:
 def _progress(it, on, total, desc):
     if not on:
         return it
-    from tqdm.auto import tqdm
+    if "IPython" in sys.modules:            # maybe a notebook: let tqdm pick its widget
+        from tqdm.auto import tqdm
+    else:                                   # a terminal: the plain bar (tqdm.auto imports much more)
+        from tqdm.std import tqdm
 
     return tqdm(it, total=total, desc=desc, unit="shard" if "shard" in desc else "it")
 

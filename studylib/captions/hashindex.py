@@ -36,18 +36,19 @@ class HashIndex:
         bits = max(8, int(math.ceil(math.log2(max(keys.size, 1) * spread))))
         self.shift = np.uint64(64 - bits)
         self.mask = (1 << bits) - 1
-        self.keys = np.zeros(1 << bits, dtype=np.uint64)
-        self.slot_value = np.full(1 << bits, -1, dtype=np.int32)
+        table, value = [0] * (1 << bits), [-1] * (1 << bits)
         self.max_probe = 0
         for i, (k, s) in enumerate(zip(keys.tolist(), self._home(keys).tolist())):
             p = 0
-            while self.keys[(s + p) & self.mask] != 0:
-                if self.keys[(s + p) & self.mask] == k:
+            while table[(s + p) & self.mask]:
+                if table[(s + p) & self.mask] == k:
                     raise ValueError("HashIndex keys must be unique")
                 p += 1
-            self.keys[(s + p) & self.mask] = k
-            self.slot_value[(s + p) & self.mask] = i
+            table[(s + p) & self.mask] = k
+            value[(s + p) & self.mask] = i
             self.max_probe = max(self.max_probe, p)
+        self.keys = np.array(table, dtype=np.uint64)
+        self.slot_value = np.array(value, dtype=np.int32)
 
     def _home(self, q: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):

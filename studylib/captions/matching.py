@@ -141,14 +141,19 @@ def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np
     empty = np.zeros(0, dtype=np.int64)
     ids = np.full(ntok + 1, -1, dtype=np.int32)   # trailing -1 stops trie walks
     ids[pos] = wid
-    # --- trie walk over consecutive word ids
-    node = pat.first_node[wid]
-    sel = np.flatnonzero(node >= 0)
-    pos, node = pos[sel], node[sel]
-    m_start, m_len, m_node = [], [], []
+    # --- trie walk over consecutive word ids (depth 1 read off per-word arrays)
+    t = np.flatnonzero(pat.word_has_out[wid])
+    m_start, m_len, m_node = [pos[t]], [np.ones(t.size, dtype=np.int64)], [pat.first_node[wid[t]]]
+    nw = ids[pos + 1]
+    c = np.flatnonzero(pat.word_has_child[wid] & (nw >= 0))
+    pos, node, nw = pos[c], pat.first_node[wid[c]], nw[c]
     depth = 1
     V = np.uint64(pat.V)
     while pos.size:
+        key = node.astype(np.uint64) * V + nw.astype(np.uint64)
+        j, slot = pat.edge_index.find(key)
+        pos, node = pos[j], pat.edge_child[pat.edge_index.slot_value[slot]]
+        depth += 1
         t = np.flatnonzero(pat.node_has_out[node])
         if t.size:
             m_start.append(pos[t])
@@ -156,14 +161,7 @@ def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np
             m_node.append(node[t])
         nw = ids[pos + depth]
         c = np.flatnonzero(pat.node_has_child[node] & (nw >= 0))
-        if not c.size:
-            break
-        key = node[c].astype(np.uint64) * V + nw[c].astype(np.uint64)
-        j, slot = pat.edge_index.find(key)
-        pos, node = pos[c[j]], pat.edge_child[pat.edge_index.slot_value[slot]]
-        depth += 1
-    if not m_start:
-        return empty
+        pos, node, nw = pos[c], node[c], nw[c]
     ms = np.concatenate(m_start)
     ml = np.concatenate(m_len)
     mn = np.concatenate(m_node)

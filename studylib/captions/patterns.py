@@ -331,20 +331,20 @@ class Patterns:
         self.edge_child = np.array([c for _, c in edges], dtype=np.int32)
         self.edge_index = HashIndex(self.edge_keys.astype(np.uint64))   # keys node * V + word, node > 0
         self.node_has_child = np.zeros(n_nodes, dtype=bool)
-        for (n, _), _c in children.items():
-            self.node_has_child[n] = True
+        self.node_has_child[[n for n, _ in children]] = True
         cnt = np.zeros(n_nodes, dtype=np.int64)
-        for n, outs in outputs.items():
-            cnt[n] = len(outs)
+        cnt[list(outputs)] = [len(outs) for outs in outputs.values()]
         self.out_ptr = np.concatenate([[0], np.cumsum(cnt)])
         self.out_concept = np.zeros(int(cnt.sum()), dtype=np.int32)
         self.out_neg = np.zeros(int(cnt.sum()), dtype=bool)
-        for n, outs in outputs.items():
-            p = self.out_ptr[n]
-            for j, (cid, neg) in enumerate(outs):
-                self.out_concept[p + j] = cid
-                self.out_neg[p + j] = neg
+        at = [int(self.out_ptr[n]) + j for n, outs in outputs.items() for j in range(len(outs))]
+        flat = [o for outs in outputs.values() for o in outs]
+        self.out_concept[at] = [cid for cid, _ in flat]
+        self.out_neg[at] = [neg for _, neg in flat]
         self.node_has_out = cnt > 0
+        first = np.maximum(self.first_node, 0)                  # per word: its one-word phrase node
+        self.word_has_out = (self.first_node > 0) & self.node_has_out[first]
+        self.word_has_child = (self.first_node > 0) & self.node_has_child[first]
         self.all_single_out = bool((cnt <= 1).all())       # every node names at most one concept
 
     def lookup_words(self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
