@@ -86,8 +86,9 @@ def test_fast_path_imagenet(tmp_path):
     from studylib.concepts import load_concepts
 
     syn = [s for c in load_concepts() for s in c.synonyms]
-    caps = [" ".join(rnd.choice(syn + ["a", "the", "photo", "of", "program", "sites", "Car", "code"])
-                     + rnd.choice(["", "'s", "s", "!", " \u2014", "\u2019s"]) for _ in range(rnd.randint(1, 6)))
+    words = syn + ["a", "the", "photo", "of", "program", "sites", "Car", "code"]
+    ends = ["", "'s", "s", "!", " \u2014", "\u2019s"]
+    caps = [" ".join(rnd.choice(words) + rnd.choice(ends) for _ in range(rnd.randint(1, 6)))
             for _ in range(2000)]
     data = ("\n".join(caps) + "\n").encode("utf-8")
     assert np.array_equal(match_block(data, imagenet, None).keys, _old_keys(data, imagenet, None).keys)

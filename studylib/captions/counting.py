@@ -6,7 +6,9 @@ pre-training captions. This module runs the vectorised matcher of
 and sums the matches into a :class:`~studylib.captions.results.FrequencyResult`:
 in memory (:func:`count_captions`, split over forked processes) or over
 files (:func:`count_files`, shard-parallel on processes or a Dask cluster; a
-shard is a file or a parquet row group, read by
+shard is a file, a parquet row group or, with several processes, a byte
+range of whole lines of a text file; text shards take the fast path of
+:mod:`studylib.captions.fastscan`, the others are read by
 :mod:`studylib.captions.readers`). A caption counts once for every concept it
 names; ``single_label=True`` drops captions naming several (LAIONet).
 

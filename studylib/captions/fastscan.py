@@ -203,7 +203,7 @@ def _newlines(buf: np.ndarray, n: int) -> np.ndarray:
 
 def _count_empty(base: bytes, bounds: np.ndarray | None, short: np.ndarray) -> int:
     """Lines that are ``""`` or ``"\\r"`` among the lines ``short`` of ``base``; ``bounds``: the
-    newline offsets in ``b"\\n" + base`` (None: find them, normalising deleted bytes)."""
+    newline offsets in ``b"\\n" + base`` (None: find them there, as bytes were deleted)."""
     raw = np.frombuffer(b"\n" + base, np.uint8)
     if bounds is None:
         bounds = np.flatnonzero(raw == 10)

@@ -29,11 +29,14 @@ the pyahocorasick loop of ``bench/freq_throughput.py``):
 
 The fast path turns a batch of captions into one lower-cased byte buffer
 (pyarrow ``utf8_lower``), finds word boundaries with numpy, looks every word
-up in the vocabulary hash table of the :class:`Patterns`
+up in the vocabulary hash index of the :class:`Patterns`
 (:meth:`Patterns.lookup_words`) and walks its word trie for multi-word
-synonyms, all vectorised over the batch; (caption, concept) pairs are
-deduplicated with a sort. ``bench/freq_throughput.py`` checks it against a
-pyahocorasick loop.
+synonyms (:func:`match_words`), all vectorised over the batch; (caption,
+concept) pairs are deduplicated with a sort. Text files take
+:mod:`studylib.captions.fastscan` up to the word lookup, then the same
+:func:`match_words`. ``bench/freq_throughput.py`` checks the matcher against
+a pyahocorasick loop, ``bench/freq_process.py`` times ``freq count`` as a
+whole process.
 
 Usage::
 
