@@ -136,6 +136,7 @@ def main(argv=None):
     py = sys.executable
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     pat = build_patterns("imagenet")
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory(prefix="freq_process_") as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
@@ -149,10 +150,9 @@ def main(argv=None):
         (tmp / "plain_loop.py").write_text(PLAIN_LOOP, encoding="utf-8")
         (tmp / "bytes.py").write_text(BYTE_COUNTER, encoding="utf-8")
         sizes = {k: p.stat().st_size for k, p in files.items()}
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         say(f"freq_process: {args.n:,} one-line captions per file (seed {args.seed}; generated in "
             f"{time.perf_counter() - t:.0f}s), {os.cpu_count()} CPUs, --workers {args.workers}, "
-            f"1-min load {load:.2f} at the start" + (f"; {args.note}" if args.note else ""))
+            f"1-min load {load0:.2f} before generating" + (f"; {args.note}" if args.note else ""))
         same = None
         for kind, path in files.items():
             t_bytes = timed([py, str(tmp / "bytes.py"), str(path)])
@@ -176,6 +176,9 @@ def main(argv=None):
                 say(f"  per-concept counts identical to the plain loop on the text without "
                     f"punctuation: {same} ({sum(ours):,} counted mentions, "
                     f"{sum(1 for c in ours if c)} concepts)" + (f"; differ: {diff[:5]}" if diff else ""))
+    if hasattr(os, "getloadavg"):
+        say("1-min load after the runs: {:.2f} (this benchmark keeps about one core busy; more means "
+            "other work ran alongside)".format(os.getloadavg()[0]))
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     if same is False:
         sys.exit("MISMATCH between studylib and the plain loop on the text without punctuation")
