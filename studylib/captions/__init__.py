@@ -15,9 +15,13 @@ Modules:
   and concept files, compiled synonym :class:`Patterns` (``build_patterns``).
 * :mod:`~studylib.captions.readers`: caption files (text, TSV/CSV, parquet,
   webdataset tar): format detection, globs, shards, batch readers.
+* :mod:`~studylib.captions.hashindex`: a vectorised hash index (vocabulary
+  words, trie edges).
 * :mod:`~studylib.captions.matching`: the vectorised matcher (one batch of
   captions -> unique (caption, concept) pairs) and ``match_reference``, its
   plain-Python specification.
+* :mod:`~studylib.captions.fastscan`: the fast path for text files: byte
+  blocks normalised with ``bytes.translate``, matched by the same word walk.
 * :mod:`~studylib.captions.results`: ``FrequencyResult`` and its writers
   (counts TSV/parquet, per-caption matches parquet).
 * :mod:`~studylib.captions.counting`: ``count_captions`` (in memory) and

@@ -6,7 +6,9 @@ pre-training captions. This module runs the vectorised matcher of
 and sums the matches into a :class:`~studylib.captions.results.FrequencyResult`:
 in memory (:func:`count_captions`, split over forked processes) or over
 files (:func:`count_files`, shard-parallel on processes or a Dask cluster; a
-shard is a file or a parquet row group, read by
+shard is a file, a parquet row group or, with several processes, a byte
+range of whole lines of a text file; text shards take the fast path of
+:mod:`studylib.captions.fastscan`, the others are read by
 :mod:`studylib.captions.readers`). A caption counts once for every concept it
 names; ``single_label=True`` drops captions naming several (LAIONet).
 
@@ -25,12 +27,14 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import os
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
+from studylib.captions.fastscan import iter_text_matches, line_ranges
 from studylib.captions.matching import BatchMatches, match_batch
 from studylib.captions.patterns import Patterns, build_patterns
 from studylib.captions.readers import expand_inputs, iter_shard, list_shards
@@ -103,6 +107,12 @@ def _batches(seq, size):
 _FORK_STATE: dict = {}
 
 
+def _is_arrow(x) -> bool:
+    """Whether ``x`` is an Arrow array (without importing pyarrow: if it is not imported, it is not)."""
+    pa = sys.modules.get("pyarrow")
+    return pa is not None and isinstance(x, (pa.Array, pa.ChunkedArray))
+
+
 def _count_slice(args):
     lo, hi, opts = args
     seq, pat = _FORK_STATE["seq"], _FORK_STATE["pat"]
@@ -110,7 +120,7 @@ def _count_slice(args):
     bs = opts["batch_size"]
     for s in range(lo, hi, bs):
         part = seq[s: min(s + bs, hi)]
-        if not isinstance(part, (list, pa.Array, pa.ChunkedArray)):
+        if not isinstance(part, list) and not _is_arrow(part):
             part = list(part)
         acc.add(match_batch(part, pat, opts["negative_window"]))
     return acc.result()
@@ -131,7 +141,7 @@ def count_captions(captions, patterns: Patterns | str = "imagenet", *, single_la
     pat = build_patterns(patterns)
     opts = dict(single_label=single_label, negative_window=negative_window,
                 keep_matches=keep_matches, batch_size=batch_size)
-    sliceable = isinstance(captions, (list, tuple, pa.Array, pa.ChunkedArray))
+    sliceable = isinstance(captions, (list, tuple)) or _is_arrow(captions)
     if workers > 1 and sliceable and len(captions) > batch_size and _can_fork():
         n = len(captions)
         step = -(-n // (workers * 4))
@@ -146,7 +156,7 @@ def count_captions(captions, patterns: Patterns | str = "imagenet", *, single_la
             _FORK_STATE.clear()
         return _combine(pat, outs, ["<memory>"] * len(outs), single_label, keep_matches)
     acc = _Accumulator(pat, single_label, keep_matches)
-    if isinstance(captions, (pa.Array, pa.ChunkedArray)):
+    if _is_arrow(captions):
         batches = (captions.slice(s, batch_size) for s in range(0, len(captions), batch_size))
         total = -(-len(captions) // batch_size)
     else:
@@ -164,7 +174,10 @@ def _can_fork() -> bool:
 def _progress(it, on, total, desc):
     if not on:
         return it
-    from tqdm.auto import tqdm
+    if "IPython" in sys.modules:            # maybe a notebook: let tqdm pick its widget
+        from tqdm.auto import tqdm
+    else:                                   # a terminal: the plain bar (tqdm.auto imports much more)
+        from tqdm.std import tqdm
 
     return tqdm(it, total=total, desc=desc, unit="shard" if "shard" in desc else "it")
 
@@ -200,11 +213,23 @@ def _combine(pat, outs: list[_ShardOut], sources: list[str], single_label, keep_
 
 
 def _run_shard(shard, pat: Patterns, opts) -> _ShardOut:
-    """Count one shard (module-level so processes and Dask workers can run it)."""
+    """Count one shard (module-level so processes and Dask workers can run it).
+
+    Text shards (a file or a byte range of one) take the fast path of
+    :mod:`studylib.captions.fastscan`; the others are read by
+    :func:`~studylib.captions.readers.iter_shard` and matched by ``match_batch``.
+    """
     acc = _Accumulator(pat, opts["single_label"], opts["keep_matches"])
+    path, fmt, part, _ = shard
     try:
-        for batch in iter_shard(shard, opts["batch_size"], acc.problems, acc.messages):
-            acc.add(match_batch(batch, pat, opts["negative_window"]))
+        if fmt == "text" and os.path.isfile(path):
+            lo, hi = part if isinstance(part, tuple) else (0, None)
+            batches = iter_text_matches(path, lo, hi, pat, opts["negative_window"])
+        else:
+            batches = (match_batch(b, pat, opts["negative_window"])
+                       for b in iter_shard(shard, opts["batch_size"], acc.problems, acc.messages))
+        for out in batches:
+            acc.add(out)
     except Exception as e:              # noqa: BLE001 - a bad file must not stop the scan
         acc.problems["unreadable"] += 1
         acc.messages.append(f"{shard[0]}: failed while reading ({type(e).__name__}: {e})")
@@ -235,6 +260,8 @@ def count_files(inputs, patterns: Patterns | str = "imagenet", *, column: str | 
     pat = build_patterns(patterns)
     paths = expand_inputs(inputs)
     shards, msgs = list_shards(paths, fmt, column)
+    if workers > 1 and engine == "processes":      # a big text file runs on several processes
+        shards = [s2 for s in shards for s2 in _split_text(s, workers)]
     opts = dict(single_label=single_label, negative_window=negative_window,
                 keep_matches=keep_matches, batch_size=batch_size)
     if engine == "dask":
@@ -255,6 +282,15 @@ def count_files(inputs, patterns: Patterns | str = "imagenet", *, column: str | 
     res = _combine(pat, outs, [s[0] for s in shards], single_label, keep_matches)
     res.messages = msgs + res.messages + _file_notes(shards, outs)
     return res
+
+
+def _split_text(shard, workers: int) -> list[tuple]:
+    """A text shard as up to ``workers`` shards of whole lines (byte ranges of at least 4 MB)."""
+    path, fmt, _, column = shard
+    if fmt != "text" or not os.path.isfile(path):
+        return [shard]
+    ranges = line_ranges(path, workers)
+    return [shard] if len(ranges) < 2 else [(path, fmt, r, column) for r in ranges]
 
 
 def _file_notes(shards, outs, limit: int = 20) -> list[str]:

@@ -29,11 +29,14 @@ the pyahocorasick loop of ``bench/freq_throughput.py``):
 
 The fast path turns a batch of captions into one lower-cased byte buffer
 (pyarrow ``utf8_lower``), finds word boundaries with numpy, looks every word
-up in the vocabulary hash table of the :class:`Patterns`
+up in the vocabulary hash index of the :class:`Patterns`
 (:meth:`Patterns.lookup_words`) and walks its word trie for multi-word
-synonyms, all vectorised over the batch; (caption, concept) pairs are
-deduplicated with a sort. ``bench/freq_throughput.py`` checks it against a
-pyahocorasick loop.
+synonyms (:func:`match_words`), all vectorised over the batch; (caption,
+concept) pairs are deduplicated with a sort. Text files take
+:mod:`studylib.captions.fastscan` up to the word lookup, then the same
+:func:`match_words`. ``bench/freq_throughput.py`` checks the matcher against
+a pyahocorasick loop, ``bench/freq_process.py`` times ``freq count`` as a
+whole process.
 
 Usage::
 
@@ -46,12 +49,11 @@ Usage::
 """
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from studylib.captions.patterns import Patterns, tokenize
 from studylib.captions.readers import CaptionLines
@@ -123,64 +125,81 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
     # --- word ids: first-8-byte key -> hash table entry -> word id
     u64 = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
     pos, wid = pat.lookup_words(u64, starts, lens)
+    return match_words(starts, pos, wid, bounds, pat, negative_window)
+
+
+def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np.ndarray,
+                pat: Patterns, negative_window: int | None) -> np.ndarray:
+    """Unique (caption, concept) keys of a tokenised buffer.
+
+    ``starts``: byte offsets of all its words, in order; ``pos``/``wid``: the
+    indices into ``starts`` of the words in the vocabulary (any order) and their
+    word ids; ``bounds``: the separator offsets that delimit the captions
+    (``bounds[i]`` precedes caption ``i``). Walks the word trie from every
+    vocabulary word, expands phrase outputs to (concept, negative) and applies
+    the negative contexts; returns sorted int64 keys ``caption * n_concepts +
+    concept``.
+    """
+    ntok = starts.size
+    empty = np.zeros(0, dtype=np.int64)
     ids = np.full(ntok + 1, -1, dtype=np.int32)   # trailing -1 stops trie walks
     ids[pos] = wid
-    # --- trie walk over consecutive word ids
-    node = pat.first_node[wid]
-    sel = node >= 0
-    pos, node = pos[sel], node[sel]
-    m_start, m_len, m_node = [], [], []
+    # --- trie walk over consecutive word ids (depth 1 read off per-word arrays)
+    t = np.flatnonzero(pat.word_has_out[wid])
+    m_start, m_len, m_node = [pos[t]], [np.ones(t.size, dtype=np.int64)], [pat.first_node[wid[t]]]
+    nw = ids[pos + 1]
+    c = np.flatnonzero(pat.word_has_child[wid] & (nw >= 0))
+    pos, node, nw = pos[c], pat.first_node[wid[c]], nw[c]
     depth = 1
-    V = pat.V
+    V = np.uint64(pat.V)
     while pos.size:
-        t = pat.node_has_out[node]
-        if t.any():
-            m_start.append(pos[t])
-            m_len.append(np.full(int(t.sum()), depth, dtype=np.int64))
-            m_node.append(node[t])
-        c = pat.node_has_child[node]
-        pos, node = pos[c], node[c]
-        if not pos.size:
-            break
-        nw = ids[pos + depth]
-        c = nw >= 0
-        pos, node, nw = pos[c], node[c], nw[c]
-        key = node.astype(np.int64) * V + nw
-        if not pat.edge_keys.size:
-            break
-        j = np.minimum(np.searchsorted(pat.edge_keys, key), len(pat.edge_keys) - 1)
-        c = pat.edge_keys[j] == key
-        pos, node = pos[c], pat.edge_child[j[c]]
+        key = node.astype(np.uint64) * V + nw.astype(np.uint64)
+        j, slot = pat.edge_index.find(key)
+        pos, node = pos[j], pat.edge_child[pat.edge_index.slot_value[slot]]
         depth += 1
-    if not m_start:
-        return empty
+        t = np.flatnonzero(pat.node_has_out[node])
+        if t.size:
+            m_start.append(pos[t])
+            m_len.append(np.full(t.size, depth, dtype=np.int64))
+            m_node.append(node[t])
+        nw = ids[pos + depth]
+        c = np.flatnonzero(pat.node_has_child[node] & (nw >= 0))
+        pos, node, nw = pos[c], node[c], nw[c]
     ms = np.concatenate(m_start)
     ml = np.concatenate(m_len)
     mn = np.concatenate(m_node)
-    cap = np.searchsorted(bounds, starts[ms], side="right") - 1
-    multi = ml > 1
-    if multi.any():                          # a phrase must not span two captions
-        cap_end = np.searchsorted(bounds, starts[ms[multi] + ml[multi] - 1], side="right") - 1
-        keep = np.ones(ms.size, dtype=bool)
-        keep[np.flatnonzero(multi)[cap_end != cap[multi]]] = False
-        ms, ml, mn, cap = ms[keep], ml[keep], mn[keep], cap[keep]
+    # caption of every word: bounds[i] precedes caption i
+    tb = np.searchsorted(starts, bounds)
+    cap_of = np.repeat(np.arange(bounds.size - 1), np.diff(tb))
+    cap = cap_of[ms]
+    multi = np.flatnonzero(ml > 1)
+    if multi.size:                           # a phrase must not span two captions
+        split = multi[cap_of[ms[multi] + ml[multi] - 1] != cap[multi]]
+        if split.size:
+            keep = np.ones(ms.size, dtype=bool)
+            keep[split] = False
+            ms, ml, mn, cap = ms[keep], ml[keep], mn[keep], cap[keep]
     # expand node outputs to (concept, negative)
-    cnt = pat.out_ptr[mn + 1] - pat.out_ptr[mn]
-    rep = np.repeat(np.arange(mn.size), cnt)
-    first = np.repeat(pat.out_ptr[mn] - np.cumsum(cnt) + cnt, cnt)
-    oi = first + np.arange(rep.size)
+    if pat.all_single_out:
+        oi = pat.out_ptr[mn]
+    else:
+        cnt = pat.out_ptr[mn + 1] - pat.out_ptr[mn]
+        rep = np.repeat(np.arange(mn.size), cnt)
+        first = np.repeat(pat.out_ptr[mn] - np.cumsum(cnt) + cnt, cnt)
+        oi = first + np.arange(rep.size)
+        cap, ms, ml = cap[rep], ms[rep], ml[rep]
     concept = pat.out_concept[oi].astype(np.int64)
     neg = pat.out_neg[oi]
-    cap, ms, ml = cap[rep], ms[rep], ml[rep]
     C = pat.n_concepts
+    if not neg.any():
+        return _unique(cap * C + concept)
     pkey = cap[~neg] * C + concept[~neg]
-    if neg.any():
-        nkey = cap[neg] * C + concept[neg]
-        if negative_window is None:
-            pkey = pkey[~_isin_sorted(pkey, _unique(nkey))]
-        else:
-            pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg],
-                                        negative_window)]
+    nkey = cap[neg] * C + concept[neg]
+    if negative_window is None:
+        pkey = pkey[~_isin_sorted(pkey, _unique(nkey))]
+    else:
+        pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg],
+                                    negative_window)]
     return _unique(pkey)
 
 
@@ -235,6 +254,9 @@ class BatchMatches:
 
 
 def _lower_bytes(data: bytes | np.ndarray) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
                                       pa.py_buffer(data))
     low = pc.utf8_lower(arr)
@@ -297,8 +319,11 @@ def _match_strings(captions: list, pat: Patterns, negative_window) -> BatchMatch
     return out
 
 
-def _match_arrow(arr: pa.Array, pat: Patterns, negative_window) -> BatchMatches:
+def _match_arrow(arr, pat: Patterns, negative_window) -> BatchMatches:
     """Match an Arrow string/binary array (nulls count as ``null``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     probs = Counter()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
@@ -327,8 +352,10 @@ def _match_arrow(arr: pa.Array, pat: Patterns, negative_window) -> BatchMatches:
     return BatchMatches(keys, n, probs)
 
 
-def _decode_binary(arr: pa.Array) -> tuple[pa.Array, int]:
-    """Binary -> string; invalid UTF-8 values are decoded with U+FFFD and counted."""
+def _decode_binary(arr):
+    """Binary -> (string array, count of values with invalid UTF-8, decoded with U+FFFD)."""
+    import pyarrow as pa
+
     try:
         return arr.cast(pa.string()), 0
     except (pa.ArrowInvalid, UnicodeDecodeError):
@@ -378,6 +405,7 @@ def match_batch(batch, pat: Patterns, negative_window: int | None) -> BatchMatch
     """
     if isinstance(batch, CaptionLines):
         return _match_lines(batch, pat, negative_window)
-    if isinstance(batch, (pa.Array, pa.ChunkedArray)):
+    pa = sys.modules.get("pyarrow")               # not imported: the batch is no Arrow array
+    if pa is not None and isinstance(batch, (pa.Array, pa.ChunkedArray)):
         return _match_arrow(batch, pat, negative_window)
     return _match_strings(batch, pat, negative_window)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studylib.captions.hashindex import HashIndex
+
 # ----------------------------------------------------------------------------
 # Tokenization (the reference definition; the numpy path implements it on bytes)
 
@@ -231,7 +233,6 @@ def _spec(name, syn, neg) -> ConceptSpec:
 
 _K0 = np.uint64(0x9E3779B97F4A7C15)
 _K1 = np.uint64(0xBF58476D1CE4E5B9)
-_MULT = np.uint64(0x94D049BB133111EB)
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
@@ -287,16 +288,19 @@ class Patterns:
         self.max_word_bytes = int(lens.max())
         nch = max(1, math.ceil(self.max_word_bytes / 8))
         ch = _chunks(wb, nch)
-        # hash table keyed by the first 8 bytes; an entry points to the short
-        # word with those bytes and/or to the long words with that prefix
-        keys = ch[:, 0]
-        ukeys, inv = np.unique(keys, return_inverse=True)
-        inv = inv.ravel()
-        self.entry_short = np.full(len(ukeys), -1, dtype=np.int32)
+        # hash index keyed by the first 8 bytes; a slot names the short word with those bytes
+        # and/or says that long words start with them
+        ukeys, inv = np.unique(ch[:, 0], return_inverse=True)
+        self.word_index = HashIndex(ukeys)
+        slot_of = np.full(len(ukeys), -1, dtype=np.int64)
+        used = np.flatnonzero(self.word_index.slot_value >= 0)
+        slot_of[self.word_index.slot_value[used]] = used
+        size = self.word_index.keys.size
         short = lens <= 8
-        self.entry_short[inv[short]] = np.flatnonzero(short)
-        self.entry_has_long = np.zeros(len(ukeys), dtype=bool)
-        self.entry_has_long[inv[~short]] = True
+        self.slot_short = np.full(size, -1, dtype=np.int32)
+        self.slot_short[slot_of[inv.ravel()[short]]] = np.flatnonzero(short)
+        self.slot_has_long = np.zeros(size, dtype=bool)
+        self.slot_has_long[slot_of[inv.ravel()[~short]]] = True
         long_ids = np.flatnonzero(~short)
         self.long_chunks = ch
         self.long_lens = lens
@@ -305,22 +309,6 @@ class Patterns:
         order = np.argsort(lh, kind="stable")
         self.long_hash, self.long_id = lh[order], long_ids[order].astype(np.int32)
         self.n_chunks = nch
-        bits = max(10, int(math.ceil(math.log2(len(ukeys) * 8))))
-        size = 1 << bits
-        self.tbl_shift = np.uint64(64 - bits)
-        self.tbl_mask = size - 1
-        self.tbl_keys = np.zeros(size, dtype=np.uint64)
-        self.tbl_vals = np.full(size, -1, dtype=np.int32)
-        with np.errstate(over="ignore"):
-            slots = ((ukeys * _MULT) >> self.tbl_shift).astype(np.int64)
-        self.max_probe = 0
-        for e, (k, s) in enumerate(zip(ukeys, slots)):
-            p = 0
-            while self.tbl_keys[(s + p) & self.tbl_mask] != 0:
-                p += 1
-            self.tbl_keys[(s + p) & self.tbl_mask] = k
-            self.tbl_vals[(s + p) & self.tbl_mask] = e
-            self.max_probe = max(self.max_probe, p)
         # word trie over word ids; node 0 is the root
         children: dict[tuple[int, int], int] = {}
         outputs: dict[int, tuple] = {}
@@ -341,75 +329,61 @@ class Patterns:
                 self.first_node[w] = c
         self.edge_keys = np.array([k for k, _ in edges], dtype=np.int64)
         self.edge_child = np.array([c for _, c in edges], dtype=np.int32)
+        self.edge_index = HashIndex(self.edge_keys.astype(np.uint64))   # keys node * V + word, node > 0
         self.node_has_child = np.zeros(n_nodes, dtype=bool)
-        for (n, _), _c in children.items():
-            self.node_has_child[n] = True
+        self.node_has_child[[n for n, _ in children]] = True
         cnt = np.zeros(n_nodes, dtype=np.int64)
-        for n, outs in outputs.items():
-            cnt[n] = len(outs)
+        cnt[list(outputs)] = [len(outs) for outs in outputs.values()]
         self.out_ptr = np.concatenate([[0], np.cumsum(cnt)])
         self.out_concept = np.zeros(int(cnt.sum()), dtype=np.int32)
         self.out_neg = np.zeros(int(cnt.sum()), dtype=bool)
-        for n, outs in outputs.items():
-            p = self.out_ptr[n]
-            for j, (cid, neg) in enumerate(outs):
-                self.out_concept[p + j] = cid
-                self.out_neg[p + j] = neg
+        at = [int(self.out_ptr[n]) + j for n, outs in outputs.items() for j in range(len(outs))]
+        flat = [o for outs in outputs.values() for o in outs]
+        self.out_concept[at] = [cid for cid, _ in flat]
+        self.out_neg[at] = [neg for _, neg in flat]
         self.node_has_out = cnt > 0
+        first = np.maximum(self.first_node, 0)                  # per word: its one-word phrase node
+        self.word_has_out = (self.first_node > 0) & self.node_has_out[first]
+        self.word_has_child = (self.first_node > 0) & self.node_has_child[first]
+        self.all_single_out = bool((cnt <= 1).all())       # every node names at most one concept
 
     def lookup_words(self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary word ids of many words at once (the hash-table probe).
+        """Vocabulary word ids of many words at once (the hash-index probe).
 
         ``windows[i]`` is the little-endian uint64 of the 8 text bytes from
-        byte ``i`` (a strided view of a buffer padded with >= 16 zero bytes);
+        byte ``i`` (a strided view of a buffer padded with >= 16 bytes);
         word ``k`` spans ``lens[k]`` bytes from ``starts[k]``. Returns
         (indices into ``starts`` of the words in the vocabulary, their word ids).
         """
         keys = windows[starts]
         keys &= _MASKS[np.minimum(lens, 8)]
-        with np.errstate(over="ignore"):
-            slot = ((keys * _MULT) >> self.tbl_shift).astype(np.int64)
-        k = self.tbl_keys[slot]
-        hit = k == keys
-        cand = np.flatnonzero(hit)
-        entry = self.tbl_vals[slot[cand]]
-        pending = np.flatnonzero((k != 0) & ~hit)
-        probe = 0
-        extra_c, extra_e = [], []
-        while pending.size and probe < self.max_probe:
-            probe += 1
-            s2 = (slot[pending] + probe) & self.tbl_mask
-            k2 = self.tbl_keys[s2]
-            h2 = k2 == keys[pending]
-            extra_c.append(pending[h2])
-            extra_e.append(self.tbl_vals[s2[h2]])
-            pending = pending[(k2 != 0) & ~h2]
-        if extra_c:
-            cand = np.concatenate([cand] + extra_c)
-            entry = np.concatenate([entry] + extra_e)
+        cand, slot = self.word_index.find(keys)
         clen = lens[cand]
-        short = clen <= 8
-        cid = np.full(cand.size, -1, dtype=np.int32)
-        cid[short] = self.entry_short[entry[short]]
-        lng = np.flatnonzero((~short) & self.entry_has_long[entry] & (clen <= self.max_word_bytes))
-        if lng.size:               # words over 8 bytes: hash all chunks, then verify them
-            lc = cand[lng]
-            ll = clen[lng]
-            st = starts[lc]
-            chunks = [keys[lc]]
-            for j in range(1, self.n_chunks):
-                chunks.append(windows[st + 8 * j] & _MASKS[np.clip(ll - 8 * j, 0, 8)])
-            h = _mix(chunks, ll)
-            j = np.minimum(np.searchsorted(self.long_hash, h), len(self.long_hash) - 1)
-            ok = self.long_hash[j] == h
-            wid = self.long_id[j]
-            ok &= self.long_lens[wid] == ll
-            for c in range(self.n_chunks):
-                ok &= self.long_chunks[wid, c] == chunks[c]
-            cid[lng[ok]] = wid[ok]
+        cid = self.slot_short[slot]
+        lng = clen > 8
+        if lng.any():
+            cid[lng] = -1
+            sel = np.flatnonzero(lng & self.slot_has_long[slot] & (clen <= self.max_word_bytes))
+            if sel.size:           # words over 8 bytes: hash all chunks, then verify them
+                cid[sel] = self._long_ids(windows, starts[cand[sel]], clen[sel], keys[cand[sel]])
         found = cid >= 0
         return cand[found], cid[found]
+
+    def _long_ids(self, windows, st, ll, first):
+        """Word ids (-1: none) of words of 9 to ``max_word_bytes`` bytes starting at ``st``."""
+        chunks = [first]
+        for j in range(1, self.n_chunks):      # a chunk past the word end is masked to 0
+            idx = np.minimum(st + 8 * j, len(windows) - 1)
+            chunks.append(windows[idx] & _MASKS[np.clip(ll - 8 * j, 0, 8)])
+        h = _mix(chunks, ll)
+        j = np.minimum(np.searchsorted(self.long_hash, h), len(self.long_hash) - 1)
+        ok = self.long_hash[j] == h
+        wid = self.long_id[j]
+        ok &= self.long_lens[wid] == ll
+        for c in range(self.n_chunks):
+            ok &= self.long_chunks[wid, c] == chunks[c]
+        return np.where(ok, wid, -1).astype(np.int32)
 
     def __repr__(self):
         return (f"Patterns({self.n_concepts} concepts, {len(self.phrases)} phrases, "

@@ -25,7 +25,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from studylib.io import tar_end_missing
 
@@ -73,7 +72,9 @@ def list_shards(paths: list[str], fmt: str | None = None, column: str | None = N
                 ) -> tuple[list[tuple], list[str]]:
     """Work units: one per parquet row group, one per other file.
 
-    A shard is a tuple ``(path, format, row group or 0, column)``. Returns
+    A shard is a tuple ``(path, format, row group or 0, column)``; a text
+    shard may instead hold a ``(start, end)`` byte range of whole lines
+    (:func:`studylib.captions.fastscan.line_ranges`). Returns
     (shards, messages); unreadable parquet footers become messages.
     """
     shards, msgs = [], []
@@ -110,7 +111,7 @@ def iter_shard(shard, batch_size: int, probs: Counter, msgs: list):
         msgs.append(f"{path}: file does not exist; skipped")
         return
     if fmt == "text":
-        yield from _iter_text(path, probs)
+        yield from _iter_text(path, probs, *(part if isinstance(part, tuple) else (0, None)))
     elif fmt in ("tsv", "csv"):
         yield from _iter_table(path, fmt, column, batch_size, probs, msgs)
     elif fmt == "parquet":
@@ -121,12 +122,16 @@ def iter_shard(shard, batch_size: int, probs: Counter, msgs: list):
         raise ValueError(f"{path}: unknown format {fmt!r}")
 
 
-def _iter_text(path, probs, chunk_bytes: int = 1 << 20):
-    """One caption per line, read in ~1 MB chunks cut at newlines."""
+def _iter_text(path, probs, start: int = 0, end: int | None = None, chunk_bytes: int = 1 << 20):
+    """One caption per line (of bytes ``[start, end)``, line starts), in ~1 MB chunks cut at newlines."""
     with open(path, "rb") as f:
+        f.seek(start)
+        left = None if end is None else end - start
         rest = b""
         while True:
-            data = f.read(chunk_bytes)
+            data = f.read(chunk_bytes if left is None else min(chunk_bytes, left))
+            if left is not None:
+                left -= len(data)
             if not data:
                 if rest:
                     yield from _text_chunk(rest, probs)
@@ -145,6 +150,8 @@ class CaptionLines(bytes):
 
 
 def _text_chunk(data: bytes, probs):
+    import pyarrow as pa
+
     if not data.endswith(b"\n"):
         data += b"\n"
     arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
@@ -166,6 +173,7 @@ def _text_chunk(data: bytes, probs):
 
 
 def _iter_table(path, fmt, column, batch_size, probs, msgs):
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     if not column:
@@ -217,6 +225,7 @@ def _header(path, delim):
 
 
 def _iter_parquet(path, part, column, batch_size, probs, msgs):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)

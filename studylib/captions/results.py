@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from studylib.io import atomic_write_bytes, atomic_write_text
 
@@ -61,8 +59,10 @@ class FrequencyResult:
     match_caption: np.ndarray | None = None
     match_concept: np.ndarray | None = None
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per concept: class index, class name, count."""
+    def to_frame(self):
+        """One row per concept: class index, class name, count (a pandas DataFrame)."""
+        import pandas as pd
+
         return pd.DataFrame({"class_index": np.arange(len(self.names)),
                              "classname": self.names, "count": self.counts})
 
@@ -97,6 +97,7 @@ def write_counts_tsv(result: FrequencyResult, path: str | Path) -> None:
 
 def write_counts_parquet(result: FrequencyResult, path: str | Path) -> None:
     """Counts as parquet with columns class_index, classname, count."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
@@ -106,6 +107,7 @@ def write_counts_parquet(result: FrequencyResult, path: str | Path) -> None:
 
 def write_matches_parquet(result: FrequencyResult, path: str | Path) -> None:
     """Per-caption matches: caption_id, concept_id, source (file), row (in file)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if result.match_caption is None:

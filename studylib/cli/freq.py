@@ -58,7 +58,8 @@ def _fill(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster: scheduler address, or 'local'")
     c.add_argument("--batch-size", type=int, default=16384, help="captions per vectorised batch")
-    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
     c.set_defaults(freq_func=_count)
 
     p = sub.add_parser("compare", help="correlate and summarise count files",
@@ -105,7 +106,8 @@ def _count(args) -> int:
                           single_label=args.single_label, negative_window=args.negative_window,
                           keep_matches=bool(args.matches), workers=args.workers,
                           engine="dask" if args.dask else "processes", client=client,
-                          batch_size=args.batch_size, progress=not args.no_progress)
+                          batch_size=args.batch_size,
+                          progress=not args.no_progress and sys.stderr.isatty())
     except (FileNotFoundError, ValueError) as e:
         print(f"freq count: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,188 @@
+"""Benchmark: ``freq count`` as a whole process vs the plain pyahocorasick loop and a byte counter.
+
+Why: issue 15 (item 4) measures the caption scan as a user sees it, start-up,
+imports and file reading included, against the simplest fast code a user
+would write: a pyahocorasick automaton of the ImageNet synonyms (lower-cased,
+each padded " syn "), fed ``" " + line.lower() + " "`` caption by caption,
+counting each concept at most once per caption. The read-only ceiling is a
+trivial byte counter over the same file (``b"\\n"`` in 16 MB blocks).
+
+In ONE run this writes (seeded, into a temporary folder, never into the repo)
+two text files of N one-line captions: the captions of
+``bench/freq_throughput.py`` (names, plurals, capitals, possessives, hyphens,
+punctuation, non-ASCII quotes and dashes) and a variant *without punctuation*
+(base-form names in lower, title or upper case among filler words, no negative
+contexts) on which the plain loop and studylib must count the same. It then
+times, as separate processes with the wall clock:
+
+* (a) the plain loop (a standalone script, no studylib import; its synonyms
+  are those of ``build_patterns("imagenet")``'s concepts);
+* (b) ``python -m studylib freq count --input FILE --out OUT.tsv --workers W``;
+* (c) the byte counter,
+
+on both files, prints captions/s and the ratios (ours / plain loop, ours /
+ceiling), compares the per-concept count files of (a) and (b) on the text
+without punctuation, and writes the same lines to
+``bench/results/freq_process.txt``.
+
+Run::
+
+    python bench/freq_process.py                 # 4,000,000 captions, 2 workers
+    python bench/freq_process.py --n 200000      # quicker
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from freq_throughput import FILLER, make_captions  # noqa: E402
+
+from studylib.captions.patterns import build_patterns, tokenize  # noqa: E402
+from studylib.io import atomic_write_text  # noqa: E402
+
+PLAIN_LOOP = r'''
+import json, sys
+import ahocorasick
+
+synonyms = json.load(open(sys.argv[1], encoding="utf-8"))     # [[syn, ...] per concept]
+A = ahocorasick.Automaton()
+for cid, syns in enumerate(synonyms):
+    for s in syns:
+        key = " " + s.lower() + " "
+        A.add_word(key, A.get(key, ()) + (cid,))
+A.make_automaton()
+counts = [0] * len(synonyms)
+with open(sys.argv[2], encoding="utf-8") as f:
+    for line in f:
+        found = set()
+        for _, cids in A.iter(" " + line.rstrip("\n").lower() + " "):
+            found.update(cids)
+        for c in found:
+            counts[c] += 1
+with open(sys.argv[3], "w", encoding="utf-8") as out:
+    out.write("".join(f"{c}\n" for c in counts))
+'''
+
+BYTE_COUNTER = r'''
+import sys
+n = 0
+with open(sys.argv[1], "rb") as f:
+    while block := f.read(16 << 20):
+        n += block.count(b"\n")
+print(n)
+'''
+
+
+def make_plain_captions(n: int, pat, seed: int = 1) -> list[str]:
+    """Seeded captions without punctuation: base-form synonyms (letters, digits, spaces only) in
+    lower, title or upper case among the filler words. No word of a negative phrase occurs (so no
+    negative context can form, even across two adjacent mentions), and no filler word belongs to
+    a synonym with punctuation (the plain loop cannot match "four-poster" as "four poster")."""
+    rng = np.random.default_rng(seed)
+    single = {toks[0] for toks in pat.phrases if len(toks) == 1}
+    negatives = {w for spec in pat.specs for neg in spec.negatives for w in neg.split()}
+    shared = {s for spec in pat.specs for s in spec.synonyms}
+    # words of synonyms with punctuation ("four-poster"): filler must not spell them without it
+    punctuated = {w for s in shared if not s.replace(" ", "").isalnum() for w in tokenize(s)}
+    filler = [w for w in dict.fromkeys(FILLER) if w not in single | negatives | punctuated]
+    names = sorted(s for s in shared if s.replace(" ", "").isalnum() and s.isascii()
+                   and len(s) <= 40 and not negatives & set(s.split()))
+    mentions = [m for s in names for m in (s, s, s.title(), s.upper())]
+    nf = rng.integers(3, 16, n)
+    nm = rng.choice(3, n, p=[0.4, 0.45, 0.15])
+    fill = rng.integers(0, len(filler), (n, 16)).tolist()
+    ment = rng.integers(0, len(mentions), (n, 2)).tolist()
+    where = rng.random((n, 2))
+    out = []
+    for i in range(n):
+        words = [filler[j] for j in fill[i][: nf[i]]]
+        for k in range(nm[i]):
+            words.insert(int(where[i, k] * (len(words) + 1)), mentions[ment[i][k]])
+        out.append(" ".join(words))
+    return out
+
+
+def timed(cmd: list[str], env=None) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=4_000_000, help="captions (default 4M)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--note", default="", help="a line for the header (e.g. the machine's load)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "freq_process.txt"))
+    args = ap.parse_args(argv)
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    py = sys.executable
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    pat = build_patterns("imagenet")
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    with tempfile.TemporaryDirectory(prefix="freq_process_") as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        files = {"punctuated": tmp / "captions.txt", "no punctuation": tmp / "plain.txt"}
+        files["punctuated"].write_text("\n".join(make_captions(args.n, pat, args.seed)) + "\n",
+                                       encoding="utf-8")
+        files["no punctuation"].write_text(
+            "\n".join(make_plain_captions(args.n, pat, args.seed + 1)) + "\n", encoding="utf-8")
+        (tmp / "synonyms.json").write_text(json.dumps([list(s.synonyms) for s in pat.specs]),
+                                           encoding="utf-8")
+        (tmp / "plain_loop.py").write_text(PLAIN_LOOP, encoding="utf-8")
+        (tmp / "bytes.py").write_text(BYTE_COUNTER, encoding="utf-8")
+        sizes = {k: p.stat().st_size for k, p in files.items()}
+        say(f"freq_process: {args.n:,} one-line captions per file (seed {args.seed}; generated in "
+            f"{time.perf_counter() - t:.0f}s), {os.cpu_count()} CPUs, --workers {args.workers}, "
+            f"1-min load {load0:.2f} before generating" + (f"; {args.note}" if args.note else ""))
+        same = None
+        for kind, path in files.items():
+            t_bytes = timed([py, str(tmp / "bytes.py"), str(path)])
+            t_plain = timed([py, str(tmp / "plain_loop.py"), str(tmp / "synonyms.json"), str(path),
+                             str(tmp / "plain_counts.txt")])
+            t_ours = timed([py, "-m", "studylib", "freq", "count", "--input", str(path),
+                            "--out", str(tmp / "ours.tsv"), "--workers", str(args.workers)],
+                           env=env)
+            say(f"{kind} ({sizes[kind] / 1e6:,.0f} MB): (a) plain pyahocorasick loop {t_plain:.2f}s "
+                f"{args.n / t_plain:,.0f} captions/s | (b) studylib freq count {t_ours:.2f}s "
+                f"{args.n / t_ours:,.0f} captions/s | (c) byte counter {t_bytes:.2f}s "
+                f"{args.n / t_bytes:,.0f} captions/s")
+            say(f"  ratio ours/plain loop: {t_plain / t_ours:.2f}x; ours/ceiling: "
+                f"{t_bytes / t_ours:.2f} (the ceiling is {t_ours / t_bytes:.1f}x faster)")
+            if kind == "no punctuation":
+                plain = [int(x) for x in (tmp / "plain_counts.txt").read_text().split()]
+                ours = [int(line.rsplit("\t", 1)[1])
+                        for line in (tmp / "ours.tsv").read_text(encoding="utf-8").splitlines()]
+                same = plain == ours
+                diff = [(pat.names[i], a, b) for i, (a, b) in enumerate(zip(plain, ours)) if a != b]
+                say(f"  per-concept counts identical to the plain loop on the text without "
+                    f"punctuation: {same} ({sum(ours):,} counted mentions, "
+                    f"{sum(1 for c in ours if c)} concepts)" + (f"; differ: {diff[:5]}" if diff else ""))
+    if hasattr(os, "getloadavg"):
+        say("1-min load after the runs: {:.2f} (this benchmark keeps about one core busy; more means "
+            "other work ran alongside)".format(os.getloadavg()[0]))
+    atomic_write_text(args.out, "\n".join(lines) + "\n")
+    if same is False:
+        sys.exit("MISMATCH between studylib and the plain loop on the text without punctuation")
+
+
+if __name__ == "__main__":
+    main()
