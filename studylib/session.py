@@ -20,6 +20,54 @@ from studylib.registry import Registry
 from studylib.spec import RunSpec, resolve
 
 
+def injected_parameters() -> tuple[set, set] | None:
+    """(declared, injected) parameter names of a papermill execution of the running notebook, else None.
+
+    papermill puts its ``# Parameters`` cell right after the cell tagged ``parameters``; both are in IPython's
+    input history, in that order. A notebook run by hand (JupyterLab) has no injected cell.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    history = list(shell.user_ns.get("In", [])) if shell is not None else []
+    for k in range(len(history) - 1, 0, -1):
+        if history[k].lstrip().startswith("# Parameters"):
+            return _assigned(history[k - 1]), _assigned(history[k])
+    return None
+
+
+def _assigned(source: str) -> set:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
+            else []
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def check_injected() -> None:
+    """Stop a papermill execution that passed a parameter the notebook does not declare (papermill itself only
+    warns): the same check ``studylib run`` makes before starting a kernel, for users of papermill itself."""
+    import difflib
+
+    found = injected_parameters()
+    if found is None or not found[0]:
+        return
+    declared, injected = found
+    for name in sorted(injected - declared):
+        close = difflib.get_close_matches(name, sorted(declared), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"this notebook has no parameter {name!r}{hint}; parameters: {', '.join(sorted(declared))}")
+
+
 def from_preset(value):
     """Notebook convention: 0, 0.0, "" or None means 'take the preset's value'."""
     return None if value in (None, 0, 0.0, "") and not isinstance(value, bool) else value
@@ -35,6 +83,7 @@ class Session:
         for key, value in raw.items():
             if isinstance(value, bool):
                 raise ConfigError(f"parameter {key!r} must not be a bool, got {value!r}")
+        check_injected()
         mark_start()
         self.name, self.preset, self.progress = name, preset, progress
         chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}

@@ -84,3 +84,16 @@ def test_a_cell_past_its_time_limit_gets_one_retry_then_a_clear_failure(tmp_path
         execute_chapter(nb, {"preset": "smoke"}, tmp_path / "out", progress=False)
     assert "executing the chapter again in a fresh kernel" in capsys.readouterr().err
     assert not list((tmp_path / "out").glob(".*running.ipynb"))
+
+
+def test_papermill_with_an_unknown_parameter_stops_inside_the_notebook(tmp_path):
+    """papermill itself only warns about a name the parameters cell lacks; the chapter's Session stops it, as
+    `studylib run` does before a kernel starts."""
+    nb = tmp_path / "01_x.py"
+    nb.write_text('# %% tags=["parameters"]\npreset: str = "quick"\nzipf_alpha: float = 1.0\n\n'
+                  "# %%\nfrom studylib.session import Session\n"
+                  'ch = Session("01_x", preset, overrides=dict(zipf_alpha=zipf_alpha))\n')
+    with pytest.raises(ChapterFailed, match=r"no parameter 'zipf_alfa' \(did you mean zipf_alpha\?\)"):
+        execute_chapter(nb, {"preset": "smoke", "zipf_alfa": 2.0}, out_dir=tmp_path / "out", progress=False)
+    assert execute_chapter(nb, {"preset": "smoke", "zipf_alpha": 2.0}, out_dir=tmp_path / "out",
+                           progress=False).is_file()

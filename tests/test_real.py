@@ -83,7 +83,7 @@ def test_train_tiny_clip_on_a_tsv_dataset_via_the_cli(dataset, _isolated_outputs
     assert "top-1 val" in res.stdout
     assert "skipped 1 unreadable image: images/broken.jpg" in res.stdout + res.stderr
     res = _cli("results", "--csv")
-    assert ",train,real,clip,paper," in res.stdout
+    assert ",train,real,True,clip,paper," in res.stdout      # chapter, label, current, objective, preset
 
 
 def test_torchrun_two_processes_on_cpu(dataset, _isolated_outputs):
