@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: study test setup bench clean-results lab
+.PHONY: study test test-browser setup bench clean-results lab
 
 setup: $(STAMP)
 
@@ -28,6 +28,14 @@ study: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Chapter 2 in JupyterLab in a real browser (tests/browser, which `make test` never collects): Python Playwright,
+# pinned, goes into the venv; it drives Debian's chromium (apt-get install chromium) and never downloads a
+# browser (no `playwright install`); without chromium the test skips and says so.
+PLAYWRIGHT := playwright==1.65.2
+test-browser: $(STAMP)
+	$(PY) -m pip install --quiet $(PLAYWRIGHT)
+	$(PY) -m pytest tests/browser
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

@@ -8,10 +8,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+BROWSER_TESTS = REPO / "tests" / "browser"
 
 # MiniLM embeddings are expensive to recompute and are a pure function of the text:
 # share them between test runs (and with `make study`).
 os.environ.setdefault("STUDYLIB_CACHE", str(REPO / "results" / "cache"))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The real-browser tests (`tests/browser`, `make test-browser`) are collected only when a path inside
+    that folder is named on the command line: `pytest` and `make test` never collect them."""
+    if Path(collection_path).resolve() == BROWSER_TESTS:
+        named = (Path(config.invocation_params.dir, a.split("::")[0]).resolve() for a in config.args)
+        if not any(p == BROWSER_TESTS or BROWSER_TESTS in p.parents for p in named):
+            return True
+    return None
 
 
 @pytest.fixture(autouse=True)
