@@ -212,7 +212,7 @@ def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None 
                 else:
                     ax.plot(px, py, color=colour, lw=1, alpha=fade)
             if "er" in sub:
-                ax.text(0.03, 0.97 - 0.065 * i, f"{g}: ER {sub['er'].mean():+.3f}", transform=ax.transAxes,
+                ax.text(0.03, 0.97 - 0.065 * i, f"{g}: ER {round(sub['er'].mean(), 3) + 0.0:+.3f}", transform=ax.transAxes,
                         fontsize=8, color=colour, va="top", fontweight="bold")
         if connect and "budget" in others:
             ax.plot([], [], color="grey", marker=r"$\rightarrow$", ls="-", lw=1, ms=9,
@@ -251,19 +251,19 @@ def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, 
 
 def similarity_histograms(values: dict, title: str = "Similarity of the shifted test images to each training set"):
     """One step histogram per training set of each test image's nearest-neighbour cosine similarity; each
-    set's median is a dashed line labelled with its value."""
+    set's median is a dashed line of its colour, its value in the legend (the medians lie too close together
+    to be written on their lines)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for k, (name, vals) in enumerate(values.items()):
         vals = np.asarray(vals, float)
         colour = PALETTE[k % len(PALETTE)]
         ax.hist(vals, bins=40, histtype="step", lw=1.5, color=colour, label=name)
-        ax.axvline(np.median(vals), color=colour, ls="--", lw=1)
-        label_line(ax, float(np.median(vals)), f"median {np.median(vals):.3f}", axis="x", color=colour)
+        ax.axvline(np.median(vals), color=colour, ls="--", lw=1, label=f"{name}: median {np.median(vals):.3f}")
     ax.set_xlabel("cosine similarity of each shifted test image to its nearest training image")
     ax.set_ylabel("test images")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.25)
-    figure_legend(fig, ncol=3)
+    figure_legend(fig, ncol=2)
     return finish(fig)
 
 
