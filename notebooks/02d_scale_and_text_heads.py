@@ -30,7 +30,8 @@
 #
 # SL with a linear head and SL with the frozen pretraining-world prototypes (the class-prompt
 # embeddings of the same frozen text tower) are the controls. NC1 is `tr(Σ_W Σ_B⁺) / C` on the
-# photo test set's penultimate features, as in the paper's code; NC2 is the spread (standard
+# photo test set's penultimate features, as in the paper's code (its interval below is paired
+# over classes: NC1 splits into one term per class); NC2 is the spread (standard
 # deviation) of the pairwise cosines between centred class means and between classifier
 # weights (0 for perfectly even margins).
 
@@ -97,8 +98,12 @@ claims.round(3)
 #   pretrained sentence encoder. Part of MiniLM's advantage is an oracle's: MiniLM
 #   semantics also generate this world's pixels, so its space is aligned with the images by
 #   construction. The paper's RoBERTa has no such advantage.
-# * *Collapse.* The NC1 difference between CLIP with the frozen tower and SL with the same
-#   frozen prototypes had an interval wide enough to include zero: with 10 test images per
-#   class the within-class covariance is poorly estimated. NC2 is reported without a verdict:
-#   the paper's claim about margins compares shapes across a sweep, which these few points
-#   cannot test.
+# * *Collapse.* CLIP with the frozen tower kept far more within-class variation than SL with the
+#   same frozen prototypes: NC1 higher by about 11, with an interval of about 8 to 14. That
+#   interval redraws classes, each model's NC1 being a sum of per-class terms with its
+#   between-class geometry Σ_B held fixed; it says how much the difference depends on which
+#   classes were drawn, not how well 10 test images per class estimate Σ_B itself. (An
+#   earlier version redrew test images within classes; that shrinks every resampled Σ_W and
+#   moves the class means, and its interval missed its own point estimate.) NC2 is reported
+#   without a verdict: the paper's claim about margins compares shapes across a sweep, which
+#   these few points cannot test.

@@ -116,6 +116,13 @@ def test_nc1_difference_is_paired_over_classes():
     wide, tight = FakeRun(1.0), FakeRun(0.2)
     d = ch02d.nc1_difference(wide, tight, n_boot=100)
     assert d["lo"] > 0 and d["lo"] <= d["diff"] <= d["hi"]
+    from studylib.metrics import nc1
+
+    for run in (wide, tight):                            # the per-class terms add up to NC1 itself
+        feats, labs = run.arrays["features_photo"], run.arrays["labels_photo"]
+        assert ch02d.nc1_terms(feats, labs).sum() == pytest.approx(nc1(feats, labs))
+    assert d["diff"] == pytest.approx(nc1(wide.arrays["features_photo"], labels)
+                                      - nc1(tight.arrays["features_photo"], labels))
     other = FakeRun(1.0)
     other.arrays["feature_index_photo"] = np.arange(80)[::-1]
     with pytest.raises(ValueError, match="same test images"):
