@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="quick", help="smoke | quick | full (default quick)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="override a notebook parameter (value parsed as JSON if possible)")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no run-by-run progress (chapter start and end lines only)")
     run.add_argument("--force", action="store_true",
                      help="execute every selected chapter, even those whose executed notebook is up to date")
     run.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),

@@ -100,9 +100,10 @@ def where(df, conditions):
     """Rows matching every ``KEY=VALUE`` (numbers compare as numbers; chapter and run_id as prefixes)."""
     for cond in conditions:
         key, sep, value = cond.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValueError(f"--where needs KEY=VALUE, got {cond!r}")
-        col = df[_column(df, key.strip())]
+        col = df[_column(df, key)]
         value = value.strip()
         try:
             num = float(value)
