@@ -41,3 +41,23 @@ def test_vocabulary_is_compact_and_maps_unseen_tokens_to_unknown():
     assert (ids[1] == 1).any()               # 'zebra' was never seen: unknown id 1
     assert (ids[:, -1] == 0).all()           # padding stays 0
     assert torch.equal(vocab.encode(["a tench"]), vocab.encode(["a tench"]))
+
+
+def test_vocabulary_tokenises_each_text_once_per_process_with_the_same_ids(monkeypatch):
+    """The BPE rows are memoised by text: a second vocabulary over the same captions calls the tokenizer only
+    for texts it has not seen, and the ids equal a fresh tokenizer's."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from studylib.models import vocabulary
+
+    monkeypatch.setattr(vocabulary, "_ROWS", {})
+    texts = ["a photo of a goldfish.", "a tench", "a photo of a goldfish."]
+    first = Vocabulary(texts, context_length=12)
+    calls = []
+    real = vocabulary._tokenizer(12)
+    monkeypatch.setattr(first, "_tok", lambda batch: calls.append(list(batch)) or real(batch))
+    first.encode(texts + ["a zebra"])
+    assert calls == [["a zebra"]]                       # only the new text went to the tokenizer
+    fresh = SimpleTokenizer(context_length=12)(texts)
+    assert torch.equal(first._raw(texts), fresh)
+    assert first._raw([]).shape == (0, 12)

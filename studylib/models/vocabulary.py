@@ -10,18 +10,30 @@ token id the corpus uses gets a compact id (0 = pad, 1 = unknown).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
+
+# (context_length, text) -> its row of open_clip BPE ids. Tokenising is a pure function of the text, and a
+# chapter's CLIP runs see the same captions again and again (a world's vocabulary, then its encoding; mixtures
+# and subsets of worlds already seen): each distinct text is tokenised once per process.
+_ROWS: dict = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _tokenizer(context_length: int):
+    from open_clip.tokenizer import SimpleTokenizer
+
+    return SimpleTokenizer(context_length=context_length)
 
 
 class Vocabulary:
     """open_clip BPE tokens remapped to the ids a corpus uses (0 = pad, 1 = unknown)."""
 
     def __init__(self, texts, context_length: int):
-        from open_clip.tokenizer import SimpleTokenizer
-
         self.context_length = context_length
-        self._tok = SimpleTokenizer(context_length=context_length)
+        self._tok = _tokenizer(context_length)
         raw = self._raw(texts)
         used = np.unique(raw.numpy())
         used = used[used != 0]
@@ -35,9 +47,16 @@ class Vocabulary:
         return len(self.bpe_ids) + 2
 
     def _raw(self, texts) -> torch.Tensor:
-        texts = list(texts)
-        uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        return self._tok([str(t) for t in uniq])[torch.from_numpy(inverse.reshape(-1))]
+        uniq, inverse = np.unique(np.asarray([str(t) for t in texts], dtype=object), return_inverse=True)
+        n = self.context_length
+        missing = [t for t in uniq if (n, t) not in _ROWS]
+        if missing:
+            for t, row in zip(missing, self._tok(missing)):
+                _ROWS[(n, t)] = row
+        if not len(uniq):
+            return torch.zeros((0, n), dtype=torch.long)
+        table = torch.stack([_ROWS[(n, t)] for t in uniq])
+        return table[torch.from_numpy(inverse.reshape(-1))]
 
     def encode(self, texts) -> torch.Tensor:
         """(n, context_length) compact token ids; unseen tokens map to 1."""
