@@ -9,6 +9,7 @@ renderer are dropped (mermaid is only fetched for mermaid diagrams, which the ch
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def _static_outputs(nb) -> int:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if PLOTLY in data and "text/html" not in data:
-                fig = pio.from_json(__import__("json").dumps(data[PLOTLY]), skip_invalid=True)
+                fig = pio.from_json(json.dumps(data[PLOTLY]), skip_invalid=True)
                 data["text/html"] = pio.to_html(fig, include_plotlyjs=first, full_html=False,
                                                 config={"responsive": True})
                 first, n = False, n + 1
