@@ -58,6 +58,7 @@ from studylib.captions.scoring import estimation_table
 from studylib.cards import write_world_card
 from studylib.chapters import ch02
 from studylib.session import Session
+from studylib.interactive import frequency_figure
 from studylib.widgets import frequency_explorer
 
 ch = Session(ch02.NAME, preset, sizes=ch02.SIZES,
@@ -256,10 +257,10 @@ table.round(3)
 # a metric, the binning, and search for a class; hover any point for its class.
 
 # %%
-interactive = plots.interactive_scatter(per_class, "predictions")
-ch.save(interactive, "predictions_vs_frequency_interactive",
+hover = frequency_figure(per_class, list(per_class), "predictions", preset=preset)
+ch.save(hover, "predictions_vs_frequency_interactive",
         "interactive: #predictions against frequency, hover for class names")
-interactive.show()
+hover.show()
 
 # %%
 frequency_explorer(per_class, preset=preset)

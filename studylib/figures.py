@@ -42,8 +42,8 @@ def overall_title(fig, caption: str, preset: str) -> None:
 def save_figure(fig, name: str, *, notebook: str, preset: str, caption: str = "", parameters: dict | None = None
                 ) -> Path:
     """Write ``fig`` as ``<notebook>__<name>.png`` (matplotlib) or ``.html`` (plotly), titled with what it
-    shows and the preset (:func:`overall_title`), and index it with ``parameters`` (the chapter's full
-    parameter set)."""
+    shows and the preset (:func:`overall_title`), and index it with ``parameters`` (the chapter's parameter
+    values, :attr:`studylib.session.Session.parameters`)."""
     if not name or any(c in name for c in "/\\ "):
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")
     out = figures_dir()

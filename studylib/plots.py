@@ -131,31 +131,6 @@ def frequency_profile(counts, names=None, title: str = "Training frequency per c
     return finish(fig) if alone else fig
 
 
-def interactive_scatter(per_class_by_model: dict[str, pd.DataFrame], metric: str = "accuracy", title: str = ""):
-    """Plotly version of the frequency scatter: hover names each class (saved as HTML, shown in the notebook).
-
-    #predictions go on a log axis as ``#predictions + 1``, so the classes never predicted (the rare
-    classes this study is about) sit at 1 instead of vanishing; the hover shows the true count.
-    """
-    import plotly.graph_objects as go
-
-    _check_metric(metric)
-    shift = 1 if metric == "predictions" else 0
-    fig = go.Figure()
-    for i, (name, df) in enumerate(per_class_by_model.items()):
-        fig.add_trace(go.Scatter(x=df["train_count"], y=df[metric] + shift, mode="markers", name=name,
-                                 text=df["class_name"], customdata=df[metric],
-                                 marker=dict(size=6, opacity=0.6, color=PALETTE[i % 7]),
-                                 hovertemplate="%{text}<br>train %{x}<br>" + metric + " %{customdata}<extra>"
-                                 + name + "</extra>"))
-    ytitle = f"{METRIC_LABELS[metric]} + 1 (1: never predicted)" if shift else METRIC_LABELS[metric]
-    fig.update_layout(xaxis=dict(type="log", title="training frequency (pairs per class)"),
-                      yaxis=dict(title=ytitle, type="log" if shift else "linear"),
-                      title=title or f"{METRIC_LABELS[metric]} against training frequency, per class",
-                      template="plotly_white", height=450, legend=dict(orientation="h"))
-    return fig
-
-
 def _logit_axis(ax, which: str, lo: float, hi: float):
     from matplotlib.ticker import FixedLocator, FuncFormatter
 

@@ -88,8 +88,10 @@ class Session:
         self.name, self.preset, self.progress = name, preset, progress
         chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}
         self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
-        # the chapter's full parameter set, as its figures record it: resolved sizes and its own extras
-        self.parameters = {"preset": preset, **self.params, **{k: v for k, (v, _) in (extras or {}).items()}}
+        # the chapter's parameters as its figures record them: the preset, each parameter the chapter passes
+        # (0 = "from the preset" resolved to the value used) and its own extras; the preset fixes everything else
+        self.parameters = {"preset": preset, **{k: self.params.get(k, v) for k, v in raw.items()},
+                           **{k: v for k, (v, _) in (extras or {}).items()}}
         self.registry = Registry()
         self.runs = {}
 

@@ -12,9 +12,10 @@ All drawing is in ``studylib.interactive``; ``explorer.render()`` redraws with t
 control values and returns the plotly Figure (tests and the browser test call it).
 
 In a batch execution (papermill via ``studylib run``, which sets ``STUDYLIB_BATCH=1``) there is
-no one to move a control: the explorers then build no widget at all (no comm traffic, which
-once hung nbclient on an Output widget) and show their first figure, still interactive for
-hovering, with a note on running the cell in JupyterLab for the controls.
+no one to move a control: the explorers then build no widget at all (no comm traffic: a papermill
+run once hung on chapter 1's explorer cell, kernel idle, client waiting) and show their first
+figure, still interactive for hovering, with a note on running the cell in JupyterLab for the
+controls.
 """
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def test_panels_forest_profile_interactive(per_class):
                           "r": [0.1, 0.2, 0.3, 0.4], "lo": [0, 0.1, 0.2, 0.3], "hi": [0.2, 0.3, 0.4, 0.5]})
     assert plots.correlation_forest(table).axes[0].get_yticklabels()[0].get_text() == "A"
     plots.frequency_profile(per_class["train_count"], per_class["class_name"])
-    fig = plots.interactive_scatter({"A": per_class}, "accuracy")
+    fig = interactive.frequency_figure({"A": per_class}, ["A"], "accuracy")
     assert fig.data[0].text[-1] == "tiger shark"
     plt.close("all")
 
@@ -129,7 +129,7 @@ def test_robustness_explorer_filters_shift_and_group(monkeypatch):
 def test_save_figure_writes_png_html_and_index(per_class, _isolated_outputs):
     out = _isolated_outputs / "figures"
     p = save_figure(plots.frequency_scatter(per_class), "scatter", notebook="02_x", preset="smoke", caption="c")
-    h = save_figure(plots.interactive_scatter({"A": per_class}), "inter", notebook="02_x", preset="smoke")
+    h = save_figure(interactive.frequency_figure({"A": per_class}, ["A"]), "inter", notebook="02_x", preset="smoke")
     html = h.read_text()
     assert p.read_bytes()[:4] == b"\x89PNG" and "plotly.min.js" not in html
     assert "Plotly.newPlot" in html and len(html) > 1_000_000         # plotly.js inline: one self-contained file
@@ -172,7 +172,7 @@ def test_export_html_is_self_contained(tmp_path, per_class):
 
     from studylib.export import export_html
 
-    fig = json.loads(plots.interactive_scatter({"A": per_class}, "accuracy").to_json())
+    fig = json.loads(interactive.frequency_figure({"A": per_class}, ["A"], "accuracy").to_json())
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 32).decode()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Chapter"),
@@ -259,3 +259,18 @@ def plots_logit(p):
     from studylib.robustness import logit
 
     return float(logit(np.array(p)))
+
+
+def test_a_sessions_figures_record_the_chapters_parameter_values(per_class, _isolated_outputs):
+    """What the figure index records: the preset, the values the chapter passes (0 resolved to the preset's
+    value) and its extras, not every derived setting (the preset fixes those)."""
+    from studylib.config import PRESETS
+    from studylib.session import Session
+
+    s = Session("02_x", "smoke", overrides=dict(zipf_alpha=1.5, epochs=0), extras=dict(highlight=("shark", str)))
+    assert s.parameters == {"preset": "smoke", "zipf_alpha": 1.5, "epochs": PRESETS["smoke"]["epochs"],
+                            "highlight": "shark"}
+    s.save(plots.frequency_scatter(per_class), "f", "c")
+    index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
+    assert index["02_x__f.png"]["parameters"] == s.parameters
+    plt.close("all")
