@@ -23,7 +23,7 @@ from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts,
 from studylib.chapters.ch02c import SIZES
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.inference import combine_seeds, paired_mean_difference, verdict
-from studylib.metrics import _class_means, nc1, nc2
+from studylib.metrics import nc1, nc2
 
 NAME = "02d_scale_and_text_heads"
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
@@ -90,7 +90,9 @@ def table(runs: dict, preset: str) -> pd.DataFrame:
 def nc1_terms(features, labels) -> np.ndarray:
     """Each class's share of NC1 (in class order), summing to :func:`studylib.metrics.nc1`: class c contributes
     ``tr(D_cᵀ D_c Σ_B⁺) / (N C)``, ``D_c`` its features minus its mean, ``Σ_B`` from every class (held fixed)."""
-    x, y, classes, means = _class_means(features, labels)        # the same checks and means as metrics.nc1
+    x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
+    classes = np.unique(y)
+    means = np.stack([x[y == c].mean(0) for c in classes])
     mb = means - means.mean(0)
     inv_b = np.linalg.pinv(mb.T @ mb / len(classes), rcond=1e-6, hermitian=True)
     out = []
