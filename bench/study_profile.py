@@ -1,7 +1,7 @@
 """Where the study's wall time goes, chapter by chapter, at a preset (default ``quick``).
 
 Runs every chapter the way ``make study`` does (``studylib.execute.run_chapters``: papermill,
-one kernel per notebook) against an empty run registry and cache in a temporary folder, as
+one single-threaded kernel per notebook, as many chapters at a time as cores, at most 4) against an empty run registry and cache in a temporary folder, as
 on a fresh clone, and prints minutes per chapter split into start-up (kernel start and
 imports), world generation, MiniLM embeddings, training, evaluation, figure export, and
 analysis and other; the share outside training; and the slowest training runs. ``--warm``
@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from studylib.chapters import AFTER
 from studylib.chapters.summary import minutes_table
 from studylib.execute import read_timings, run_chapters
 
@@ -39,6 +40,8 @@ def main():
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--warm", action="store_true", help="also time a second, warm run of the whole study")
     ap.add_argument("--report", action="store_true", help="print the last make study's record; run nothing")
+    ap.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="chapters at a time (default as `make study`: the cores, at most 4)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "study_profile.txt"))
     args = ap.parse_args()
     head = [f"# study_profile  preset={args.preset}  {platform.processor() or platform.machine()}  "
@@ -52,14 +55,14 @@ def main():
                              ("STUDYLIB_FIGURES", "figures"), ("STUDYLIB_CARDS", "cards")):
                 os.environ[var] = str(Path(tmp) / sub)
             t0 = time.perf_counter()
-            run_chapters(preset=args.preset, progress=False)
+            run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=AFTER)
             cold = time.perf_counter() - t0
             timings = read_timings(args.preset)
             lines = head + [f"# cold: empty registry and cache; {cold / 60:.1f} minutes in all", "",
                             minutes_table(timings)]
             if args.warm:
                 t0 = time.perf_counter()
-                run_chapters(preset=args.preset, progress=False)
+                run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=AFTER)
                 lines.append(f"\nwarm rerun (every run cached): {time.perf_counter() - t0:.0f} s")
     lines += ["", "slowest training runs:", *slowest_runs(timings)]
     text = "\n".join(lines) + "\n"

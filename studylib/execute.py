@@ -527,6 +527,11 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
 
 
 if __name__ == "__main__":              # one chapter in this process (run_chapters' child)
+    # nbformat's jsonschema imports rfc3987_syntax when it is installed (JupyterLab's dependencies bring it),
+    # and that module builds a parser for IRIs at import: 2-3 s of every chapter's start here
+    # (bench/imports.py), for a format check nbformat never makes (it validates without a format checker).
+    # Marked absent in this child only, which runs nothing but papermill; kernels are not touched.
+    sys.modules.setdefault("rfc3987_syntax", None)
     try:
         execute_chapter(Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), progress=sys.argv[4] == "1")
     except ChapterFailed as err:

@@ -188,6 +188,20 @@ def nc1(features, labels) -> float:
     return float(np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-6, hermitian=True)) / len(classes))
 
 
+def nc1_terms(features, labels) -> np.ndarray:
+    """Each class's share of :func:`nc1` (in sorted class order), summing to it: class c contributes
+    ``tr(D_cᵀ D_c Σ_B⁺) / (N C)``, ``D_c`` its features minus its class mean, ``Σ_B`` from every class.
+    Resampling these terms over classes gives an interval that holds Σ_B at its full-data value."""
+    x, y, classes, means = _class_means(features, labels)
+    mb = means - means.mean(0)
+    inv_b = np.linalg.pinv(mb.T @ mb / len(classes), rcond=1e-6, hermitian=True)
+    out = []
+    for i, c in enumerate(classes):
+        d = x[y == c] - means[i]
+        out.append(float(np.sum((d @ inv_b) * d)) / (len(x) * len(classes)))
+    return np.array(out)
+
+
 def _pairwise_cosines(vectors) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float64)
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)

@@ -14,7 +14,9 @@ run is complete unless asked to keep it.
 
     reg = Registry()                      # <results>/runs
     run = reg.load(reg.key(config))       # None on a miss, a Run in milliseconds on a hit
-    reg.table()                           # one row per complete run (``current``: made by this code)
+
+The table of every run (one row each, ``current``: made by this code) is
+:func:`studylib.cli.results.table`, behind ``studylib results``.
 
 Training a key holds an inter-process lock (:mod:`studylib.locking`), so two
 kernels asking for the same run train it once. A damaged folder (unreadable
@@ -36,9 +38,6 @@ import pandas as pd
 from studylib import __version__
 from studylib.fingerprint import code_fingerprint
 from studylib.io import atomic_write_bytes, atomic_write_json, results_dir
-
-TABLE_COLUMNS = ["run_id", "chapter", "label", "objective", "preset", "seed", "current", "top1",
-                 "spearman_acc", "spearman_pred"]
 
 
 def canonical_json(obj) -> str:
@@ -139,19 +138,3 @@ class Registry:
                 continue                                    # being trained right now
             out.append(p)
         return out
-
-    def table(self) -> pd.DataFrame:
-        """One row per complete run: TABLE_COLUMNS first, then every scalar metric. ``current``: made by this
-        code (:func:`studylib.fingerprint.code_fingerprint`); a run that is not is never reused by it."""
-        rows, code = [], code_fingerprint()
-        for r in self.runs():
-            row = {"run_id": r.key, **{k: r.meta.get(k) for k in ("chapter", "label", "preset")},
-                   "objective": r.config.get("train", {}).get("objective"),
-                   "seed": r.config.get("train", {}).get("seed"), "current": r.meta.get("code") == code}
-            row.update({k: v for k, v in r.metrics.items() if isinstance(v, (int, float, str))})
-            rows.append(row)
-        df = pd.DataFrame(rows)
-        if df.empty:
-            return pd.DataFrame(columns=TABLE_COLUMNS)
-        rest = [c for c in df.columns if c not in TABLE_COLUMNS]
-        return df.reindex(columns=TABLE_COLUMNS + rest).sort_values(["chapter", "label", "seed"], na_position="last")

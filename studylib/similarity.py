@@ -73,6 +73,20 @@ def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, 
     return keep, {"threshold": threshold, "achieved": achieved, "kept_fraction": len(keep) / len(train)}
 
 
+def _prefix_nearest(query, reference, order, ends, chunk):
+    """For each ``end`` of the ascending ``ends``: each query row's largest cosine similarity to the rows
+    ``reference[order[:end]]`` (None for ``end`` 0), from one pass over ``reference`` in that order (a running
+    maximum), not one pass per prefix: the same dot products, so the same values as :func:`nearest_similarity`."""
+    best = torch.full((len(query),), -2.0)
+    lo = 0
+    for end in ends:
+        while lo < end:
+            hi = min(end, lo + chunk)
+            best = torch.maximum(best, (query @ reference[torch.from_numpy(order[lo:hi])].T).amax(1))
+            lo = hi
+        yield best.numpy().copy() if end else None
+
+
 @torch.no_grad()
 def prune_to_distribution(train: torch.Tensor, test: torch.Tensor, target_similarities, candidates: int = 40,
                           chunk: int = 4096) -> tuple[np.ndarray, dict]:
@@ -93,14 +107,15 @@ def prune_to_distribution(train: torch.Tensor, test: torch.Tensor, target_simila
     score = nearest_similarity(train, test, chunk)              # each training image's closest test image
     before = nearest_similarity(test, train, chunk)
     best = (float(ks_2samp(before, target).statistic), np.arange(len(train)), float(score.max()), before)
-    for cut in np.unique(np.quantile(score, np.linspace(0.02, 1.0, candidates))):
-        keep = np.flatnonzero(score <= cut)
-        if len(keep) == 0:
+    cuts = np.unique(np.quantile(score, np.linspace(0.02, 1.0, candidates)))
+    order = np.argsort(score, kind="stable")              # a cut keeps a prefix of this order
+    ends = np.searchsorted(score[order], cuts, side="right")
+    for cut, achieved in zip(cuts, _prefix_nearest(test, train, order, ends, chunk)):
+        if achieved is None:                              # the cut keeps nothing
             continue
-        achieved = nearest_similarity(test, train[torch.from_numpy(keep)], chunk)
         ks = float(ks_2samp(achieved, target).statistic)
         if ks < best[0]:
-            best = (ks, keep, float(cut), achieved)
+            best = (ks, np.flatnonzero(score <= cut), float(cut), achieved)
     ks, keep, cut, achieved = best
     return keep, {"threshold": cut, "kept_fraction": len(keep) / len(train), "achieved": float(np.median(achieved)),
                   "ks_distance": ks, "ks_distance_before": float(ks_2samp(before, target).statistic)}

@@ -88,6 +88,7 @@ def test_real_data_inputs_enter_the_key_by_content_and_shards_by_manifest(tmp_pa
 
 def test_results_say_which_runs_this_code_made_and_gc_removes_the_others(tiny_params, tmp_path, capsys):
     from studylib.cli.main import main
+    from studylib.cli.results import table as results_table
 
     reg = Registry(tmp_path)
     current = run(_sl(tiny_params), registry=reg, progress=False)
@@ -95,7 +96,7 @@ def test_results_say_which_runs_this_code_made_and_gc_removes_the_others(tiny_pa
     old.mkdir()
     for part, content in (("config", {}), ("meta", {"code": "older code"}), ("metrics", {"top1": 0.5})):
         (old / f"{part}.json").write_text(json.dumps(content))
-    table = reg.table().set_index("run_id")
+    table = results_table(reg).set_index("run_id")
     assert bool(table.loc[current.key, "current"]) and not bool(table.loc[old.name, "current"])
     assert [p.name for p in reg.stale()] == [old.name]
     assert main(["gc", "--yes", "--root", str(tmp_path)]) == 0

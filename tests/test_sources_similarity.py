@@ -99,6 +99,30 @@ def test_pruning_to_a_distribution_matches_it_not_just_its_median():
     assert 0.3 < info["kept_fraction"] < 1
 
 
+
+def test_pruning_to_a_distribution_equals_scoring_every_cut_on_its_own():
+    """The one-pass search (a running maximum over the training rows in score order) keeps exactly what
+    computing each cut's nearest neighbours from scratch keeps, with the same numbers."""
+    from scipy.stats import ks_2samp
+
+    g = torch.Generator().manual_seed(2)
+    norm = torch.nn.functional.normalize
+    test = norm(torch.randn(70, 6, generator=g), dim=-1)
+    big = norm(torch.cat([torch.randn(500, 6, generator=g), test + 0.1 * torch.randn(70, 6, generator=g)]), dim=-1)
+    target = nearest_similarity(test, norm(torch.randn(250, 6, generator=g), dim=-1))
+    keep, info = prune_to_distribution(big, test, target, candidates=25, chunk=37)   # blocks straddle cuts
+    score = nearest_similarity(big, test)
+    scored = []
+    for cut in np.unique(np.quantile(score, np.linspace(0.02, 1.0, 25))):
+        kept = np.flatnonzero(score <= cut)
+        if len(kept):
+            achieved = nearest_similarity(test, big[torch.from_numpy(kept)])
+            scored.append((float(ks_2samp(achieved, target).statistic), kept, achieved))
+    ks, kept, achieved = min(scored, key=lambda t: t[0])
+    assert ks < info["ks_distance_before"]
+    assert np.array_equal(keep, kept) and info["ks_distance"] == ks
+    assert info["achieved"] == float(np.median(achieved))
+
 class FakeRun:
     def __init__(self, correct_id, correct_ood, n=200):
         def conf(c):

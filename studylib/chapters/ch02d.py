@@ -23,7 +23,7 @@ from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts,
 from studylib.chapters.ch02c import SIZES
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.inference import combine_seeds, paired_mean_difference, verdict
-from studylib.metrics import nc1, nc2
+from studylib.metrics import nc1, nc1_terms, nc2
 
 NAME = "02d_scale_and_text_heads"
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
@@ -87,27 +87,12 @@ def table(runs: dict, preset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def nc1_terms(features, labels) -> np.ndarray:
-    """Each class's share of NC1 (in class order), summing to :func:`studylib.metrics.nc1`: class c contributes
-    ``tr(D_cᵀ D_c Σ_B⁺) / (N C)``, ``D_c`` its features minus its mean, ``Σ_B`` from every class (held fixed)."""
-    x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
-    classes = np.unique(y)
-    means = np.stack([x[y == c].mean(0) for c in classes])
-    mb = means - means.mean(0)
-    inv_b = np.linalg.pinv(mb.T @ mb / len(classes), rcond=1e-6, hermitian=True)
-    out = []
-    for i, c in enumerate(classes):
-        d = x[y == c] - means[i]
-        out.append(float(np.sum((d @ inv_b) * d)) / (len(x) * len(classes)))
-    return np.array(out)
-
-
 def nc1_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:
     """NC1(a) − NC1(b) on the same test images, with a paired 95% bootstrap over classes: NC1 is a sum of
-    per-class terms (:func:`nc1_terms`, each model's between-class geometry Σ_B held at its full-data value), and
-    the classes are redrawn, the same draws for both models. (Redrawing test images within classes instead
-    shrinks Σ_W and moves the class means, which shifts every resampled NC1 away from the point estimate:
-    a percentile interval that could miss its own estimate.)"""
+    per-class terms (:func:`studylib.metrics.nc1_terms`, each model's between-class geometry Σ_B held at its
+    full-data value), and the classes are redrawn, the same draws for both models. (Redrawing test images
+    within classes instead shrinks Σ_W and moves the class means, which shifts every resampled NC1 away from
+    the point estimate: a percentile interval that could miss its own estimate.)"""
     fa, la = _features(run_a)
     fb, lb = _features(run_b)
     if not np.array_equal(la, lb):

@@ -23,9 +23,9 @@ _ROWS: dict = {}
 
 @functools.lru_cache(maxsize=None)
 def _tokenizer(context_length: int):
-    from open_clip.tokenizer import SimpleTokenizer
+    from studylib.models.openclip_parts import part       # open_clip's tokenizer, without the package
 
-    return SimpleTokenizer(context_length=context_length)
+    return part("tokenizer").SimpleTokenizer(context_length=context_length)
 
 
 class Vocabulary:

@@ -39,10 +39,13 @@ class ClipConfig:
 def make_clip_loss(rank: int = 0, world_size: int = 1):
     """open_clip's ClipLoss; with several processes it gathers global negatives.
 
-    (open_clip is imported here, not at module level: importing it costs
+    (Loaded here, not at module level, and without the rest of open_clip
+    (:mod:`studylib.models.openclip_parts`): importing the package costs
     seconds, and a notebook reading cached runs never needs it.)
     """
-    from open_clip.loss import ClipLoss
+    from studylib.models.openclip_parts import part
+
+    ClipLoss = part("loss").ClipLoss
 
     if world_size > 1:
         return ClipLoss(local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank,
