@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import collections
 import re
-from pathlib import Path
+
+from report import RESULTS, header, publish
 
 # first match wins, tested on the frames of one sample below its process
 CATEGORIES = (("train", "train (studylib/train.py"), ("evaluate", "evaluate_run (studylib/pipeline.py"),
@@ -69,12 +70,12 @@ def main():
     ap.add_argument("--rate", type=float, default=40, help="the sampling rate py-spy was given (per second)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--title", default="", help="a line saying what was profiled")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "cpu_profile.txt"))
+    ap.add_argument("--out", default=str(RESULTS / "cpu_profile.txt"))
     args = ap.parse_args()
     with open(args.raw, encoding="utf-8", errors="replace") as f:
         cats, other = aggregate(f, args.rate)
     total = sum(cats.values())
-    lines = [f"# cpu_profile  {args.title}".rstrip(), f"# {total:.0f} CPU-seconds sampled (waiting threads left out)",
+    lines = [header("cpu_profile"), f"# {args.title}".rstrip(), f"# {total:.0f} CPU-seconds sampled (waiting threads left out)",
              "", f"{'process':14s} {'category':11s} {'seconds':>8s} {'share':>6s}"]
     lines += [f"{k:14s} {c:11s} {v:8.1f} {100 * v / total:5.1f}%" for (k, c), v in cats.most_common()]
     train = sum(v for (k, c), v in cats.items() if c == "train")
@@ -82,10 +83,7 @@ def main():
     for kind, counter in other.items():
         lines += ["", f"'other' in the {kind} processes, by deepest studylib or notebook frame:"]
         lines += [f"  {v:7.1f} s  {k}" for k, v in counter.most_common(args.top)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

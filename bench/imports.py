@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
+
+from report import RESULTS, header, publish
 
 TIMED = "import time, sys\n{setup}\nt0 = time.perf_counter()\n{body}\nprint(time.perf_counter() - t0)\n"
 VARIANTS = {
@@ -45,7 +44,7 @@ def seconds(setup: str, body: str) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "imports.txt"))
+    ap.add_argument("--out", default=str(RESULTS / "imports.txt"))
     args = ap.parse_args()
     times = {name: [] for name in VARIANTS}
     for _ in range(args.repeats):
@@ -53,17 +52,13 @@ def main():
             times[name].append(seconds(setup, body))
     med = {name: statistics.median(t) for name, t in times.items()}
     names = list(VARIANTS)
-    lines = [f"# imports  {platform.machine()}  cores={os.cpu_count()}  repeats={args.repeats}  "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
+    lines = [header("imports", repeats=args.repeats)]
     lines += [f"{name:45s} {med[name]:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times[name])})" for name in names]
     lines += [f"chapter child start: {med[names[0]] / med[names[1]]:.2f}x faster, "
               f"{med[names[0]] - med[names[1]]:.2f} s saved per chapter",
               f"first CLIP run of a kernel: {med[names[2]] / med[names[3]]:.2f}x faster, "
               f"{med[names[2]] - med[names[3]]:.2f} s saved per kernel"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,11 @@ Output also goes to ``bench/results/pruning.txt``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from report import RESULTS, header, publish
 from scipy.stats import ks_2samp
 
 from studylib.similarity import nearest_similarity, prune_to_distribution
@@ -47,7 +45,7 @@ def main():
     ap.add_argument("--test", type=int, default=8000)
     ap.add_argument("--train", type=int, default=12000)
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "pruning.txt"))
+    ap.add_argument("--out", default=str(RESULTS / "pruning.txt"))
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
@@ -62,16 +60,12 @@ def main():
     keep, info = prune_to_distribution(train, test, target)
     t2 = time.perf_counter()
     same = np.array_equal(old_keep, keep) and old_ks == info["ks_distance"]
-    lines = [f"# pruning  torch {torch.__version__}  {platform.machine()}  cores={os.cpu_count()}  threads=1  "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+    lines = [header("pruning", torch=torch.__version__, threads=1),
              f"test {args.test} x train {args.train} x dim {args.dim}, 40 candidate cuts",
              f"per-cut search (before)      {t1 - t0:6.2f} s",
              f"one running-maximum pass     {t2 - t1:6.2f} s",
              f"ratio: {(t1 - t0) / (t2 - t1):.1f}x; same kept set and KS distance: {same}"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from report import RESULTS, header, publish
 
 from studylib.chapters import AFTER
 from studylib.chapters.summary import minutes_table
@@ -42,10 +43,9 @@ def main():
     ap.add_argument("--report", action="store_true", help="print the last make study's record; run nothing")
     ap.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
                     help="chapters at a time (default as `make study`: the cores, at most 4)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "study_profile.txt"))
+    ap.add_argument("--out", default=str(RESULTS / "study_profile.txt"))
     args = ap.parse_args()
-    head = [f"# study_profile  preset={args.preset}  {platform.processor() or platform.machine()}  "
-            f"cores={os.cpu_count()}  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
+    head = [header("study_profile", preset=args.preset)]
     if args.report:
         timings = read_timings(args.preset)
         lines = head + ["# source: the last `make study` (results/executed)", "", minutes_table(timings)]
@@ -65,10 +65,7 @@ def main():
                 run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=AFTER)
                 lines.append(f"\nwarm rerun (every run cached): {time.perf_counter() - t0:.0f} s")
     lines += ["", "slowest training runs:", *slowest_runs(timings)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":
