@@ -99,7 +99,6 @@ def test_pruning_to_a_distribution_matches_it_not_just_its_median():
     assert 0.3 < info["kept_fraction"] < 1
 
 
-
 def test_pruning_to_a_distribution_equals_scoring_every_cut_on_its_own():
     """The one-pass search (a running maximum over the training rows in score order) keeps exactly what
     computing each cut's nearest neighbours from scratch keeps, with the same numbers."""

@@ -4,4 +4,5 @@
 * ``heads``: classification heads (linear, cosine, fixed prototypes) and prototype builders;
 * ``vocabulary``: open_clip BPE tokens remapped to a corpus's compact vocabulary;
 * ``openclip``: any open_clip architecture behind the same interfaces, local checkpoints only.
+* ``openclip_parts``: open_clip's ``loss.py`` and ``tokenizer.py`` loaded without the package.
 """
