@@ -1,10 +1,11 @@
 """Where the study's wall time goes, chapter by chapter, at a preset (default ``quick``).
 
 Runs every chapter the way ``make study`` does (``studylib.execute.run_chapters``: papermill,
-one single-threaded kernel per notebook, as many chapters at a time as cores, at most 4) against an empty run registry and cache in a temporary folder, as
-on a fresh clone, and prints minutes per chapter split into start-up (kernel start and
-imports), world generation, MiniLM embeddings, training, evaluation, figure export, and
-analysis and other; the share outside training; and the slowest training runs. ``--warm``
+one single-threaded kernel per notebook, as many chapters at a time as cores, at most 4)
+against an empty run registry and cache in a temporary folder, as on a fresh clone, and
+prints minutes per chapter split into start-up (kernel start and imports), world
+generation, MiniLM embeddings, training, evaluation, figure export, and analysis and
+other; the share outside training; and the slowest training runs. ``--warm``
 then runs the whole study again on the same registry (nothing left to train) and reports
 that total. ``--report`` prints the same table from the last ``make study`` instead
 (``results/executed/timings-<preset>.json``), which is what the README's table shows.
