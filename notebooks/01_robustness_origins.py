@@ -219,10 +219,7 @@ er_summary(sim_er)
 # with its 95% interval.
 
 # %%
-groups = {**{k: "section 1: CLIP web vs curated" for k in clip_runs},
-          **{k: f"source: {group[k]}" for k in source_runs},
-          **{k: "section 3: language vs labels" for k in lang_runs if k not in clip_runs},
-          **{k: "section 4: similarity" for k in sim_runs if k not in source_runs}}
+groups = ch01.explorer_groups(clip_runs, source_runs, group, lang_runs, sim_runs)
 explore_er = ch01.explorer_table([er, src_er, lang_er, sim_er], groups)
 robustness_explorer(trends, acc.loc[list(sl_runs)], explore_er, informative=INFORMATIVE, preset=preset)
 

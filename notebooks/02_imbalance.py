@@ -57,8 +57,8 @@ from studylib.captions.profiles import plot_ranked_panels
 from studylib.captions.scoring import estimation_table
 from studylib.cards import write_world_card
 from studylib.chapters import ch02
-from studylib.session import Session
 from studylib.interactive import frequency_figure
+from studylib.session import Session
 from studylib.widgets import frequency_explorer
 
 ch = Session(ch02.NAME, preset, sizes=ch02.SIZES,

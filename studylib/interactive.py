@@ -18,6 +18,7 @@ import pandas as pd
 
 from studylib import metrics as M
 from studylib.plots import METRIC_LABELS, PALETTE, matching_classes
+from studylib.robustness import logit
 
 HIGHLIGHT = "crimson"
 ACC_TICKS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
@@ -108,14 +109,9 @@ def _alternate(hit: pd.DataFrame, metric: str) -> list[str]:
     return ["top center" if r % 2 else "bottom center" for r in rank]
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, float), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
 def _accuracy_ticks(lo: float, hi: float) -> dict:
     ticks = [t for t in ACC_TICKS if lo <= t <= hi] or [lo, hi]
-    return dict(tickmode="array", tickvals=[float(v) for v in _logit(ticks)], ticktext=[f"{t:.3g}" for t in ticks])
+    return dict(tickmode="array", tickvals=[float(v) for v in logit(ticks)], ticktext=[f"{t:.3g}" for t in ticks])
 
 
 def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None, shift: str, id_name: str = "photo",
@@ -135,22 +131,22 @@ def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None
     xs = np.linspace(lo_x, hi_x, 100)
     band_lo, band_hi = trend.band(xs)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=_logit(xs), y=_logit(band_lo), mode="lines", line=dict(width=0), showlegend=False,
+    fig.add_trace(go.Scatter(x=logit(xs), y=logit(band_lo), mode="lines", line=dict(width=0), showlegend=False,
                              hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=_logit(xs), y=_logit(band_hi), mode="lines", line=dict(width=0), fill="tonexty",
+    fig.add_trace(go.Scatter(x=logit(xs), y=logit(band_hi), mode="lines", line=dict(width=0), fill="tonexty",
                              fillcolor="rgba(128,128,128,0.25)", name="95% band of the line", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=_logit(xs), y=_logit(trend.predict(xs)), mode="lines", line=dict(color="black"),
+    fig.add_trace(go.Scatter(x=logit(xs), y=logit(trend.predict(xs)), mode="lines", line=dict(color="black"),
                              name=f"baseline line: logit slope {trend.slope:.2f}", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=_logit(xs), y=_logit(xs), mode="lines", line=dict(color="grey", dash="dot"),
+    fig.add_trace(go.Scatter(x=logit(xs), y=logit(xs), mode="lines", line=dict(color="grey", dash="dot"),
                              name="y = x (no drop)", hoverinfo="skip"))
     fig.add_trace(go.Scatter(
-        x=_logit(baseline["id"]), y=_logit(baseline["ood"]), mode="markers", name="baseline (SL, standard data)",
+        x=logit(baseline["id"]), y=logit(baseline["ood"]), mode="markers", name="baseline (SL, standard data)",
         marker=dict(symbol="square", color="black", size=8), text=baseline["label"],
         customdata=np.c_[baseline["id"], baseline["ood"]],
         hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<extra></extra>"))
     for i, (group, sub) in enumerate(models.groupby("group", sort=False)):
         fig.add_trace(go.Scatter(
-            x=_logit(sub["id"]), y=_logit(sub["ood"]), mode="markers", name=str(group), text=sub["model"],
+            x=logit(sub["id"]), y=logit(sub["ood"]), mode="markers", name=str(group), text=sub["model"],
             marker=dict(size=10, color=PALETTE[(i + 1) % len(PALETTE)], line=dict(color="white", width=1)),
             customdata=np.c_[sub["id"], sub["ood"], sub["er"], sub["lo"], sub["hi"]],
             hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<br>"
@@ -161,9 +157,9 @@ def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None
     fig.update_layout(
         title=f"{id_name} → {shift}: models against the baseline line{note}{where}", template="plotly_white",
         height=480, legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, traceorder="normal"),
-        xaxis=dict(title=f"ID accuracy ({id_name}, logit axis)", range=[float(_logit(lo_x)), float(_logit(hi_x))],
+        xaxis=dict(title=f"ID accuracy ({id_name}, logit axis)", range=[float(logit(lo_x)), float(logit(hi_x))],
                    **_accuracy_ticks(lo_x, hi_x)),
-        yaxis=dict(title=f"OOD accuracy ({shift}, logit axis)", range=[float(_logit(lo_y)), float(_logit(hi_y))],
+        yaxis=dict(title=f"OOD accuracy ({shift}, logit axis)", range=[float(logit(lo_y)), float(logit(hi_y))],
                    **_accuracy_ticks(lo_y, hi_y)))
     if not informative:
         fig.update_layout(plot_bgcolor="#f2f2f2")

@@ -229,7 +229,7 @@ def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkp
                     _save_checkpoint(ckpt, model, opt, step, history, window, objective.state(), run_key)
             if on_step is not None:
                 on_step(step)
-            report_step(step, total, epoch, -(-total // steps_per_epoch))
+            report_step(step, total, epoch, cfg.epochs)
             if step >= total:
                 break
         report = source.end_epoch()

@@ -75,11 +75,9 @@ class _Explorer:
 
 class FrequencyExplorer(_Explorer):
     def __init__(self, per_class_by_model: dict[str, pd.DataFrame], preset: str | None = None):
-        if not per_class_by_model:
-            raise ValueError("frequency_explorer needs at least one model's per-class table")
+        first, other, metric = start(per_class_by_model)
         self.tables, self.preset = per_class_by_model, preset
         names = list(per_class_by_model)
-        first, other, metric = start(per_class_by_model)
         self.model = W.Dropdown(options=names, value=first, description="model")
         self.compare = W.Dropdown(options=[NONE, *names], value=other or NONE, description="compare with")
         self.metric = W.Dropdown(options=[("accuracy", "accuracy"), ("#predictions", "predictions")],
@@ -105,6 +103,8 @@ class FrequencyExplorer(_Explorer):
 
 def start(per_class_by_model: dict) -> tuple:
     """The explorer's first view: the first model beside the last, by #predictions (the bias at a glance)."""
+    if not per_class_by_model:
+        raise ValueError("frequency_explorer needs at least one model's per-class table")
     names = list(per_class_by_model)
     return names[0], (names[-1] if len(names) > 1 else None), "predictions"
 
@@ -113,8 +113,6 @@ def frequency_explorer(per_class_by_model: dict[str, pd.DataFrame], preset: str 
     """A :class:`FrequencyExplorer`, or its first view alone in a batch execution (:func:`live`)."""
     if live():
         return FrequencyExplorer(per_class_by_model, preset)
-    if not per_class_by_model:
-        raise ValueError("frequency_explorer needs at least one model's per-class table")
     first, other, metric = start(per_class_by_model)
     return Static(interactive.frequency_figure(per_class_by_model, [first, other], metric, preset=preset))
 

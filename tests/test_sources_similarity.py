@@ -217,3 +217,16 @@ def test_explorer_table_keeps_each_model_once_and_needs_a_group():
     assert list(t["model"]) == ["CLIP (web)", "SL, true labels (web)"] and list(t["group"]) == ["section 1", "section 3"]
     with pytest.raises(ValueError, match="no explorer group"):
         ch01.explorer_table([b], {"CLIP (web)": "section 1"})
+
+
+def test_explorer_groups_keep_a_model_in_the_first_section_that_shows_it():
+    from studylib.chapters import ch01
+    groups = ch01.explorer_groups(clip_runs={"CLIP (web)": 1, "CLIP (curated)": 1},
+                                  source_runs={"CLIP flickr n=6000": 1, "CLIP mixture ×2": 1},
+                                  source_group={"CLIP flickr n=6000": "flickr", "CLIP mixture ×2": "mixture"},
+                                  lang_runs={"CLIP (web)": 1, "SL, caption labels": 1},
+                                  sim_runs={"CLIP mixture ×2": 1, "CLIP mixture ×2, pruned": 1})
+    assert groups == {"CLIP (web)": "section 1: CLIP web vs curated", "CLIP (curated)": "section 1: CLIP web vs curated",
+                      "CLIP flickr n=6000": "source: flickr", "CLIP mixture ×2": "source: mixture",
+                      "SL, caption labels": "section 3: language vs labels",
+                      "CLIP mixture ×2, pruned": "section 4: similarity"}

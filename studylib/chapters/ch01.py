@@ -260,6 +260,17 @@ def budgets(runs: dict) -> dict:
     return {label: run.config["world"]["n_train"] for label, run in runs.items()}
 
 
+def explorer_groups(clip_runs, source_runs, source_group: dict, lang_runs, sim_runs) -> dict:
+    """Model label -> explorer group for the chapter's sections: section 1's CLIP pair, each data source
+    (``source_group``: label -> source), section 3's language comparison and section 4's similarity runs; a
+    model that an earlier section already shows keeps that section's group."""
+    groups = {k: "section 1: CLIP web vs curated" for k in clip_runs}
+    groups.update({k: f"source: {source_group[k]}" for k in source_runs})
+    groups.update({k: "section 3: language vs labels" for k in lang_runs if k not in clip_runs})
+    groups.update({k: "section 4: similarity" for k in sim_runs if k not in source_runs})
+    return groups
+
+
 def explorer_table(tables, groups: dict) -> pd.DataFrame:
     """ER tables of several sections as one, each model once per shift, with its explorer ``group``.
 

@@ -60,6 +60,11 @@ def flat_config(config: dict) -> dict:
     return out
 
 
+def finished(folder) -> str:
+    """When the run in ``folder`` was completed (its ``metrics.json``, the commit marker, was written)."""
+    return datetime.fromtimestamp((folder / "metrics.json").stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+
+
 def table(reg):
     """One row per complete run: id, when, chapter, label, current, the key configuration values, every
     scalar metric, then every other configuration value (``cfg`` lists those names)."""
@@ -71,8 +76,7 @@ def table(reg):
     for r in reg.runs():
         cfg = flat_config(r.config)
         metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float, str))}
-        when = datetime.fromtimestamp((reg.path(r.key) / "metrics.json").stat().st_mtime)
-        rows.append({"run_id": r.key, "when": when.strftime("%Y-%m-%d %H:%M"), "chapter": r.meta.get("chapter"),
+        rows.append({"run_id": r.key, "when": finished(reg.path(r.key)), "chapter": r.meta.get("chapter"),
                      "label": r.meta.get("label"), "current": r.meta.get("code") == code,
                      **{k: cfg.get(k) for k in KEY}, "preset": r.meta.get("preset"), **metrics,
                      **{f"cfg:{k}": v for k, v in cfg.items() if k not in KEY}})
@@ -109,7 +113,7 @@ def where(df, conditions):
             num = float(value)
             keep = [_equal_number(v, num) for v in col]
         except ValueError:
-            keep = [str(v) == value or (key in PREFIX_MATCH and str(v).startswith(value)) for v in col]
+            keep = [str(v) == value for v in col]
         if key in PREFIX_MATCH:
             keep = [k or str(v).startswith(value) for k, v in zip(keep, col)]
         df = df[keep]
@@ -230,7 +234,7 @@ def cmd_show(args) -> int:
         print(f"error: run {keys[0]} in {reg.root} is incomplete or damaged", file=sys.stderr)
         return 1
     folder = reg.path(run.key)
-    when = datetime.fromtimestamp((folder / "metrics.json").stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    when = finished(folder)
     lines = [f"run {run.key}  ·  {run.meta.get('label')}  ·  chapter {run.meta.get('chapter')}  ·  preset "
              f"{run.meta.get('preset')}  ·  finished {when}", f"folder: {folder}", "", "configuration:"]
     for part, values in run.config.items():
