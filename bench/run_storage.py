@@ -14,7 +14,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from studylib.chapters import ch02
+from studylib.chapters import ch02, worlds
 from studylib.registry import Registry
 from studylib.session import Session
 
@@ -36,8 +36,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "run_storage.txt"))
     args = ap.parse_args()
-    session = Session(ch02.NAME, "quick", sizes=ch02.SIZES)
-    runs = session.run_all(ch02.model_specs(session, vocab_k=64))
+    session = Session(ch02.NAME, "quick", sizes=worlds.IMBALANCE)
+    runs = session.run_all(worlds.imbalance_specs(session))
     lines = [f"# run_storage  preset quick  registry {session.registry.root}"]
     for label, run in runs.items():
         by_kind = defaultdict(int)

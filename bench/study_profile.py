@@ -26,7 +26,7 @@ from pathlib import Path
 
 from report import RESULTS, header, publish
 
-from studylib.chapters import AFTER
+from studylib.chapters import after
 from studylib.chapters.summary import minutes_table
 from studylib.execute import read_timings, run_chapters
 
@@ -56,14 +56,14 @@ def main():
                              ("STUDYLIB_FIGURES", "figures"), ("STUDYLIB_CARDS", "cards")):
                 os.environ[var] = str(Path(tmp) / sub)
             t0 = time.perf_counter()
-            run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=AFTER)
+            run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=after())
             cold = time.perf_counter() - t0
             timings = read_timings(args.preset)
             lines = head + [f"# cold: empty registry and cache; {cold / 60:.1f} minutes in all", "",
                             minutes_table(timings)]
             if args.warm:
                 t0 = time.perf_counter()
-                run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=AFTER)
+                run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=after())
                 lines.append(f"\nwarm rerun (every run cached): {time.perf_counter() - t0:.0f} s")
     lines += ["", "slowest training runs:", *slowest_runs(timings)]
     publish(lines, args.out)

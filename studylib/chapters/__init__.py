@@ -13,17 +13,37 @@
   on disjoint downstream concepts; unique prototypes;
 * ``ch04``: discussions (logit adjustment of chapter 2's stored logits, binned statistics, frequency
   estimators on real data and on the world, imbalance of other concept sets);
+* ``evidence``: what the claims rest on (per-class tables, paired parts over seeds, accuracy matching);
+* ``worlds``: the worlds several chapters share (so one chapter's runs are reused by another);
 * ``pretraining``: the pretraining-world CLIP that lends its text tower to 2c, 2d and 3a;
-* ``stored``: a chapter's runs read back from the registry for its ``summary``.
+* ``stored``: a chapter's runs read back from the registry for the results table;
+* ``summary``: the study's claims table, from every chapter's ``claims``.
 
-Each module's docstring gives the command that runs its notebook (and ch01/ch02 the numbers it
-produced); every chapter's verdicts at ``quick`` are in the README's generated table.
-Generic modules never import from here.
+Chapter modules never import each other. Each module's docstring gives the command that runs its
+notebook; every chapter's verdicts at ``quick`` are in the README's generated table. Generic modules
+never import from here.
 """
 
-# Which chapters reuse runs another trains: the runner starts a chapter only after these have finished,
-# so two chapters never train the same run at once (``studylib.execute.run_chapters(after=...)``).
-AFTER = {"02d_scale_and_text_heads": ("02c_data_distribution",),
-         "02e_open_world": ("02b_language_and_vocabulary",),
-         "03a_extreme_tail": ("02c_data_distribution",),      # the pretraining-world CLIP
-         "04_discussions": ("02_imbalance", "02c_data_distribution")}
+import importlib
+import pkgutil
+
+# What every chapter module holds (tests/test_architecture.py checks it):
+#   NAME: str              its notebook's stem, e.g. "02_imbalance"
+#   SIZES: dict            preset -> world and training sizes of its session
+#   AFTER: tuple[str, ...] the chapters whose runs it reuses: the runner starts it only after those have
+#                          finished, so two chapters never train the same run at once
+#   specs(session, seed=None) -> dict     label -> RunSpec of every run its claims need, for one seed
+#   claims(session, runs_by_seed) -> list  its claim rows (studylib.claims.claim_row), from those runs
+#   full_adds(preset) -> str               what the `full` preset runs beyond `preset`
+CONTRACT = ("NAME", "SIZES", "AFTER", "specs", "claims", "full_adds")
+
+
+def modules() -> list:
+    """Every chapter module (``chNN*.py``), in reading order: the one chapter list of the study."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch") and m.name[2:4].isdigit())
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+def after() -> dict:
+    """chapter name -> the chapters whose runs it reuses, from each module's ``AFTER``."""
+    return {m.NAME: tuple(m.AFTER) for m in modules() if m.AFTER}

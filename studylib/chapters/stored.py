@@ -1,7 +1,7 @@
-"""A chapter's runs read back from the registry, for its ``summary`` (the README's results table).
+"""A chapter's runs read back from the registry, for the README's results table.
 
-    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k))
-    if missing := not_run(NAME, *runs_by_seed.values()):
+    runs_by_seed = stored_by_seed(registry, session, lambda k: module.specs(session, k))
+    if missing := not_run(module.NAME, *runs_by_seed.values()):
         return missing                       # one "not run" row naming the first missing runs
 """
 from __future__ import annotations
@@ -25,4 +25,5 @@ def not_run(chapter: str, *runs: dict, shown: int = 3) -> list[dict]:
     if not missing:
         return []
     names = ", ".join(missing[:shown]) + (", …" if len(missing) > shown else "")
-    return [{"chapter": chapter, "claim": "all claims", "result": f"not run yet ({names})", "verdict": "not run"}]
+    return [{"chapter": chapter, "claim": "all claims", "quantity": "", "result": f"not run yet ({names})",
+             "verdict": "not run"}]

@@ -1,9 +1,9 @@
 """The study's results table, computed from the run registry: ``python -m studylib summary --markdown``.
 
-Every chapter module with a ``summary(registry, preset)`` function contributes
-rows (chapter, claim, result, verdict). ``make study`` writes the Markdown
-table into the README between the ``summary`` markers, so the README's
-verdicts are computed, never typed.
+Every chapter module contributes its ``claims`` (chapter, claim, quantity, result, verdict), computed
+from its runs as stored in the registry at the preset's default parameters. ``make study`` writes the
+Markdown table into the README between the ``summary`` markers, so the README's verdicts are computed,
+never typed.
 """
 from __future__ import annotations
 
@@ -13,16 +13,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from studylib.chapters import ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b, ch04
+from studylib import claims
+from studylib.chapters import modules
 from studylib.io import atomic_write_text
 
-CHAPTERS = (ch01, ch02, ch02b, ch02c, ch02d, ch02e, ch03a, ch03b, ch04)
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 
+def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
+    """One chapter's claim rows from its runs in ``registry`` (at its default parameters), or one row saying
+    which runs are missing. Nothing is trained."""
+    from studylib.chapters.stored import not_run, stored_by_seed
+    from studylib.session import Session
+
+    s = Session(module.NAME, preset, sizes=module.SIZES, progress=False)
+    s.registry = registry
+    runs_by_seed = stored_by_seed(registry, s, lambda k: module.specs(s, k))
+    if missing := not_run(module.NAME, *runs_by_seed.values()):
+        return missing
+    return module.claims(s, runs_by_seed)
+
+
 def table(registry, preset: str = "quick") -> pd.DataFrame:
-    rows = [row for chapter in CHAPTERS for row in chapter.summary(registry, preset)]
-    return pd.DataFrame(rows, columns=["chapter", "claim", "result", "verdict"])
+    return claims.table([row for module in modules() for row in chapter_rows(module, registry, preset)])
 
 
 PHASE_COLUMNS = ("start-up", "world", "embeddings", "train", "evaluate", "figures", "analysis and other")

@@ -19,7 +19,7 @@ import sys
 def _cmd_run(args) -> int:
     import time
 
-    from studylib.chapters import AFTER
+    from studylib.chapters import after
     from studylib.config import PRESETS
     from studylib.execute import ChapterFailed, parse_assignment, run_chapters
 
@@ -33,7 +33,7 @@ def _cmd_run(args) -> int:
     try:
         overrides = dict(parse_assignment(p) for p in args.param)
         done = run_chapters(args.chapters, args.preset, overrides, progress=not args.quiet, jobs=args.jobs,
-                            after=AFTER, force=args.force)
+                            after=after(), force=args.force)
     except (ValueError, ChapterFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -93,6 +93,8 @@ class DinoModel(nn.Module):
                                                        cfg.dino_prototypes)})
         self.teacher = copy.deepcopy(self.student).requires_grad_(False)
         self.register_buffer("center", torch.zeros(cfg.dino_prototypes))
+        # the prototypes as initialised, to measure how far training moved them (a manipulation check of C10)
+        self.register_buffer("initial_prototypes", self.teacher["head"].prototypes().detach().clone())
         self.register_buffer("class_means", torch.zeros(n_classes, embed_dim))   # the probe, set after training
 
     def features(self, images):
@@ -218,17 +220,36 @@ class Dino(Objective):
         ema_update(model.teacher, model.student, self.momentum(step))
 
     def fit_probe(self, model, source, device) -> None:
-        """Nearest-class-mean probe: the class means of the teacher's features of the training images."""
+        """Nearest-class-mean probe: the class means of the teacher's features of the training images. The same
+        pass counts the teacher's prototype assignments (its centred argmax per image) for ``prototype_usage``."""
         model.eval()
-        model.class_means.copy_(class_means(model.features, source.batches(0, 0, device), self.data.n_classes,
+        counts = torch.zeros(self.cfg.dino_prototypes)
+
+        def features(images):
+            f = model.features(images)
+            with torch.no_grad():
+                t = model.teacher["head"](f) - model.center
+                counts.index_add_(0, t.argmax(-1).cpu(), torch.ones(len(t)))
+            return f
+
+        model.class_means.copy_(class_means(features, source.batches(0, 0, device), self.data.n_classes,
                                             model.class_means.shape[1]))
+        self.assignment_counts = counts.numpy()
 
     def run_metrics(self, model) -> dict:
-        """The teacher's unique prototypes (:func:`studylib.metrics.unique_prototypes`, eps 0.025)."""
-        from studylib.metrics import unique_prototypes
+        """The teacher's unique prototypes (:func:`studylib.metrics.unique_prototypes`, eps 0.025), how far its
+        prototypes moved from their initialisation (mean cosine distance, ``prototype_drift``) and how many it
+        uses (perplexity of its assignments over the probe's images, ``prototype_usage``): a prototype count
+        means something only once the prototypes have moved."""
+        from studylib.metrics import assignment_perplexity, unique_prototypes
 
-        w = model.teacher["head"].prototypes().detach().cpu().numpy()
-        return {"unique_prototypes": unique_prototypes(w), "n_prototypes": int(w.shape[0])}
+        w = model.teacher["head"].prototypes().detach().float()
+        w0 = model.initial_prototypes.float()
+        drift = float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
+        usage = getattr(self, "assignment_counts", None)
+        return {"unique_prototypes": unique_prototypes(w.cpu().numpy()), "n_prototypes": int(w.shape[0]),
+                "prototype_drift": drift,
+                "prototype_usage": assignment_perplexity(usage) if usage is not None else float("nan")}
 
     def features(self, model, images):
         return model.features(images)
