@@ -63,6 +63,8 @@ def test_a_dino_run_trains_evaluates_and_counts_its_prototypes(tiny_params):
     r = run(RunSpec({**tiny_params, **DINO, "dino_proto_k": 16}, label="dino"), progress=False)
     assert r.metrics["mean_vocab"] == 16                             # the loss scored 16 prototypes a step
     assert 1 <= r.metrics["unique_prototypes"] <= 64
+    assert r.metrics["prototype_drift"] > 0                           # training moved the teacher's prototypes
+    assert 1 <= r.metrics["prototype_usage"] <= 64                    # perplexity of its assignments
     weights = r.array("classifier_weights")                           # the nearest-class-mean probe
     assert weights.shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
     assert np.allclose(np.linalg.norm(weights, axis=1), 1, atol=1e-5)
@@ -83,3 +85,20 @@ def test_the_teacher_follows_the_momentum_schedule(tiny_params):
     assert obj.total_steps == 8
     assert obj.momentum(0) == pytest.approx(0.9) and obj.momentum(8) == pytest.approx(1.0)
     assert obj.momentum(4) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 2) + 1) / 2)
+
+
+def test_prototype_usage_is_the_perplexity_of_the_assignments():
+    from studylib.metrics import assignment_perplexity
+
+    assert assignment_perplexity([0, 10, 0, 0]) == pytest.approx(1.0)          # one-hot: one prototype used
+    assert assignment_perplexity([5, 5, 5, 5]) == pytest.approx(4.0)           # even over four
+    assert assignment_perplexity([3, 1, 0]) == pytest.approx(np.exp(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25))))
+    assert np.isnan(assignment_perplexity([0, 0]))
+
+
+def test_an_untrained_dino_model_has_no_prototype_drift():
+    from studylib.objectives.dino import DinoConfig, DinoModel
+
+    m = DinoModel(8, 16, DinoConfig(dino_prototypes=32), n_classes=4)
+    w = m.teacher["head"].prototypes().detach()
+    assert torch.equal(m.initial_prototypes, w)
