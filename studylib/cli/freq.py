@@ -60,6 +60,8 @@ def _fill(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--batch-size", type=int, default=16384, help="captions per vectorised batch")
     c.add_argument("--no-progress", action="store_true",
                    help="no progress bar (there is none either when stderr is not a terminal)")
+    c.add_argument("--allow-empty", action="store_true",
+                   help="write all-zero counts when the inputs hold no readable caption (default: refuse)")
     c.set_defaults(freq_func=_count)
 
     p = sub.add_parser("compare", help="correlate and summarise count files",
@@ -81,12 +83,61 @@ def run(args: argparse.Namespace) -> int:
     return args.freq_func(args)
 
 
+def _refusal(args) -> str | None:
+    """Why ``freq count`` cannot count these inputs as asked (None if it can): an option out of range, an output
+    that is also an input, an input named twice, a format that contradicts a file's extension, or a table
+    format without ``--column``. Checked before any caption is read, so nothing is written."""
+    from studylib.captions.readers import detect_format, expand_inputs
+
+    for option, value, low in (("--workers", args.workers, 1), ("--batch-size", args.batch_size, 1),
+                               ("--negative-window", args.negative_window, 0)):
+        if value is not None and value < low:
+            return f"{option} must be >= {low}, got {value}"
+    paths = expand_inputs(args.input)
+    resolved = [Path(p).resolve() for p in paths]
+    twice = sorted({str(p) for p in resolved if resolved.count(p) > 1})
+    if twice:
+        return f"input {twice[0]} is named more than once (it would be counted twice)"
+    for out in (args.out, args.parquet_out, args.matches):
+        if out and Path(out).resolve() in resolved:
+            return f"output {out} is also an input: it would overwrite the captions"
+    for p in paths:
+        try:
+            found = detect_format(p)
+        except ValueError:
+            continue
+        if args.fmt and args.fmt != found:
+            return f"--format {args.fmt} contradicts {p}, whose extension says {found}"
+        if (args.fmt or found) in ("tsv", "csv", "parquet") and not args.column:
+            return f"{p} is a {(args.fmt or found).upper()} table: name its caption column with --column"
+    return None
+
+
+def _unusable(res, allow_empty: bool) -> str | None:
+    """Why a finished count must not be written: a named column missing from an input, or no readable
+    caption at all (unless ``allow_empty``)."""
+    if res.problems.get("missing_column"):
+        return "; ".join(m for m in res.messages if "column" in m) or "a caption column is missing"
+    if res.n_captions == 0 and not allow_empty:
+        why = "; ".join(res.messages[:3])
+        return ("the inputs hold no readable caption" + (f" ({why})" if why else "")
+                + "; check --format and --column, or pass --allow-empty to write all-zero counts")
+    return None
+
+
 def _count(args) -> int:
     from studylib.captions.counting import count_files
     from studylib.captions.patterns import build_patterns
     from studylib.captions.results import (write_counts_parquet, write_counts_tsv,
                                            write_matches_parquet)
 
+    try:
+        refused = _refusal(args)
+    except (FileNotFoundError, ValueError) as e:
+        refused = str(e)
+    if refused:
+        print(f"freq count: {refused}", file=sys.stderr)
+        return 2
     try:
         pat = build_patterns(args.concepts, negatives=not args.no_negatives)
     except (OSError, ValueError) as e:
@@ -114,6 +165,9 @@ def _count(args) -> int:
     finally:
         if client is not None:
             client.close()
+    if unusable := _unusable(res, args.allow_empty):
+        print(f"freq count: {unusable}; nothing written", file=sys.stderr)
+        return 2
     if str(args.out).lower().endswith((".parquet", ".pq")):
         write_counts_parquet(res, args.out)
     else:
