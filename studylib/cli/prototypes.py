@@ -50,8 +50,10 @@ def load_prototypes(path, key: str = "teacher"):
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:                   # a corrupt file, or one that would run code to load
-        raise ValueError(f"{path}: cannot be read as a weights-only checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0][:200]})") from None
+        first = (str(err).splitlines() or ["(no message)"])[0][:200]
+        empty = " (the file is empty)" if path.stat().st_size == 0 else ""
+        raise ValueError(f"{path}: cannot be read as a weights-only checkpoint{empty} ({type(err).__name__}: "
+                         f"{first})") from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path}: expected a dict with 'student' and 'teacher' state dicts, got {type(ckpt).__name__}")
     if key not in ckpt:
@@ -67,10 +69,24 @@ def load_prototypes(path, key: str = "teacher"):
                 w = state[prefix + suffix]
                 if not hasattr(w, "ndim") or w.ndim != 2:
                     raise ValueError(f"{path}: {key}[{prefix + suffix!r}] is not a 2-d weight matrix")
-                return w.float().numpy(), prefix + suffix
+                return _countable(w.float().numpy(), f"{path}: {key}[{prefix + suffix!r}]"), prefix + suffix
     near = [k for k in state if "last_layer" in k or "head" in k][:20]
     raise ValueError(f"{path}: no prototypes in {key!r}: looked for {', '.join(SUFFIXES)} (with or without "
                      f"'module.'); found keys {near or sorted(state)[:20]}")
+
+
+def _countable(w, where: str):
+    """The matrix, refused when a unique count would mean nothing: no prototypes (or no dimensions), or
+    non-finite entries (NaN rows would each count as unique)."""
+    import numpy as np
+
+    if w.shape[0] == 0 or w.shape[1] == 0:
+        raise ValueError(f"{where} has no prototypes to count (shape {tuple(w.shape)})")
+    bad = np.flatnonzero(~np.isfinite(w).all(axis=1))
+    if bad.size:
+        rows = ", ".join(map(str, bad[:5])) + (", …" if bad.size > 5 else "")
+        raise ValueError(f"{where} holds non-finite values in {bad.size} of {w.shape[0]} rows (rows {rows})")
+    return w
 
 
 def run(args) -> int:
