@@ -203,6 +203,19 @@ def claim_row(chapter: str, claim: str, quantity: str, parts: list[Part]) -> dic
 
 COLUMNS = ["chapter", "claim", "quantity", "result", "verdict"]
 
+LEGEND = """Verdicts, computed by `studylib.claims`:
+
+* **reproduced**: every part's 95% interval lies on the paper's side (for a "no effect" claim: inside the
+  equivalence margin the chapter states);
+* **opposite**: it lies on the other side (for a "no effect" claim: wholly beyond the margin);
+* **mixed**: the claim's parts disagree; each part's own word is printed beside it (→);
+* **inconclusive**: the interval straddles the boundary;
+* **untestable**: a manipulation check failed (a model at chance where the claim needs a trained one,
+  prototypes that never left their initialisation, no interval from one seed); the failed check is named.
+
+Intervals are 95% paired bootstrap intervals over classes (one seed) or t intervals over seeds; an observed
+spread over runs is printed as an "observed range", never as an interval."""
+
 
 def table(rows: list[dict]) -> pd.DataFrame:
     """The claims as a table (the README's columns)."""

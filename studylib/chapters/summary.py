@@ -84,7 +84,7 @@ def minutes_table(timings: dict) -> str:
 def markdown(df: pd.DataFrame, preset: str = "quick", timings: dict | None = None) -> str:
     body = df.to_markdown(index=False)
     text = (f"{body}\n\n*Preset `{preset}`, generated from the run registry by `python -m studylib summary "
-            f"--markdown`; `make study` rewrites this table.*")
+            f"--markdown`; `make study` rewrites this table.*\n\n{claims.LEGEND}")
     if timings is not None:
         text += (f"\n\nMinutes per chapter at `{preset}`, as last executed on this machine (a chapter whose runs "
                  f"were already in the registry trains nothing and takes far less):\n\n{minutes_table(timings)}")

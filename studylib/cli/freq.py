@@ -196,12 +196,22 @@ def _compare(args) -> int:
     else:
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     if args.figure:
-        from studylib.io import atomic_write_bytes
         import io
 
+        import matplotlib.pyplot as plt
+
+        from studylib.io import atomic_write_bytes
+
+        kind = Path(args.figure).suffix.lstrip(".").lower() or "png"
+        known = plt.gcf().canvas.get_supported_filetypes()
+        plt.close("all")
+        if kind not in known:
+            print(f"freq compare: --figure {args.figure}: unknown figure format {kind!r}; use one of "
+                  f"{', '.join(sorted(known))}", file=sys.stderr)
+            return 2
         fig = plot_ranked_frequencies([ref] + others, reference=ref, align=args.align)
         buf = io.BytesIO()
-        fig.savefig(buf, format=Path(args.figure).suffix.lstrip(".") or "png", dpi=150)
+        fig.savefig(buf, format=kind, dpi=150)
         atomic_write_bytes(args.figure, buf.getvalue())
         print(f"wrote {args.figure}", file=sys.stderr)
     return 0

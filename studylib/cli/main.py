@@ -211,9 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit codes of errors that reach the top (sysexits.h where one fits): bad input 2, a run whose loss diverged 3,
+# unreadable or damaged data 65 (EX_DATAERR), the file system refused a read or write 74 (EX_IOERR), Ctrl-C 130.
+EXIT_CODES = (("KeyboardInterrupt", 130), ("TrainingDiverged", 3), ("ShardError", 65), ("OverflowError", 65),
+              ("OSError", 74), ("ConfigError", 2), ("ValueError", 2))
+
+
+def exit_code(err: BaseException) -> int | None:
+    """The exit code for an error that ends a command (None: not one the command line reports by itself)."""
+    names = {c.__name__ for c in type(err).__mro__}
+    return next((code for name, code in EXIT_CODES if name in names), None)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    """Run one command; an error it reports ends in one line on stderr and its exit code (``--debug``: the
+    traceback instead)."""
+    parser = build_parser()
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except BaseException as err:
+        code = exit_code(err)
+        if args.debug or code is None:
+            raise
+        if code == 130:
+            print("interrupted", file=sys.stderr)
+        else:
+            text = " ".join(str(err).split()) or "(no message)"
+            print(f"error: {type(err).__name__}: {text} (--debug shows the traceback)", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":
