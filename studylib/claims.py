@@ -62,6 +62,7 @@ class Part:
     kind: str = "interval"          # "interval": a 95% confidence interval; "range": an observed min … max
     checks: tuple = field(default_factory=tuple)
     digits: int = 3
+    note: str = ""                  # what the rule needs of this part alone, e.g. its equivalence margin
 
     @property
     def failed(self) -> list[Check]:
@@ -69,7 +70,8 @@ class Part:
 
     def result(self) -> str:
         """The estimate with its interval or range, labelled as what it is."""
-        return f"{self.name}: {format_value(self.estimate, self.lo, self.hi, self.kind, self.digits)}"
+        value = format_value(self.estimate, self.lo, self.hi, self.kind, self.digits)
+        return f"{self.name}: {value}" + (f", {self.note}" if self.note else "")
 
 
 def _num(x: float, digits: int, sign: bool = True) -> str:
@@ -104,8 +106,7 @@ def direction(name: str, estimate: float, lo: float, hi: float, claim: str, basi
     (NaN bounds), makes it untestable."""
     if claim not in CLAIMED:
         raise ValueError(f"claim must be 'below' or 'above', got {claim!r}")
-    side = f"{claim} {threshold:g}"
-    rule = f"reproduced if the 95% interval of {name} lies {side}, opposite if it lies on the other side"
+    rule = f"reproduced if the 95% interval lies {claim} {threshold:.3g}, opposite if it lies on the other side"
     word, checks = _untestable(checks)
     if not word and (np.isnan(lo) or np.isnan(hi)):
         checks += (check("an interval exists", False, basis or "no interval could be computed"),)
@@ -124,7 +125,7 @@ def equivalence(name: str, estimate: float, lo: float, hi: float, margin: float,
     one side, else inconclusive."""
     if not margin > 0:
         raise ValueError(f"an equivalence margin must be > 0, got {margin!r}")
-    rule = f"reproduced if the 95% interval of {name} lies within ±{margin:g}, opposite if wholly beyond it"
+    rule = "reproduced if the 95% interval lies within the equivalence margin, opposite if wholly beyond it"
     word, checks = _untestable(checks)
     if not word and (np.isnan(lo) or np.isnan(hi)):
         checks += (check("an interval exists", False, basis or "no interval could be computed"),)
@@ -132,7 +133,8 @@ def equivalence(name: str, estimate: float, lo: float, hi: float, margin: float,
     if not word:
         word = ("reproduced" if -margin <= lo and hi <= margin else
                 "opposite" if lo > margin or hi < -margin else "inconclusive")
-    return Part(name, float(estimate), float(lo), float(hi), rule, word, basis, "interval", checks, digits)
+    return Part(name, float(estimate), float(lo), float(hi), rule, word, basis, "interval", checks, digits,
+                note=f"margin ±{margin:.{digits}f}")
 
 
 def observed(name: str, values, claim: str, threshold: float, basis: str = "", checks=(), digits: int = 3) -> Part:
@@ -141,7 +143,7 @@ def observed(name: str, values, claim: str, threshold: float, basis: str = "", c
     v = np.asarray(values, dtype=float)
     if claim not in CLAIMED:
         raise ValueError(f"claim must be 'below' or 'above', got {claim!r}")
-    rule = f"reproduced if every observed {name} lies {claim} {threshold:g}, opposite if none does"
+    rule = f"reproduced if every observed value lies {claim} {threshold:.3g}, opposite if none does"
     word, checks = _untestable(checks)
     v = v[~np.isnan(v)]
     if not word and v.size == 0:
@@ -235,7 +237,7 @@ def markdown(rows: list[dict]) -> str:
         elif parts and parts[0].basis:
             out[-1] += f" ({parts[0].basis})"
         failed = [str(c) for p in parts for c in p.failed]
-        if failed:
+        if failed and len(parts) > 1:          # a single part's result already names its failed check
             out.append("*Failed check:* " + "; ".join(dict.fromkeys(failed)))
         out.append("")
     return "\n".join(out).strip() + "\n"

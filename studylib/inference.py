@@ -158,14 +158,18 @@ def residual_from_trend(reference_values: list, reference_top1, values, top1, fr
         raise ValueError("the reference models all have the same top-1: they span no accuracy range")
     arrays = _aligned(*reference_values, values, frequency)
     refs, v, f = arrays[:-2], arrays[-2], arrays[-1]
+    f = np.log10(f) if method == "pearson" else f          # as :func:`correlation` scales it
 
     def residual(idx):
-        ys = np.array([correlation(r[idx], f[idx], method) for r in refs])
-        slope, intercept = np.polyfit(x, ys, 1)
-        return correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
+        """Residuals, slopes and intercepts for a (B, n) array of class draws, every resample at once."""
+        ys = np.stack([rowwise_correlation(r[idx], f[idx], method) for r in refs], axis=1)     # (B, models)
+        dx = x - x.mean()
+        slope = (ys - ys.mean(1, keepdims=True)) @ dx / (dx @ dx)                             # least squares
+        intercept = ys.mean(1) - slope * x.mean()
+        return rowwise_correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
 
-    full, slope, intercept = residual(np.arange(len(f)))
-    lo, hi = percentile_interval([residual(idx)[0] for idx in class_resamples(len(f), n_boot, seed)])
+    full, slope, intercept = (float(a[0]) for a in residual(np.arange(len(f))[None]))
+    lo, hi = percentile_interval(residual(class_resamples(len(f), n_boot, seed))[0])
     return {"residual": float(full), "lo": lo, "hi": hi, "slope": float(slope),
             "intercept": float(intercept), "n_models": len(refs)}
 

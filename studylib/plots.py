@@ -299,23 +299,6 @@ def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title
     return finish(fig)
 
 
-def robustness_vs_accuracy(table: pd.DataFrame, title: str = "Robustness against accuracy"):
-    """Mean accuracy on the shifted test sets against top-1, one point per model, coloured by ``head``.
-
-    ``table`` columns: ``model, variant, head, top1, robustness`` (e.g. ``ch02c.overview``).
-    """
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    for k, (head, sub) in enumerate(table.groupby("head", sort=False)):
-        ax.scatter(sub["top1"], sub["robustness"], color=PALETTE[k % len(PALETTE)], label=f"{head} text tower")
-        label_points(ax, sub["top1"], sub["robustness"], sub["variant"])
-    ax.set_xlabel("top-1 accuracy (in-distribution test set)")
-    ax.set_ylabel("mean accuracy on the shifted test sets")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.25)
-    figure_legend(fig)
-    return finish(fig)
-
-
 def tail_accuracy(means: pd.DataFrame, title: str = "Accuracy on the trimmed tail and on the other classes"):
     """Paper Fig 8: one panel per (tail share, one-/zero-shot) trim, bars of tail and other-class accuracy per
     model. ``means`` columns: ``share, mode, model, tail, others`` (e.g. ``ch03a.group_means``)."""

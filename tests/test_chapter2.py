@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA
-from studylib.chapters import ch02, ch02b
-from studylib.inference import WORDS
+from studylib.chapters import ch02, ch02b, evidence, worlds
+from studylib.claims import VERDICTS, claim_row
+from studylib.session import Session
 
 
 def test_real_profiles_absent_folder_is_none(tmp_path):
@@ -26,146 +27,159 @@ def test_real_corpora_share_the_long_tail():
     assert (np.diff(laionet) < 0).all()
 
 
-def _rows(diffs, halfwidth):
-    return pd.DataFrame({"difference": diffs, "lo": np.subtract(diffs, halfwidth), "hi": np.add(diffs, halfwidth)})
+class FakeRun:
+    """A stored run reduced to what the claims read: the per-class table on the photo test set and metrics."""
+
+    def __init__(self, key, bias, top1, n=400, mean_vocab=float("nan"), seed=0):
+        rng = np.random.default_rng([seed, abs(hash(key)) % 2**32])
+        counts = np.arange(n, 0, -1) * 3
+        z = (counts - counts.mean()) / counts.std()
+        predictions = bias * z + np.sqrt(1 - bias**2) * rng.normal(size=n)      # Spearman about `bias`
+        accuracy = rng.binomial(10, top1, size=n) / 10
+        self.key = key
+        self.per_class = pd.DataFrame({"class_index": np.arange(n), "domain": "photo", "train_count": counts,
+                                       "predictions": predictions, "accuracy": accuracy})
+        self.metrics = {"id_domain": "photo", "top1": float(accuracy.mean()), "mean_vocab": mean_vocab}
 
 
-def test_c3_verdicts_need_every_point_and_separate_consistent_from_reproduced():
-    all_less = ch02b.c3_verdicts(_rows([-0.2, -0.3], 0.1))
-    assert set(all_less.values()) == {WORDS["reproduced"]}
-    mixed = ch02b.c3_verdicts(_rows([-0.2, -0.05], 0.1))            # the second point's interval holds 0
-    assert list(mixed.values()) == [WORDS["inconclusive"], WORDS["consistent"]]
-    worse = ch02b.c3_verdicts(_rows([-0.2, 0.3], 0.1))
-    assert list(worse.values()) == [WORDS["opposite"], WORDS["opposite"]]
+def _quick(module, **extras):
+    return Session(module.NAME, "quick", sizes=module.SIZES, progress=False,
+                   extras={k: (v, type(v)) for k, v in extras.items()})
 
 
-def test_c2_verdict_needs_both_halves():
-    rows = lambda *w: pd.DataFrame({"verdict": list(w)})
-    assert ch02b.c2_verdict(rows(WORDS["reproduced"], WORDS["reproduced"])) == WORDS["reproduced"]
-    assert ch02b.c2_verdict(rows(WORDS["reproduced"], WORDS["inconclusive"])) == WORDS["inconclusive"]
-    assert ch02b.c2_verdict(rows(WORDS["opposite"], WORDS["reproduced"])) == WORDS["opposite"]
+def test_no_training_template_is_an_evaluation_prompt():
+    """A template-trained CLIP must not be scored on the very sentences it was trained on (C2's confound)."""
+    import studylib.world as world
+    from studylib.evaluate import PROMPT_TEMPLATES
+
+    assert not set(world._TEMPLATES) & set(PROMPT_TEMPLATES)
+
+
+def test_both_modules_keep_the_contract_and_specs_hold_every_run_their_claims_need():
+    assert ch02.SIZES is worlds.IMBALANCE and ch02b.SIZES is worlds.LANGUAGE
+    assert ch02.AFTER == () and ch02b.AFTER == () and not hasattr(ch02b, "summary")
+    s = _quick(ch02)
+    specs = ch02.specs(s)
+    assert {"SL", "SL + vocab 64", "CLIP", ch02.COSINE, *ch02.family_labels(s)} <= set(specs)
+    assert specs[ch02.COSINE].params["head"] == "cosine" and specs["SL"].params["head"] == "linear"
+    shared = worlds.imbalance_specs(s, 64)                   # chapter 4 reads these runs by label and key
+    assert all(specs[label].params == spec.params for label, spec in shared.items())
+    assert "SL + vocab 32" in ch02.specs(_quick(ch02, vocab_k=32))        # the notebook's vocab_k is honoured
+    assert [ch02.specs(s, seed=k)["SL ep=1 w=32"].params["seed"] for k in (0, 1)] == [0, 1]
+    b = _quick(ch02b)
+    specs_b = ch02b.specs(b)
+    assert {*ch02b.family_labels(b), *ch02b.decided_points("quick"), ch02b.SL, ch02b.CLIP,
+            *(f"CLIP, {lvl}" for lvl in ch02b.C2_LEVELS)} <= set(specs_b)
+    tops = sorted(specs_b[label].params["epochs"] for label in ch02b.family_labels(b))
+    assert tops[0] < b.params["epochs"] < tops[-1]           # the family brackets plain SL's training
+
+
+def test_scale_runs_see_the_same_number_of_samples():
+    """Fig 1b: a run on a fraction f of the pairs trains for epochs / f: not also a shorter training."""
+    for preset in ("quick", "full"):
+        s = Session(ch02b.NAME, preset, sizes=ch02b.SIZES, progress=False)
+        scale = ch02b.scale_specs(s)
+        seen = {label: sp.params["n_train"] * sp.params["epochs"] for label, sp in scale.items()}
+        full = s.params["n_train"] * s.params["epochs"]
+        assert all(abs(v - full) <= 0.05 * full for v in seen.values()), seen
+    s = _quick(ch02b)
+    scale = ch02b.scale_specs(s)
+    assert scale[ch02b.SL].params == s.spec("x", objective="sl").params      # full data = the default run
+    small = scale["CLIP ×0.25 data"].params
+    assert small["epochs"] == 12 and small["n_train"] == 2250
+    assert "same number of samples seen" in ch02b.FIG1B
 
 
 def test_sweep_specs_change_one_factor_each():
-    from studylib.session import Session
-
-    s = Session(ch02b.NAME, "quick", sizes=ch02b.SIZES, progress=False)
-    scale, captions, vocab = ch02b.scale_specs(s), ch02b.caption_specs(s), ch02b.vocab_specs(s)
-    assert scale[ch02b.SL].params == s.spec("x", objective="sl").params              # full data = the default run
-    assert sorted(sp.params["n_train"] for label, sp in scale.items() if label.startswith("CLIP")) == [2250, 9000]
-    assert [sp.params["caption_mix"] for sp in captions.values()][0] == (1.0, 0, 0, 0, 0, 0)
+    s = _quick(ch02b)
+    captions, vocab = ch02b.caption_specs(s), ch02b.vocab_specs(s)
+    assert [sp.params["caption_mix"] for sp in captions.values()][0] == (0, 1.0, 0, 0, 0, 0)
     assert len(captions) == 3 and {sp.params["objective"] for sp in captions.values()} == {"clip"}
     full = Session(ch02b.NAME, "full", sizes=ch02b.SIZES, progress=False)
     assert len(ch02b.caption_specs(full)) == 6 + len(ch02b.MIXES)
-    assert [(sp.params["vocab_k"], sp.params["vocab_weighting"]) for sp in vocab.values()] == list(ch02b.VOCAB["quick"])
+    points = [(sp.params["vocab_k"], sp.params["vocab_weighting"]) for sp in vocab.values()]
+    assert points == list(ch02b.VOCAB["quick"])
 
 
-def test_similarity_keeps_cut_every_threshold_to_the_same_size(tiny_params):
-    from studylib.chapters import ch02c
-    from studylib.config import world_config
-    from studylib.world import make_world
-
-    w = make_world(world_config(tiny_params, n_train=600, caption_image_words=1.0, source="encyclopedia"))
-    keeps = ch02c.similarity_keeps(w, "quick", seed=3)
-    assert list(keeps) == list(ch02c.QUANTILES["quick"])
-    assert {len(k) for k in keeps.values()} == {300} and all((np.diff(k) > 0).all() for k in keeps.values())
-    again = ch02c.similarity_keeps(w, "quick", seed=3)                          # seeded
-    assert all(np.array_equal(keeps[q], again[q]) for q in keeps)
-    x = w.train.images.float().flatten(1) / 255
-    low, high = (ch02c.within_class_diversity(x, w.train.labels, keeps[q]) for q in ch02c.QUANTILES["quick"])
-    assert high < low                                                           # a higher threshold: less diverse
+def test_c2_compares_levels_that_name_the_class_alike_and_reports_its_parts_as_parts():
+    """Full text against the synonym template; lower bias with lower top-1 is mixed, never opposite."""
+    runs = {"CLIP, full_text": FakeRun("full", bias=0.1, top1=0.2),
+            "CLIP, template_synonym": FakeRun("syn", 0.7, 0.5)}
+    parts = ch02b.c2_parts({0: runs})
+    assert [p.verdict for p in parts] == ["reproduced", "opposite"]
+    row = claim_row(ch02b.NAME, ch02b.C2, ch02b.C2_QUANTITY, parts)
+    assert row["verdict"] == "mixed" and "full_text − template_synonym" in row["result"]
+    runs["CLIP, template_synonym"] = FakeRun("syn", 0.7, 0.001)              # at chance: untestable, named
+    assert {p.verdict for p in ch02b.c2_parts({0: runs})} == {"untestable"}
 
 
-def test_data_distribution_specs_and_the_pretraining_dependency():
-    from studylib.chapters import ch02c, ch02d
-    from studylib.chapters.pretraining import pretraining_spec
-    from studylib.session import Session
-
-    s = Session(ch02c.NAME, "quick", sizes=ch02c.SIZES, progress=False)
-    specs = ch02c.specs(s, keeps={0.0: np.arange(10), 0.5: np.arange(10, 20)})
-    pre = pretraining_spec(s)
-    assert pre.params["n_classes"] == 1000 and pre.params["subset"] == "all" and pre.params["world_seed"] == 1000
-    assert pre.params["n_train"] == 10000
-    pretrained = [sp for label, sp in specs.items() if label.endswith("pretrained")]
-    assert pretrained and all(sp.deps["text_init"].params == pre.params for sp in pretrained)
-    assert all(sp.params["text_tower"] == "init" for sp in pretrained)
-    assert {label for label in specs if "similarity" in label} == {"similarity ≥ q0, scratch", "similarity ≥ q0.5, scratch"}
-    # chapter 2d shares the world, so CLIP scratch and init at the full data are chapter 2c's runs
-    d = ch02d.specs(Session(ch02d.NAME, "quick", sizes=ch02d.SIZES, progress=False))
-    assert d["CLIP, scratch ×1"].params == specs["Zipf α=1, scratch"].params
-    assert d["CLIP, init ×1"].params == specs["Zipf α=1, pretrained"].params
-    assert d["SL, frozen prototypes ×1"].deps["prototypes"].params == pre.params
-    assert sorted(d) == sorted([*(f"{m} ×1" for m in ch02d.MODELS), "CLIP, scratch ×0.25"])   # quick: one small run
+def _language_runs(point_bias: dict, mean_vocab=64.0):
+    """Chapter 2b's SL family on a line (bias 0.1 + 2 × top-1) and its vocabulary points (label: bias) at
+    top-1 0.35, where the line is at 0.8 (plain SL, at top-1 0.2, has bias 0.5)."""
+    s = _quick(ch02b)
+    tops = dict(zip(ch02b.family_labels(s), (0.2, 0.1, 0.15, 0.12, 0.3, 0.4)))
+    runs = {label: FakeRun(label, 0.1 + 2 * t, t) for label, t in tops.items()}
+    runs.update({label: FakeRun(label, b, 0.35, mean_vocab=mean_vocab) for label, b in point_bias.items()})
+    return s, runs
 
 
-def test_nc1_difference_is_paired_over_classes():
-    from studylib.chapters import ch02d
-
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(8), 10)
-    means = rng.normal(size=(8, 6)) * 3
-
-    class FakeRun:
-        def __init__(self, spread):
-            self.arrays = {"features_photo": means[labels] + rng.normal(0, spread, (80, 6)),
-                           "labels_photo": labels, "feature_index_photo": np.arange(80)}
-
-        def array(self, name):
-            return self.arrays[name]
-
-    wide, tight = FakeRun(1.0), FakeRun(0.2)
-    d = ch02d.nc1_difference(wide, tight, n_boot=100)
-    assert d["lo"] > 0 and d["lo"] <= d["diff"] <= d["hi"]
-    from studylib.metrics import nc1, nc1_terms
-
-    for run in (wide, tight):                            # the per-class terms add up to NC1 itself
-        feats, labs = run.arrays["features_photo"], run.arrays["labels_photo"]
-        assert nc1_terms(feats, labs).sum() == pytest.approx(nc1(feats, labs))
-    assert d["diff"] == pytest.approx(nc1(wide.arrays["features_photo"], labels)
-                                      - nc1(tight.arrays["features_photo"], labels))
-    other = FakeRun(1.0)
-    other.arrays["feature_index_photo"] = np.arange(80)[::-1]
-    with pytest.raises(ValueError, match="same test images"):
-        ch02d.nc1_difference(wide, other)
+def test_c3_decides_on_the_accuracy_matched_residual_without_the_frequency_weighted_point():
+    """More accurate and more biased than plain SL in raw terms, yet below the family's line: reproduced; the
+    ∝-frequency point, above the line, is shown and does not decide."""
+    labels = [ch02b.vocab_label(k, w) for k, w in ch02b.VOCAB["quick"]]
+    s, runs = _language_runs({label: 0.95 if "freq" in label else 0.6 for label in labels})
+    parts = ch02b.c3_parts(s, {0: runs})
+    assert [p.name.split(",")[0] for p in parts] == [lbl for lbl in labels if "freq" not in lbl]
+    assert {p.verdict for p in parts} == {"reproduced"}
+    table = ch02b.vocab_table(s, {0: runs}).set_index("point")
+    assert (table.loc[[lbl for lbl in labels if "freq" not in lbl], "raw Δ #predictions corr"] > 0).all()
+    freq = table.loc["SL + vocab 64 (freq)"]
+    assert not freq["decides C3"] and freq["residual lo"] > 0
+    assert claim_row(ch02b.NAME, ch02b.C3, ch02b.C3_QUANTITY, parts)["verdict"] == "reproduced"
 
 
-def test_part_verdicts_and_rows_join_each_parts_comparisons():
-    t = pd.DataFrame({"part": ["a", "b", "a", "b"], "head": ["x", "x", "y", "y"], "difference": [0.1, 0.2, 0.3, 0.4],
-                      "verdict": [WORDS["reproduced"], WORDS["opposite"], WORDS["reproduced"], WORDS["inconclusive"]]})
-    assert ch02.part_verdicts(t) == {"a": WORDS["reproduced"], "b": WORDS["opposite"]}
-    assert ch02.part_verdicts(t, counted=t["head"] == "y") == {"a": WORDS["reproduced"], "b": WORDS["inconclusive"]}
-    rows = ch02.part_rows("ch", t, ch02.part_verdicts(t), lambda r: f"{r.head} {r.difference}", prefix="C: ")
-    assert rows[0] == {"chapter": "ch", "claim": "C: a", "verdict": WORDS["reproduced"], "result": "x 0.1; y 0.3"}
+def test_c3_is_untestable_where_the_vocabulary_was_not_subsampled():
+    points = {ch02b.vocab_label(k, w): 0.45 for k, w in ch02b.VOCAB["quick"]}
+    s, runs = _language_runs(points, mean_vocab=150.0)
+    parts = ch02b.c3_parts(s, {0: runs})
+    assert {p.verdict for p in parts} == {"untestable"}
+    assert all("scored a subsampled vocabulary" in str(p.failed[0]) for p in parts)
+
+
+def test_c1_compares_clip_with_both_sl_heads_and_at_matched_accuracy():
+    s = _quick(ch02)
+    tops = dict(zip(ch02.family_labels(s), (0.3, 0.1, 0.15, 0.2, 0.25, 0.12)))
+    runs = {label: FakeRun(label, 0.1 + 1.5 * t, t) for label, t in tops.items()}
+    runs.update({"CLIP": FakeRun("CLIP", 0.1, 0.2), ch02.COSINE: FakeRun("cos", 0.5, 0.3)})
+    [row] = ch02.claims(s, {0: runs})
+    names = [p.name for p in row["parts"]]
+    assert names[:4] == ["CLIP − SL (linear head), #predictions", "CLIP − SL (linear head), accuracy",
+                         "CLIP − SL (cosine head), #predictions", "CLIP − SL (cosine head), accuracy"]
+    assert "residual" in names[4] and row["parts"][0].verdict == row["parts"][4].verdict == "reproduced"
+    assert row["quantity"] and "cosine" in row["claim"]
+    runs[ch02.COSINE] = FakeRun("cos", 0.5, 0.001)                          # the cosine SL did not learn
+    [row] = ch02.claims(s, {0: runs})
+    assert [p.verdict for p in row["parts"]][2] == "untestable" and row["verdict"] == "mixed"
+    assert "SL, cosine head learned" in row["result"]
+
+
+def test_chapter_2_shows_its_c3_numbers_without_a_verdict_row():
+    s = _quick(ch02)
+    assert [r["claim"] for r in ch02.claims(s, {0: _chapter2_runs(s)})] == [ch02.C1]
+    shown = ch02.vocab_numbers(s, {0: _chapter2_runs(s)})
+    assert len(shown) == 3 and not any(w in shown.to_string() for w in VERDICTS)
+
+
+def _chapter2_runs(s):
+    tops = dict(zip(ch02.family_labels(s), (0.3, 0.1, 0.15, 0.2, 0.25, 0.12)))
+    runs = {label: FakeRun(label, 0.1 + 1.5 * t, t) for label, t in tops.items()}
+    return {**runs, "CLIP": FakeRun("CLIP", 0.1, 0.2), ch02.COSINE: FakeRun("cos", 0.5, 0.3),
+            "SL + vocab 64": FakeRun("vocab", 0.5, 0.4, mean_vocab=64.0)}
 
 
 def test_what_full_adds_is_named_from_the_sweeps():
-    from studylib.chapters import ch02c, ch02d
-
-    assert ch02.beyond((0.125, 0.25, 1.0), (0.25, 1.0)) == "0.125" and ch02.beyond((1,), (1,)) == "none"
+    assert evidence.beyond((0.125, 0.25, 1.0), (0.25, 1.0)) == "0.125"
+    assert evidence.beyond((1,), (1,)) == "none"
     text = ch02b.full_adds("quick")
     assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 128, 200" in text and "title" in text
-    assert "Zipf α 0.5, 1.5" in ch02c.full_adds("quick") and "threshold variants" in ch02c.full_adds("quick")
-    assert "0.03125, 0.125, 0.5" in ch02d.full_adds("quick") and "here only CLIP, scratch" in ch02d.full_adds("quick")
-
-
-def test_not_run_names_the_first_missing_runs():
-    from studylib.chapters.stored import not_run
-
-    assert not_run("ch", {"a": object()}) == []
-    row = not_run("ch", {"b": None, "a": None}, {"c": None, "d": None})
-    assert row == [{"chapter": "ch", "claim": "all claims", "result": "not run yet (a, b, c, …)", "verdict": "not run"}]
-
-
-def test_robustness_averages_the_runs_own_shifted_test_sets():
-    class FakeRun:
-        key = "k"
-        metrics = {"id_domain": "photo"}
-
-        def __init__(self, rows):
-            self.per_class = pd.DataFrame(rows, columns=["class_index", "domain", "accuracy"])
-
-    run = FakeRun([(1, "photo", 0.9), (0, "photo", 0.8), (0, "sketch", 0.2), (0, "v2", 0.4), (1, "sketch", 0.0),
-                   (1, "v2", 0.6)])
-    assert np.allclose(ch02.robustness(run), [0.3, 0.3])                 # classes in order, photo left out
-    with pytest.raises(ValueError, match="no shifted test set"):
-        ch02.robustness(FakeRun([(0, "photo", 0.5)]))
+    assert "500 classes" in ch02.full_adds("quick") and ch02.full_adds("full") == "nothing"

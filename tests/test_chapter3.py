@@ -1,15 +1,55 @@
-"""Chapter 3: the tail trim, head cohesion, C10's rule, the probe objective and chapter 3's figures."""
+"""Chapter 3: the tail trim, C8 against chance (never a baseline that cannot lose), the heads' collapse in
+absolute cosines and effective rank, C9's and C10's manipulation checks, the probe objective, the figures."""
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from studylib.chapters import ch03a, ch03b
+from studylib.chapters import CONTRACT, ch03a, ch03b
 from studylib.config import ConfigError
 from studylib.evaluate import class_means
-from studylib.inference import WORDS
 from studylib.pipeline import run
 from studylib.spec import RunSpec
+
+
+class FakeRun:
+    """What a claim reads from a run: per-class accuracy on the in-distribution test set, top-1, metrics."""
+
+    def __init__(self, accuracy, train_count=None, metrics=None, domain="photo", arrays=None):
+        acc = np.asarray(accuracy, dtype=float)
+        n = len(acc)
+        self.per_class = pd.DataFrame({"domain": domain, "class_index": np.arange(n), "class_name": "c",
+                                       "train_count": np.arange(n) + 1 if train_count is None else train_count,
+                                       "accuracy": acc, "predictions": acc * 10})
+        self.metrics = {"id_domain": domain, "top1": float(acc.mean()), f"top1_{domain}": float(acc.mean()),
+                        **(metrics or {})}
+        self.arrays, self.key = arrays or {}, "fake"
+
+    def array(self, name):
+        return self.arrays[name]
+
+
+@pytest.mark.parametrize("module", [ch03a, ch03b])
+def test_chapter3_modules_keep_the_contract(module):
+    assert all(hasattr(module, attr) for attr in CONTRACT) and not hasattr(module, "summary")
+    assert list(inspect.signature(module.specs).parameters)[:2] == ["session", "seed"]
+    assert list(inspect.signature(module.claims).parameters) == ["session", "runs_by_seed"]
+    assert isinstance(module.full_adds("quick"), str) and isinstance(module.AFTER, tuple)
+    assert ch03a.AFTER == ("02c_data_distribution",) and ch03b.AFTER == ()
+    assert set(ch03a.SIZES) == {"smoke", "quick", "full"}
+
+
+def _tail_world(accuracies: dict, n: int = 40, tail=np.arange(30, 40)):
+    """runs_by_seed {0: label -> FakeRun} at smoke's trims (one- and zero-shot 0.25): each model's per-class
+    accuracy, the ``tail`` classes last; every model learned on the others (top-1 well above 1.5× chance)."""
+    runs = {}
+    for model in ch03a.MODELS:
+        acc = np.full(n, 0.6)
+        acc[tail] = accuracies.get(model, 0.0)
+        runs.update({ch03a.label(model, mode, 0.25): FakeRun(acc) for mode in ch03a.SHOTS})
+    return {0: runs}, tail
 
 
 def test_tail_classes_are_the_rarest_with_index_tiebreak():
@@ -31,31 +71,121 @@ def test_trimmed_keep_keeps_the_others_and_exactly_shots_per_tail_class(shots):
         ch03a.trimmed_keep(labels, np.array([3]), 3)
 
 
-def test_tail_cohesion_sees_collapsed_tail_rows():
+def test_c8_refuses_a_baseline_that_is_zero_by_construction():
     rng = np.random.default_rng(0)
-    spread = rng.standard_normal((12, 16))
-    collapsed = spread.copy()
-    collapsed[8:] = rng.standard_normal(16) + 0.01 * rng.standard_normal((4, 16))   # four near-identical rows
-    tail = np.arange(8, 12)
-    assert (ch03a.tail_cohesion(collapsed, tail) > 0.8).all()
-    assert abs(ch03a.tail_cohesion(spread, tail).mean()) < 0.3
-    a = ch03a.affinity(collapsed, np.r_[tail, np.arange(8)])
+    by_seed, tail = _tail_world({ch03a.PROTOS_VOCAB: rng.uniform(0.1, 0.5, 10), ch03a.PROTOS: 0.0,
+                                 ch03a.LINEAR: 0.0, ch03a.ORACLE_VOCAB: rng.uniform(0.3, 0.8, 10)})
+    runs = by_seed[0]
+    with pytest.raises(ValueError, match="cannot lose"):      # a linear head on classes it never saw
+        ch03a.tail_difference(runs, ch03a.label(ch03a.PROTOS_VOCAB, "zero-shot", 0.25),
+                              ch03a.label(ch03a.LINEAR, "zero-shot", 0.25), tail)
+    part = ch03a.prototypes_alone(by_seed, "zero-shot", 0.25, tail)
+    assert part.verdict == "untestable" and "the baseline could lose" in str(part.failed[0])
+    rows = ch03a.c8_rows(by_seed, {0.25: tail}, "smoke")
+    assert [r["verdict"] for r in rows] == ["opposite", "reproduced", "untestable"]   # CLIP's tail at 0
+
+
+def test_a_tail_accuracy_below_chance_does_not_reach_the_tail():
+    below = np.r_[np.full(7, 0.0), np.full(3, 0.05)]                       # mean 0.015 < chance 1/40 = 0.025
+    by_seed, tail = _tail_world({ch03a.CLIP_FROZEN: below, ch03a.ORACLE_VOCAB: 0.0})
+    part = ch03a.reaches_tail(by_seed, ch03a.CLIP_FROZEN, "zero-shot", 0.25, tail)
+    assert part.estimate > 0 and part.verdict != "reproduced" and "above 0.025" in part.rule
+    # the oracle cannot reach this tail either: SL's CLIP prototypes cannot be judged on it
+    sl = ch03a.reaches_tail(by_seed, ch03a.PROTOS_VOCAB, "zero-shot", 0.25, tail,
+                            checks=(ch03a.oracle_check(by_seed, "zero-shot", 0.25, tail),))
+    assert sl.verdict == "untestable" and "oracle with subsampling" in str(sl.failed[0])
+
+
+def test_effective_rank_counts_the_directions_rows_span():
+    assert ch03a.effective_rank(np.eye(6, 16)) == pytest.approx(6)
+    assert ch03a.effective_rank(np.tile(np.arange(1.0, 17), (6, 1))) == pytest.approx(1)
+    assert ch03a.spectral_rank([1, 1, 0]) == pytest.approx(2)
+
+
+def _head(rng, n: int, d: int, cosine: float):
+    """n unit rows whose pairwise cosines are about ``cosine`` (a shared direction plus independent noise)."""
+    common, noise = rng.standard_normal(d), rng.standard_normal((n, d))
+    common, noise = common / np.linalg.norm(common), noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    return np.sqrt(cosine) * common + np.sqrt(1 - cosine) * noise
+
+
+def test_collapse_uses_absolute_cosines_so_uniformly_close_fixed_prototypes_are_not_healthy():
+    rng = np.random.default_rng(0)
+    tail = np.arange(20, 40)
+    sl, clip = rng.standard_normal((40, 64)), _head(rng, 40, 64, 0.89)     # CLIP's rows all at cosine ~0.89
+    sl[tail] = _head(rng, 20, 64, 0.4)                                      # SL's tail rows at ~0.4
+    cos, rank = ch03a.collapse_parts({0: {ch03a.LINEAR: sl, ch03a.CLIP_FROZEN: clip}}, tail)
+    assert cos.verdict == "opposite" and rank.verdict == "opposite"       # CLIP's head is the collapsed one
+    assert rank.lo <= rank.estimate <= rank.hi and cos.lo <= cos.estimate <= cos.hi
+    assert "0.89" in cos.basis or "0.88" in cos.basis or "0.90" in cos.basis
+    spread = rng.standard_normal((40, 64))                                  # a healthy fixed head
+    cos, rank = ch03a.collapse_parts({0: {ch03a.LINEAR: sl, ch03a.CLIP_FROZEN: spread}}, tail)
+    assert cos.verdict == "reproduced" and rank.verdict == "reproduced"
+    assert ch03a.tail_cosine(clip, tail).mean() > 0.8                       # absolute, not minus the mean
+    m = ch03a.head_geometry({"clip": ch03a.affinity(clip), "spread": ch03a.affinity(spread)}, 20)
+    m = m.set_index("model")
+    rank = m["effective rank of the 20 tail rows"]
+    assert m.loc["clip", "tail-tail"] > 0.8 and rank["clip"] < rank["spread"] - 5
+    assert rank["clip"] == pytest.approx(ch03a.effective_rank(clip[20:]))
+
+
+def test_affinity_reorders_rows():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((12, 16))
+    w[8:] = w[8] + 0.01 * rng.standard_normal((4, 16))
+    a = ch03a.affinity(w, np.r_[np.arange(8, 12), np.arange(8)])
     assert np.allclose(np.diag(a), 1) and a[0, 1] > 0.99                                # reordered: tail first
 
 
-def _shares(shares):
-    names = [ch03b.pretrain_label(d, s) for s in (False, True) for d in ch03b.PRETRAIN]
-    return pd.DataFrame([{"seed": k, "pretrained": n, "unique": 0, "prototypes": 100, "share": v}
+def _dino_table(shares, drift=0.1, usage=300.0):
+    names = [ch03b.pretrain_label(d, sub) for d in ch03b.PRETRAIN for sub in (False, True)]
+    return pd.DataFrame([{"seed": k, "pretrained": n, "unique": int(v * 100), "prototypes": 100, "share": v,
+                          "drift": drift, "usage": usage}
                          for k, row in enumerate(shares) for n, v in zip(names, row)])
 
 
-def test_c10_rules():
-    # order per seed: balanced, web (no subsampling), balanced, web (subsampled)
-    fewer = ch03b.c10(_shares([[0.3, 0.1, 0.3, 0.2], [0.35, 0.15, 0.32, 0.22], [0.31, 0.12, 0.3, 0.21]]))
-    assert fewer["verdict"].tolist() == [WORDS["reproduced"]] * 3
-    all_unique = ch03b.c10(_shares([[1.0, 1.0, 1.0, 1.0]]))
-    assert all_unique["verdict"].iloc[0] == WORDS["opposite"]
-    assert all_unique["verdict"].iloc[1] == WORDS["inconclusive"]                       # one seed: no interval
+def test_c10_is_judged_on_observed_shares_once_the_prototypes_moved():
+    # order per seed: balanced, balanced (subsampled), web, web (subsampled)
+    shares = [[0.3, 0.3, 0.1, 0.2], [0.35, 0.32, 0.15, 0.22], [0.31, 0.3, 0.12, 0.21]]
+    rows = ch03b.c10_rows(_dino_table(shares))
+    assert [r["verdict"] for r in rows] == ["reproduced", "reproduced"]
+    assert "observed range 0.100 … 0.350" in rows[0]["result"] and "CI" not in rows[0]["result"]
+    one_seed = ch03b.c10_rows(_dino_table([[1.0, 1.0, 1.0, 1.0]]))
+    assert [r["verdict"] for r in one_seed] == ["opposite", "untestable"]            # one seed: no interval
+    assert "nan" not in one_seed[1]["result"].lower() and "no interval" in one_seed[1]["result"]
+
+
+def test_c10_is_untestable_while_the_prototypes_sit_at_their_initialisation():
+    still = _dino_table([[1.0, 1.0, 1.0, 1.0]], drift=0.004)                         # below eps = 0.025
+    rows = ch03b.c10_rows(still)
+    assert {r["verdict"] for r in rows} == {"untestable"}
+    assert "prototypes moved from their initialisation" in rows[0]["result"]
+    assert "drift 0.0040" in rows[0]["result"]
+    assert ch03b.EPS == 0.025
+    one_still = _dino_table([[0.3, 0.3, 0.1, 0.2]], drift=0.1)
+    one_still.loc[2, "drift"] = 0.01                                                  # one run never moved
+    assert ch03b.c10_rows(one_still)[0]["verdict"] == "untestable"
+
+
+def _probe_runs(top: dict):
+    """runs_by_seed {0: ...}: each probe at the given per-class accuracy on every task's 50 classes."""
+    runs = {}
+    for name in ch03b.pretrained_labels():
+        for world in ch03b.DOWNSTREAM:
+            acc = np.full(50, top[name])
+            run = FakeRun(acc, metrics={"top1_sketch": float(acc.mean())})
+            sketch = run.per_class.assign(domain="sketch")
+            run.per_class = pd.concat([run.per_class, sketch], ignore_index=True)
+            runs[ch03b.probe_label(name, world)] = run
+    return {0: runs}
+
+
+def test_c9_needs_probes_that_learned():
+    at_chance = _probe_runs({n: 0.02 for n in ch03b.pretrained_labels()})           # chance 1/50
+    rows = ch03b.c9_rows(at_chance)
+    assert {r["verdict"] for r in rows} == {"untestable"} and "probe learned" in rows[0]["result"]
+    learned = _probe_runs(dict(zip(ch03b.pretrained_labels(), (0.3, 0.3, 0.2, 0.28))))
+    assert ch03b.c9_rows(learned)[0]["parts"][0].failed == []
 
 
 def test_class_means_is_a_nearest_class_mean_probe():

@@ -5,8 +5,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from studylib.captions.relevance import confusable_concepts, relevant_matches
-from studylib.chapters import ch04
-from studylib.inference import WORDS
+from studylib.chapters import CONTRACT, ch04, worlds
 
 
 def test_confusable_concepts_share_a_synonym():
@@ -22,22 +21,41 @@ def test_the_relevance_filter_keeps_the_closer_concept():
     assert keep.tolist() == [True, False, False, True]
 
 
-def _agreement(dtd, other):
-    rows = [{"concept set": "DTD", "corpus": "X", "estimate": "relevant", "spearman": dtd[0], "lo": dtd[1],
-             "hi": dtd[2]},
-            {"concept set": "Food", "corpus": "X", "estimate": "relevant", "spearman": other[0], "lo": other[1],
-             "hi": other[2]},
-            {"concept set": "EuroSAT", "corpus": "X", "estimate": "relevant", "spearman": np.nan, "lo": np.nan,
-             "hi": np.nan},
-            {"concept set": "EuroSAT", "corpus": "X", "estimate": "matched", "spearman": 0.9, "lo": 0.85, "hi": 0.95}]
-    return pd.DataFrame(rows)
+def test_chapter4_keeps_the_contract_and_reads_chapter_2s_and_2cs_runs():
+    import inspect
+
+    from studylib.session import Session
+
+    assert all(hasattr(ch04, attr) for attr in CONTRACT) and not hasattr(ch04, "summary")
+    assert list(inspect.signature(ch04.claims).parameters) == ["session", "runs_by_seed"]
+    assert ch04.AFTER == ("02_imbalance", "02c_data_distribution")
+    assert isinstance(ch04.full_adds("quick"), str)
+    s = Session(ch04.NAME, "quick", sizes=ch04.SIZES, progress=False)
+    specs = ch04.specs(s)
+    two = worlds.imbalance_specs(Session("02_imbalance", "quick", sizes=worlds.IMBALANCE, progress=False))
+    assert specs["CLIP"].params == two["CLIP"].params and specs["SL"].params == two["SL"].params
+    c = Session("02c_data_distribution", "quick", sizes=worlds.DISTRIBUTION, progress=False)
+    coarse = c.spec("x", objective="clip", text_tower="scratch", zipf_alpha=1.0)
+    assert specs["coarse (random concepts)"].params == coarse.params                # chapter 2c's own run
+    assert specs["fine-grained (dogs)"].params["subset"] == "subtree:dogs"
 
 
-def test_dtd_is_the_exception_only_when_its_interval_lies_below_every_other():
-    assert ch04.dtd_is_the_exception(_agreement((0.5, 0.3, 0.6), (0.9, 0.8, 0.95)))["verdict"] == WORDS["reproduced"]
-    assert ch04.dtd_is_the_exception(_agreement((0.5, 0.3, 0.82), (0.9, 0.8, 0.95)))["verdict"] == \
-        WORDS["inconclusive"]
-    assert ch04.dtd_is_the_exception(_agreement((0.99, 0.97, 0.999), (0.5, 0.3, 0.6)))["verdict"] == WORDS["opposite"]
+def _pairs(dtd_noise: float, other_noise: float, n: int = 60):
+    """concept set -> (paper's counts, theirs): theirs = paper's × lognormal noise (more noise, less
+    agreement)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, noise in (("DTD", dtd_noise), ("Food", other_noise), ("CUB", other_noise / 2)):
+        a = rng.lognormal(5, 2, n)
+        out[name] = (a, a * rng.lognormal(0, noise, n))
+    return out
+
+
+def test_dtd_is_the_exception_only_when_it_agrees_less_than_the_least_agreeing_other_set():
+    assert ch04.dtd_part(_pairs(3.0, 0.3), "X").verdict == "reproduced"
+    assert ch04.dtd_part(_pairs(0.3, 3.0), "X").verdict == "opposite"
+    part = ch04.dtd_part(_pairs(1.0, 1.0), "X")
+    assert part.verdict == "inconclusive" and "Food" in part.name                   # the lowest other set
 
 
 def test_bin_trend_in_units_of_the_rarest_bins_spread():
@@ -65,19 +83,25 @@ def test_absent_shared_data_gives_none(tmp_path):
 
 
 def test_c12_and_scores_on_chapter_2s_smoke_runs():
+    from studylib.claims import VERDICTS
     from studylib.session import Session
 
     s = Session(ch04.NAME, "smoke", sizes=ch04.SIZES, progress=False)
-    runs = s.run_all(ch04.specs(s))
+    by_seed = {0: s.run_all(ch04.specs(s))}
+    runs = ch04.imbalance_runs(by_seed[0])
     scores = ch04.scores(runs)
     assert set(scores["method"]) == set(ch04.METHODS) and len(scores) == 2 * len(ch04.METHODS)
     assert scores[["top1", "balanced", "tail"]].apply(lambda c: c.between(0, 1)).all().all()
-    claims = ch04.claims({0: runs})
-    assert set(ch04.c12_verdicts(claims)) == {"CLIP is still biased", "logit adjustment removes part of it"}
+    rows = ch04.claims(s, by_seed)
+    assert [r["claim"][:4] for r in rows] == ["C12:", "C12:", "Fig "]
+    assert {r["verdict"] for r in rows} <= set(VERDICTS)
+    assert all(r["quantity"] for r in rows)
     adj = ch04.adjusted_logits(runs["CLIP"])
     assert np.isclose(adj["priors"]["oracle"].sum(), 1) and len(adj["heldout"]) > 0
     binned = ch04.binned_statistics(runs, edges=[1, 10, 100, 1000])
     assert set(binned["measure"]) == {"accuracy", "predictions"} and "std" in binned
+    assert by_seed[0]["fine-grained (dogs)"].per_class["class_name"].nunique() == \
+        worlds.DISTRIBUTION["smoke"]["n_classes"]
 
 
 def test_unpaired_difference_of_correlations_on_different_class_sets():
@@ -93,22 +117,11 @@ def test_unpaired_difference_of_correlations_on_different_class_sets():
         unpaired_difference([1, 2, 3], [1, 2, 3], [1, 2, 3, 4], [1, 2, 3, 4])
 
 
-def test_fine_vs_coarse_on_smoke_runs():
-    from studylib.chapters import ch02c
-    from studylib.session import Session
-
-    cs = Session(ch04.NAME, "smoke", sizes=ch02c.SIZES, progress=False)
-    runs = cs.run_all(ch04.concept_set_specs(cs))
-    assert runs["fine-grained (dogs)"].per_class["class_name"].nunique() == cs.params["n_classes"]
-    row = ch04.fine_vs_coarse({0: runs}).iloc[0]
-    assert row["interval"].startswith("unpaired") and row["lo"] <= row["difference"] <= row["hi"]
-
-
 def test_prior_summary_and_real_runs_on_smoke_runs():
     from studylib.session import Session
 
     s = Session(ch04.NAME, "smoke", sizes=ch04.SIZES, progress=False)
-    runs = s.run_all(ch04.specs(s))
+    runs = ch04.imbalance_runs(s.run_all(ch04.specs(s)))
     t = ch04.prior_summary(runs)
     assert set(t["method"]) == {"oracle", "unlabelled", "labelled (GLA)"}
     assert (t.loc[t["method"] == "oracle", "Spearman with the true prior"] > 0.99).all()

@@ -25,7 +25,7 @@ def test_chapter_2_verdicts_come_from_its_runs(capsys):
     s.run_all(ch02.specs(s))
     t = summary.table(s.registry, "smoke")
     rows = t[t["chapter"] == ch02.NAME]
-    assert len(rows) >= 2 and rows["verdict"].isin(claims.VERDICTS).all()
+    assert len(rows) >= 1 and rows["verdict"].isin(claims.VERDICTS).all()
     assert (rows["quantity"].str.len() > 0).all() and not rows["result"].str.contains("nan").any()
     assert main(["summary", "--preset", "smoke", "--markdown"]) == 0
     out = capsys.readouterr().out

@@ -5,7 +5,8 @@
 * ``ch02b``: language and vocabulary (data scale, caption descriptiveness, vocabulary size and weighting);
 * ``ch02c``: data distribution (imbalance, curated vs web source, similarity threshold; scratch vs
   pretrained text tower);
-* ``ch02d``: data scale × text heads (scratch, initialised, frozen, frozen MiniLM), SL controls, NC1/NC2;
+* ``ch02d``: data scale × text heads (scratch, initialised, frozen, frozen MiniLM), SL controls, NC1 with
+  the features' margin, NC2; data scale at a fixed number of samples seen;
 * ``ch02e``: open-world concepts (CLIP and SL with and without a disjoint pool of extra concepts);
 * ``ch03a``: SL under an extreme long tail (one-/zero-shot tail; linear head, fixed CLIP prototypes with and
   without vocabulary subsampling, the MiniLM oracle, CLIP with a frozen text tower); head affinities;

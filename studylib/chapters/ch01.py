@@ -8,19 +8,22 @@ images most similar to the shifted test sets (Mayilvahanan et al. 2024).
 
 Run::
 
-    python -m studylib run 01 --preset quick
+    python -m studylib run 01_ --preset quick
 
-At ``quick`` (seed 0, world v2, 3 epochs, 20 models, about 5 minutes on 2 CPU cores) it
-produced: every shift informative by the chapter's rule (the baseline family reaches
-21%, 3%, 13% and 12% on the V2-, sketch-, rendition- and ObjectNet-like shifts, 24% on
-photo, chance 1%); CLIP on the web-like source mean ER about -0.01 over them, below the
-SL line on the rendition- and ObjectNet-like shifts, above it on none; CLIP on the
-curated images above the line only on the sketch-like shift, mean ER about 0.00;
-caption-mined SL within about 0.01 of true-label SL; the fixed-budget mixture between
-its components on every informative shift; similarity pruning (KS distance to the
-target distribution 0.34 -> 0.16) no different from a random subset of the same size,
-with a conservatively estimated detectable difference of about 0.025. The notebook
-recomputes these on every run and computes their verdicts.
+Its claims (:func:`claims`) are judged on effective robustness, one part per shift, each
+shift's SL line fitted only on the baseline models above chance there. At ``quick`` (seed
+0, 3 epochs, 20 models; 11 minutes on 2 CPU cores shared with other jobs) it produced:
+a line on every shift (sketch-like: 3 of the 6 baseline models above chance, the family
+reaching 3.4%, chance 1%); CLIP on the web-like source below the line on the rendition-
+and ObjectNet-like shifts (ER -0.039 and -0.020, intervals below 0), its interval
+including 0 on the others; CLIP on the curated images within about 0.013 of the line,
+but with intervals wider than the equivalence margin on every shift; SL with true labels
+on the web-like images above the line on the sketch- and ObjectNet-like shifts (+0.021,
++0.028), below it on the rendition-like one (-0.021); the fixed-budget mixture between
+its components on every shift; similarity pruning (KS distance to the target
+distribution 0.34 -> 0.16) within 0.007 of a random subset of the same size, with a
+conservatively estimated detectable difference of about 0.029. The notebook recomputes
+these on every run and computes their verdicts.
 """
 from __future__ import annotations
 
@@ -30,13 +33,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from studylib.inference import WORDS, over_seeds
+from studylib.chapters.evidence import learned
+from studylib.claims import Check, check, claim_row, direction, equivalence, untestable
+from studylib.inference import over_seeds
 from studylib.io import atomic_write_bytes, cache_dir
 from studylib.metrics import correct_from_confusion
 from studylib.robustness import effective_robustness, effective_robustness_interval, fit_linear_trend
 from studylib.similarity import image_features, nearest_similarity, prune_to_distribution
 
 NAME = "01_robustness_origins"
+AFTER: tuple = ()            # reuses no other chapter's runs
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
 # Chapter 1 trains 20 models, so it uses a smaller world than chapter 2; its question
 # (robustness to distribution shift) is not about imbalance, so its world is balanced,
@@ -92,13 +98,6 @@ def clip_specs(s, seed: int | None = None) -> dict:
                                      **test_domains())}
 
 
-def clip_er_over_seeds(trends: dict, clip_by_seed: dict, shifts, n_boot: int = 1000) -> dict:
-    """model -> shift -> ER mean and 95% t interval over the seeds of ``clip_by_seed`` (seed -> label -> run)."""
-    er_by_seed = {k: er_table(trends, runs, n_boot=n_boot) for k, runs in clip_by_seed.items()}
-    models = next(iter(clip_by_seed.values()))
-    return {model: er_over_seeds(er_by_seed, model, shifts) for model in models}
-
-
 def er_over_seeds(er_by_seed: dict, model: str, shifts) -> dict:
     """A model's ER per shift as mean and t-based 95% interval over training seeds (NaN bounds for one seed)."""
     out = {}
@@ -108,22 +107,19 @@ def er_over_seeds(er_by_seed: dict, model: str, shifts) -> dict:
     return out
 
 
-def er_sides(trends: dict, clip_by_seed: dict, model: str, shifts, n_boot: int = 1000) -> dict:
-    """Where ``model`` lies against the SL line on each informative shift, at the preset's seed level.
+def specs(session, seed: int | None = None) -> dict:
+    """Every run the claims need for one seed: the SL baseline family (the session's seed: one line for every
+    seed), the CLIP pair and the two SL models on the web-like images (this seed)."""
+    return {**baseline_specs(session)[0], **clip_specs(session, seed), **language_specs(session, seed)}
 
-    One seed: the 95% ER interval resamples test images and the baseline line. Several seeds
-    (``full``): the 95% t interval of the ER over training seeds. Returns ``{"above", "below"}``
-    (shifts whose whole interval lies above / below 0), ``"mean"`` (ER averaged over the shifts
-    and seeds) and ``"seeds"``.
-    """
-    if len(clip_by_seed) == 1:
-        er = er_table(trends, {model: next(iter(clip_by_seed.values()))[model]}, n_boot=n_boot)
-        return {"above": shifts_above_line(er, model, shifts), "below": shifts_below_line(er, model, shifts),
-                "mean": mean_er(er, model, shifts), "seeds": 1}
-    by_seed = {k: er_table(trends, {model: runs[model]}, n_boot=n_boot) for k, runs in clip_by_seed.items()}
-    over = er_over_seeds(by_seed, model, shifts)
-    return {"above": [sh for sh in shifts if over[sh]["lo"] > 0], "below": [sh for sh in shifts if over[sh]["hi"] < 0],
-            "mean": float(np.mean([v["mean"] for v in over.values()])), "seeds": len(clip_by_seed)}
+
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset`` (the notebook says it)."""
+    here, full = SIZES[preset], SIZES["full"]
+    return (f"{full['n_classes']} classes, {full['n_train']} training pairs, {full['epochs']} epochs (here "
+            f"{here['n_classes']}, {here['n_train']}, {here['epochs']}); three training seeds of the CLIP pair "
+            "and of SL on the web-like images, judged by the t interval of their ER over seeds (the baseline "
+            "family, the sources and the similarity study keep the first seed)")
 
 
 def source_specs(s) -> tuple[dict, dict]:
@@ -153,11 +149,12 @@ def source_cards(s) -> None:
         s.card(f"01-{name}", source=src, n_train=N, **test_domains())
 
 
-def language_specs(s) -> dict:
+def language_specs(s, seed: int | None = None) -> dict:
     """SL on labels mined from the web source's captions, and SL on its true labels: the same images as CLIP (web)."""
-    return {"SL, caption-mined labels (web)": s.spec("SL, caption-mined labels (web)", objective="sl",
-                                                     labels="captions", source=WEB, **test_domains()),
-            "SL, true labels (web)": s.spec("SL, true labels (web)", objective="sl", source=WEB, **test_domains())}
+    seed = s.params["seed"] if seed is None else seed
+    return {label: s.spec(label, objective="sl", source=WEB, seed=seed, **labels, **test_domains())
+            for label, labels in (("SL, caption-mined labels (web)", dict(labels="captions")),
+                                  ("SL, true labels (web)", {}))}
 
 
 def big_world(s) -> dict:
@@ -252,7 +249,23 @@ def er_table(trends: dict, runs: dict, id_domain: str = "photo", n_boot: int = 1
             id_acc, ood_acc = run.metrics[f"top1_{id_domain}"], run.metrics[f"top1_{shift}"]
             rows.append({"model": label, "shift": shift, "id": id_acc, "ood": ood_acc,
                          "er": float(effective_robustness(trend, id_acc, ood_acc)), "lo": iv["lo"], "hi": iv["hi"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "shift", "id", "ood", "er", "lo", "hi"])    # no line: no rows
+
+
+def panels(trends: dict, baseline: dict, others: dict | None = None, **kwargs):
+    """:func:`studylib.plots.robustness_panels` for the shifts that have a line, or, where none has (every
+    baseline model at chance, as at ``smoke``), a figure that says so."""
+    from studylib import plots
+
+    if trends:
+        return plots.robustness_panels(trends, baseline, others, **kwargs)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 1.0))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"No shift has a baseline line: fewer than {LINE_MIN} baseline models are above chance "
+            "on each.", ha="center", va="center", fontsize=10)
+    return fig
 
 
 def budgets(runs: dict) -> dict:
@@ -290,42 +303,57 @@ def er_summary(er: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(index=list(dict.fromkeys(er["model"])), columns=list(dict.fromkeys(er["shift"])))
 
 
+# A baseline model anchors a shift's line only where it is above chance on that shift: its OOD top-1
+# exceeds LINE_FACTOR x chance (the study's "learned" threshold, as in evidence.learned) AND a one-sided
+# binomial test on the shift's test images rejects chance at LINE_ALPHA. At chance, logit(OOD) is noise
+# around logit(1/K): such a model pins the line to chance whatever the others do, and puts any weak model
+# "on the line" by construction. The factor keeps out a model a hair above chance on a large test set; the
+# test keeps out a lucky one on a small test set. A shift whose line keeps fewer than LINE_MIN models has
+# no line: its parts are untestable.
+LINE_FACTOR, LINE_ALPHA, LINE_MIN = 1.5, 0.01, 3
+
+
+def above_chance(accuracy: float, n_test: int, n_classes: int) -> bool:
+    """Is an OOD top-1 above chance by the line's rule (above ``LINE_FACTOR`` x chance and binomially so)?"""
+    chance = 1 / n_classes
+    return bool(accuracy > LINE_FACTOR * chance and _above_chance(accuracy, n_test, chance, LINE_ALPHA))
+
+
+def line_models(acc: pd.DataFrame, baseline, n_test: int, n_classes: int, shifts=SHIFTS) -> dict:
+    """shift -> the baseline models (labels) above chance on it: the only models its line is fitted on."""
+    return {s: [m for m in baseline if above_chance(float(acc.loc[m, s]), n_test, n_classes)] for s in shifts}
+
+
+def baseline_trends(acc: pd.DataFrame, anchors: dict, id_domain: str = "photo", n_boot: int = 1000,
+                    seed: int = 0) -> dict:
+    """shift -> the SL line fitted on that shift's ``anchors`` only (:func:`line_models`); a shift with fewer
+    than ``LINE_MIN`` anchors gets no line (a line through two points has no band and no test)."""
+    return {s: fit_trends(acc.loc[list(m)], [s], id_domain, n_boot=n_boot, seed=seed)[s]
+            for s, m in anchors.items() if len(m) >= LINE_MIN}
+
+
 def shift_information(acc: pd.DataFrame, baseline, n_test: int, n_classes: int, shifts=SHIFTS,
                       id_domain: str = "photo", alpha: float = 0.01) -> pd.DataFrame:
-    """Is each shift informative for effective robustness? One row per shift.
+    """Can each shift show effective robustness? One row per shift.
 
-    A shift is informative when at least half of the baseline family is above
-    chance there (one-sided binomial test at ``alpha`` on its ``n_test`` test
-    images) and no baseline model is better there than in distribution (one-sided
-    two-proportion z-test at ``alpha``): a shift is harder, never easier.
-    At chance the logit line is flat, every model "lies on it", and an ER
-    average would count noise.
+    ``line_models``: how many baseline models are above chance there (:func:`above_chance`), the only ones
+    its line is fitted on; ``line``: at least ``LINE_MIN`` of them. ``below_photo``: no baseline model is
+    better there than in distribution (one-sided two-proportion z-test at ``alpha``): a shift is harder,
+    never easier. ``informative``: both.
     """
     chance = 1 / n_classes
     base = acc.loc[list(baseline)]
+    anchors = line_models(base, base.index, n_test, n_classes, shifts)
     rows = []
     for shift in shifts:
-        above = [_above_chance(a, n_test, chance, alpha) for a in base[shift]]
         below_id = not any(_better(o, i, n_test, alpha) for o, i in zip(base[shift], base[id_domain]))
+        line = len(anchors[shift]) >= LINE_MIN
         rows.append({"shift": shift, "chance": chance, "baseline_min": float(base[shift].min()),
                      "baseline_max": float(base[shift].max()), "photo_min": float(base[id_domain].min()),
-                     "photo_max": float(base[id_domain].max()), "above_chance": int(sum(above)),
-                     "of": len(above), "below_photo": below_id,
-                     "informative": bool(2 * sum(above) >= len(above) and below_id)})
+                     "photo_max": float(base[id_domain].max()), "line_models": len(anchors[shift]),
+                     "of": len(base), "line": line, "below_photo": below_id,
+                     "informative": line and below_id})
     return pd.DataFrame(rows).set_index("shift")
-
-
-INCONCLUSIVE = WORDS["inconclusive"]
-
-
-def er_verdict(above: list, below: list) -> str:
-    """Positive ER: reproduced when above the line on some informative shift and below on none;
-    not reproduced when below on some and above on none; otherwise inconclusive."""
-    if above and not below:
-        return "reproduced"
-    if below and not above:
-        return "not reproduced"
-    return INCONCLUSIVE
 
 
 def _above_chance(accuracy: float, n: int, chance: float, alpha: float) -> bool:
@@ -367,18 +395,6 @@ def mean_er(er: pd.DataFrame, model: str, shifts=None) -> float:
     return float(rows["er"].mean()) if len(rows) else float("nan")
 
 
-def shifts_above_line(er: pd.DataFrame, model: str, shifts=None) -> list[str]:
-    """Shifts (of ``shifts``, default all) on which the model's whole 95% ER interval lies above 0."""
-    rows = er[er["model"] == model]
-    return [s for s, lo in zip(rows["shift"], rows["lo"]) if lo > 0 and (shifts is None or s in shifts)]
-
-
-def shifts_below_line(er: pd.DataFrame, model: str, shifts=None) -> list[str]:
-    """Shifts on which the model's whole 95% ER interval lies below 0."""
-    rows = er[er["model"] == model]
-    return [s for s, hi in zip(rows["shift"], rows["hi"]) if hi < 0 and (shifts is None or s in shifts)]
-
-
 def group_mean_er(er: pd.DataFrame, group) -> pd.DataFrame:
     """Mean ER per group of models (``group(label)``) and shift: groups x shifts."""
     return er.assign(group=er["model"].map(group)).groupby(["group", "shift"], sort=False)["er"].mean().unstack()
@@ -396,33 +412,100 @@ def lies_between(er: pd.DataFrame, model: str, components, tol: float = 0.01, sh
     return out
 
 
-def summary(registry, preset: str = "quick", n_boot: int = 1000) -> list[dict]:
-    """The chapter's headline claim (CLIP has positive ER) from the registry's runs at the default parameters."""
-    from studylib.chapters.stored import not_run, stored, stored_by_seed
-    from studylib.session import Session
+# ------------------------------------------------------------------ claims
 
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    baseline = stored(registry, baseline_specs(s)[0])
-    clip_by_seed = stored_by_seed(registry, s, lambda k: clip_specs(s, seed=k))
-    if missing := not_run(NAME, baseline, *clip_by_seed.values()):
-        return missing
-    acc = accuracy_table(baseline)
-    info = shift_information(acc, baseline, n_test=s.params["n_classes"] * s.params["test_per_class"],
-                             n_classes=s.params["n_classes"])
-    shifts = [sh for sh in SHIFTS if info.loc[sh, "informative"]]
-    if not shifts:
-        return [{"chapter": NAME, "claim": "CLIP has positive effective robustness", "verdict": INCONCLUSIVE,
-                 "result": "no informative shift: the baseline family is at chance on every shift"}]
-    trends = fit_trends(acc, shifts, n_boot=n_boot)
-    claims = (("CLIP (web)", "CLIP trained on web-like data has positive effective robustness (Taori et al.)",
-               er_verdict),
-              ("CLIP (curated)", "CLIP on the baseline's own curated images has no positive ER (Fang et al.)",
-               lambda above, below: "not reproduced" if above else "reproduced"))
-    rows = []
-    for label, claim, decide in claims:
-        side = er_sides(trends, clip_by_seed, label, shifts, n_boot=n_boot)
-        seeds = "one seed" if side["seeds"] == 1 else f"{side['seeds']} seeds, interval over seeds"
-        result = (f"mean ER {side['mean']:+.3f} over {', '.join(shifts)} ({seeds}); above the SL line on "
-                  f"{', '.join(side['above']) or 'none'}, below on {', '.join(side['below']) or 'none'}")
-        rows.append({"chapter": NAME, "claim": claim, "result": result, "verdict": decide(side["above"], side["below"])})
-    return rows
+ER_QUANTITY = ("effective robustness: OOD top-1 above the SL baseline's line at equal ID top-1 (the line "
+               "of curated-image SL models above chance on that shift)")
+# "No effective robustness" is judged by equivalence, never by a non-significant difference. The margin on
+# each shift is EQUIVALENCE_SHARE of the OOD top-1 above chance that the SL line predicts at the model's own
+# ID top-1. The share comes from Taori et al.'s testbed (shared/data/imagenet_testbed), not from this
+# world's runs: there, standard models scatter around their own line by |ER| / (line's prediction - chance)
+# of at most 0.01, 0.14, 0.10 and 0.08 (90th percentile) on ImageNetV2, -Sketch, -R and ObjectNet, while
+# zero-shot CLIP's ER is 0.11, 1.9, 1.3 and 0.8 of that gap. A quarter lies above the standard models'
+# scatter on every shift and far below CLIP's effect wherever the paper finds one: an ER inside it is not
+# the effect the paper reports.
+EQUIVALENCE_SHARE = 0.25
+# (model, claim, how each shift's part is judged: "above" 0, or "none": within the equivalence margin)
+CLAIMS = (
+    ("CLIP (web)", "CLIP trained on web-like data has positive effective robustness (Taori et al.)", "above"),
+    ("CLIP (curated)", "CLIP trained on the SL baseline's own curated images has no effective robustness: "
+                       "the objective alone gives none (Fang et al.)", "none"),
+    ("SL, true labels (web)", "SL trained on web-like images has positive effective robustness against SL "
+                              "trained on curated images, same objective and labels: the data gives it "
+                              "(Fang et al.)", "above"),
+)
+
+
+def baseline_line(session, runs: dict, n_boot: int = 1000) -> dict:
+    """The SL line of every shift from one seed's runs (label -> run, the family among them): the family's
+    accuracies ``acc``, each shift's ``info`` row (:func:`shift_information`), its ``anchors`` (the family
+    models above chance there) and its line in ``trends`` (absent where fewer than ``LINE_MIN`` remain)."""
+    P = session.params
+    family = {label: runs[label] for label in baseline_specs(session)[0]}
+    acc = accuracy_table(family)
+    n_test, k = P["n_classes"] * P["test_per_class"], P["n_classes"]
+    anchors = line_models(acc, family, n_test, k)
+    return {"acc": acc, "anchors": anchors, "info": shift_information(acc, family, n_test, k),
+            "trends": baseline_trends(acc, anchors, n_boot=n_boot)}
+
+
+def equivalence_margin(trend, id_acc: float, chance: float) -> float:
+    """``EQUIVALENCE_SHARE`` of the OOD top-1 above chance that ``trend`` predicts at ``id_acc``, to 3
+    decimals (0 or less where the line predicts chance there: no ER can then be told from none)."""
+    return round(EQUIVALENCE_SHARE * (float(trend.predict(id_acc)) - chance), 3)
+
+
+def er_interval(trend, shift: str, model: str, runs_by_seed: dict, n_boot: int = 1000) -> tuple[dict, str]:
+    """``model``'s ER on ``shift`` with its 95% interval and what the interval rests on: for one seed, the
+    bootstrap over test images and baseline models; for several, the t interval of the ER over seeds."""
+    tables = {k: er_table({shift: trend}, {model: runs[model]}, n_boot=n_boot)
+              for k, runs in runs_by_seed.items()}
+    if len(tables) == 1:
+        row = next(iter(tables.values())).iloc[0]
+        return ({"er": float(row["er"]), "lo": float(row["lo"]), "hi": float(row["hi"])},
+                "bootstrap over test images and baseline models, 1 seed")
+    o = er_over_seeds(tables, model, [shift])[shift]
+    return {"er": o["mean"], "lo": o["lo"], "hi": o["hi"]}, f"t interval over {o['n']} seeds"
+
+
+def line_check(shift: str, info) -> Check:
+    """The manipulation check of a shift's line: at least ``LINE_MIN`` baseline models above chance on it."""
+    n, of = int(info["line_models"]), int(info["of"])
+    return check(f"the SL line on {shift} rests on ≥ {LINE_MIN} baseline models above chance", n >= LINE_MIN,
+                 f"{n} of {of} have top-1 > {LINE_FACTOR:g}× chance and binomial p < {LINE_ALPHA:g}")
+
+
+def er_part(judge: str, model: str, shift: str, line: dict, runs_by_seed: dict, n_boot: int = 1000):
+    """One shift's part of a claim on ``model``'s ER (``judge`` "above": its interval above 0; "none": within
+    the equivalence margin). Untestable where the shift has no line or is easier than photo, or where the
+    model learned nothing in distribution."""
+    name, info = f"ER on {shift}", line["info"].loc[shift]
+    if shift not in line["trends"]:
+        return untestable(name, line_check(shift, info))
+    trend, runs = line["trends"][shift], {k: r[model] for k, r in runs_by_seed.items()}
+    checks = (line_check(shift, info),
+              check(f"{shift} is no easier than photo for any baseline model", info["below_photo"]),
+              *(learned(model if len(runs) == 1 else f"{model} (seed {k})", r) for k, r in runs.items()))
+    iv, basis = er_interval(trend, shift, model, runs_by_seed, n_boot)
+    id_acc = float(np.mean([r.metrics["top1_photo"] for r in runs.values()]))
+    xs = line["acc"].loc[line["anchors"][shift], "photo"]
+    if not xs.min() <= id_acc <= xs.max():
+        basis += f"; extrapolated (ID top-1 {id_acc:.3f}, the line's models {xs.min():.3f} … {xs.max():.3f})"
+    if judge == "above":
+        return direction(name, iv["er"], iv["lo"], iv["hi"], "above", basis=basis, checks=checks)
+    margin = equivalence_margin(trend, id_acc, info["chance"])
+    if margin <= 0:
+        fails = check("the SL line predicts OOD top-1 above chance at the model's ID top-1", False,
+                      f"margin {margin:g}")
+        return untestable(name, fails, basis)
+    basis += f"; margin {EQUIVALENCE_SHARE:g} × (line's OOD top-1 − chance) at ID top-1 {id_acc:.3f}"
+    return equivalence(name, iv["er"], iv["lo"], iv["hi"], margin, basis=basis, checks=checks)
+
+
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """Chapter 1's claims, one part per shift (a claim whose shifts disagree is ``mixed``), from the runs of
+    :func:`specs` per seed; the SL line comes from the first seed's family."""
+    n_boot = int(session.parameters.get("n_boot", 1000))
+    line = baseline_line(session, next(iter(runs_by_seed.values())), n_boot)
+    return [claim_row(NAME, claim, ER_QUANTITY, [er_part(judge, model, s, line, runs_by_seed, n_boot)
+                                                 for s in SHIFTS]) for model, claim, judge in CLAIMS]

@@ -1,179 +1,134 @@
-"""Chapter 2 · imbalance: is CLIP less biased by class frequency than supervised learning?
+"""Chapter 2 · imbalance: is CLIP less biased by class frequency than supervised learning? (claim C1)
 
-SL, SL with vocabulary subsampling and CLIP trained on the same long-tailed
-concept world (notebook ``02_imbalance``); per-class accuracy and
-#predictions against training frequency; the claim "CLIP is less biased than
-SL" tested on the paired difference of their correlations over the same
-classes, across seeds where the preset runs several, and at matched accuracy
-against a family of SL models trained for fewer epochs or with a narrower
-network; how well frequency can be counted from captions, scored against the
-world's truth.
+SL, SL with vocabulary subsampling and CLIP trained on the same long-tailed concept world
+(notebook ``02_imbalance``); per-class accuracy and #predictions against training frequency
+(robustness to imbalance: lower Spearman is more robust); how well frequency can be counted
+from captions, scored against the world's truth.
+
+C1, "CLIP is less biased than SL", has five parts, each a paired comparison over the same
+classes (across seeds where the preset runs several):
+
+* CLIP − SL on #predictions and on accuracy, with SL's usual **linear head**, and again with
+  a bias-free **cosine head** (``head="cosine"``): a linear head's bias can learn the class
+  prior by itself, which CLIP's zero-shot head cannot, so the cosine head asks whether CLIP's
+  edge is more than that bias;
+* CLIP's residual from the line of bias on top-1 traced by an SL family (fewer epochs, narrower
+  networks): a weaker model spreads its predictions more evenly by itself, so this part asks
+  whether CLIP is less biased *at its own accuracy*.
+
+Every model compared must have learned (top-1 above 1.5× chance), or its parts are untestable.
+
+C3 (vocabulary subsampling moves SL toward CLIP) is decided in chapter 2b, not here. Its sweep
+(several sizes and weightings) lives there, and so does an SL reference family whose top-1
+*brackets* the subsampled models. Subsampling raises SL's top-1 (here above every model of this
+chapter's family, so the line would be extrapolated), and a more accurate model is more biased
+by itself, so C3 is judged on the accuracy-matched residual, which this world can only give by
+extrapolation. This chapter shows its own C3 numbers (:func:`vocab_numbers`) without a verdict.
 
 Run::
 
-    python -m studylib run 02 --preset quick
-
-At ``quick`` (300 classes, 20k pairs, Zipf 1, batch 128, seed 0, studylib 0.3.1; 8 models,
-a few minutes on 2 CPU cores) it produced: Spearman(frequency, #predictions) 0.82 for
-SL, 0.34 for CLIP, 0.63 for SL with vocabulary subsampling (k=64), which also raised SL's
-top-1 from 0.127 to 0.201; CLIP's zero-shot top-1 0.105. Paired differences over the same
-classes: CLIP − SL −0.47 [−0.58, −0.38] (#predictions) and −0.20 [−0.31, −0.10]
-(accuracy); SL + vocab − SL −0.18 [−0.24, −0.13]; CLIP lies −0.45 [−0.55, −0.36] below
-the SL family's bias-accuracy line. The notebook recomputes and states these, with
-their verdicts, on every run.
+    python -m studylib run 02_ --preset quick
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from studylib.captions.scoring import estimation_scores, estimation_section
-from studylib.config import CAPTION_LEVELS
-from studylib.inference import (combine_seeds, joint_verdict, paired_difference, paired_mean_difference,
-                                residual_from_trend, verdict)
+from studylib.chapters import worlds
+from studylib.chapters.evidence import (bias_points, learned_checks, matched_seeds_part, paired_part,
+                                        sl_family_specs)
+from studylib.claims import claim_row
+from studylib.config import CAPTION_LEVELS, PRESET_SEEDS, PRESETS
 
 NAME = "02_imbalance"
-SIZES: dict = {}           # the preset's own world: many more classes than a batch
-MEASURES = {"#predictions": "predictions", "accuracy": "accuracy"}
+SIZES = worlds.IMBALANCE          # the preset's own world: many more classes than a batch
+AFTER: tuple = ()
 # The accuracy-matched reference: SL trained for a fraction of the epochs or at a fraction of the
 # width, spanning top-1 below the full SL model, where CLIP's accuracy lies.
 SL_FAMILY = ((1 / 6, 1.0), (1 / 3, 1.0), (2 / 3, 1.0), (1.0, 0.5), (1.0, 0.25))
+COSINE = "SL, cosine head"        # SL without a head bias, like CLIP's zero-shot head
 
 
-def model_specs(s, vocab_k: int, seed: int | None = None) -> dict:
-    """label -> RunSpec: SL, SL with vocabulary subsampling, CLIP, on the same images."""
-    seed = s.params["seed"] if seed is None else seed
-    return {"SL": s.spec("SL", objective="sl", seed=seed),
-            f"SL + vocab {vocab_k}": s.spec(f"SL + vocab {vocab_k}", objective="sl", vocab_k=vocab_k, seed=seed),
-            "CLIP": s.spec("CLIP", objective="clip", seed=seed)}
+def vocab_label(session) -> str:
+    """The subsampled SL's label at the session's ``vocab_k`` (chapter 4 reads the run by this label)."""
+    return f"SL + vocab {session.parameters.get('vocab_k', worlds.IMBALANCE_VOCAB_K)}"
 
 
-def sl_family_specs(s) -> dict:
-    """label -> RunSpec of the reference SL family (the full SL model is added by the notebook)."""
-    E, W = s.params["epochs"], s.params["width"]
-    out = {}
-    for efrac, wfrac in SL_FAMILY:
-        e, w = max(1, round(E * efrac)), max(4, int(W * wfrac))
-        label = f"SL ep={e} w={w}"
-        if (e, w) != (E, W):
-            out[label] = s.spec(label, objective="sl", epochs=e, width=w)
-    return out
+def family_labels(session) -> tuple:
+    """The SL family whose line of bias on top-1 CLIP is matched against: the full SL and its weaker kin."""
+    return ("SL", *sl_family_specs(session, SL_FAMILY))
 
 
-def id_table(run, domain: str | None = None) -> pd.DataFrame:
-    """A run's per-class table on one test set (default its in-distribution one), every class, in class order."""
-    pc = run.per_class
-    return pc[pc["domain"] == (domain or run.metrics["id_domain"])].sort_values("class_index")
+def specs(session, seed: int | None = None) -> dict:
+    """label -> RunSpec of every run the claims need for one seed: SL, SL + vocab, CLIP (shared with chapter
+    4), SL with a cosine head, and the SL family."""
+    seed = session.params["seed"] if seed is None else seed
+    k = session.parameters.get("vocab_k", worlds.IMBALANCE_VOCAB_K)
+    return {**worlds.imbalance_specs(session, k, seed=seed),
+            COSINE: session.spec(COSINE, objective="sl", head="cosine", seed=seed),
+            **sl_family_specs(session, SL_FAMILY, seed=seed)}
 
 
-def photo(run) -> pd.DataFrame:
-    """A run's per-class table on the in-distribution test set, classes with training pairs only."""
-    table = id_table(run)
-    return table[table["train_count"] > 0]
+def models(session) -> list[str]:
+    """The chapter's models shown in its per-class figures, in order."""
+    return ["SL", COSINE, vocab_label(session), "CLIP"]
 
 
-def robustness(run) -> np.ndarray:
-    """Per-class accuracy averaged over the run's shifted test sets (all but its in-distribution one),
-    classes in ``class_index`` order."""
-    pc = run.per_class
-    shifted = pc[pc["domain"] != run.metrics["id_domain"]]
-    if shifted.empty:
-        raise ValueError(f"run {run.key} was evaluated on no shifted test set: it has no robustness")
-    return shifted.pivot_table(index="class_index", columns="domain", values="accuracy").mean(axis=1).sort_index().to_numpy()
+C1 = "C1: CLIP is less biased than SL (linear and cosine heads; also at matched top-1)"
+C1_QUANTITY = ("robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy "
+               "with training frequency (lower is more robust), and the #predictions residual from the "
+               "SL family's line on top-1")
 
 
-def paired_tables(run_a, run_b, own_counts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The two runs' :func:`photo` tables, checked to hold the same classes (and, unless ``own_counts``, the
-    same training counts): what a paired comparison over classes needs."""
-    a, b = photo(run_a), photo(run_b)
-    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
-            not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()):
-        raise ValueError(f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
-                         "a paired comparison needs the same world")
-    return a, b
+def c1_parts(session, runs_by_seed: dict) -> list:
+    """C1's parts: CLIP − SL per head and measure (paired over classes), and CLIP's accuracy-matched
+    residual."""
+    parts = []
+    for head, label in (("linear head", "SL"), ("cosine head", COSINE)):
+        checks = learned_checks(runs_by_seed, "CLIP", label)
+        parts += [paired_part(runs_by_seed, f"CLIP − SL ({head})", "CLIP", label, measure, "below",
+                              checks=checks) for measure in ("#predictions", "accuracy")]
+    family, name = family_labels(session), "CLIP vs the SL family's line"
+    checks = learned_checks(runs_by_seed, "CLIP")
+    parts.append(matched_seeds_part(runs_by_seed, family, "CLIP", name, checks=checks))
+    return parts
 
 
-def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) -> dict:
-    """corr(a) − corr(b) with frequency over the same classes, paired bootstrap interval.
-
-    ``measure`` "#predictions" or "accuracy" (correlations with frequency), "top-1" (the
-    difference of mean per-class accuracy) or "robustness" (of :func:`robustness`).
-    ``own_counts``: the runs saw different amounts of the same classes (a data-scale sweep
-    or a different profile); each correlation uses its own counts.
-    """
-    a, b = paired_tables(run_a, run_b, own_counts)
-    if measure == "top-1":
-        return paired_mean_difference(a["accuracy"].to_numpy(), b["accuracy"].to_numpy(), seed=seed)
-    if measure == "robustness":
-        return paired_mean_difference(robustness(run_a), robustness(run_b), seed=seed)
-    col = MEASURES[measure]
-    return paired_difference(a[col].to_numpy(), b[col].to_numpy(), a["train_count"].to_numpy(), seed=seed,
-                             frequency_b=b["train_count"].to_numpy() if own_counts else None)
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """The chapter's claim rows (C1; C3 is chapter 2b's row, see the module docstring)."""
+    return [claim_row(NAME, C1, C1_QUANTITY, c1_parts(session, runs_by_seed))]
 
 
-def paired_row(runs_by_seed: dict, name: str, a: str, b: str, measure: str, claim: str,
-               own_counts: bool = False) -> dict:
-    """One comparison ``a − b``: the paired difference (one seed) or its mean and t interval over seeds, and
-    the verdict on ``claim`` ("below" or "above" 0)."""
-    interval, basis = combine_seeds([paired(runs[a], runs[b], measure, seed=seed, own_counts=own_counts)
-                                     for seed, runs in runs_by_seed.items()])
-    return {"comparison": name, "measure": measure, "claim": f"difference {claim} 0",
-            "difference": interval["diff"], "lo": interval["lo"], "hi": interval["hi"],
-            "interval": basis, "verdict": verdict(interval, claim)}
+def vocab_numbers(session, runs_by_seed: dict) -> pd.DataFrame:
+    """C3's numbers on this world, shown without a verdict (chapter 2b decides C3): the subsampled SL against
+    plain SL (raw, paired over classes) and against the SL family's line (extrapolated when more accurate)."""
+    label = vocab_label(session)
+    parts = [paired_part(runs_by_seed, f"{label} − SL", label, "SL", "#predictions", "below"),
+             paired_part(runs_by_seed, f"{label} − SL", label, "SL", "top-1", "above"),
+             matched_seeds_part(runs_by_seed, family_labels(session), label,
+                                f"{label} vs the SL family's line")]
+    return pd.DataFrame({"comparison": [p.result() for p in parts], "basis": [p.basis for p in parts]})
 
 
-def beyond(full, here) -> str:
-    """The points of a ``full`` sweep that ``here`` does not run, in ``full``'s order ("none" if none)."""
-    extra = [x for x in full if x not in here]
-    return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in extra) or "none"
+def figure_groups(session) -> dict:
+    """run label -> group for the bias-against-top-1 figure."""
+    return {**{label: "SL family (linear head)" for label in family_labels(session)},
+            COSINE: "SL, cosine head", vocab_label(session): "SL + vocabulary subsampling", "CLIP": "CLIP"}
 
 
-def part_verdicts(table: pd.DataFrame, counted=None) -> dict:
-    """part -> :func:`~studylib.inference.joint_verdict` of its rows (a claim made of several comparisons), in
-    the order the parts first appear. ``counted``: a boolean mask of the rows that decide (default all)."""
-    rows = table if counted is None else table[counted]
-    return {part: joint_verdict(rows.loc[rows["part"] == part, "verdict"])
-            for part in dict.fromkeys(table["part"]) if (rows["part"] == part).any()}
+def figure_points(session, runs: dict):
+    """``model, group, top1, r, lo, hi`` of every model of the chapter, for the bias-against-top-1 figure."""
+    groups = figure_groups(session)
+    return bias_points({label: runs[label] for label in groups}, groups)
 
 
-def part_rows(chapter: str, table: pd.DataFrame, verdicts: dict, describe, prefix: str = "") -> list[dict]:
-    """Summary rows, one per part: its verdict and ``describe(row)`` of each of its comparisons."""
-    return [{"chapter": chapter, "claim": prefix + part, "verdict": word,
-             "result": "; ".join(describe(r) for r in table[table["part"] == part].itertuples())}
-            for part, word in verdicts.items()]
-
-
-def comparisons(runs_by_seed: dict, vocab_label: str) -> pd.DataFrame:
-    """The chapter's claims, one row each: the paired difference (per seed, then over seeds) and its verdict.
-
-    C1: CLIP is less biased than SL (#predictions and accuracy correlations lower).
-    C3 (first half): vocabulary subsampling makes SL less biased.
-    """
-    claims = [("CLIP − SL", "CLIP", "SL", "#predictions", "below"),
-              ("CLIP − SL", "CLIP", "SL", "accuracy", "below"),
-              ("SL + vocab − SL", vocab_label, "SL", "#predictions", "below")]
-    return pd.DataFrame([paired_row(runs_by_seed, *claim) for claim in claims])
-
-
-def accuracy_matched(family: dict, target, measure: str = "#predictions", seed: int = 0) -> dict:
-    """``target``'s correlation against the SL family's line of correlation on top-1 (paired class bootstrap)."""
-    col = MEASURES[measure]
-    tables = {label: photo(r) for label, r in family.items()}
-    t = photo(target)
-    if len({r.metrics["top1"] for r in family.values()}) < 2:      # e.g. the smoke preset: all at chance
-        nan = float("nan")
-        return {"residual": nan, "lo": nan, "hi": nan, "slope": nan, "intercept": nan, "n_models": len(family)}
-    return residual_from_trend([tab[col].to_numpy() for tab in tables.values()],
-                               [r.metrics["top1"] for r in family.values()], t[col].to_numpy(),
-                               target.metrics["top1"], t["train_count"].to_numpy(), seed=seed)
-
-
-def bias_points(runs: dict, groups: dict, measure: str = "#predictions") -> pd.DataFrame:
-    """``model, group, top1, r, lo, hi`` per run, for the bias-against-accuracy figure."""
-    short = {"#predictions": "pred", "accuracy": "acc"}[measure]
-    return pd.DataFrame([{"model": label, "group": groups[label], "top1": r.metrics["top1"],
-                          "r": r.metrics[f"spearman_{short}"], "lo": r.metrics[f"spearman_{short}_lo"],
-                          "hi": r.metrics[f"spearman_{short}_hi"]} for label, r in runs.items()])
+def full_adds(preset: str) -> str:
+    """What the ``full`` preset runs beyond ``preset`` (the same models, a larger world, more seeds)."""
+    if preset == "full":
+        return "nothing"
+    f = PRESETS["full"]
+    return (f"a larger world ({f['n_classes']} classes, {f['n_train']:,} pairs, {f['epochs']} epochs, wider "
+            f"models) and {len(PRESET_SEEDS['full'])} seeds")
 
 
 def frequency_estimation(world) -> dict:
@@ -189,11 +144,13 @@ def frequency_estimation_card_section(scores: dict, world) -> dict:
     return {"Frequency estimation from captions": estimation_section(scores, names)}
 
 
-# The paper's Fig 1a: ImageNet class frequencies in real pre-training corpora (files of ../shared/data/frequencies).
-CORPORA = {"LAION-400M": "laion400m_imagenet_ori", "LAION-2B": "laion2b_imagenet_ori", "CC-12M": "cc12m_imagenet_ori",
-           "YFCC-15M": "yfcc15m_imagenet_ori", "MetaCLIP-400M": "metaclip_400m_imagenet_ori",
-           "ImageNet-Captions": "incaps_imagenet_ori"}
-LAIONET = {f"LAIONet (threshold {t})": f"laionet_thresh{t}_ori" for t in ("0.7", "0.75", "0.8", "0.82", "0.85", "0.9")}
+# The paper's Fig 1a: ImageNet class frequencies in real pre-training corpora (files of
+# ../shared/data/frequencies).
+CORPORA = {"LAION-400M": "laion400m_imagenet_ori", "LAION-2B": "laion2b_imagenet_ori",
+           "CC-12M": "cc12m_imagenet_ori", "YFCC-15M": "yfcc15m_imagenet_ori",
+           "MetaCLIP-400M": "metaclip_400m_imagenet_ori", "ImageNet-Captions": "incaps_imagenet_ori"}
+LAIONET = {f"LAIONet (threshold {t})": f"laionet_thresh{t}_ori"
+           for t in ("0.7", "0.75", "0.8", "0.82", "0.85", "0.9")}
 
 
 def real_profiles(folder) -> dict | None:
@@ -212,34 +169,9 @@ def real_profiles(folder) -> dict | None:
 
 
 def long_tail_table(profiles: dict) -> pd.DataFrame:
-    """Each profile's Spearman (and Pearson of log counts) with LAION-400M and its imbalance, LAION-400M first.
-    ImageNet repeats some class names, so profiles are aligned by class order."""
+    """Each profile's Spearman (and Pearson of log counts) with LAION-400M and its imbalance, LAION-400M
+    first. ImageNet repeats some class names, so profiles are aligned by class order."""
     from studylib.captions.profiles import compare_profiles
 
     ref = profiles["LAION-400M"]
     return compare_profiles(ref, [p for name, p in profiles.items() if name != "LAION-400M"], align="order")
-
-
-DEFAULT_VOCAB_K = 64       # the notebook's default `vocab_k`
-
-
-def summary(registry, preset: str = "quick") -> list[dict]:
-    """The chapter's claims and computed verdicts from the registry's runs at the default parameters."""
-    from studylib.chapters.stored import not_run, stored, stored_by_seed
-    from studylib.session import Session
-
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    runs_by_seed = stored_by_seed(registry, s, lambda k: model_specs(s, DEFAULT_VOCAB_K, seed=k))
-    runs = {**runs_by_seed[s.params["seed"]], **stored(registry, sl_family_specs(s))}
-    if missing := not_run(NAME, *runs_by_seed.values(), runs):
-        return missing
-    vocab = f"SL + vocab {DEFAULT_VOCAB_K}"
-    rows = []
-    for r in comparisons(runs_by_seed, vocab).itertuples():
-        rows.append({"chapter": NAME, "claim": f"{r.comparison} < 0 ({r.measure} correlation with frequency)",
-                     "result": f"{r.difference:+.2f} [{r.lo:+.2f}, {r.hi:+.2f}]", "verdict": r.verdict})
-    family = {"SL": runs["SL"], **{k: v for k, v in runs.items() if k.startswith("SL ep=")}}
-    m = accuracy_matched(family, runs["CLIP"])
-    rows.append({"chapter": NAME, "claim": "CLIP below the SL family's bias-accuracy line (#predictions)",
-                 "result": f"{m['residual']:+.2f} [{m['lo']:+.2f}, {m['hi']:+.2f}]", "verdict": verdict(m, "below")})
-    return rows

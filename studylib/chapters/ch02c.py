@@ -12,29 +12,33 @@ pretraining-world CLIP (:mod:`studylib.chapters.pretraining`):
 * **diversity**: LAIONet's caption-to-class-text similarity threshold, every variant cut to
   the same number of pairs. C5: a lower threshold (more diverse images) improves robustness.
 
-Robustness is the mean per-class accuracy over the shifted test sets; every comparison is a
-paired difference over the same classes (over seeds where the preset runs several).
+As in the paper, *robustness* is robustness to the imbalance of the training data: how little
+per-class #predictions and accuracy follow training frequency (Spearman on the balanced
+in-distribution test set, each run against its own training counts; lower is more robust).
+*Discriminability* is top-1 on that test set. Accuracy on the shifted test sets is chapter 1's
+question (effective robustness), not this chapter's. Every comparison is a paired difference
+over the same classes (over seeds where the preset runs several), and every model compared
+must have learned (top-1 above 1.5× chance).
 
 Run::
 
-    python -m studylib run 02c --preset quick
+    python -m studylib run 02c_ --preset quick
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts, photo, robustness
+from studylib.chapters import worlds
+from studylib.chapters.evidence import (QUANTITY, ROBUSTNESS, beyond, learned_checks, paired_part, photo,
+                                        robustness_parts)
 from studylib.chapters.pretraining import pretraining_spec
+from studylib.claims import claim_row
+from studylib.config import world_config
 
 NAME = "02c_data_distribution"
-SHIFTS = ("v2", "sketch", "rendition", "objectnet")
-_DOMAINS = dict(test_domains=("photo", *SHIFTS))
-SIZES = {
-    "smoke": dict(n_classes=24, n_train=960, test_per_class=4, epochs=1, batch_size=32, **_DOMAINS),
-    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, **_DOMAINS),
-    "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=10, batch_size=128, **_DOMAINS),
-}
+SIZES = worlds.DISTRIBUTION
+AFTER: tuple = ()
 ALPHAS = {"smoke": (1.0, 2.0), "quick": (1.0, 2.0), "full": (0.5, 1.0, 1.5, 2.0)}
 # LAIONet profiles (files of the shared frequencies folder) imposed on the world at `full`.
 LAIONET_FILES = ("laionet_thresh0.7_ori", "laionet_thresh0.8_ori", "laionet_thresh0.9_ori")
@@ -43,17 +47,20 @@ LAIONET_FILES = ("laionet_thresh0.7_ori", "laionet_thresh0.8_ori", "laionet_thre
 # checks it). On the web-like default (mixed caption styles, q = 0.3) the threshold mostly selects caption
 # styles: the first quick run changed within-class diversity by 1% there. Set after that run, for that reason.
 DIVERSITY_WORLD = dict(source="encyclopedia", caption_image_words=1.0)
-# Similarity thresholds as quantiles of the captions' similarity; every kept set is cut to KEEP_SHARE of the pairs.
+# Similarity thresholds as quantiles of the captions' similarity; every kept set is cut to KEEP_SHARE of the
+# pairs.
 QUANTILES = {"smoke": (0.0, 0.5), "quick": (0.0, 0.5), "full": (0.0, 0.25, 0.5)}
 KEEP_SHARE = 0.5
 # Which variants also train with the pretrained text tower (the rest: `full` adds them).
-PRETRAINED = {"smoke": ("alpha", "source"), "quick": ("alpha", "source"), "full": ("alpha", "source", "threshold")}
+PRETRAINED = {"smoke": ("alpha", "source"), "quick": ("alpha", "source"),
+              "full": ("alpha", "source", "threshold")}
 HEADS = {"scratch": {}, "pretrained": dict(text_tower="init")}
 
 
 def _spec(s, label, head, seed, keep=None, **overrides):
     deps = {"text_init": pretraining_spec(s, seed)} if head == "pretrained" else None
-    return s.spec(f"{label}, {head}", objective="clip", seed=seed, keep=keep, deps=deps, **HEADS[head], **overrides)
+    return s.spec(f"{label}, {head}", objective="clip", seed=seed, keep=keep, deps=deps, **HEADS[head],
+                  **overrides)
 
 
 def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
@@ -68,15 +75,30 @@ def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
     for q in QUANTILES[preset]:
         above = np.flatnonzero(sims >= np.quantile(sims, q))
         if len(above) < n_keep:
-            raise ValueError(f"quantile {q} keeps {len(above)} pairs, fewer than the {n_keep} every variant needs")
+            raise ValueError(f"quantile {q} keeps {len(above)} pairs, fewer than the {n_keep} every variant "
+                             "needs")
         rng = np.random.default_rng([seed, int(q * 1000)])
         out[q] = np.sort(rng.choice(above, size=n_keep, replace=False))
     return out
 
 
+_KEEPS: dict = {}
+
+
+def diversity_keeps(s, seed: int | None = None) -> dict:
+    """:func:`similarity_keeps` of the session's diversity world (``DIVERSITY_WORLD``) for training seed
+    ``seed`` (each seed redraws the random cut), memoised in-process: :func:`specs` calls it for every seed,
+    and the notebook and the study's summary must get the same kept sets."""
+    seed = s.params["seed"] if seed is None else seed
+    key = (repr(world_config(s.params, **DIVERSITY_WORLD)), s.preset, seed)
+    if key not in _KEEPS:
+        _KEEPS[key] = similarity_keeps(s.world(**DIVERSITY_WORLD), s.preset, seed)
+    return _KEEPS[key]
+
+
 def laionet_specs(s, folder, seed: int | None = None) -> dict:
     """CLIP (scratch text tower) on the world with each LAIONet file's class profile (``full`` only; needs
-    the shared ``frequencies`` folder)."""
+    the shared ``frequencies`` folder). Shown, not part of a claim."""
     from pathlib import Path
 
     seed = s.params["seed"] if seed is None else seed
@@ -85,21 +107,25 @@ def laionet_specs(s, folder, seed: int | None = None) -> dict:
         path = Path(folder) / f"class_frequency_{stem}.txt"
         if not path.is_file():
             raise FileNotFoundError(f"LAIONet profile {path} is missing")
-        out[f"profile {stem}, scratch"] = _spec(s, f"profile {stem}", "scratch", seed, profile=str(path.resolve()))
+        out[f"profile {stem}, scratch"] = _spec(s, f"profile {stem}", "scratch", seed,
+                                                profile=str(path.resolve()))
     return out
 
 
-def specs(s, seed: int | None = None, keeps: dict | None = None) -> dict:
-    """label -> RunSpec of every variant at preset ``s.preset`` (``keeps`` from :func:`similarity_keeps`)."""
+def specs(session, seed: int | None = None, keeps: dict | None = None) -> dict:
+    """label -> RunSpec of every variant at the session's preset; the similarity variants' kept sets are
+    :func:`diversity_keeps` unless ``keeps`` (quantile -> indices) is given."""
+    s, preset = session, session.preset
     seed = s.params["seed"] if seed is None else seed
+    keeps = diversity_keeps(s, seed) if keeps is None else keeps
     out = {}
     for head in HEADS:
-        if head == "scratch" or "alpha" in PRETRAINED[s.preset]:
-            for a in ALPHAS[s.preset]:
+        if head == "scratch" or "alpha" in PRETRAINED[preset]:
+            for a in ALPHAS[preset]:
                 out[f"Zipf α={a:g}, {head}"] = _spec(s, f"Zipf α={a:g}", head, seed, zipf_alpha=a)
-        if head == "scratch" or "source" in PRETRAINED[s.preset]:
+        if head == "scratch" or "source" in PRETRAINED[preset]:
             out[f"curated source, {head}"] = _spec(s, "curated source", head, seed, source="imagenet")
-        if keeps and (head == "scratch" or "threshold" in PRETRAINED[s.preset]):
+        if head == "scratch" or "threshold" in PRETRAINED[preset]:
             for q, keep in keeps.items():
                 out[f"similarity ≥ q{q:g}, {head}"] = _spec(s, f"similarity ≥ q{q:g}", head, seed, keep=keep,
                                                             **DIVERSITY_WORLD)
@@ -107,60 +133,67 @@ def specs(s, seed: int | None = None, keeps: dict | None = None) -> dict:
 
 
 C4 = "C4: extreme imbalance (Zipf α=2 vs 1) makes CLIP more biased"
-SHIFT_HARMS = "web-like instead of curated data lowers top-1 on curated-like photos"
-SHIFT_HELPS = "web-like data raises robustness with a pretrained text head"
-C5 = "C5: a lower similarity threshold (more diverse images) raises robustness"
+SHIFT_HARMS = "Shift: web-like instead of curated data lowers discriminability on curated-like photos"
+SHIFT_HELPS = "Shift: web-like data raises robustness to imbalance with a pretrained text head"
+C5 = "C5: a lower similarity threshold (more diverse images) raises robustness to imbalance"
 
 
 def within_class_diversity(x, labels, keep) -> float:
-    """Mean over classes (with >= 3 kept images) of the summed pixel variance of the kept images of a class."""
+    """Mean over classes (with >= 3 kept images) of the summed pixel variance of a class's kept images."""
     mask = np.zeros(len(labels), bool)
     mask[keep] = True
-    values = [float(x[(labels == c) & mask].var(0).sum()) for c in np.unique(labels) if ((labels == c) & mask).sum() >= 3]
+    values = [float(x[(labels == c) & mask].var(0).sum()) for c in np.unique(labels)
+              if ((labels == c) & mask).sum() >= 3]
     return float(np.mean(values)) if values else float("nan")
 
 
 def overview(runs: dict) -> pd.DataFrame:
-    """One row per run: variant, text tower, pairs trained on, top-1, robustness, bias (with its interval)."""
+    """One row per run: variant, text tower, pairs trained on, top-1 (discriminability) and the Spearman
+    correlations of per-class #predictions and accuracy with its own training counts (robustness to imbalance,
+    lower is more robust)."""
     rows = []
     for label, r in runs.items():
         variant, head = label.rsplit(", ", 1)
-        rows.append({"model": label, "variant": variant, "head": head, "pairs": int(photo(r)["train_count"].sum()),
-                     "top1": r.metrics["top1"], "robustness": float(np.nanmean(robustness(r))),
-                     "r": r.metrics["spearman_pred"], "lo": r.metrics["spearman_pred_lo"],
-                     "hi": r.metrics["spearman_pred_hi"]})
+        m = r.metrics
+        rows.append({"model": label, "variant": variant, "head": head,
+                     "pairs": int(photo(r)["train_count"].sum()), "top1": m["top1"],
+                     "Spearman #predictions": m["spearman_pred"],
+                     "Spearman accuracy": m["spearman_acc"]})
     return pd.DataFrame(rows)
 
 
-def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
-    """C4, the distribution-shift claim's two halves, and C5, per text tower where the preset trains it."""
+def _heads(labels, *variants) -> list:
+    """The text towers for which every one of ``variants`` was trained."""
+    return [h for h in HEADS if all(f"{v}, {h}" in labels for v in variants)]
+
+
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """C4, the distribution-shift claim's two halves (discriminability; robustness to imbalance with the
+    pretrained head) and C5: each comparison per text tower trained, as parts with their own verdicts."""
     labels = next(iter(runs_by_seed.values()))
-    lo_a, hi_a = 1.0, max(ALPHAS[preset])
-    q_lo, q_hi = min(QUANTILES[preset]), max(QUANTILES[preset])
-    rows = []
-    for head in HEADS:
-        if f"Zipf α={hi_a:g}, {head}" in labels:
-            rows.append({"part": C4, "head": head, **paired_row(
-                runs_by_seed, f"Zipf α={hi_a:g} − α=1", f"Zipf α={hi_a:g}, {head}", f"Zipf α={lo_a:g}, {head}",
-                "#predictions", "above", own_counts=True)})
-        if f"curated source, {head}" in labels:
-            rows.append({"part": SHIFT_HARMS, "head": head, **paired_row(
-                runs_by_seed, "web − curated", f"Zipf α=1, {head}", f"curated source, {head}", "top-1", "below",
-                own_counts=True)})
-            rows.append({"part": SHIFT_HELPS, "head": head, **paired_row(
-                runs_by_seed, "web − curated", f"Zipf α=1, {head}", f"curated source, {head}", "robustness",
-                "above", own_counts=True)})
-        if f"similarity ≥ q{q_lo:g}, {head}" in labels:
-            rows.append({"part": C5, "head": head, **paired_row(
-                runs_by_seed, f"similarity ≥ q{q_lo:g} − ≥ q{q_hi:g}", f"similarity ≥ q{q_lo:g}, {head}",
-                f"similarity ≥ q{q_hi:g}, {head}", "robustness", "above", own_counts=True)})
-    return pd.DataFrame(rows)
+    hi_a = max(ALPHAS[session.preset])
+    q_lo, q_hi = min(QUANTILES[session.preset]), max(QUANTILES[session.preset])
+    alpha, web = (f"Zipf α={hi_a:g}", "Zipf α=1"), ("Zipf α=1", "curated source")
+    sim = (f"similarity ≥ q{q_lo:g}", f"similarity ≥ q{q_hi:g}")
 
+    def parts(variants, what, measure, claim, heads=tuple(HEADS)) -> list:
+        out = []
+        for head in _heads(labels, *variants):
+            if head in heads:
+                a, b = (f"{v}, {head}" for v in variants)
+                checks = learned_checks(runs_by_seed, a, b)
+                out += (robustness_parts(runs_by_seed, f"{what} ({head})", a, b, claim, checks=checks)
+                        if measure == "robustness" else
+                        [paired_part(runs_by_seed, f"{what} ({head})", a, b, measure, claim, own_counts=True,
+                                     checks=checks)])
+        return out
 
-def claim_verdicts(table: pd.DataFrame) -> dict:
-    """One verdict per claim. C4 and C5 must hold for every text tower tried; the shift claim is about
-    discriminability (any head) and robustness with the pretrained head."""
-    return part_verdicts(table, counted=(table["part"] != SHIFT_HELPS) | (table["head"] == "pretrained"))
+    rows = [(C4, ROBUSTNESS, parts(alpha, f"α={hi_a:g} − α=1", "robustness", "above")),
+            (SHIFT_HARMS, QUANTITY["top-1"], parts(web, "web − curated", "top-1", "below")),
+            (SHIFT_HELPS, ROBUSTNESS,
+             parts(web, "web − curated", "robustness", "below", heads=("pretrained",))),
+            (C5, ROBUSTNESS, parts(sim, f"≥ q{q_lo:g} − ≥ q{q_hi:g}", "robustness", "below"))]
+    return [claim_row(NAME, claim, quantity, found) for claim, quantity, found in rows if found]
 
 
 def full_adds(preset: str) -> str:
@@ -169,18 +202,3 @@ def full_adds(preset: str) -> str:
             f"{beyond(QUANTILES['full'], QUANTILES[preset])}; the pretrained text tower on "
             f"{beyond(PRETRAINED['full'], PRETRAINED[preset])} variants; the LAIONet profiles "
             f"{', '.join(LAIONET_FILES)}; three seeds")
-
-
-def summary(registry, preset: str = "quick") -> list[dict]:
-    """The chapter's claims and computed verdicts from the registry's runs at the default parameters."""
-    from studylib.chapters.stored import not_run, stored_by_seed
-    from studylib.session import Session
-
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    keeps = similarity_keeps(s.world(**DIVERSITY_WORLD), preset)
-    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k, keeps))
-    if missing := not_run(NAME, *runs_by_seed.values()):
-        return missing
-    table = claims(runs_by_seed, preset)
-    return part_rows(NAME, table, claim_verdicts(table),
-                     lambda r: f"{r.head}: {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")

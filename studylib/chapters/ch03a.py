@@ -4,43 +4,59 @@ The training set's rarest classes are trimmed to one pair each (one-shot) or non
 (zero-shot); every model is evaluated on all classes, and accuracy is reported on the
 trimmed tail and on the other classes separately (notebook ``03a_extreme_tail``):
 
-* SL with a linear head;
+* SL with a linear head (shown, never a baseline: it scores 0 on classes it never saw, by
+  construction);
 * SL with **fixed class prototypes**: the class-prompt embeddings of the pretraining-world
   CLIP (:func:`studylib.chapters.pretraining.pretraining_spec`: a world holding every
   ImageNet concept, so its text tower has seen each class named; chapter 2c trains it);
 * the same with **vocabulary subsampling** (``vocab_k`` classes scored per step);
 * SL with the concepts' MiniLM vectors as prototypes, a labelled **oracle** control (those
-  vectors generate this world's pixels);
+  vectors generate this world's pixels), without and with vocabulary subsampling;
 * **CLIP with that text tower frozen**.
 
 C8: CLIP with the frozen pretrained tower reaches the zero-/one-shot tail, and SL gets there
-with fixed CLIP prototypes *and* vocabulary subsampling, not with the prototypes alone. Fig 9
-asks why: the heads' cosine affinities (do SL's tail weights collapse together?) and the
-per-class accuracy and #predictions of head and tail. The world is chapter 2c's.
+with fixed CLIP prototypes *and* vocabulary subsampling, not with the prototypes alone. Each
+model's tail top-1 is judged against chance; the oracle with subsampling is the manipulation
+check that this world's tail can be reached by fixed prototypes at all. Fig 9 asks why: the
+heads' absolute cosine affinities and the effective rank of the tail rows (do SL's tail
+weights collapse together?) and the per-class accuracy and #predictions of head and tail.
+The world is chapter 2c's (:data:`studylib.chapters.worlds.DISTRIBUTION`).
 
 Run::
 
-    python -m studylib run 03a --preset quick
+    python -m studylib run 03a_ --preset quick
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from studylib.chapters.ch02 import beyond, id_table, part_rows, part_verdicts
-from studylib.chapters.ch02c import SIZES
+from studylib.chapters.evidence import beyond, chance, id_table, learned
 from studylib.chapters.pretraining import pretraining_spec
-from studylib.inference import combine_seeds, paired_mean_difference, verdict
+from studylib.chapters.worlds import DISTRIBUTION
+from studylib.claims import baseline_can_lose, check, claim_row, direction, format_value, untestable
+from studylib.inference import combine_seeds, paired_mean_difference
+from studylib.metrics import class_resamples, percentile_interval
 
 NAME = "03a_extreme_tail"
+SIZES = DISTRIBUTION
+AFTER = ("02c_data_distribution",)        # its world and the pretraining-world CLIP are chapter 2c's runs
 TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3, 0.5)}   # share of classes trimmed
 SHOTS = {"one-shot": 1, "zero-shot": 0}                                       # pairs each trimmed class keeps
 VOCAB_K = {"smoke": 8, "quick": 32, "full": 64}
-MODELS = ("SL, linear", "SL, CLIP prototypes", "SL, CLIP prototypes + vocab", "SL, MiniLM prototypes (oracle)",
-          "CLIP, frozen text tower")
+LINEAR, PROTOS, PROTOS_VOCAB = "SL, linear", "SL, CLIP prototypes", "SL, CLIP prototypes + vocab"
+ORACLE, ORACLE_VOCAB = "SL, MiniLM prototypes (oracle)", "SL, MiniLM prototypes + vocab (oracle)"
+CLIP_FROZEN = "CLIP, frozen text tower"
+MODELS = (LINEAR, PROTOS, PROTOS_VOCAB, ORACLE, ORACLE_VOCAB, CLIP_FROZEN)
 # SL's fixed CLIP prototypes *are* the frozen-tower CLIP's class embeddings (same tower, same prompts), so one
 # panel shows both; the oracle's prototypes are the third.
-AFFINITY_MODELS = ("SL, linear", "CLIP, frozen text tower", "SL, MiniLM prototypes (oracle)")
+AFFINITY_MODELS = (LINEAR, CLIP_FROZEN, ORACLE)
+QUANTITY = {"tail": "tail top-1: mean per-class accuracy on the trimmed classes, against chance "
+                    "(1 / #classes)",
+            "difference": "tail top-1: mean per-class accuracy on the trimmed classes, paired over them",
+            "collapse": "geometry of the trimmed classes' head rows: mean cosine between them (absolute, not "
+                        "relative to the head's mean) and their effective rank (exp entropy of normalised "
+                        "singular values)"}
 
 
 def tail_classes(counts, share: float) -> np.ndarray:
@@ -75,19 +91,19 @@ def label(model: str, mode: str, share: float) -> str:
     return f"{model} · {mode} {share:g}"
 
 
-def specs(s, world, seed: int | None = None) -> dict:
-    """Every model at every (tail share, one-/zero-shot) trim of ``world``'s training set."""
+def specs(session, seed: int | None = None) -> dict:
+    """Every model at every (tail share, one-/zero-shot) trim of the session's world (chapter 2c's)."""
+    s = session
     seed = s.params["seed"] if seed is None else seed
-    pre = pretraining_spec(s, seed)
-    heads = {"SL, linear": dict(objective="sl"),
-             "SL, CLIP prototypes": dict(objective="sl", head="prototype", deps={"prototypes": pre}),
-             "SL, CLIP prototypes + vocab": dict(objective="sl", head="prototype", vocab_k=VOCAB_K[s.preset],
-                                                 deps={"prototypes": pre}),
-             "SL, MiniLM prototypes (oracle)": dict(objective="sl", head="prototype"),
-             "CLIP, frozen text tower": dict(objective="clip", text_tower="frozen", deps={"text_init": pre})}
+    world, pre, k = s.world(), pretraining_spec(s, seed), VOCAB_K[s.preset]
+    heads = {LINEAR: dict(objective="sl"),
+             PROTOS: dict(objective="sl", head="prototype", deps={"prototypes": pre}),
+             PROTOS_VOCAB: dict(objective="sl", head="prototype", vocab_k=k, deps={"prototypes": pre}),
+             ORACLE: dict(objective="sl", head="prototype"),
+             ORACLE_VOCAB: dict(objective="sl", head="prototype", vocab_k=k),
+             CLIP_FROZEN: dict(objective="clip", text_tower="frozen", deps={"text_init": pre})}
     out = {}
-    for share in TAIL_SHARES[s.preset]:
-        tail = tail_classes(world.class_counts, share)
+    for share, tail in tails_of(world, s.preset).items():
         for mode, shots in SHOTS.items():
             keep = trimmed_keep(world.train.labels, tail, shots, seed=s.params["world_seed"])
             for model in MODELS:
@@ -122,43 +138,85 @@ def group_means(per_class_rows: pd.DataFrame) -> pd.DataFrame:
                          sort=False).reset_index()
 
 
-def _tail_accuracy(run, tail) -> np.ndarray:
+def tail_accuracy(run, tail) -> np.ndarray:
+    """Per-class accuracy of ``run`` on the ``tail`` classes."""
     pc = per_class(run, tail)
     return pc.loc[pc["tail"], "accuracy"].to_numpy()
 
 
-# (part, comparison a − b, claim): each on the tail classes' accuracy, paired over those classes
-PARTS = (("CLIP with a frozen pretrained tower reaches the tail", "CLIP, frozen text tower", "SL, linear", "above"),
-         ("SL reaches it with CLIP prototypes and vocabulary subsampling", "SL, CLIP prototypes + vocab",
-          "SL, linear", "above"),
-         ("not with the prototypes alone", "SL, CLIP prototypes + vocab", "SL, CLIP prototypes", "above"),
-         ("oracle control (reported)", "SL, MiniLM prototypes (oracle)", "SL, linear", None))
+def mean_interval(values, seed: int = 0, n_boot: int = 2000) -> dict:
+    """The mean of per-class values with a 95% percentile bootstrap interval over the classes."""
+    v = np.asarray(values, dtype=float)
+    lo, hi = percentile_interval(v[class_resamples(len(v), n_boot, seed)].mean(1))
+    return {"diff": float(v.mean()), "lo": lo, "hi": hi}
 
 
-def claims(runs_by_seed: dict, tails: dict, preset: str) -> pd.DataFrame:
-    """C8's parts at every (share, mode): tail accuracy a − b, paired over the tail classes (per seed, then a t
-    interval over seeds where there are several)."""
-    rows = []
-    for share in TAIL_SHARES[preset]:
-        for mode in SHOTS:
-            for part, a, b, claim in PARTS:
-                per_seed = [paired_mean_difference(_tail_accuracy(runs[label(a, mode, share)], tails[share]),
-                                                   _tail_accuracy(runs[label(b, mode, share)], tails[share]),
-                                                   seed=k) for k, runs in runs_by_seed.items()]
-                d, basis = combine_seeds(per_seed)
-                rows.append({"part": part, "share": share, "mode": mode, "comparison": f"{a} − {b}",
-                             "measure": "tail top-1", "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-                             "interval": basis.replace("classes", "tail classes"),
-                             "claim": f"difference {claim} 0" if claim else "reported",
-                             "verdict": verdict(d, claim) if claim else ""})
-    return pd.DataFrame(rows)
+def tail_difference(runs: dict, a: str, b: str, tail, seed: int = 0) -> dict:
+    """Tail top-1 of ``a`` − ``b`` paired over the tail classes, refusing a baseline ``b`` that cannot lose
+    (:func:`studylib.claims.baseline_can_lose`: e.g. a linear head on classes it never saw, 0 by construction,
+    against which every difference is ≥ 0 before any training)."""
+    base = baseline_can_lose(tail_accuracy(runs[b], tail), f"{b} on the trimmed tail")
+    return paired_mean_difference(tail_accuracy(runs[a], tail), base, seed=seed)
 
 
-def c8_verdicts(claims_table: pd.DataFrame, collapse_table: pd.DataFrame) -> dict:
-    """part -> verdict over every share and mode, the collapse of SL's tail included (the oracle control
-    decides nothing)."""
-    t = pd.concat([claims_table, collapse_table], ignore_index=True)
-    return part_verdicts(t, t["claim"] != "reported")
+def tail_top1(runs_by_seed: dict, model: str, mode: str, share: float, tail) -> tuple[dict, str, float, list]:
+    """``model``'s tail top-1 with its interval (bootstrap over tail classes; t over seeds where several),
+    what the interval rests on, chance, and a "learned" check per seed (top-1 over all classes > 1.5×
+    chance)."""
+    per_seed, floor, learnt = [], [], []
+    for k, runs in runs_by_seed.items():
+        run = runs[label(model, mode, share)]
+        per_seed.append(mean_interval(tail_accuracy(run, tail), seed=k))
+        floor.append(chance(run))
+        learnt.append(learned(f"{model} ({mode} {share:g}, seed {k})", run))
+    d, basis = combine_seeds(per_seed)
+    basis = basis.replace("paired bootstrap over classes", "bootstrap over tail classes")
+    return d, basis, max(floor), learnt
+
+
+def reaches_tail(runs_by_seed: dict, model: str, mode: str, share: float, tail, checks=()):
+    """Part: ``model``'s tail top-1 above chance. A tail accuracy at or below chance is not reaching the tail,
+    whatever a baseline scores."""
+    d, basis, floor, learnt = tail_top1(runs_by_seed, model, mode, share, tail)
+    return direction(f"{model}, {mode} {share:g}: tail top-1", d["diff"], d["lo"], d["hi"], "above",
+                     basis=f"{basis}; chance {floor:.3f}", checks=(*learnt, *checks), threshold=floor)
+
+
+def oracle_check(runs_by_seed: dict, mode: str, share: float, tail):
+    """Manipulation check: fixed prototypes with subsampling can reach this world's tail at all (the MiniLM
+    oracle's tail top-1 interval lies above chance). If even the oracle cannot, a failure of SL's CLIP
+    prototypes says nothing about the recipe."""
+    d, _, floor, _ = tail_top1(runs_by_seed, ORACLE_VOCAB, mode, share, tail)
+    return check(f"the oracle with subsampling reaches the tail ({mode} {share:g})", d["lo"] > floor,
+                 f"tail top-1 {format_value(d['diff'], d['lo'], d['hi'])}, chance {floor:.3f}")
+
+
+def prototypes_alone(runs_by_seed: dict, mode: str, share: float, tail, checks=()):
+    """Part: SL with CLIP prototypes + subsampling − the prototypes alone, tail top-1 paired over tail
+    classes, above 0; untestable where the baseline cannot lose (constant over the tail classes)."""
+    name = f"{PROTOS_VOCAB} − {PROTOS}, {mode} {share:g}: tail top-1"
+    try:
+        per_seed = [tail_difference(runs, label(PROTOS_VOCAB, mode, share), label(PROTOS, mode, share), tail,
+                                    seed=k) for k, runs in runs_by_seed.items()]
+    except ValueError as err:
+        return untestable(name, check("the baseline could lose", False, str(err).split(":")[0]))
+    d, basis = combine_seeds(per_seed)
+    return direction(name, d["diff"], d["lo"], d["hi"], "above",
+                     basis=basis.replace("classes", "tail classes"), checks=checks)
+
+
+def c8_rows(runs_by_seed: dict, tails: dict, preset: str) -> list[dict]:
+    """C8's three claim rows, each with one part per (tail share, one-/zero-shot trim)."""
+    grid = [(share, mode) for share in TAIL_SHARES[preset] for mode in SHOTS]
+    oracle = {(s, m): oracle_check(runs_by_seed, m, s, tails[s]) for s, m in grid}
+    clip = [reaches_tail(runs_by_seed, CLIP_FROZEN, m, s, tails[s]) for s, m in grid]
+    sl = [reaches_tail(runs_by_seed, PROTOS_VOCAB, m, s, tails[s], checks=(oracle[s, m],)) for s, m in grid]
+    alone = [prototypes_alone(runs_by_seed, m, s, tails[s], checks=(oracle[s, m],)) for s, m in grid]
+    return [claim_row(NAME, "C8: CLIP with a frozen pretrained text tower reaches the trimmed tail",
+                      QUANTITY["tail"], clip),
+            claim_row(NAME, "C8: SL reaches the tail with fixed CLIP prototypes and vocabulary subsampling",
+                      QUANTITY["tail"], sl),
+            claim_row(NAME, "C8: not with the CLIP prototypes alone", QUANTITY["difference"], alone)]
 
 
 # ---------------------------------------------------------------- Fig 9: why
@@ -170,32 +228,100 @@ def affinity(weights, order=None) -> np.ndarray:
     return w @ w.T
 
 
-def tail_cohesion(weights, tail) -> np.ndarray:
-    """Per tail class: its mean cosine to the other tail classes' head rows minus its mean cosine to the other
-    classes' rows. Above 0: the tail rows sit closer to each other than to the rest (they collapse together);
-    the subtraction removes how spread the head is overall."""
-    a = affinity(weights)
-    rest = np.setdiff1d(np.arange(len(a)), tail)
-    within = (a[np.ix_(tail, tail)].sum(1) - np.diag(a)[tail]) / (len(tail) - 1)
-    return within - a[np.ix_(tail, rest)].mean(1)
+def tail_cosine(weights, tail) -> np.ndarray:
+    """Per tail class: its mean cosine to the other tail classes' head rows, as is (not minus the head's mean
+    cosine: a head whose rows all sit at cosine 0.9 is collapsed, however uniformly)."""
+    a = affinity(weights)[np.ix_(tail, tail)]
+    return (a.sum(1) - np.diag(a)) / (len(tail) - 1)
 
 
-def collapse(runs_by_seed: dict, tails: dict, preset: str) -> pd.DataFrame:
-    """Do SL's tail head rows collapse together? Per tail class, its :func:`tail_cohesion` in SL's learned
-    linear head minus in CLIP's class embeddings (zero-shot trim, largest share), paired over tail classes."""
+def effective_rank(rows) -> float:
+    """exp(entropy) of the normalised singular values of the unit-normalised rows: about how many directions
+    they span (1 when all rows are parallel, the row count when they are orthogonal; Roy & Vetterli 2007)."""
+    w = np.asarray(rows, dtype=np.float64)
+    w = w / np.linalg.norm(w, axis=1, keepdims=True).clip(1e-12)
+    return spectral_rank(np.linalg.svd(w, compute_uv=False))
+
+
+def spectral_rank(singular_values) -> float:
+    """exp(entropy) of singular values normalised to sum to 1."""
+    s = np.asarray(singular_values, dtype=np.float64)
+    p = s[s > 1e-12] / s.sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def rank_difference(a, b) -> dict:
+    """effective_rank(a) − effective_rank(b) of two heads' rows of the same classes, with a paired jackknife
+    interval over those classes (leave one class out of both heads; estimate ± 1.96 jackknife SE). Not the
+    class bootstrap: a resample repeats rows, and repeated rows lower a rank by themselves, so its interval
+    would sit below the estimate."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = len(a)
+    full = effective_rank(a) - effective_rank(b)
+    loo = np.array([effective_rank(np.delete(a, i, 0)) - effective_rank(np.delete(b, i, 0))
+                    for i in range(n)])
+    se = float(np.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
+    return {"diff": full, "lo": full - 1.96 * se, "hi": full + 1.96 * se,
+            "a": effective_rank(a), "b": effective_rank(b)}
+
+
+def collapse_parts(heads_by_seed: dict, tail, learner: str = LINEAR, fixed: str = CLIP_FROZEN) -> list:
+    """Does ``learner``'s head collapse its tail rows more than the ``fixed`` prototypes? Per seed, the tail
+    rows' absolute mean cosine (paired bootstrap over tail classes, above 0) and their effective rank (paired
+    jackknife over tail classes, below 0); ``heads_by_seed``: seed -> model -> head weights. Each part's
+    basis gives both heads' values."""
+    cos, rank, shown = [], [], {"cos": [], "rank": []}
+    for k, heads in heads_by_seed.items():
+        a, b = heads[learner], heads[fixed]
+        c = paired_mean_difference(tail_cosine(a, tail), tail_cosine(b, tail), seed=k)
+        r = rank_difference(a[tail], b[tail])
+        cos.append(c), rank.append(r)
+        shown["cos"].append(f"{c['a']:.2f} vs {c['b']:.2f}")
+        shown["rank"].append(f"{r['a']:.1f} vs {r['b']:.1f} of {len(tail)} rows")
+    out = []
+    for key, per_seed, what, claim in (("cos", cos, "mean cosine between tail rows", "above"),
+                                       ("rank", rank, "effective rank of the tail rows", "below")):
+        d, basis = combine_seeds(per_seed)
+        basis = basis.replace("classes", "tail classes") + f"; {learner} vs {fixed}: " + ", ".join(shown[key])
+        basis = basis if key == "cos" else basis.replace("paired bootstrap", "paired jackknife")
+        out.append(direction(f"{learner} − {fixed}: {what}", d["diff"], d["lo"], d["hi"], claim, basis=basis))
+    return out
+
+
+def head_weights(runs_by_seed: dict, share: float, mode: str = "zero-shot") -> dict:
+    """seed -> model -> classifier weights of the affinity models at one trim."""
+    return {k: {m: runs[label(m, mode, share)].array("classifier_weights") for m in AFFINITY_MODELS}
+            for k, runs in runs_by_seed.items()}
+
+
+def collapse_row(runs_by_seed: dict, tails: dict, preset: str) -> dict:
+    """Fig 9's explanation as a claim row: SL's learned tail rows collapse together, fixed CLIP prototypes do
+    not (zero-shot trim, largest share)."""
     share = max(TAIL_SHARES[preset])
-    per_seed = []
-    for k, runs in runs_by_seed.items():
-        w = {m: runs[label(m, "zero-shot", share)].array("classifier_weights") for m in ("SL, linear",
-                                                                                           "CLIP, frozen text tower")}
-        per_seed.append(paired_mean_difference(tail_cohesion(w["SL, linear"], tails[share]),
-                                               tail_cohesion(w["CLIP, frozen text tower"], tails[share]), seed=k))
-    d, basis = combine_seeds(per_seed)
-    return pd.DataFrame([{"part": "SL's tail head rows collapse together", "share": share, "mode": "zero-shot",
-                          "comparison": "SL, linear − CLIP, frozen text tower", "measure": "tail cohesion (cosine)",
-                          "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-                          "interval": basis.replace("classes", "tail classes"), "claim": "difference above 0",
-                          "verdict": verdict(d, "above")}])
+    parts = collapse_parts(head_weights(runs_by_seed, share), tails[share])
+    return claim_row(NAME, "Fig 9: SL's tail head rows collapse together, fixed CLIP prototypes do not",
+                     QUANTITY["collapse"], parts)
+
+
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """C8's rows and Fig 9's collapse row, from the runs of :func:`specs` per seed."""
+    tails = tails_of(session.world(), session.preset)
+    return [*c8_rows(runs_by_seed, tails, session.preset), collapse_row(runs_by_seed, tails, session.preset)]
+
+
+def tail_reach(runs: dict, tails: dict, preset: str) -> pd.DataFrame:
+    """Per model and trim: tail top-1, chance, and the tail top-1 above chance as a share of the oracle's
+    (with subsampling): how much of what this world's tail allows a model reaches."""
+    rows = []
+    for share in TAIL_SHARES[preset]:
+        for mode in SHOTS:
+            top = {m: float(tail_accuracy(runs[label(m, mode, share)], tails[share]).mean()) for m in MODELS}
+            c = chance(runs[label(ORACLE_VOCAB, mode, share)])
+            span = top[ORACLE_VOCAB] - c
+            rows += [{"share": share, "mode": mode, "model": m, "tail top-1": t, "chance": c,
+                      "share of the oracle's reach": (t - c) / span if span > 0 else float("nan")}
+                     for m, t in top.items()]
+    return pd.DataFrame(rows)
 
 
 def affinities(runs: dict, tail, preset: str) -> dict:
@@ -208,15 +334,18 @@ def affinities(runs: dict, tail, preset: str) -> dict:
 
 
 def head_geometry(matrices: dict, n_tail: int) -> pd.DataFrame:
-    """Mean off-diagonal cosine within the tail, within the other classes and between them, per head (matrices
-    from :func:`affinities`: other classes first, the ``n_tail`` tail classes last)."""
+    """Mean off-diagonal cosine (absolute) within the tail, within the other classes and between them, and the
+    effective rank of the tail rows, per head (matrices from :func:`affinities`: other classes first, the
+    ``n_tail`` tail classes last; the rank from the tail block's eigenvalues, the squared singular values)."""
     rows = []
     for model, a in matrices.items():
         n = len(a)
         off = ~np.eye(n, dtype=bool)
         t, r = slice(n - n_tail, n), slice(0, n - n_tail)
+        rank = spectral_rank(np.sqrt(np.linalg.eigvalsh(a[t, t]).clip(0)))
         rows.append({"model": model, "tail-tail": float(a[t, t][off[t, t]].mean()),
-                     "others-others": float(a[r, r][off[r, r]].mean()), "tail-others": float(a[t, r].mean())})
+                     "others-others": float(a[r, r][off[r, r]].mean()), "tail-others": float(a[t, r].mean()),
+                     f"effective rank of the {n_tail} tail rows": rank})
     return pd.DataFrame(rows)
 
 
@@ -229,21 +358,3 @@ def tail_predictions(rows: pd.DataFrame) -> pd.DataFrame:
 
 def full_adds(preset: str) -> str:
     return f"tail shares {beyond(TAIL_SHARES['full'], TAIL_SHARES[preset])}; three seeds"
-
-
-def summary(registry, preset: str = "quick") -> list[dict]:
-    """C8's parts and the collapse of SL's tail, with computed verdicts from the registry's runs."""
-    from studylib.chapters.stored import not_run, stored_by_seed
-    from studylib.session import Session
-
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    world = s.world()
-    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, world, k))
-    if missing := not_run(NAME, *runs_by_seed.values()):
-        return missing
-    tails = tails_of(world, preset)
-    c, why = claims(runs_by_seed, tails, preset), collapse(runs_by_seed, tails, preset)
-    t = pd.concat([c[c["claim"] != "reported"], why], ignore_index=True)
-    return part_rows(NAME, t, c8_verdicts(c, why), prefix="C8: ",
-                     describe=lambda r: f"{r.mode} {r.share:g}: {r.comparison} {r.difference:+.3f} "
-                                        f"[{r.lo:+.3f}, {r.hi:+.3f}]")

@@ -15,12 +15,16 @@ accuracy, accuracy on the tail third of classes, and the Spearman correlations o
 logits. The split and τ are seeded and printed. Binned statistics (Fig 11b) show per
 log-frequency bin the mean and standard deviation of per-class accuracy and #predictions.
 
-C12: CLIP is still biased (its #predictions correlate with frequency), and logit adjustment
-with an estimated prior removes part of that bias.
+C12: CLIP is still biased (its #predictions correlate with frequency: robustness to
+imbalance, as chapter 2 measures it), and logit adjustment with an estimated prior removes
+part of that bias. Fig 12: CLIP is more biased on a fine-grained concept set than on a
+coarse one (CLIP on chapter 2c's world, :data:`studylib.chapters.worlds.DISTRIBUTION`, and on
+the same world drawn from the dogs subtree). Fig 14: two real frequency estimators agree on
+every concept set but DTD.
 
 Run::
 
-    python -m studylib run 04 --preset quick
+    python -m studylib run 04_ --preset quick
 """
 from __future__ import annotations
 
@@ -28,21 +32,31 @@ import numpy as np
 import pandas as pd
 
 from studylib import debias
+from studylib.chapters.evidence import QUANTITY, id_table, learned
+from studylib.chapters.worlds import DISTRIBUTION, IMBALANCE, IMBALANCE_VOCAB_K, imbalance_specs
+from studylib.claims import check, claim_row, direction, format_value
 from studylib.evaluate import confusion_matrix
-from studylib.chapters.ch02 import DEFAULT_VOCAB_K, SIZES, id_table, model_specs, part_rows, part_verdicts
-from studylib.inference import combine_seeds, paired_difference, paired_mean_difference, verdict
+from studylib.inference import combine_seeds, paired_difference
 from studylib.metrics import binned, frequency_correlation, per_class_accuracy, per_class_predictions
 
 NAME = "04_discussions"
+SIZES = IMBALANCE                         # chapter 2's world: its stored CLIP and SL logits are read here
+AFTER = ("02_imbalance", "02c_data_distribution")
 MODELS = ("CLIP", "SL")
 METHODS = ("raw", "oracle", "unlabelled", "labelled (GLA)")
 HELDOUT_SHARE, TAU, TAIL_SHARE = 0.5, 1.0, 1 / 3
 
 
-def specs(s, seed: int | None = None) -> dict:
-    """Chapter 2's CLIP and SL runs (the same registry entries)."""
-    every = model_specs(s, DEFAULT_VOCAB_K, seed)
-    return {m: every[m] for m in MODELS}
+def specs(session, seed: int | None = None) -> dict:
+    """Every run the claims need: chapter 2's CLIP and SL (the same registry entries) and CLIP on a coarse
+    and a fine-grained concept set of chapter 2c's world (:func:`concept_set_specs`)."""
+    every = imbalance_specs(session, IMBALANCE_VOCAB_K, seed)
+    return {**{m: every[m] for m in MODELS}, **concept_set_specs(session, seed)}
+
+
+def imbalance_runs(runs: dict) -> dict:
+    """The chapter-2 runs of a :func:`specs` mapping (CLIP and SL), for the logit adjustment."""
+    return {m: runs[m] for m in MODELS}
 
 
 def _counts(run) -> np.ndarray:
@@ -132,44 +146,36 @@ def scores(runs: dict, seed: int = 0, tau: float = TAU) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claims(runs_by_seed: dict, tau: float = TAU) -> pd.DataFrame:
-    """C12's parts for CLIP. Still biased: the #predictions correlation with frequency above 0 (bootstrap over
-    classes). Debiasing removes part of it: with the unlabelled and the labelled estimate, the correlation
-    after − before below 0 (paired over classes), and tail accuracy after − before (reported)."""
-    tables, counts = {}, {}
+def c12_rows(runs_by_seed: dict, tau: float = TAU) -> list[dict]:
+    """C12's rows for CLIP. Still biased: its Spearman(#predictions, frequency) above 0 (bootstrap over
+    classes). Logit adjustment removes part of it: with the unlabelled and the labelled estimate, that
+    correlation after − before below 0 (paired over the evaluation half's classes); checked that CLIP
+    learned and that there is a bias to remove. The oracle prior and tail accuracy are in :func:`scores`,
+    not judged."""
+    tables, counts, raw, checks = {}, {}, [], []
     for k, runs in runs_by_seed.items():             # each seed's adjustments, estimated once
         counts[k] = _counts(runs["CLIP"])
         adj = adjusted_logits(runs["CLIP"], k, tau)
         tables[k] = {m: per_class(*adj[m], len(counts[k])) for m in METHODS}
-    per_seed = []
-    for k in runs_by_seed:
         c = frequency_correlation(tables[k]["raw"]["predictions"], counts[k], seed=k)
-        per_seed.append({"diff": c["r"], "lo": c["lo"], "hi": c["hi"]})
-    d, basis = combine_seeds(per_seed)
-    rows = [{"part": "CLIP is still biased", "comparison": "raw CLIP", "measure": "Spearman(#predictions, frequency)",
-             "difference": d["diff"], "lo": d["lo"], "hi": d["hi"], "interval": basis.replace("paired ", ""),
-             "claim": "above 0", "verdict": verdict(d, "above")}]
-    for method in ("unlabelled", "labelled (GLA)", "oracle"):
-        for measure in ("Spearman(#predictions, frequency)", "tail accuracy"):
-            per_seed = []
-            for k in runs_by_seed:
-                after, before = tables[k][method], tables[k]["raw"]
-                if measure == "tail accuracy":
-                    tail = counts[k] <= np.quantile(counts[k], TAIL_SHARE)
-                    per_seed.append(paired_mean_difference(after["accuracy"][tail], before["accuracy"][tail], seed=k))
-                else:
-                    per_seed.append(paired_difference(after["predictions"], before["predictions"], counts[k], seed=k))
-            d, basis = combine_seeds(per_seed)
-            decides = method != "oracle" and measure != "tail accuracy"
-            claim = "above" if measure == "tail accuracy" else "below"
-            rows.append({"part": "logit adjustment removes part of it" if decides else "reported",
-                         "comparison": f"{method} − raw", "measure": measure, "difference": d["diff"], "lo": d["lo"],
-                         "hi": d["hi"], "interval": basis, "claim": f"difference {claim} 0", "verdict": verdict(d, claim)})
-    return pd.DataFrame(rows)
-
-
-def c12_verdicts(table: pd.DataFrame) -> dict:
-    return part_verdicts(table, table["part"] != "reported")
+        raw.append({"diff": c["r"], "lo": c["lo"], "hi": c["hi"]})
+        checks.append(learned(f"CLIP (seed {k})", runs["CLIP"]))
+    d, basis = combine_seeds(raw)
+    biased = direction("raw CLIP, Spearman(#predictions, frequency)", d["diff"], d["lo"], d["hi"], "above",
+                       basis=basis.replace("paired ", "") + "; evaluation half of the test set",
+                       checks=checks)
+    to_remove = check("there is a bias to remove (raw CLIP's interval above 0)", biased.lo > 0,
+                      format_value(biased.estimate, biased.lo, biased.hi))
+    parts = []
+    for method in ("unlabelled", "labelled (GLA)"):
+        per_seed = [paired_difference(tables[k][method]["predictions"], tables[k]["raw"]["predictions"],
+                                      counts[k], seed=k) for k in runs_by_seed]
+        d, basis = combine_seeds(per_seed)
+        parts.append(direction(f"{method} − raw, Spearman(#predictions, frequency)", d["diff"], d["lo"],
+                               d["hi"], "below", basis=f"{basis}; τ = {tau:g}", checks=(*checks, to_remove)))
+    return [claim_row(NAME, "C12: CLIP is still biased", QUANTITY["#predictions"], [biased]),
+            claim_row(NAME, "C12: logit adjustment with an estimated prior removes part of CLIP's bias",
+                      "change of " + QUANTITY["#predictions"], parts)]
 
 
 def binned_statistics(runs: dict, edges=None, n_bins: int = 6) -> pd.DataFrame:
@@ -231,27 +237,35 @@ def estimator_agreement(shared_data) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def dtd_is_the_exception(agreement: pd.DataFrame, estimate: str = "relevant") -> dict:
-    """The paper's reading of Fig 14: the two estimators agree on every concept set except DTD. Per corpus,
-    DTD's Spearman interval must lie wholly below every other set's (independent class sets, so separated 95%
-    intervals, a conservative test). Uses ``estimate`` counts, or ``matched`` where a set has none."""
-    from studylib.inference import WORDS, joint_verdict
+def dtd_part(pairs: dict, corpus: str):
+    """One corpus's part of :func:`dtd_row`; ``pairs``: concept set -> (paper's counts, theirs), aligned."""
+    from studylib.inference import unpaired_difference
+    from studylib.metrics import correlation
 
-    words = {}
-    for corpus, g in agreement.groupby("corpus", sort=False):
-        best = g[g["estimate"] == estimate].set_index("concept set")
-        fallback = g[g["estimate"] == "matched"].set_index("concept set")
-        best = best.where(best["spearman"].notna(), fallback.reindex(best.index))
-        if "DTD" not in best.index or best["spearman"].isna().all():
-            continue
-        dtd, rest = best.loc["DTD"], best.drop(index="DTD").dropna(subset=["lo"])
-        if dtd["hi"] < rest["lo"].min():
-            words[corpus] = WORDS["reproduced"]
-        elif dtd["lo"] > rest["hi"].min():
-            words[corpus] = WORDS["opposite"]
-        else:
-            words[corpus] = WORDS["inconclusive"]
-    return {"per corpus": words, "verdict": joint_verdict(words.values()) if words else "not run"}
+    r = {name: correlation(b, a, "spearman") for name, (a, b) in pairs.items() if name != "DTD"}
+    low = min(r, key=r.get)
+    (fa, va), (fb, vb) = pairs["DTD"], pairs[low]
+    d = unpaired_difference(va, fa, vb, fb, seed=0)
+    return direction(f"{corpus}: DTD − {low}", d["diff"], d["lo"], d["hi"], "below",
+                     basis=f"DTD {d['a']:.3f}, {low} {d['b']:.3f} (the lowest of the other sets); unpaired "
+                           "bootstrap over each set's classes")
+
+
+def dtd_row(shared_data) -> dict | None:
+    """The paper's reading of Fig 14 as a claim row: the two estimators agree on every concept set except DTD.
+    Per corpus, DTD's Spearman between the estimators minus that of the set agreeing least after DTD (the
+    closest comparison by point estimate), with an unpaired bootstrap over each set's classes
+    (different classes; classes the paper counts 0 times are left out). ``relevant`` counts, or ``matched``
+    where a set has none. None when the shared folders hold no DTD."""
+    parts = []
+    for corpus in REAL_CORPORA:
+        pairs = aligned_pairs(shared_data, corpus)
+        if "DTD" in pairs and len(pairs) > 1:
+            parts.append(dtd_part(pairs, corpus))
+    if not parts:
+        return None
+    return claim_row(NAME, "Fig 14: the two frequency estimators agree on every concept set except DTD",
+                     "Spearman between the paper's and Parashar et al.'s per-class counts", parts)
 
 
 def concept_set_imbalance(shared_data) -> pd.DataFrame | None:
@@ -352,46 +366,43 @@ def aligned_pairs(shared_data, corpus: str = "LAION-400M") -> dict:
 CONCEPT_WORLDS = {"coarse (random concepts)": {}, "fine-grained (dogs)": {"subset": "subtree:dogs"}}
 
 
-def concept_set_specs(s, seed: int | None = None) -> dict:
+def concept_set_specs(session, seed: int | None = None) -> dict:
     """CLIP (scratch text tower, Zipf α=1) on chapter 2c's world and on the same world drawn from the dogs
-    subtree; ``s`` is a session with chapter 2c's sizes (so the coarse run is 2c's own, from the registry)."""
-    seed = s.params["seed"] if seed is None else seed
-    return {name: s.spec(name, objective="clip", seed=seed, text_tower="scratch", zipf_alpha=1.0, **extra)
+    subtree, at chapter 2c's sizes (:data:`~studylib.chapters.worlds.DISTRIBUTION`, so the coarse run is 2c's
+    own, from the registry)."""
+    seed = session.params["seed"] if seed is None else seed
+    return {name: session.spec(name, objective="clip", seed=seed, text_tower="scratch", zipf_alpha=1.0,
+                               **DISTRIBUTION[session.preset], **extra)
             for name, extra in CONCEPT_WORLDS.items()}
 
 
-def fine_vs_coarse(runs_by_seed: dict) -> pd.DataFrame:
-    """CLIP's Spearman(#predictions, frequency) on the fine-grained set minus on the coarse one: different classes,
-    so an unpaired bootstrap (each set's classes resampled on their own); claim: above 0."""
+def fine_vs_coarse(runs_by_seed: dict) -> dict:
+    """Fig 12 on the world as a claim row: CLIP's Spearman(#predictions, frequency) on the fine-grained set
+    minus on the coarse one, above 0. Different classes, so an unpaired bootstrap (each set's classes
+    resampled on their own); checked that CLIP learned on both."""
     from studylib.inference import unpaired_difference
 
-    per_seed = []
+    per_seed, checks = [], []
     for k, runs in runs_by_seed.items():
         fine, coarse = (id_table(runs[n]) for n in ("fine-grained (dogs)", "coarse (random concepts)"))
         per_seed.append(unpaired_difference(fine["predictions"], fine["train_count"], coarse["predictions"],
                                             coarse["train_count"], seed=k))
+        checks += [learned(f"CLIP, {n} (seed {k})", runs[n]) for n in CONCEPT_WORLDS]
     d, basis = combine_seeds(per_seed)
-    return pd.DataFrame([{"part": "CLIP is more biased on a fine-grained set",
-                          "comparison": "fine-grained (dogs) − coarse", "measure": "Spearman(#predictions, frequency)",
-                          "difference": d["diff"], "lo": d["lo"], "hi": d["hi"],
-                          "interval": basis.replace("paired bootstrap over classes", "unpaired bootstrap over classes"),
-                          "claim": "difference above 0", "verdict": verdict(d, "above")}])
+    basis = basis.replace("paired bootstrap over classes", "unpaired bootstrap over classes").replace(
+        "per-seed paired differences", "per-seed differences")
+    part = direction("fine-grained (dogs) − coarse", d["diff"], d["lo"], d["hi"], "above", basis=basis,
+                     checks=checks)
+    return claim_row(NAME, "Fig 12: CLIP is more biased on a fine-grained concept set",
+                     QUANTITY["#predictions"], [part])
 
 
-def summary(registry, preset: str = "quick") -> list[dict]:
-    """C12's parts and the fine-grained comparison, with computed verdicts from the registry's runs."""
-    from studylib.chapters.ch02c import SIZES as WORLD_SIZES
-    from studylib.chapters.stored import not_run, stored_by_seed
-    from studylib.session import Session
+def claims(session, runs_by_seed: dict) -> list[dict]:
+    """C12's rows (τ from the session's ``tau``, else :data:`TAU`) and the fine-grained row, from the runs of
+    :func:`specs` per seed."""
+    tau = session.parameters.get("tau", TAU)
+    return [*c12_rows(runs_by_seed, tau), fine_vs_coarse(runs_by_seed)]
 
-    s = Session(NAME, preset, sizes=SIZES, progress=False)
-    cs = Session(NAME, preset, sizes=WORLD_SIZES, progress=False)
-    runs_by_seed = stored_by_seed(registry, s, lambda k: specs(s, k))
-    sets_by_seed = stored_by_seed(registry, cs, lambda k: concept_set_specs(cs, k))
-    if missing := not_run(NAME, *runs_by_seed.values(), *sets_by_seed.values()):
-        return missing
-    t = claims(runs_by_seed)
-    describe = lambda r: f"{r.comparison}, {r.measure} {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]"   # noqa: E731
-    fine = fine_vs_coarse(sets_by_seed)
-    return (part_rows(NAME, t[t["part"] != "reported"], c12_verdicts(t), prefix="C12: ", describe=describe)
-            + part_rows(NAME, fine, part_verdicts(fine), describe=describe))
+
+def full_adds(preset: str) -> str:
+    return "chapter 2's and 2c's `full` worlds (more classes and pairs, ten epochs) and three seeds"

@@ -128,3 +128,68 @@ def beyond(full, here) -> str:
     """The points of a ``full`` sweep that ``here`` does not run, in ``full``'s order ("none" if none)."""
     extra = [x for x in full if x not in here]
     return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in extra) or "none"
+
+
+def matched_seeds_part(runs_by_seed: dict, family: tuple, target: str, name: str, claim: str = "below",
+                       measure: str = "#predictions", checks=()) -> Part:
+    """:func:`matched_part` over the preset's seeds, each seed's ``target`` run against that seed's ``family``
+    (labels) line: one seed gives its paired class-bootstrap interval, several the mean residual with a t
+    interval over seeds (as :func:`paired_part` does), so a residual is judged like a paired difference."""
+    if len(runs_by_seed) == 1:
+        seed, runs = next(iter(runs_by_seed.items()))
+        return matched_part({label: runs[label] for label in family}, runs[target], name, claim, measure,
+                            seed=seed, checks=checks)
+    per_seed, tops = [], []
+    for seed, runs in runs_by_seed.items():
+        m = accuracy_matched({label: runs[label] for label in family}, runs[target], measure, seed=seed)
+        per_seed.append({"diff": m["residual"], "lo": m["lo"], "hi": m["hi"]})
+        tops.append([runs[label].metrics["top1"] for label in family])
+    targets = [runs[target].metrics["top1"] for runs in runs_by_seed.values()]
+    outside = sum(not min(t) <= x <= max(t) for t, x in zip(tops, targets))
+    ranges = "; ".join(f"top-1 {min(t):.3f} … {max(t):.3f}" for t in tops)
+    spread = check("the reference family spans an accuracy range in every seed",
+                   all(np.ptp(t) > 0 for t in tops), ranges)
+    if not spread.passed:
+        nan = float("nan")
+        return direction(f"{name}, {measure} residual", nan, nan, nan, claim, checks=(spread, *checks))
+    interval, basis = combine_seeds(per_seed)
+    return direction(f"{name}, {measure} residual", interval["diff"], interval["lo"], interval["hi"], claim,
+                     basis=f"residual from the line of {len(family)} reference models; {basis}"
+                     + (f"; extrapolated in {outside} seed(s)" if outside else ""),
+                     checks=(spread, *checks))
+
+
+def learned_checks(runs_by_seed: dict, *labels: str) -> tuple:
+    """:func:`learned` for each labelled model in every seed (the seed named only where there are several)."""
+    several = len(runs_by_seed) > 1
+    return tuple(learned(f"{label} (seed {seed})" if several else label, runs[label])
+                 for seed, runs in runs_by_seed.items() for label in labels)
+
+
+def sl_family_specs(session, points, seed: int | None = None) -> dict:
+    """label -> RunSpec of an accuracy-matched reference family: SL at ``points`` of (epochs factor, width
+    factor) of the session's, e.g. (1/3, 1) or (2, 1), so the family's top-1 spans the models it is matched
+    against. The session's own SL (1, 1) is left out: the chapter trains it anyway."""
+    seed = session.params["seed"] if seed is None else seed
+    E, W = session.params["epochs"], session.params["width"]
+    out = {}
+    for efrac, wfrac in points:
+        e, w = max(1, round(E * efrac)), max(4, int(W * wfrac))
+        if (e, w) != (E, W):
+            label = f"SL ep={e} w={w}"
+            out[label] = session.spec(label, objective="sl", epochs=e, width=w, seed=seed)
+    return out
+
+
+# Robustness to imbalance as a claim row names it when it judges both of the paper's measures.
+ROBUSTNESS = ("robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy with "
+              "training frequency (balanced in-distribution test set), lower is more robust")
+
+
+def robustness_parts(runs_by_seed: dict, name: str, a: str, b: str, claim: str, own_counts: bool = True,
+                     checks=()) -> list:
+    """``a − b`` in robustness to imbalance, the paper's two measures as two parts (#predictions, then
+    accuracy), each a :func:`paired_part`. ``own_counts`` (default): each model's correlation uses its own
+    training counts, as data variants (another profile, subset or scale) need."""
+    return [paired_part(runs_by_seed, name, a, b, measure, claim, own_counts=own_counts, checks=checks)
+            for measure in ("#predictions", "accuracy")]
