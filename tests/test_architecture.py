@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
     0: ["io", "config", "concepts", "registry", "metrics", "inference", "claims", "robustness", "data.class_masks",
-        "profiling", "debias", "fingerprint", "locking"],
+        "profiling", "debias", "fingerprint", "locking", "seeds"],
     1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
         "plots", "figure_layout", "interactive", "export", "figures", "cards", "train"],
     2: ["objectives"],

@@ -40,6 +40,7 @@ from torch import nn
 from studylib.config import ConfigError
 from studylib.evaluate import Classifier, class_means
 from studylib.objectives.base import Objective, register
+from studylib.seeds import step_seed
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class Dino(Objective):
 
     def loss(self, model, batch, step):
         net = model.module if hasattr(model, "module") else model
-        gen = torch.Generator().manual_seed(self.train.seed * 7_919 + step)
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))
         images = batch["images"]
         size = images.shape[-1]
         global_views = crops(images, 2, (0.4, 1.0), size, gen)

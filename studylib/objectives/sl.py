@@ -28,6 +28,7 @@ from studylib.data.sources import dist_info
 from studylib.evaluate import Classifier, text_embeddings
 from studylib.models.heads import semantic_prototypes
 from studylib.objectives.base import Objective, register
+from studylib.seeds import step_seed
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class SL(Objective):
         k = self.cfg.vocab_k
         if k <= 0 or k >= n_classes:
             return F.cross_entropy(model(images), labels), n_classes
-        gen = torch.Generator().manual_seed(self.train.seed * 7_919 + step)     # the same draw on every rank
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))     # the same draw on every rank
         batch_labels = labels
         if dist_info()[1] > 1:
             import torch.distributed as dist
