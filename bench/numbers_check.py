@@ -4,8 +4,9 @@ Trains tiny runs of every objective and training path (SL with and without vocab
 prototypes and caption labels; CLIP, also with checkpoints every 7 steps; DINO with and without prototype
 subsampling and a teacher-temperature warm-up; a probe of a DINO backbone; open-world concepts; every test
 domain; CLIP, SL and DINO on a small real-format TSV dataset) in a temporary results folder, one thread, and
-writes, per run, its metrics (without ``train_seconds``), its training history, and the sha256 of its per-class
-table (every value's exact ``repr``) and of every stored array. Run keys are left out: they hash the code, which a refactoring changes.
+writes, per run, its metrics (without ``train_seconds``), its training history, and the sha256 of its
+per-class table (every value's exact ``repr``) and of every stored array. Run keys are left out: they hash
+the code, which a refactoring changes.
 
     python bench/numbers_check.py /tmp/after.json --compare bench/results/numbers-base.json
 

@@ -32,8 +32,9 @@ knows an objective's name.
    Any draw of the objective's own comes from ``studylib.seeds.step_seed(seed, s)``, so that a resumed run
    draws what the uninterrupted one drew.
 3. After the optimiser step: ``after_step(unwrapped model, s)`` (DINO's EMA teacher).
-4. ``state()`` is saved with every checkpoint and given back to ``load_state()`` on resume. A new objective is one file that subclasses
-:class:`Objective` and calls :func:`register`::
+4. ``state()`` is saved with every checkpoint and given back to ``load_state()`` on resume.
+
+A new objective is one file that subclasses :class:`Objective` and calls :func:`register`::
 
     @register
     class Smoothed(SL):                     # SL with label smoothing
