@@ -14,6 +14,8 @@ The values are the ones every stored run was made with: changing a number here c
 * :func:`shuffle_buffer_seed` — a shard stream's shuffle buffer, per DataLoader worker.
 * :func:`sample_seed` — a real image's random augmentation, per sample.
 * :func:`decoder_part_seed` — the renderer's three fixed bases, from the world's decoder seed.
+* :func:`substream` — the ``k``-th of several independent draws from one seed (two class sets' bootstraps).
+* :func:`training_seeds` — the run seeds of a preset that trains several (``full``).
 """
 from __future__ import annotations
 
@@ -80,3 +82,15 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 def decoder_part_seed(decoder_seed: int, part: str) -> int:
     """The seed of one of the renderer's fixed bases (:data:`DECODER_PARTS`) from the world's decoder seed."""
     return decoder_seed + DECODER_PARTS[part]
+
+
+def substream(seed: int, k: int) -> list[int]:
+    """Seed material for the ``k``-th of several draws that must be independent of each other (for numpy's
+    ``default_rng``): two different class sets resampled in one interval are drawn apart."""
+    return [seed, k]
+
+
+def training_seeds(first: int, n: int) -> tuple[int, ...]:
+    """The ``n`` run seeds of a preset that trains several: consecutive from ``first`` (each a whole run's
+    ``seed``, from which its own streams derive)."""
+    return tuple(first + k for k in range(n))

@@ -33,6 +33,7 @@ def test_integer_seeds_are_todays_formulas():
             state = np.random.SeedSequence([seed, epoch, 41]).generate_state(1, np.uint64)[0]
             assert seeds.sample_seed(seed, epoch, 41) == int(state)
     assert [seeds.decoder_part_seed(10, p) for p in ("colour", "texture", "silhouette")] == [10, 11, 12]
+    assert seeds.substream(4, 1) == [4, 1] and seeds.training_seeds(3, 3) == (3, 4, 5)
 
 
 def test_per_step_seeds_of_neighbouring_run_seeds_never_meet_within_a_run():
