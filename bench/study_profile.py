@@ -1,6 +1,6 @@
 """Where the study's wall time goes, chapter by chapter, at a preset (default ``quick``).
 
-Runs every chapter the way ``make study`` does (``studylib.execute.run_chapters``: papermill,
+Runs every chapter the way ``make study`` does (``studylib.runner.run_chapters``: papermill,
 one single-threaded kernel per notebook, as many chapters at a time as cores, at most 4)
 against an empty run registry and cache in a temporary folder, as on a fresh clone, and
 prints minutes per chapter split into start-up (kernel start and imports), world
@@ -28,7 +28,8 @@ from report import RESULTS, header, publish
 
 from studylib.chapters import after
 from studylib.chapters.summary import minutes_table
-from studylib.execute import read_timings, run_chapters
+from studylib.profiling import read_timings
+from studylib.runner import run_chapters
 
 
 def slowest_runs(timings: dict, k: int = 8) -> list[str]:

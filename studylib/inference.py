@@ -26,6 +26,7 @@ import numpy as np
 from scipy import stats
 
 from studylib.metrics import class_resamples, correlation, percentile_interval, rowwise_correlation
+from studylib.seeds import substream
 
 WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
          "inconclusive": "inconclusive (the interval includes no difference)",
@@ -77,7 +78,7 @@ def unpaired_difference(values_a, frequency_a, values_b, frequency_b, method: st
         if len(v) < 4:
             raise ValueError(f"a correlation interval needs >= 4 classes with values, got {len(v)}")
         scale = np.log10 if method == "pearson" else (lambda x: x)
-        idx = class_resamples(len(v), n_boot, [seed, k])       # independent draws: the class sets differ
+        idx = class_resamples(len(v), n_boot, substream(seed, k))   # independent: the class sets differ
         boots.append(rowwise_correlation(v[idx], scale(f)[idx], method))
         point.append(correlation(v, f, method))
     lo, hi = percentile_interval(boots[0] - boots[1])

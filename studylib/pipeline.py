@@ -48,26 +48,27 @@ import torch
 
 from studylib import metrics as M
 from studylib.config import ConfigError, build, key_dict, train_config
+from studylib.data.backend import DataBackend, EvalSet
 from studylib.data.real_data import RealData
 from studylib.data.sources import dist_info
 from studylib.data.world_data import WorldData
 from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
 from studylib.io import atomic_write_bytes
 from studylib.locking import file_lock
-from studylib.objectives.base import get
+from studylib.objectives.base import Objective, get
 from studylib.profiling import cached as note_cached
 from studylib.profiling import phase
 from studylib.registry import Registry, Run
 from studylib.spec import RunSpec, validate
-from studylib.train import pick_device, train
+from studylib.train import LOOP_COLUMNS, pick_device, train
 
 
-def backend_for(params: dict):
+def backend_for(params: dict) -> DataBackend:
     """The data backend of ``params``: real data when ``train_data`` is set, else the concept world."""
     return RealData(params) if params.get("train_data") else WorldData(params)
 
 
-def run_config(spec: RunSpec, backend=None, registry: Registry | None = None) -> dict:
+def run_config(spec: RunSpec, backend: DataBackend | None = None, registry: Registry | None = None) -> dict:
     """The config a run's key is the hash of (see the module docstring)."""
     backend = backend or backend_for(spec.params)
     tc = train_config(spec.params)
@@ -89,7 +90,7 @@ class LoadedRun:
     """A stored run with its model rebuilt and its objective (tokenizer, classifier) ready."""
     run: Run
     model: torch.nn.Module
-    objective: object
+    objective: Objective
 
 
 def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = True, keep_model: bool = False,
@@ -116,7 +117,8 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
         return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
 
 
-def _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step):
+def _train_and_store(spec: RunSpec, reg: Registry, backend: DataBackend, config: dict, key: str, progress: bool,
+                     keep_model: bool, on_step) -> Run | None:
     deps = {name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
             for name, dep in sorted(spec.deps.items())}
     tc = train_config(spec.params)
@@ -140,7 +142,7 @@ def _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_s
         metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds
     metrics["steps"] = history[-1]["step"] if history else 0
-    metrics["mean_vocab"] = float(np.mean([h["vocab"] for h in history])) if history else float("nan")
+    metrics.update(extra_means(history))
     tables["history"] = pd.DataFrame(history)
     if keep_model:
         buf = io.BytesIO()
@@ -152,7 +154,13 @@ def _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_s
     return result
 
 
-def evaluate_run(model, objective, backend, trained_counts: np.ndarray, seed: int = 0):
+def extra_means(history: list[dict]) -> dict:
+    """``mean_<name>``: the mean over a run's history rows of each extra its objective logged (Objective.loss)."""
+    names = [k for k in (history[0] if history else {}) if k not in LOOP_COLUMNS]
+    return {f"mean_{name}": float(np.mean([row[name] for row in history])) for name in names}
+
+
+def evaluate_run(model, objective: Objective, backend: DataBackend, trained_counts: np.ndarray, seed: int = 0):
     """(metrics, tables, arrays) of a trained model on every test set of ``backend``."""
     device = next(model.parameters()).device
     classifier = objective.classifier(model)
@@ -183,7 +191,7 @@ def evaluate_run(model, objective, backend, trained_counts: np.ndarray, seed: in
     return metrics, {"per_class": pd.concat(frames.values(), ignore_index=True)}, arrays
 
 
-def per_class_frame(conf: np.ndarray, es, classes: pd.DataFrame, trained_counts: np.ndarray) -> pd.DataFrame:
+def per_class_frame(conf: np.ndarray, es: EvalSet, classes: pd.DataFrame, trained_counts: np.ndarray) -> pd.DataFrame:
     """Accuracy and #predictions per class of one test set, with training counts (-1: not comparable)."""
     if es.class_names is None:
         frame = classes.copy()

@@ -9,16 +9,25 @@ tell kernel start-up and imports from the rest.
 
 When ``STUDYLIB_PROFILE`` names a file, the totals are written to it (atomically, after each
 phase, and ``current``: the run being trained or evaluated now, with its step, total steps and
-epoch at most once a second, :func:`step`), which is how :func:`studylib.execute.run_chapters`
+epoch at most once a second, :func:`step`), which is how :func:`studylib.runner.run_chapters`
 learns what a notebook's kernel did and shows what it does; runs found in the registry are
 listed as ``cached`` (:func:`cached`). Without it, phases cost two clock reads.
+
+The runner's side: each chapter's wall time split by phase (:func:`split_time`), the runs it trained and the
+whole study's wall time are kept in ``<results>/executed/timings-<preset>.json`` (:func:`record_timing`,
+:func:`read_timings`), from which the README's minutes table is generated.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from studylib.io import atomic_write_json, results_dir
 
 PHASES = ("world", "embeddings", "train", "evaluate", "figures")
 _totals: dict = defaultdict(float)
@@ -85,6 +94,52 @@ def snapshot() -> dict:
 def _write() -> None:
     path = os.environ.get("STUDYLIB_PROFILE")
     if path:
-        from studylib.io import atomic_write_json
-
         atomic_write_json(path, snapshot())
+
+
+# ---------------------------------------------------------------- the runner's side: timings-<preset>.json
+def timings_path(preset: str) -> Path:
+    return results_dir() / "executed" / f"timings-{preset}.json"
+
+
+def read_timings(preset: str) -> dict:
+    """chapter -> {"seconds", "trained", "when", "phases", "runs"} of the last execution of each chapter at
+    ``preset`` (see :func:`split_time`), and ``"__wall__"`` -> {"seconds", "jobs", "when"} of the last whole
+    study, of which ``"__prepare__"`` -> {"seconds", "what"} went to shared work before the kernels."""
+    path = timings_path(preset)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_timing(preset: str, name: str, entry: dict) -> None:
+    """Set ``name``'s entry of the timings at ``preset`` (one writer: the runner's main thread)."""
+    timings = read_timings(preset)
+    timings[name] = entry
+    atomic_write_json(timings_path(preset), timings)
+
+
+def record_summary_seconds(preset: str, seconds: float) -> None:
+    """Keep how long ``studylib summary --write`` took (the last step of ``make study``) beside the timings."""
+    record_timing(preset, "__summary__", {"seconds": round(seconds, 1)})
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def split_time(seconds: float, started: float, profile: dict) -> dict:
+    """A chapter's wall time by phase: ``start-up`` (kernel start and imports: from the runner's start to the
+    notebook's first session), the kernel's own phases (:data:`PHASES`), and ``analysis and other``
+    (the rest: analysis code, statistics, reading runs back, kernel shutdown)."""
+    phases = dict(profile.get("phases", {}))
+    first = profile.get("first_session")
+    startup = max(0.0, first - started) if first else 0.0
+    out = {"start-up": round(startup, 1), **{k: round(v, 1) for k, v in phases.items()}}
+    out["analysis and other"] = round(max(0.0, seconds - startup - sum(phases.values())), 1)
+    return out
+
+
+def chapter_timing(seconds: float, started: float, profile: dict) -> dict:
+    """A chapter's entry in the timings: its seconds, when, its phases, its runs and how many it trained."""
+    runs = profile.get("runs", [])
+    return {"seconds": round(seconds, 1), "when": now_utc(), "phases": split_time(seconds, started, profile),
+            "runs": runs, "trained": sum(1 for r in runs if r["phase"] == "train")}

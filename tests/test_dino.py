@@ -81,7 +81,7 @@ def test_the_teacher_follows_the_momentum_schedule(tiny_params):
     cfg = DinoConfig(dino_momentum=0.9)
     info = DataInfo("world", ["a", "b"], np.array([64, 64]), 16)
     obj = Dino(cfg, train_config({**tiny_params, "objective": "dino", "batch_size": 32, "epochs": 2}), info)
-    obj.setup("cpu", 0, 1, torch.tensor([64, 64]))
+    obj.setup("cpu", 0, 1, torch.tensor([64, 64]), total_steps=8)          # the loop's steps (2 epochs of 4)
     assert obj.total_steps == 8
     assert obj.momentum(0) == pytest.approx(0.9) and obj.momentum(8) == pytest.approx(1.0)
     assert obj.momentum(4) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 2) + 1) / 2)

@@ -48,7 +48,7 @@ def _setup(objective):
 def _first_step(model, obj, data, cfg, rank, world):
     source = InMemorySource(data, cfg.batch_size, cfg.seed, rank, world)
     batch = next(source.batches(0, 0, torch.device("cpu")))
-    obj.setup(torch.device("cpu"), rank, world, data.class_counts)
+    obj.setup(torch.device("cpu"), rank, world, data.class_counts, total_steps=source.steps_per_epoch * cfg.epochs)
     loss, _ = obj.loss(model, batch, 0)
     loss.backward()
     return loss.detach()

@@ -38,7 +38,7 @@ class SmoothedSL(Objective):
         return SLModel(self.train.width, self.train.embed_dim, self.data.n_classes), None
 
     def loss(self, model, batch, step):
-        return F.cross_entropy(model(batch["images"]), batch["labels"], label_smoothing=self.cfg.smoothing), 0
+        return F.cross_entropy(model(batch["images"]), batch["labels"], label_smoothing=self.cfg.smoothing), {}
 
     def features(self, model, images):
         return model.features(images)
@@ -61,6 +61,28 @@ def test_a_new_objective_trains_through_the_pipeline_and_the_cli(tmp_path, tiny_
                                                          "epochs") for x in ("-p", f"{k}={v}")]
     assert main(args) == 0
     assert f"run {r.key}" in capsys.readouterr().out          # the CLI found the same cached run
+
+
+@register
+class CountingSL(SmoothedSL):
+    """The toy objective, logging extras of its own: the distinct labels in each batch, the steps left."""
+    name = "sl_counting_test"
+
+    def loss(self, model, batch, step):
+        loss, _ = super().loss(model, batch, step)
+        return loss, {"distinct_labels": len(set(batch["labels"].tolist())), "left": self.total_steps - step}
+
+
+def test_an_objectives_own_extras_are_logged_by_name(tiny_params):
+    r = run(RunSpec({**tiny_params, "objective": "sl_counting_test"}), progress=False)
+    history = r.table("history")
+    total = int(history["step"].iloc[-1])
+    assert "vocab" not in history and {"distinct_labels", "left"} <= set(history.columns)
+    assert ((history["distinct_labels"] >= 1) & (history["distinct_labels"] <= tiny_params["n_classes"])).all()
+    # the loop gave the objective the run's total steps: the first row averages total - s over its 25 steps
+    assert history["left"].iloc[0] == sum(total - s for s in range(25)) / 25
+    assert r.metrics["mean_distinct_labels"] == pytest.approx(history["distinct_labels"].mean())
+    assert "mean_vocab" not in r.metrics
 
 
 def test_metrics_recompute_exactly_from_the_stored_logits(tiny_params):

@@ -6,7 +6,7 @@ import pytest
 
 from studylib import profiling
 from studylib.chapters import summary
-from studylib.execute import split_time
+from studylib.profiling import split_time
 
 
 def test_nested_phases_count_their_own_time_once(monkeypatch, tmp_path):

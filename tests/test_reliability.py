@@ -469,9 +469,9 @@ def test_real_data_augmentations_do_not_depend_on_order_or_workers(tmp_path):
 
 
 def test_restarted_streams_never_reuse_another_epochs_order():
-    from studylib.data.adapters import _order_seed
+    from studylib.seeds import epoch_seed
 
-    seeds = {_order_seed(0, e, r) for e in range(50) for r in range(50)}
+    seeds = {epoch_seed(0, e, r) for e in range(50) for r in range(50)}
     assert len(seeds) == 2500
 
 

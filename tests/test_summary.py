@@ -87,37 +87,38 @@ def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
 
 
 def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
-    from studylib import execute
+    from studylib import runner
+    from studylib.io import results_dir
 
     monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
     seen = {}
-    monkeypatch.setattr(execute, "_run_one", lambda path, params, env: seen.update(env) or path)
-    monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a"))
-    execute.run_chapters(preset="smoke", progress=False)
-    assert seen["STUDYLIB_FIGURES"] == str(execute.results_dir() / "smoke" / "figures")
-    assert seen["STUDYLIB_EXECUTED"] == str(execute.results_dir() / "smoke" / "executed")
-    execute.run_chapters(preset="quick", overrides={"epochs": 2}, progress=False)
-    assert seen["STUDYLIB_FIGURES"].startswith(str(execute.results_dir() / "quick-"))
+    monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: seen.update(env) or path)
+    monkeypatch.setattr(runner, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a"))
+    runner.run_chapters(preset="smoke", progress=False)
+    assert seen["STUDYLIB_FIGURES"] == str(results_dir() / "smoke" / "figures")
+    assert seen["STUDYLIB_EXECUTED"] == str(results_dir() / "smoke" / "executed")
+    runner.run_chapters(preset="quick", overrides={"epochs": 2}, progress=False)
+    assert seen["STUDYLIB_FIGURES"].startswith(str(results_dir() / "quick-"))
     seen.clear()
-    execute.run_chapters(preset="quick", progress=False)
+    runner.run_chapters(preset="quick", progress=False)
     assert "STUDYLIB_FIGURES" not in seen                       # the canonical study: figures/ itself
-    assert execute.output_folder("quick", {}) is None
+    assert runner.output_folder("quick", {}) is None
 
 
 def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
-    from studylib import execute
+    from studylib import profiling, runner
 
-    monkeypatch.setattr(execute, "_run_one", lambda path, params, env: path)
-    monkeypatch.setattr(execute, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
-    monkeypatch.setattr(execute, "_prepare_shared", lambda: 12.3)
-    assert execute.read_timings("smoke") == {}
-    execute.run_chapters(preset="smoke", progress=False)
-    recorded = execute.read_timings("smoke")
+    monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: path)
+    monkeypatch.setattr(runner, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
+    monkeypatch.setattr(runner, "prepare_shared", lambda: 12.3)
+    assert profiling.read_timings("smoke") == {}
+    runner.run_chapters(preset="smoke", progress=False)
+    recorded = profiling.read_timings("smoke")
     assert set(recorded) == {"01_a", "02_b", "__wall__", "__prepare__"} and recorded["01_a"]["trained"] == 0
     assert recorded["__prepare__"]["seconds"] == 12.3
-    execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
-    assert execute.read_timings("smoke") == recorded
+    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
+    assert profiling.read_timings("smoke") == recorded
     table = summary.minutes_table(recorded)
     assert "| 01_a" in table and "**all**" in table and "__wall__" not in table and "wall time" in table
     assert "12 s went to embedding" in table
@@ -130,7 +131,7 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
     import threading
     import time
 
-    from studylib import execute
+    from studylib import execute, runner
 
     paths = _fake_chapters(tmp_path, "01_a", "02_b", "03_c", "04_d")
     log, lock = [], threading.Lock()
@@ -144,15 +145,15 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
             log.append(("end", path.stem))
         return path
 
-    monkeypatch.setattr(execute, "_run_one", fake)
-    monkeypatch.setattr(execute, "chapters", lambda selection=None: paths)
-    done = execute.run_chapters(preset="smoke", progress=False, jobs=2, after={"04_d": ("01_a",)})
+    monkeypatch.setattr(runner, "run_in_child", fake)
+    monkeypatch.setattr(runner, "chapters", lambda selection=None: paths)
+    done = runner.run_chapters(preset="smoke", progress=False, jobs=2, after={"04_d": ("01_a",)})
     assert [p for p, _ in done] == paths
     assert log.index(("start", "04_d")) > log.index(("end", "01_a"))
     assert log.index(("start", "02_b")) < log.index(("end", "01_a"))          # two at a time
-    monkeypatch.setattr(execute, "_run_one", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom")))
+    monkeypatch.setattr(runner, "run_in_child", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom")))
     with pytest.raises(execute.ChapterFailed, match="boom"):
-        execute.run_chapters(preset="smoke", progress=False, jobs=2)
+        runner.run_chapters(preset="smoke", progress=False, jobs=2)
 
 
 def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, tmp_path):
@@ -160,13 +161,14 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     again (a warm rerun of the study is recorded as such); any change, or --force, executes it."""
     import nbformat
 
-    from studylib import execute
+    from studylib import profiling, runner
+    from studylib.io import results_dir
 
     calls = []
 
     def fake_run(path, params, env):
         calls.append(path.stem)
-        out = Path(env.get("STUDYLIB_EXECUTED", execute.results_dir() / "executed")) / f"{path.stem}.ipynb"
+        out = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed")) / f"{path.stem}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}")]), out)
         return out
@@ -174,28 +176,28 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     folder = tmp_path / "nb"
     folder.mkdir()
     paths = _fake_chapters(folder, "01_a", "02_b")
-    monkeypatch.setattr(execute, "_run_one", fake_run)
-    monkeypatch.setattr(execute, "_prepare_shared", lambda: None)
-    monkeypatch.setattr(execute, "chapters", lambda selection=None: paths)
-    execute.run_chapters(preset="smoke", progress=False)
+    monkeypatch.setattr(runner, "run_in_child", fake_run)
+    monkeypatch.setattr(runner, "prepare_shared", lambda: None)
+    monkeypatch.setattr(runner, "chapters", lambda selection=None: paths)
+    runner.run_chapters(preset="smoke", progress=False)
     assert calls == ["01_a", "02_b"]
-    html = execute.results_dir() / "smoke" / "html" / "02_b.html"      # each executed chapter also as HTML
+    html = results_dir() / "smoke" / "html" / "02_b.html"      # each executed chapter also as HTML
     assert "02_b" in html.read_text()
     html.unlink()
-    execute.run_chapters(preset="smoke", progress=False)
+    runner.run_chapters(preset="smoke", progress=False)
     assert calls == ["01_a", "02_b"]                                    # both kept
     assert html.is_file()                                               # a missing export is made again
-    timings = execute.read_timings("smoke")
+    timings = profiling.read_timings("smoke")
     assert "__warm__" in timings and "__wall__" in timings
     assert "nothing changed" in summary.minutes_table(timings)
-    execute.record_summary_seconds("smoke", 12.6)
-    assert "rewrote this table, which last took 13 s" in summary.minutes_table(execute.read_timings("smoke"))
+    profiling.record_summary_seconds("smoke", 12.6)
+    assert "rewrote this table, which last took 13 s" in summary.minutes_table(profiling.read_timings("smoke"))
     paths[1].write_text(paths[1].read_text() + "# an edit\n")
-    execute.run_chapters(preset="smoke", progress=False)
+    runner.run_chapters(preset="smoke", progress=False)
     assert calls[2:] == ["02_b"]
-    execute.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)   # other parameters
+    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)   # other parameters
     assert calls[3:] == ["01_a", "02_b"]
-    execute.run_chapters(preset="smoke", progress=False, force=True)
+    runner.run_chapters(preset="smoke", progress=False, force=True)
     assert calls[5:] == ["01_a", "02_b"]
 
 
@@ -205,10 +207,9 @@ def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):
     progress line comes at most every 30 s."""
     import io
     import json
-    import threading
     import time
 
-    from studylib import execute, profiling
+    from studylib import profiling, progress
 
     prof = tmp_path / "p.json"
     now = time.time()
@@ -216,26 +217,23 @@ def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):
                                 "current": {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30,
                                             "total": 120, "epoch": 0, "epochs": 3}}))
     stream = io.StringIO()
-    out = execute.Reporter(stream)
-    running, states, lock, stop = {"02_x": prof}, {}, threading.Lock(), threading.Event()
-    t = threading.Thread(target=execute._watch, args=(running, states, lock, stop, out, 0.02))
-    t.start()
-    time.sleep(0.2)
-    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0},
-                                         {"run": "CLIP", "phase": "train", "seconds": 12.34},
-                                         {"run": "CLIP", "phase": "evaluate", "seconds": 0.5}], "current": None}))
-    time.sleep(0.2)
-    stop.set()
-    t.join()
+    out = progress.Reporter(stream)
+    with progress.Watcher(out, every=0.02) as watcher:
+        watcher.add("02_x", prof)
+        time.sleep(0.2)
+        prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0},
+                                             {"run": "CLIP", "phase": "train", "seconds": 12.34},
+                                             {"run": "CLIP", "phase": "evaluate", "seconds": 0.5}], "current": None}))
+        time.sleep(0.2)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "   02   SL: cached"
     assert lines[1] == "   02 ▸ CLIP: training"                               # once, not every poll
     assert lines[2] == "   02   CLIP: trained in 12.3 s, evaluated in 0.5 s" and len(lines) == 3
     current = {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30, "total": 120, "epoch": 0, "epochs": 3}
-    assert execute.progress_line("02_x", current, now) == "   02 ▸ CLIP: training · epoch 1/3 · step 30/120 (25%) · 5 s"
+    assert progress.progress_line("02_x", current, now) == "   02 ▸ CLIP: training · epoch 1/3 · step 30/120 (25%) · 5 s"
     prof.write_text(json.dumps({"runs": [], "current": {**current, "since": now}}))
     later = io.StringIO()
-    execute.report_profile("02_x", prof, {}, execute.Reporter(later), quiet_for=0)   # off a terminal: every 30 s
+    progress.report_profile("02_x", prof, {}, progress.Reporter(later), quiet_for=0)   # off a terminal: every 30 s
     assert later.getvalue().splitlines()[1].startswith("   02 ▸ CLIP: training · epoch 1/3")
     monkey = {}                                             # the training loop's side: throttled writes
     profiling._state["current"] = {"run": "R", "phase": "train", "since": now}

@@ -21,7 +21,8 @@ def _cmd_run(args) -> int:
 
     from studylib.chapters import after
     from studylib.config import PRESETS
-    from studylib.execute import ChapterFailed, parse_assignment, run_chapters
+    from studylib.execute import ChapterFailed, parse_assignment
+    from studylib.runner import run_chapters
 
     if args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
@@ -70,12 +71,12 @@ def _cmd_gc(args) -> int:
 
 def _cmd_summary(args) -> int:
     from studylib.chapters import summary
-    from studylib.execute import read_timings
+    from studylib.profiling import read_timings
     from studylib.registry import Registry
 
     import time
 
-    from studylib.execute import record_summary_seconds
+    from studylib.profiling import record_summary_seconds
 
     t0 = time.perf_counter()
     table = summary.table(Registry(args.root), args.preset)

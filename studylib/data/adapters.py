@@ -51,7 +51,6 @@ from glob import glob
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
@@ -59,6 +58,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 from studylib.data import class_masks
 from studylib.concepts import load_concepts
 from studylib.io import tar_end_missing
+from studylib.seeds import epoch_seed, sample_seed, shuffle_buffer_seed
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CAPTION_FIELDS = ("title", "tags", "description")
@@ -175,11 +175,11 @@ class ImageTextDataset(Dataset):
             return self.transform(image), int(self.labels[i]), self.captions[i]
         # a random augmentation draws from a generator of its own sample, epoch and seed: the same
         # pixels whatever the worker count, the order, or a resume in the middle of the epoch
-        sample_seed = int(np.random.SeedSequence([self.aug_seed, self.aug_epoch, i]).generate_state(1, np.uint64)[0])
+        seed = sample_seed(self.aug_seed, self.aug_epoch, i)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(sample_seed)
+            torch.manual_seed(seed)
             state = random.getstate()
-            random.seed(sample_seed)
+            random.seed(seed)
             try:
                 return self.transform(image), int(self.labels[i]), self.captions[i]
             finally:
@@ -564,7 +564,7 @@ class ShardDataset(IterableDataset):
         """The shards this process and DataLoader worker reads this epoch, in order."""
         order = list(self.shards)
         if self.shuffle:
-            g = torch.Generator().manual_seed(_order_seed(self.seed, self.epoch))
+            g = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
             order = [order[i] for i in torch.randperm(len(order), generator=g).tolist()]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             order = order[torch.distributed.get_rank()::torch.distributed.get_world_size()]
@@ -634,7 +634,7 @@ class ShardDataset(IterableDataset):
             yield from items
             return
         info = get_worker_info()
-        rng = random.Random(_order_seed(self.seed, self.epoch) * 1009 + (info.id if info else 0))
+        rng = random.Random(shuffle_buffer_seed(self.seed, self.epoch, info.id if info else 0))
         buffer = []
         for item in items:
             buffer.append(item)
@@ -692,21 +692,13 @@ class SkipCounter:
         return f"skipped {len(self.items)} unreadable {noun}: {head}{more}"
 
 
-def _order_seed(seed: int, epoch: int, restart: int = 0) -> int:
-    """The seed of ``epoch``'s order (and of a stream's ``restart``-th pass within it: distinct for every
-    (seed, epoch, restart), unlike the ``epoch * 1000 + passes`` it replaces, which collided across epochs)."""
-    if restart == 0:
-        return seed * 1_000_003 + epoch
-    return int(np.random.SeedSequence([seed, epoch, restart, 0x5EED]).generate_state(1, np.uint64)[0] >> 1)
-
-
 def epoch_order(n: int, seed: int, epoch: int, restart: int = 0) -> torch.Tensor:
     """The shuffled order of ``n`` samples in ``epoch`` (and pass ``restart`` within it): a pure function of
     ``(seed, epoch, restart)``.
 
     The one definition shared by the in-memory batch source and :func:`make_loader`.
     """
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_order_seed(seed, epoch, restart)))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, restart)))
 
 
 
@@ -725,14 +717,15 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
     if batch_size < 1:
         raise ValueError(f"parameter 'batch_size' is {batch_size}; it must be >= 1")
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    generator = torch.Generator().manual_seed(_order_seed(seed, epoch, restart))
+    generator = torch.Generator().manual_seed(epoch_seed(seed, epoch, restart))
     common = dict(batch_size=batch_size, num_workers=workers, pin_memory=pin, drop_last=drop_last,
                   collate_fn=collate_skip_bad, generator=generator)
     if isinstance(dataset, IterableDataset):
         if skip_batches:
             raise ValueError("skip_batches needs a map-style dataset (a stream is skipped by reading it)")
         if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(_order_seed(0, epoch, restart) if restart else epoch, seed=seed, shuffle=shuffle)
+            # a restarted pass reads the shards as in a pseudo-epoch of its own, numbered by seed 0's restart seed
+            dataset.set_epoch(epoch_seed(0, epoch, restart) if restart else epoch, seed=seed, shuffle=shuffle)
         return DataLoader(dataset, **common)
     if isinstance(dataset, ImageTextDataset):
         dataset.aug_seed, dataset.aug_epoch = seed, epoch

@@ -29,7 +29,7 @@ from studylib.config import ConfigError, WorldConfig, data_config, key_dict, tra
 from studylib.data.adapters import (ShardDataset, SkipCounter, caption_table, eval_folder, expand_shards,
                                     imagenet_captions, make_loader, make_transform, project_logits)
 from studylib.data.sources import LoaderSource
-from studylib.data.world_data import EvalSet
+from studylib.data.backend import EvalSet
 from studylib.objectives.base import DataInfo
 
 MASKS = ("imagenet-r", "imagenet-a", "objectnet")

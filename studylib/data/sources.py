@@ -7,6 +7,8 @@
 * :class:`LoaderSource` over a real dataset (studylib.data.adapters) through a
   seeded, per-rank DataLoader; captions are tokenised per batch.
 
+Both follow :class:`BatchSource`, the protocol the training loop is written against.
+
 A batch is a dict with ``images`` (float, normalised), ``labels`` and
 ``tokens`` (``None`` when the objective does not need them); a source may
 yield ``None`` for a step whose samples all failed to load.
@@ -16,7 +18,9 @@ yield ``None`` for a step whose samples all failed to load.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -36,6 +40,21 @@ class TrainData:
         if len(self.images) != n or (self.tokens is not None and len(self.tokens) != n):
             raise ValueError(f"TrainData: {len(self.images)} images, {n} labels, "
                              f"{None if self.tokens is None else len(self.tokens)} token rows differ")
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """What the training loop (:func:`studylib.train.train`) draws its batches from."""
+
+    steps_per_epoch: int                   # optimiser steps of one epoch
+    class_counts: torch.Tensor             # training samples per class of the labels it serves
+
+    def batches(self, epoch: int, start: int, device) -> Iterator[dict | None]:
+        """The batches of ``epoch`` from step ``start`` on (a resumed run starts mid-epoch): a dict of
+        ``images``, ``labels`` and ``tokens`` per step, or None for a step whose samples all failed to load."""
+
+    def end_epoch(self) -> str | None:
+        """Called after each epoch: a report for the log (unreadable images), or None."""
 
 
 def dist_info() -> tuple[int, int]:

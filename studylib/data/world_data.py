@@ -1,10 +1,9 @@
 """The concept world as a data backend of the run pipeline.
 
-A backend tells the pipeline four things, the same way for the world and for
-real data (studylib.data.real_data): what of the data enters the run key
-(``key``), what an objective may know when it builds its model (``info``),
-the batches to train on (``train_source``), and the test sets to evaluate on
-(``eval_sets``, by name; ``id_domain`` names the in-distribution one).
+A :class:`~studylib.data.backend.DataBackend`, as real data is (studylib.data.real_data): what of the
+data enters the run key (``key``), what an objective may know when it builds its model (``info``), the
+batches to train on (``train_source``), and the test sets to evaluate on (``eval_sets``, by name;
+``id_domain`` names the in-distribution one).
 
 Parameters that only mean something for real data are refused here, with
 their names, instead of being silently ignored.
@@ -13,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 import torch
 
 from studylib.config import ConfigError, DataConfig, as_dict, world_config
+from studylib.data.backend import EvalSet
 from studylib.data.sources import InMemorySource, TrainData
 from studylib.evaluate import uint8_batches
 from studylib.objectives.base import DataInfo
@@ -29,17 +29,6 @@ from studylib.world_store import cached_world
 
 # fields that are meaningful only for real data; "workers" is results-neutral and allowed
 REAL_ONLY = {"arch": "tiny", "pretrained": ""}
-
-
-@dataclass
-class EvalSet:
-    """A named test set: its batches (float images, labels), class count and optional logit projection."""
-    name: str
-    n_classes: int
-    labels: np.ndarray | None
-    batches: object                       # callable(device) -> iterator of (images, labels)
-    project: object = None                # callable(logits) -> logits on this set's classes
-    class_names: list | None = None       # when the set's classes are not the training classes (masks)
 
 
 @functools.lru_cache(maxsize=4)

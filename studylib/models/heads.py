@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studylib import seeds
+
 LOGIT_SCALE_INIT = math.log(1 / 0.07)
 LOGIT_SCALE_MAX = math.log(100)          # open_clip clamps the learnable scale here
 
@@ -68,6 +70,6 @@ class Head(nn.Module):
 def semantic_prototypes(semantic: np.ndarray, embed_dim: int, seed: int) -> torch.Tensor:
     """Fixed class prototypes: MiniLM vectors (centred) through a seeded random projection."""
     sem = semantic - semantic.mean(0)
-    gen = np.random.default_rng([seed, 99])
+    gen = seeds.rng(seed, "prototypes")
     proj = np.linalg.qr(gen.standard_normal((sem.shape[1], embed_dim)))[0]
     return torch.from_numpy((sem @ proj).astype(np.float32))

@@ -7,11 +7,12 @@
   evaluated by a nearest-class-mean probe;
 * ``probe``: no training; a nearest-class-mean probe of a frozen ``backbone`` run on this run's data.
 
-Importing this package registers the built-in objectives; ``registry()`` returns the registry.
+Importing this package registers the built-in objectives; ``all_objectives()`` returns every registered
+one by name.
 """
 from studylib.objectives import base, clip, dino, probe, sl  # noqa: F401  (importing registers them)
 
 
-def registry():
+def all_objectives() -> dict:
     """The registered objectives by name (the built-ins plus any registered since)."""
     return base.OBJECTIVES

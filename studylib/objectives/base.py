@@ -11,13 +11,30 @@ An objective owns everything that differs between CLIP, SL, DINO, ...:
 * ``build_model()``: the model for a :class:`DataInfo`;
 * ``tokenizer``: captions -> token ids, when it needs tokens;
 * ``training_labels()``: the labels it trains on (true or mined from captions);
-* ``setup()`` / ``loss()`` / ``after_step()``: what the training loop calls;
+* ``setup()`` / ``loss()`` / ``after_step()``: what the training loop calls (the contract below);
 * ``fit_probe()`` / ``run_metrics()``: after training (a probe for a label-free objective; extra numbers);
 * ``features()`` / ``classifier()``: the evaluation forward pass.
 
 The training loop, the run pipeline and the CLI only call these; none of them
-knows an objective's name. A new objective is one file that subclasses
-:class:`Objective` and calls :func:`register`::
+knows an objective's name.
+
+**The loop–objective contract** (:func:`studylib.train.train`):
+
+1. ``setup(device, rank, world_size, class_counts, total_steps=N)`` once, before the first step and
+   after a resume: ``total_steps`` is the run's number of optimiser steps (every schedule of the objective
+   runs over it), ``class_counts`` the training samples per class of the labels the batch source serves.
+2. Per step ``s`` (0-based, counted over the whole run, also across a resume):
+   ``loss, extras = loss(model, batch, s)`` under autocast, where ``model`` may be wrapped (DDP,
+   ``torch.compile``): a scalar tensor and a dict of named plain numbers (no tensors: reading one back
+   would stall the GPU every step). The loop averages each extra over the steps between two history rows
+   and logs it under its own name beside ``loss`` and ``lr``; the pipeline stores the mean of each over the
+   run as ``mean_<name>``. Every built-in objective logs ``vocab``, the classes or items scored per step.
+   Any draw of the objective's own comes from ``studylib.seeds.step_seed(seed, s)``, so that a resumed run
+   draws what the uninterrupted one drew.
+3. After the optimiser step: ``after_step(unwrapped model, s)`` (DINO's EMA teacher).
+4. ``state()`` is saved with every checkpoint and given back to ``load_state()`` on resume.
+
+A new objective is one file that subclasses :class:`Objective` and calls :func:`register`::
 
     @register
     class Smoothed(SL):                     # SL with label smoothing
@@ -32,6 +49,7 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from studylib.config import ConfigError, DataConfig, TrainConfig, WorldConfig, build
 
@@ -101,14 +119,17 @@ class Objective(ABC):
         return self.data.labels
 
     # ---- training
-    def setup(self, device, rank: int, world_size: int, class_counts=None) -> None:
-        """Called once before the first step (build losses, move buffers).
+    def setup(self, device, rank: int, world_size: int, class_counts=None, *, total_steps: int) -> None:
+        """Called once before the first step (build losses, move buffers); subclasses call it too.
 
-        ``class_counts``: training samples per class of the labels the source serves."""
+        ``class_counts``: training samples per class of the labels the source serves; ``total_steps``: the
+        optimiser steps of the whole run, kept as ``self.total_steps``."""
+        self.total_steps = total_steps
 
     @abstractmethod
-    def loss(self, model, batch: dict, step: int):
-        """``(loss, number of classes or items scored)`` on one (local) batch."""
+    def loss(self, model, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """``(loss, extras)`` on one (local) batch: the scalar loss and named numbers the loop logs (for the
+        built-in objectives ``{"vocab": classes or items scored}``)."""
 
     def after_step(self, model, step: int) -> None:
         """Called after every optimiser step (an EMA teacher update, say)."""

@@ -176,13 +176,15 @@ class Clip(Objective):
         if self.cfg.text_tower == "frozen":
             model.text.requires_grad_(False)
 
-    def setup(self, device, rank, world_size, class_counts=None):
+    def setup(self, device, rank, world_size, class_counts=None, *, total_steps):
+        super().setup(device, rank, world_size, class_counts, total_steps=total_steps)
         self.loss_fn = make_clip_loss(rank, world_size)
 
     def loss(self, model, batch, step):
         # model(images, tokens), not encode_* directly, so that DDP's gradient sync sees the forward pass
         image_features, text_features, logit_scale = model(batch["images"], batch["tokens"])
-        return self.loss_fn(image_features, text_features, logit_scale), len(batch["images"])
+        # vocab: the captions each image is contrasted with (the local batch)
+        return self.loss_fn(image_features, text_features, logit_scale), {"vocab": len(batch["images"])}
 
     def features(self, model, images):
         return model.encode_image(images)

@@ -29,7 +29,6 @@ one-centroid kNN, far cheaper than a linear probe on these sizes.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,6 +39,8 @@ from torch import nn
 from studylib.config import ConfigError
 from studylib.evaluate import Classifier, class_means
 from studylib.objectives.base import Objective, register
+from studylib.schedules import cosine_to, warmup_constant
+from studylib.seeds import step_seed
 
 
 @dataclass(frozen=True)
@@ -178,24 +179,18 @@ class Dino(Objective):
         torch.manual_seed(self.train.seed)
         return DinoModel(self.train.width, self.train.embed_dim, self.cfg, self.data.n_classes), None
 
-    def setup(self, device, rank, world_size, class_counts=None):
-        n = int(class_counts.sum()) if class_counts is not None else len(self.data.labels if self.data.labels is not None else ())
-        self.total_steps = max(1, n // self.train.batch_size * self.train.epochs)
-
-    def _teacher_temp(self, step: int) -> float:
+    def teacher_temp(self, step: int) -> float:
+        """``dino_warmup_teacher_temp`` rising linearly to ``dino_teacher_temp`` over ``dino_warmup_steps``."""
         c = self.cfg
-        if step < c.dino_warmup_steps:
-            return c.dino_warmup_teacher_temp + (c.dino_teacher_temp - c.dino_warmup_teacher_temp) * step / c.dino_warmup_steps
-        return c.dino_teacher_temp
+        return warmup_constant(step, c.dino_warmup_steps, c.dino_warmup_teacher_temp, c.dino_teacher_temp)
 
     def momentum(self, step: int) -> float:
-        """Cosine from ``dino_momentum`` at step 0 to 1 at the last step."""
-        m0 = self.cfg.dino_momentum
-        return 1 - (1 - m0) * (math.cos(math.pi * min(step, self.total_steps) / self.total_steps) + 1) / 2
+        """Cosine from ``dino_momentum`` at step 0 to 1 at the last step (``total_steps`` of :meth:`setup`)."""
+        return cosine_to(step, self.total_steps, self.cfg.dino_momentum, 1.0)
 
     def loss(self, model, batch, step):
         net = model.module if hasattr(model, "module") else model
-        gen = torch.Generator().manual_seed(self.train.seed * 7_919 + step)
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))
         images = batch["images"]
         size = images.shape[-1]
         global_views = crops(images, 2, (0.4, 1.0), size, gen)
@@ -207,14 +202,14 @@ class Dino(Objective):
         with torch.no_grad():
             teacher = [net.teacher["head"](net.teacher["backbone"](v), subset) for v in global_views]
         center = net.center if subset is None else net.center[subset]
-        loss = dino_loss(student, teacher, center, self.cfg.dino_student_temp, self._teacher_temp(step))
+        loss = dino_loss(student, teacher, center, self.cfg.dino_student_temp, self.teacher_temp(step))
         with torch.no_grad():
             new = updated_center(center, teacher, self.cfg.dino_center_momentum)
             if subset is None:
                 net.center.copy_(new)
             else:
                 net.center[subset] = new
-        return loss, len(center)
+        return loss, {"vocab": len(center)}              # vocab: the prototypes scored this step
 
     def after_step(self, model, step):
         ema_update(model.teacher, model.student, self.momentum(step))

@@ -28,6 +28,7 @@ from studylib.data.sources import dist_info
 from studylib.evaluate import Classifier, text_embeddings
 from studylib.models.heads import semantic_prototypes
 from studylib.objectives.base import Objective, register
+from studylib.seeds import step_seed
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ class SL(Objective):
                                       head=self.cfg.head, prototypes=protos)
         return model, transforms
 
-    def setup(self, device, rank, world_size, class_counts=None):
+    def setup(self, device, rank, world_size, class_counts=None, *, total_steps):
+        super().setup(device, rank, world_size, class_counts, total_steps=total_steps)
         self.counts = None if class_counts is None else class_counts.to(device)
 
     def loss(self, model, batch, step):
@@ -130,8 +132,8 @@ class SL(Objective):
         n_classes = self.data.n_train_classes
         k = self.cfg.vocab_k
         if k <= 0 or k >= n_classes:
-            return F.cross_entropy(model(images), labels), n_classes
-        gen = torch.Generator().manual_seed(self.train.seed * 7_919 + step)     # the same draw on every rank
+            return F.cross_entropy(model(images), labels), {"vocab": n_classes}
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))     # the same draw on every rank
         batch_labels = labels
         if dist_info()[1] > 1:
             import torch.distributed as dist
@@ -141,7 +143,7 @@ class SL(Objective):
             batch_labels = torch.cat(parts)
         vocab = sample_vocabulary(batch_labels, n_classes, k, self.cfg.vocab_weighting, self.counts, gen)
         logits = model(images, classes=vocab)
-        return F.cross_entropy(logits, torch.searchsorted(vocab, labels)), len(vocab)
+        return F.cross_entropy(logits, torch.searchsorted(vocab, labels)), {"vocab": len(vocab)}
 
     def features(self, model, images):
         return model.features(images)

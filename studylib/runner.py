@@ -1,0 +1,179 @@
+"""Run a selection of chapters at a preset: what ``studylib run`` and ``make study`` do.
+
+:func:`run_chapters` checks every chapter's parameters before any kernel starts, keeps a chapter whose
+executed notebook is up to date (:func:`chapter_stamp`), and executes the others, each in a child process
+of its own (:mod:`studylib.execute`), a few at a time in a dependency order (:mod:`studylib.scheduler`),
+while :mod:`studylib.progress` says run by run what they do; each chapter's time, split by phase, goes to
+the timings file of :mod:`studylib.profiling`. Every executed chapter is also exported as static HTML.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studylib.execute import chapter_parameters, chapters, child_env, run_in_child
+from studylib.export import export_html
+from studylib.io import REPO_ROOT, atomic_write_json, results_dir
+from studylib.profiling import chapter_timing, now_utc, record_timing
+from studylib.progress import Reporter, Watcher
+from studylib.scheduler import run_graph
+
+
+@dataclass
+class Executed:
+    """One chapter's outcome: its executed notebook, its seconds, and, when it was executed (not kept because
+    up to date), the wall-clock time it started and its kernel's profile."""
+    notebook: Path
+    seconds: float = 0.0
+    kept: bool = False
+    started: float = 0.0
+    profile: dict = field(default_factory=dict)
+
+
+def output_folder(preset: str, overrides: dict) -> Path | None:
+    """Where a non-canonical execution publishes figures and data cards: ``<results>/<preset>[-<hash of the
+    overrides>]``; None for the canonical study (preset ``quick``, no overrides), which writes ``figures/`` and
+    ``data_cards/``."""
+    if preset == "quick" and not overrides:
+        return None
+    tag = preset
+    if overrides:
+        tag += "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    return results_dir() / tag
+
+
+def chapter_stamp(path: Path, parameters: dict) -> dict:
+    """What an executed chapter depends on: its source, its parameters, every studylib source file (analysis
+    and plots included), the numeric packages and the shared data folder's manifest."""
+    from studylib.fingerprint import PACKAGE, PACKAGES, file_digest, manifest, sources_digest
+
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return {"notebook": file_digest(path), "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
+            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
+            "shared": manifest(str(shared)) if shared.is_dir() else "absent"}
+
+
+def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
+    """Whether ``executed`` exists and was made from what ``stamp`` describes (a make-like check)."""
+    if not executed.is_file() or not stamp_file.is_file():
+        return False
+    try:
+        return json.loads(stamp_file.read_text()) == stamp
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def prepare_shared() -> float | None:
+    """Embed the 1000 concepts' semantic texts once, with every thread, before the single-threaded
+    kernels start (each world needs them, and two kernels starting together would both embed them);
+    return the seconds spent, or None when they were cached already."""
+    from studylib.concepts import load_concepts, semantic_vectors
+
+    t0 = time.perf_counter()
+    semantic_vectors(load_concepts())
+    dt = time.perf_counter() - t0
+    if dt < 1:
+        return None
+    print(f"== shared MiniLM concept embeddings ready in {dt:.1f}s", flush=True)
+    return dt
+
+
+def _export(notebook: Path, html: Path) -> None:
+    """The executed chapter as static HTML; a failure is reported, never fatal (the notebook is what counts)."""
+    try:
+        export_html(notebook, html)
+    except (ValueError, OSError) as err:
+        print(f"warning: no HTML export of {notebook.name}: {err}", file=sys.stderr, flush=True)
+
+
+def execute_or_keep(path: Path, params: dict, outputs: Path | None, force: bool, out: Reporter,
+                    watcher: Watcher) -> Executed:
+    """Chapter ``path`` with ``params``: kept when up to date (unless ``force``), else executed in a child
+    process and exported as HTML; ``outputs``: the folder of a non-canonical execution (:func:`output_folder`)."""
+    executed = results_dir() / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    profile_file = (executed / f".profile-{path.stem}.json").resolve()
+    profile_file.unlink(missing_ok=True)
+    t0, wall0 = time.perf_counter(), time.time()
+    env = child_env(profile_file, 1, outputs)
+    out_dir = Path(env.get("STUDYLIB_EXECUTED", executed))
+    notebook, html = out_dir / f"{path.stem}.ipynb", out_dir.parent / "html" / f"{path.stem}.html"
+    stamp, stamp_file = chapter_stamp(path, params), out_dir / f".{path.stem}.stamp.json"
+    if not force and up_to_date(notebook, stamp_file, stamp):
+        out.say(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
+                "unchanged): kept; --force executes it again")
+        if not html.is_file():
+            _export(notebook, html)
+        return Executed(notebook, kept=True)
+    out.say(f"== {path.stem} (preset {params['preset']}) started")
+    watcher.add(path.stem, profile_file)
+    try:
+        notebook = run_in_child(path, params, env)
+    finally:
+        watcher.finish(path.stem)                # the runs that ended since the watcher last looked
+    _export(notebook, html)                      # static, self-contained: for reading without a kernel
+    atomic_write_json(stamp_file, stamp)
+    dt = time.perf_counter() - t0
+    profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
+    profile_file.unlink(missing_ok=True)
+    out.say(f"   {path.stem} done in {dt:.1f}s -> {notebook} and {html}")
+    return Executed(notebook, dt, started=wall0, profile=profile)
+
+
+def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
+                 progress: bool = True, jobs: int = 1, after: dict | None = None,
+                 force: bool = False) -> list[tuple[Path, float]]:
+    """Execute the selected chapters; return (executed path, seconds) per chapter, in reading order.
+
+    Each chapter runs in its own process and kernel with **one thread** (``OMP_NUM_THREADS=1``), so
+    its numbers do not depend on the machine's cores or on ``jobs``: up to ``jobs`` chapters run at
+    once (two single-threaded kernels use two cores better than one kernel with two threads uses
+    them, for models this small), each only after the chapters named in ``after[name]``, whose
+    runs it reuses. Each chapter's wall time, split by phase (:func:`studylib.profiling.split_time`), the
+    seconds of each run it trained, and the number of runs it trained are recorded in
+    ``<results>/executed/timings-<preset>.json`` (without overrides, and only when the registry was
+    empty at the start: a cold execution), with the whole execution's wall time under ``"__wall__"``;
+    the README's minutes table is generated from it.
+    Only the canonical study (preset ``quick``, no overrides) publishes ``figures/`` and
+    ``data_cards/``; any other execution writes them under :func:`output_folder`.
+
+    A chapter whose executed notebook was made from the same :func:`chapter_stamp` (source, parameters,
+    studylib, packages, shared data) is kept, not executed again, unless ``force``; a whole study in which
+    every chapter was kept records its wall time as ``"__warm__"``.
+    """
+    from studylib.registry import Registry
+
+    overrides = overrides or {}
+    paths = chapters(selection)
+    per_chapter = chapter_parameters(paths, {"preset": preset, **overrides})    # before any kernel starts
+    start = time.perf_counter()
+    # timings describe a cold execution (nothing in the registry yet): a rerun over cached runs would
+    # otherwise replace the README's measured minutes with the minutes of reading runs back
+    timed = not overrides and not any(Registry().root.glob("*/metrics.json"))
+    whole = not overrides and not selection
+    prepared = prepare_shared()
+    if timed and not selection:
+        record_timing(preset, "__prepare__", {"seconds": round(prepared or 0.0, 1),
+                                              "what": "MiniLM concept embeddings, all threads, before the kernels"})
+
+    def record(path: Path, result: Executed) -> None:
+        if timed and not result.kept:
+            record_timing(preset, path.stem, chapter_timing(result.seconds, result.started, result.profile))
+
+    deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
+    out, outputs = Reporter(), output_folder(preset, overrides)
+    with Watcher(out, enabled=progress) as watcher:      # run by run, from the kernels' profile files
+
+        def work(path: Path) -> Executed:
+            return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher)
+
+        done = run_graph(paths, deps, jobs, work, on_done=record)
+    kept = sum(r.kept for r in done.values())
+    if whole and ((timed and not kept) or kept == len(paths)):
+        record_timing(preset, "__warm__" if kept else "__wall__",
+                      {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs, "when": now_utc()})
+    return [(done[p].notebook, done[p].seconds) for p in paths]
