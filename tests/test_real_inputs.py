@@ -67,3 +67,16 @@ def test_check_data_sees_a_data_root_where_no_listed_image_is(listed):
     for i in range(1, 6):
         (listed / "images" / f"{i}.jpg").unlink()
     assert any("none of the first 6 listed images exists" in p for p in check_data(_params(listed)))
+
+
+def test_a_run_whose_table_was_cut_is_damaged_and_trained_again(tiny_params):
+    """A run folder whose per_class.parquet is truncated while metrics.json is intact used to load as complete."""
+    from studylib.pipeline import run
+
+    spec = RunSpec({**tiny_params, "objective": "sl"}, label="SL")
+    first = run(spec, progress=False)
+    table = first.path / "per_class.parquet"
+    table.write_bytes(table.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="per_class.parquet holds 100 bytes"):
+        again = run(spec, progress=False)
+    assert again.per_class.equals(first.per_class) and again.metrics["top1"] == first.metrics["top1"]
