@@ -23,6 +23,7 @@ code path::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -140,6 +141,12 @@ class TrainConfig:
     positive: ClassVar = {"width", "embed_dim", "epochs", "batch_size", "lr"}
     non_negative: ClassVar = {"weight_decay", "warmup_steps", "checkpoint_every", "seed"}
 
+    def __post_init__(self):
+        if self.pretrained and self.arch == "tiny":
+            raise ConfigError(f"parameter 'pretrained'={self.pretrained!r} needs an open_clip architecture "
+                              "(arch='RN50', 'ViT-B-32', ...): arch='tiny' is the concept world's CNN, built "
+                              "from scratch, and would silently ignore the checkpoint")
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -192,6 +199,8 @@ def check_type(name: str, value, annotation):
     ann = {"int": int, "float": float, "str": str, "tuple": tuple, "bool": bool}.get(annotation, annotation)
     if ann is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"parameter {name!r} must be a finite number, got {value!r}")
         return float(value) if ok else _type_error(name, value, "float")
     if ann is int:
         ok = isinstance(value, int) and not isinstance(value, bool)

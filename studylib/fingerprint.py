@@ -105,6 +105,22 @@ def manifest(spec: str, verify: bool = False) -> str:
     return ("content:" if verify else "stat:") + h.hexdigest()[:16]
 
 
+def files_fingerprint(paths, verify: bool = False) -> str:
+    """Hash of the files a training list names, in list order: path, size and mtime of each (``verify``: its
+    content), a missing one marked as missing. Replacing, touching or deleting a listed image changes it."""
+    h = hashlib.sha256(f"{len(paths)}\0".encode())
+    for p in paths:
+        p = Path(p)
+        try:
+            st = p.stat()
+        except OSError:
+            h.update(f"{p.as_posix()}\0missing\0".encode())
+            continue
+        detail = file_digest(p) if verify else f"{st.st_size}\0{st.st_mtime_ns}"
+        h.update(f"{p.as_posix()}\0{detail}\0".encode())
+    return ("content:" if verify else "stat:") + h.hexdigest()[:16]
+
+
 WHOLE_FILE_LIMIT = 256 << 20
 
 

@@ -20,7 +20,9 @@ The table of every run (one row each, ``current``: made by this code) is
 
 Training a key holds an inter-process lock (:mod:`studylib.locking`), so two
 kernels asking for the same run train it once. A damaged folder (unreadable
-JSON) is reported, skipped by :meth:`Registry.runs` and trained again.
+JSON, or a table or array file missing or of another size than ``save`` wrote,
+as ``meta.json`` records) is reported, skipped by :meth:`Registry.runs` and
+trained again.
 """
 from __future__ import annotations
 
@@ -63,6 +65,19 @@ class Run:
         return self.table("per_class")
 
 
+def _damage(path: Path, files: dict | None) -> str | None:
+    """What is wrong with a run folder's table and array files against the sizes ``save`` recorded in
+    ``meta.json`` (a file missing, or cut or grown: truncation by a full disk or a copy); None when intact."""
+    for name, size in (files or {}).items():
+        try:
+            found = (path / name).stat().st_size
+        except OSError:
+            return f"{path / name} is missing"
+        if found != size:
+            return f"{path / name} holds {found} bytes, {size} were written"
+    return None
+
+
 class Registry:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else results_dir() / "runs"
@@ -92,6 +107,9 @@ class Registry:
                 warnings.warn(f"damaged run folder, skipped: {path / f'{part}.json'} does not hold an object",
                               stacklevel=2)
                 return None
+        if damage := _damage(path, parts["meta"].get("files")):
+            warnings.warn(f"damaged run folder, skipped: {damage}; the run is trained again", stacklevel=2)
+            return None
         return Run(key, path, parts["config"], parts["meta"], parts["metrics"])
 
     def save(self, key: str, config: dict, meta: dict, metrics: dict,
@@ -100,15 +118,19 @@ class Registry:
         """Write a complete run; ``metrics.json`` goes last and marks it done."""
         path = self.path(key)
         atomic_write_json(path / "config.json", config)
+        files = {}
         for name, df in (tables or {}).items():
             buf = io.BytesIO()
             df.to_parquet(buf, index=False)
+            files[f"{name}.parquet"] = len(buf.getvalue())
             atomic_write_bytes(path / f"{name}.parquet", buf.getvalue())
         for name, arr in (arrays or {}).items():
             buf = io.BytesIO()
             np.save(buf, np.asarray(arr))
+            files[f"{name}.npy"] = len(buf.getvalue())
             atomic_write_bytes(path / f"{name}.npy", buf.getvalue())
-        atomic_write_json(path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint()})
+        atomic_write_json(path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint(),
+                                               "files": files})
         atomic_write_json(path / "metrics.json", metrics)
         return Run(key, path, config, meta, metrics)
 

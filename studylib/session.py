@@ -12,6 +12,8 @@ Overrides equal to ``None`` (or 0 for "from preset" integers, see
 """
 from __future__ import annotations
 
+import math
+
 from studylib.config import PRESET_SEEDS, ConfigError, world_config
 from studylib.figures import save_figure
 from studylib.pipeline import run
@@ -80,6 +82,8 @@ class Session:
         for key, (value, kind) in (extras or {}).items():
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"parameter {key!r} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise ConfigError(f"parameter {key!r} must be a finite number, got {value!r}")
         raw = overrides or {}
         for key, value in raw.items():
             if isinstance(value, bool):

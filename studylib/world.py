@@ -104,36 +104,86 @@ def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
     return w / w.sum()
 
 
-def counts_from_file(path, concepts) -> np.ndarray:
-    """Counts of ``concepts`` from a ``classname<TAB>count`` file.
+# The names the paper's released ImageNet count files (``class_frequency_*_imagenet_ori.txt``) give the seven
+# classes whose name is none of the class's WordNet lemmas: accepted as that class's names.
+PAPER_NAMES = {97: "duck", 421: "baluster / handrail", 505: "coffeemaker", 670: "vespa", 824: "scarf",
+               914: "sailboat", 998: "corn cob"}
 
-    The file is read (and checked) by :func:`studylib.captions.profiles.read_profile`.
-    A 1000-line file is read in ImageNet class order (as the paper's released
-    files are); otherwise lines are matched by class name or synonym, and a
-    name that is no concept's name or synonym is an error (a typo would
-    otherwise drop its count).
+
+def _norm(name: str) -> str:
+    """A class name as compared: lower case, underscores as spaces, runs of spaces folded."""
+    return " ".join(str(name).lower().replace("_", " ").split())
+
+
+@functools.lru_cache(maxsize=1)
+def _aliases() -> dict:
+    """normalised name -> the ImageNet class indices it names. ``freq count``'s display names come first and
+    each names one class ("sunglasses" is the first such class, "sunglasses (dark glasses)" the second, as in
+    its output); then WordNet synonyms, shared names and :data:`PAPER_NAMES`, which may name several."""
+    from studylib.captions.patterns import imagenet_specs
+
+    concepts, specs = load_concepts(), imagenet_specs(negatives=False)
+    out: dict = {_norm(spec.name): {c.index} for c, spec in zip(concepts, specs)}
+    display = set(out)
+    for c in concepts:
+        for name in (c.name, *c.synonyms, *c.ambiguous, PAPER_NAMES.get(c.index, "")):
+            if name and _norm(name) not in display:
+                out.setdefault(_norm(name), set()).add(c.index)
+    return out
+
+
+def _by_position(names: list) -> bool:
+    """A 1000-line file is read by line position only when every line names its own position's class (a
+    name shared by several classes, such as the paper's two "crane" lines, counts for each of them)."""
+    concepts = load_concepts()
+    own = lambda c: {_norm(n) for n in (c.name, *c.synonyms, *c.ambiguous, PAPER_NAMES.get(c.index, "")) if n}
+    aliases = _aliases()
+    return len(names) == 1000 and all(n in own(concepts[i]) or i in aliases.get(n, ()) for i, n in enumerate(names))
+
+
+def _by_name(path, names: list, counts: list) -> dict:
+    """class index -> count, each line's name resolved to exactly one class; an unknown or ambiguous name, or two
+    lines naming one class (after case, spacing and synonyms are folded), is an error naming the line."""
+    aliases, first, out = _aliases(), {}, {}
+    for line, (name, count) in enumerate(zip(names, counts), 1):
+        hits = aliases.get(name, set())
+        if not hits:
+            why = " (a 1000-line file is read by position only when every line names its own position's class)" \
+                if len(names) == 1000 else ""
+            raise ValueError(f"{path}:{line}: {name!r} is no ImageNet class's name or synonym{why}")
+        if len(hits) > 1:
+            raise ValueError(f"{path}:{line}: {name!r} names {len(hits)} ImageNet classes ({sorted(hits)}); use "
+                             "a name of one class only, e.g. freq count's \"missile (projectile)\"")
+        (idx,) = hits
+        if idx in first:
+            raise ValueError(f"{path}:{line}: {name!r} names the same class as line {first[idx]} "
+                             f"(class {idx}, {load_concepts()[idx].name!r})")
+        first[idx], out[idx] = line, count
+    return out
+
+
+def counts_from_file(path, concepts) -> np.ndarray:
+    """Counts of ``concepts`` from a ``classname<TAB>count`` file (or ``freq count``'s own output).
+
+    The file is read (and checked) by :func:`studylib.captions.profiles.read_profile`. A 1000-line file
+    whose every line names its own position's ImageNet class (the paper's released files) is read by
+    position; any other file by name, with case, spacing and synonyms folded, and every name must resolve
+    to exactly one class, once. A file that fits neither is an error naming its first bad line: a reversed
+    or shuffled file is read by name, a typo is never dropped, and a duplicate never silently wins.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"profile {str(path)!r} is neither balanced/zipf/lognormal nor a file")
     profile = read_profile(path)
-    names = [str(n).strip().lower() for n in profile.index]
+    names = [_norm(n) for n in profile.index]
     counts = profile.to_numpy(dtype=float).tolist()
-    if len(names) == 1000:
+    if _by_position(names):
         return np.array([counts[c.index] for c in concepts])
-    known = {s for c in load_concepts() for s in (c.name.lower(),) + c.synonyms}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"{path}: {len(unknown)} class name(s) are no ImageNet concept's name or synonym, "
-                         f"e.g. {unknown[:5]}")
-    lookup = dict(zip(names, counts))
-    out, missing = [], []
-    for c in concepts:
-        hit = next((lookup[s] for s in (c.name.lower(),) + c.synonyms if s in lookup), None)
-        (missing.append(c.name) if hit is None else out.append(hit))
+    lookup = _by_name(path, names, counts)
+    missing = [c.name for c in concepts if c.index not in lookup]
     if missing:
         raise ValueError(f"{path}: no count for {len(missing)} classes, e.g. {missing[:5]}")
-    return np.array(out)
+    return np.array([lookup[c.index] for c in concepts])
 
 
 def allocate_counts(p: np.ndarray, total: int, minimum: int) -> np.ndarray:

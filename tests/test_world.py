@@ -88,7 +88,7 @@ def test_profile_from_count_file(tmp_path, tiny_params):
     assert list(counts_from_file(f, concepts)) == [50, 7, 5]
     typo = tmp_path / "typo.txt"
     typo.write_text(f.read_text() + "unrelated\t1\n")                 # a name no concept has: refused, not dropped
-    with pytest.raises(ValueError, match=r"typo.txt: 1 class name\(s\) are no ImageNet concept's"):
+    with pytest.raises(ValueError, match=r"typo.txt:4: 'unrelated' is no ImageNet class's name or synonym"):
         counts_from_file(typo, concepts)
     bad = tmp_path / "bad.txt"
     bad.write_text("tench 50\n")

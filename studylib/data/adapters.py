@@ -201,7 +201,9 @@ def _warn_dropped(source: str, dropped: list[Skipped]) -> None:
 
 # ---------------------------------------------------------------- TSV / CSV caption tables
 
-def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str]):
+def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str], n_classes: int | None = None):
+    if classes is not None:
+        n_classes = len(classes)
     by_name: dict[str, list[int]] = {}
     for i, c in enumerate(classes or ()):
         by_name.setdefault(c, []).append(i)
@@ -212,8 +214,8 @@ def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str]):
         text = text.strip()
         if re.fullmatch(r"[+-]?\d+", text):
             idx = int(text)
-            if idx < 0 or (classes is not None and idx >= len(classes)):
-                bound = f"0..{len(classes) - 1}" if classes is not None else ">= 0"
+            if idx < 0 or (n_classes is not None and idx >= n_classes):
+                bound = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
                 raise ValueError(f"{where()}: label {idx} is out of range ({bound})")
             return idx
         if classes is None:
@@ -229,17 +231,28 @@ def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str]):
     return resolve
 
 
+def _head(path: Path, limit: int | None) -> bytes:
+    """A file's bytes, or only its whole lines within the first ``limit`` bytes."""
+    if limit is None:
+        return path.read_bytes()
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    return raw if len(raw) <= limit else raw[: raw.rfind(b"\n", 0, limit) + 1]
+
+
 def caption_table(path: str | Path, root: str | Path | None = None, *, classes: Sequence[str] | None = None,
-                  transform: Callable | None = None, delimiter: str | None = None) -> ImageTextDataset:
+                  transform: Callable | None = None, delimiter: str | None = None,
+                  n_classes: int | None = None, sample_bytes: int | None = None) -> ImageTextDataset:
     """Read a ``filepath, label, caption`` table (the paper's released lists) into a dataset.
 
     ``.tsv`` is tab-separated, ``.csv`` comma-separated (or pass ``delimiter``);
     quoted fields follow the csv module (what pandas ``to_csv`` writes). A header
     row naming ``filepath``, ``label`` and ``caption`` is optional and may order
     the columns. Relative file paths are resolved against ``root`` (default: the
-    table's folder). ``label`` is a class index or, with ``classes``, a class name.
-    Raises ``ValueError`` naming the file and line for a malformed row or unknown
-    class; rows with an empty caption are dropped with a warning (``dataset.dropped``).
+    table's folder). ``label`` is a class index (below ``n_classes`` or ``len(classes)`` when given) or, with
+    ``classes``, a class name. Raises ``ValueError`` naming the file and line for a malformed row or unknown
+    class; rows with an empty caption are dropped with a warning (``dataset.dropped``). ``sample_bytes``: read
+    only the whole lines within the file's first that many bytes (a check of a large list, not a dataset).
     """
     path = Path(path)
     root = Path(root) if root is not None else path.parent
@@ -250,12 +263,13 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
                              "pass delimiter='\\t' or ','")
     samples, dropped = [], []
     line = 0
-    resolve = _class_resolver(classes, lambda: f"{path}:{line}")
+    resolve = _class_resolver(classes, lambda: f"{path}:{line}", n_classes)
     cols, width, first = (0, 1, 2), 3, True
+    raw = _head(path, sample_bytes)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad_line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        bad_line = raw[:exc.start].count(b"\n") + 1
         raise ValueError(f"{path}:{bad_line}: not valid UTF-8 (byte {exc.start}); save the table as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     for row in reader:

@@ -65,6 +65,30 @@ def parse_eval_sets(spec: str) -> list[EvalFolder]:
     return out
 
 
+SAMPLE_BYTES = 1 << 20          # check-data reads this much of a list file: its first lines, not all of it
+SAMPLE_IMAGES = 20              # ... and looks for this many of the images those lines name
+
+
+def _list_sample_problems(path: str, data_root: str) -> list[str]:
+    """What the first lines of a TSV/CSV list show to be wrong: an empty file, invalid UTF-8, a malformed row,
+    a label out of range, no usable row, none of the first listed images on disk."""
+    if Path(path).stat().st_size == 0:
+        return [f"train_data: {path} is empty (0 bytes)"]
+    try:
+        ds = caption_table(path, data_root or None, n_classes=N_IMAGENET, sample_bytes=SAMPLE_BYTES)
+    except ValueError as err:
+        return [f"train_data: {err}"]
+    if len(ds) == 0:
+        return [f"train_data: {path} lists no usable row (filepath, label, caption) in its first lines"]
+    # every sampled image missing means a wrong data_root, not a few lost files (web lists always lose some:
+    # those are skipped and counted while training)
+    sample = [ds.path(i) for i in range(min(len(ds), SAMPLE_IMAGES))]
+    if not any(p.is_file() for p in sample):
+        return [f"train_data: none of the first {len(sample)} listed images exists, e.g. {sample[0]}; "
+                "is data_root right?"]
+    return []
+
+
 def check_data(params: dict) -> list[str]:
     """What is missing or wrong in the real-data parameters (empty list = ready)."""
     dc = data_config(params)
@@ -88,6 +112,8 @@ def check_data(params: dict) -> list[str]:
                 problems.append("steps_per_epoch is 0: shards have no length, pass -p steps_per_epoch=N")
         elif not Path(dc.train_data).is_file():
             problems.append(f"train_data: no file at {dc.train_data}")
+        elif dc.train_data.lower().endswith((".tsv", ".csv")):
+            problems += _list_sample_problems(dc.train_data, dc.data_root)
         if dc.train_data.endswith(".json") and not dc.data_root:
             problems.append("data_root is not set: ImageNet-Captions images are found under the ImageNet train "
                             "folder (-p data_root=/data/imagenet/train)")
@@ -145,7 +171,7 @@ class RealData:
         256 MB; names, sizes and mtimes of larger files, shard sets and evaluation folders: see
         :mod:`studylib.fingerprint`; every input by content with ``verify_data``) and, for shards, ``workers`` (it decides which worker reads which
         shard, so the order of the samples)."""
-        from studylib.fingerprint import input_fingerprint
+        from studylib.fingerprint import files_fingerprint, input_fingerprint
 
         dc = self.config
         v = dc.verify_data
@@ -153,6 +179,9 @@ class RealData:
                   (("train_data", dc.train_data), ("pretrained", self.params.get("pretrained")),
                    ("text_init", self.params.get("text_init"))) if value}
         inputs.update({f"eval:{es.name}": input_fingerprint(es.folder, v) for es in parse_eval_sets(dc.eval_data)})
+        if not _is_shards(dc.train_data):         # a list's result depends on the images it names, not only on it
+            ds = self.dataset
+            inputs["train_images"] = files_fingerprint([ds.path(i) for i in range(len(ds))], v)
         key = {"data": key_dict(dc), "inputs": inputs, "image_size": self.image_size}
         if _is_shards(dc.train_data):
             key["workers"] = dc.workers
@@ -168,7 +197,8 @@ class RealData:
             elif _is_shards(dc.train_data):
                 self._dataset = ShardDataset(dc.train_data, shuffle=True, shuffle_buffer=1000)
             else:
-                self._dataset = caption_table(dc.train_data, dc.data_root or None)
+                # labels are checked against the class count while the list is read, naming file and line
+                self._dataset = caption_table(dc.train_data, dc.data_root or None, n_classes=N_IMAGENET)
         return self._dataset
 
     def info(self) -> DataInfo:
