@@ -15,6 +15,7 @@ Record (py-spy is not a dependency: install it anywhere, e.g. ``pip install --ta
 
 Output also goes to ``bench/results/cpu_profile.txt``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,26 @@ import re
 from report import RESULTS, header, publish
 
 # first match wins, tested on the frames of one sample below its process
-CATEGORIES = (("train", "train (studylib/train.py"), ("evaluate", "evaluate_run (studylib/pipeline.py"),
-              ("evaluate", "fit_probe ("), ("world", "load_or_make (studylib/world_store.py"),
-              ("embeddings", "embed_texts (studylib/concepts.py"), ("import", "_find_and_load ("))
-WAITING = ("_watch_pipe_fd", "ParentPollerUnix.run", "device (zmq", "GarbageCollectorThread.run", "Heartbeat.run",
-           "TMonitor.run", "ShellChannelThread.run", "ControlThread.run", "IOPubThread")
-IDLE_CALLS = {"select", "wait", "poll", "sleep", "acquire"}      # a sample whose innermost call blocks
+CATEGORIES = (
+    ("train", "train (studylib/train.py"),
+    ("evaluate", "evaluate_run (studylib/pipeline.py"),
+    ("evaluate", "fit_probe ("),
+    ("world", "load_or_make (studylib/world_store.py"),
+    ("embeddings", "embed_texts (studylib/concepts.py"),
+    ("import", "_find_and_load ("),
+)
+WAITING = (
+    "_watch_pipe_fd",
+    "ParentPollerUnix.run",
+    "device (zmq",
+    "GarbageCollectorThread.run",
+    "Heartbeat.run",
+    "TMonitor.run",
+    "ShellChannelThread.run",
+    "ControlThread.run",
+    "IOPubThread",
+)
+IDLE_CALLS = {"select", "wait", "poll", "sleep", "acquire"}  # a sample whose innermost call blocks
 FRAME = re.compile(r"(\S+) \((.*?):(\d+)\)")
 
 
@@ -49,7 +64,7 @@ def aggregate(lines, rate: float):
         frames = stack.split(";")
         proc = [i for i, f in enumerate(frames) if f.startswith("process ")]
         kind = process_kind(frames[proc[-1]]) if proc else "runner"
-        rest = frames[proc[-1] + 1:] if proc else frames
+        rest = frames[proc[-1] + 1 :] if proc else frames
         joined = ";".join(rest)
         leaf = FRAME.match(rest[-1]) if rest else None
         if not leaf or leaf.group(1).rsplit(".", 1)[-1] in IDLE_CALLS or any(w in joined for w in WAITING):
@@ -59,8 +74,9 @@ def aggregate(lines, rate: float):
         if cat == "other":
             ours = [f for f in rest if "studylib/" in f or re.search(r"\(\d+\.py:", f)]
             where = FRAME.match(ours[-1]) if ours else None
-            other[kind][f"{where.group(1)} ({where.group(2)})" if where else "(library code only)"] += \
+            other[kind][f"{where.group(1)} ({where.group(2)})" if where else "(library code only)"] += (
                 int(count) / rate
+            )
     return cats, other
 
 
@@ -75,8 +91,13 @@ def main():
     with open(args.raw, encoding="utf-8", errors="replace") as f:
         cats, other = aggregate(f, args.rate)
     total = sum(cats.values())
-    lines = [header("cpu_profile"), f"# {args.title}".rstrip(), f"# {total:.0f} CPU-seconds sampled (waiting threads left out)",
-             "", f"{'process':14s} {'category':11s} {'seconds':>8s} {'share':>6s}"]
+    lines = [
+        header("cpu_profile"),
+        f"# {args.title}".rstrip(),
+        f"# {total:.0f} CPU-seconds sampled (waiting threads left out)",
+        "",
+        f"{'process':14s} {'category':11s} {'seconds':>8s} {'share':>6s}",
+    ]
     lines += [f"{k:14s} {c:11s} {v:8.1f} {100 * v / total:5.1f}%" for (k, c), v in cats.most_common()]
     train = sum(v for (k, c), v in cats.items() if c == "train")
     lines += ["", f"outside training: {100 * (1 - train / total):.1f}% of the CPU time"]

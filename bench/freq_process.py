@@ -30,6 +30,7 @@ Run::
     python bench/freq_process.py                 # 4,000,000 captions, 2 workers
     python bench/freq_process.py --n 200000      # quicker
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from freq_throughput import FILLER, make_captions  # noqa: E402
 
 from studylib.captions.patterns import build_patterns, tokenize  # noqa: E402
-from studylib.io import atomic_write_text  # noqa: E402
+from studylib.fileio import atomic_write_text  # noqa: E402
 
-PLAIN_LOOP = r'''
+PLAIN_LOOP = r"""
 import json, sys
 import ahocorasick
 
@@ -72,16 +73,16 @@ with open(sys.argv[2], encoding="utf-8") as f:
             counts[c] += 1
 with open(sys.argv[3], "w", encoding="utf-8") as out:
     out.write("".join(f"{c}\n" for c in counts))
-'''
+"""
 
-BYTE_COUNTER = r'''
+BYTE_COUNTER = r"""
 import sys
 n = 0
 with open(sys.argv[1], "rb") as f:
     while block := f.read(16 << 20):
         n += block.count(b"\n")
 print(n)
-'''
+"""
 
 
 def make_plain_captions(n: int, pat, seed: int = 1) -> list[str]:
@@ -96,8 +97,11 @@ def make_plain_captions(n: int, pat, seed: int = 1) -> list[str]:
     # words of synonyms with punctuation ("four-poster"): filler must not spell them without it
     punctuated = {w for s in shared if not s.replace(" ", "").isalnum() for w in tokenize(s)}
     filler = [w for w in dict.fromkeys(FILLER) if w not in single | negatives | punctuated]
-    names = sorted(s for s in shared if s.replace(" ", "").isalnum() and s.isascii()
-                   and len(s) <= 40 and not negatives & set(s.split()))
+    names = sorted(
+        s
+        for s in shared
+        if s.replace(" ", "").isalnum() and s.isascii() and len(s) <= 40 and not negatives & set(s.split())
+    )
     mentions = [m for s in names for m in (s, s, s.title(), s.upper())]
     nf = rng.integers(3, 16, n)
     nm = rng.choice(3, n, p=[0.4, 0.45, 0.15])
@@ -141,44 +145,79 @@ def main(argv=None):
         tmp = Path(tmp)
         t = time.perf_counter()
         files = {"punctuated": tmp / "captions.txt", "no punctuation": tmp / "plain.txt"}
-        files["punctuated"].write_text("\n".join(make_captions(args.n, pat, args.seed)) + "\n",
-                                       encoding="utf-8")
+        files["punctuated"].write_text(
+            "\n".join(make_captions(args.n, pat, args.seed)) + "\n", encoding="utf-8"
+        )
         files["no punctuation"].write_text(
-            "\n".join(make_plain_captions(args.n, pat, args.seed + 1)) + "\n", encoding="utf-8")
-        (tmp / "synonyms.json").write_text(json.dumps([list(s.synonyms) for s in pat.specs]),
-                                           encoding="utf-8")
+            "\n".join(make_plain_captions(args.n, pat, args.seed + 1)) + "\n", encoding="utf-8"
+        )
+        (tmp / "synonyms.json").write_text(
+            json.dumps([list(s.synonyms) for s in pat.specs]), encoding="utf-8"
+        )
         (tmp / "plain_loop.py").write_text(PLAIN_LOOP, encoding="utf-8")
         (tmp / "bytes.py").write_text(BYTE_COUNTER, encoding="utf-8")
         sizes = {k: p.stat().st_size for k, p in files.items()}
-        say(f"freq_process: {args.n:,} one-line captions per file (seed {args.seed}; generated in "
+        say(
+            f"freq_process: {args.n:,} one-line captions per file (seed {args.seed}; generated in "
             f"{time.perf_counter() - t:.0f}s), {os.cpu_count()} CPUs, --workers {args.workers}, "
-            f"1-min load {load0:.2f} before generating" + (f"; {args.note}" if args.note else ""))
+            f"1-min load {load0:.2f} before generating" + (f"; {args.note}" if args.note else "")
+        )
         same = None
         for kind, path in files.items():
             t_bytes = timed([py, str(tmp / "bytes.py"), str(path)])
-            t_plain = timed([py, str(tmp / "plain_loop.py"), str(tmp / "synonyms.json"), str(path),
-                             str(tmp / "plain_counts.txt")])
-            t_ours = timed([py, "-m", "studylib", "freq", "count", "--input", str(path),
-                            "--out", str(tmp / "ours.tsv"), "--workers", str(args.workers)],
-                           env=env)
-            say(f"{kind} ({sizes[kind] / 1e6:,.0f} MB): (a) plain pyahocorasick loop {t_plain:.2f}s "
+            t_plain = timed(
+                [
+                    py,
+                    str(tmp / "plain_loop.py"),
+                    str(tmp / "synonyms.json"),
+                    str(path),
+                    str(tmp / "plain_counts.txt"),
+                ]
+            )
+            t_ours = timed(
+                [
+                    py,
+                    "-m",
+                    "studylib",
+                    "freq",
+                    "count",
+                    "--input",
+                    str(path),
+                    "--out",
+                    str(tmp / "ours.tsv"),
+                    "--workers",
+                    str(args.workers),
+                ],
+                env=env,
+            )
+            say(
+                f"{kind} ({sizes[kind] / 1e6:,.0f} MB): (a) plain pyahocorasick loop {t_plain:.2f}s "
                 f"{args.n / t_plain:,.0f} captions/s | (b) studylib freq count {t_ours:.2f}s "
                 f"{args.n / t_ours:,.0f} captions/s | (c) byte counter {t_bytes:.2f}s "
-                f"{args.n / t_bytes:,.0f} captions/s")
-            say(f"  ratio ours/plain loop: {t_plain / t_ours:.2f}x; ours/ceiling: "
-                f"{t_bytes / t_ours:.2f} (the ceiling is {t_ours / t_bytes:.1f}x faster)")
+                f"{args.n / t_bytes:,.0f} captions/s"
+            )
+            say(
+                f"  ratio ours/plain loop: {t_plain / t_ours:.2f}x; ours/ceiling: "
+                f"{t_bytes / t_ours:.2f} (the ceiling is {t_ours / t_bytes:.1f}x faster)"
+            )
             if kind == "no punctuation":
                 plain = [int(x) for x in (tmp / "plain_counts.txt").read_text().split()]
-                ours = [int(line.rsplit("\t", 1)[1])
-                        for line in (tmp / "ours.tsv").read_text(encoding="utf-8").splitlines()]
+                ours = [
+                    int(line.rsplit("\t", 1)[1])
+                    for line in (tmp / "ours.tsv").read_text(encoding="utf-8").splitlines()
+                ]
                 same = plain == ours
                 diff = [(pat.names[i], a, b) for i, (a, b) in enumerate(zip(plain, ours)) if a != b]
-                say(f"  per-concept counts identical to the plain loop on the text without "
+                say(
+                    f"  per-concept counts identical to the plain loop on the text without "
                     f"punctuation: {same} ({sum(ours):,} counted mentions, "
-                    f"{sum(1 for c in ours if c)} concepts)" + (f"; differ: {diff[:5]}" if diff else ""))
+                    f"{sum(1 for c in ours if c)} concepts)" + (f"; differ: {diff[:5]}" if diff else "")
+                )
     if hasattr(os, "getloadavg"):
-        say("1-min load after the runs: {:.2f} (this benchmark keeps about one core busy; more means "
-            "other work ran alongside)".format(os.getloadavg()[0]))
+        say(
+            f"1-min load after the runs: {os.getloadavg()[0]:.2f} (this benchmark keeps about one core busy; more means "
+            "other work ran alongside)"
+        )
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     if same is False:
         sys.exit("MISMATCH between studylib and the plain loop on the text without punctuation")

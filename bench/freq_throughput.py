@@ -23,6 +23,7 @@ Run::
     python bench/freq_throughput.py            # 1M captions, 2 workers
     python bench/freq_throughput.py --n 100000 # quicker
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studylib.captions.counting import count_captions  # noqa: E402
-from studylib.captions.patterns import (APOSTROPHE_RE, SEPARATOR_RE, build_patterns,  # noqa: E402
-                                        plural_forms, tokenize)
-from studylib.io import atomic_write_text  # noqa: E402
+from studylib.captions.patterns import APOSTROPHE_RE, SEPARATOR_RE, build_patterns, plural_forms, tokenize  # noqa: E402
+from studylib.fileio import atomic_write_text  # noqa: E402
 
 FILLER = """the a an of on in with my our your his her at by for from to and or near over under
 photo picture image view shot portrait snapshot closeup close up old new big small tiny huge
@@ -64,15 +64,14 @@ def make_captions(n: int, pat, seed: int = 0) -> list[str]:
     filler = [w for w in dict.fromkeys(FILLER) if w not in single]
     shared = Counter(s for spec in pat.specs for s in spec.synonyms)
     mentions = []
-    for s in shared:                       # each synonym string once
+    for s in shared:  # each synonym string once
         if "(" in s or len(s) > 40 or shared[s] > 5:
             continue
         last = s.split(" ")[-1]
         plur = [s[: len(s) - len(last)] + p for p in plural_forms(last)]
         mentions += [s, s, s.title(), s.upper(), s + "'s", s.replace(" ", "-")] + plur
     ctx = ["construction", "whooping", "memory", "sweater", "tank top", "car"]
-    punct = ["!", ".", ",", "?", "...", " :)", " #", " -", " |", "\u2019s", " \u2014",
-             " \u201cwow\u201d"]
+    punct = ["!", ".", ",", "?", "...", " :)", " #", " -", " |", "\u2019s", " \u2014", " \u201cwow\u201d"]
     nf = rng.integers(3, 16, n)
     nm = rng.choice(3, n, p=[0.4, 0.45, 0.15])
     fill = rng.integers(0, len(filler), (n, 16)).tolist()
@@ -107,7 +106,7 @@ def ahocorasick_counts(captions, pat):
     A.make_automaton()
     counts = np.zeros(pat.n_concepts, dtype=np.int64)
     per_caption = []
-    delete, sep = APOSTROPHE_RE.sub, SEPARATOR_RE.sub    # the rules of patterns.tokenize
+    delete, sep = APOSTROPHE_RE.sub, SEPARATOR_RE.sub  # the rules of patterns.tokenize
     t = time.perf_counter()
     for cap in captions:
         text = " " + sep(" ", delete("", cap.lower())) + " "
@@ -156,8 +155,10 @@ def main(argv=None):
     pat = build_patterns("imagenet")
     t = time.perf_counter()
     caps = make_captions(args.n, pat, args.seed)
-    say(f"freq_throughput: {args.n:,} synthetic captions (seed {args.seed}, generated in "
-        f"{time.perf_counter() - t:.1f}s), {pat!r}, {os.cpu_count()} CPUs")
+    say(
+        f"freq_throughput: {args.n:,} synthetic captions (seed {args.seed}, generated in "
+        f"{time.perf_counter() - t:.1f}s), {pat!r}, {os.cpu_count()} CPUs"
+    )
     say(f"example captions: {caps[:3]}")
 
     t = time.perf_counter()
@@ -175,23 +176,32 @@ def main(argv=None):
     sub = caps[: min(args.naive_n, args.n)]
     nv_counts, t_nv = naive_counts(sub, pat)
     rate_nv = len(sub) / t_nv
-    say(f"(b) per-lemma `in` loop: {len(sub):,} captions in {t_nv:.2f}s  {rate_nv:,.0f} captions/s "
-        f"(extrapolated to {args.n:,}: {args.n / rate_nv:,.0f}s)")
+    say(
+        f"(b) per-lemma `in` loop: {len(sub):,} captions in {t_nv:.2f}s  {rate_nv:,.0f} captions/s "
+        f"(extrapolated to {args.n:,}: {args.n / rate_nv:,.0f}s)"
+    )
 
-    same_counts = bool(np.array_equal(ours.counts, ac_counts)) and \
-        bool(np.array_equal(ours1.counts, ac_counts))
+    same_counts = bool(np.array_equal(ours.counts, ac_counts)) and bool(
+        np.array_equal(ours1.counts, ac_counts)
+    )
     ours_sets = [c.tolist() for c in ours.matches_by_caption()]
     same_sets = ours_sets == ac_sets
     sub_ours = count_captions(sub, pat).counts
-    say(f"counts identical to pyahocorasick: {same_counts} ({int(ac_counts.sum()):,} counted "
+    say(
+        f"counts identical to pyahocorasick: {same_counts} ({int(ac_counts.sum()):,} counted "
         f"mentions, {int(np.count_nonzero(ac_counts))} concepts); per-caption matches identical: "
         f"{same_sets}; naive loop identical on its subsample: "
-        f"{bool(np.array_equal(sub_ours, nv_counts))}")
+        f"{bool(np.array_equal(sub_ours, nv_counts))}"
+    )
     say(f"captions naming a concept: {ours.n_matched:,}; naming several: {ours.n_multi:,}")
-    say(f"ratio ours/pyahocorasick: {t_ac / t_ours:.1f}x (workers={args.workers}), "
-        f"{t_ac / t_ours1:.1f}x (workers=1)")
-    say(f"ratio ours/per-lemma loop: {(args.n / rate_nv) / t_ours:,.0f}x (workers={args.workers}), "
-        f"{(args.n / rate_nv) / t_ours1:,.0f}x (workers=1)")
+    say(
+        f"ratio ours/pyahocorasick: {t_ac / t_ours:.1f}x (workers={args.workers}), "
+        f"{t_ac / t_ours1:.1f}x (workers=1)"
+    )
+    say(
+        f"ratio ours/per-lemma loop: {(args.n / rate_nv) / t_ours:,.0f}x (workers={args.workers}), "
+        f"{(args.n / rate_nv) / t_ours1:,.0f}x (workers=1)"
+    )
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     if not (same_counts and same_sets):
         sys.exit("MISMATCH between our matcher and the pyahocorasick reference")

@@ -10,6 +10,7 @@
 
     python bench/gpu_checks.py            # prints one line per check, exits 1 on a failure
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,18 +34,25 @@ def check(name, ok, detail=""):
 
 
 def main() -> int:
-    device = sys.argv[1] if len(sys.argv) > 1 else "cuda"     # "cpu" only to check the script itself
+    device = sys.argv[1] if len(sys.argv) > 1 else "cuda"  # "cpu" only to check the script itself
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("needs a CUDA GPU")
     results = []
-    params = {**resolve("smoke", n_classes=40, n_train=2400, epochs=2, checkpoint_every=20, device=device),
-              "objective": "clip"}
+    params = {
+        **resolve("smoke", n_classes=40, n_train=2400, epochs=2, checkpoint_every=20, device=device),
+        "objective": "clip",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         whole = run(RunSpec(params, label="whole"), registry=Registry(f"{tmp}/a"), progress=False)
         hist = whole.table("history")
-        results.append(check("world run on GPU", bool(hist["loss"].notna().all()) and 0 <= whole.metrics["top1"] <= 1,
-                             f"top1 {whole.metrics['top1']:.3f}, loss {hist['loss'].iloc[0]:.3f} -> "
-                             f"{hist['loss'].iloc[-1]:.3f}, {whole.metrics['train_seconds']:.1f}s"))
+        results.append(
+            check(
+                "world run on GPU",
+                bool(hist["loss"].notna().all()) and 0 <= whole.metrics["top1"] <= 1,
+                f"top1 {whole.metrics['top1']:.3f}, loss {hist['loss'].iloc[0]:.3f} -> "
+                f"{hist['loss'].iloc[-1]:.3f}, {whole.metrics['train_seconds']:.1f}s",
+            )
+        )
 
         class Stop(Exception):
             pass
@@ -60,8 +68,13 @@ def main() -> int:
             pass
         resumed = run(RunSpec(params, label="resumed"), registry=reg, progress=False)
         diff = abs(resumed.metrics["top1"] - whole.metrics["top1"])
-        results.append(check("resume on GPU", diff <= 0.05,
-                             f"top1 {whole.metrics['top1']:.3f} uninterrupted vs {resumed.metrics['top1']:.3f} resumed"))
+        results.append(
+            check(
+                "resume on GPU",
+                diff <= 0.05,
+                f"top1 {whole.metrics['top1']:.3f} uninterrupted vs {resumed.metrics['top1']:.3f} resumed",
+            )
+        )
 
     cfg = train_config(resolve("smoke"), objective="sl", device=device)
     objective = SL(SLConfig(), cfg, DataInfo("world", ["a", "b", "c"], torch.tensor([1, 0, 0]).numpy(), 16))
@@ -69,10 +82,21 @@ def main() -> int:
     with torch.no_grad():
         model.head.bias.fill_(float("nan"))
     n = 64 * 30
-    data = TrainData(torch.zeros(n, 3, 16, 16, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), None,
-                     torch.tensor([n, 0, 0]))
+    data = TrainData(
+        torch.zeros(n, 3, 16, 16, dtype=torch.uint8),
+        torch.zeros(n, dtype=torch.long),
+        None,
+        torch.tensor([n, 0, 0]),
+    )
     try:
-        train(model, objective, InMemorySource(data, cfg.batch_size, cfg.seed), cfg, name="nan-run", progress=False)
+        train(
+            model,
+            objective,
+            InMemorySource(data, cfg.batch_size, cfg.seed),
+            cfg,
+            name="nan-run",
+            progress=False,
+        )
         results.append(check("NaN detection on GPU", False, "no error raised"))
     except TrainingDiverged as err:
         results.append(check("NaN detection on GPU", "at step 1 " in str(err), str(err)))

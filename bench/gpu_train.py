@@ -17,6 +17,7 @@ from ``--peak-tflops``, default 989 for an H100 SXM), and the ratio b/a last.
 
 Output also goes to bench/results/gpu_train.txt (or --out).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,11 @@ class RepeatSource:
     """A batch source for studylib.train that yields the same on-device batch every step."""
 
     def __init__(self, images, tokens, steps):
-        self.batch = {"images": images, "tokens": tokens, "labels": torch.zeros(len(images), dtype=torch.long,
-                                                                                 device=images.device)}
+        self.batch = {
+            "images": images,
+            "tokens": tokens,
+            "labels": torch.zeros(len(images), dtype=torch.long, device=images.device),
+        }
         self.steps_per_epoch = steps
         self.class_counts = torch.ones(1000)
 
@@ -95,8 +99,18 @@ def studylib_trainer(arch, images, tokens, steps, warmup, device, compile_):
     model, _, _ = create_clip(arch, device=str(device))
     if channels_last_ok(model):
         model = model.to(memory_format=torch.channels_last)
-    cfg = train_config(resolve("paper"), arch=arch, batch_size=len(images), epochs=1, lr=1e-4, warmup_steps=1,
-                       checkpoint_every=0, compile=compile_, device=device.type, amp="bf16")
+    cfg = train_config(
+        resolve("paper"),
+        arch=arch,
+        batch_size=len(images),
+        epochs=1,
+        lr=1e-4,
+        warmup_steps=1,
+        checkpoint_every=0,
+        compile=compile_,
+        device=device.type,
+        amp="bf16",
+    )
     marks = {}
 
     def on_step(step):
@@ -106,8 +120,15 @@ def studylib_trainer(arch, images, tokens, steps, warmup, device, compile_):
 
     info = DataInfo("real", [str(i) for i in range(1000)], np.ones(1000, dtype=np.int64), 224)
     objective = Clip(ClipConfig(), cfg, info)
-    train(model, objective, RepeatSource(images, tokens, warmup + steps), cfg, progress=False, on_step=on_step,
-          log_every=10 ** 9)
+    train(
+        model,
+        objective,
+        RepeatSource(images, tokens, warmup + steps),
+        cfg,
+        progress=False,
+        on_step=on_step,
+        log_every=10**9,
+    )
     return (marks[warmup + steps] - marks[warmup]) / steps
 
 
@@ -124,7 +145,9 @@ def main():
     args = ap.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU here: run this benchmark on a GPU machine (or --device cpu to check the script)")
+        raise SystemExit(
+            "no CUDA GPU here: run this benchmark on a GPU machine (or --device cpu to check the script)"
+        )
     from studylib.models.openclip import flops_per_sample
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu"
@@ -134,27 +157,34 @@ def main():
         flops = flops_per_sample(arch)
         for batch in args.batches:
             images, tokens = synthetic(batch, 224, 77, device)
-            results = {"a plain open_clip": plain_open_clip(arch, images, tokens, args.steps, args.warmup, device),
-                       "b studylib": studylib_trainer(arch, images, tokens, args.steps, args.warmup, device, False)}
+            results = {
+                "a plain open_clip": plain_open_clip(arch, images, tokens, args.steps, args.warmup, device),
+                "b studylib": studylib_trainer(arch, images, tokens, args.steps, args.warmup, device, False),
+            }
             if not args.no_compile:
-                results["b studylib +compile"] = studylib_trainer(arch, images, tokens, args.steps, args.warmup,
-                                                                  device, True)
+                results["b studylib +compile"] = studylib_trainer(
+                    arch, images, tokens, args.steps, args.warmup, device, True
+                )
             for variant, sec in results.items():
                 ips = batch / sec
                 mfu = ips * flops / (args.peak_tflops * 1e12)
-                lines.append(f"{arch:9s} B{batch:<5d} {variant:22s} {ips:9.0f} img/s  {sec * 1e3:8.1f} ms/step  "
-                             f"MFU {100 * mfu:5.1f}%")
+                lines.append(
+                    f"{arch:9s} B{batch:<5d} {variant:22s} {ips:9.0f} img/s  {sec * 1e3:8.1f} ms/step  "
+                    f"MFU {100 * mfu:5.1f}%"
+                )
             best = min(v for k, v in results.items() if k.startswith("b "))
             ratios.append((f"{arch} B{batch}", results["a plain open_clip"] / best))
-            print("\n".join(lines[-len(results):]), flush=True)
+            print("\n".join(lines[-len(results) :]), flush=True)
             del images, tokens
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-    lines.append(f"# FLOPs per training sample: " + ", ".join(f"{a} {flops_per_sample(a) / 1e9:.1f} GFLOP"
-                                                           for a in args.archs))
+    lines.append(
+        "# FLOPs per training sample: "
+        + ", ".join(f"{a} {flops_per_sample(a) / 1e9:.1f} GFLOP" for a in args.archs)
+    )
     lines += [f"ratio b/a (best studylib variant / plain open_clip), {k}: {r:.2f}" for k, r in ratios]
     text = "\n".join(lines)
-    print("\n".join(lines[-len(ratios) - 1:]))
+    print("\n".join(lines[-len(ratios) - 1 :]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text + "\n")
 

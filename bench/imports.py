@@ -14,6 +14,7 @@ Each variant runs ``--repeats`` times, alternating, on an idle machine; the medi
 
 Output also goes to ``bench/results/imports.txt``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,26 @@ from report import RESULTS, header, publish
 TIMED = "import time, sys\n{setup}\nt0 = time.perf_counter()\n{body}\nprint(time.perf_counter() - t0)\n"
 VARIANTS = {
     "child imports, as before": ("", "import papermill, nbclient, jupytext"),
-    "child imports, rfc3987_syntax marked absent": ('sys.modules.setdefault("rfc3987_syntax", None)',
-                                                    "import papermill, nbclient, jupytext"),
+    "child imports, rfc3987_syntax marked absent": (
+        'sys.modules.setdefault("rfc3987_syntax", None)',
+        "import papermill, nbclient, jupytext",
+    ),
     "CLIP loss + tokenizer via open_clip": ("import torch", "import open_clip.loss, open_clip.tokenizer"),
-    "CLIP loss + tokenizer via openclip_parts": ("import torch", "from studylib.models.openclip_parts import part\n"
-                                                                 "part('loss'); part('tokenizer')"),
+    "CLIP loss + tokenizer via openclip_parts": (
+        "import torch",
+        "from studylib.models.openclip_parts import part\npart('loss'); part('tokenizer')",
+    ),
 }
 
 
 def seconds(setup: str, body: str) -> float:
-    out = subprocess.run([sys.executable, "-c", TIMED.format(setup=setup, body=body)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", TIMED.format(setup=setup, body=body)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -53,11 +63,16 @@ def main():
     med = {name: statistics.median(t) for name, t in times.items()}
     names = list(VARIANTS)
     lines = [header("imports", repeats=args.repeats)]
-    lines += [f"{name:45s} {med[name]:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times[name])})" for name in names]
-    lines += [f"chapter child start: {med[names[0]] / med[names[1]]:.2f}x faster, "
-              f"{med[names[0]] - med[names[1]]:.2f} s saved per chapter",
-              f"first CLIP run of a kernel: {med[names[2]] / med[names[3]]:.2f}x faster, "
-              f"{med[names[2]] - med[names[3]]:.2f} s saved per kernel"]
+    lines += [
+        f"{name:45s} {med[name]:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times[name])})"
+        for name in names
+    ]
+    lines += [
+        f"chapter child start: {med[names[0]] / med[names[1]]:.2f}x faster, "
+        f"{med[names[0]] - med[names[1]]:.2f} s saved per chapter",
+        f"first CLIP run of a kernel: {med[names[2]] / med[names[3]]:.2f}x faster, "
+        f"{med[names[2]] - med[names[3]]:.2f} s saved per kernel",
+    ]
     publish(lines, args.out)
 
 

@@ -13,6 +13,7 @@ the code, which a refactoring changes.
 ``--compare`` exits 1 and names every run and field that is not bit-identical (floats are compared by their
 exact ``repr``, NaN equal to NaN).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,21 @@ def _table(frame) -> dict:
 
 def record(run) -> dict:
     metrics = {k: v for k, v in sorted(run.metrics.items()) if k != "train_seconds"}
-    arrays = {p.stem: hashlib.sha256(np.load(p, allow_pickle=False).tobytes()).hexdigest()[:20]
-              for p in sorted(run.path.glob("*.npy")) if p.name != "model.npy"}
-    per_class = json.dumps(_table(run.per_class), sort_keys=True)       # exact reprs, NaN as NaN
-    return {"metrics": metrics, "per_class": {"sha256": hashlib.sha256(per_class.encode()).hexdigest()[:20],
-                                              "rows": len(run.per_class)},
-            "history": _table(run.table("history")), "arrays": arrays}
+    arrays = {
+        p.stem: hashlib.sha256(np.load(p, allow_pickle=False).tobytes()).hexdigest()[:20]
+        for p in sorted(run.path.glob("*.npy"))
+        if p.name != "model.npy"
+    }
+    per_class = json.dumps(_table(run.per_class), sort_keys=True)  # exact reprs, NaN as NaN
+    return {
+        "metrics": metrics,
+        "per_class": {
+            "sha256": hashlib.sha256(per_class.encode()).hexdigest()[:20],
+            "rows": len(run.per_class),
+        },
+        "history": _table(run.table("history")),
+        "arrays": arrays,
+    }
 
 
 def _real_dataset(root: Path) -> dict:
@@ -55,7 +65,9 @@ def _real_dataset(root: Path) -> dict:
 
     def jpeg(path, colour, seed):
         rng = np.random.default_rng(seed)
-        arr = np.clip(np.array(colour)[None, None, :] + rng.normal(0, 20, (24, 24, 3)), 0, 255).astype("uint8")
+        arr = np.clip(np.array(colour)[None, None, :] + rng.normal(0, 20, (24, 24, 3)), 0, 255).astype(
+            "uint8"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(arr).save(path, "JPEG")
 
@@ -69,9 +81,22 @@ def _real_dataset(root: Path) -> dict:
     (root / "train.tsv").write_text("\n".join(rows) + "\n")
     for i in range(6):
         jpeg(root / "val" / concepts[i % 3].wnid / f"v{i}.jpg", colours[i % 3], 100 + i)
-    return dict(train_data=str(root / "train.tsv"), data_root=str(root), eval_data=f"val={root / 'val'}",
-                workers=0, arch="tiny", epochs=2, batch_size=4, image_size=16, warmup_steps=1, context_length=16,
-                width=8, embed_dim=16, text_width=16, lr=0.002)
+    return dict(
+        train_data=str(root / "train.tsv"),
+        data_root=str(root),
+        eval_data=f"val={root / 'val'}",
+        workers=0,
+        arch="tiny",
+        epochs=2,
+        batch_size=4,
+        image_size=16,
+        warmup_steps=1,
+        context_length=16,
+        width=8,
+        embed_dim=16,
+        text_width=16,
+        lr=0.002,
+    )
 
 
 def specs(tmp: Path) -> list:
@@ -90,16 +115,42 @@ def specs(tmp: Path) -> list:
         ("sl caption labels", RunSpec({**tiny, "objective": "sl", "labels": "captions"}), "a"),
         ("clip", RunSpec({**tiny, "objective": "clip"}), "a"),
         ("clip checkpoint_every=7", RunSpec({**tiny, "objective": "clip", "checkpoint_every": 7}), "b"),
-        ("sl checkpoint_every=7", RunSpec({**tiny, "objective": "sl", "vocab_k": 4, "checkpoint_every": 7}), "b"),
+        (
+            "sl checkpoint_every=7",
+            RunSpec({**tiny, "objective": "sl", "vocab_k": 4, "checkpoint_every": 7}),
+            "b",
+        ),
         ("dino", dino_spec, "a"),
-        ("dino proto_k warm-up", RunSpec({**tiny, **dino, "dino_proto_k": 16, "dino_warmup_steps": 10,
-                                          "dino_warmup_teacher_temp": 0.02, "seed": 2}), "a"),
+        (
+            "dino proto_k warm-up",
+            RunSpec(
+                {
+                    **tiny,
+                    **dino,
+                    "dino_proto_k": 16,
+                    "dino_warmup_steps": 10,
+                    "dino_warmup_teacher_temp": 0.02,
+                    "seed": 2,
+                }
+            ),
+            "a",
+        ),
         ("dino checkpoint_every=7", RunSpec({**tiny, **dino, "checkpoint_every": 7}), "b"),
         ("probe of dino", RunSpec({**tiny, "objective": "probe"}, deps={"backbone": dino_spec}), "a"),
         ("sl open world", RunSpec({**tiny, "objective": "sl", "open_world": 3, "open_world_pairs": 40}), "a"),
-        ("clip every domain, mixed source",
-         RunSpec({**tiny, "objective": "clip", "test_domains": ("photo", "v2", "sketch", "rendition", "objectnet"),
-                  "source": "flickr:0.5,encyclopedia:0.5", "world_seed": 1}), "a"),
+        (
+            "clip every domain, mixed source",
+            RunSpec(
+                {
+                    **tiny,
+                    "objective": "clip",
+                    "test_domains": ("photo", "v2", "sketch", "rendition", "objectnet"),
+                    "source": "flickr:0.5,encyclopedia:0.5",
+                    "world_seed": 1,
+                }
+            ),
+            "a",
+        ),
         ("real clip", RunSpec({**real, "objective": "clip"}), "a"),
         ("real sl", RunSpec({**real, "objective": "sl"}), "a"),
         ("real dino", RunSpec({**real, **dino}), "a"),

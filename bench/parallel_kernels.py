@@ -11,6 +11,7 @@ processes of a variant; variants are measured in the same run, interleaved, medi
 
 Output also goes to bench/results/parallel_kernels.txt.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,16 @@ print(bare_loop(p, cfg, data, p["n_classes"], 3600))
 def measure(objective: str, threads: int, processes: int) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     here = str(Path(__file__).parent)
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(threads), objective, here], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(threads), objective, here],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
     return sum(float(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
 
 
@@ -53,10 +62,14 @@ def main():
             res["2 processes x 1 thread"].append(measure(objective, 1, 2))
         med = {k: statistics.median(v) for k, v in res.items()}
         for k, v in med.items():
-            lines.append(f"{objective:5s} {k:24s} {v:7.0f} samples/s in total  "
-                         f"(runs: {', '.join(f'{x:.0f}' for x in res[k])})")
-        lines.append(f"{objective:5s} ratio two single-threaded / one two-threaded: "
-                     f"{med['2 processes x 1 thread'] / med['1 process x 2 threads']:.2f}")
+            lines.append(
+                f"{objective:5s} {k:24s} {v:7.0f} samples/s in total  "
+                f"(runs: {', '.join(f'{x:.0f}' for x in res[k])})"
+            )
+        lines.append(
+            f"{objective:5s} ratio two single-threaded / one two-threaded: "
+            f"{med['2 processes x 1 thread'] / med['1 process x 2 threads']:.2f}"
+        )
     text = "\n".join(lines)
     print(text)
     out = Path(__file__).parent / "results" / "parallel_kernels.txt"

@@ -12,6 +12,7 @@ One thread, as in a chapter kernel.
 
 Output also goes to ``bench/results/pruning.txt``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,15 @@ def main():
     g = torch.Generator().manual_seed(0)
     norm = torch.nn.functional.normalize
     test = norm(torch.randn(args.test, args.dim, generator=g), dim=-1)
-    train = norm(torch.cat([torch.randn(args.train - args.test // 4, args.dim, generator=g),
-                            test[: args.test // 4] + 0.3 * torch.randn(args.test // 4, args.dim, generator=g)]), dim=-1)
+    train = norm(
+        torch.cat(
+            [
+                torch.randn(args.train - args.test // 4, args.dim, generator=g),
+                test[: args.test // 4] + 0.3 * torch.randn(args.test // 4, args.dim, generator=g),
+            ]
+        ),
+        dim=-1,
+    )
     target = nearest_similarity(test, norm(torch.randn(args.train // 2, args.dim, generator=g), dim=-1))
     t0 = time.perf_counter()
     old_keep, old_ks = per_cut(train, test, target)
@@ -60,11 +68,13 @@ def main():
     keep, info = prune_to_distribution(train, test, target)
     t2 = time.perf_counter()
     same = np.array_equal(old_keep, keep) and old_ks == info["ks_distance"]
-    lines = [header("pruning", torch=torch.__version__, threads=1),
-             f"test {args.test} x train {args.train} x dim {args.dim}, 40 candidate cuts",
-             f"per-cut search (before)      {t1 - t0:6.2f} s",
-             f"one running-maximum pass     {t2 - t1:6.2f} s",
-             f"ratio: {(t1 - t0) / (t2 - t1):.1f}x; same kept set and KS distance: {same}"]
+    lines = [
+        header("pruning", torch=torch.__version__, threads=1),
+        f"test {args.test} x train {args.train} x dim {args.dim}, 40 candidate cuts",
+        f"per-cut search (before)      {t1 - t0:6.2f} s",
+        f"one running-maximum pass     {t2 - t1:6.2f} s",
+        f"ratio: {(t1 - t0) / (t2 - t1):.1f}x; same kept set and KS distance: {same}",
+    ]
     publish(lines, args.out)
 
 

@@ -1,8 +1,9 @@
 """What every benchmark does with its result: a header line naming the machine, then print and keep it.
 
-    from report import header, publish          # bench/ is the script's folder, so on sys.path
-    publish([header("pruning", threads=1), ...], args.out)
+from report import header, publish          # bench/ is the script's folder, so on sys.path
+publish([header("pruning", threads=1), ...], args.out)
 """
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from studylib.io import atomic_write_text
+from studylib.fileio import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -18,8 +19,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def header(name: str, **extra) -> str:
     """``# name  machine  cores=N  key=value ...  date``."""
     more = "".join(f"  {k}={v}" for k, v in extra.items())
-    return (f"# {name}  {platform.processor() or platform.machine()}  cores={os.cpu_count()}{more}  "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    return (
+        f"# {name}  {platform.processor() or platform.machine()}  cores={os.cpu_count()}{more}  "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
 
 
 def publish(lines: list[str], out: str | Path) -> str:

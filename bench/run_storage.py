@@ -8,6 +8,7 @@ for every other run in the registry, and checks the budget of 20 MB per run.
 
     python bench/run_storage.py             # uses (and fills) the default registry, results/runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,16 +45,25 @@ def main() -> int:
         for name, n in sizes(run.path).items():
             by_kind[kind(name)] += n
         total = sum(by_kind.values()) / 1e6
-        lines.append(f"chapter 2 {label:16s} {total:6.2f} MB  (" +
-                     ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(by_kind.items())) + ")")
-    others = [(r, sum(sizes(r.path).values()) / 1e6) for r in Registry().runs() if r.meta.get("preset") == "quick"]
+        lines.append(
+            f"chapter 2 {label:16s} {total:6.2f} MB  ("
+            + ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(by_kind.items()))
+            + ")"
+        )
+    others = [
+        (r, sum(sizes(r.path).values()) / 1e6) for r in Registry().runs() if r.meta.get("preset") == "quick"
+    ]
     worst = max(others, key=lambda x: x[1]) if others else None
     if worst:
-        lines.append(f"all {len(others)} quick runs in the registry: largest {worst[1]:.2f} MB "
-                     f"({worst[0].meta.get('chapter')}: {worst[0].meta.get('label')}), "
-                     f"total {sum(x[1] for x in others):.1f} MB")
+        lines.append(
+            f"all {len(others)} quick runs in the registry: largest {worst[1]:.2f} MB "
+            f"({worst[0].meta.get('chapter')}: {worst[0].meta.get('label')}), "
+            f"total {sum(x[1] for x in others):.1f} MB"
+        )
     largest = max([sum(sizes(r.path).values()) / 1e6 for r in runs.values()] + [w for _, w in others])
-    lines.append(f"largest run {largest:.2f} MB; budget {BUDGET_MB:.0f} MB: {'within' if largest < BUDGET_MB else 'OVER'}")
+    lines.append(
+        f"largest run {largest:.2f} MB; budget {BUDGET_MB:.0f} MB: {'within' if largest < BUDGET_MB else 'OVER'}"
+    )
     text = "\n".join(lines)
     print(text)
     Path(args.out).write_text(text + "\n")

@@ -16,6 +16,7 @@ that total. ``--report`` prints the same table from the last ``make study`` inst
 
 Output also goes to ``bench/results/study_profile.txt``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,12 @@ from studylib.runner import run_chapters
 
 
 def slowest_runs(timings: dict, k: int = 8) -> list[str]:
-    runs = [(r["seconds"], chapter, r["run"]) for chapter, t in timings.items() for r in t.get("runs", [])
-            if r["phase"] == "train"]
+    runs = [
+        (r["seconds"], chapter, r["run"])
+        for chapter, t in timings.items()
+        for r in t.get("runs", [])
+        if r["phase"] == "train"
+    ]
     return [f"  {s:6.1f} s  {chapter}: {run}" for s, chapter, run in sorted(runs, reverse=True)[:k]]
 
 
@@ -43,8 +48,13 @@ def main():
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--warm", action="store_true", help="also time a second, warm run of the whole study")
     ap.add_argument("--report", action="store_true", help="print the last make study's record; run nothing")
-    ap.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                    help="chapters at a time (default as `make study`: the cores, at most 4)")
+    ap.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="chapters at a time (default as `make study`: the cores, at most 4)",
+    )
     ap.add_argument("--out", default=str(RESULTS / "study_profile.txt"))
     args = ap.parse_args()
     head = [header("study_profile", preset=args.preset)]
@@ -53,15 +63,22 @@ def main():
         lines = head + ["# source: the last `make study` (results/executed)", "", minutes_table(timings)]
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            for var, sub in (("STUDYLIB_RESULTS", "results"), ("STUDYLIB_CACHE", "results/cache"),
-                             ("STUDYLIB_FIGURES", "figures"), ("STUDYLIB_CARDS", "cards")):
+            for var, sub in (
+                ("STUDYLIB_RESULTS", "results"),
+                ("STUDYLIB_CACHE", "results/cache"),
+                ("STUDYLIB_FIGURES", "figures"),
+                ("STUDYLIB_CARDS", "cards"),
+            ):
                 os.environ[var] = str(Path(tmp) / sub)
             t0 = time.perf_counter()
             run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=after())
             cold = time.perf_counter() - t0
             timings = read_timings(args.preset)
-            lines = head + [f"# cold: empty registry and cache; {cold / 60:.1f} minutes in all", "",
-                            minutes_table(timings)]
+            lines = head + [
+                f"# cold: empty registry and cache; {cold / 60:.1f} minutes in all",
+                "",
+                minutes_table(timings),
+            ]
             if args.warm:
                 t0 = time.perf_counter()
                 run_chapters(preset=args.preset, progress=False, jobs=args.jobs, after=after())

@@ -13,6 +13,7 @@ code as it is. The token ids are checked equal. Output also goes to ``bench/resu
 
     python bench/tokenise.py
 """
+
 from __future__ import annotations
 
 import platform
@@ -25,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studylib.chapters import ch02  # noqa: E402
 from studylib.evaluate import prompts_for  # noqa: E402
-from studylib.io import atomic_write_text  # noqa: E402
+from studylib.fileio import atomic_write_text  # noqa: E402
 from studylib.models import vocabulary  # noqa: E402
 from studylib.session import Session  # noqa: E402
 
@@ -48,8 +49,8 @@ def main():
     world = Session(ch02.NAME, "quick", sizes=ch02.SIZES, progress=False).world()
     captions, names = list(world.train.captions), list(world.class_names)
     half = len(captions) // 2
-    second = captions[:half] + [c + " today" for c in captions[half:]]     # half shared, half new
-    vocabulary._tokenizer(CONTEXT)                                       # open_clip imported outside the timing
+    second = captions[:half] + [c + " today" for c in captions[half:]]  # half shared, half new
+    vocabulary._tokenizer(CONTEXT)  # open_clip imported outside the timing
     out = {}
     for label, fresh in (("before", True), ("after", False)):
         vocabulary._ROWS.clear()
@@ -60,13 +61,19 @@ def main():
         t2 = time.perf_counter()
         out[label] = (t1 - t0, t2 - t1, a, b)
     same = all(torch.equal(out["before"][k], out["after"][k]) for k in (2, 3))
-    lines = [f"# tokenise  {len(captions)} captions, {len(names)} classes, context {CONTEXT}, 1 thread, "
-             f"{platform.machine()}"]
+    lines = [
+        f"# tokenise  {len(captions)} captions, {len(names)} classes, context {CONTEXT}, 1 thread, "
+        f"{platform.machine()}"
+    ]
     for label in ("before", "after"):
         new_world, half_shared = out[label][:2]
-        lines.append(f"{label:7s} new world {new_world:6.2f} s   second world, half shared {half_shared:6.2f} s")
-    lines.append(f"ratio before/after: new world {out['before'][0] / out['after'][0]:.2f}x, "
-                 f"half-shared world {out['before'][1] / out['after'][1]:.2f}x; token ids identical: {same}")
+        lines.append(
+            f"{label:7s} new world {new_world:6.2f} s   second world, half shared {half_shared:6.2f} s"
+        )
+    lines.append(
+        f"ratio before/after: new world {out['before'][0] / out['after'][0]:.2f}x, "
+        f"half-shared world {out['before'][1] / out['after'][1]:.2f}x; token ids identical: {same}"
+    )
     text = "\n".join(lines) + "\n"
     print(text, end="")
     atomic_write_text(Path(__file__).resolve().parent / "results" / "tokenise.txt", text)

@@ -16,6 +16,7 @@ Prints samples/s per variant (median of repeats, variants interleaved) and,
 last, the ratio ours / bare per objective. Output also goes to
 bench/results/train_throughput.txt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,21 @@ def build_model(p, cfg, n_classes, vocab):
     """The quick-preset model of ``cfg.objective`` (seeded as the pipeline seeds it)."""
     torch.manual_seed(cfg.seed)
     if cfg.objective == "clip":
-        return ClipModel(cfg.width, cfg.embed_dim, vocab, p["context_length"], p["text_width"], p["text_layers"])
+        return ClipModel(
+            cfg.width, cfg.embed_dim, vocab, p["context_length"], p["text_width"], p["text_layers"]
+        )
     return SLModel(cfg.width, cfg.embed_dim, n_classes)
 
 
 def objective_for(p, cfg, data, n_classes):
-    info = DataInfo("world", [str(i) for i in range(n_classes)], data.class_counts.numpy(), p["image_size"],
-                    labels=data.labels.numpy(), captions=[""] * len(data.labels))
+    info = DataInfo(
+        "world",
+        [str(i) for i in range(n_classes)],
+        data.class_counts.numpy(),
+        p["image_size"],
+        labels=data.labels.numpy(),
+        captions=[""] * len(data.labels),
+    )
     cls = get(cfg.objective)
     return cls(build(cls.Config, p), cfg, info)
 
@@ -56,7 +65,7 @@ def make_data(n, n_classes, vocab, size, length, seed=0):
     images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, n_classes, (n,), generator=g)
     tokens = torch.randint(2, vocab, (n, length), generator=g)
-    tokens[:, length // 2:] = 0
+    tokens[:, length // 2 :] = 0
     counts = torch.bincount(labels, minlength=n_classes)
     return TrainData(images, labels, tokens, counts)
 
@@ -79,7 +88,9 @@ def bare_loop(p, cfg, data, n_classes, vocab, amp="off", compile_model=False):
         x = normalize_images(data.images[idx])
         with ctx:
             if cfg.objective == "clip":
-                loss = loss_fn(model.encode_image(x), model.encode_text(data.tokens[idx]), model.logit_scale.exp())
+                loss = loss_fn(
+                    model.encode_image(x), model.encode_text(data.tokens[idx]), model.logit_scale.exp()
+                )
             else:
                 loss = F.cross_entropy(model(x), data.labels[idx])
         opt.zero_grad(set_to_none=True)
@@ -105,7 +116,9 @@ def flops_per_sample(p, cfg, data, n_classes, vocab) -> float:
     model = build_model(p, cfg, n_classes, vocab)
     with FlopCounterMode(display=False) as counter:
         if cfg.objective == "clip":
-            loss = make_clip_loss()(model.encode_image(x), model.encode_text(data.tokens[:b]), model.logit_scale.exp())
+            loss = make_clip_loss()(
+                model.encode_image(x), model.encode_text(data.tokens[:b]), model.logit_scale.exp()
+            )
         else:
             loss = F.cross_entropy(model(x), data.labels[:b])
         loss.backward()
@@ -119,7 +132,7 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
     t0 = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t0)
+    return 2 * n**3 * repeats / (time.perf_counter() - t0)
 
 
 def ours(p, cfg, data, n_classes, vocab):
@@ -138,22 +151,32 @@ def main():
     args = ap.parse_args()
     p = resolve("quick", epochs=1, warmup_steps=5, checkpoint_every=0)
     n_classes, vocab = p["n_classes"], 3600
-    lines = [f"# train_throughput  torch {torch.__version__}  {platform.processor() or platform.machine()}  "
-             f"threads={torch.get_num_threads()}  steps={args.steps}  repeats={args.repeats}"]
+    lines = [
+        f"# train_throughput  torch {torch.__version__}  {platform.processor() or platform.machine()}  "
+        f"threads={torch.get_num_threads()}  steps={args.steps}  repeats={args.repeats}"
+    ]
     ratios = []
     peak = matmul_peak()
     for objective, extra in (("sl", {}), ("clip", {}), ("dino", {})):
         cfg = train_config(p, objective=objective, **extra)
         data = make_data(args.steps * cfg.batch_size, n_classes, vocab, p["image_size"], p["context_length"])
-        variants = {"studylib": lambda: ours(p, cfg, data, n_classes, vocab)} if objective == "dino" else {
-                    "bare fp32": lambda: bare_loop(p, cfg, data, n_classes, vocab),
-                    "bare bf16": lambda: bare_loop(p, cfg, data, n_classes, vocab, "bf16"),
-                    "bare compile": lambda: bare_loop(p, cfg, data, n_classes, vocab, compile_model=True),
-                    "studylib": lambda: ours(p, cfg, data, n_classes, vocab)}
+        # each variant is called within this iteration; the defaults bind this iteration's cfg and data
+        variants = (
+            {"studylib": lambda cfg=cfg, data=data: ours(p, cfg, data, n_classes, vocab)}
+            if objective == "dino"
+            else {
+                "bare fp32": lambda cfg=cfg, data=data: bare_loop(p, cfg, data, n_classes, vocab),
+                "bare bf16": lambda cfg=cfg, data=data: bare_loop(p, cfg, data, n_classes, vocab, "bf16"),
+                "bare compile": lambda cfg=cfg, data=data: bare_loop(
+                    p, cfg, data, n_classes, vocab, compile_model=True
+                ),
+                "studylib": lambda cfg=cfg, data=data: ours(p, cfg, data, n_classes, vocab),
+            }
+        )
         results = {k: [] for k in variants}
         warm = make_data(4 * cfg.batch_size, n_classes, vocab, p["image_size"], p["context_length"])
         if objective == "dino":
-            ours(p, cfg, warm, n_classes, vocab)                            # warm-up
+            ours(p, cfg, warm, n_classes, vocab)  # warm-up
         else:
             bare_loop(p, cfg, warm, n_classes, vocab)
         for _ in range(args.repeats):
@@ -162,16 +185,22 @@ def main():
         name = objective + (f" vocab_k={extra['vocab_k']}" if extra else "")
         med = {k: statistics.median(v) for k, v in results.items()}
         for k, v in med.items():
-            lines.append(f"{name:18s} {k:10s} {v:9.0f} samples/s  (runs: {', '.join(f'{x:.0f}' for x in results[k])})")
+            lines.append(
+                f"{name:18s} {k:10s} {v:9.0f} samples/s  (runs: {', '.join(f'{x:.0f}' for x in results[k])})"
+            )
         if "bare bf16" in med:
             lines.append(f"{name:18s} bf16 autocast / fp32 (bare): {med['bare bf16'] / med['bare fp32']:.2f}")
         if "bare compile" in med:
-            lines.append(f"{name:18s} torch.compile / eager (bare, after compiling): "
-                         f"{med['bare compile'] / med['bare fp32']:.2f}")
+            lines.append(
+                f"{name:18s} torch.compile / eager (bare, after compiling): "
+                f"{med['bare compile'] / med['bare fp32']:.2f}"
+            )
         flops = flops_per_sample(p, cfg, data, n_classes, vocab)
         achieved = flops * med["studylib"]
-        lines.append(f"{name:18s} {flops / 1e6:.1f} MFLOP/sample, {achieved / 1e9:.1f} GFLOP/s achieved = "
-                     f"{achieved / peak:.1%} of the {peak / 1e9:.0f} GFLOP/s fp32 matmul peak")
+        lines.append(
+            f"{name:18s} {flops / 1e6:.1f} MFLOP/sample, {achieved / 1e9:.1f} GFLOP/s achieved = "
+            f"{achieved / peak:.1%} of the {peak / 1e9:.0f} GFLOP/s fp32 matmul peak"
+        )
         if "bare fp32" in med:
             ratios.append((name, med["studylib"] / med["bare fp32"]))
     lines += [f"ratio studylib / bare loop, {name}: {r:.3f}" for name, r in ratios]

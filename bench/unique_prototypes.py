@@ -9,6 +9,7 @@ what the counting adds on top.
 
     .venv/bin/python bench/unique_prototypes.py            # writes bench/results/unique_prototypes.txt
 """
+
 from __future__ import annotations
 
 import platform
@@ -29,7 +30,7 @@ def matmuls_only(w: np.ndarray, block: int = BLOCK) -> None:
     x = torch.nn.functional.normalize(torch.from_numpy(w), dim=1)
     with torch.inference_mode():
         for start in range(0, len(x), block):
-            (x[start:start + block] @ x[start:].T).max()
+            (x[start : start + block] @ x[start:].T).max()
 
 
 def peak_mib() -> float:
@@ -46,16 +47,22 @@ def main() -> None:
     rng = np.random.default_rng(0)
     random = rng.normal(size=(N, D)).astype(np.float32)
     centres = rng.normal(size=(N // 16, D)).astype(np.float32)
-    clustered = (np.repeat(centres, 16, axis=0) + rng.normal(0, 0.01, (N, D)).astype(np.float32))
-    lines = [f"unique_prototypes at {N} x {D}, block {BLOCK}; torch {torch.__version__}, "
-             f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"]
+    clustered = np.repeat(centres, 16, axis=0) + rng.normal(0, 0.01, (N, D)).astype(np.float32)
+    lines = [
+        f"unique_prototypes at {N} x {D}, block {BLOCK}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+    ]
     _, base = timed(matmuls_only, random)
     lines.append(f"baseline (blocked products only): {base:.1f} s")
     for name, w, expected in (("random directions", random, N), ("4096 clusters of 16", clustered, N // 16)):
         count, secs = timed(unique_prototypes, w)
-        lines.append(f"{name}: {count} unique (expected {expected}), {secs:.1f} s = {secs / base:.2f} x baseline")
-    lines.append(f"peak resident memory of the process: {peak_mib():.0f} MiB "
-                 f"(the inputs alone: {2 * random.nbytes / 2**20:.0f} MiB)")
+        lines.append(
+            f"{name}: {count} unique (expected {expected}), {secs:.1f} s = {secs / base:.2f} x baseline"
+        )
+    lines.append(
+        f"peak resident memory of the process: {peak_mib():.0f} MiB "
+        f"(the inputs alone: {2 * random.nbytes / 2**20:.0f} MiB)"
+    )
     text = "\n".join(lines)
     print(text)
     out = Path(__file__).parent / "results" / "unique_prototypes.txt"

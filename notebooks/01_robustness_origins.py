@@ -61,11 +61,11 @@ from studylib.chapters.ch01 import accuracy_table, er_summary, er_table, group_m
 from studylib.session import Session
 from studylib.widgets import robustness_explorer
 
-ch = Session(ch01.NAME, preset, sizes=ch01.SIZES,
+session = Session(ch01.NAME, preset, sizes=ch01.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, n_classes=n_classes, n_train=n_train, epochs=epochs),
              extras=dict(n_boot=(n_boot, int)))
 SHIFTS = list(ch01.SHIFTS)
-P = ch.params
+P = session.params
 N, E = P["n_train"], P["epochs"]
 display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the standard source "
                  f"(profile `{P['profile']}`: this chapter is about distribution shift, not imbalance), {E} epochs, "
@@ -88,11 +88,11 @@ display(Markdown(f"World: {P['n_classes']} classes, {N} training pairs on the st
 # Section 3's two SL models on the web-like images are trained here too: the claims need them.
 
 # %%
-baseline, REF = ch01.baseline_specs(ch)     # REF: the full-size baseline: CLIP's budget and width, curated images
-runs_by_seed = {k: ch.run_all(ch01.specs(ch, k), keep_model={REF}) for k in ch.seeds()}   # all the claims need
+baseline, REF = ch01.baseline_specs(session)     # REF: the full-size baseline: CLIP's budget and width, curated images
+runs_by_seed = {k: session.run_all(ch01.specs(session, k), keep_model={REF}) for k in session.seeds()}   # all the claims need
 runs = runs_by_seed[seed]                       # the first seed's models, shown in the figures
 sl_runs = {label: runs[label] for label in baseline}
-clip_runs = {label: runs[label] for label in ch01.clip_specs(ch)}
+clip_runs = {label: runs[label] for label in ch01.clip_specs(session)}
 acc = accuracy_table({**sl_runs, **clip_runs})
 acc.round(3)
 
@@ -108,7 +108,7 @@ acc.round(3)
 # two-proportion test, p < 0.01). *Informative* shifts pass both.
 
 # %%
-line = ch01.baseline_line(ch, runs, n_boot=n_boot)
+line = ch01.baseline_line(session, runs, n_boot=n_boot)
 shift_info, trends, anchors = line["info"], line["trends"], line["anchors"]
 INFORMATIVE = [s for s in SHIFTS if shift_info.loc[s, "informative"]]
 left_out = {s: [m for m in sl_runs if m not in anchors[s]] for s in SHIFTS}
@@ -125,7 +125,7 @@ fig = ch01.panels(
     trends, base_points,
     {s: points(acc.loc[list(clip_runs)], s).assign(er=er[er["shift"] == s]["er"].to_numpy()) for s in trends},
     informative=INFORMATIVE)
-ch.save(fig, "effective_robustness", "ID vs OOD accuracy on logit axes: SL baseline line with 95% band, CLIP, per shift")
+session.save(fig, "effective_robustness", "ID vs OOD accuracy on logit axes: SL baseline line with 95% band, CLIP, per shift")
 plt.show()
 er_summary(er)
 
@@ -140,9 +140,9 @@ er_summary(er)
 # the full budget and at double the budget.
 
 # %%
-source_specs, group = ch01.source_specs(ch)      # group: run label -> its source
-source_runs = ch.run_all(source_specs)
-ch01.source_cards(ch)
+source_specs, group = ch01.source_specs(session)      # group: run label -> its source
+source_runs = session.run_all(source_specs)
+ch01.source_cards(session)
 src_acc = accuracy_table(source_runs)
 src_er = er_table(trends, source_runs, n_boot=n_boot)
 fig = ch01.panels(
@@ -151,7 +151,7 @@ fig = ch01.panels(
                                                    budget=lambda d: d["label"].map(ch01.budgets(source_runs)))
      for s in trends},
     connect="group", informative=INFORMATIVE)
-ch.save(fig, "sources_and_mixtures", "CLIP trained on different sources (two budgets each) and a 50/50 mixture, against the SL baseline")
+session.save(fig, "sources_and_mixtures", "CLIP trained on different sources (two budgets each) and a 50/50 mixture, against the SL baseline")
 plt.show()
 er_summary(src_er)
 
@@ -177,13 +177,13 @@ source_er.round(3)
 # number of epochs.
 
 # %%
-lang_runs = {**{label: runs[label] for label in ch01.language_specs(ch)}, "CLIP (web)": clip_runs["CLIP (web)"]}
+lang_runs = {**{label: runs[label] for label in ch01.language_specs(session)}, "CLIP (web)": clip_runs["CLIP (web)"]}
 lang_er = er_table(trends, lang_runs, n_boot=n_boot)
 fig = ch01.panels(
     trends, base_points,
     {s: points(accuracy_table(lang_runs), s).assign(er=lang_er[lang_er["shift"] == s]["er"].to_numpy())
      for s in trends}, informative=INFORMATIVE)
-ch.save(fig, "language_vs_labels", "CLIP on captions vs SL on caption-mined labels vs SL on true labels, same images")
+session.save(fig, "language_vs_labels", "CLIP on captions vs SL on caption-mined labels vs SL on true labels, same images")
 plt.show()
 er_summary(lang_er)
 
@@ -200,12 +200,12 @@ er_summary(lang_er)
 # same size.
 
 # %%
-study = ch01.similarity_study(ch, sl_runs[REF])
+study = ch01.similarity_study(session, sl_runs[REF])
 nn_small, nn_big, nn_pruned = study["nn_small"], study["nn_big"], study["nn_pruned"]
 keep, rand_keep, info = study["keep"], study["rand_keep"], study["info"]
 fig = plots.similarity_histograms({"standard (small)": nn_small, "mixture ×2 (large)": nn_big,
                                    "large, pruned": nn_pruned})
-ch.save(fig, "train_test_similarity", "nearest-neighbour similarity of shifted test images to each training set")
+session.save(fig, "train_test_similarity", "nearest-neighbour similarity of shifted test images to each training set")
 plt.show()
 display(Markdown(f"Pruning keeps {len(keep)} of {int(study['n_big'])} pairs ({info['kept_fraction']:.0%}); "
                  f"median similarity {np.median(nn_big):.3f} → {info['achieved']:.3f} "
@@ -214,7 +214,7 @@ display(Markdown(f"Pruning keeps {len(keep)} of {int(study['n_big'])} pairs ({in
 
 # %%
 sim_runs = {"CLIP mixture ×2 (all)": source_runs[f"CLIP mix n={2 * N}"],
-            **ch.run_all(ch01.similarity_specs(ch, study))}
+            **session.run_all(ch01.similarity_specs(session, study))}
 sim_er = er_table(trends, sim_runs, n_boot=n_boot)
 power = ch01.detectable_difference(sim_er, "CLIP mixture ×2, similarity-pruned", "CLIP mixture ×2, random subset",
                                    INFORMATIVE)
@@ -252,7 +252,7 @@ explore_er = ch01.explorer_table([er, src_er, lang_er, sim_er], groups)
 # significant. The cell computes everything; nothing in it is typed.
 
 # %%
-display(Markdown(claims.markdown(ch01.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch01.claims(session, runs_by_seed))))
 
 # %% [markdown]
 # **Reading it against the papers** (numbers from the `quick` preset, seed 0; the cell above

@@ -67,11 +67,11 @@ from studylib.interactive import frequency_figure
 from studylib.session import Session
 from studylib.widgets import frequency_explorer
 
-ch = Session(ch02.NAME, preset, sizes=ch02.SIZES,
+session = Session(ch02.NAME, preset, sizes=ch02.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, n_classes=n_classes, epochs=epochs,
                             zipf_alpha=zipf_alpha, vocab_weighting=vocab_weighting),
              extras=dict(highlight=(highlight, str), vocab_k=(vocab_k, int)))
-ch.params["n_classes"], ch.params["n_train"], ch.params["epochs"]
+session.params["n_classes"], session.params["n_train"], session.params["epochs"]
 
 # %% [markdown]
 # ## The long tail of real pre-training data (paper Fig 1a)
@@ -93,7 +93,7 @@ else:
         {"ImageNet class frequency in pre-training corpora": {k: profiles[k] for k in ch02.CORPORA},
          "LAIONet variants (similarity threshold)": {k: profiles[k] for k in ch02.LAIONET}},
         reference=profiles["LAION-400M"], align="order")
-    ch.save(fig, "real_long_tail", "ImageNet class frequencies in six real corpora and the LAIONet variants, ranked by LAION-400M (log scale)")
+    session.save(fig, "real_long_tail", "ImageNet class frequencies in six real corpora and the LAIONet variants, ranked by LAION-400M (log scale)")
     plt.show()
     long_tail = ch02.long_tail_table(profiles)
     display(Markdown("Spearman correlation with LAION-400M: " + ", ".join(
@@ -108,14 +108,14 @@ else:
 # holds clearly more classes than one batch: otherwise every class is in every batch.
 
 # %%
-freq_scores = ch02.frequency_estimation(ch.world())
-card = write_world_card(ch.world(), preset, extra_sections=ch02.frequency_estimation_card_section(freq_scores, ch.world()))
-counts = ch.world().class_counts
-display(Markdown(f"Data card: `{card.name}`. {len(counts)} classes, batch size {ch.params['batch_size']}; "
+freq_scores = ch02.frequency_estimation(session.world())
+card = write_world_card(session.world(), preset, extra_sections=ch02.frequency_estimation_card_section(freq_scores, session.world()))
+counts = session.world().class_counts
+display(Markdown(f"Data card: `{card.name}`. {len(counts)} classes, batch size {session.params['batch_size']}; "
                  f"most frequent class {counts.max()} pairs, rarest {counts.min()}, "
                  f"max/median {counts.max() / pd.Series(counts).median():.0f}."))
-fig = plots.frequency_profile(counts, ch.world().class_names)
-ch.save(fig, "frequency_profile", "training pairs per class of the concept world, ranked")
+fig = plots.frequency_profile(counts, session.world().class_names)
+session.save(fig, "frequency_profile", "training pairs per class of the concept world, ranked")
 plt.show()
 
 # %% [markdown]
@@ -141,9 +141,9 @@ estimation_table(freq_scores).round(3)
 # family used for the accuracy-matched comparison below.
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch02.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]                       # the first seed's models, shown in the figures
-shown = {label: runs[label] for label in ch02.models(ch)}
+shown = {label: runs[label] for label in ch02.models(session)}
 per_class = {label: r.per_class[r.per_class["domain"] == "photo"] for label, r in shown.items()}
 pd.DataFrame({label: {"top-1 (photo)": r.metrics["top1_photo"], "top-1 (V2-like)": r.metrics["top1_v2"],
                       "classes scored per step": r.metrics["mean_vocab"], "train seconds": r.metrics["train_seconds"]}
@@ -159,7 +159,7 @@ corr = metrics.correlation_table(shown)
 sp = corr[corr["method"] == "spearman"].set_index(["model", "measure"])
 acc_ci = {m: sp.loc[(m, "accuracy")].to_dict() for m in shown}
 fig = plots.frequency_panels(per_class, "accuracy", highlight=highlight, correlations=acc_ci)
-ch.save(fig, "accuracy_vs_frequency", "per-class accuracy against training frequency: SL (linear and cosine heads), SL + vocabulary subsampling, CLIP")
+session.save(fig, "accuracy_vs_frequency", "per-class accuracy against training frequency: SL (linear and cosine heads), SL + vocabulary subsampling, CLIP")
 plt.show()
 
 # %% [markdown]
@@ -171,7 +171,7 @@ plt.show()
 # %%
 pred_ci = {m: sp.loc[(m, "#predictions")].to_dict() for m in shown}
 fig = plots.frequency_panels(per_class, "predictions", highlight=highlight, correlations=pred_ci)
-ch.save(fig, "predictions_vs_frequency", "per-class #predictions against training frequency: SL (linear and cosine heads), SL + vocabulary subsampling, CLIP")
+session.save(fig, "predictions_vs_frequency", "per-class #predictions against training frequency: SL (linear and cosine heads), SL + vocabulary subsampling, CLIP")
 plt.show()
 
 # %% [markdown]
@@ -184,7 +184,7 @@ plt.show()
 
 # %%
 fig = plots.correlation_forest(corr[corr["method"] == "spearman"])
-ch.save(fig, "correlations", "Spearman correlation of per-class accuracy and #predictions with frequency, 95% CIs")
+session.save(fig, "correlations", "Spearman correlation of per-class accuracy and #predictions with frequency, 95% CIs")
 plt.show()
 metrics.format_correlations(corr)
 
@@ -202,11 +202,11 @@ metrics.format_correlations(corr)
 # with the line extrapolated, which is weaker evidence (the basis column says so).
 
 # %%
-family = {label: runs[label] for label in ch02.family_labels(ch)}
+family = {label: runs[label] for label in ch02.family_labels(session)}
 matched = evidence.accuracy_matched(family, runs["CLIP"], "#predictions", seed=seed)
-fig = plots.bias_vs_accuracy(ch02.figure_points(ch, runs), trend=matched, trend_group="SL family (linear head)",
+fig = plots.bias_vs_accuracy(ch02.figure_points(session, runs), trend=matched, trend_group="SL family (linear head)",
                              title=f"#predictions bias against top-1 ({preset})")
-ch.save(fig, "bias_vs_accuracy", "Spearman(frequency, #predictions) against top-1: SL family with its trend, SL with a cosine head, CLIP, SL + vocabulary subsampling")
+session.save(fig, "bias_vs_accuracy", "Spearman(frequency, #predictions) against top-1: SL family with its trend, SL with a cosine head, CLIP, SL + vocabulary subsampling")
 plt.show()
 
 # %% [markdown]
@@ -217,7 +217,7 @@ plt.show()
 # a model it compares did not learn (top-1 at most 1.5× chance).
 
 # %%
-display(Markdown(claims.markdown(ch02.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch02.claims(session, runs_by_seed))))
 
 # %% [markdown]
 # ## Vocabulary subsampling on this world (C3's numbers)
@@ -229,7 +229,7 @@ display(Markdown(claims.markdown(ch02.claims(ch, runs_by_seed))))
 # residual rests on an extrapolated line). These numbers are shown, not judged.
 
 # %%
-display(Markdown(ch02.vocab_numbers(ch, runs_by_seed).to_markdown(index=False)))
+display(Markdown(ch02.vocab_numbers(session, runs_by_seed).to_markdown(index=False)))
 
 # %% [markdown]
 # **Reading the result.** *(Written from the `quick` run, seed 0; the cells above recompute
@@ -271,7 +271,7 @@ display(Markdown(ch02.vocab_numbers(ch, runs_by_seed).to_markdown(index=False)))
 
 # %%
 hover = frequency_figure(per_class, list(per_class), "predictions", preset=preset)
-ch.save(hover, "predictions_vs_frequency_interactive",
+session.save(hover, "predictions_vs_frequency_interactive",
         "interactive: #predictions against frequency, hover for class names")
 hover.show()
 

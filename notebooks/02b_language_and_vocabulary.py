@@ -47,15 +47,15 @@ from studylib import claims, plots
 from studylib.chapters import ch02b, evidence
 from studylib.session import Session
 
-ch = Session(ch02b.NAME, preset, sizes=ch02b.SIZES,
+session = Session(ch02b.NAME, preset, sizes=ch02b.SIZES,
              overrides=dict(seed=seed, world_seed=world_seed, zipf_alpha=zipf_alpha))
-card = ch.card("language_and_vocabulary")
-display(Markdown(f"{ch.params['n_classes']} classes, {ch.params['n_train']} training pairs, batch "
-                 f"{ch.params['batch_size']}, {ch.params['epochs']} epochs; data card `{card.name}`. "
-                 f"Preset `{preset}` runs {len(ch.seeds())} training seed(s)."))
+card = session.card("language_and_vocabulary")
+display(Markdown(f"{session.params['n_classes']} classes, {session.params['n_train']} training pairs, batch "
+                 f"{session.params['batch_size']}, {session.params['epochs']} epochs; data card `{card.name}`. "
+                 f"Preset `{preset}` runs {len(session.seeds())} training seed(s)."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02b.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch02b.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]                        # the first seed's models, shown in the figures
 
 # %% [markdown]
@@ -71,7 +71,7 @@ runs = runs_by_seed[seed]                        # the first seed's models, show
 # %%
 fig = plots.sweep(ch02b.scale_points(runs, preset), "fraction", "share of the training pairs (same samples seen)",
                   logx=True, title="Bias and accuracy against data scale, at a fixed number of samples seen")
-ch.save(fig, "bias_vs_data_scale", "Spearman(frequency, #predictions) and top-1 against the share of training pairs (same number of samples seen), CLIP and SL")
+session.save(fig, "bias_vs_data_scale", "Spearman(frequency, #predictions) and top-1 against the share of training pairs (same number of samples seen), CLIP and SL")
 plt.show()
 display(Markdown(ch02b.scale_table(runs_by_seed, preset).to_markdown(index=False)))
 
@@ -92,7 +92,7 @@ display(Markdown(ch02b.scale_table(runs_by_seed, preset).to_markdown(index=False
 levels = ch02b.level_points(runs, preset)
 fig = plots.sweep(levels.assign(group="CLIP"), "rank", "caption level (least to most descriptive)",
                   xticklabels=list(levels["level"]), title="CLIP: bias and accuracy against caption descriptiveness")
-ch.save(fig, "bias_vs_descriptiveness", "CLIP trained on one caption level at a time: #predictions bias and top-1 per level")
+session.save(fig, "bias_vs_descriptiveness", "CLIP trained on one caption level at a time: #predictions bias and top-1 per level")
 plt.show()
 levels[["level", "top1", "r", "lo", "hi"]].round(3)
 
@@ -113,14 +113,14 @@ levels[["level", "top1", "r", "lo", "hi"]].round(3)
 
 # %%
 groups = ch02b.figure_groups(runs)
-family = {label: runs[label] for label in ch02b.family_labels(ch)}
+family = {label: runs[label] for label in ch02b.family_labels(session)}
 trend = evidence.accuracy_matched(family, runs[ch02b.decided_points(preset)[0]], seed=seed)
 fig = plots.bias_vs_accuracy(evidence.bias_points(runs, groups), trend=trend,
                              trend_group="SL family (C3's reference)",
                              title=f"Bias against top-1: vocabulary, captions, scale ({preset})")
-ch.save(fig, "bias_vs_accuracy_factors", "Spearman(frequency, #predictions) against top-1 for every model of the chapter, with the SL family's line")
+session.save(fig, "bias_vs_accuracy_factors", "Spearman(frequency, #predictions) against top-1 for every model of the chapter, with the SL family's line")
 plt.show()
-ch02b.vocab_table(ch, runs_by_seed).round(3)
+ch02b.vocab_table(session, runs_by_seed).round(3)
 
 # %% [markdown]
 # ## What the numbers say
@@ -131,7 +131,7 @@ ch02b.vocab_table(ch, runs_by_seed).round(3)
 # scored every class.
 
 # %%
-display(Markdown(claims.markdown(ch02b.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch02b.claims(session, runs_by_seed))))
 
 # %%
 if preset != "full":

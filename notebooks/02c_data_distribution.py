@@ -49,18 +49,17 @@ shared_data: str = "../../shared/data"   # the shared real data (LAIONet profile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
 from studylib.chapters import ch02c, evidence
 from studylib.session import Session
 
-ch = Session(ch02c.NAME, preset, sizes=ch02c.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
-card = ch.card("data_distribution")
-ch.card("data_distribution_diversity", **ch02c.DIVERSITY_WORLD)
-display(Markdown(f"{ch.params['n_classes']} classes, {ch.params['n_train']} pairs, "
-                 f"{ch.params['epochs']} epochs; data card `{card.name}`; {len(ch.seeds())} training seed(s) "
+session = Session(ch02c.NAME, preset, sizes=ch02c.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
+card = session.card("data_distribution")
+session.card("data_distribution_diversity", **ch02c.DIVERSITY_WORLD)
+display(Markdown(f"{session.params['n_classes']} classes, {session.params['n_train']} pairs, "
+                 f"{session.params['epochs']} epochs; data card `{card.name}`; {len(session.seeds())} training seed(s) "
                  f"at `{preset}`."))
 
 # %% [markdown]
@@ -77,8 +76,8 @@ display(Markdown(f"{ch.params['n_classes']} classes, {ch.params['n_train']} pair
 # changed after that run, for that reason, and not toward any result.
 
 # %%
-diverse_world = ch.world(**ch02c.DIVERSITY_WORLD)
-keeps = ch02c.diversity_keeps(ch, seed)
+diverse_world = session.world(**ch02c.DIVERSITY_WORLD)
+keeps = ch02c.diversity_keeps(session, seed)
 x = diverse_world.train.images.float().flatten(1) / 255
 labels = diverse_world.train.labels
 diversity = {q: ch02c.within_class_diversity(x, labels, keep) for q, keep in keeps.items()}
@@ -86,11 +85,11 @@ display(Markdown("Within-class pixel variance of the kept images, by threshold q
                  + ", ".join(f"≥ q{q:g}: {v:.2f}" for q, v in diversity.items()) + "."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02c.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch02c.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
 profiles = Path(shared_data) / "frequencies"
 if preset == "full" and profiles.is_dir():
-    runs.update(ch.run_all(ch02c.laionet_specs(ch, profiles, seed=seed)))
+    runs.update(session.run_all(ch02c.laionet_specs(session, profiles, seed=seed)))
 elif preset == "full":
     display(Markdown(f"*`{shared_data}` is absent: the LAIONet-profile runs are skipped.*"))
 table = ch02c.overview(runs)
@@ -107,7 +106,7 @@ groups = {k: k.split(", ")[-1] + " text tower" for k in runs}
 for measure, name in (("#predictions", "bias"), ("accuracy", "accuracy_bias")):
     title = f"Data variants: Spearman({measure}, frequency) against top-1 ({preset})"
     fig = plots.bias_vs_accuracy(evidence.bias_points(runs, groups, measure), measure=measure, title=title)
-    ch.save(fig, f"data_distribution_{name}", "CLIP on data variants (imbalance, source, similarity "
+    session.save(fig, f"data_distribution_{name}", "CLIP on data variants (imbalance, source, similarity "
             f"threshold): Spearman of per-class {measure} with training frequency against top-1")
     plt.show()
 
@@ -115,7 +114,7 @@ for measure, name in (("#predictions", "bias"), ("accuracy", "accuracy_bias")):
 # ## What the numbers say
 
 # %%
-display(Markdown(claims.markdown(ch02c.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch02c.claims(session, runs_by_seed))))
 
 # %%
 if preset != "full":

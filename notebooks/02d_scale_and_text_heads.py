@@ -52,20 +52,19 @@ world_seed: int = 0              # seed of the concept world
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
 from studylib.chapters import ch02d
 from studylib.session import Session
 
-ch = Session(ch02d.NAME, preset, sizes=ch02d.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
+session = Session(ch02d.NAME, preset, sizes=ch02d.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
 fractions = ", ".join(f"{f:g}" for f in ch02d.FRACTIONS[preset])
-display(Markdown(f"{ch.params['n_classes']} classes, {ch.params['n_train']} pairs at the full data; "
-                 f"fractions {fractions}; {len(ch.seeds())} seed(s) at `{preset}`."))
+display(Markdown(f"{session.params['n_classes']} classes, {session.params['n_train']} pairs at the full data; "
+                 f"fractions {fractions}; {len(session.seeds())} seed(s) at `{preset}`."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02d.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch02d.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
 stats = ch02d.table(runs, preset)
 stats.round(3)
@@ -79,7 +78,7 @@ stats.round(3)
 fig = plots.sweep(stats.rename(columns={"model": "group"}), "fraction",
                   "share of the training pairs (same steps)", panels=("top1", "r", "NC1"), logx=True,
                   title="Text heads against data scale")
-ch.save(fig, "text_heads_vs_scale", "CLIP with four text heads and SL controls: top-1, "
+session.save(fig, "text_heads_vs_scale", "CLIP with four text heads and SL controls: top-1, "
         "Spearman(#predictions, frequency) and NC1 against data scale, the number of samples seen held fixed")
 plt.show()
 
@@ -87,7 +86,7 @@ plt.show()
 # ## What the numbers say
 
 # %%
-display(Markdown(claims.markdown(ch02d.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch02d.claims(session, runs_by_seed))))
 
 # %% [markdown]
 # NC2 and the class embeddings at the full data, shown without a verdict (lower NC2: more even margins;

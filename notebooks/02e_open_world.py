@@ -41,15 +41,15 @@ from studylib import claims, plots
 from studylib.chapters import ch02e, evidence
 from studylib.session import Session
 
-ch = Session(ch02e.NAME, preset, sizes=ch02e.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
-opened = ch02e.open_params(ch)
-card = ch.card("open_world", **opened)
-display(Markdown(f"{ch.params['n_classes']} evaluated classes with {ch.params['n_train']} pairs; the open "
+session = Session(ch02e.NAME, preset, sizes=ch02e.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
+opened = ch02e.open_params(session)
+card = session.card("open_world", **opened)
+display(Markdown(f"{session.params['n_classes']} evaluated classes with {session.params['n_train']} pairs; the open "
                  f"pool adds {opened['open_world']} concepts with {opened['open_world_pairs']} pairs. "
                  f"Data card `{card.name}`."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch02e.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch02e.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
 pd.DataFrame({label: {"top-1": r.metrics["top1"], "Spearman(freq, #pred)": r.metrics["spearman_pred"],
                       "train seconds": r.metrics["train_seconds"]} for label, r in runs.items()}).T.round(3)
@@ -65,7 +65,7 @@ pd.DataFrame({label: {"top-1": r.metrics["top1"], "Spearman(freq, #pred)": r.met
 groups = {label: label.split(",")[0] for label in runs}
 fig = plots.bias_vs_accuracy(evidence.bias_points(runs, groups),
                              title="Closed vs open world: bias against top-1")
-ch.save(fig, "open_world", "CLIP and SL trained closed-world and with open-world concepts: #predictions bias "
+session.save(fig, "open_world", "CLIP and SL trained closed-world and with open-world concepts: #predictions bias "
         "against top-1")
 plt.show()
 ch02e.gains(runs_by_seed).round(3)
@@ -74,7 +74,7 @@ ch02e.gains(runs_by_seed).round(3)
 # ## What the numbers say
 
 # %%
-display(Markdown(claims.markdown(ch02e.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch02e.claims(session, runs_by_seed))))
 
 # %%
 if preset != "full":

@@ -56,17 +56,17 @@ from studylib import claims, plots
 from studylib.chapters import ch03a
 from studylib.session import Session
 
-ch = Session(ch03a.NAME, preset, sizes=ch03a.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
-world = ch.world()
+session = Session(ch03a.NAME, preset, sizes=ch03a.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
+world = session.world()
 tails = ch03a.tails_of(world, preset)
-display(Markdown(f"{ch.params['n_classes']} classes, {ch.params['n_train']} pairs; trimmed: the rarest "
+display(Markdown(f"{session.params['n_classes']} classes, {session.params['n_train']} pairs; trimmed: the rarest "
                  + ", ".join(f"{len(t)} classes ({share:.0%}, at most {world.class_counts[t].max()} pairs each "
                              "before trimming)" for share, t in tails.items())
                  + f"; vocabulary subsampling scores {ch03a.VOCAB_K[preset]} classes per step; "
-                 f"{len(ch.seeds())} seed(s) at `{preset}`."))
+                 f"{len(session.seeds())} seed(s) at `{preset}`."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch03a.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch03a.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
 rows = ch03a.table(runs, tails, preset)
 means = ch03a.group_means(rows)
@@ -77,7 +77,7 @@ means.round(3)
 
 # %%
 fig = plots.tail_accuracy(means)
-ch.save(fig, "extreme_tail_accuracy", "Mean per-class top-1 on the trimmed tail and on the other classes, per model and trim")
+session.save(fig, "extreme_tail_accuracy", "Mean per-class top-1 on the trimmed tail and on the other classes, per model and trim")
 plt.show()
 
 # %% [markdown]
@@ -103,7 +103,7 @@ ch03a.tail_reach(runs, tails, preset).round(3)
 share = max(tails)
 matrices = ch03a.affinities(runs, tails[share], preset)
 fig = plots.affinity_matrices(matrices, len(tails[share]))
-ch.save(fig, "head_affinity", "Cosine affinity of SL's linear head, CLIP's class embeddings (= SL's fixed CLIP prototypes) and the MiniLM oracle's prototypes (zero-shot trim; tail framed)")
+session.save(fig, "head_affinity", "Cosine affinity of SL's linear head, CLIP's class embeddings (= SL's fixed CLIP prototypes) and the MiniLM oracle's prototypes (zero-shot trim; tail framed)")
 plt.show()
 ch03a.head_geometry(matrices, len(tails[share])).round(3)
 
@@ -113,7 +113,7 @@ ch03a.head_geometry(matrices, len(tails[share])).round(3)
 # %%
 one = rows[(rows["share"] == share) & (rows["mode"] == "zero-shot")]
 fig = plots.head_tail_distributions(one, title=f"Per-class accuracy and #predictions, zero-shot trim of {share:.0%}")
-ch.save(fig, "head_tail_distributions", "Distributions of per-class accuracy and #predictions for trimmed and other classes, per model")
+session.save(fig, "head_tail_distributions", "Distributions of per-class accuracy and #predictions for trimmed and other classes, per model")
 plt.show()
 ch03a.tail_predictions(rows).round(2)
 
@@ -127,7 +127,7 @@ ch03a.tail_predictions(rows).round(2)
 # last row is Fig 9's collapse test on the heads above.
 
 # %%
-display(Markdown(claims.markdown(ch03a.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch03a.claims(session, runs_by_seed))))
 if preset != "full":
     display(Markdown(f"*Points `full` adds*: {ch03a.full_adds(preset)}."))
 

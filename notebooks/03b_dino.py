@@ -46,14 +46,14 @@ from studylib import claims, plots
 from studylib.chapters import ch03b
 from studylib.session import Session
 
-ch = Session(ch03b.NAME, preset, sizes=ch03b.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
-display(Markdown(f"Pretraining: {ch.params['n_classes']} artifact concepts, {ch.params['n_train']} images, "
-                 f"{ch.params['dino_prototypes']} prototypes ({ch03b.PROTO_K[preset]} per step when subsampled), "
-                 f"{ch.params['epochs']} epochs. Downstream: {ch03b.DOWNSTREAM_CLASSES[preset]} classes per task, "
-                 f"{ch03b.PROBE_PER_CLASS[preset]} probe images per class. {len(ch.seeds())} seed(s) at `{preset}`."))
+session = Session(ch03b.NAME, preset, sizes=ch03b.SIZES, overrides=dict(seed=seed, world_seed=world_seed))
+display(Markdown(f"Pretraining: {session.params['n_classes']} artifact concepts, {session.params['n_train']} images, "
+                 f"{session.params['dino_prototypes']} prototypes ({ch03b.PROTO_K[preset]} per step when subsampled), "
+                 f"{session.params['epochs']} epochs. Downstream: {ch03b.DOWNSTREAM_CLASSES[preset]} classes per task, "
+                 f"{ch03b.PROBE_PER_CLASS[preset]} probe images per class. {len(session.seeds())} seed(s) at `{preset}`."))
 
 # %%
-runs_by_seed = {k: ch.run_all(ch03b.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch03b.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
 transfer = ch03b.transfer(runs)
 transfer.pivot(index="pretrained", columns="task", values="top1").round(3)
@@ -65,7 +65,7 @@ transfer.pivot(index="pretrained", columns="task", values="top1").round(3)
 
 # %%
 fig = plots.transfer_bars(transfer)
-ch.save(fig, "dino_transfer", "Nearest-class-mean probe top-1 of DINO backbones on disjoint downstream tasks")
+session.save(fig, "dino_transfer", "Nearest-class-mean probe top-1 of DINO backbones on disjoint downstream tasks")
 plt.show()
 display(Markdown(f"Chance: {1 / ch03b.DOWNSTREAM_CLASSES[preset]:.3f}."))
 
@@ -92,7 +92,7 @@ ch03b.prototypes(runs_by_seed).round(4)
 # on the observed shares of every run, once the prototypes moved.
 
 # %%
-display(Markdown(claims.markdown(ch03b.claims(ch, runs_by_seed))))
+display(Markdown(claims.markdown(ch03b.claims(session, runs_by_seed))))
 if preset != "full":
     display(Markdown(f"*What `full` adds*: {ch03b.full_adds(preset)}."))
 

@@ -47,11 +47,11 @@ from studylib import claims, plots
 from studylib.chapters import ch04, worlds
 from studylib.session import Session
 
-ch = Session(ch04.NAME, preset, sizes=ch04.SIZES, overrides=dict(seed=seed, world_seed=world_seed),
+session = Session(ch04.NAME, preset, sizes=ch04.SIZES, overrides=dict(seed=seed, world_seed=world_seed),
              extras=dict(tau=(tau, float), n_bins=(n_bins, int), shared_data=(shared_data, str)))
-runs_by_seed = {k: ch.run_all(ch04.specs(ch, seed=k)) for k in ch.seeds()}
+runs_by_seed = {k: session.run_all(ch04.specs(session, seed=k)) for k in session.seeds()}
 runs = ch04.imbalance_runs(runs_by_seed[seed])
-display(Markdown(f"Chapter 2's CLIP and SL at `{preset}`: {ch.params['n_classes']} classes, {ch.params['n_train']} "
+display(Markdown(f"Chapter 2's CLIP and SL at `{preset}`: {session.params['n_classes']} classes, {session.params['n_train']} "
                  f"pairs; τ = {tau:g}; held-out share {ch04.HELDOUT_SHARE:g} of each class's test images, drawn "
                  f"with seed {seed}; the tail is the rarest third of classes."))
 
@@ -61,7 +61,7 @@ display(Markdown(f"Chapter 2's CLIP and SL at `{preset}`: {ch.params['n_classes'
 # %%
 scores = ch04.scores(runs, seed=seed, tau=tau)
 fig = plots.debiasing(scores)
-ch.save(fig, "logit_adjustment", "Spearman(#predictions, frequency) and tail accuracy of CLIP and SL before and after logit adjustment")
+session.save(fig, "logit_adjustment", "Spearman(#predictions, frequency) and tail accuracy of CLIP and SL before and after logit adjustment")
 plt.show()
 scores.round(3)
 
@@ -83,7 +83,7 @@ display(Markdown(claims.markdown(ch04.c12_rows(runs_by_seed, tau=tau))))
 # runs on your own data, if any).
 
 # %%
-real = ch04.real_runs(ch.registry)
+real = ch04.real_runs(session.registry)
 if real:
     display(ch04.scores(real, seed=seed, tau=tau).round(3))
 else:
@@ -100,7 +100,7 @@ else:
 # %%
 binned = ch04.binned_statistics(runs, n_bins=n_bins)
 fig = plots.binned_statistics(binned)
-ch.save(fig, "binned_statistics", "Per-class accuracy and #predictions in training-frequency bins, mean ± std")
+session.save(fig, "binned_statistics", "Per-class accuracy and #predictions in training-frequency bins, mean ± std")
 plt.show()
 ch04.bin_trend(binned).round(3)
 
@@ -122,7 +122,7 @@ if agreement is None:
     display(Markdown(f"*`{shared_data}` is absent: the real-data sections are skipped.*"))
 else:
     fig = plots.estimator_pairs(ch04.aligned_pairs(folder))
-    ch.save(fig, "estimator_pairs", "The paper's LAION-400M concept counts against Parashar et al.'s, per concept set")
+    session.save(fig, "estimator_pairs", "The paper's LAION-400M concept counts against Parashar et al.'s, per concept set")
     plt.show()
     display(Markdown(claims.markdown([ch04.dtd_row(folder)])))
     display(agreement.drop(columns="unmatched").round(3))
@@ -164,7 +164,7 @@ display(Markdown(claims.markdown([ch04.fine_vs_coarse(runs_by_seed)])))
 display(Markdown("Top-1: " + ", ".join(f"{n} {run.metrics['top1']:.3f}" for n, run in sets.items()) + "."))
 fig = plots.frequency_panels({n: run.per_class[run.per_class["domain"] == "photo"] for n, run in sets.items()},
                              metric="predictions")
-ch.save(fig, "coarse_vs_fine", "CLIP's #predictions against training frequency on a coarse and a fine-grained concept set")
+session.save(fig, "coarse_vs_fine", "CLIP's #predictions against training frequency on a coarse and a fine-grained concept set")
 plt.show()
 
 # %% [markdown]

@@ -22,6 +22,7 @@ that could lose). This module turns them into exactly one of five words:
 The words are computed here and nowhere else; no prose should be stronger than them.
 Generic: nothing here names a chapter.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ CLAIMED = {"below": "below 0", "above": "above 0"}
 @dataclass(frozen=True)
 class Check:
     """A manipulation check: what the claim needs the models to have learned, and whether they did."""
+
     name: str
     passed: bool
     detail: str = ""
@@ -52,6 +54,7 @@ def check(name: str, passed, detail: str = "") -> Check:
 @dataclass(frozen=True)
 class Part:
     """One comparison of a claim: its estimate and interval (or observed range), rule and verdict."""
+
     name: str
     estimate: float
     lo: float
@@ -59,10 +62,10 @@ class Part:
     rule: str
     verdict: str
     basis: str = ""
-    kind: str = "interval"          # "interval": a 95% confidence interval; "range": an observed min … max
+    kind: str = "interval"  # "interval": a 95% confidence interval; "range": an observed min … max
     checks: tuple = field(default_factory=tuple)
     digits: int = 3
-    note: str = ""                  # what the rule needs of this part alone, e.g. its equivalence margin
+    note: str = ""  # what the rule needs of this part alone, e.g. its equivalence margin
 
     @property
     def failed(self) -> list[Check]:
@@ -83,9 +86,11 @@ def _num(x: float, digits: int, sign: bool = True) -> str:
 def format_value(estimate: float, lo: float, hi: float, kind: str = "interval", digits: int = 3) -> str:
     """``+0.070 [95% CI +0.036, +0.110]`` for an interval, ``0.98 (observed range 0.95 … 1.00)`` for a range,
     the estimate alone where no interval exists. Never prints a ``nan`` bracket."""
-    if kind == "range":          # observed values (shares, counts): printed plain, never as an interval
-        return (f"{_num(estimate, digits, sign=False)} (observed range {_num(lo, digits, sign=False)} … "
-                f"{_num(hi, digits, sign=False)})")
+    if kind == "range":  # observed values (shares, counts): printed plain, never as an interval
+        return (
+            f"{_num(estimate, digits, sign=False)} (observed range {_num(lo, digits, sign=False)} … "
+            f"{_num(hi, digits, sign=False)})"
+        )
     est = _num(estimate, digits)
     if kind != "interval":
         raise ValueError(f"kind must be 'interval' or 'range', got {kind!r}")
@@ -99,27 +104,51 @@ def _untestable(checks) -> tuple[str, tuple]:
     return ("untestable" if any(not c.passed for c in checks) else ""), checks
 
 
-def direction(name: str, estimate: float, lo: float, hi: float, claim: str, basis: str = "", checks=(),
-              digits: int = 3, threshold: float = 0.0) -> Part:
+def direction(
+    name: str,
+    estimate: float,
+    lo: float,
+    hi: float,
+    claim: str,
+    basis: str = "",
+    checks=(),
+    digits: int = 3,
+    threshold: float = 0.0,
+) -> Part:
     """A directional part: reproduced when the 95% interval lies ``claim`` ("below"/"above") ``threshold``,
     opposite when it lies on the other side, inconclusive when it straddles it. A failed check, or no interval
     (NaN bounds), makes it untestable."""
     if claim not in CLAIMED:
         raise ValueError(f"claim must be 'below' or 'above', got {claim!r}")
-    rule = f"reproduced if the 95% interval lies {claim} {threshold:.3g}, opposite if it lies on the other side"
+    rule = (
+        f"reproduced if the 95% interval lies {claim} {threshold:.3g}, opposite if it lies on the other side"
+    )
     word, checks = _untestable(checks)
     if not word and (np.isnan(lo) or np.isnan(hi)):
         checks += (check("an interval exists", False, basis or "no interval could be computed"),)
         word = "untestable"
     if not word:
         below, above = hi < threshold, lo > threshold
-        word = ("reproduced" if (below if claim == "below" else above) else
-                "opposite" if (above if claim == "below" else below) else "inconclusive")
+        word = (
+            "reproduced"
+            if (below if claim == "below" else above)
+            else "opposite"
+            if (above if claim == "below" else below)
+            else "inconclusive"
+        )
     return Part(name, float(estimate), float(lo), float(hi), rule, word, basis, "interval", checks, digits)
 
 
-def equivalence(name: str, estimate: float, lo: float, hi: float, margin: float, basis: str = "", checks=(),
-                digits: int = 3) -> Part:
+def equivalence(
+    name: str,
+    estimate: float,
+    lo: float,
+    hi: float,
+    margin: float,
+    basis: str = "",
+    checks=(),
+    digits: int = 3,
+) -> Part:
     """A "no effect" part, judged against a stated equivalence margin (never by a non-significant difference):
     reproduced when the whole 95% interval lies within ±``margin``, opposite when it lies wholly outside it on
     one side, else inconclusive."""
@@ -131,13 +160,31 @@ def equivalence(name: str, estimate: float, lo: float, hi: float, margin: float,
         checks += (check("an interval exists", False, basis or "no interval could be computed"),)
         word = "untestable"
     if not word:
-        word = ("reproduced" if -margin <= lo and hi <= margin else
-                "opposite" if lo > margin or hi < -margin else "inconclusive")
-    return Part(name, float(estimate), float(lo), float(hi), rule, word, basis, "interval", checks, digits,
-                note=f"margin ±{margin:.{digits}f}")
+        word = (
+            "reproduced"
+            if -margin <= lo and hi <= margin
+            else "opposite"
+            if lo > margin or hi < -margin
+            else "inconclusive"
+        )
+    return Part(
+        name,
+        float(estimate),
+        float(lo),
+        float(hi),
+        rule,
+        word,
+        basis,
+        "interval",
+        checks,
+        digits,
+        note=f"margin ±{margin:.{digits}f}",
+    )
 
 
-def observed(name: str, values, claim: str, threshold: float, basis: str = "", checks=(), digits: int = 3) -> Part:
+def observed(
+    name: str, values, claim: str, threshold: float, basis: str = "", checks=(), digits: int = 3
+) -> Part:
     """A part judged on observed values without an interval (e.g. a share per run): reproduced when every value
     lies ``claim`` the threshold, opposite when none does, else inconclusive. Printed as an observed range."""
     v = np.asarray(values, dtype=float)
@@ -153,15 +200,34 @@ def observed(name: str, values, claim: str, threshold: float, basis: str = "", c
         hit = v < threshold if claim == "below" else v > threshold
         word = "reproduced" if hit.all() else "opposite" if not hit.any() else "inconclusive"
     mid, lo, hi = (float(np.median(v)), float(v.min()), float(v.max())) if v.size else (np.nan,) * 3
-    return Part(name, mid, lo, hi, rule, word, basis or f"{v.size} observed value(s), median shown", "range",
-                checks, digits)
+    return Part(
+        name,
+        mid,
+        lo,
+        hi,
+        rule,
+        word,
+        basis or f"{v.size} observed value(s), median shown",
+        "range",
+        checks,
+        digits,
+    )
 
 
 def untestable(name: str, failed: Check | str, basis: str = "") -> Part:
     """A part that cannot be asked at all (e.g. its baseline is zero by construction)."""
     c = failed if isinstance(failed, Check) else check(failed, False)
-    return Part(name, float("nan"), float("nan"), float("nan"), "not judged: a manipulation check failed",
-                "untestable", basis, "interval", (c,))
+    return Part(
+        name,
+        float("nan"),
+        float("nan"),
+        float("nan"),
+        "not judged: a manipulation check failed",
+        "untestable",
+        basis,
+        "interval",
+        (c,),
+    )
 
 
 def combine(words) -> str:
@@ -182,8 +248,10 @@ def baseline_can_lose(values, name: str) -> np.ndarray:
     finite = v[~np.isnan(v)]
     if finite.size == 0 or np.ptp(finite) == 0:
         const = "no finite value" if finite.size == 0 else f"every value is {finite[0]:g}"
-        raise ValueError(f"baseline {name!r} cannot lose ({const}): a comparison against it is decided before "
-                         "any training; compare against chance or another model instead")
+        raise ValueError(
+            f"baseline {name!r} cannot lose ({const}): a comparison against it is decided before "
+            "any training; compare against chance or another model instead"
+        )
     return v
 
 
@@ -199,8 +267,15 @@ def claim_row(chapter: str, claim: str, quantity: str, parts: list[Part]) -> dic
     failed = [str(c) for p in parts for c in p.failed]
     if failed:
         result += "; failed check: " + "; ".join(dict.fromkeys(failed))
-    return {"chapter": chapter, "claim": claim, "quantity": quantity, "rule": " / ".join(rules),
-            "result": result, "verdict": word, "parts": parts}
+    return {
+        "chapter": chapter,
+        "claim": claim,
+        "quantity": quantity,
+        "rule": " / ".join(rules),
+        "result": result,
+        "verdict": word,
+        "parts": parts,
+    }
 
 
 COLUMNS = ["chapter", "claim", "quantity", "result", "verdict"]
@@ -229,15 +304,21 @@ def markdown(rows: list[dict]) -> str:
     out = []
     for r in rows:
         parts = r.get("parts") or []
-        out.append(f"**{r['claim']}** ({r['quantity']})  \n*Rule:* {r.get('rule', '')}  \n"
-                   f"*Verdict:* **{r['verdict']}**" + ("" if len(parts) > 1 else f": {r['result']}"))
+        out.append(
+            f"**{r['claim']}** ({r['quantity']})  \n*Rule:* {r.get('rule', '')}  \n"
+            f"*Verdict:* **{r['verdict']}**" + ("" if len(parts) > 1 else f": {r['result']}")
+        )
         if len(parts) > 1:
-            out.extend(f"* {p.result()} ({p.basis}) → **{p.verdict}**" if p.basis else
-                       f"* {p.result()} → **{p.verdict}**" for p in parts)
+            out.extend(
+                f"* {p.result()} ({p.basis}) → **{p.verdict}**"
+                if p.basis
+                else f"* {p.result()} → **{p.verdict}**"
+                for p in parts
+            )
         elif parts and parts[0].basis:
             out[-1] += f" ({parts[0].basis})"
         failed = [str(c) for p in parts for c in p.failed]
-        if failed and len(parts) > 1:          # a single part's result already names its failed check
+        if failed and len(parts) > 1:  # a single part's result already names its failed check
             out.append("*Failed check:* " + "; ".join(dict.fromkeys(failed)))
         out.append("")
     return "\n".join(out).strip() + "\n"

@@ -29,6 +29,7 @@ Example::
     sub = select_subset(allc, "random", k=300, seed=0)
     vecs = semantic_vectors(sub)                # (300, 384) float32, unit norm
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,17 +42,17 @@ from pathlib import Path
 
 import numpy as np
 
-from studylib.io import atomic_write_bytes, cache_dir
+from studylib.fileio import atomic_write_bytes, cache_dir
 
 
 @dataclass(frozen=True)
 class Concept:
-    index: int            # ImageNet-1k class index
-    wnid: str             # WordNet id, e.g. "n01440764"
-    name: str             # clean, human-readable name
+    index: int  # ImageNet-1k class index
+    wnid: str  # WordNet id, e.g. "n01440764"
+    name: str  # clean, human-readable name
     synonyms: tuple[str, ...]
     description: str
-    ambiguous: tuple[str, ...] = ()       # names shared with other classes, dropped from ``synonyms``
+    ambiguous: tuple[str, ...] = ()  # names shared with other classes, dropped from ``synonyms``
 
     @property
     def semantic_text(self) -> str:
@@ -89,7 +90,10 @@ def load_concepts() -> tuple[Concept, ...]:
     out = []
     for i, (name, syn) in enumerate(zip(clean, names)):
         own = name.lower()
-        unique = lambda s: all(holders[f] == 1 for f in _forms(s))       # holders counts classes, not names
+
+        def unique(s):
+            return all(holders[f] == 1 for f in _forms(s))  # holders counts classes, not names
+
         keep = [s for s in syn if unique(s) or (s == own and all(clean_holders[f] == 1 for f in _forms(s)))]
         ambiguous = tuple(s for s in syn if s not in keep)
         desc = gpt.get(str(i), {}).get("description") or f"a kind of {name}"
@@ -134,8 +138,9 @@ SUBTREES = {
 }
 
 
-def select_subset(concepts, kind: str, k: int | None = None, seed: int = 0,
-                  exclude: set[int] | None = None) -> tuple[Concept, ...]:
+def select_subset(
+    concepts, kind: str, k: int | None = None, seed: int = 0, exclude: set[int] | None = None
+) -> tuple[Concept, ...]:
     """Choose a concept subset.
 
     kind: ``"all"``; ``"first"`` (the first k by index); ``"random"`` (k drawn
@@ -202,11 +207,18 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
 
     from studylib.profiling import phase
 
-    unique, inverse = np.unique(np.array(texts, dtype=object), return_inverse=True)   # captions repeat
+    unique, inverse = np.unique(np.array(texts, dtype=object), return_inverse=True)  # captions repeat
     with torch.inference_mode(), phase("embeddings"):
-        vec = _encoder().encode(list(unique), batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=len(unique) > 2000)
-    vec = np.ascontiguousarray(np.asarray(vec, dtype=np.float32).reshape(len(unique), -1)[inverse.reshape(-1)])
+        vec = _encoder().encode(
+            list(unique),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=len(unique) > 2000,
+        )
+    vec = np.ascontiguousarray(
+        np.asarray(vec, dtype=np.float32).reshape(len(unique), -1)[inverse.reshape(-1)]
+    )
     import io
 
     buf = io.BytesIO()

@@ -20,6 +20,7 @@ code path::
     p = resolve("quick", epochs=4)             # validated flat dict
     wc, tc = world_config(p), train_config(p)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,7 +40,7 @@ SOURCES = {
     "flickr": {"caption_mix": (0.02, 0.08, 0.35, 0.45, 0.05, 0.05), "nuisance": 1.5, "shift_share": 1.0},
     "alttext": {"caption_mix": (0.3, 0.3, 0.2, 0.05, 0.05, 0.1), "nuisance": 1.0, "shift_share": 1.0},
     "encyclopedia": {"caption_mix": (0.05, 0.05, 0.0, 0.0, 0.3, 0.6), "nuisance": 0.5, "shift_share": 1.0},
-    "imagenet": {"caption_mix": None, "nuisance": 0.8, "shift_share": 0.0},     # curated: centred photos only
+    "imagenet": {"caption_mix": None, "nuisance": 0.8, "shift_share": 0.0},  # curated: centred photos only
 }
 
 
@@ -67,74 +68,101 @@ def parse_sources(spec: str) -> dict[str, float]:
 @dataclass(frozen=True)
 class WorldConfig:
     """The synthetic concept world (see studylib.world for the generator)."""
-    n_classes: int = 300                 # concepts drawn from ImageNet-1k
-    subset: str = "random"               # all | first | random | subtree:<name>
-    image_size: int = 16                 # pixels per side (16-32)
-    latent_dim: int = 32                 # visual latent dimension
-    n_train: int = 30000                 # training pairs (long-tailed)
-    test_per_class: int = 10             # balanced test images per class and domain
-    profile: str = "zipf"                # balanced | zipf | lognormal | path to classname<TAB>count file
-    zipf_alpha: float = 1.0              # exponent of the Zipf profile
-    lognormal_sigma: float = 1.5         # spread of the log-normal profile
-    min_per_class: int = 2               # every class gets at least this many training pairs
-    diversity: float = 0.6               # intra-class nuisance in the visual latent
-    alignment: float = 0.8               # semantic-visual alignment in [0, 1]
-    n_modes: int = 2                     # visual modes per concept
-    mode_spread: float = 0.5             # distance of modes from the concept centre
+
+    n_classes: int = 300  # concepts drawn from ImageNet-1k
+    subset: str = "random"  # all | first | random | subtree:<name>
+    image_size: int = 16  # pixels per side (16-32)
+    latent_dim: int = 32  # visual latent dimension
+    n_train: int = 30000  # training pairs (long-tailed)
+    test_per_class: int = 10  # balanced test images per class and domain
+    profile: str = "zipf"  # balanced | zipf | lognormal | path to classname<TAB>count file
+    zipf_alpha: float = 1.0  # exponent of the Zipf profile
+    lognormal_sigma: float = 1.5  # spread of the log-normal profile
+    min_per_class: int = 2  # every class gets at least this many training pairs
+    diversity: float = 0.6  # intra-class nuisance in the visual latent
+    alignment: float = 0.8  # semantic-visual alignment in [0, 1]
+    n_modes: int = 2  # visual modes per concept
+    mode_spread: float = 0.5  # distance of modes from the concept centre
     caption_mix: tuple = (0.15, 0.2, 0.2, 0.2, 0.1, 0.15)  # weights of CAPTION_LEVELS
-    p_no_name: float = 0.05              # caption never names its concept
-    p_wrong_name: float = 0.03           # caption names another concept instead
-    p_extra_name: float = 0.05           # caption also names a second concept
+    p_no_name: float = 0.05  # caption never names its concept
+    p_wrong_name: float = 0.03  # caption names another concept instead
+    p_extra_name: float = 0.05  # caption also names a second concept
     test_domains: tuple = ("photo", "v2")
-    source: str = "web"                  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
-    shift_share: float = 0.05            # share of a web-like source's images rendered in a shifted style
-    shape_weight: float = 0.7            # how much of an object's look is shape and texture rather than colour
-    caption_image_words: float = 0.3     # q: each word about the image (colour, atypicality, background)
-                                         # joins its caption with chance q, and the most atypical images
-                                         # keep only 1 - q of their class words (LAIONet's diversity)
-    physics_seed: int = 0                # the renderer and each concept's look: worlds sharing it look alike
-    open_world: int = 0                  # extra concepts from a disjoint ImageNet pool, in training only (never evaluated)
-    open_world_pairs: int = 0            # training pairs of those concepts, on top of n_train
+    source: str = "web"  # data source, or a mixture "flickr:0.5,encyclopedia:0.5"
+    shift_share: float = 0.05  # share of a web-like source's images rendered in a shifted style
+    shape_weight: float = 0.7  # how much of an object's look is shape and texture rather than colour
+    caption_image_words: float = 0.3  # q: each word about the image (colour, atypicality, background)
+    # joins its caption with chance q, and the most atypical images
+    # keep only 1 - q of their class words (LAIONet's diversity)
+    physics_seed: int = 0  # the renderer and each concept's look: worlds sharing it look alike
+    open_world: int = 0  # extra concepts from a disjoint ImageNet pool, in training only (never evaluated)
+    open_world_pairs: int = 0  # training pairs of those concepts, on top of n_train
     world_seed: int = 0
 
     positive: ClassVar = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes"}
-    non_negative: ClassVar = {"zipf_alpha", "lognormal_sigma", "min_per_class", "diversity", "mode_spread",
-                              "open_world", "open_world_pairs", "physics_seed", "world_seed"}
-    unit_interval: ClassVar = {"alignment", "p_no_name", "p_wrong_name", "p_extra_name", "shift_share",
-                               "shape_weight", "caption_image_words"}
+    non_negative: ClassVar = {
+        "zipf_alpha",
+        "lognormal_sigma",
+        "min_per_class",
+        "diversity",
+        "mode_spread",
+        "open_world",
+        "open_world_pairs",
+        "physics_seed",
+        "world_seed",
+    }
+    unit_interval: ClassVar = {
+        "alignment",
+        "p_no_name",
+        "p_wrong_name",
+        "p_extra_name",
+        "shift_share",
+        "shape_weight",
+        "caption_image_words",
+    }
 
     def __post_init__(self):
-        if len(self.caption_mix) != len(CAPTION_LEVELS) or sum(self.caption_mix) <= 0 or \
-                any(not isinstance(w, (int, float)) or w < 0 for w in self.caption_mix):
-            raise ConfigError(f"parameter 'caption_mix' needs {len(CAPTION_LEVELS)} non-negative weights "
-                              f"({', '.join(CAPTION_LEVELS)}), got {self.caption_mix!r}")
+        if (
+            len(self.caption_mix) != len(CAPTION_LEVELS)
+            or sum(self.caption_mix) <= 0
+            or any(not isinstance(w, (int, float)) or w < 0 for w in self.caption_mix)
+        ):
+            raise ConfigError(
+                f"parameter 'caption_mix' needs {len(CAPTION_LEVELS)} non-negative weights "
+                f"({', '.join(CAPTION_LEVELS)}), got {self.caption_mix!r}"
+            )
         if not self.test_domains or any(d not in DOMAINS for d in self.test_domains):
-            raise ConfigError(f"parameter 'test_domains' takes names from {DOMAINS}, got {self.test_domains!r}")
+            raise ConfigError(
+                f"parameter 'test_domains' takes names from {DOMAINS}, got {self.test_domains!r}"
+            )
         if not 8 <= self.image_size <= 64:
             raise ConfigError(f"parameter 'image_size' must lie in [8, 64], got {self.image_size!r}")
         parse_sources(self.source)
         if (self.open_world > 0) != (self.open_world_pairs > 0):
-            raise ConfigError("parameters 'open_world' and 'open_world_pairs' go together: both 0, or both > 0 "
-                              f"(got {self.open_world} and {self.open_world_pairs})")
+            raise ConfigError(
+                "parameters 'open_world' and 'open_world_pairs' go together: both 0, or both > 0 "
+                f"(got {self.open_world} and {self.open_world_pairs})"
+            )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Model size and optimisation of one training run, whatever the objective."""
-    objective: str = "clip"              # a name in studylib.objectives (clip | sl | ...)
-    width: int = 32                      # image CNN base width
-    embed_dim: int = 128                 # joint embedding dimension
+
+    objective: str = "clip"  # a name in studylib.objectives (clip | sl | ...)
+    width: int = 32  # image CNN base width
+    embed_dim: int = 128  # joint embedding dimension
     epochs: int = 6
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 50
-    amp: str = "auto"                    # auto (bf16 on GPU) | bf16 | off
-    device: str = "auto"                 # auto | cpu | cuda
-    checkpoint_every: int = 200          # steps between checkpoints (0 = never); never changes results
-    compile: bool = False                # torch.compile the model (GPU runs); never changes results
-    arch: str = "tiny"                   # tiny (our CPU models) or an open_clip config name: RN50, ViT-B-32, ...
-    pretrained: str = ""                 # local checkpoint file for an open_clip arch ("" = random init)
+    amp: str = "auto"  # auto (bf16 on GPU) | bf16 | off
+    device: str = "auto"  # auto | cpu | cuda
+    checkpoint_every: int = 200  # steps between checkpoints (0 = never); never changes results
+    compile: bool = False  # torch.compile the model (GPU runs); never changes results
+    arch: str = "tiny"  # tiny (our CPU models) or an open_clip config name: RN50, ViT-B-32, ...
+    pretrained: str = ""  # local checkpoint file for an open_clip arch ("" = random init)
     seed: int = 0
 
     choices: ClassVar = {"amp": ("auto", "bf16", "off"), "device": ("auto", "cpu", "cuda")}
@@ -143,23 +171,26 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.pretrained and self.arch == "tiny":
-            raise ConfigError(f"parameter 'pretrained'={self.pretrained!r} needs an open_clip architecture "
-                              "(arch='RN50', 'ViT-B-32', ...): arch='tiny' is the concept world's CNN, built "
-                              "from scratch, and would silently ignore the checkpoint")
+            raise ConfigError(
+                f"parameter 'pretrained'={self.pretrained!r} needs an open_clip architecture "
+                "(arch='RN50', 'ViT-B-32', ...): arch='tiny' is the concept world's CNN, built "
+                "from scratch, and would silently ignore the checkpoint"
+            )
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Real data in place of the concept world (the ``paper`` preset; empty = use the world)."""
-    train_data: str = ""                 # TSV/CSV (filepath, label, caption), ImageNet-Captions .json, or shards .tar
-    data_root: str = ""                  # folder that relative image paths are resolved against
-    caption_variant: str = "title"       # ImageNet-Captions: title | tags | description | title+tags | ...
-    class_prefix: bool = False           # ImageNet-Captions: prefix captions with "{class name}: "
-    eval_data: str = ""                  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
-    workers: int = 4                     # DataLoader worker processes; part of the key for shards (their split)
-    steps_per_epoch: int = 0             # needed for shards (0 = len(dataset) // batch_size)
-    verify_data: bool = False            # key runs by the *content* of shards and eval folders (slow), not
-                                         # by names, sizes and mtimes (`--verify-data`)
+
+    train_data: str = ""  # TSV/CSV (filepath, label, caption), ImageNet-Captions .json, or shards .tar
+    data_root: str = ""  # folder that relative image paths are resolved against
+    caption_variant: str = "title"  # ImageNet-Captions: title | tags | description | title+tags | ...
+    class_prefix: bool = False  # ImageNet-Captions: prefix captions with "{class name}: "
+    eval_data: str = ""  # "name=folder[:mask],..." ImageFolder sets; mask imagenet-r|imagenet-a|objectnet
+    workers: int = 4  # DataLoader worker processes; part of the key for shards (their split)
+    steps_per_epoch: int = 0  # needed for shards (0 = len(dataset) // batch_size)
+    verify_data: bool = False  # key runs by the *content* of shards and eval folders (slow), not
+    # by names, sizes and mtimes (`--verify-data`)
 
     non_negative: ClassVar = {"workers", "steps_per_epoch"}
 
@@ -170,22 +201,52 @@ RESULTS_NEUTRAL = frozenset({"checkpoint_every", "workers", "compile", "progress
 
 PRESETS: dict[str, dict] = {
     # every notebook end to end in seconds (tests, CI)
-    "smoke": dict(n_classes=40, n_train=1200, test_per_class=4, epochs=1, batch_size=64,
-                  width=8, embed_dim=32, text_width=32, text_layers=1, context_length=24,
-                  checkpoint_every=0, warmup_steps=5),
+    "smoke": dict(
+        n_classes=40,
+        n_train=1200,
+        test_per_class=4,
+        epochs=1,
+        batch_size=64,
+        width=8,
+        embed_dim=32,
+        text_width=32,
+        text_layers=1,
+        context_length=24,
+        checkpoint_every=0,
+        warmup_steps=5,
+    ),
     # the whole study on two CPU cores in minutes
     "quick": dict(n_classes=300, n_train=20000, test_per_class=10, epochs=6, batch_size=128),
     # larger world, several seeds (CPU for hours or one GPU)
-    "full": dict(n_classes=500, n_train=120000, test_per_class=30, epochs=15, batch_size=256,
-                 width=48, embed_dim=256, text_width=256, text_layers=4),
+    "full": dict(
+        n_classes=500,
+        n_train=120000,
+        test_per_class=30,
+        epochs=15,
+        batch_size=256,
+        width=48,
+        embed_dim=256,
+        text_width=256,
+        text_layers=4,
+    ),
 }
 # The paper's setting (Wen et al. 2024 train RN50 / ViT-B CLIP and SL models at 224 px on
 # ImageNet-Captions, LAIONet and YFCC/CC subsets). The optimisation values are open_clip's
 # usual small-scale recipe: check them against the paper's tables before quoting results.
 # train_data / data_root / eval_data must be supplied by the user
 # (`python -m studylib check-data --preset paper` says what is missing).
-PRESETS["paper"] = dict(arch="RN50", epochs=32, batch_size=256, lr=5e-4, weight_decay=0.2, warmup_steps=2000,
-                        checkpoint_every=1000, context_length=77, workers=8, caption_variant="title+tags")
+PRESETS["paper"] = dict(
+    arch="RN50",
+    epochs=32,
+    batch_size=256,
+    lr=5e-4,
+    weight_decay=0.2,
+    warmup_steps=2000,
+    checkpoint_every=1000,
+    context_length=77,
+    workers=8,
+    caption_variant="title+tags",
+)
 
 PRESET_SEEDS = {"smoke": (0,), "quick": (0,), "full": (0, 1, 2)}
 

@@ -17,6 +17,7 @@ prior (``(C,)``, positive, summing to 1):
 * :func:`heldout_split` — the seeded per-class split of a test set into that held-out part
   and the evaluation part.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,9 @@ def adjust(logits, prior, tau: float = 1.0) -> np.ndarray:
         return z - tau * np.log(prior / prior.sum())
 
 
-def unlabelled_prior(logits, momentum: float = 0.9, passes: int = 20, batch_size: int = 256,
-                     seed: int = 0) -> np.ndarray:
+def unlabelled_prior(
+    logits, momentum: float = 0.9, passes: int = 20, batch_size: int = 256, seed: int = 0
+) -> np.ndarray:
     """DebiasPL's prior: p ← m·p + (1 − m)·mean softmax(batch) over ``passes`` seeded passes of the unlabelled
     ``logits`` in batches (from uniform); the result is renormalised."""
     z = _check(logits)
@@ -62,7 +64,7 @@ def unlabelled_prior(logits, momentum: float = 0.9, passes: int = 20, batch_size
     for _ in range(passes):
         order = rng.permutation(len(z))
         for lo in range(0, len(z), batch_size):
-            p = momentum * p + (1 - momentum) * softmax(z[order[lo:lo + batch_size]], axis=1).mean(0)
+            p = momentum * p + (1 - momentum) * softmax(z[order[lo : lo + batch_size]], axis=1).mean(0)
     return p / p.sum()
 
 

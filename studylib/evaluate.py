@@ -14,6 +14,7 @@ stores logits in fp16 without ever changing a prediction.
     out = forward(model, objective.features, clf, batches_of(images_uint8), sample=feature_sample(labels))
     confusion_matrix(out.labels, out.logits.argmax(1), n_classes)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,16 +26,23 @@ import torch.nn.functional as F
 from studylib import seeds
 from studylib.models.tiny import normalize_images
 
-PROMPT_TEMPLATES = ("a photo of a {}.", "a bad photo of a {}.", "a photo of the small {}.",
-                    "a photo of the large {}.", "itap of a {}.", "a close-up photo of a {}.")
-FEATURE_SAMPLE_SIZE = 4096          # at most this many test images per domain keep their features
+PROMPT_TEMPLATES = (
+    "a photo of a {}.",
+    "a bad photo of a {}.",
+    "a photo of the small {}.",
+    "a photo of the large {}.",
+    "itap of a {}.",
+    "a close-up photo of a {}.",
+)
+FEATURE_SAMPLE_SIZE = 4096  # at most this many test images per domain keep their features
 
 
 @dataclass
 class Classifier:
     """Class scores from features: ``scale * f @ weights.T + bias`` (f L2-normalised when ``normalize``)."""
-    weights: torch.Tensor                 # (n_classes, d): text embeddings, head weights or prototypes
-    bias: torch.Tensor | None = None      # (n_classes,)
+
+    weights: torch.Tensor  # (n_classes, d): text embeddings, head weights or prototypes
+    bias: torch.Tensor | None = None  # (n_classes,)
     scale: float = 1.0
     normalize: bool = False
 
@@ -66,7 +74,9 @@ def text_embeddings(model, tokenizer, class_names, templates=PROMPT_TEMPLATES) -
     return F.normalize(F.normalize(feats, dim=-1).mean(1), dim=-1)
 
 
-def feature_sample(labels: np.ndarray, n_classes: int, size: int = FEATURE_SAMPLE_SIZE, seed: int = 0) -> np.ndarray:
+def feature_sample(
+    labels: np.ndarray, n_classes: int, size: int = FEATURE_SAMPLE_SIZE, seed: int = 0
+) -> np.ndarray:
     """Sorted test indices whose features are stored: the same for every run on the same test set.
 
     Every class with test images is covered, with ``max(1, size // n_classes)`` images each (or all it has).
@@ -86,7 +96,7 @@ def uint8_batches(images_uint8: torch.Tensor, labels, device, batch_size: int = 
     """(normalised float images, labels) batches of an in-memory uint8 test split."""
     labels = torch.as_tensor(np.asarray(labels))
     for lo in range(0, len(images_uint8), batch_size):
-        yield normalize_images(images_uint8[lo:lo + batch_size].to(device)), labels[lo:lo + batch_size]
+        yield normalize_images(images_uint8[lo : lo + batch_size].to(device)), labels[lo : lo + batch_size]
 
 
 @torch.no_grad()
@@ -110,15 +120,22 @@ def class_means(features_fn, batches, n_classes: int, dim: int) -> torch.Tensor:
 
 @dataclass
 class Outputs:
-    logits: np.ndarray                    # (n, n_classes) float32
-    labels: np.ndarray                    # (n,) int64
-    features: np.ndarray                  # (len(sample), d) float32
-    sample: np.ndarray                    # indices into the split
+    logits: np.ndarray  # (n, n_classes) float32
+    labels: np.ndarray  # (n,) int64
+    features: np.ndarray  # (len(sample), d) float32
+    sample: np.ndarray  # indices into the split
 
 
 @torch.no_grad()
-def forward(model, features_fn, classifier: Classifier, batches, sample: np.ndarray | None = None,
-            project=None, per_class: int = 0) -> Outputs:
+def forward(
+    model,
+    features_fn,
+    classifier: Classifier,
+    batches,
+    sample: np.ndarray | None = None,
+    project=None,
+    per_class: int = 0,
+) -> Outputs:
     """Logits of every image of ``batches`` and the features of the images at ``sample``.
 
     ``sample``: sorted positions in the stream of images. Without one,
@@ -157,9 +174,12 @@ def forward(model, features_fn, classifier: Classifier, batches, sample: np.ndar
     if online:
         sample = np.asarray(picked, dtype=np.int64)
     n_out = classifier.weights.shape[0]
-    return Outputs(torch.cat(logits).numpy() if logits else np.zeros((0, n_out), np.float32),
-                   torch.cat(labels).numpy().astype(np.int64) if labels else np.zeros(0, np.int64),
-                   torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32), sample)
+    return Outputs(
+        torch.cat(logits).numpy() if logits else np.zeros((0, n_out), np.float32),
+        torch.cat(labels).numpy().astype(np.int64) if labels else np.zeros(0, np.int64),
+        torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32),
+        sample,
+    )
 
 
 def compact_logits(logits: np.ndarray) -> np.ndarray:
@@ -180,4 +200,6 @@ def confusion_matrix(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> n
     labels, preds = np.asarray(labels), np.asarray(preds)
     if labels.shape != preds.shape:
         raise ValueError(f"{len(labels)} labels but {len(preds)} predictions")
-    return np.bincount(labels * n_classes + preds, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return np.bincount(labels * n_classes + preds, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )

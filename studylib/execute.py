@@ -15,6 +15,7 @@ Running a selection of chapters (freshness, scheduling, progress, timings) is :m
     python -m studylib run                       # every chapter, preset quick
     python -m studylib run 02 --preset smoke -p epochs=2
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from studylib.io import REPO_ROOT, results_dir
+from studylib.fileio import REPO_ROOT, results_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -82,7 +83,11 @@ def chapter_parameters(paths: list, parameters: dict) -> dict:
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            who = f"{paths[0].stem} has no parameter" if len(paths) == 1 else "no selected chapter has a parameter"
+            who = (
+                f"{paths[0].stem} has no parameter"
+                if len(paths) == 1
+                else "no selected chapter has a parameter"
+            )
             raise ValueError(f"{who} {name!r}{hint}; parameters: {', '.join(valid)}")
     out = {}
     for p, d in declared.items():
@@ -95,11 +100,16 @@ def chapter_parameters(paths: list, parameters: dict) -> dict:
 def _check_types(path: Path, declared: dict, parameters: dict) -> None:
     for name, value in parameters.items():
         want = declared[name]
-        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-              "str": isinstance(value, str), "bool": isinstance(value, bool)}.get(want, True)
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+        }.get(want, True)
         if not ok:
-            raise ValueError(f"{path.stem}: parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
+            raise ValueError(
+                f"{path.stem}: parameter {name!r} must be {want}, got {type(value).__name__} {value!r}"
+            )
 
 
 # The longest a single cell may take before the runner gives up on it, per preset (None: no limit). No cell of
@@ -109,8 +119,9 @@ def _check_types(path: Path, declared: dict, parameters: dict) -> None:
 CELL_TIMEOUT = {"smoke": 600, "quick": 900}
 
 
-def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True,
-                    retries: int = 1) -> Path:
+def execute_chapter(
+    path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True, retries: int = 1
+) -> Path:
     """Run one chapter; return the executed notebook's path or raise ChapterFailed. The executed notebook is a
     plain ``.ipynb`` (the source's jupytext pairing is dropped, so JupyterLab opens it as it is). A cell that
     exceeds :data:`CELL_TIMEOUT` for the preset gets the chapter executed again, ``retries`` times at most."""
@@ -122,18 +133,22 @@ def execute_chapter(path: Path, parameters: dict, out_dir: Path | None = None, p
     except CellTimeoutError:
         if retries <= 0:
             raise ChapterFailed(f"{path.name}: a cell ran past {limit} s; no retries left") from None
-        print(f"{path.stem}: a cell ran past its {limit} s limit; executing the chapter again in a fresh kernel "
-              "(its finished runs are cached)", file=sys.stderr, flush=True)
+        print(
+            f"{path.stem}: a cell ran past its {limit} s limit; executing the chapter again in a fresh kernel "
+            "(its finished runs are cached)",
+            file=sys.stderr,
+            flush=True,
+        )
         return execute_chapter(path, parameters, out_dir, progress, retries - 1)
 
 
 def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: bool) -> Path:
+    import keyword
+
     import jupytext
     import papermill as pm
 
-    import keyword
-
-    for name in parameters:           # papermill pastes names into code: only plain identifiers pass
+    for name in parameters:  # papermill pastes names into code: only plain identifiers pass
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"{path.stem}: {name!r} is not a parameter name (letters, digits and '_' only)")
     out_dir = Path(out_dir) if out_dir else results_dir() / "executed"
@@ -142,19 +157,28 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     final = out_dir / f"{path.stem}.ipynb"
-    tmp = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.running.ipynb"   # unique per execution
+    tmp = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.running.ipynb"  # unique per execution
     batch = os.environ.get("STUDYLIB_BATCH")
-    os.environ["STUDYLIB_BATCH"] = "1"          # the kernel inherits it: explorers show a figure, build no widget
+    os.environ["STUDYLIB_BATCH"] = "1"  # the kernel inherits it: explorers show a figure, build no widget
     try:
-        pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3", cwd=str(path.parent),
-                            progress_bar=progress, log_output=False,
-                            execution_timeout=CELL_TIMEOUT.get(parameters.get("preset")))
+        pm.execute_notebook(
+            nb,
+            str(tmp),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(path.parent),
+            progress_bar=progress,
+            log_output=False,
+            execution_timeout=CELL_TIMEOUT.get(parameters.get("preset")),
+        )
     except pm.PapermillExecutionError as err:
         failed = out_dir / f"{path.stem}.failed.ipynb"
         os.replace(tmp, failed)
-        raise ChapterFailed(f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-                            f"(executed notebook kept at {failed})") from None
-    except BaseException:                       # interrupted: no half-executed notebook left behind
+        raise ChapterFailed(
+            f"{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            f"(executed notebook kept at {failed})"
+        ) from None
+    except BaseException:  # interrupted: no half-executed notebook left behind
         tmp.unlink(missing_ok=True)
         raise
     finally:
@@ -189,19 +213,23 @@ def run_in_child(path: Path, params: dict, env: dict) -> Path:
     # no per-cell bar (the runner reports run by run); the child's error is kept for ChapterFailed
     res = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if res.returncode:
-        tail = [line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")]
+        tail = [
+            line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")
+        ]
         raise ChapterFailed("\n".join(tail[-12:]) or f"{path.name} failed with exit code {res.returncode}")
     return out_dir / f"{path.stem}.ipynb"
 
 
-if __name__ == "__main__":              # one chapter in this process (run_in_child's child)
+if __name__ == "__main__":  # one chapter in this process (run_in_child's child)
     # nbformat's jsonschema imports rfc3987_syntax when it is installed (JupyterLab's dependencies bring it),
     # and that module builds a parser for IRIs at import: 2-3 s of every chapter's start here
     # (bench/imports.py), for a format check nbformat never makes (it validates without a format checker).
     # Marked absent in this child only, which runs nothing but papermill; kernels are not touched.
     sys.modules.setdefault("rfc3987_syntax", None)
     try:
-        execute_chapter(Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), progress=sys.argv[4] == "1")
+        execute_chapter(
+            Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), progress=sys.argv[4] == "1"
+        )
     except ChapterFailed as err:
         print(err, file=sys.stderr)
         sys.exit(3)

@@ -7,21 +7,26 @@ network), and a note where a live widget stood (widgets need a kernel). No scrip
 is fetched from the network: the page's MathJax reference and the template's loader of the widget
 renderer are dropped (mermaid is only fetched for mermaid diagrams, which the chapters do not have).
 """
+
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
 
-from studylib.io import atomic_write_text
+from studylib.fileio import atomic_write_text
 
 PLOTLY = "application/vnd.plotly.v1+json"
 WIDGET = "application/vnd.jupyter.widget-view+json"
-WIDGET_NOTE = ("<p><em>An interactive explorer stood here: open the chapter in JupyterLab "
-               "(<code>make lab</code>) to use it.</em></p>")
+WIDGET_NOTE = (
+    "<p><em>An interactive explorer stood here: open the chapter in JupyterLab "
+    "(<code>make lab</code>) to use it.</em></p>"
+)
 REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.I)
 # the template's loader of the widget renderer from unpkg (there is no widget state to render)
-WIDGET_LOADER = re.compile(r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>", re.S)
+WIDGET_LOADER = re.compile(
+    r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>", re.S
+)
 
 
 def _static_outputs(nb) -> int:
@@ -34,10 +39,11 @@ def _static_outputs(nb) -> int:
             data = out.get("data", {})
             if PLOTLY in data and "text/html" not in data:
                 fig = pio.from_json(json.dumps(data[PLOTLY]), skip_invalid=True)
-                data["text/html"] = pio.to_html(fig, include_plotlyjs=first, full_html=False,
-                                                config={"responsive": True})
+                data["text/html"] = pio.to_html(
+                    fig, include_plotlyjs=first, full_html=False, config={"responsive": True}
+                )
                 first, n = False, n + 1
-            elif WIDGET in data:                  # no widget state is saved: say what to do instead
+            elif WIDGET in data:  # no widget state is saved: say what to do instead
                 out["data"] = {"text/html": WIDGET_NOTE}
     return n
 

@@ -12,12 +12,25 @@ helpers place the words:
   and line vertices;
 * :func:`finish`: ``tight_layout`` then the queued labels.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-OFFSETS = [(5, 5), (5, -5), (-5, 5), (-5, -5), (8, 14), (8, -14), (-8, 14), (-8, -14), (0, 22), (0, -22),
-           (14, 26), (-14, -26)]
+OFFSETS = [
+    (5, 5),
+    (5, -5),
+    (-5, 5),
+    (-5, -5),
+    (8, 14),
+    (8, -14),
+    (-8, 14),
+    (-8, -14),
+    (0, 22),
+    (0, -22),
+    (14, 26),
+    (-14, -26),
+]
 
 
 def figure_legend(fig, axes=None, ncol: int | None = None, fontsize: float = 9, title: str | None = None):
@@ -32,18 +45,45 @@ def figure_legend(fig, axes=None, ncol: int | None = None, fontsize: float = 9, 
     if not handles:
         return None
     ncol = ncol or min(len(handles), 4)
-    return fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                      ncol=ncol, frameon=False, fontsize=fontsize, title=title, title_fontsize=fontsize)
+    return fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=ncol,
+        frameon=False,
+        fontsize=fontsize,
+        title=title,
+        title_fontsize=fontsize,
+    )
 
 
 def label_line(ax, value: float, text: str, axis: str = "y", color: str = "dimgrey", fontsize: float = 8):
     """Write ``text`` on a horizontal (``axis='y'``) or vertical reference line at ``value``."""
     if axis == "y":
-        return ax.annotate(text, xy=(0.99, value), xycoords=("axes fraction", "data"), xytext=(0, 2),
-                           textcoords="offset points", ha="right", va="bottom", fontsize=fontsize, color=color)
-    return ax.annotate(text, xy=(value, 0.99), xycoords=("data", "axes fraction"), xytext=(2, 0),
-                       textcoords="offset points", ha="left", va="top", fontsize=fontsize, color=color,
-                       rotation=90)
+        return ax.annotate(
+            text,
+            xy=(0.99, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=fontsize,
+            color=color,
+        )
+    return ax.annotate(
+        text,
+        xy=(value, 0.99),
+        xycoords=("data", "axes fraction"),
+        xytext=(2, 0),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=fontsize,
+        color=color,
+        rotation=90,
+    )
 
 
 def label_points(ax, xs, ys, texts, color: str = "black", fontsize: float = 7):
@@ -71,10 +111,20 @@ def _obstacles(ax) -> np.ndarray:
 
 
 def _cost(bbox, placed, obstacles, frame) -> float:
-    inside = ((obstacles[:, 0] >= bbox.x0) & (obstacles[:, 0] <= bbox.x1) & (obstacles[:, 1] >= bbox.y0)
-              & (obstacles[:, 1] <= bbox.y1)).sum() if len(obstacles) else 0
+    inside = (
+        (
+            (obstacles[:, 0] >= bbox.x0)
+            & (obstacles[:, 0] <= bbox.x1)
+            & (obstacles[:, 1] >= bbox.y0)
+            & (obstacles[:, 1] <= bbox.y1)
+        ).sum()
+        if len(obstacles)
+        else 0
+    )
     overlaps = sum(bbox.overlaps(p) for p in placed)
-    outside = not (frame.x0 <= bbox.x0 and bbox.x1 <= frame.x1 and frame.y0 <= bbox.y0 and bbox.y1 <= frame.y1)
+    outside = not (
+        frame.x0 <= bbox.x0 and bbox.x1 <= frame.x1 and frame.y0 <= bbox.y0 and bbox.y1 <= frame.y1
+    )
     return 20 * overlaps + inside + 10 * outside
 
 
@@ -87,11 +137,17 @@ def _place(ax, renderer) -> None:
     for x, y, text, color, size in queue:
         best = None
         for dx, dy in OFFSETS:
-            note = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=size, color=color,
-                               ha="left" if dx > 0 else "right" if dx < 0 else "center",
-                               va="bottom" if dy > 0 else "top",
-                               arrowprops=dict(arrowstyle="-", color=color, lw=0.5, alpha=0.6)
-                               if abs(dy) > 10 else None)
+            note = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=size,
+                color=color,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                va="bottom" if dy > 0 else "top",
+                arrowprops=dict(arrowstyle="-", color=color, lw=0.5, alpha=0.6) if abs(dy) > 10 else None,
+            )
             cost = _cost(note.get_window_extent(renderer).expanded(1.04, 1.15), placed, obstacles, frame)
             if best is None or cost < best[0]:
                 if best is not None:

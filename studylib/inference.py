@@ -20,6 +20,7 @@ The words a claim earns from these intervals are computed in :mod:`studylib.clai
 
     d = paired_difference(clip_pred, sl_pred, train_count)     # {"diff", "lo", "hi", "a", "b", "n"}
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,9 +29,12 @@ from scipy import stats
 from studylib.metrics import class_resamples, correlation, percentile_interval, rowwise_correlation
 from studylib.seeds import substream
 
-WORDS = {"reproduced": "reproduced", "opposite": "not reproduced (the opposite holds)",
-         "inconclusive": "inconclusive (the interval includes no difference)",
-         "consistent": "consistent with (no interval on the opposite side)"}
+WORDS = {
+    "reproduced": "reproduced",
+    "opposite": "not reproduced (the opposite holds)",
+    "inconclusive": "inconclusive (the interval includes no difference)",
+    "consistent": "consistent with (no interval on the opposite side)",
+}
 
 
 def _aligned(*arrays):
@@ -42,8 +46,15 @@ def _aligned(*arrays):
     return [a[keep] for a in arrays]
 
 
-def paired_difference(values_a, values_b, frequency, method: str = "spearman", n_boot: int = 2000,
-                      seed: int = 0, frequency_b=None) -> dict:
+def paired_difference(
+    values_a,
+    values_b,
+    frequency,
+    method: str = "spearman",
+    n_boot: int = 2000,
+    seed: int = 0,
+    frequency_b=None,
+) -> dict:
     """corr(a, freq) − corr(b, freq) on the same classes, with a paired 95% bootstrap interval.
 
     ``frequency_b``: model b's own per-class training counts where the two models saw
@@ -59,15 +70,18 @@ def paired_difference(values_a, values_b, frequency, method: str = "spearman", n
         raise ValueError(f"a paired interval needs >= 4 classes with values, got {len(f)}")
 
     scale = np.log10 if method == "pearson" else (lambda x: x)
-    idx = class_resamples(len(f), n_boot, seed)             # classes, drawn once per resample for both models
-    lo, hi = percentile_interval(rowwise_correlation(a[idx], scale(f)[idx], method)
-                                 - rowwise_correlation(b[idx], scale(g)[idx], method))
+    idx = class_resamples(len(f), n_boot, seed)  # classes, drawn once per resample for both models
+    lo, hi = percentile_interval(
+        rowwise_correlation(a[idx], scale(f)[idx], method)
+        - rowwise_correlation(b[idx], scale(g)[idx], method)
+    )
     ca, cb = correlation(a, f, method), correlation(b, g, method)
     return {"diff": ca - cb, "lo": float(lo), "hi": float(hi), "a": ca, "b": cb, "n": int(len(f))}
 
 
-def unpaired_difference(values_a, frequency_a, values_b, frequency_b, method: str = "spearman",
-                        n_boot: int = 2000, seed: int = 0) -> dict:
+def unpaired_difference(
+    values_a, frequency_a, values_b, frequency_b, method: str = "spearman", n_boot: int = 2000, seed: int = 0
+) -> dict:
     """corr(a, freq_a) − corr(b, freq_b) for two *different* class sets (no pairing is possible): each set's
     classes are resampled independently, 95% percentile interval. Returns ``{"diff", "lo", "hi", "a", "b"}``."""
     boots, point = [], []
@@ -78,7 +92,7 @@ def unpaired_difference(values_a, frequency_a, values_b, frequency_b, method: st
         if len(v) < 4:
             raise ValueError(f"a correlation interval needs >= 4 classes with values, got {len(v)}")
         scale = np.log10 if method == "pearson" else (lambda x: x)
-        idx = class_resamples(len(v), n_boot, substream(seed, k))   # independent: the class sets differ
+        idx = class_resamples(len(v), n_boot, substream(seed, k))  # independent: the class sets differ
         boots.append(rowwise_correlation(v[idx], scale(f)[idx], method))
         point.append(correlation(v, f, method))
     lo, hi = percentile_interval(boots[0] - boots[1])
@@ -98,8 +112,14 @@ def paired_mean_difference(values_a, values_b, n_boot: int = 2000, seed: int = 0
     if len(d) < 4:
         raise ValueError(f"a paired interval needs >= 4 units with values, got {len(d)}")
     lo, hi = percentile_interval(d[class_resamples(len(d), n_boot, seed)].mean(1))
-    return {"diff": float(d.mean()), "lo": lo, "hi": hi, "a": float(a[keep].mean()),
-            "b": float(b[keep].mean()), "n": int(len(d))}
+    return {
+        "diff": float(d.mean()),
+        "lo": lo,
+        "hi": hi,
+        "a": float(a[keep].mean()),
+        "b": float(b[keep].mean()),
+        "n": int(len(d)),
+    }
 
 
 def over_seeds(values) -> dict:
@@ -137,12 +157,22 @@ def combine_seeds(per_seed: list) -> tuple[dict, str]:
         d = per_seed[0]
         return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}, "paired bootstrap over classes, 1 seed"
     o = over_seeds([d["diff"] for d in per_seed])
-    return ({"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]},
-            f"mean of per-seed paired differences, t interval over {o['n']} seeds")
+    return (
+        {"diff": o["mean"], "lo": o["lo"], "hi": o["hi"]},
+        f"mean of per-seed paired differences, t interval over {o['n']} seeds",
+    )
 
 
-def residual_from_trend(reference_values: list, reference_top1, values, top1, frequency, method: str = "spearman",
-                        n_boot: int = 1000, seed: int = 0) -> dict:
+def residual_from_trend(
+    reference_values: list,
+    reference_top1,
+    values,
+    top1,
+    frequency,
+    method: str = "spearman",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """How far a model's correlation lies from the reference family's line of correlation on top-1.
 
     ``reference_values``: per-class values (e.g. #predictions) of each reference
@@ -159,20 +189,26 @@ def residual_from_trend(reference_values: list, reference_top1, values, top1, fr
         raise ValueError("the reference models all have the same top-1: they span no accuracy range")
     arrays = _aligned(*reference_values, values, frequency)
     refs, v, f = arrays[:-2], arrays[-2], arrays[-1]
-    f = np.log10(f) if method == "pearson" else f          # as :func:`correlation` scales it
+    f = np.log10(f) if method == "pearson" else f  # as :func:`correlation` scales it
 
     def residual(idx):
         """Residuals, slopes and intercepts for a (B, n) array of class draws, every resample at once."""
-        ys = np.stack([rowwise_correlation(r[idx], f[idx], method) for r in refs], axis=1)     # (B, models)
+        ys = np.stack([rowwise_correlation(r[idx], f[idx], method) for r in refs], axis=1)  # (B, models)
         dx = x - x.mean()
-        slope = (ys - ys.mean(1, keepdims=True)) @ dx / (dx @ dx)                             # least squares
+        slope = (ys - ys.mean(1, keepdims=True)) @ dx / (dx @ dx)  # least squares
         intercept = ys.mean(1) - slope * x.mean()
         return rowwise_correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
 
     full, slope, intercept = (float(a[0]) for a in residual(np.arange(len(f))[None]))
     lo, hi = percentile_interval(residual(class_resamples(len(f), n_boot, seed))[0])
-    return {"residual": float(full), "lo": lo, "hi": hi, "slope": float(slope),
-            "intercept": float(intercept), "n_models": len(refs)}
+    return {
+        "residual": float(full),
+        "lo": lo,
+        "hi": hi,
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "n_models": len(refs),
+    }
 
 
 def verdict(interval: dict, claim: str, low: str = "lo", high: str = "hi") -> str:

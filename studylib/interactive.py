@@ -11,6 +11,7 @@ the chapters stay matplotlib (``studylib.plots``).
   baseline line with its 95% band, the baseline models and any other models coloured by
   group, hover giving each model's accuracies and effective robustness.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,15 @@ def model_colour(name: str, names) -> str:
     return PALETTE[list(names).index(name) % len(PALETTE)]
 
 
-def frequency_figure(per_class_by_model: dict[str, pd.DataFrame], models, metric: str = "accuracy", bins: int = 8,
-                     scheme: str = "log", highlight: str | None = None, preset: str | None = None):
+def frequency_figure(
+    per_class_by_model: dict[str, pd.DataFrame],
+    models,
+    metric: str = "accuracy",
+    bins: int = 8,
+    scheme: str = "log",
+    highlight: str | None = None,
+    preset: str | None = None,
+):
     """Per-class ``metric`` against training frequency for each of ``models`` (one panel each, shared y).
 
     #predictions go on a log axis as ``#predictions + 1``, so never-predicted classes (the rare
@@ -52,54 +60,109 @@ def frequency_figure(per_class_by_model: dict[str, pd.DataFrame], models, metric
     models = list(dict.fromkeys(m for m in models if m))
     _check(metric, models, per_class_by_model)
     shift = 1 if metric == "predictions" else 0
-    fig = make_subplots(rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=models)
+    fig = make_subplots(
+        rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.05, subplot_titles=models
+    )
     for j, name in enumerate(models, start=1):
         df = per_class_by_model[name]
         x, y = df["train_count"].to_numpy(float), df[metric].to_numpy(float)
         colour = model_colour(name, per_class_by_model)
-        fig.add_trace(go.Scatter(
-            x=x, y=y + shift, mode="markers", name=name, legendgroup=name, text=df["class_name"], customdata=y,
-            marker=dict(size=6, opacity=0.55, color=colour),
-            hovertemplate="<b>%{text}</b><br>training pairs %{x}<br>" + METRIC_LABELS[metric]
-            + " %{customdata:.3~g}<extra>" + name + "</extra>"), row=1, col=j)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y + shift,
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                text=df["class_name"],
+                customdata=y,
+                marker=dict(size=6, opacity=0.55, color=colour),
+                hovertemplate="<b>%{text}</b><br>training pairs %{x}<br>"
+                + METRIC_LABELS[metric]
+                + " %{customdata:.3~g}<extra>"
+                + name
+                + "</extra>",
+            ),
+            row=1,
+            col=j,
+        )
         if bins:
             b = M.binned(y, x, n_bins=bins, scheme=scheme)
-            fig.add_trace(go.Scatter(
-                x=b["centre"], y=b["mean"] + shift, mode="lines+markers", name=f"mean in {len(b)} {scheme} bins",
-                legendgroup="bins", showlegend=j == 1, line=dict(color="black", width=2),
-                error_y=dict(type="data", array=b["sem"].fillna(0), thickness=1),
-                hovertemplate="bin %{x:.3~g}: mean %{customdata:.3~g}<extra></extra>", customdata=b["mean"]),
-                row=1, col=j)
+            fig.add_trace(
+                go.Scatter(
+                    x=b["centre"],
+                    y=b["mean"] + shift,
+                    mode="lines+markers",
+                    name=f"mean in {len(b)} {scheme} bins",
+                    legendgroup="bins",
+                    showlegend=j == 1,
+                    line=dict(color="black", width=2),
+                    error_y=dict(type="data", array=b["sem"].fillna(0), thickness=1),
+                    hovertemplate="bin %{x:.3~g}: mean %{customdata:.3~g}<extra></extra>",
+                    customdata=b["mean"],
+                ),
+                row=1,
+                col=j,
+            )
         if metric == "predictions":
             level, ends = float(y.mean()), [float(x.min()), float(x.max())]
-            fig.add_trace(go.Scatter(
-                x=ends, y=[level + shift] * 2, mode="lines+text", text=[f"unbiased: {level:.3g} per class", ""],
-                textposition="top right", textfont=dict(color="grey", size=10), line=dict(color="grey", dash="dash"),
-                name="unbiased: every class predicted equally often", legendgroup="level", showlegend=j == 1,
-                hoverinfo="skip"), row=1, col=j)
+            fig.add_trace(
+                go.Scatter(
+                    x=ends,
+                    y=[level + shift] * 2,
+                    mode="lines+text",
+                    text=[f"unbiased: {level:.3g} per class", ""],
+                    textposition="top right",
+                    textfont=dict(color="grey", size=10),
+                    line=dict(color="grey", dash="dash"),
+                    name="unbiased: every class predicted equally often",
+                    legendgroup="level",
+                    showlegend=j == 1,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=j,
+            )
         hit = matching_classes(df, highlight)
         if len(hit):
-            fig.add_trace(go.Scatter(
-                x=hit["train_count"], y=hit[metric] + shift, mode="markers+text", name=f"classes matching {highlight!r}",
-                legendgroup="hits", showlegend=j == 1, text=hit["class_name"], textposition=_alternate(hit, metric),
-                textfont=dict(color=HIGHLIGHT, size=10), customdata=hit[metric],
-                marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color=HIGHLIGHT, width=2)),
-                hovertemplate="<b>%{text}</b><br>training pairs %{x}<br>%{customdata:.3~g}<extra></extra>"),
-                row=1, col=j)
+            fig.add_trace(
+                go.Scatter(
+                    x=hit["train_count"],
+                    y=hit[metric] + shift,
+                    mode="markers+text",
+                    name=f"classes matching {highlight!r}",
+                    legendgroup="hits",
+                    showlegend=j == 1,
+                    text=hit["class_name"],
+                    textposition=_alternate(hit, metric),
+                    textfont=dict(color=HIGHLIGHT, size=10),
+                    customdata=hit[metric],
+                    marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color=HIGHLIGHT, width=2)),
+                    hovertemplate="<b>%{text}</b><br>training pairs %{x}<br>%{customdata:.3~g}<extra></extra>",
+                ),
+                row=1,
+                col=j,
+            )
     counts = np.concatenate([per_class_by_model[m]["train_count"].to_numpy(float) for m in models])
     span = np.log10(np.maximum(counts, 1))
-    fig.update_xaxes(type="log", title_text="training frequency (pairs per class)",   # room for labels on the right
-                     range=[span.min() - 0.1, span.max() + 0.35])
+    fig.update_xaxes(
+        type="log",
+        title_text="training frequency (pairs per class)",  # room for labels on the right
+        range=[span.min() - 0.1, span.max() + 0.35],
+    )
     ytitle = f"{METRIC_LABELS[metric]} + 1 (1: never predicted)" if shift else METRIC_LABELS[metric]
     fig.update_yaxes(type="log" if shift else "linear")
     fig.update_yaxes(title_text=ytitle, col=1)
     if not shift:
         fig.update_yaxes(range=[-0.03, 1.03])
     where = f" · preset {preset}" if preset else ""
-    fig.update_layout(title=f"{METRIC_LABELS[metric]} against training frequency: {' vs '.join(models)}{where}",
-                      template="plotly_white", height=460, width=None,
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, traceorder="normal"))
+    fig.update_layout(
+        title=f"{METRIC_LABELS[metric]} against training frequency: {' vs '.join(models)}{where}",
+        template="plotly_white",
+        height=460,
+        width=None,
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, traceorder="normal"),
+    )
     return fig
 
 
@@ -111,11 +174,20 @@ def _alternate(hit: pd.DataFrame, metric: str) -> list[str]:
 
 def _accuracy_ticks(lo: float, hi: float) -> dict:
     ticks = [t for t in ACC_TICKS if lo <= t <= hi] or [lo, hi]
-    return dict(tickmode="array", tickvals=[float(v) for v in logit(ticks)], ticktext=[f"{t:.3g}" for t in ticks])
+    return dict(
+        tickmode="array", tickvals=[float(v) for v in logit(ticks)], ticktext=[f"{t:.3g}" for t in ticks]
+    )
 
 
-def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None, shift: str, id_name: str = "photo",
-                      informative: bool = True, preset: str | None = None):
+def robustness_figure(
+    trend,
+    baseline: pd.DataFrame,
+    models: pd.DataFrame | None,
+    shift: str,
+    id_name: str = "photo",
+    informative: bool = True,
+    preset: str | None = None,
+):
     """ID vs OOD accuracy on ``shift`` (logit axes): baseline line + 95% band, baseline models, other models.
 
     ``baseline``: columns ``label, id, ood`` (fractions); ``models``: columns ``model, group, id, ood,
@@ -123,7 +195,11 @@ def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None
     """
     import plotly.graph_objects as go
 
-    models = models if models is not None else pd.DataFrame(columns=["model", "group", "id", "ood", "er", "lo", "hi"])
+    models = (
+        models
+        if models is not None
+        else pd.DataFrame(columns=["model", "group", "id", "ood", "er", "lo", "hi"])
+    )
     ids = np.r_[baseline["id"], models["id"]].astype(float)
     oods = np.r_[baseline["ood"], models["ood"]].astype(float)
     lo_x, hi_x = max(1e-3, ids.min() * 0.8), min(0.999, ids.max() * 1.1 + 0.02)
@@ -131,36 +207,96 @@ def robustness_figure(trend, baseline: pd.DataFrame, models: pd.DataFrame | None
     xs = np.linspace(lo_x, hi_x, 100)
     band_lo, band_hi = trend.band(xs)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=logit(xs), y=logit(band_lo), mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=logit(xs), y=logit(band_hi), mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(128,128,128,0.25)", name="95% band of the line", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=logit(xs), y=logit(trend.predict(xs)), mode="lines", line=dict(color="black"),
-                             name=f"baseline line: logit slope {trend.slope:.2f}", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=logit(xs), y=logit(xs), mode="lines", line=dict(color="grey", dash="dot"),
-                             name="y = x (no drop)", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=logit(baseline["id"]), y=logit(baseline["ood"]), mode="markers", name="baseline (SL, standard data)",
-        marker=dict(symbol="square", color="black", size=8), text=baseline["label"],
-        customdata=np.c_[baseline["id"], baseline["ood"]],
-        hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=logit(xs),
+            y=logit(band_lo),
+            mode="lines",
+            line=dict(width=0),
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=logit(xs),
+            y=logit(band_hi),
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(128,128,128,0.25)",
+            name="95% band of the line",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=logit(xs),
+            y=logit(trend.predict(xs)),
+            mode="lines",
+            line=dict(color="black"),
+            name=f"baseline line: logit slope {trend.slope:.2f}",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=logit(xs),
+            y=logit(xs),
+            mode="lines",
+            line=dict(color="grey", dash="dot"),
+            name="y = x (no drop)",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=logit(baseline["id"]),
+            y=logit(baseline["ood"]),
+            mode="markers",
+            name="baseline (SL, standard data)",
+            marker=dict(symbol="square", color="black", size=8),
+            text=baseline["label"],
+            customdata=np.c_[baseline["id"], baseline["ood"]],
+            hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<extra></extra>",
+        )
+    )
     for i, (group, sub) in enumerate(models.groupby("group", sort=False)):
-        fig.add_trace(go.Scatter(
-            x=logit(sub["id"]), y=logit(sub["ood"]), mode="markers", name=str(group), text=sub["model"],
-            marker=dict(size=10, color=PALETTE[(i + 1) % len(PALETTE)], line=dict(color="white", width=1)),
-            customdata=np.c_[sub["id"], sub["ood"], sub["er"], sub["lo"], sub["hi"]],
-            hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<br>"
-                          "ER %{customdata[2]:+.3f} [%{customdata[3]:+.3f}, %{customdata[4]:+.3f}]<extra>"
-                          + str(group) + "</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=logit(sub["id"]),
+                y=logit(sub["ood"]),
+                mode="markers",
+                name=str(group),
+                text=sub["model"],
+                marker=dict(
+                    size=10, color=PALETTE[(i + 1) % len(PALETTE)], line=dict(color="white", width=1)
+                ),
+                customdata=np.c_[sub["id"], sub["ood"], sub["er"], sub["lo"], sub["hi"]],
+                hovertemplate="<b>%{text}</b><br>ID %{customdata[0]:.3f}<br>OOD %{customdata[1]:.3f}<br>"
+                "ER %{customdata[2]:+.3f} [%{customdata[3]:+.3f}, %{customdata[4]:+.3f}]<extra>"
+                + str(group)
+                + "</extra>",
+            )
+        )
     note = "" if informative else " (not informative: models near chance, ER is noise here)"
     where = f" · preset {preset}" if preset else ""
     fig.update_layout(
-        title=f"{id_name} → {shift}: models against the baseline line{note}{where}", template="plotly_white",
-        height=480, legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, traceorder="normal"),
-        xaxis=dict(title=f"ID accuracy ({id_name}, logit axis)", range=[float(logit(lo_x)), float(logit(hi_x))],
-                   **_accuracy_ticks(lo_x, hi_x)),
-        yaxis=dict(title=f"OOD accuracy ({shift}, logit axis)", range=[float(logit(lo_y)), float(logit(hi_y))],
-                   **_accuracy_ticks(lo_y, hi_y)))
+        title=f"{id_name} → {shift}: models against the baseline line{note}{where}",
+        template="plotly_white",
+        height=480,
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, traceorder="normal"),
+        xaxis=dict(
+            title=f"ID accuracy ({id_name}, logit axis)",
+            range=[float(logit(lo_x)), float(logit(hi_x))],
+            **_accuracy_ticks(lo_x, hi_x),
+        ),
+        yaxis=dict(
+            title=f"OOD accuracy ({shift}, logit axis)",
+            range=[float(logit(lo_y)), float(logit(hi_y))],
+            **_accuracy_ticks(lo_y, hi_y),
+        ),
+    )
     if not informative:
         fig.update_layout(plot_bgcolor="#f2f2f2")
     return fig

@@ -6,6 +6,7 @@ killed kernel never leaves a stale lock. While another process holds it, the cal
 so once, naming what it waits for) and then goes on: for a run, the waiter finds the finished run
 in the registry and loads it instead of training it again.
 """
+
 from __future__ import annotations
 
 import contextlib

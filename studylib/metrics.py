@@ -11,6 +11,7 @@ All functions are pure numpy/scipy so that they can be checked by hand:
 Wen et al. (2024) read a model's *bias* toward frequent classes from how
 strongly its per-class #predictions (and accuracy) follow training frequency.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,9 @@ def correlation(values, frequency, method: str = "spearman") -> float:
     return float(_corr(values, np.log10(frequency) if method == "pearson" else frequency, method))
 
 
-def frequency_correlation(values, frequency, method: str = "spearman", n_boot: int = 1000,
-                          seed: int = 0) -> dict:
+def frequency_correlation(
+    values, frequency, method: str = "spearman", n_boot: int = 1000, seed: int = 0
+) -> dict:
     """Correlation of per-class ``values`` with training ``frequency``.
 
     ``pearson`` correlates with log10(frequency), ``spearman`` with the ranks
@@ -127,7 +129,7 @@ def binned(values, frequency, n_bins: int = 8, scheme: str = "log", edges=None) 
     if edges is not None:
         edges = np.log10(np.asarray(edges, dtype=float))
         if len(edges) < 2 or not np.all(np.diff(edges) > 0):
-            raise ValueError(f"parameter 'edges' needs >= 2 increasing positive values, got {10 ** edges!r}")
+            raise ValueError(f"parameter 'edges' needs >= 2 increasing positive values, got {10**edges!r}")
     elif scheme == "log":
         edges = np.linspace(logf.min(), logf.max(), n_bins + 1)
     elif scheme == "quantile":
@@ -141,8 +143,17 @@ def binned(values, frequency, n_bins: int = 8, scheme: str = "log", edges=None) 
         if len(v) == 0:
             continue
         std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-        rows.append({"lo": 10 ** edges[b], "hi": 10 ** edges[b + 1], "centre": 10 ** ((edges[b] + edges[b + 1]) / 2),
-                     "mean": float(v.mean()), "std": std, "sem": std / np.sqrt(len(v)), "n": int(len(v))})
+        rows.append(
+            {
+                "lo": 10 ** edges[b],
+                "hi": 10 ** edges[b + 1],
+                "centre": 10 ** ((edges[b] + edges[b + 1]) / 2),
+                "mean": float(v.mean()),
+                "std": std,
+                "sem": std / np.sqrt(len(v)),
+                "n": int(len(v)),
+            }
+        )
     return pd.DataFrame(rows, columns=["lo", "hi", "centre", "mean", "std", "sem", "n"])
 
 
@@ -156,18 +167,29 @@ def correlation_table(runs: dict, per_class_key: str = "photo") -> pd.DataFrame:
         m = run.metrics
         for short, measure in (("acc", "accuracy"), ("pred", "#predictions")):
             for method in ("spearman", "pearson"):
-                rows.append({"model": label, "measure": measure, "method": method,
-                             "r": m[f"{method}_{short}"], "lo": m[f"{method}_{short}_lo"],
-                             "hi": m[f"{method}_{short}_hi"]})
+                rows.append(
+                    {
+                        "model": label,
+                        "measure": measure,
+                        "method": method,
+                        "r": m[f"{method}_{short}"],
+                        "lo": m[f"{method}_{short}_lo"],
+                        "hi": m[f"{method}_{short}_hi"],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def format_correlations(table: pd.DataFrame) -> pd.DataFrame:
     """``correlation_table`` as one row per model, cells like ``0.87 [0.83, 0.90]``."""
-    cells = table.assign(cell=[f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(table.r, table.lo, table.hi)],
-                         column=table["method"].str.capitalize() + " · " + table["measure"])
+    cells = table.assign(
+        cell=[f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(table.r, table.lo, table.hi)],
+        column=table["method"].str.capitalize() + " · " + table["measure"],
+    )
     out = cells.pivot(index="model", columns="column", values="cell")
-    return out.reindex(index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(cells["column"])))
+    return out.reindex(
+        index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(cells["column"]))
+    )
 
 
 def correct_from_confusion(conf: np.ndarray) -> np.ndarray:
@@ -268,9 +290,9 @@ def unique_prototypes(weights, eps: float = 0.025, block: int = 2048) -> int:
     rows, cols = [], []
     with torch.inference_mode():
         for start in range(0, n, block):
-            sims = w[start:start + block] @ w[start:].T              # pairs (i, j) with j >= i's block start
+            sims = w[start : start + block] @ w[start:].T  # pairs (i, j) with j >= i's block start
             i, j = torch.nonzero(sims > 1 - eps, as_tuple=True)
-            later = j > i                                            # each pair once, no self pairs
+            later = j > i  # each pair once, no self pairs
             rows.append((i[later] + start).numpy())
             cols.append((j[later] + start).numpy())
     r, c = np.concatenate(rows), np.concatenate(cols)

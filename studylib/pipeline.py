@@ -34,6 +34,7 @@ subset and the keys of its dependencies::
     r.metrics["top1"], r.per_class.head(), r.array("logits_photo").shape
     loaded = load(r)            # model + objective, for runs made with keep_model=True
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,7 @@ from studylib.data.real_data import RealData
 from studylib.data.sources import dist_info
 from studylib.data.world_data import WorldData
 from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
-from studylib.io import atomic_write_bytes
+from studylib.fileio import atomic_write_bytes
 from studylib.locking import file_lock
 from studylib.objectives.base import Objective, get
 from studylib.profiling import cached as note_cached
@@ -72,10 +73,16 @@ def run_config(spec: RunSpec, backend: DataBackend | None = None, registry: Regi
     """The config a run's key is the hash of (see the module docstring)."""
     backend = backend or backend_for(spec.params)
     tc = train_config(spec.params)
-    config = {**backend.key(), "train": key_dict(tc), "objective": key_dict(build(get(tc.objective).Config,
-                                                                                  spec.params))}
+    config = {
+        **backend.key(),
+        "train": key_dict(tc),
+        "objective": key_dict(build(get(tc.objective).Config, spec.params)),
+    }
     if spec.keep is not None:
-        config["subset"] = {"n": int(len(spec.keep)), "sha256": hashlib.sha256(spec.keep.tobytes()).hexdigest()[:16]}
+        config["subset"] = {
+            "n": int(len(spec.keep)),
+            "sha256": hashlib.sha256(spec.keep.tobytes()).hexdigest()[:16],
+        }
     if spec.deps:
         config["deps"] = {name: run_key(dep, registry) for name, dep in sorted(spec.deps.items())}
     return config
@@ -88,13 +95,20 @@ def run_key(spec: RunSpec, registry: Registry | None = None) -> str:
 @dataclass
 class LoadedRun:
     """A stored run with its model rebuilt and its objective (tokenizer, classifier) ready."""
+
     run: Run
     model: torch.nn.Module
     objective: Objective
 
 
-def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = True, keep_model: bool = False,
-        on_step=None) -> Run | None:
+def run(
+    spec: RunSpec,
+    *,
+    registry: Registry | None = None,
+    progress: bool = True,
+    keep_model: bool = False,
+    on_step=None,
+) -> Run | None:
     """The run of ``spec`` from the registry, trained first if it is not there (None on DDP ranks > 0)."""
     reg = registry or Registry()
     backend = backend_for(spec.params)
@@ -104,23 +118,35 @@ def run(spec: RunSpec, *, registry: Registry | None = None, progress: bool = Tru
     if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
         note_cached(spec.label)
         return cached
-    if dist_info()[1] > 1:                  # torchrun: every rank trains together, so no per-run lock
+    if dist_info()[1] > 1:  # torchrun: every rank trains together, so no per-run lock
         if spec.deps:
-            raise ConfigError("run dependencies are trained in a single process: run them first without "
-                              "torchrun, then start the multi-process run")
+            raise ConfigError(
+                "run dependencies are trained in a single process: run them first without "
+                "torchrun, then start the multi-process run"
+            )
         return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
     with file_lock(reg.root / ".locks" / f"{key}.lock", what=f"run {spec.label!r} [{key[:6]}]"):
-        cached = reg.load(key)              # another process may have stored it while this one waited
+        cached = reg.load(key)  # another process may have stored it while this one waited
         if cached is not None and (not keep_model or (cached.path / "model.pt").exists()):
             note_cached(spec.label)
             return cached
         return _train_and_store(spec, reg, backend, config, key, progress, keep_model, on_step)
 
 
-def _train_and_store(spec: RunSpec, reg: Registry, backend: DataBackend, config: dict, key: str, progress: bool,
-                     keep_model: bool, on_step) -> Run | None:
-    deps = {name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
-            for name, dep in sorted(spec.deps.items())}
+def _train_and_store(
+    spec: RunSpec,
+    reg: Registry,
+    backend: DataBackend,
+    config: dict,
+    key: str,
+    progress: bool,
+    keep_model: bool,
+    on_step,
+) -> Run | None:
+    deps = {
+        name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
+        for name, dep in sorted(spec.deps.items())
+    }
     tc = train_config(spec.params)
     objective = get(tc.objective)(build(get(tc.objective).Config, spec.params), tc, backend.info(), deps)
     model, transforms = objective.build_model()
@@ -129,16 +155,28 @@ def _train_and_store(spec: RunSpec, reg: Registry, backend: DataBackend, config:
     source, trained_counts = backend.train_source(objective, tc, spec.keep, rank, world_size)
     t0 = time.perf_counter()
     with phase("train", run=spec.label):
-        history = train(model, objective, source, tc, checkpoint=reg.path(key) / "checkpoint.pt",
-                        name=f"{spec.label} [{key[:6]}]", progress=progress, on_step=on_step,
-                        run_key=key) if objective.trains else []
+        history = (
+            train(
+                model,
+                objective,
+                source,
+                tc,
+                checkpoint=reg.path(key) / "checkpoint.pt",
+                name=f"{spec.label} [{key[:6]}]",
+                progress=progress,
+                on_step=on_step,
+                run_key=key,
+            )
+            if objective.trains
+            else []
+        )
     train_seconds = time.perf_counter() - t0
     if rank != 0:
         return None
     if not objective.trains:
         model.to(pick_device(tc.device))
     with phase("evaluate", run=spec.label):
-        objective.fit_probe(model, source, next(model.parameters()).device)   # under torchrun: rank 0's share
+        objective.fit_probe(model, source, next(model.parameters()).device)  # under torchrun: rank 0's share
         metrics, tables, arrays = evaluate_run(model, objective, backend, trained_counts, seed=tc.seed)
     metrics["train_seconds"] = train_seconds
     metrics["steps"] = history[-1]["step"] if history else 0
@@ -160,30 +198,51 @@ def extra_means(history: list[dict]) -> dict:
     return {f"mean_{name}": float(np.mean([row[name] for row in history])) for name in names}
 
 
-def evaluate_run(model, objective: Objective, backend: DataBackend, trained_counts: np.ndarray, seed: int = 0):
+def evaluate_run(
+    model, objective: Objective, backend: DataBackend, trained_counts: np.ndarray, seed: int = 0
+):
     """(metrics, tables, arrays) of a trained model on every test set of ``backend``."""
     device = next(model.parameters()).device
     classifier = objective.classifier(model)
     arrays = classifier.arrays()
-    metrics = {"classifier_scale": float(classifier.scale), "classifier_normalized": bool(classifier.normalize)}
+    metrics = {
+        "classifier_scale": float(classifier.scale),
+        "classifier_normalized": bool(classifier.normalize),
+    }
     frames = {}
     classes = backend.class_table()
     for es in backend.eval_sets():
         sample = feature_sample(es.labels, es.n_classes) if es.labels is not None else None
-        out = forward(model, objective.features, classifier, es.batches(device), sample, es.project,
-                      per_class=max(1, FEATURE_SAMPLE_SIZE // es.n_classes))
+        out = forward(
+            model,
+            objective.features,
+            classifier,
+            es.batches(device),
+            sample,
+            es.project,
+            per_class=max(1, FEATURE_SAMPLE_SIZE // es.n_classes),
+        )
         logits = compact_logits(out.logits)
         conf = confusion_matrix(out.labels, logits.argmax(1), es.n_classes)
-        arrays.update({f"logits_{es.name}": logits, f"labels_{es.name}": out.labels.astype(np.int32),
-                       f"confusion_{es.name}": conf, f"features_{es.name}": out.features.astype(np.float16),
-                       f"feature_index_{es.name}": out.sample})
+        arrays.update(
+            {
+                f"logits_{es.name}": logits,
+                f"labels_{es.name}": out.labels.astype(np.int32),
+                f"confusion_{es.name}": conf,
+                f"features_{es.name}": out.features.astype(np.float16),
+                f"feature_index_{es.name}": out.sample,
+            }
+        )
         frames[es.name] = per_class_frame(conf, es, classes, trained_counts)
         metrics[f"top1_{es.name}"] = M.top1(conf)
         empty = int((conf.sum(1) == 0).sum())
         metrics[f"classes_without_images_{es.name}"] = empty
         if empty:
-            warnings.warn(f"eval set {es.name!r}: {empty} of {es.n_classes} classes have no image; their "
-                          "per-class accuracy is NaN and every per-class mean leaves them out", stacklevel=2)
+            warnings.warn(
+                f"eval set {es.name!r}: {empty} of {es.n_classes} classes have no image; their "
+                "per-class accuracy is NaN and every per-class mean leaves them out",
+                stacklevel=2,
+            )
     metrics.update(objective.run_metrics(model))
     metrics["id_domain"] = backend.id_domain
     metrics["top1"] = metrics[f"top1_{backend.id_domain}"]
@@ -191,14 +250,17 @@ def evaluate_run(model, objective: Objective, backend: DataBackend, trained_coun
     return metrics, {"per_class": pd.concat(frames.values(), ignore_index=True)}, arrays
 
 
-def per_class_frame(conf: np.ndarray, es: EvalSet, classes: pd.DataFrame, trained_counts: np.ndarray) -> pd.DataFrame:
+def per_class_frame(
+    conf: np.ndarray, es: EvalSet, classes: pd.DataFrame, trained_counts: np.ndarray
+) -> pd.DataFrame:
     """Accuracy and #predictions per class of one test set, with training counts (-1: not comparable)."""
     if es.class_names is None:
         frame = classes.copy()
         frame["train_count"] = np.asarray(trained_counts, dtype=np.int64)
-    else:                                   # a masked set (ImageNet-R/-A, ObjectNet): its own classes
-        frame = pd.DataFrame({"class_index": np.arange(len(es.class_names)), "class_name": es.class_names,
-                              "train_count": -1})
+    else:  # a masked set (ImageNet-R/-A, ObjectNet): its own classes
+        frame = pd.DataFrame(
+            {"class_index": np.arange(len(es.class_names)), "class_name": es.class_names, "train_count": -1}
+        )
     frame["zero_train"] = frame["train_count"] == 0
     frame["domain"] = es.name
     frame["accuracy"] = M.per_class_accuracy(conf)
@@ -209,7 +271,7 @@ def per_class_frame(conf: np.ndarray, es: EvalSet, classes: pd.DataFrame, traine
 def bias_metrics(per_class: pd.DataFrame, seed: int) -> dict:
     """Spearman/Pearson of accuracy and #predictions with training frequency, with CIs."""
     out = {}
-    per_class = per_class[per_class["train_count"] > 0]      # a class never trained on has no log frequency
+    per_class = per_class[per_class["train_count"] > 0]  # a class never trained on has no log frequency
     if len(per_class) < 3:
         return out
     for col, short in (("accuracy", "acc"), ("predictions", "pred")):
@@ -243,7 +305,9 @@ def load(stored: Run, registry: Registry | None = None) -> LoadedRun:
     for name, key in stored.config.get("deps", {}).items():
         dep = reg.load(key)
         if dep is None:
-            raise FileNotFoundError(f"run {stored.key} depends on run {key} ({name}), which is not in {reg.root}")
+            raise FileNotFoundError(
+                f"run {stored.key} depends on run {key} ({name}), which is not in {reg.root}"
+            )
         deps[name] = load(dep, reg)
     backend = backend_for(params)
     tc = train_config(params)

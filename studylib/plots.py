@@ -3,6 +3,7 @@
 Notebooks and widgets call these; tests call them directly. Saving is
 studylib.figures' job.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -28,8 +29,16 @@ def matching_classes(per_class: pd.DataFrame, query: str | None) -> pd.DataFrame
     return per_class[per_class["class_name"].str.lower().str.contains(query.strip().lower(), regex=False)]
 
 
-def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: int = 8, highlight: str | None = None,
-                      title: str | None = None, ax=None, color: str = PALETTE[0], scheme: str = "log"):
+def frequency_scatter(
+    per_class: pd.DataFrame,
+    metric: str = "accuracy",
+    bins: int = 8,
+    highlight: str | None = None,
+    title: str | None = None,
+    ax=None,
+    color: str = PALETTE[0],
+    scheme: str = "log",
+):
     """Per-class ``metric`` against training frequency (log x), with binned means.
 
     ``bins=0`` draws the points only; ``highlight`` marks and names the classes
@@ -41,23 +50,41 @@ def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: i
     x, y = per_class["train_count"].to_numpy(float), per_class[metric].to_numpy(float)
     ax.scatter(x, y, s=9, alpha=0.35, color=color, linewidths=0)
     if metric == "predictions":
-        ax.axhline(y.mean(), color="grey", ls="--", lw=1, label="unbiased: every class predicted equally often")
+        ax.axhline(
+            y.mean(), color="grey", ls="--", lw=1, label="unbiased: every class predicted equally often"
+        )
         label_line(ax, y.mean(), f"unbiased: {y.mean():.3g} per class")
     if bins:
         b = M.binned(y, x, n_bins=bins, scheme=scheme)
-        ax.errorbar(b["centre"], b["mean"], yerr=b["sem"].fillna(0), color="black", lw=1.5, marker="o", ms=3,
-                    capsize=2, label=f"mean ± s.e. in {len(b)} {scheme} bins of frequency")
+        ax.errorbar(
+            b["centre"],
+            b["mean"],
+            yerr=b["sem"].fillna(0),
+            color="black",
+            lw=1.5,
+            marker="o",
+            ms=3,
+            capsize=2,
+            label=f"mean ± s.e. in {len(b)} {scheme} bins of frequency",
+        )
     hit = matching_classes(per_class, highlight).head(8)
     if len(hit):
-        ax.scatter(hit["train_count"], hit[metric], s=40, facecolors="none", edgecolors="crimson", linewidths=1.5,
-                   label=f"classes matching {highlight.strip()!r}")
+        ax.scatter(
+            hit["train_count"],
+            hit[metric],
+            s=40,
+            facecolors="none",
+            edgecolors="crimson",
+            linewidths=1.5,
+            label=f"classes matching {highlight.strip()!r}",
+        )
         label_points(ax, hit["train_count"], hit[metric], hit["class_name"], color="crimson")
     ax.set_xscale("log")
     if metric == "predictions" and (y > 0).all():
         ax.set_yscale("log")
     elif metric == "predictions":
         ax.set_yscale("symlog", linthresh=1)
-        ax.set_ylim(bottom=-0.3)                 # no negative tick: #predictions is never below 0
+        ax.set_ylim(bottom=-0.3)  # no negative tick: #predictions is never below 0
     ax.set_xlabel("training frequency (pairs per class)")
     ax.set_ylabel(METRIC_LABELS[metric])
     if title:
@@ -69,8 +96,13 @@ def frequency_scatter(per_class: pd.DataFrame, metric: str = "accuracy", bins: i
     return fig
 
 
-def frequency_panels(per_class_by_model: dict[str, pd.DataFrame], metric: str = "accuracy", bins: int = 8,
-                     highlight: str | None = None, correlations: dict[str, dict] | None = None):
+def frequency_panels(
+    per_class_by_model: dict[str, pd.DataFrame],
+    metric: str = "accuracy",
+    bins: int = 8,
+    highlight: str | None = None,
+    correlations: dict[str, dict] | None = None,
+):
     """One :func:`frequency_scatter` panel per model, side by side, shared y axis."""
     n = len(per_class_by_model)
     if n == 0:
@@ -99,8 +131,15 @@ def correlation_forest(table: pd.DataFrame, title: str = "Correlation with train
     for j, meas in enumerate(measures):
         sub = table[table["measure"] == meas].set_index("model").reindex(models)
         ypos = np.arange(len(models)) * (len(measures) + 1) + j
-        ax.errorbar(sub["r"], ypos, xerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]], fmt="o",
-                    color=PALETTE[j], capsize=3, label=meas)
+        ax.errorbar(
+            sub["r"],
+            ypos,
+            xerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]],
+            fmt="o",
+            color=PALETTE[j],
+            capsize=3,
+            label=meas,
+        )
     ax.set_yticks(np.arange(len(models)) * (len(measures) + 1) + (len(measures) - 1) / 2)
     ax.set_yticklabels(models)
     ax.invert_yaxis()
@@ -126,7 +165,12 @@ def frequency_profile(counts, names=None, title: str = "Training frequency per c
     ax.set_title(title, fontsize=10)
     if names is not None:
         ranks = (0, len(counts) // 2, len(counts) - 1)
-        label_points(ax, [r + 1 for r in ranks], [counts[order[r]] for r in ranks], [str(names[order[r]]) for r in ranks])
+        label_points(
+            ax,
+            [r + 1 for r in ranks],
+            [counts[order[r]] for r in ranks],
+            [str(names[order[r]]) for r in ranks],
+        )
     ax.grid(alpha=0.25)
     return finish(fig) if alone else fig
 
@@ -142,8 +186,16 @@ def _logit_axis(ax, which: str, lo: float, hi: float):
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 / (1 + np.exp(-v)):.2g}"))
 
 
-def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None = None, shift: str = "OOD",
-                     ax=None, id_name: str = "photo", connect: str | None = None, informative: bool = True):
+def robustness_panel(
+    trend,
+    baseline: pd.DataFrame,
+    others: pd.DataFrame | None = None,
+    shift: str = "OOD",
+    ax=None,
+    id_name: str = "photo",
+    connect: str | None = None,
+    informative: bool = True,
+):
     """ID vs OOD accuracy on logit axes: baseline models, their fitted line and 95% band, other models.
 
     ``baseline`` / ``others``: columns ``label, id, ood`` (fractions); ``others`` may carry a
@@ -162,36 +214,92 @@ def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None 
     lo_x, hi_x = max(1e-3, allid.min() * 0.8), min(0.999, allid.max() * 1.1 + 0.02)
     xs = np.linspace(lo_x, hi_x, 100)
     band_lo, band_hi = trend.band(xs)
-    ax.fill_between(logit(xs), logit(band_lo), logit(band_hi), color="grey", alpha=0.25, lw=0,
-                    label="95% band of the baseline line")
-    ax.plot(logit(xs), logit(trend.predict(xs)), color="black", lw=1.2,
-            label="baseline line (logit fit; slope in each panel's title)")
+    ax.fill_between(
+        logit(xs),
+        logit(band_lo),
+        logit(band_hi),
+        color="grey",
+        alpha=0.25,
+        lw=0,
+        label="95% band of the baseline line",
+    )
+    ax.plot(
+        logit(xs),
+        logit(trend.predict(xs)),
+        color="black",
+        lw=1.2,
+        label="baseline line (logit fit; slope in each panel's title)",
+    )
     ax.plot(logit(xs), logit(xs), color="grey", ls=":", lw=1, label="y = x (no accuracy drop)")
-    ax.scatter(logit(baseline["id"]), logit(baseline["ood"]), s=22, color="black", marker="s",
-               label="baseline (SL, standard data)", zorder=3)
+    ax.scatter(
+        logit(baseline["id"]),
+        logit(baseline["ood"]),
+        s=22,
+        color="black",
+        marker="s",
+        label="baseline (SL, standard data)",
+        zorder=3,
+    )
     fade = 1.0 if informative else 0.45
     if others is not None and len(others):
         groups = others["group"] if "group" in others else others["label"]
         for i, g in enumerate(dict.fromkeys(groups)):
             colour = PALETTE[(i + 1) % len(PALETTE)]
             sub = others[groups == g].sort_values("budget" if "budget" in others else "id")
-            ax.scatter(logit(sub["id"]), logit(sub["ood"]), s=36, color=colour, label=str(g), zorder=4,
-                       edgecolors="white", linewidths=0.5, alpha=fade)
+            ax.scatter(
+                logit(sub["id"]),
+                logit(sub["ood"]),
+                s=36,
+                color=colour,
+                label=str(g),
+                zorder=4,
+                edgecolors="white",
+                linewidths=0.5,
+                alpha=fade,
+            )
             if connect and len(sub) > 1:
                 px, py = logit(sub["id"].to_numpy()), logit(sub["ood"].to_numpy())
-                if "budget" in sub:          # an arrow from each budget to the next larger one
+                if "budget" in sub:  # an arrow from each budget to the next larger one
                     for k in range(len(sub) - 1):
-                        ax.annotate("", xy=(px[k + 1], py[k + 1]), xytext=(px[k], py[k]), zorder=3,
-                                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1, alpha=fade,
-                                                    shrinkA=3, shrinkB=4, mutation_scale=9))
+                        ax.annotate(
+                            "",
+                            xy=(px[k + 1], py[k + 1]),
+                            xytext=(px[k], py[k]),
+                            zorder=3,
+                            arrowprops=dict(
+                                arrowstyle="-|>",
+                                color=colour,
+                                lw=1,
+                                alpha=fade,
+                                shrinkA=3,
+                                shrinkB=4,
+                                mutation_scale=9,
+                            ),
+                        )
                 else:
                     ax.plot(px, py, color=colour, lw=1, alpha=fade)
             if "er" in sub:
-                ax.text(0.03, 0.97 - 0.065 * i, f"{g}: ER {round(sub['er'].mean(), 3) + 0.0:+.3f}", transform=ax.transAxes,
-                        fontsize=8, color=colour, va="top", fontweight="bold")
+                ax.text(
+                    0.03,
+                    0.97 - 0.065 * i,
+                    f"{g}: ER {round(sub['er'].mean(), 3) + 0.0:+.3f}",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color=colour,
+                    va="top",
+                    fontweight="bold",
+                )
         if connect and "budget" in others:
-            ax.plot([], [], color="grey", marker=r"$\rightarrow$", ls="-", lw=1, ms=9,
-                    label="arrow: from the smaller to the larger budget")
+            ax.plot(
+                [],
+                [],
+                color="grey",
+                marker=r"$\rightarrow$",
+                ls="-",
+                lw=1,
+                ms=9,
+                label="arrow: from the smaller to the larger budget",
+            )
     lo_y, hi_y = max(1e-3, allood.min() * 0.8), min(0.999, allood.max() * 1.2 + 0.02)
     ax.set_xlim(logit(lo_x), logit(hi_x))
     ax.set_ylim(logit(lo_y), logit(max(hi_y, hi_x)))
@@ -211,20 +319,30 @@ def robustness_panel(trend, baseline: pd.DataFrame, others: pd.DataFrame | None 
     return fig
 
 
-def robustness_panels(trends: dict, baseline: dict, others: dict | None = None, connect: str | None = None,
-                      informative=None):
+def robustness_panels(
+    trends: dict, baseline: dict, others: dict | None = None, connect: str | None = None, informative=None
+):
     """One :func:`robustness_panel` per shift (dicts keyed by shift name), one legend below them all;
     shifts not in ``informative`` (default: all informative) are greyed."""
     n = len(trends)
     fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.1), squeeze=False)
     for ax, shift in zip(axes[0], trends):
-        robustness_panel(trends[shift], baseline[shift], None if others is None else others[shift], shift, ax=ax,
-                         connect=connect, informative=informative is None or shift in informative)
+        robustness_panel(
+            trends[shift],
+            baseline[shift],
+            None if others is None else others[shift],
+            shift,
+            ax=ax,
+            connect=connect,
+            informative=informative is None or shift in informative,
+        )
     figure_legend(fig, ncol=4)
     return finish(fig)
 
 
-def similarity_histograms(values: dict, title: str = "Similarity of the shifted test images to each training set"):
+def similarity_histograms(
+    values: dict, title: str = "Similarity of the shifted test images to each training set"
+):
     """One step histogram per training set of each test image's nearest-neighbour cosine similarity; each
     set's median is a dashed line of its colour, its value in the legend (the medians lie too close together
     to be written on their lines)."""
@@ -233,7 +351,9 @@ def similarity_histograms(values: dict, title: str = "Similarity of the shifted 
         vals = np.asarray(vals, float)
         colour = PALETTE[k % len(PALETTE)]
         ax.hist(vals, bins=40, histtype="step", lw=1.5, color=colour, label=name)
-        ax.axvline(np.median(vals), color=colour, ls="--", lw=1, label=f"{name}: median {np.median(vals):.3f}")
+        ax.axvline(
+            np.median(vals), color=colour, ls="--", lw=1, label=f"{name}: median {np.median(vals):.3f}"
+        )
     ax.set_xlabel("cosine similarity of each shifted test image to its nearest training image")
     ax.set_ylabel("test images")
     ax.set_title(title, fontsize=10)
@@ -242,8 +362,13 @@ def similarity_histograms(values: dict, title: str = "Similarity of the shifted 
     return finish(fig)
 
 
-def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: str = "#predictions",
-                     title: str = "Bias against accuracy", trend_group: str | None = None):
+def bias_vs_accuracy(
+    points: pd.DataFrame,
+    trend: dict | None = None,
+    measure: str = "#predictions",
+    title: str = "Bias against accuracy",
+    trend_group: str | None = None,
+):
     """Correlation with frequency against top-1, one point per model (the paper's Fig 3).
 
     ``points`` columns: ``model, group, top1, r, lo, hi`` (``group`` colours the
@@ -253,14 +378,27 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
     """
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
-        ax.errorbar(sub["top1"], sub["r"], yerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]], fmt="o",
-                    color=PALETTE[k % len(PALETTE)], capsize=3, label=group)
+        ax.errorbar(
+            sub["top1"],
+            sub["r"],
+            yerr=[sub["r"] - sub["lo"], sub["hi"] - sub["r"]],
+            fmt="o",
+            color=PALETTE[k % len(PALETTE)],
+            capsize=3,
+            label=group,
+        )
         label_points(ax, sub["top1"], sub["r"], sub["model"])
     if trend is not None and np.isfinite(trend["slope"]):
         span = points[points["group"] == trend_group]["top1"] if trend_group is not None else points["top1"]
         xs = np.linspace(span.min(), span.max(), 50)
-        ax.plot(xs, trend["slope"] * xs + trend["intercept"], color="grey", ls="--", lw=1,
-                label=f"reference trend: r = {trend['slope']:.2f} × top-1 + {trend['intercept']:.2f}")
+        ax.plot(
+            xs,
+            trend["slope"] * xs + trend["intercept"],
+            color="grey",
+            ls="--",
+            lw=1,
+            label=f"reference trend: r = {trend['slope']:.2f} × top-1 + {trend['intercept']:.2f}",
+        )
     ax.set_xlabel("top-1 accuracy (in-distribution test set)")
     ax.set_ylabel(f"Spearman(frequency, {measure})")
     ax.set_title(title, fontsize=10)
@@ -269,23 +407,42 @@ def bias_vs_accuracy(points: pd.DataFrame, trend: dict | None = None, measure: s
     return finish(fig)
 
 
-def sweep(points: pd.DataFrame, x: str, xlabel: str, panels=("r", "top1"), title: str = "",
-          xticklabels=None, logx: bool = False):
+def sweep(
+    points: pd.DataFrame,
+    x: str,
+    xlabel: str,
+    panels=("r", "top1"),
+    title: str = "",
+    xticklabels=None,
+    logx: bool = False,
+):
     """One panel per column of ``panels`` against ``x``, one line per ``group`` (a sweep of one factor).
 
     ``points`` columns: ``group``, ``x`` and each panel's column; ``r`` (a correlation with
     frequency) is drawn with error bars from ``lo, hi`` when present. ``xticklabels``: names for the
     integer positions of an ordinal ``x`` (e.g. caption levels).
     """
-    labels = {"r": "Spearman(frequency, #predictions)", "top1": "top-1 accuracy (in-distribution)",
-              "robustness": "mean accuracy on the shifts", "NC1": "NC1 (within-class variation)"}
+    labels = {
+        "r": "Spearman(frequency, #predictions)",
+        "top1": "top-1 accuracy (in-distribution)",
+        "robustness": "mean accuracy on the shifts",
+        "NC1": "NC1 (within-class variation)",
+    }
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
     for ax, col in zip(axes[0], panels):
         for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
             sub = sub.sort_values(x)
             err = [sub["r"] - sub["lo"], sub["hi"] - sub["r"]] if col == "r" and "lo" in sub else None
-            ax.errorbar(sub[x], sub[col], yerr=err, fmt="o-", color=PALETTE[k % len(PALETTE)], capsize=3,
-                        lw=1.2, label=group)
+            ax.errorbar(
+                sub[x],
+                sub[col],
+                yerr=err,
+                fmt="o-",
+                color=PALETTE[k % len(PALETTE)],
+                capsize=3,
+                lw=1.2,
+                label=group,
+            )
         if logx:
             ax.set_xscale("log", base=2)
         if xticklabels is not None:
@@ -318,15 +475,20 @@ def tail_accuracy(means: pd.DataFrame, title: str = "Accuracy on the trimmed tai
     return finish(fig)
 
 
-def affinity_matrices(matrices: dict, n_tail: int, title: str = "Cosine affinity of the classification heads"):
+def affinity_matrices(
+    matrices: dict, n_tail: int, title: str = "Cosine affinity of the classification heads"
+):
     """Paper Fig 9a: one heat map per head (classes ordered other classes first, then the ``n_tail`` trimmed
     ones, which a frame marks)."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(3.9 * len(matrices), 3.8), squeeze=False)
     for ax, (name, m) in zip(axes[0], matrices.items()):
         im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
         n = len(m)
-        ax.add_patch(plt.Rectangle((n - n_tail - 0.5, n - n_tail - 0.5), n_tail, n_tail, fill=False, lw=1.2,
-                                   ec="black"))
+        ax.add_patch(
+            plt.Rectangle(
+                (n - n_tail - 0.5, n - n_tail - 0.5), n_tail, n_tail, fill=False, lw=1.2, ec="black"
+            )
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -342,7 +504,9 @@ def head_tail_distributions(rows: pd.DataFrame, title: str = "Per-class statisti
     models = list(dict.fromkeys(rows["model"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), squeeze=False)
     for ax, col in zip(axes[0], ("accuracy", "predictions")):
-        for k, (flag, name, colour) in enumerate(((True, "trimmed tail", PALETTE[1]), (False, "others", PALETTE[0]))):
+        for k, (flag, name, colour) in enumerate(
+            ((True, "trimmed tail", PALETTE[1]), (False, "others", PALETTE[0]))
+        ):
             data = [rows.loc[(rows["model"] == m) & (rows["tail"] == flag), col].to_numpy() for m in models]
             pos = np.arange(len(models)) * 3 + k
             box = ax.boxplot(data, positions=pos, widths=0.8, patch_artist=True, showfliers=False)
@@ -366,8 +530,13 @@ def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint d
     width = 0.8 / len(models)
     for k, m in enumerate(models):
         sub = table[table["pretrained"] == m].set_index("task").reindex(tasks)
-        ax.bar(np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width, sub["top1"], width,
-               color=PALETTE[k % len(PALETTE)], label=m)
+        ax.bar(
+            np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width,
+            sub["top1"],
+            width,
+            color=PALETTE[k % len(PALETTE)],
+            label=m,
+        )
     ax.set_xticks(np.arange(len(tasks)), tasks)
     ax.set_ylabel("nearest-class-mean probe top-1")
     ax.set_title(title, fontsize=10)
@@ -382,8 +551,16 @@ def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
     for ax, measure in zip(axes[0], ("accuracy", "predictions")):
         for k, (model, sub) in enumerate(table[table["measure"] == measure].groupby("model", sort=False)):
-            ax.errorbar(sub["centre"], sub["mean"], yerr=sub["std"], fmt="o-", capsize=3, lw=1.2,
-                        color=PALETTE[k % len(PALETTE)], label=model)
+            ax.errorbar(
+                sub["centre"],
+                sub["mean"],
+                yerr=sub["std"],
+                fmt="o-",
+                capsize=3,
+                lw=1.2,
+                color=PALETTE[k % len(PALETTE)],
+                label=model,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("training pairs per class (bin centre)")
         ax.set_ylabel(METRIC_LABELS[measure] + " (mean ± std)")
@@ -404,10 +581,13 @@ def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tai
         sub = scores[scores["model"] == model].set_index("method").reindex(methods)
         x = np.arange(len(methods)) + (k - (len(models) - 1) / 2) * width
         err = [sub["r #pred"] - sub["r #pred lo"], sub["r #pred hi"] - sub["r #pred"]]
-        axes[0][0].errorbar(x, sub["r #pred"], yerr=err, fmt="o", capsize=3, color=PALETTE[k % len(PALETTE)],
-                            label=model)
+        axes[0][0].errorbar(
+            x, sub["r #pred"], yerr=err, fmt="o", capsize=3, color=PALETTE[k % len(PALETTE)], label=model
+        )
         axes[0][1].bar(x, sub["tail"], width, color=PALETTE[k % len(PALETTE)], label=model)
-    for ax, label in zip(axes[0], ("Spearman(#predictions, frequency)", "accuracy on the tail third of classes")):
+    for ax, label in zip(
+        axes[0], ("Spearman(#predictions, frequency)", "accuracy on the tail third of classes")
+    ):
         ax.set_xticks(np.arange(len(methods)), methods, fontsize=8)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.25)

@@ -17,6 +17,7 @@ The runner's side: each chapter's wall time split by phase (:func:`split_time`),
 whole study's wall time are kept in ``<results>/executed/timings-<preset>.json`` (:func:`record_timing`,
 :func:`read_timings`), from which the README's minutes table is generated.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from studylib.io import atomic_write_json, results_dir
+from studylib.fileio import atomic_write_json, results_dir
 
 PHASES = ("world", "embeddings", "train", "evaluate", "figures")
 _totals: dict = defaultdict(float)
@@ -43,7 +44,7 @@ def phase(name: str, run: str | None = None):
         raise ValueError(f"unknown phase {name!r}: use one of {PHASES}")
     frame = [name, time.perf_counter(), 0.0]
     _stack.append(frame)
-    if run is not None:                      # what the runner shows while the chapter works
+    if run is not None:  # what the runner shows while the chapter works
         _state["current"] = {"run": run, "phase": name, "since": time.time()}
         _write()
     try:
@@ -87,8 +88,12 @@ def mark_start() -> None:
 
 
 def snapshot() -> dict:
-    return {"first_session": _state.get("first_session"), "phases": {k: round(_totals[k], 2) for k in PHASES},
-            "runs": list(_runs), "current": _state.get("current")}
+    return {
+        "first_session": _state.get("first_session"),
+        "phases": {k: round(_totals[k], 2) for k in PHASES},
+        "runs": list(_runs),
+        "current": _state.get("current"),
+    }
 
 
 def _write() -> None:
@@ -141,5 +146,10 @@ def split_time(seconds: float, started: float, profile: dict) -> dict:
 def chapter_timing(seconds: float, started: float, profile: dict) -> dict:
     """A chapter's entry in the timings: its seconds, when, its phases, its runs and how many it trained."""
     runs = profile.get("runs", [])
-    return {"seconds": round(seconds, 1), "when": now_utc(), "phases": split_time(seconds, started, profile),
-            "runs": runs, "trained": sum(1 for r in runs if r["phase"] == "train")}
+    return {
+        "seconds": round(seconds, 1),
+        "when": now_utc(),
+        "phases": split_time(seconds, started, profile),
+        "runs": runs,
+        "trained": sum(1 for r in runs if r["phase"] == "train"),
+    }

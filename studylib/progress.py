@@ -11,6 +11,7 @@ running chapters' progress (epoch, step, seconds) in a status line kept below th
         ...                                     # the chapter runs
         watcher.finish("02_imbalance")
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,10 @@ def progress_line(stem: str, current: dict, now: float) -> str:
     where = ""
     if current["phase"] == "train" and current.get("total"):
         pct = 100 * current["step"] / current["total"]
-        where = (f" · epoch {current['epoch'] + 1}/{current['epochs']} · step {current['step']}/{current['total']}"
-                 f" ({pct:.0f}%)")
+        where = (
+            f" · epoch {current['epoch'] + 1}/{current['epochs']} · step {current['step']}/{current['total']}"
+            f" ({pct:.0f}%)"
+        )
     return f"   {_short(stem)} ▸ {current['run']}: {verb}{where} · {now - current['since']:.0f} s"
 
 
@@ -84,7 +87,9 @@ class Reporter:
             self.stream.flush()
 
 
-def report_profile(stem: str, profile_file, state: dict, out: Reporter, quiet_for: float = 30.0) -> str | None:
+def report_profile(
+    stem: str, profile_file, state: dict, out: Reporter, quiet_for: float = 30.0
+) -> str | None:
     """Say what chapter ``stem`` did since ``state`` (its runs that ended, a run that started, and off a
     terminal its progress every ``quiet_for`` s); return its current run's progress line, if any."""
     try:
@@ -99,7 +104,7 @@ def report_profile(stem: str, profile_file, state: dict, out: Reporter, quiet_fo
         return None
     if state.get("started") != (current["run"], current["since"]):
         state["started"] = (current["run"], current["since"])
-        state["said"] = time.time()              # its first progress line after quiet_for seconds
+        state["said"] = time.time()  # its first progress line after quiet_for seconds
         if current["phase"] == "train":
             out.say(f"   {_short(stem)} ▸ {current['run']}: training")
     text = progress_line(stem, current, time.time())
@@ -115,8 +120,8 @@ class Watcher:
 
     def __init__(self, out: Reporter, every: float = 1.0, enabled: bool = True):
         self.out, self.every, self.enabled = out, every, enabled
-        self._running: dict[str, Path] = {}                # chapter -> its profile file
-        self._states: dict[str, dict] = {}                 # chapter -> what has been said of it
+        self._running: dict[str, Path] = {}  # chapter -> its profile file
+        self._states: dict[str, dict] = {}  # chapter -> what has been said of it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -146,7 +151,9 @@ class Watcher:
     def _poll(self) -> None:
         while not self._stop.wait(self.every):
             with self._lock:
-                live = [report_profile(stem, f, self._states.setdefault(stem, {}), self.out)
-                        for stem, f in self._running.items()]
+                live = [
+                    report_profile(stem, f, self._states.setdefault(stem, {}), self.out)
+                    for stem, f in self._running.items()
+                ]
             self.out.show("  |  ".join(x.strip() for x in live if x))
         self.out.show("")

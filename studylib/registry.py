@@ -24,6 +24,7 @@ JSON, or a table or array file missing or of another size than ``save`` wrote,
 as ``meta.json`` records) is reported, skipped by :meth:`Registry.runs` and
 trained again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from studylib import __version__
+from studylib.fileio import atomic_write_bytes, atomic_write_json, results_dir
 from studylib.fingerprint import code_fingerprint
-from studylib.io import atomic_write_bytes, atomic_write_json, results_dir
 
 
 def canonical_json(obj) -> str:
@@ -104,17 +105,25 @@ class Registry:
                 warnings.warn(f"damaged run folder, skipped: {path / f'{part}.json'}: {err}", stacklevel=2)
                 return None
             if not isinstance(parts[part], dict):
-                warnings.warn(f"damaged run folder, skipped: {path / f'{part}.json'} does not hold an object",
-                              stacklevel=2)
+                warnings.warn(
+                    f"damaged run folder, skipped: {path / f'{part}.json'} does not hold an object",
+                    stacklevel=2,
+                )
                 return None
         if damage := _damage(path, parts["meta"].get("files")):
             warnings.warn(f"damaged run folder, skipped: {damage}; the run is trained again", stacklevel=2)
             return None
         return Run(key, path, parts["config"], parts["meta"], parts["metrics"])
 
-    def save(self, key: str, config: dict, meta: dict, metrics: dict,
-             tables: dict[str, pd.DataFrame] | None = None,
-             arrays: dict[str, np.ndarray] | None = None) -> Run:
+    def save(
+        self,
+        key: str,
+        config: dict,
+        meta: dict,
+        metrics: dict,
+        tables: dict[str, pd.DataFrame] | None = None,
+        arrays: dict[str, np.ndarray] | None = None,
+    ) -> Run:
         """Write a complete run; ``metrics.json`` goes last and marks it done."""
         path = self.path(key)
         atomic_write_json(path / "config.json", config)
@@ -129,15 +138,20 @@ class Registry:
             np.save(buf, np.asarray(arr))
             files[f"{name}.npy"] = len(buf.getvalue())
             atomic_write_bytes(path / f"{name}.npy", buf.getvalue())
-        atomic_write_json(path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint(),
-                                               "files": files})
+        atomic_write_json(
+            path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint(), "files": files}
+        )
         atomic_write_json(path / "metrics.json", metrics)
         return Run(key, path, config, meta, metrics)
 
     def runs(self) -> list[Run]:
         if not self.root.exists():
             return []
-        out = [self.load(p.name) for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        out = [
+            self.load(p.name)
+            for p in sorted(self.root.iterdir())
+            if p.is_dir() and not p.name.startswith(".")
+        ]
         return [r for r in out if r is not None]
 
     def stale(self) -> list[Path]:
@@ -157,6 +171,6 @@ class Registry:
             if run is not None and run.meta.get("code") == code:
                 continue
             if run is None and is_locked(self.root / ".locks" / f"{p.name}.lock"):
-                continue                                    # being trained right now
+                continue  # being trained right now
             out.append(p)
         return out

@@ -49,6 +49,7 @@ ImageNet-R/-A (200 classes) and ObjectNet (113 classes); ``load_testbed``
 reads the real ImageNet testbed results of Taori et al. for tests and
 notebooks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -88,14 +89,17 @@ def _as_accuracy(values: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(
             f"{name} contains NaN or infinite values; drop models without a "
-            f"result for this evaluation setting before calling")
+            f"result for this evaluation setting before calling"
+        )
     if np.any(arr > 1.0):
         raise ValueError(
             f"{name} has values > 1 (max {arr.max():g}); accuracies must be "
-            f"fractions in [0, 1], and these look like percentages: divide by 100")
+            f"fractions in [0, 1], and these look like percentages: divide by 100"
+        )
     if np.any(arr < 0.0):
-        raise ValueError(f"{name} has negative values (min {arr.min():g}); "
-                         f"accuracies must be fractions in [0, 1]")
+        raise ValueError(
+            f"{name} has negative values (min {arr.min():g}); accuracies must be fractions in [0, 1]"
+        )
     return arr
 
 
@@ -133,8 +137,9 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slope, intercept
 
 
-def _bootstrap_lines(x: np.ndarray, y: np.ndarray, n_boot: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _bootstrap_lines(
+    x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Refit the line on ``n_boot`` resamples (with replacement) of the models.
 
     Resamples whose ID values are all equal have no defined slope; they are
@@ -191,11 +196,11 @@ class LinearTrend:
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {level!r}")
         if self.n_boot == 0:
-            raise ValueError("this trend was fit with n_boot=0; refit with "
-                             "n_boot > 0 to get a band")
+            raise ValueError("this trend was fit with n_boot=0; refit with n_boot > 0 to get a band")
         x = logit(_as_accuracy(id_acc, "id_acc"))
-        z = self.boot_slopes.reshape((-1,) + (1,) * x.ndim) * x + \
-            self.boot_intercepts.reshape((-1,) + (1,) * x.ndim)
+        z = self.boot_slopes.reshape((-1,) + (1,) * x.ndim) * x + self.boot_intercepts.reshape(
+            (-1,) + (1,) * x.ndim
+        )
         preds = sigmoid(z)
         q = 100.0 * np.array([(1.0 - level) / 2.0, (1.0 + level) / 2.0])
         lo, hi = np.percentile(preds, q, axis=0)
@@ -232,26 +237,32 @@ def fit_linear_trend(id_acc, ood_acc, *, n_boot: int = 1000, seed: int = 0) -> L
     x_acc = _as_accuracy(id_acc, "id_acc").ravel()
     y_acc = _as_accuracy(ood_acc, "ood_acc").ravel()
     if x_acc.shape != y_acc.shape:
-        raise ValueError(f"id_acc and ood_acc must have the same length, got "
-                         f"{x_acc.size} and {y_acc.size}")
+        raise ValueError(f"id_acc and ood_acc must have the same length, got {x_acc.size} and {y_acc.size}")
     if x_acc.size < 3:
-        raise ValueError(f"id_acc: need at least 3 baseline models to fit a "
-                         f"trend with a bootstrap band, got {x_acc.size}")
+        raise ValueError(
+            f"id_acc: need at least 3 baseline models to fit a trend with a bootstrap band, got {x_acc.size}"
+        )
     n_boot = _check_n_boot(n_boot, 0)
     x, y = logit(x_acc), logit(y_acc)
     if np.ptp(x) == 0:
-        raise ValueError("id_acc: all baseline models have the same ID accuracy, "
-                         "so the slope is undefined")
+        raise ValueError("id_acc: all baseline models have the same ID accuracy, so the slope is undefined")
     slope, intercept = _ols(x, y)
     if n_boot:
         rng = np.random.default_rng(seed)
         bs, bi = _bootstrap_lines(x, y, n_boot, rng)
     else:
         bs = bi = np.empty(0)
-    return LinearTrend(slope=float(slope), intercept=float(intercept),
-                       n_models=int(x.size), n_boot=n_boot, seed=int(seed),
-                       boot_slopes=bs, boot_intercepts=bi,
-                       id_logit=x, ood_logit=y)
+    return LinearTrend(
+        slope=float(slope),
+        intercept=float(intercept),
+        n_models=int(x.size),
+        n_boot=n_boot,
+        seed=int(seed),
+        boot_slopes=bs,
+        boot_intercepts=bi,
+        id_logit=x,
+        ood_logit=y,
+    )
 
 
 def effective_robustness(trend: LinearTrend, id_acc, ood_acc):
@@ -262,15 +273,13 @@ def effective_robustness(trend: LinearTrend, id_acc, ood_acc):
     Positive values mean the model is above the baseline line.
     """
     if not isinstance(trend, LinearTrend):
-        raise ValueError(f"trend must be a LinearTrend from fit_linear_trend, "
-                         f"got {type(trend).__name__}")
+        raise ValueError(f"trend must be a LinearTrend from fit_linear_trend, got {type(trend).__name__}")
     x = _as_accuracy(id_acc, "id_acc")
     y = _as_accuracy(ood_acc, "ood_acc")
     try:
         er = y - sigmoid(trend.slope * logit(x) + trend.intercept)
     except ValueError as exc:
-        raise ValueError(f"id_acc and ood_acc have incompatible shapes "
-                         f"{x.shape} and {y.shape}") from exc
+        raise ValueError(f"id_acc and ood_acc have incompatible shapes {x.shape} and {y.shape}") from exc
     return float(er) if np.ndim(er) == 0 else er
 
 
@@ -280,15 +289,17 @@ def _as_correct(values, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty; pass one correctness value per test sample")
     if arr.dtype != bool:
         if not np.all(np.isin(arr, (0, 1))):
-            raise ValueError(f"{name} must be a boolean array (or 0/1) of per-sample "
-                             f"correctness, not accuracies or predictions")
+            raise ValueError(
+                f"{name} must be a boolean array (or 0/1) of per-sample "
+                f"correctness, not accuracies or predictions"
+            )
         arr = arr.astype(bool)
     return arr
 
 
-def effective_robustness_interval(trend: LinearTrend, id_correct, ood_correct, *,
-                                  n_boot: int = 1000, seed: int = 0,
-                                  level: float = 0.95) -> dict:
+def effective_robustness_interval(
+    trend: LinearTrend, id_correct, ood_correct, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Point estimate and bootstrap interval of one model's effective robustness.
 
     Each of the ``n_boot`` rounds (seeded) resamples the model's ID and OOD
@@ -317,8 +328,7 @@ def effective_robustness_interval(trend: LinearTrend, id_correct, ood_correct, *
         ``{"er": point estimate, "lo": lower bound, "hi": upper bound}``.
     """
     if not isinstance(trend, LinearTrend):
-        raise ValueError(f"trend must be a LinearTrend from fit_linear_trend, "
-                         f"got {type(trend).__name__}")
+        raise ValueError(f"trend must be a LinearTrend from fit_linear_trend, got {type(trend).__name__}")
     if trend.id_logit.size < 3:
         raise ValueError("trend carries no baseline data; build it with fit_linear_trend")
     if not 0.0 < level < 1.0:
@@ -345,8 +355,7 @@ def _is_torch(x) -> bool:
 
 def _check_logits(logits, name: str = "logits"):
     if not (_is_torch(logits) or isinstance(logits, np.ndarray)):
-        raise ValueError(f"{name} must be a numpy array or torch tensor, got "
-                         f"{type(logits).__name__}")
+        raise ValueError(f"{name} must be a numpy array or torch tensor, got {type(logits).__name__}")
     if logits.ndim < 1:
         raise ValueError(f"{name} must have a class axis (last axis), got a scalar")
     return int(logits.shape[-1])
@@ -359,14 +368,14 @@ def _class_index(ids, n_classes: int, name: str) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must contain integer class ids, got dtype {arr.dtype}")
     if arr.min() < 0 or arr.max() >= n_classes:
-        raise ValueError(f"{name} has ids outside [0, {n_classes}) "
-                         f"(min {arr.min()}, max {arr.max()})")
+        raise ValueError(f"{name} has ids outside [0, {n_classes}) (min {arr.min()}, max {arr.max()})")
     return arr.astype(np.int64)
 
 
 def _take(logits, idx: np.ndarray):
     if _is_torch(logits):
         import torch
+
         return logits.index_select(-1, torch.as_tensor(idx, device=logits.device))
     return np.take(logits, idx, axis=-1)
 
@@ -401,16 +410,21 @@ def merge_logits(logits, groups):
     n = _check_logits(logits)
     if isinstance(groups, Mapping):
         keys = list(groups.keys())
-        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys) \
-                or set(int(k) for k in keys) != set(range(len(keys))):
-            raise ValueError("groups: a mapping's keys must be the target class "
-                             "indices 0..K-1; for name keys pass list(groups.values())")
+        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys) or set(
+            int(k) for k in keys
+        ) != set(range(len(keys))):
+            raise ValueError(
+                "groups: a mapping's keys must be the target class "
+                "indices 0..K-1; for name keys pass list(groups.values())"
+            )
         group_list = [groups[k] for k in range(len(keys))]
     elif isinstance(groups, Sequence) and not isinstance(groups, (str, bytes)):
         group_list = list(groups)
     else:
-        raise ValueError(f"groups must be a sequence of id lists or a mapping "
-                         f"target index -> id list, got {type(groups).__name__}")
+        raise ValueError(
+            f"groups must be a sequence of id lists or a mapping "
+            f"target index -> id list, got {type(groups).__name__}"
+        )
     if not group_list:
         raise ValueError("groups is empty; give at least one target class")
     cols = []
@@ -420,6 +434,7 @@ def merge_logits(logits, groups):
         cols.append(sub.amax(dim=-1) if _is_torch(logits) else sub.max(axis=-1))
     if _is_torch(logits):
         import torch
+
         return torch.stack(cols, dim=-1)
     return np.stack(cols, axis=-1)
 
@@ -443,8 +458,9 @@ def load_testbed(folder) -> pd.DataFrame:
     top1_path, types_path = folder / "robustness_top1s.csv", folder / "model_types.csv"
     for p in (top1_path, types_path):
         if not p.is_file():
-            raise FileNotFoundError(f"load_testbed: {p} not found; folder must hold "
-                                    f"robustness_top1s.csv and model_types.csv")
+            raise FileNotFoundError(
+                f"load_testbed: {p} not found; folder must hold robustness_top1s.csv and model_types.csv"
+            )
     top1 = pd.read_csv(top1_path)
     types = pd.read_csv(types_path)
     if "model" not in top1.columns:

@@ -6,6 +6,7 @@ of its own (:mod:`studylib.execute`), a few at a time in a dependency order (:mo
 while :mod:`studylib.progress` says run by run what they do; each chapter's time, split by phase, goes to
 the timings file of :mod:`studylib.profiling`. Every executed chapter is also exported as static HTML.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from studylib.execute import chapter_parameters, chapters, child_env, run_in_child
 from studylib.export import export_html
-from studylib.io import REPO_ROOT, atomic_write_json, results_dir
+from studylib.fileio import REPO_ROOT, atomic_write_json, results_dir
 from studylib.profiling import chapter_timing, now_utc, record_timing
 from studylib.progress import Reporter, Watcher
 from studylib.scheduler import run_graph
@@ -27,6 +28,7 @@ from studylib.scheduler import run_graph
 class Executed:
     """One chapter's outcome: its executed notebook, its seconds, and, when it was executed (not kept because
     up to date), the wall-clock time it started and its kernel's profile."""
+
     notebook: Path
     seconds: float = 0.0
     kept: bool = False
@@ -52,9 +54,12 @@ def chapter_stamp(path: Path, parameters: dict) -> dict:
     from studylib.fingerprint import PACKAGE, PACKAGES, file_digest, manifest, sources_digest
 
     shared = REPO_ROOT.parent / "shared" / "data"
-    return {"notebook": file_digest(path), "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
-            "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
-            "shared": manifest(str(shared)) if shared.is_dir() else "absent"}
+    return {
+        "notebook": file_digest(path),
+        "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
+        "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
+        "shared": manifest(str(shared)) if shared.is_dir() else "absent",
+    }
 
 
 def up_to_date(executed: Path, stamp_file: Path, stamp: dict) -> bool:
@@ -90,8 +95,9 @@ def _export(notebook: Path, html: Path) -> None:
         print(f"warning: no HTML export of {notebook.name}: {err}", file=sys.stderr, flush=True)
 
 
-def execute_or_keep(path: Path, params: dict, outputs: Path | None, force: bool, out: Reporter,
-                    watcher: Watcher) -> Executed:
+def execute_or_keep(
+    path: Path, params: dict, outputs: Path | None, force: bool, out: Reporter, watcher: Watcher
+) -> Executed:
     """Chapter ``path`` with ``params``: kept when up to date (unless ``force``), else executed in a child
     process and exported as HTML; ``outputs``: the folder of a non-canonical execution (:func:`output_folder`)."""
     executed = results_dir() / "executed"
@@ -104,8 +110,10 @@ def execute_or_keep(path: Path, params: dict, outputs: Path | None, force: bool,
     notebook, html = out_dir / f"{path.stem}.ipynb", out_dir.parent / "html" / f"{path.stem}.html"
     stamp, stamp_file = chapter_stamp(path, params), out_dir / f".{path.stem}.stamp.json"
     if not force and up_to_date(notebook, stamp_file, stamp):
-        out.say(f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
-                "unchanged): kept; --force executes it again")
+        out.say(
+            f"== {path.stem} up to date (its source, parameters, studylib and the shared data are "
+            "unchanged): kept; --force executes it again"
+        )
         if not html.is_file():
             _export(notebook, html)
         return Executed(notebook, kept=True)
@@ -114,8 +122,8 @@ def execute_or_keep(path: Path, params: dict, outputs: Path | None, force: bool,
     try:
         notebook = run_in_child(path, params, env)
     finally:
-        watcher.finish(path.stem)                # the runs that ended since the watcher last looked
-    _export(notebook, html)                      # static, self-contained: for reading without a kernel
+        watcher.finish(path.stem)  # the runs that ended since the watcher last looked
+    _export(notebook, html)  # static, self-contained: for reading without a kernel
     atomic_write_json(stamp_file, stamp)
     dt = time.perf_counter() - t0
     profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
@@ -124,9 +132,15 @@ def execute_or_keep(path: Path, params: dict, outputs: Path | None, force: bool,
     return Executed(notebook, dt, started=wall0, profile=profile)
 
 
-def run_chapters(selection=None, preset: str = "quick", overrides: dict | None = None,
-                 progress: bool = True, jobs: int = 1, after: dict | None = None,
-                 force: bool = False) -> list[tuple[Path, float]]:
+def run_chapters(
+    selection=None,
+    preset: str = "quick",
+    overrides: dict | None = None,
+    progress: bool = True,
+    jobs: int = 1,
+    after: dict | None = None,
+    force: bool = False,
+) -> list[tuple[Path, float]]:
     """Execute the selected chapters; return (executed path, seconds) per chapter, in reading order.
 
     Each chapter runs in its own process and kernel with **one thread** (``OMP_NUM_THREADS=1``), so
@@ -149,7 +163,7 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
 
     overrides = overrides or {}
     paths = chapters(selection)
-    per_chapter = chapter_parameters(paths, {"preset": preset, **overrides})    # before any kernel starts
+    per_chapter = chapter_parameters(paths, {"preset": preset, **overrides})  # before any kernel starts
     start = time.perf_counter()
     # timings describe a cold execution (nothing in the registry yet): a rerun over cached runs would
     # otherwise replace the README's measured minutes with the minutes of reading runs back
@@ -157,8 +171,14 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
     whole = not overrides and not selection
     prepared = prepare_shared()
     if timed and not selection:
-        record_timing(preset, "__prepare__", {"seconds": round(prepared or 0.0, 1),
-                                              "what": "MiniLM concept embeddings, all threads, before the kernels"})
+        record_timing(
+            preset,
+            "__prepare__",
+            {
+                "seconds": round(prepared or 0.0, 1),
+                "what": "MiniLM concept embeddings, all threads, before the kernels",
+            },
+        )
 
     def record(path: Path, result: Executed) -> None:
         if timed and not result.kept:
@@ -166,7 +186,7 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
 
     deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
     out, outputs = Reporter(), output_folder(preset, overrides)
-    with Watcher(out, enabled=progress) as watcher:      # run by run, from the kernels' profile files
+    with Watcher(out, enabled=progress) as watcher:  # run by run, from the kernels' profile files
 
         def work(path: Path) -> Executed:
             return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher)
@@ -174,6 +194,9 @@ def run_chapters(selection=None, preset: str = "quick", overrides: dict | None =
         done = run_graph(paths, deps, jobs, work, on_done=record)
     kept = sum(r.kept for r in done.values())
     if whole and ((timed and not kept) or kept == len(paths)):
-        record_timing(preset, "__warm__" if kept else "__wall__",
-                      {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs, "when": now_utc()})
+        record_timing(
+            preset,
+            "__warm__" if kept else "__wall__",
+            {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs, "when": now_utc()},
+        )
     return [(done[p].notebook, done[p].seconds) for p in paths]

@@ -8,6 +8,7 @@ running jobs end, and is raised.
 
     results = run_graph(paths, {paths[3]: [paths[0]]}, jobs=2, work=execute_one)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -15,13 +16,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from graphlib import TopologicalSorter
 
 
-def run_graph(jobs_in_order: list[Hashable], after: Mapping[Hashable, Iterable[Hashable]], jobs: int,
-              work: Callable, on_done: Callable | None = None) -> dict:
+def run_graph(
+    jobs_in_order: list[Hashable],
+    after: Mapping[Hashable, Iterable[Hashable]],
+    jobs: int,
+    work: Callable,
+    on_done: Callable | None = None,
+) -> dict:
     """``{job: work(job)}`` for every job, ``jobs`` at a time, each started only after the jobs ``after[job]``
     names have finished (names that are not jobs are ignored); ``on_done(job, result)`` as each ends."""
     known = set(jobs_in_order)
     graph = TopologicalSorter({job: [a for a in after.get(job, ()) if a in known] for job in jobs_in_order})
-    graph.prepare()                                         # raises CycleError on a cycle
+    graph.prepare()  # raises CycleError on a cycle
     rank = {job: i for i, job in enumerate(jobs_in_order)}
     ready, running, results, failure = [], {}, {}, None
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

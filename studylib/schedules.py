@@ -12,6 +12,7 @@ Every stored run was trained with these exact floating-point operations; they ar
 schedule rounds as it always has (the learning rate's angle is pi times a fraction, the momentum's pi
 times a step count divided by the run's length: two roundings of one angle that differ in the last bit).
 """
+
 from __future__ import annotations
 
 import math

@@ -17,34 +17,41 @@ The values are the ones every stored run was made with: changing a number here c
 * :func:`substream` — the ``k``-th of several independent draws from one seed (two class sets' bootstraps).
 * :func:`training_seeds` — the run seeds of a preset that trains several (``full``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 # stream numbers of :func:`rng`: base seed in brackets
 STREAMS = {
-    "subset": 1,           # [world_seed] which ImageNet concepts the world draws
-    "profile": 2,          # [world_seed] which class gets which rank of the long-tailed profile
-    "latent": 3,           # [physics_seed] the concepts' visual latents: worlds of one physics look alike
-    "decoder": 4,          # [physics_seed] the renderer's seed (its bases: :func:`decoder_part_seed`)
-    "train": 5,            # [world_seed] the training pairs: labels' order, latents, nuisance
-    "captions": 6,         # [world_seed] the training captions
-    "test": 7,             # [world_seed, 7, domain's number] a test domain's images
-    "source": 8,           # [world_seed] which source of a mixture each training image comes from
-    "shift": 9,            # [world_seed] which web images are rendered in a shifted style, and which style
+    "subset": 1,  # [world_seed] which ImageNet concepts the world draws
+    "profile": 2,  # [world_seed] which class gets which rank of the long-tailed profile
+    "latent": 3,  # [physics_seed] the concepts' visual latents: worlds of one physics look alike
+    "decoder": 4,  # [physics_seed] the renderer's seed (its bases: :func:`decoder_part_seed`)
+    "train": 5,  # [world_seed] the training pairs: labels' order, latents, nuisance
+    "captions": 6,  # [world_seed] the training captions
+    "test": 7,  # [world_seed, 7, domain's number] a test domain's images
+    "source": 8,  # [world_seed] which source of a mixture each training image comes from
+    "shift": 9,  # [world_seed] which web images are rendered in a shifted style, and which style
     # the test domains' numbers (after "test"): adding a domain never redraws another domain's images
-    "photo": 10, "v2": 11, "sketch": 12, "rendition": 13, "objectnet": 14,
-    "open": 15,            # [world_seed] the open-world concepts (added after the domains: the next free number)
-    "prototypes": 99,      # [run seed] the random projection of SL's oracle prototypes (MiniLM vectors)
-    "feature_sample": 31337,   # [0] which test images' features a run stores: the same for every run on a set
+    "photo": 10,
+    "v2": 11,
+    "sketch": 12,
+    "rendition": 13,
+    "objectnet": 14,
+    "open": 15,  # [world_seed] the open-world concepts (added after the domains: the next free number)
+    "prototypes": 99,  # [run seed] the random projection of SL's oracle prototypes (MiniLM vectors)
+    "feature_sample": 31337,  # [0] which test images' features a run stores: the same for every run on a set
 }
 # 1000th prime: seed s's per-step seeds (s * 7919 + step) stay distinct from seed s + 1's for runs of fewer
 # than 7919 steps; every rank of a distributed run computes the same seed, hence draws the same subset
 STEP_STRIDE = 7_919
-EPOCH_STRIDE = 1_000_003   # a prime above any epoch count: (seed, epoch) -> seed * stride + epoch is one-to-one
-RESTART_TAG = 0x5EED       # marks a restarted pass's SeedSequence entropy apart from any other list of 3 ints
-WORKER_STRIDE = 1009       # a prime above any DataLoader worker count: one shuffle-buffer seed per worker
-DECODER_PARTS = {"colour": 0, "texture": 1, "silhouette": 2}   # the renderer's bases: offsets of its seed
+EPOCH_STRIDE = (
+    1_000_003  # a prime above any epoch count: (seed, epoch) -> seed * stride + epoch is one-to-one
+)
+RESTART_TAG = 0x5EED  # marks a restarted pass's SeedSequence entropy apart from any other list of 3 ints
+WORKER_STRIDE = 1009  # a prime above any DataLoader worker count: one shuffle-buffer seed per worker
+DECODER_PARTS = {"colour": 0, "texture": 1, "silhouette": 2}  # the renderer's bases: offsets of its seed
 
 
 def rng(seed: int, stream: str, *more: int) -> np.random.Generator:
@@ -64,7 +71,9 @@ def epoch_seed(seed: int, epoch: int, restart: int = 0) -> int:
     (seed, epoch, restart), unlike the ``epoch * 1000 + passes`` it replaced, which collided across epochs)."""
     if restart == 0:
         return seed * EPOCH_STRIDE + epoch
-    return int(np.random.SeedSequence([seed, epoch, restart, RESTART_TAG]).generate_state(1, np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([seed, epoch, restart, RESTART_TAG]).generate_state(1, np.uint64)[0] >> 1
+    )
 
 
 def shuffle_buffer_seed(seed: int, epoch: int, worker: int) -> int:

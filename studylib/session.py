@@ -10,6 +10,7 @@ papermill or the CLI stops the notebook with a message naming the parameter.
 Overrides equal to ``None`` (or 0 for "from preset" integers, see
 :func:`from_preset`) leave the preset's value.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,13 @@ def _assigned(source: str) -> set:
         return set()
     names = set()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
             else []
+        )
         names |= {t.id for t in targets if isinstance(t, ast.Name)}
     return names
 
@@ -68,7 +74,9 @@ def check_injected() -> None:
     for name in sorted(injected - declared):
         close = difflib.get_close_matches(name, sorted(declared), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"this notebook has no parameter {name!r}{hint}; parameters: {', '.join(sorted(declared))}")
+        raise ConfigError(
+            f"this notebook has no parameter {name!r}{hint}; parameters: {', '.join(sorted(declared))}"
+        )
 
 
 def from_preset(value):
@@ -77,11 +85,20 @@ def from_preset(value):
 
 
 class Session:
-    def __init__(self, name: str, preset: str, sizes: dict | None = None, overrides: dict | None = None,
-                 extras: dict | None = None, progress: bool = True):
+    def __init__(
+        self,
+        name: str,
+        preset: str,
+        sizes: dict | None = None,
+        overrides: dict | None = None,
+        extras: dict | None = None,
+        progress: bool = True,
+    ):
         for key, (value, kind) in (extras or {}).items():
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ConfigError(f"parameter {key!r} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+                raise ConfigError(
+                    f"parameter {key!r} must be {kind.__name__}, got {type(value).__name__} {value!r}"
+                )
             if kind is float and not math.isfinite(value):
                 raise ConfigError(f"parameter {key!r} must be a finite number, got {value!r}")
         raw = overrides or {}
@@ -95,8 +112,11 @@ class Session:
         self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
         # the chapter's parameters as its figures record them: the preset, each parameter the chapter passes
         # (0 = "from the preset" resolved to the value used) and its own extras; the preset fixes everything else
-        self.parameters = {"preset": preset, **{k: self.params.get(k, v) for k, v in raw.items()},
-                           **{k: v for k, (v, _) in (extras or {}).items()}}
+        self.parameters = {
+            "preset": preset,
+            **{k: self.params.get(k, v) for k, v in raw.items()},
+            **{k: v for k, (v, _) in (extras or {}).items()},
+        }
         self.registry = Registry()
         self.runs = {}
 
@@ -115,8 +135,12 @@ class Session:
         from studylib.cards import write_world_card
 
         config = world_config(self.params, **overrides)
-        return write_world_card((config, lambda: self.world(**overrides)), self.preset, extra_sections,
-                                stem=f"world-{self.preset}-{name}")
+        return write_world_card(
+            (config, lambda: self.world(**overrides)),
+            self.preset,
+            extra_sections,
+            stem=f"world-{self.preset}-{name}",
+        )
 
     def seeds(self) -> tuple[int, ...]:
         """This preset's training seeds, starting at the session's ``seed`` (one at smoke and quick, three at full)."""
@@ -124,8 +148,14 @@ class Session:
 
     def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:
         """The run spec for this session's params plus ``overrides``."""
-        return RunSpec({**self.params, **overrides}, label=label, chapter=self.name, preset=self.preset,
-                       keep=keep, deps=deps or {})
+        return RunSpec(
+            {**self.params, **overrides},
+            label=label,
+            chapter=self.name,
+            preset=self.preset,
+            keep=keep,
+            deps=deps or {},
+        )
 
     def run(self, label: str, keep=None, keep_model: bool = False, deps: dict | None = None, **overrides):
         """The run for this session's params plus ``overrides`` (trained only if not cached)."""
@@ -141,10 +171,13 @@ class Session:
         every spec that another spec of the mapping depends on (else the dependency would train twice: once
         here, once more to keep the model its dependant loads)."""
         needed = {id(dep) for spec in specs.values() for dep in spec.deps.values()}
-        return {label: self.run_spec(spec, keep_model=label in keep_model or id(spec) in needed)
-                for label, spec in specs.items()}
+        return {
+            label: self.run_spec(spec, keep_model=label in keep_model or id(spec) in needed)
+            for label, spec in specs.items()
+        }
 
     def save(self, fig, name: str, caption: str = ""):
         with phase("figures"):
-            return save_figure(fig, name, notebook=self.name, preset=self.preset, caption=caption,
-                               parameters=self.parameters)
+            return save_figure(
+                fig, name, notebook=self.name, preset=self.preset, caption=caption, parameters=self.parameters
+            )

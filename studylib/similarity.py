@@ -11,6 +11,7 @@ see whether the robustness survives.
     nn = nearest_similarity(test_feats, train_feats)       # (n_test,) max cosine
     keep, info = prune_to_distribution(big_train, test, nn_small)     # match the whole distribution
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,12 @@ def image_features(model, images_uint8: torch.Tensor, batch_size: int = 2048) ->
     """Unit-norm image features of ``model.visual`` (CLIP or SL)."""
     model.eval()
     device = next(model.parameters()).device
-    out = [F.normalize(model.visual(normalize_images(images_uint8[i:i + batch_size].to(device))).float(), dim=-1).cpu()
-           for i in range(0, len(images_uint8), batch_size)]
+    out = [
+        F.normalize(
+            model.visual(normalize_images(images_uint8[i : i + batch_size].to(device))).float(), dim=-1
+        ).cpu()
+        for i in range(0, len(images_uint8), batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -37,12 +42,13 @@ def nearest_similarity(query: torch.Tensor, reference: torch.Tensor, chunk: int 
         raise ValueError("nearest_similarity: the reference set is empty")
     best = torch.full((len(query),), -2.0)
     for lo in range(0, len(reference), chunk):
-        best = torch.maximum(best, (query @ reference[lo:lo + chunk].T).amax(1))
+        best = torch.maximum(best, (query @ reference[lo : lo + chunk].T).amax(1))
     return best.numpy()
 
 
-def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, statistic=np.median,
-                        steps: int = 30) -> tuple[np.ndarray, dict]:
+def prune_to_similarity(
+    train: torch.Tensor, test: torch.Tensor, target: float, statistic=np.median, steps: int = 30
+) -> tuple[np.ndarray, dict]:
     """Training indices to keep so that ``statistic`` of test->train NN similarity is <= ``target``.
 
     Training points are removed in order of their own highest similarity to
@@ -50,10 +56,14 @@ def prune_to_similarity(train: torch.Tensor, test: torch.Tensor, target: float, 
     bisection. Returns the kept indices (sorted) and a dict with the
     threshold, the achieved statistic and the fraction kept.
     """
-    score = nearest_similarity(train, test)            # each train point's closest test point
+    score = nearest_similarity(train, test)  # each train point's closest test point
     start = float(statistic(nearest_similarity(test, train)))
     if start <= target:
-        return np.arange(len(train)), {"threshold": float(score.max()), "achieved": start, "kept_fraction": 1.0}
+        return np.arange(len(train)), {
+            "threshold": float(score.max()),
+            "achieved": start,
+            "kept_fraction": 1.0,
+        }
     lo, hi = float(score.min()), float(score.max())
     best = None
     for _ in range(steps):
@@ -88,8 +98,9 @@ def _prefix_nearest(query, reference, order, ends, chunk):
 
 
 @torch.no_grad()
-def prune_to_distribution(train: torch.Tensor, test: torch.Tensor, target_similarities, candidates: int = 40,
-                          chunk: int = 4096) -> tuple[np.ndarray, dict]:
+def prune_to_distribution(
+    train: torch.Tensor, test: torch.Tensor, target_similarities, candidates: int = 40, chunk: int = 4096
+) -> tuple[np.ndarray, dict]:
     """Training indices to keep so that the test->train NN similarities follow ``target_similarities``.
 
     As Mayilvahanan et al. (2024), the whole similarity distribution of the
@@ -104,18 +115,23 @@ def prune_to_distribution(train: torch.Tensor, test: torch.Tensor, target_simila
     from scipy.stats import ks_2samp
 
     target = np.asarray(target_similarities, dtype=np.float64)
-    score = nearest_similarity(train, test, chunk)              # each training image's closest test image
+    score = nearest_similarity(train, test, chunk)  # each training image's closest test image
     before = nearest_similarity(test, train, chunk)
     best = (float(ks_2samp(before, target).statistic), np.arange(len(train)), float(score.max()), before)
     cuts = np.unique(np.quantile(score, np.linspace(0.02, 1.0, candidates)))
-    order = np.argsort(score, kind="stable")              # a cut keeps a prefix of this order
+    order = np.argsort(score, kind="stable")  # a cut keeps a prefix of this order
     ends = np.searchsorted(score[order], cuts, side="right")
     for cut, achieved in zip(cuts, _prefix_nearest(test, train, order, ends, chunk)):
-        if achieved is None:                              # the cut keeps nothing
+        if achieved is None:  # the cut keeps nothing
             continue
         ks = float(ks_2samp(achieved, target).statistic)
         if ks < best[0]:
             best = (ks, np.flatnonzero(score <= cut), float(cut), achieved)
     ks, keep, cut, achieved = best
-    return keep, {"threshold": cut, "kept_fraction": len(keep) / len(train), "achieved": float(np.median(achieved)),
-                  "ks_distance": ks, "ks_distance_before": float(ks_2samp(before, target).statistic)}
+    return keep, {
+        "threshold": cut,
+        "kept_fraction": len(keep) / len(train),
+        "achieved": float(np.median(achieved)),
+        "ks_distance": ks,
+        "ks_distance_before": float(ks_2samp(before, target).statistic),
+    }

@@ -14,6 +14,7 @@ dependencies (another spec whose output this run uses: ``prototypes``,
     sl = RunSpec({**p, "objective": "sl", "head": "prototype"}, label="SL, CLIP prototypes",
                  deps={"prototypes": clip})
 """
+
 from __future__ import annotations
 
 import difflib
@@ -28,7 +29,12 @@ from studylib.objectives.base import get
 
 def all_config_classes() -> list[type]:
     """The world, data and training configs, then every registered objective's Config (once each)."""
-    return [WorldConfig, DataConfig, TrainConfig, *dict.fromkeys(cls.Config for cls in all_objectives().values())]
+    return [
+        WorldConfig,
+        DataConfig,
+        TrainConfig,
+        *dict.fromkeys(cls.Config for cls in all_objectives().values()),
+    ]
 
 
 def parameter_fields() -> dict[str, type]:
@@ -54,7 +60,7 @@ def validate(params: dict) -> dict:
         get(out["objective"])
     world = {k: v for k, v in out.items() if owners[k] is WorldConfig}
     if world:
-        WorldConfig(**{**{f.name: f.default for f in fields(WorldConfig)}, **world})   # cross-field checks
+        WorldConfig(**{**{f.name: f.default for f in fields(WorldConfig)}, **world})  # cross-field checks
     return out
 
 
@@ -62,8 +68,10 @@ def resolve(preset: str = "quick", sizes: dict | None = None, **overrides) -> di
     """Flat parameters: defaults, the preset, a chapter's ``sizes`` for it, then non-None ``overrides``."""
     if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(f"parameter 'preset' must be one of {tuple(PRESETS)}, got {preset!r}")
-    params = {name: next(f.default for f in fields(cls) if f.name == name)
-              for name, cls in parameter_fields().items()}
+    params = {
+        name: next(f.default for f in fields(cls) if f.name == name)
+        for name, cls in parameter_fields().items()
+    }
     params.update(PRESETS[preset])
     params.update(sizes or {})
     params.update({k: v for k, v in overrides.items() if v is not None})
@@ -73,6 +81,7 @@ def resolve(preset: str = "quick", sizes: dict | None = None, **overrides) -> di
 @dataclass(eq=False)
 class RunSpec:
     """One run: resolved flat ``params``, optional training subset ``keep``, named dependencies."""
+
     params: dict
     label: str = "run"
     chapter: str = ""
@@ -88,9 +97,17 @@ class RunSpec:
             if not isinstance(dep, RunSpec):
                 raise ConfigError(f"run dependency {name!r} must be a RunSpec, got {type(dep).__name__}")
 
-    def replace(self, **changes) -> "RunSpec":
+    def replace(self, **changes) -> RunSpec:
         """A copy with some parameters changed (``label=...`` etc. change the spec's own fields)."""
         own = {k: changes.pop(k) for k in ("label", "chapter", "preset", "keep", "deps") if k in changes}
-        return RunSpec({**self.params, **changes}, **{"label": self.label, "chapter": self.chapter,
-                                                       "preset": self.preset, "keep": self.keep,
-                                                       "deps": self.deps, **own})
+        return RunSpec(
+            {**self.params, **changes},
+            **{
+                "label": self.label,
+                "chapter": self.chapter,
+                "preset": self.preset,
+                "keep": self.keep,
+                "deps": self.deps,
+                **own,
+            },
+        )

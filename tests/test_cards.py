@@ -20,7 +20,7 @@ def test_world_card_is_written_once_per_config(tiny_params, _isolated_outputs):
     for level in ("template_name", "full_text"):
         assert level in text
     write_world_card((wc, build), "smoke", stem="world-test")
-    assert built == [1]                                    # current card: no world was built again
+    assert built == [1]  # current card: no world was built again
     other = world_config(tiny_params, zipf_alpha=2.0)
     write_world_card((other, lambda: make_world(other)), "smoke", stem="world-test")
     assert f"config-hash: {config_hash(other)}" in path.read_text()
@@ -33,16 +33,29 @@ def test_caption_stats_by_hand(tiny_params):
     assert set(stats.index) <= set(CAPTION_LEVELS)
     assert stats.loc["description", "names_own_concept"] == 0.0
     assert stats.loc["template_name", "names_own_concept"] == pytest.approx(
-        sum(int(y) in m for y, m, lv in zip(w.train.labels, w.train.caption_mentions, w.train.caption_level) if lv == 0)
-        / stats.loc["template_name", "captions"])
+        sum(
+            int(y) in m
+            for y, m, lv in zip(w.train.labels, w.train.caption_mentions, w.train.caption_level)
+            if lv == 0
+        )
+        / stats.loc["template_name", "captions"]
+    )
 
 
 def test_write_card_is_the_one_writer(tmp_path):
     sections = [("Parameters", "| parameter | value |\n|---|---|\n| seed | 0 |"), ("Notes", "- kept all")]
-    path = write_card(tmp_path / "cards" / "x.md", "Data card: x", "What it is.", sections,
-                      footer="Made by a test.", images={"x-profile.png": b"\x89PNG"})
-    assert path.read_text() == ("# Data card: x\n\nWhat it is.\n\n## Parameters\n| parameter | value |\n"
-                                "|---|---|\n| seed | 0 |\n\n## Notes\n- kept all\n\nMade by a test.\n")
+    path = write_card(
+        tmp_path / "cards" / "x.md",
+        "Data card: x",
+        "What it is.",
+        sections,
+        footer="Made by a test.",
+        images={"x-profile.png": b"\x89PNG"},
+    )
+    assert path.read_text() == (
+        "# Data card: x\n\nWhat it is.\n\n## Parameters\n| parameter | value |\n"
+        "|---|---|\n| seed | 0 |\n\n## Notes\n- kept all\n\nMade by a test.\n"
+    )
     assert path.read_text() == card_markdown("Data card: x", "What it is.", sections, "Made by a test.")
     assert (path.parent / "x-profile.png").read_bytes() == b"\x89PNG"
     # curated variants are carded by the same writer

@@ -1,9 +1,10 @@
 """Chapter 2's analysis functions on constructed tables and, where present, the shared real profiles."""
+
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED_DATA
+
 from studylib.chapters import ch02, ch02b, evidence, worlds
 from studylib.claims import VERDICTS, claim_row
 from studylib.session import Session
@@ -34,17 +35,29 @@ class FakeRun:
         rng = np.random.default_rng([seed, abs(hash(key)) % 2**32])
         counts = np.arange(n, 0, -1) * 3
         z = (counts - counts.mean()) / counts.std()
-        predictions = bias * z + np.sqrt(1 - bias**2) * rng.normal(size=n)      # Spearman about `bias`
+        predictions = bias * z + np.sqrt(1 - bias**2) * rng.normal(size=n)  # Spearman about `bias`
         accuracy = rng.binomial(10, top1, size=n) / 10
         self.key = key
-        self.per_class = pd.DataFrame({"class_index": np.arange(n), "domain": "photo", "train_count": counts,
-                                       "predictions": predictions, "accuracy": accuracy})
+        self.per_class = pd.DataFrame(
+            {
+                "class_index": np.arange(n),
+                "domain": "photo",
+                "train_count": counts,
+                "predictions": predictions,
+                "accuracy": accuracy,
+            }
+        )
         self.metrics = {"id_domain": "photo", "top1": float(accuracy.mean()), "mean_vocab": mean_vocab}
 
 
 def _quick(module, **extras):
-    return Session(module.NAME, "quick", sizes=module.SIZES, progress=False,
-                   extras={k: (v, type(v)) for k, v in extras.items()})
+    return Session(
+        module.NAME,
+        "quick",
+        sizes=module.SIZES,
+        progress=False,
+        extras={k: (v, type(v)) for k, v in extras.items()},
+    )
 
 
 def test_no_training_template_is_an_evaluation_prompt():
@@ -62,16 +75,21 @@ def test_both_modules_keep_the_contract_and_specs_hold_every_run_their_claims_ne
     specs = ch02.specs(s)
     assert {"SL", "SL + vocab 64", "CLIP", ch02.COSINE, *ch02.family_labels(s)} <= set(specs)
     assert specs[ch02.COSINE].params["head"] == "cosine" and specs["SL"].params["head"] == "linear"
-    shared = worlds.imbalance_specs(s, 64)                   # chapter 4 reads these runs by label and key
+    shared = worlds.imbalance_specs(s, 64)  # chapter 4 reads these runs by label and key
     assert all(specs[label].params == spec.params for label, spec in shared.items())
-    assert "SL + vocab 32" in ch02.specs(_quick(ch02, vocab_k=32))        # the notebook's vocab_k is honoured
+    assert "SL + vocab 32" in ch02.specs(_quick(ch02, vocab_k=32))  # the notebook's vocab_k is honoured
     assert [ch02.specs(s, seed=k)["SL ep=1 w=32"].params["seed"] for k in (0, 1)] == [0, 1]
     b = _quick(ch02b)
     specs_b = ch02b.specs(b)
-    assert {*ch02b.family_labels(b), *ch02b.decided_points("quick"), ch02b.SL, ch02b.CLIP,
-            *(f"CLIP, {lvl}" for lvl in ch02b.C2_LEVELS)} <= set(specs_b)
+    assert {
+        *ch02b.family_labels(b),
+        *ch02b.decided_points("quick"),
+        ch02b.SL,
+        ch02b.CLIP,
+        *(f"CLIP, {lvl}" for lvl in ch02b.C2_LEVELS),
+    } <= set(specs_b)
     tops = sorted(specs_b[label].params["epochs"] for label in ch02b.family_labels(b))
-    assert tops[0] < b.params["epochs"] < tops[-1]           # the family brackets plain SL's training
+    assert tops[0] < b.params["epochs"] < tops[-1]  # the family brackets plain SL's training
 
 
 def test_scale_runs_see_the_same_number_of_samples():
@@ -84,7 +102,7 @@ def test_scale_runs_see_the_same_number_of_samples():
         assert all(abs(v - full) <= 0.05 * full for v in seen.values()), seen
     s = _quick(ch02b)
     scale = ch02b.scale_specs(s)
-    assert scale[ch02b.SL].params == s.spec("x", objective="sl").params      # full data = the default run
+    assert scale[ch02b.SL].params == s.spec("x", objective="sl").params  # full data = the default run
     small = scale["CLIP ×0.25 data"].params
     assert small["epochs"] == 12 and small["n_train"] == 2250
     assert "same number of samples seen" in ch02b.FIG1B
@@ -103,13 +121,15 @@ def test_sweep_specs_change_one_factor_each():
 
 def test_c2_compares_levels_that_name_the_class_alike_and_reports_its_parts_as_parts():
     """Full text against the synonym template; lower bias with lower top-1 is mixed, never opposite."""
-    runs = {"CLIP, full_text": FakeRun("full", bias=0.1, top1=0.2),
-            "CLIP, template_synonym": FakeRun("syn", 0.7, 0.5)}
+    runs = {
+        "CLIP, full_text": FakeRun("full", bias=0.1, top1=0.2),
+        "CLIP, template_synonym": FakeRun("syn", 0.7, 0.5),
+    }
     parts = ch02b.c2_parts({0: runs})
     assert [p.verdict for p in parts] == ["reproduced", "opposite"]
     row = claim_row(ch02b.NAME, ch02b.C2, ch02b.C2_QUANTITY, parts)
     assert row["verdict"] == "mixed" and "full_text − template_synonym" in row["result"]
-    runs["CLIP, template_synonym"] = FakeRun("syn", 0.7, 0.001)              # at chance: untestable, named
+    runs["CLIP, template_synonym"] = FakeRun("syn", 0.7, 0.001)  # at chance: untestable, named
     assert {p.verdict for p in ch02b.c2_parts({0: runs})} == {"untestable"}
 
 
@@ -153,11 +173,15 @@ def test_c1_compares_clip_with_both_sl_heads_and_at_matched_accuracy():
     runs.update({"CLIP": FakeRun("CLIP", 0.1, 0.2), ch02.COSINE: FakeRun("cos", 0.5, 0.3)})
     [row] = ch02.claims(s, {0: runs})
     names = [p.name for p in row["parts"]]
-    assert names[:4] == ["CLIP − SL (linear head), #predictions", "CLIP − SL (linear head), accuracy",
-                         "CLIP − SL (cosine head), #predictions", "CLIP − SL (cosine head), accuracy"]
+    assert names[:4] == [
+        "CLIP − SL (linear head), #predictions",
+        "CLIP − SL (linear head), accuracy",
+        "CLIP − SL (cosine head), #predictions",
+        "CLIP − SL (cosine head), accuracy",
+    ]
     assert "residual" in names[4] and row["parts"][0].verdict == row["parts"][4].verdict == "reproduced"
     assert row["quantity"] and "cosine" in row["claim"]
-    runs[ch02.COSINE] = FakeRun("cos", 0.5, 0.001)                          # the cosine SL did not learn
+    runs[ch02.COSINE] = FakeRun("cos", 0.5, 0.001)  # the cosine SL did not learn
     [row] = ch02.claims(s, {0: runs})
     assert [p.verdict for p in row["parts"]][2] == "untestable" and row["verdict"] == "mixed"
     assert "SL, cosine head learned" in row["result"]
@@ -173,8 +197,12 @@ def test_chapter_2_shows_its_c3_numbers_without_a_verdict_row():
 def _chapter2_runs(s):
     tops = dict(zip(ch02.family_labels(s), (0.3, 0.1, 0.15, 0.2, 0.25, 0.12)))
     runs = {label: FakeRun(label, 0.1 + 1.5 * t, t) for label, t in tops.items()}
-    return {**runs, "CLIP": FakeRun("CLIP", 0.1, 0.2), ch02.COSINE: FakeRun("cos", 0.5, 0.3),
-            "SL + vocab 64": FakeRun("vocab", 0.5, 0.4, mean_vocab=64.0)}
+    return {
+        **runs,
+        "CLIP": FakeRun("CLIP", 0.1, 0.2),
+        ch02.COSINE: FakeRun("cos", 0.5, 0.3),
+        "SL + vocab 64": FakeRun("vocab", 0.5, 0.4, mean_vocab=64.0),
+    }
 
 
 def test_what_full_adds_is_named_from_the_sweeps():

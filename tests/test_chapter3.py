@@ -1,5 +1,6 @@
 """Chapter 3: the tail trim, C8 against chance (never a baseline that cannot lose), the heads' collapse in
 absolute cosines and effective rank, C9's and C10's manipulation checks, the probe objective, the figures."""
+
 import inspect
 
 import numpy as np
@@ -20,11 +21,22 @@ class FakeRun:
     def __init__(self, accuracy, train_count=None, metrics=None, domain="photo", arrays=None):
         acc = np.asarray(accuracy, dtype=float)
         n = len(acc)
-        self.per_class = pd.DataFrame({"domain": domain, "class_index": np.arange(n), "class_name": "c",
-                                       "train_count": np.arange(n) + 1 if train_count is None else train_count,
-                                       "accuracy": acc, "predictions": acc * 10})
-        self.metrics = {"id_domain": domain, "top1": float(acc.mean()), f"top1_{domain}": float(acc.mean()),
-                        **(metrics or {})}
+        self.per_class = pd.DataFrame(
+            {
+                "domain": domain,
+                "class_index": np.arange(n),
+                "class_name": "c",
+                "train_count": np.arange(n) + 1 if train_count is None else train_count,
+                "accuracy": acc,
+                "predictions": acc * 10,
+            }
+        )
+        self.metrics = {
+            "id_domain": domain,
+            "top1": float(acc.mean()),
+            f"top1_{domain}": float(acc.mean()),
+            **(metrics or {}),
+        }
         self.arrays, self.key = arrays or {}, "fake"
 
     def array(self, name):
@@ -41,9 +53,10 @@ def test_chapter3_modules_keep_the_contract(module):
     assert set(ch03a.SIZES) == {"smoke", "quick", "full"}
 
 
-def _tail_world(accuracies: dict, n: int = 40, tail=np.arange(30, 40)):
+def _tail_world(accuracies: dict, n: int = 40, tail=None):
     """runs_by_seed {0: label -> FakeRun} at smoke's trims (one- and zero-shot 0.25): each model's per-class
     accuracy, the ``tail`` classes last; every model learned on the others (top-1 well above 1.5× chance)."""
+    tail = np.arange(30, 40) if tail is None else tail
     runs = {}
     for model in ch03a.MODELS:
         acc = np.full(n, 0.6)
@@ -66,33 +79,49 @@ def test_trimmed_keep_keeps_the_others_and_exactly_shots_per_tail_class(shots):
     kept = labels[keep]
     assert (np.bincount(kept, minlength=4)[[0, 2]] == [2, 3]).all()
     assert (np.bincount(kept, minlength=4)[[1, 3]] == shots).all()
-    assert np.array_equal(keep, ch03a.trimmed_keep(labels, np.array([1, 3]), shots, seed=4))   # seeded
+    assert np.array_equal(keep, ch03a.trimmed_keep(labels, np.array([1, 3]), shots, seed=4))  # seeded
     with pytest.raises(ValueError, match="class 3 has 2 training pairs"):
         ch03a.trimmed_keep(labels, np.array([3]), 3)
 
 
 def test_c8_refuses_a_baseline_that_is_zero_by_construction():
     rng = np.random.default_rng(0)
-    by_seed, tail = _tail_world({ch03a.PROTOS_VOCAB: rng.uniform(0.1, 0.5, 10), ch03a.PROTOS: 0.0,
-                                 ch03a.LINEAR: 0.0, ch03a.ORACLE_VOCAB: rng.uniform(0.3, 0.8, 10)})
+    by_seed, tail = _tail_world(
+        {
+            ch03a.PROTOS_VOCAB: rng.uniform(0.1, 0.5, 10),
+            ch03a.PROTOS: 0.0,
+            ch03a.LINEAR: 0.0,
+            ch03a.ORACLE_VOCAB: rng.uniform(0.3, 0.8, 10),
+        }
+    )
     runs = by_seed[0]
-    with pytest.raises(ValueError, match="cannot lose"):      # a linear head on classes it never saw
-        ch03a.tail_difference(runs, ch03a.label(ch03a.PROTOS_VOCAB, "zero-shot", 0.25),
-                              ch03a.label(ch03a.LINEAR, "zero-shot", 0.25), tail)
+    with pytest.raises(ValueError, match="cannot lose"):  # a linear head on classes it never saw
+        ch03a.tail_difference(
+            runs,
+            ch03a.label(ch03a.PROTOS_VOCAB, "zero-shot", 0.25),
+            ch03a.label(ch03a.LINEAR, "zero-shot", 0.25),
+            tail,
+        )
     part = ch03a.prototypes_alone(by_seed, "zero-shot", 0.25, tail)
     assert part.verdict == "untestable" and "the baseline could lose" in str(part.failed[0])
     rows = ch03a.c8_rows(by_seed, {0.25: tail}, "smoke")
-    assert [r["verdict"] for r in rows] == ["opposite", "reproduced", "untestable"]   # CLIP's tail at 0
+    assert [r["verdict"] for r in rows] == ["opposite", "reproduced", "untestable"]  # CLIP's tail at 0
 
 
 def test_a_tail_accuracy_below_chance_does_not_reach_the_tail():
-    below = np.r_[np.full(7, 0.0), np.full(3, 0.05)]                       # mean 0.015 < chance 1/40 = 0.025
+    below = np.r_[np.full(7, 0.0), np.full(3, 0.05)]  # mean 0.015 < chance 1/40 = 0.025
     by_seed, tail = _tail_world({ch03a.CLIP_FROZEN: below, ch03a.ORACLE_VOCAB: 0.0})
     part = ch03a.reaches_tail(by_seed, ch03a.CLIP_FROZEN, "zero-shot", 0.25, tail)
     assert part.estimate > 0 and part.verdict != "reproduced" and "above 0.025" in part.rule
     # the oracle cannot reach this tail either: SL's CLIP prototypes cannot be judged on it
-    sl = ch03a.reaches_tail(by_seed, ch03a.PROTOS_VOCAB, "zero-shot", 0.25, tail,
-                            checks=(ch03a.oracle_check(by_seed, "zero-shot", 0.25, tail),))
+    sl = ch03a.reaches_tail(
+        by_seed,
+        ch03a.PROTOS_VOCAB,
+        "zero-shot",
+        0.25,
+        tail,
+        checks=(ch03a.oracle_check(by_seed, "zero-shot", 0.25, tail),),
+    )
     assert sl.verdict == "untestable" and "oracle with subsampling" in str(sl.failed[0])
 
 
@@ -112,16 +141,16 @@ def _head(rng, n: int, d: int, cosine: float):
 def test_collapse_uses_absolute_cosines_so_uniformly_close_fixed_prototypes_are_not_healthy():
     rng = np.random.default_rng(0)
     tail = np.arange(20, 40)
-    sl, clip = rng.standard_normal((40, 64)), _head(rng, 40, 64, 0.89)     # CLIP's rows all at cosine ~0.89
-    sl[tail] = _head(rng, 20, 64, 0.4)                                      # SL's tail rows at ~0.4
+    sl, clip = rng.standard_normal((40, 64)), _head(rng, 40, 64, 0.89)  # CLIP's rows all at cosine ~0.89
+    sl[tail] = _head(rng, 20, 64, 0.4)  # SL's tail rows at ~0.4
     cos, rank = ch03a.collapse_parts({0: {ch03a.LINEAR: sl, ch03a.CLIP_FROZEN: clip}}, tail)
-    assert cos.verdict == "opposite" and rank.verdict == "opposite"       # CLIP's head is the collapsed one
+    assert cos.verdict == "opposite" and rank.verdict == "opposite"  # CLIP's head is the collapsed one
     assert rank.lo <= rank.estimate <= rank.hi and cos.lo <= cos.estimate <= cos.hi
     assert "0.89" in cos.basis or "0.88" in cos.basis or "0.90" in cos.basis
-    spread = rng.standard_normal((40, 64))                                  # a healthy fixed head
+    spread = rng.standard_normal((40, 64))  # a healthy fixed head
     cos, rank = ch03a.collapse_parts({0: {ch03a.LINEAR: sl, ch03a.CLIP_FROZEN: spread}}, tail)
     assert cos.verdict == "reproduced" and rank.verdict == "reproduced"
-    assert ch03a.tail_cosine(clip, tail).mean() > 0.8                       # absolute, not minus the mean
+    assert ch03a.tail_cosine(clip, tail).mean() > 0.8  # absolute, not minus the mean
     m = ch03a.head_geometry({"clip": ch03a.affinity(clip), "spread": ch03a.affinity(spread)}, 20)
     m = m.set_index("model")
     rank = m["effective rank of the 20 tail rows"]
@@ -134,14 +163,26 @@ def test_affinity_reorders_rows():
     w = rng.standard_normal((12, 16))
     w[8:] = w[8] + 0.01 * rng.standard_normal((4, 16))
     a = ch03a.affinity(w, np.r_[np.arange(8, 12), np.arange(8)])
-    assert np.allclose(np.diag(a), 1) and a[0, 1] > 0.99                                # reordered: tail first
+    assert np.allclose(np.diag(a), 1) and a[0, 1] > 0.99  # reordered: tail first
 
 
 def _dino_table(shares, drift=0.1, usage=300.0):
     names = [ch03b.pretrain_label(d, sub) for d in ch03b.PRETRAIN for sub in (False, True)]
-    return pd.DataFrame([{"seed": k, "pretrained": n, "unique": int(v * 100), "prototypes": 100, "share": v,
-                          "drift": drift, "usage": usage}
-                         for k, row in enumerate(shares) for n, v in zip(names, row)])
+    return pd.DataFrame(
+        [
+            {
+                "seed": k,
+                "pretrained": n,
+                "unique": int(v * 100),
+                "prototypes": 100,
+                "share": v,
+                "drift": drift,
+                "usage": usage,
+            }
+            for k, row in enumerate(shares)
+            for n, v in zip(names, row)
+        ]
+    )
 
 
 def test_c10_is_judged_on_observed_shares_once_the_prototypes_moved():
@@ -151,19 +192,19 @@ def test_c10_is_judged_on_observed_shares_once_the_prototypes_moved():
     assert [r["verdict"] for r in rows] == ["reproduced", "reproduced"]
     assert "observed range 0.100 … 0.350" in rows[0]["result"] and "CI" not in rows[0]["result"]
     one_seed = ch03b.c10_rows(_dino_table([[1.0, 1.0, 1.0, 1.0]]))
-    assert [r["verdict"] for r in one_seed] == ["opposite", "untestable"]            # one seed: no interval
+    assert [r["verdict"] for r in one_seed] == ["opposite", "untestable"]  # one seed: no interval
     assert "nan" not in one_seed[1]["result"].lower() and "no interval" in one_seed[1]["result"]
 
 
 def test_c10_is_untestable_while_the_prototypes_sit_at_their_initialisation():
-    still = _dino_table([[1.0, 1.0, 1.0, 1.0]], drift=0.004)                         # below eps = 0.025
+    still = _dino_table([[1.0, 1.0, 1.0, 1.0]], drift=0.004)  # below eps = 0.025
     rows = ch03b.c10_rows(still)
     assert {r["verdict"] for r in rows} == {"untestable"}
     assert "prototypes moved from their initialisation" in rows[0]["result"]
     assert "drift 0.0040" in rows[0]["result"]
     assert ch03b.EPS == 0.025
     one_still = _dino_table([[0.3, 0.3, 0.1, 0.2]], drift=0.1)
-    one_still.loc[2, "drift"] = 0.01                                                  # one run never moved
+    one_still.loc[2, "drift"] = 0.01  # one run never moved
     assert ch03b.c10_rows(one_still)[0]["verdict"] == "untestable"
 
 
@@ -181,7 +222,7 @@ def _probe_runs(top: dict):
 
 
 def test_c9_needs_probes_that_learned():
-    at_chance = _probe_runs({n: 0.02 for n in ch03b.pretrained_labels()})           # chance 1/50
+    at_chance = _probe_runs({n: 0.02 for n in ch03b.pretrained_labels()})  # chance 1/50
     rows = ch03b.c9_rows(at_chance)
     assert {r["verdict"] for r in rows} == {"untestable"} and "probe learned" in rows[0]["result"]
     learned = _probe_runs(dict(zip(ch03b.pretrained_labels(), (0.3, 0.3, 0.2, 0.28))))
@@ -190,26 +231,35 @@ def test_c9_needs_probes_that_learned():
 
 def test_class_means_is_a_nearest_class_mean_probe():
     feats = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
-    batches = [{"images": feats[:2], "labels": torch.tensor([0, 0])},
-               None, {"images": feats[2:], "labels": torch.tensor([1, 7])}]        # label 7: outside, dropped
+    batches = [
+        {"images": feats[:2], "labels": torch.tensor([0, 0])},
+        None,
+        {"images": feats[2:], "labels": torch.tensor([1, 7])},
+    ]  # label 7: outside, dropped
     means = class_means(lambda x: x, batches, 3, 2)
     assert torch.allclose(means, torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
 
 
 def test_the_probe_trains_nothing_and_classifies_with_the_backbone_class_means(tiny_params):
     dino = RunSpec({**tiny_params, "objective": "dino", "dino_prototypes": 32}, label="dino")
-    probe = RunSpec({**tiny_params, "objective": "probe", "subset": "subtree:dogs", "world_seed": 5},
-                    label="probe", deps={"backbone": dino})
+    probe = RunSpec(
+        {**tiny_params, "objective": "probe", "subset": "subtree:dogs", "world_seed": 5},
+        label="probe",
+        deps={"backbone": dino},
+    )
     r = run(probe, progress=False)
     assert r.metrics["steps"] == 0 and r.metrics["train_seconds"] < 1
     w = r.array("classifier_weights")
     assert w.shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
     assert np.allclose(np.linalg.norm(w, axis=1), 1, atol=1e-5)
-    assert run(probe, progress=False).key == r.key                                      # cached
+    assert run(probe, progress=False).key == r.key  # cached
     with pytest.raises(ConfigError, match="needs a 'backbone'"):
         run(RunSpec({**tiny_params, "objective": "probe"}), progress=False)
     with pytest.raises(ConfigError, match="image_size"):
-        run(RunSpec({**tiny_params, "objective": "probe", "image_size": 24}, deps={"backbone": dino}), progress=False)
+        run(
+            RunSpec({**tiny_params, "objective": "probe", "image_size": 24}, deps={"backbone": dino}),
+            progress=False,
+        )
 
 
 def test_chapter3_figures_build():
@@ -217,14 +267,32 @@ def test_chapter3_figures_build():
 
     from studylib import plots
 
-    means = pd.DataFrame({"share": [0.3] * 4, "mode": ["one-shot", "one-shot", "zero-shot", "zero-shot"],
-                          "model": ["a", "b", "a", "b"], "tail": [0.0, 0.1, 0.0, 0.2], "others": [0.3] * 4})
-    rows = pd.DataFrame({"model": ["a"] * 4 + ["b"] * 4, "tail": [True, True, False, False] * 2,
-                         "accuracy": np.linspace(0, 1, 8), "predictions": np.arange(8)})
-    transfer = pd.DataFrame({"pretrained": ["x", "x", "y", "y"], "task": ["coarse", "fine"] * 2,
-                             "top1": [0.1, 0.2, 0.3, 0.4]})
-    for fig in (plots.tail_accuracy(means), plots.affinity_matrices({"a": np.eye(5), "b": np.ones((5, 5))}, 2),
-                plots.head_tail_distributions(rows), plots.transfer_bars(transfer)):
+    means = pd.DataFrame(
+        {
+            "share": [0.3] * 4,
+            "mode": ["one-shot", "one-shot", "zero-shot", "zero-shot"],
+            "model": ["a", "b", "a", "b"],
+            "tail": [0.0, 0.1, 0.0, 0.2],
+            "others": [0.3] * 4,
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "model": ["a"] * 4 + ["b"] * 4,
+            "tail": [True, True, False, False] * 2,
+            "accuracy": np.linspace(0, 1, 8),
+            "predictions": np.arange(8),
+        }
+    )
+    transfer = pd.DataFrame(
+        {"pretrained": ["x", "x", "y", "y"], "task": ["coarse", "fine"] * 2, "top1": [0.1, 0.2, 0.3, 0.4]}
+    )
+    for fig in (
+        plots.tail_accuracy(means),
+        plots.affinity_matrices({"a": np.eye(5), "b": np.ones((5, 5))}, 2),
+        plots.head_tail_distributions(rows),
+        plots.transfer_bars(transfer),
+    ):
         assert fig.axes
         plt.close(fig)
 
@@ -238,7 +306,8 @@ def test_run_all_trains_a_dependency_listed_beside_its_dependant_once(tiny_param
     monkeypatch.setattr(pipeline, "train", lambda *a, **k: calls.append(k.get("name")) or real(*a, **k))
     s = Session("t", "smoke", progress=False)
     dino = s.spec("dino", objective="dino", dino_prototypes=32, n_classes=12, n_train=480, epochs=1)
-    probe = s.spec("probe", objective="probe", subset="subtree:dogs", n_classes=12, n_train=480,
-                   deps={"backbone": dino})
+    probe = s.spec(
+        "probe", objective="probe", subset="subtree:dogs", n_classes=12, n_train=480, deps={"backbone": dino}
+    )
     runs = s.run_all({"dino": dino, "probe": probe})
     assert len(calls) == 1 and (runs["dino"].path / "model.pt").exists()

@@ -1,9 +1,10 @@
 """Chapter 4: the relevance filter, DTD's rule, binned trends, the real-data tables and C12 on smoke runs."""
+
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED_DATA
+
 from studylib.captions.relevance import confusable_concepts, relevant_matches
 from studylib.chapters import CONTRACT, ch04, worlds
 
@@ -36,7 +37,7 @@ def test_chapter4_keeps_the_contract_and_reads_chapter_2s_and_2cs_runs():
     assert specs["CLIP"].params == two["CLIP"].params and specs["SL"].params == two["SL"].params
     c = Session("02c_data_distribution", "quick", sizes=worlds.DISTRIBUTION, progress=False)
     coarse = c.spec("x", objective="clip", text_tower="scratch", zipf_alpha=1.0)
-    assert specs["coarse (random concepts)"].params == coarse.params                # chapter 2c's own run
+    assert specs["coarse (random concepts)"].params == coarse.params  # chapter 2c's own run
     assert specs["fine-grained (dogs)"].params["subset"] == "subtree:dogs"
 
 
@@ -55,12 +56,20 @@ def test_dtd_is_the_exception_only_when_it_agrees_less_than_the_least_agreeing_o
     assert ch04.dtd_part(_pairs(3.0, 0.3), "X").verdict == "reproduced"
     assert ch04.dtd_part(_pairs(0.3, 3.0), "X").verdict == "opposite"
     part = ch04.dtd_part(_pairs(1.0, 1.0), "X")
-    assert part.verdict == "inconclusive" and "Food" in part.name                   # the lowest other set
+    assert part.verdict == "inconclusive" and "Food" in part.name  # the lowest other set
 
 
 def test_bin_trend_in_units_of_the_rarest_bins_spread():
-    t = pd.DataFrame({"model": "m", "measure": "accuracy", "centre": [1.0, 10.0], "mean": [0.2, 0.5],
-                      "std": [0.1, 0.2], "n": [5, 5]})
+    t = pd.DataFrame(
+        {
+            "model": "m",
+            "measure": "accuracy",
+            "centre": [1.0, 10.0],
+            "mean": [0.2, 0.5],
+            "std": [0.1, 0.2],
+            "n": [5, 5],
+        }
+    )
     row = ch04.bin_trend(t).iloc[0]
     assert row["difference"] == pytest.approx(0.3) and row["in rarest-bin stds"] == pytest.approx(3.0)
 
@@ -100,8 +109,10 @@ def test_c12_and_scores_on_chapter_2s_smoke_runs():
     assert np.isclose(adj["priors"]["oracle"].sum(), 1) and len(adj["heldout"]) > 0
     binned = ch04.binned_statistics(runs, edges=[1, 10, 100, 1000])
     assert set(binned["measure"]) == {"accuracy", "predictions"} and "std" in binned
-    assert by_seed[0]["fine-grained (dogs)"].per_class["class_name"].nunique() == \
-        worlds.DISTRIBUTION["smoke"]["n_classes"]
+    assert (
+        by_seed[0]["fine-grained (dogs)"].per_class["class_name"].nunique()
+        == worlds.DISTRIBUTION["smoke"]["n_classes"]
+    )
 
 
 def test_unpaired_difference_of_correlations_on_different_class_sets():
@@ -125,4 +136,4 @@ def test_prior_summary_and_real_runs_on_smoke_runs():
     t = ch04.prior_summary(runs)
     assert set(t["method"]) == {"oracle", "unlabelled", "labelled (GLA)"}
     assert (t.loc[t["method"] == "oracle", "Spearman with the true prior"] > 0.99).all()
-    assert ch04.real_runs(s.registry) == {}                   # world runs only
+    assert ch04.real_runs(s.registry) == {}  # world runs only

@@ -1,4 +1,5 @@
 """The claims toolkit: five verdict words, computed; intervals never confused with ranges."""
+
 import math
 
 import numpy as np
@@ -32,7 +33,7 @@ def test_disagreeing_parts_are_mixed_and_each_part_keeps_its_word():
 def test_a_failed_manipulation_check_makes_a_part_untestable_and_names_the_check():
     moved = check("prototypes moved from their initialisation", False, "drift 0.001 < 0.025")
     part = direction("web − balanced", -0.5, -0.6, -0.4, "below", checks=(moved,))
-    assert part.verdict == "untestable"                         # however clear the interval
+    assert part.verdict == "untestable"  # however clear the interval
     row = claim_row("ch", "C10", "unique prototypes", [part])
     assert row["verdict"] == "untestable" and "prototypes moved from their initialisation" in row["result"]
     md = claims.markdown([row])
@@ -61,7 +62,7 @@ def test_an_observed_range_is_never_formatted_as_an_interval():
 
 def test_a_no_effect_claim_needs_an_equivalence_margin_not_a_wide_interval():
     assert equivalence("ER", 0.001, -0.004, 0.006, margin=0.01).verdict == "reproduced"
-    wide = equivalence("ER", 0.001, -0.05, 0.06, margin=0.01)            # not significant, but not shown to be 0
+    wide = equivalence("ER", 0.001, -0.05, 0.06, margin=0.01)  # not significant, but not shown to be 0
     assert wide.verdict == "inconclusive"
     assert equivalence("ER", 0.05, 0.03, 0.07, margin=0.01).verdict == "opposite"
     assert "equivalence margin" in wide.rule and "margin ±0.010" in wide.result()
@@ -78,8 +79,10 @@ def test_a_baseline_zero_by_construction_is_refused():
 
 
 def test_the_table_uses_only_the_five_words_and_names_each_quantity():
-    rows = [claim_row("ch", "C1", "robustness to imbalance", [direction("d", -1, -2, -0.5, "below")]),
-            claim_row("ch", "C2", "discriminability", [claims.untestable("d", "baseline can lose")])]
+    rows = [
+        claim_row("ch", "C1", "robustness to imbalance", [direction("d", -1, -2, -0.5, "below")]),
+        claim_row("ch", "C2", "discriminability", [claims.untestable("d", "baseline can lose")]),
+    ]
     t = claims.table(rows)
     assert list(t.columns) == claims.COLUMNS and set(t["verdict"]) <= set(claims.VERDICTS)
     assert (t["quantity"] != "").all()

@@ -7,26 +7,44 @@ from studylib.spec import RunSpec
 
 
 def test_results_csv_lists_runs(capsys, tiny_params):
-    r = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
-            progress=False)
+    r = run(
+        RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
+        progress=False,
+    )
     assert main(["results", "--csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "run_id,when,chapter,label,current,objective,preset,seed,zipf_alpha,n_train,caption,vocab_k,top1"
+    assert (
+        out[0]
+        == "run_id,when,chapter,label,current,objective,preset,seed,zipf_alpha,n_train,caption,vocab_k,top1"
+    )
     key, when, rest = out[1].split(",", 2)
     assert key == r.key and len(when) == 16 and rest.startswith("02_imbalance,SL,True,sl,smoke,0,")
 
 
 def test_results_for_people_where_columns_and_show(capsys, tiny_params):
-    sl = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL " + "x" * 80,
-                     preset="smoke"), progress=False)
-    vk = run(RunSpec({**tiny_params, "objective": "sl", "vocab_k": 4, "zipf_alpha": 1.5}, chapter="02b_language",
-                     label="SL + vocab 4", preset="smoke"), progress=False)
+    sl = run(
+        RunSpec(
+            {**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL " + "x" * 80, preset="smoke"
+        ),
+        progress=False,
+    )
+    vk = run(
+        RunSpec(
+            {**tiny_params, "objective": "sl", "vocab_k": 4, "zipf_alpha": 1.5},
+            chapter="02b_language",
+            label="SL + vocab 4",
+            preset="smoke",
+        ),
+        progress=False,
+    )
     assert main(["results"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("same in every row: ") and "preset smoke" in lines[0]      # shared values stated once
+    assert (
+        lines[0].startswith("same in every row: ") and "preset smoke" in lines[0]
+    )  # shared values stated once
     head = lines[1].split()
     assert head[:3] == ["id", "when", "ch"] and "zipf" in head and "vocab" in head and head[-1] == "label"
-    assert max(len(x) for x in lines) <= 80 and any(x.endswith("…") for x in lines)    # the long label is cut
+    assert max(len(x) for x in lines) <= 80 and any(x.endswith("…") for x in lines)  # the long label is cut
     assert main(["results", "--where", "chapter=02b", "--where", "vocab_k=4"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert len(rows) == 2 and rows[1].startswith(vk.key[:8]) and rows[1].endswith("SL + vocab 4")
@@ -47,8 +65,10 @@ def test_results_for_people_where_columns_and_show(capsys, tiny_params):
 def test_results_marks_runs_of_older_code(capsys, tiny_params, monkeypatch):
     import studylib.fingerprint
 
-    r = run(RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
-            progress=False)
+    r = run(
+        RunSpec({**tiny_params, "objective": "sl"}, chapter="02_imbalance", label="SL", preset="smoke"),
+        progress=False,
+    )
     monkeypatch.setattr(studylib.fingerprint, "code_fingerprint", lambda: "other code")
     assert main(["results"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -63,8 +83,22 @@ def test_run_rejects_unknown_chapter_and_preset(capsys):
 
 
 def test_train_on_the_concept_world_from_the_cli(capsys):
-    args = ["train", "--preset", "smoke", "-q", "-p", "objective=sl", "-p", "n_classes=8", "-p", "n_train=256",
-            "-p", "test_per_class=2", "-p", "batch_size=32"]
+    args = [
+        "train",
+        "--preset",
+        "smoke",
+        "-q",
+        "-p",
+        "objective=sl",
+        "-p",
+        "n_classes=8",
+        "-p",
+        "n_train=256",
+        "-p",
+        "test_per_class=2",
+        "-p",
+        "batch_size=32",
+    ]
     assert main(args) == 0
     assert "top-1 photo" in capsys.readouterr().out
     assert main(["train", "--preset", "smoke", "-p", "arch=RN50"]) == 1
@@ -81,8 +115,12 @@ def test_results_csv_into_a_closed_pipe_is_quiet(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "studylib", "results", "--csv", "--root", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    proc.stdout.close()                                   # before the child (still importing) writes anything
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studylib", "results", "--csv", "--root", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # before the child (still importing) writes anything
     err = proc.stderr.read()
     assert proc.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err

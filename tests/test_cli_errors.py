@@ -1,5 +1,6 @@
 """The command line ends in one line and a distinct exit code, never a raw traceback (issue 28); --debug
 shows the traceback."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,13 @@ def test_freq_compare_with_a_bogus_figure_format_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "x.bogus").exists()
 
 
-@pytest.mark.parametrize("raised, code", [(OSError(30, "Read-only file system", "results/runs"), 74),
-                                          (OverflowError("int too large to convert to float"), 65)])
+@pytest.mark.parametrize(
+    "raised, code",
+    [
+        (OSError(30, "Read-only file system", "results/runs"), 74),
+        (OverflowError("int too large to convert to float"), 65),
+    ],
+)
 def test_os_and_overflow_errors_have_their_own_exit_codes(monkeypatch, capsys, raised, code):
     def boom(args):
         raise raised
@@ -42,7 +48,10 @@ def test_training_diverged_and_shard_errors_are_named(monkeypatch, capsys):
     from studylib.data.adapters import ShardError
     from studylib.train import TrainingDiverged
 
-    for raised, code in ((TrainingDiverged("loss is nan at step 3"), 3), (ShardError("shard-0001.tar is cut"), 65)):
+    for raised, code in (
+        (TrainingDiverged("loss is nan at step 3"), 3),
+        (ShardError("shard-0001.tar is cut"), 65),
+    ):
         monkeypatch.setattr(cli, "_cmd_gc", lambda args, e=raised: (_ for _ in ()).throw(e))
         assert cli.main(["gc", "--yes"]) == code
         assert type(raised).__name__ in capsys.readouterr().err

@@ -12,16 +12,19 @@ def test_presets_resolve_and_quick_world_exceeds_a_batch():
     assert q["n_classes"] >= 2 * q["batch_size"]  # vocabulary subsampling must be able to matter
 
 
-@pytest.mark.parametrize("params, fragment", [
-    ({"epochs": "three"}, "parameter 'epochs' must be int, got str 'three'"),
-    ({"epochs": 2.5}, "parameter 'epochs' must be int"),
-    ({"epochs": True}, "parameter 'epochs' must be int"),
-    ({"lr": "fast"}, "parameter 'lr' must be float"),
-    ({"objective": "barlow_twins"}, "parameter 'objective' must be one of"),
-    ({"alignment": 1.5}, "parameter 'alignment' must lie in [0, 1]"),
-    ({"batch_size": 0}, "parameter 'batch_size' must be > 0"),
-    ({"epoch": 3}, "unknown parameter 'epoch'"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"epochs": "three"}, "parameter 'epochs' must be int, got str 'three'"),
+        ({"epochs": 2.5}, "parameter 'epochs' must be int"),
+        ({"epochs": True}, "parameter 'epochs' must be int"),
+        ({"lr": "fast"}, "parameter 'lr' must be float"),
+        ({"objective": "barlow_twins"}, "parameter 'objective' must be one of"),
+        ({"alignment": 1.5}, "parameter 'alignment' must lie in [0, 1]"),
+        ({"batch_size": 0}, "parameter 'batch_size' must be > 0"),
+        ({"epoch": 3}, "unknown parameter 'epoch'"),
+    ],
+)
 def test_bad_parameters_name_the_parameter(params, fragment):
     with pytest.raises(ConfigError) as err:
         resolve("smoke", **params)

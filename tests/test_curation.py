@@ -1,4 +1,5 @@
 """Tests of studylib.captions.curation: variants are correct, seeded and carded."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,17 +21,18 @@ def counts_of(labels, kept, C):
 def test_metaclip_exact_seeded_case():
     # captions: 0 -> {0}, 1 -> {0, 1}, 2 -> {1}, 3 -> {}, 4 -> {0}
     matches = [[0], [1, 0], [1], [], [0]]
-    counts = np.array([30, 5])            # concept 0 is frequent: p = 10/30, concept 1: p = 1
+    counts = np.array([30, 5])  # concept 0 is frequent: p = 10/30, concept 1: p = 1
     v = cur.metaclip_balance(matches, t=10, counts=counts, seed=7)
-    entries = [(0, 0), (1, 0), (1, 1), (2, 1), (4, 0)]        # (caption, concept) order
+    entries = [(0, 0), (1, 0), (1, 1), (2, 1), (4, 0)]  # (caption, concept) order
     u = np.random.default_rng(7).random(len(entries))
     p = {0: 10 / 30, 1: 1.0}
     want = sorted({c for (c, k), x in zip(entries, u) if x < p[k]})
     assert v.kept.tolist() == want
     assert v.kept.dtype == np.int64
-    assert {1, 2} <= set(want) and 3 not in want   # p = 1 entries always pass
-    assert cur.metaclip_balance(matches, t=10, counts=counts, seed=7,
-                                keep_unmatched=True).kept.tolist() == sorted(want + [3])
+    assert {1, 2} <= set(want) and 3 not in want  # p = 1 entries always pass
+    assert cur.metaclip_balance(
+        matches, t=10, counts=counts, seed=7, keep_unmatched=True
+    ).kept.tolist() == sorted(want + [3])
 
 
 def test_metaclip_probability_statistically():
@@ -42,7 +44,7 @@ def test_metaclip_probability_statistically():
     p = t / n_head
     sd = np.sqrt(n_head * p * (1 - p))
     assert abs(kept_head - n_head * p) < 4 * sd
-    assert np.count_nonzero(v.kept >= n_head) == n_tail     # below t: all kept
+    assert np.count_nonzero(v.kept >= n_head) == n_tail  # below t: all kept
     assert v.counts_after.tolist() == [kept_head, n_tail]
     assert "t=2000" in v.card
 
@@ -65,7 +67,7 @@ def test_resample_balanced_zipf_and_profile():
     z = cur.resample_to_profile(labels, 1.0, size=200, seed=1, order="random")
     cz = counts_of(labels, z.kept, C)
     assert cz.sum() <= 200 and cz.max() > 3 * np.median(cz)
-    target = np.arange(1, C + 1, dtype=float)          # reversed imbalance
+    target = np.arange(1, C + 1, dtype=float)  # reversed imbalance
     pr = cur.resample_to_profile(labels, target, size=60, seed=1)
     cp = counts_of(labels, pr.kept, C)
     assert cp.sum() <= 60 and cp[-1] >= cp[0]
@@ -122,23 +124,31 @@ def test_similarity_filter_with_fake_encoder():
     cv = np.eye(2, dtype=np.float32)
 
     def embed(texts):
-        v = np.array([[1.0, 0.0] if "cat" in t else [0.0, 1.0] if "dog" in t else [0.6, 0.8]
-                      for t in texts], dtype=np.float32)
+        v = np.array(
+            [[1.0, 0.0] if "cat" in t else [0.0, 1.0] if "dog" in t else [0.6, 0.8] for t in texts],
+            dtype=np.float32,
+        )
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     caps = ["a cat", "a dog", "a cat", "something", "a dog"]
     labels = [0, 1, 1, 1, -1]
     v = cur.similarity_filter(caps, labels, concepts, 0.7, embed_fn=embed, concept_vectors=cv)
-    assert v.kept.tolist() == [0, 1, 3]       # 0.8 >= 0.7 for "something" vs dog
-    assert cur.similarity_filter(caps, labels, concepts, 0.9, embed_fn=embed,
-                                 concept_vectors=cv).kept.tolist() == [0, 1]
+    assert v.kept.tolist() == [0, 1, 3]  # 0.8 >= 0.7 for "something" vs dog
+    assert cur.similarity_filter(
+        caps, labels, concepts, 0.9, embed_fn=embed, concept_vectors=cv
+    ).kept.tolist() == [0, 1]
     assert "| cat |" in v.card
 
 
 def test_deduplicate():
-    caps = ["A red fox in the snow", "a red fox, in the snow!", "A blue bird on a wire",
-            "a red fox in the snow today", "completely different words here",
-            "A blue bird on a wire"]
+    caps = [
+        "A red fox in the snow",
+        "a red fox, in the snow!",
+        "A blue bird on a wire",
+        "a red fox in the snow today",
+        "completely different words here",
+        "A blue bird on a wire",
+    ]
     ex = cur.deduplicate(caps)
     assert ex.kept.tolist() == [0, 2, 3, 4]
     near = cur.deduplicate(caps, near=True, threshold=0.6, seed=0)
@@ -151,8 +161,16 @@ def test_data_card_contents(tmp_path):
     labels = zipf_labels()
     v = cur.trim_tail(labels, k=4, shots=2, seed=5, class_names=[f"c{i}" for i in range(20)])
     card = v.card
-    for s in ["# Data card: trim_k4_c2", "| seed | 5 |", f"| size before | {labels.size:,} |",
-              "| k | 4 |", "| shots | 2 |", "Gini", "fitted Zipf alpha", "| c0 |"]:
+    for s in [
+        "# Data card: trim_k4_c2",
+        "| seed | 5 |",
+        f"| size before | {labels.size:,} |",
+        "| k | 4 |",
+        "| shots | 2 |",
+        "Gini",
+        "fitted Zipf alpha",
+        "| c0 |",
+    ]:
         assert s in card, s
     path = v.write_card(tmp_path / "cards" / "trim.md")
     assert path.read_text() == card

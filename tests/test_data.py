@@ -1,4 +1,5 @@
 """Real-data adapters on tiny real files: tables, shards, ImageNet-Captions, eval folders, loaders."""
+
 from __future__ import annotations
 
 import io
@@ -11,11 +12,11 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
+from studylib.concepts import load_concepts
 from studylib.data import adapters as data
 from studylib.data import class_masks
-from studylib.concepts import load_concepts
 
-SMALL = T.Compose([T.Resize((8, 8)), T.ToTensor()])   # a plain torchvision transform
+SMALL = T.Compose([T.Resize((8, 8)), T.ToTensor()])  # a plain torchvision transform
 
 
 def image_bytes(color, fmt="JPEG", size=(20, 16)) -> bytes:
@@ -48,6 +49,7 @@ def drain(loader):
 
 # ---------------------------------------------------------------- TSV / CSV
 
+
 @pytest.fixture
 def table_root(tmp_path):
     write_images(tmp_path / "img")
@@ -58,10 +60,11 @@ def table_root(tmp_path):
         "img/corrupt.jpg\t0\tgarbage bytes\n"
         "img/missing.jpg\t1\tno such file\n"
         "img/green.jpg\t2\t   \n"
-        "img/truncated.jpg\t2\thalf a jpeg\n")
+        "img/truncated.jpg\t2\thalf a jpeg\n"
+    )
     (tmp_path / "list.csv").write_text(
-        'img/red.jpg,tench,"a red fish, with a comma"\n'
-        "img/blue.png,goldfish,a blue fish\n")
+        'img/red.jpg,tench,"a red fish, with a comma"\nimg/blue.png,goldfish,a blue fish\n'
+    )
     return tmp_path
 
 
@@ -112,8 +115,9 @@ def test_table_errors_name_file_and_line(tmp_path):
 def test_open_clip_transform_and_workers(table_root):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        ds = data.caption_table(table_root / "list.tsv", root=table_root,
-                                transform=data.make_transform(32, train=False))
+        ds = data.caption_table(
+            table_root / "list.tsv", root=table_root, transform=data.make_transform(32, train=False)
+        )
     assert ds[1][0].shape == (3, 32, 32)
     # workers: the skipped names come back through the batches, not via shared state
     loader = data.make_loader(ds, 1, shuffle=True, seed=3, epoch=0, workers=2, pin_memory=False)
@@ -123,6 +127,7 @@ def test_open_clip_transform_and_workers(table_root):
 
 
 # ---------------------------------------------------------------- loader determinism
+
 
 def test_loader_order_is_a_function_of_seed_and_epoch(tmp_path):
     from studylib.data.adapters import epoch_order
@@ -135,7 +140,7 @@ def test_loader_order_is_a_function_of_seed_and_epoch(tmp_path):
 
     first = order(7, 2)
     assert first == order(7, 2) and sorted(first) == list(range(24))
-    assert first == epoch_order(24, 7, 2).tolist()          # the in-memory trainer's order
+    assert first == epoch_order(24, 7, 2).tolist()  # the in-memory trainer's order
     assert first != order(7, 3) and first != order(8, 2)
     assert drain(data.make_loader(ds, 4, shuffle=False))[1] == list(range(24))
     halves = [order(7, 2, rank=r, world_size=2) for r in (0, 1)]
@@ -158,6 +163,7 @@ def test_collate_counts_none_and_skipped():
 
 # ---------------------------------------------------------------- webdataset shards
 
+
 def write_tar(path, members):
     with tarfile.open(path, "w") as tar:
         for name, payload in members:
@@ -169,16 +175,31 @@ def write_tar(path, members):
 @pytest.fixture
 def shards(tmp_path):
     s0, s1 = tmp_path / "shard-000.tar", tmp_path / "shard-001.tar"
-    write_tar(s0, [("a/k0.jpg", image_bytes((255, 0, 0))), ("a/k0.txt", b"red thing"),
-                   ("a/k1.jpg", image_bytes((0, 255, 0))), ("a/k1.txt", b"green thing"), ("a/k1.cls", b"3"),
-                   ("a/k2.jpg", b"garbage, not an image"), ("a/k2.txt", b"broken")])
-    write_tar(s1, [("k3.png", image_bytes((0, 0, 255), "PNG")),
-                   ("k3.json", json.dumps({"caption": "blue thing", "label": 2}).encode()),
-                   ("k4.png", image_bytes((9, 9, 9), "PNG")), ("k4.json", json.dumps({"caption": ""}).encode())])
+    write_tar(
+        s0,
+        [
+            ("a/k0.jpg", image_bytes((255, 0, 0))),
+            ("a/k0.txt", b"red thing"),
+            ("a/k1.jpg", image_bytes((0, 255, 0))),
+            ("a/k1.txt", b"green thing"),
+            ("a/k1.cls", b"3"),
+            ("a/k2.jpg", b"garbage, not an image"),
+            ("a/k2.txt", b"broken"),
+        ],
+    )
+    write_tar(
+        s1,
+        [
+            ("k3.png", image_bytes((0, 0, 255), "PNG")),
+            ("k3.json", json.dumps({"caption": "blue thing", "label": 2}).encode()),
+            ("k4.png", image_bytes((9, 9, 9), "PNG")),
+            ("k4.json", json.dumps({"caption": ""}).encode()),
+        ],
+    )
     garbage = tmp_path / "shard-002.tar"
     garbage.write_bytes(b"\x00\x01 definitely not a tar archive " * 40)
     truncated = tmp_path / "shard-003.tar"
-    truncated.write_bytes(s0.read_bytes()[:1100])            # cut inside the first image member
+    truncated.write_bytes(s0.read_bytes()[:1100])  # cut inside the first image member
     return s0, s1, garbage, truncated
 
 
@@ -209,46 +230,72 @@ def test_shards_split_across_workers_and_seeded(shards):
     loader = data.make_loader(ds, 1, shuffle=True, seed=1, epoch=0, workers=2, pin_memory=False)
     skips, labels, captions, _ = drain(loader)
     assert sorted(captions) == ["blue thing", "green thing", "red thing"] and skips.count == 2
-    assert drain(data.make_loader(ds, 1, shuffle=True, seed=1, epoch=5))[2] == \
+    assert (
         drain(data.make_loader(ds, 1, shuffle=True, seed=1, epoch=5))[2]
+        == drain(data.make_loader(ds, 1, shuffle=True, seed=1, epoch=5))[2]
+    )
 
 
 def test_expand_shards(tmp_path):
-    assert data.expand_shards(str(tmp_path / "s-{008..010}.tar")) == \
-        [str(tmp_path / f"s-{i:03d}.tar") for i in (8, 9, 10)]
+    assert data.expand_shards(str(tmp_path / "s-{008..010}.tar")) == [
+        str(tmp_path / f"s-{i:03d}.tar") for i in (8, 9, 10)
+    ]
     with pytest.raises(FileNotFoundError, match="no shard matches"):
         data.expand_shards(str(tmp_path / "*.tar"))
 
 
 # ---------------------------------------------------------------- ImageNet-Captions
 
+
 @pytest.fixture
 def incaps(tmp_path):
     root = tmp_path / "train"
-    for wnid, name in [("n01440764", "n01440764_1.JPEG"), ("n01440764", "n01440764_2.JPEG"),
-                       ("n01443537", "n01443537_1.JPEG")]:
+    for wnid, name in [
+        ("n01440764", "n01440764_1.JPEG"),
+        ("n01440764", "n01440764_2.JPEG"),
+        ("n01443537", "n01443537_1.JPEG"),
+    ]:
         (root / wnid).mkdir(parents=True, exist_ok=True)
         (root / wnid / name).write_bytes(image_bytes((10, 20, 30)))
     records = [
-        {"filename": "n01440764_1.JPEG", "wnid": "n01440764", "title": "Big catch",
-         "tags": ["fish", "lake"], "description": "Caught at\ndawn."},
-        {"filename": "n01440764_2.JPEG", "wnid": "n01440764", "title": "", "tags": ["tinca"], "description": ""},
-        {"filename": "n01443537_1.JPEG", "wnid": "n01443537", "title": "My goldfish", "tags": [],
-         "description": "In a bowl"},
+        {
+            "filename": "n01440764_1.JPEG",
+            "wnid": "n01440764",
+            "title": "Big catch",
+            "tags": ["fish", "lake"],
+            "description": "Caught at\ndawn.",
+        },
+        {
+            "filename": "n01440764_2.JPEG",
+            "wnid": "n01440764",
+            "title": "",
+            "tags": ["tinca"],
+            "description": "",
+        },
+        {
+            "filename": "n01443537_1.JPEG",
+            "wnid": "n01443537",
+            "title": "My goldfish",
+            "tags": [],
+            "description": "In a bowl",
+        },
     ]
     path = tmp_path / "imagenet_captions.json"
     path.write_text(json.dumps(records))
     return path, root
 
 
-@pytest.mark.parametrize("variant, expected", [
-    ("title", ["Big catch", "My goldfish"]),
-    ("tags", ["fish lake", "tinca"]),
-    ("description", ["Caught at dawn.", "In a bowl"]),
-    ("title+tags", ["Big catch fish lake", "tinca", "My goldfish"]),
-    ("title+description", ["Big catch Caught at dawn.", "My goldfish In a bowl"]),
-    ("all", ["Big catch fish lake Caught at dawn.", "tinca", "My goldfish In a bowl"]),
-])
+@pytest.mark.parametrize(
+    "variant, expected",
+    [
+        ("title", ["Big catch", "My goldfish"]),
+        ("tags", ["fish lake", "tinca"]),
+        ("description", ["Caught at dawn.", "In a bowl"]),
+        ("title+tags", ["Big catch fish lake", "tinca", "My goldfish"]),
+        ("title+description", ["Big catch Caught at dawn.", "My goldfish In a bowl"]),
+        ("all", ["Big catch fish lake Caught at dawn.", "tinca", "My goldfish In a bowl"]),
+    ],
+)
 def test_imagenet_captions_variants(incaps, variant, expected):
     path, root = incaps
     with warnings.catch_warnings():
@@ -265,12 +312,16 @@ def test_imagenet_captions_prefix_subset_and_errors(incaps, tmp_path):
     with pytest.warns(UserWarning, match=r"skipped 1 rows: n01440764/n01440764_2.JPEG \(empty caption"):
         assert len(data.imagenet_captions(path, root, variant="title")) == 2
     tench, goldfish = load_concepts()[0].name, load_concepts()[1].name
-    ds = data.imagenet_captions(path, root, variant="title", class_prefix=True)   # same scale: no drop
+    ds = data.imagenet_captions(path, root, variant="title", class_prefix=True)  # same scale: no drop
     assert ds.captions == [f"{tench}: Big catch", tench, f"{goldfish}: My goldfish"] and not ds.dropped
-    ds = data.imagenet_captions(path, root, variant="tags", class_prefix="a photo of a {classname}.",
-                                wnids=["n01443537", "n01440764"])
-    assert ds.captions == [f"a photo of a {tench}. fish lake", f"a photo of a {tench}. tinca",
-                           f"a photo of a {goldfish}."]
+    ds = data.imagenet_captions(
+        path, root, variant="tags", class_prefix="a photo of a {classname}.", wnids=["n01443537", "n01440764"]
+    )
+    assert ds.captions == [
+        f"a photo of a {tench}. fish lake",
+        f"a photo of a {tench}. tinca",
+        f"a photo of a {goldfish}.",
+    ]
     assert ds.labels.tolist() == [1, 1, 0] and ds.classes == [goldfish, tench]
     assert ds.class_counts().tolist() == [1, 2]
     with pytest.raises(ValueError, match="variant"):
@@ -282,6 +333,7 @@ def test_imagenet_captions_prefix_subset_and_errors(incaps, tmp_path):
 
 
 # ---------------------------------------------------------------- eval folders and class masks
+
 
 def test_class_mask_shapes():
     wnids = {c.wnid for c in load_concepts()}
@@ -338,7 +390,7 @@ def test_eval_folder_objectnet(tmp_path):
     keys = sorted(class_masks.OBJECTNET_TO_IMAGENET)
     assert ds.labels.tolist() == [keys.index("alarm_clock"), keys.index("wok")]
     assert ds.ignored_folders == ["squeegee"] and ds.classes[0] == "Alarm clock"
-    assert ds[0][0].shape == (3, 8, 8)                      # 2-pixel border cropped
+    assert ds[0][0].shape == (3, 8, 8)  # 2-pixel border cropped
     index = {c.wnid: c.index for c in load_concepts()}
     assert ds.class_groups[0] == tuple(index[w] for w in class_masks.OBJECTNET_TO_IMAGENET["alarm_clock"])
     logits = torch.zeros(1, 1000)
@@ -346,5 +398,5 @@ def test_eval_folder_objectnet(tmp_path):
     assert data.project_logits(logits, ds.class_groups).argmax().item() == 0
     with pytest.raises(ValueError, match="not available"):
         data.eval_folder(root, mask="imagenet-x")
-    plain = data.eval_folder(root, transform=SMALL)         # not wnids: ImageFolder order
+    plain = data.eval_folder(root, transform=SMALL)  # not wnids: ImageFolder order
     assert plain.labels.tolist() == [0, 1, 2] and plain.classes == ["alarm_clock", "squeegee", "wok"]

@@ -1,4 +1,5 @@
 """Logit adjustment: the oracle prior, the unlabelled fixed point, the labelled (GLA) estimate, the split."""
+
 import numpy as np
 import pytest
 
@@ -30,14 +31,14 @@ def test_the_unlabelled_estimate_converges_to_the_mean_prediction_and_debiases()
     clean, biased, labels, prior = _biased(n_per=2000)
     target = softmax(biased, axis=1).mean(0)
     est = debias.unlabelled_prior(biased)
-    assert np.abs(est - target).max() < 0.005                          # converged to the mean prediction
+    assert np.abs(est - target).max() < 0.005  # converged to the mean prediction
     assert np.abs(est - target).max() < np.abs(debias.unlabelled_prior(biased, passes=1) - target).max()
-    assert (np.diff(est[:4]) < 0).all()                                # the order of the bias is found
+    assert (np.diff(est[:4]) < 0).all()  # the order of the bias is found
     after = debias.adjust(biased, est).argmax(1)
     before = biased.argmax(1)
-    spread = lambda pred: np.bincount(pred, minlength=5).std()        # noqa: E731
-    assert spread(after) < 0.5 * spread(before)                        # predictions far more balanced
-    assert np.array_equal(est, debias.unlabelled_prior(biased))        # seeded
+    spread = lambda pred: np.bincount(pred, minlength=5).std()  # noqa: E731
+    assert spread(after) < 0.5 * spread(before)  # predictions far more balanced
+    assert np.array_equal(est, debias.unlabelled_prior(biased))  # seeded
     with pytest.raises(ValueError, match="momentum"):
         debias.unlabelled_prior(biased, momentum=1.0)
 

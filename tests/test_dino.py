@@ -1,4 +1,5 @@
 """The DINO objective: EMA teacher, centring, the loss by hand, prototype subsampling, and a real run."""
+
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from studylib.objectives.dino import (DinoConfig, dino_loss, ema_update, sample_prototypes, updated_center)
+from studylib.objectives.dino import DinoConfig, dino_loss, ema_update, sample_prototypes, updated_center
 from studylib.pipeline import run
 from studylib.spec import RunSpec
 
@@ -18,14 +19,14 @@ def test_ema_update_moves_the_teacher_toward_the_student():
     s0, t0 = student.weight.detach().clone(), teacher.weight.detach().clone()
     ema_update(teacher, student, 0.9)
     assert torch.allclose(teacher.weight, 0.9 * t0 + 0.1 * s0)
-    assert torch.allclose(student.weight, s0)                         # the student is untouched
+    assert torch.allclose(student.weight, s0)  # the student is untouched
     ema_update(teacher, student, 1.0)
-    assert torch.allclose(teacher.weight, 0.9 * t0 + 0.1 * s0)        # momentum 1: frozen
+    assert torch.allclose(teacher.weight, 0.9 * t0 + 0.1 * s0)  # momentum 1: frozen
 
 
 def test_centre_is_an_ema_of_the_teacher_batch_mean():
     c = torch.tensor([1.0, 0.0])
-    out = [torch.tensor([[0.0, 2.0], [2.0, 2.0]]), torch.tensor([[4.0, 0.0], [2.0, 0.0]])]   # mean (2, 1)
+    out = [torch.tensor([[0.0, 2.0], [2.0, 2.0]]), torch.tensor([[4.0, 0.0], [2.0, 0.0]])]  # mean (2, 1)
     assert torch.allclose(updated_center(c, out, 0.9), torch.tensor([0.9 * 1 + 0.1 * 2, 0.1 * 1]))
 
 
@@ -43,13 +44,15 @@ def test_loss_by_hand():
         p = softmax((np.array(tv) - 0.5) / tt)
         return -(p * np.log(softmax(np.array(sv) / ts))).sum()
 
-    pairs = [(0, 1), (0, 2), (1, 0), (1, 2)]                          # every (teacher view, other student view)
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2)]  # every (teacher view, other student view)
     expected = np.mean([ce(t[i][0].tolist(), s[v][0].tolist()) for i, v in pairs])
     assert float(dino_loss(s, t, c, ts, tt)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_prototype_subsampling_draws_exactly_k_seeded():
-    draw = lambda seed: sample_prototypes(1000, 37, torch.Generator().manual_seed(seed))
+    def draw(seed):
+        return sample_prototypes(1000, 37, torch.Generator().manual_seed(seed))
+
     a = draw(3)
     assert len(a) == 37 == len(torch.unique(a)) and (a.diff() > 0).all() and a.max() < 1000
     assert torch.equal(a, draw(3)) and not torch.equal(a, draw(4))
@@ -61,11 +64,11 @@ def test_a_dino_run_trains_evaluates_and_counts_its_prototypes(tiny_params):
     from studylib.config import ConfigError
 
     r = run(RunSpec({**tiny_params, **DINO, "dino_proto_k": 16}, label="dino"), progress=False)
-    assert r.metrics["mean_vocab"] == 16                             # the loss scored 16 prototypes a step
+    assert r.metrics["mean_vocab"] == 16  # the loss scored 16 prototypes a step
     assert 1 <= r.metrics["unique_prototypes"] <= 64
-    assert r.metrics["prototype_drift"] > 0                           # training moved the teacher's prototypes
-    assert 1 <= r.metrics["prototype_usage"] <= 64                    # perplexity of its assignments
-    weights = r.array("classifier_weights")                           # the nearest-class-mean probe
+    assert r.metrics["prototype_drift"] > 0  # training moved the teacher's prototypes
+    assert 1 <= r.metrics["prototype_usage"] <= 64  # perplexity of its assignments
+    weights = r.array("classifier_weights")  # the nearest-class-mean probe
     assert weights.shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
     assert np.allclose(np.linalg.norm(weights, axis=1), 1, atol=1e-5)
     assert 0 <= r.metrics["top1"] <= 1
@@ -81,7 +84,7 @@ def test_the_teacher_follows_the_momentum_schedule(tiny_params):
     cfg = DinoConfig(dino_momentum=0.9)
     info = DataInfo("world", ["a", "b"], np.array([64, 64]), 16)
     obj = Dino(cfg, train_config({**tiny_params, "objective": "dino", "batch_size": 32, "epochs": 2}), info)
-    obj.setup("cpu", 0, 1, torch.tensor([64, 64]), total_steps=8)          # the loop's steps (2 epochs of 4)
+    obj.setup("cpu", 0, 1, torch.tensor([64, 64]), total_steps=8)  # the loop's steps (2 epochs of 4)
     assert obj.total_steps == 8
     assert obj.momentum(0) == pytest.approx(0.9) and obj.momentum(8) == pytest.approx(1.0)
     assert obj.momentum(4) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 2) + 1) / 2)
@@ -90,9 +93,11 @@ def test_the_teacher_follows_the_momentum_schedule(tiny_params):
 def test_prototype_usage_is_the_perplexity_of_the_assignments():
     from studylib.metrics import assignment_perplexity
 
-    assert assignment_perplexity([0, 10, 0, 0]) == pytest.approx(1.0)          # one-hot: one prototype used
-    assert assignment_perplexity([5, 5, 5, 5]) == pytest.approx(4.0)           # even over four
-    assert assignment_perplexity([3, 1, 0]) == pytest.approx(np.exp(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25))))
+    assert assignment_perplexity([0, 10, 0, 0]) == pytest.approx(1.0)  # one-hot: one prototype used
+    assert assignment_perplexity([5, 5, 5, 5]) == pytest.approx(4.0)  # even over four
+    assert assignment_perplexity([3, 1, 0]) == pytest.approx(
+        np.exp(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)))
+    )
     assert np.isnan(assignment_perplexity([0, 0]))
 
 

@@ -1,4 +1,5 @@
 """DDP on CPU (gloo, 2 processes) matches a single process on the same global batches."""
+
 import os
 
 import pytest
@@ -19,15 +20,29 @@ VOCAB, N_CLASSES, N = 40, 6, 64
 
 
 def _setup(objective):
-    cfg = train_config(resolve("smoke"), objective=objective, batch_size=16, epochs=1, lr=1e-3, warmup_steps=1,
-                       width=4, embed_dim=8)
+    cfg = train_config(
+        resolve("smoke"),
+        objective=objective,
+        batch_size=16,
+        epochs=1,
+        lr=1e-3,
+        warmup_steps=1,
+        width=4,
+        embed_dim=8,
+    )
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (N, 3, 16, 16), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, N_CLASSES, (N,), generator=g)
     tokens = torch.randint(2, VOCAB, (N, 8), generator=g)
     data = TrainData(images, labels, tokens, torch.bincount(labels, minlength=N_CLASSES))
-    info = DataInfo("world", [f"c{i}" for i in range(N_CLASSES)], data.class_counts.numpy(), 16,
-                    labels=labels.numpy(), captions=["x"] * N)
+    info = DataInfo(
+        "world",
+        [f"c{i}" for i in range(N_CLASSES)],
+        data.class_counts.numpy(),
+        16,
+        labels=labels.numpy(),
+        captions=["x"] * N,
+    )
     torch.manual_seed(cfg.seed)
     if objective == "clip":
         obj = Clip(ClipConfig(text_width=16, context_length=8), cfg, info)
@@ -48,14 +63,22 @@ def _setup(objective):
 def _first_step(model, obj, data, cfg, rank, world):
     source = InMemorySource(data, cfg.batch_size, cfg.seed, rank, world)
     batch = next(source.batches(0, 0, torch.device("cpu")))
-    obj.setup(torch.device("cpu"), rank, world, data.class_counts, total_steps=source.steps_per_epoch * cfg.epochs)
+    obj.setup(
+        torch.device("cpu"), rank, world, data.class_counts, total_steps=source.steps_per_epoch * cfg.epochs
+    )
     loss, _ = obj.loss(model, batch, 0)
     loss.backward()
     return loss.detach()
 
 
 def _train(model, data, cfg, rank=0, world=1):
-    train(model, model.objective, InMemorySource(data, cfg.batch_size, cfg.seed, rank, world), cfg, progress=False)
+    train(
+        model,
+        model.objective,
+        InMemorySource(data, cfg.batch_size, cfg.seed, rank, world),
+        cfg,
+        progress=False,
+    )
 
 
 def _worker(rank, world, init_file, out_dir, objective):
@@ -70,8 +93,10 @@ def _worker(rank, world, init_file, out_dir, objective):
         model, data, cfg = _setup(objective)
         _train(model, data, cfg, rank, world)
         if rank == 0:
-            torch.save({"loss": loss / world, "grads": grads, "state": model.state_dict()},
-                       os.path.join(out_dir, "ddp.pt"))
+            torch.save(
+                {"loss": loss / world, "grads": grads, "state": model.state_dict()},
+                os.path.join(out_dir, "ddp.pt"),
+            )
     finally:
         dist.destroy_process_group()
 
@@ -102,7 +127,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, objective):
             # shift per query), so its gradient is rounding noise that Adam turns into
             # +-lr steps in either run: compare the query and value parts only.
             d = p.shape[0] // 3
-            p, q = torch.cat([p[:d], p[2 * d:]]), torch.cat([q[:d], q[2 * d:]])
+            p, q = torch.cat([p[:d], p[2 * d :]]), torch.cat([q[:d], q[2 * d :]])
         torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5, msg=name)
 
 

@@ -1,4 +1,5 @@
 """Tests of the text-file fast path (studylib.captions.fastscan): same matches as the matcher."""
+
 from __future__ import annotations
 
 import random
@@ -35,20 +36,58 @@ def _captions(n, seed, ascii_only=False):
     """Seeded captions: synonyms with plurals, possessives, hyphens, capitals, negatives, punctuation,
     non-ASCII separators and letters, carriage returns and empty lines."""
     rnd = random.Random(seed)
-    words = ["crane", "Cranes", "construction", "great", "White", "SHARK", "sharks", "puppy's",
-             "Puppies", "man-eater", "maneater", "ram", "RAMs", "program", "jack-o'-lantern",
-             "jack o lantern", "mice", "memory", "bird", "tomatoes", "Tomato's", "the", "a",
-             "hippopotamuses-and-rhinoceroses", "kelvinometer", "kelvinometers", "x" * 30]
+    words = [
+        "crane",
+        "Cranes",
+        "construction",
+        "great",
+        "White",
+        "SHARK",
+        "sharks",
+        "puppy's",
+        "Puppies",
+        "man-eater",
+        "maneater",
+        "ram",
+        "RAMs",
+        "program",
+        "jack-o'-lantern",
+        "jack o lantern",
+        "mice",
+        "memory",
+        "bird",
+        "tomatoes",
+        "Tomato's",
+        "the",
+        "a",
+        "hippopotamuses-and-rhinoceroses",
+        "kelvinometer",
+        "kelvinometers",
+        "x" * 30,
+    ]
     if not ascii_only:
-        words += ["CAFÉ CRÈME", "café crèmes", "Ωmega", "\u2126mega", "\u212aelvinometer", "İ",
-                  "naïve", "Жук", "中文"]
-    junk = list("ab '`-_.,!?;:()[]\t\r") + ([] if ascii_only else
-                                          list("´‘’×—“”\u00a0\u3000\ufe0f\ufeff\ufffd😀é"))
+        words += [
+            "CAFÉ CRÈME",
+            "café crèmes",
+            "Ωmega",
+            "\u2126mega",
+            "\u212aelvinometer",
+            "İ",
+            "naïve",
+            "Жук",
+            "中文",
+        ]
+    junk = list("ab '`-_.,!?;:()[]\t\r") + (
+        [] if ascii_only else list("´‘’×—“”\u00a0\u3000\ufe0f\ufeff\ufffd😀é")
+    )
     out = []
     for _ in range(n):
-        parts = [rnd.choice(words) if rnd.random() < 0.6 else
-                 "".join(rnd.choice(junk) for _ in range(rnd.randint(1, 3)))
-                 for _ in range(rnd.randint(0, 7))]
+        parts = [
+            rnd.choice(words)
+            if rnd.random() < 0.6
+            else "".join(rnd.choice(junk) for _ in range(rnd.randint(1, 3)))
+            for _ in range(rnd.randint(0, 7))
+        ]
         out.append(rnd.choice([" ", "", "'", "-", "  "]).join(parts))
     return out
 
@@ -88,8 +127,9 @@ def test_fast_path_imagenet(tmp_path):
     syn = [s for c in load_concepts() for s in c.synonyms]
     words = syn + ["a", "the", "photo", "of", "program", "sites", "Car", "code"]
     ends = ["", "'s", "s", "!", " \u2014", "\u2019s"]
-    caps = [" ".join(rnd.choice(words) + rnd.choice(ends) for _ in range(rnd.randint(1, 6)))
-            for _ in range(2000)]
+    caps = [
+        " ".join(rnd.choice(words) + rnd.choice(ends) for _ in range(rnd.randint(1, 6))) for _ in range(2000)
+    ]
     data = ("\n".join(caps) + "\n").encode("utf-8")
     assert np.array_equal(match_block(data, imagenet, None).keys, _old_keys(data, imagenet, None).keys)
 
@@ -104,9 +144,21 @@ def test_invalid_utf8_empty_lines_and_crlf(pat):
 
 
 def test_utf8_validation():
-    for raw in [b"caf\xc3\xa9", b"\xe2\x80\x99", b"\xf0\x9f\x98\x80", b"\xc3", b"\xe0\x80\xaf",
-                b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80", b"\xc0\xaf", b"\xc3\xa9\xa9",
-                b"\xe2\x80", b"\xf0\x9f\x98", "中文".encode()]:
+    for raw in [
+        b"caf\xc3\xa9",
+        b"\xe2\x80\x99",
+        b"\xf0\x9f\x98\x80",
+        b"\xc3",
+        b"\xe0\x80\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\x80",
+        b"\xc0\xaf",
+        b"\xc3\xa9\xa9",
+        b"\xe2\x80",
+        b"\xf0\x9f\x98",
+        "中文".encode(),
+    ]:
         a = np.frombuffer(raw + b"\n", np.uint8)
         hi = np.flatnonzero(a >= 0x80)
         try:
@@ -121,7 +173,7 @@ def test_count_files_text_ranges_and_workers(tmp_path, pat):
     caps = _captions(20000, seed=11)
     caps = [c.replace("\n", " ") for c in caps]
     path = tmp_path / "caps.txt"
-    path.write_bytes(("\n".join(caps)).encode("utf-8"))          # no final newline
+    path.write_bytes(("\n".join(caps)).encode("utf-8"))  # no final newline
     ranges = line_ranges(str(path), 3, min_bytes=1000)
     assert len(ranges) == 3 and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
@@ -143,8 +195,20 @@ def test_cli_tiny_text_file(tmp_path, capsys):
 
     (tmp_path / "caps.txt").write_text("A Tench's fin\nTwo GOLDFISH!\n\nno fish here\r\n", encoding="utf-8")
     out = tmp_path / "f.tsv"
-    rc = freq_cli.main(["count", "--input", str(tmp_path / "caps.txt"), "--out", str(out),
-                        "--matches", str(tmp_path / "m.parquet"), "--workers", "2", "--no-progress"])
+    rc = freq_cli.main(
+        [
+            "count",
+            "--input",
+            str(tmp_path / "caps.txt"),
+            "--out",
+            str(out),
+            "--matches",
+            str(tmp_path / "m.parquet"),
+            "--workers",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     counts = dict(line.split("\t") for line in out.read_text().splitlines())
     assert counts["tench"] == "1" and counts["goldfish"] == "1"
@@ -157,10 +221,16 @@ def test_cli_tiny_text_file(tmp_path, capsys):
     assert m["caption_id"] == [0, 1] and m["row"] == [0, 1]
 
 
-@pytest.mark.parametrize("text", ["\u212aelvinometer and a RAM\n", "\u2126MEGA\u2019s puppy\u00b4s\n",
-                                  "puppy\u2014ram\u00a0tomato\u3000crane\ufe0fbird\ufeff\ufffd\n",
-                                  "jack\u2018o\u2019lantern \U0001F600 sharks\u00d7man\u00f7eater\n",
-                                  "CAF\u00c9 CR\u00c8ME\n\u0130 ram\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u212aelvinometer and a RAM\n",
+        "\u2126MEGA\u2019s puppy\u00b4s\n",
+        "puppy\u2014ram\u00a0tomato\u3000crane\ufe0fbird\ufeff\ufffd\n",
+        "jack\u2018o\u2019lantern \U0001f600 sharks\u00d7man\u00f7eater\n",
+        "CAF\u00c9 CR\u00c8ME\n\u0130 ram\n",
+    ],
+)
 def test_small_blocks_each_path(pat, text):
     """ASCII after specials only, a block that must be lower-cased (U+212A, U+2126), letters."""
     data = text.encode("utf-8")

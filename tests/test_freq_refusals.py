@@ -1,6 +1,7 @@
 """`freq count` refuses what it cannot count (issue 28): each case exits 2, names the problem, writes nothing.
 
 Before this, each of these wrote 1000 zero rows (or overwrote the captions) and exited 0."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,7 +63,9 @@ def test_the_same_input_twice_is_refused(caps, capsys):
     assert "more than once" in capsys.readouterr().err and not (tmp / "o.tsv").exists()
 
 
-@pytest.mark.parametrize("option, value", [("--workers", "-3"), ("--batch-size", "0"), ("--negative-window", "-1")])
+@pytest.mark.parametrize(
+    "option, value", [("--workers", "-3"), ("--batch-size", "0"), ("--negative-window", "-1")]
+)
 def test_out_of_range_options_are_refused(caps, capsys, option, value):
     tmp, txt, _ = caps
     assert _count("--input", txt, option, value, "--out", tmp / "o.tsv") == 2

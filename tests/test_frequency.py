@@ -1,4 +1,5 @@
 """Tests of studylib.captions counting: matching rules, inputs, bad input, outputs, scoring."""
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,7 @@ from studylib.captions.matching import match_reference
 from studylib.captions.patterns import ConceptSpec, build_patterns, plural_forms, tokenize
 from studylib.captions.readers import detect_format
 from studylib.captions.results import write_counts_parquet, write_counts_tsv, write_matches_parquet
-from studylib.captions.scoring import (estimation_scores, estimation_section, estimation_table,
-                                       score_matches)
+from studylib.captions.scoring import estimation_scores, estimation_section, estimation_table, score_matches
 
 SPECS = [
     ConceptSpec("ram", ("ram", "tup"), ("memory", "ddr4")),
@@ -50,10 +50,17 @@ def names_of(caption, pat, **kw):
 
 # --- matching rules ----------------------------------------------------------
 
+
 def test_tokenize_rules():
     assert tokenize("The Dog's BOWL, man-eater!") == ["the", "dogs", "bowl", "man", "eater"]
-    assert tokenize("jack-o\u2019-lantern \u201cx\u201d\u2014y 😀z") == \
-        ["jack", "o", "lantern", "x", "y", "z"]
+    assert tokenize("jack-o\u2019-lantern \u201cx\u201d\u2014y 😀z") == [
+        "jack",
+        "o",
+        "lantern",
+        "x",
+        "y",
+        "z",
+    ]
     assert tokenize("café_naïve") == ["café", "naïve"]
 
 
@@ -91,8 +98,7 @@ def test_negative_contexts(pat):
     far = "ram grazing on a hill far away from any memory"
     assert names_of(far, pat, negative_window=2) == ["ram"]
     assert names_of("ram memory", pat, negative_window=2) == []
-    assert names_of("a crane", build_patterns(SPECS, negatives=False)) == \
-        ["construction crane", "crane bird"]
+    assert names_of("a crane", build_patterns(SPECS, negatives=False)) == ["construction crane", "crane bird"]
 
 
 def test_imagenet_negatives(imagenet):
@@ -108,21 +114,40 @@ def test_multi_and_single_label(pat):
     single = count_captions(caps, pat, single_label=True)
     assert dict(zip(NAMES, multi.counts))["puppy"] == 2
     assert multi.counts.sum() == 6 and multi.n_matched == 4 and multi.n_multi == 2
-    assert single.counts.sum() == 2        # "a puppy", "a tomato"
+    assert single.counts.sum() == 2  # "a puppy", "a tomato"
     assert dict(zip(NAMES, single.counts))["puppy"] == 1
     assert single.n_multi == 2
 
 
 def _fuzz_captions(n, seed=0):
     rnd = random.Random(seed)
-    words = ["crane", "construction", "great", "white", "shark", "sharks", "puppy's", "man-eater",
-             "ram", "program", "jack-o'-lantern", "mice", "memory", "bird", "tomatoes", "the"]
+    words = [
+        "crane",
+        "construction",
+        "great",
+        "white",
+        "shark",
+        "sharks",
+        "puppy's",
+        "man-eater",
+        "ram",
+        "program",
+        "jack-o'-lantern",
+        "mice",
+        "memory",
+        "bird",
+        "tomatoes",
+        "the",
+    ]
     junk = list("ab '`´‘’-_.,!é×—“\u00a0\u3000\ufe0f\ufeff\ufffd😀Ж中\t\r")
     out = []
     for _ in range(n):
-        parts = [rnd.choice(words) if rnd.random() < 0.6 else
-                 "".join(rnd.choice(junk) for _ in range(rnd.randint(1, 3)))
-                 for _ in range(rnd.randint(0, 7))]
+        parts = [
+            rnd.choice(words)
+            if rnd.random() < 0.6
+            else "".join(rnd.choice(junk) for _ in range(rnd.randint(1, 3)))
+            for _ in range(rnd.randint(0, 7))
+        ]
         out.append(rnd.choice([" ", "", "'", "-"]).join(parts))
     return out
 
@@ -142,8 +167,13 @@ def test_imagenet_matches_reference(imagenet):
 
     rnd = random.Random(1)
     syn = [s for c in load_concepts() for s in c.synonyms]
-    caps = [" ".join(rnd.choice(syn + ["a", "the", "photo", "of", "program", "sites"])
-                     for _ in range(rnd.randint(1, 6))) for _ in range(400)]
+    caps = [
+        " ".join(
+            rnd.choice(syn + ["a", "the", "photo", "of", "program", "sites"])
+            for _ in range(rnd.randint(1, 6))
+        )
+        for _ in range(400)
+    ]
     res = count_captions(caps, imagenet, keep_matches=True)
     for cap, g in zip(caps, res.matches_by_caption()):
         assert g.tolist() == sorted(match_reference(cap, imagenet)), cap
@@ -171,14 +201,14 @@ def test_workers_equal_single_process(pat):
 
 # --- bad input ---------------------------------------------------------------
 
+
 def test_bad_strings_counted_not_raised(pat):
     caps = ["a puppy", None, "", "ram \ud800 bytes", 42, b"a tomato"]
     res = count_captions(caps, pat)
     assert res.n_captions == 6
     assert res.problems["null"] == 1 and res.problems["not_text"] == 2
     assert res.problems["empty"] == 1 and res.problems["bad_utf8"] == 1
-    assert dict(zip(NAMES, res.counts)) == {**dict.fromkeys(NAMES, 0), "puppy": 1, "ram": 1,
-                                            "tomato": 1}
+    assert dict(zip(NAMES, res.counts)) == {**dict.fromkeys(NAMES, 0), "puppy": 1, "ram": 1, "tomato": 1}
     assert "empty captions" in res.summary()
 
 
@@ -190,8 +220,18 @@ def test_newlines_inside_captions(pat):
 
 # --- file formats ------------------------------------------------------------
 
-CAPS = ["A puppy on the grass", "a crane at the construction site", "", "program code",
-        "Great white sharks!", "two puppies and a ram", "mice", "nothing", "a tomato", "ram"]
+CAPS = [
+    "A puppy on the grass",
+    "a crane at the construction site",
+    "",
+    "program code",
+    "Great white sharks!",
+    "two puppies and a ram",
+    "mice",
+    "nothing",
+    "a tomato",
+    "ram",
+]
 
 
 def expected(pat, caps=CAPS):
@@ -203,9 +243,11 @@ def write_inputs(tmp_path):
     df = pd.DataFrame({"id": range(len(CAPS)), "TEXT": CAPS})
     df.to_csv(tmp_path / "caps.csv", index=False)
     (tmp_path / "caps.tsv").write_text(
-        "id\tTEXT\n" + "".join(f"{i}\t{c}\n" for i, c in enumerate(CAPS)), encoding="utf-8")
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "caps.parquet",
-                   row_group_size=3)
+        "id\tTEXT\n" + "".join(f"{i}\t{c}\n" for i, c in enumerate(CAPS)), encoding="utf-8"
+    )
+    pq.write_table(
+        pa.Table.from_pandas(df, preserve_index=False), tmp_path / "caps.parquet", row_group_size=3
+    )
     with tarfile.open(tmp_path / "shard-000.tar", "w") as tf:
         for i, c in enumerate(CAPS):
             if i % 2:
@@ -219,13 +261,18 @@ def write_inputs(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("fname", ["caps.txt", "caps.csv", "caps.tsv", "caps.parquet",
-                                   "shard-000.tar"])
+@pytest.mark.parametrize("fname", ["caps.txt", "caps.csv", "caps.tsv", "caps.parquet", "shard-000.tar"])
 def test_file_formats(tmp_path, pat, fname):
     write_inputs(tmp_path)
     assert pq.ParquetFile(tmp_path / "caps.parquet").num_row_groups == 4
-    res = count_files(tmp_path / fname, pat, column=None if fname.endswith(("txt", "tar"))
-                      else "TEXT", keep_matches=True, batch_size=4, progress=False)
+    res = count_files(
+        tmp_path / fname,
+        pat,
+        column=None if fname.endswith(("txt", "tar")) else "TEXT",
+        keep_matches=True,
+        batch_size=4,
+        progress=False,
+    )
     exp = expected(pat)
     assert res.n_captions == len(CAPS), res.summary()
     assert np.array_equal(res.counts, exp.counts)
@@ -236,10 +283,21 @@ def test_file_formats(tmp_path, pat, fname):
 
 def test_many_files_parallel_and_globs(tmp_path, pat):
     write_inputs(tmp_path)
-    one = count_files([tmp_path / "caps.parquet", str(tmp_path / "*.txt")], pat, column="TEXT",
-                      keep_matches=True, progress=False)
-    two = count_files([tmp_path / "caps.parquet", str(tmp_path / "*.txt")], pat, column="TEXT",
-                      keep_matches=True, workers=2, progress=False)
+    one = count_files(
+        [tmp_path / "caps.parquet", str(tmp_path / "*.txt")],
+        pat,
+        column="TEXT",
+        keep_matches=True,
+        progress=False,
+    )
+    two = count_files(
+        [tmp_path / "caps.parquet", str(tmp_path / "*.txt")],
+        pat,
+        column="TEXT",
+        keep_matches=True,
+        workers=2,
+        progress=False,
+    )
     exp = expected(pat, CAPS + CAPS)
     for r in (one, two):
         assert np.array_equal(r.counts, exp.counts)
@@ -250,10 +308,14 @@ def test_many_files_parallel_and_globs(tmp_path, pat):
 def test_bad_files_counted_with_messages(tmp_path, pat):
     write_inputs(tmp_path)
     (tmp_path / "bad.txt").write_bytes(b"a puppy\n\xff\xfe broken ram\n\n  \nmice\xc3\n")
-    with pytest.raises(FileNotFoundError, match="missing.txt' does not exist"):   # a typo is no empty input
+    with pytest.raises(FileNotFoundError, match="missing.txt' does not exist"):  # a typo is no empty input
         count_files([tmp_path / "bad.txt", tmp_path / "missing.txt"], pat, progress=False)
-    res = count_files([tmp_path / "bad.txt", tmp_path / "caps.parquet", tmp_path / "caps.csv"], pat,
-                      column="CAPTION", progress=False)
+    res = count_files(
+        [tmp_path / "bad.txt", tmp_path / "caps.parquet", tmp_path / "caps.csv"],
+        pat,
+        column="CAPTION",
+        progress=False,
+    )
     assert res.problems["bad_utf8"] == 2
     assert res.problems["empty"] == 1
     assert res.problems["missing_column"] == 2
@@ -288,14 +350,16 @@ def test_unknown_format_and_empty_glob(tmp_path, pat):
 def test_dask_local_cluster(tmp_path, pat):
     pytest.importorskip("dask.distributed")
     write_inputs(tmp_path)
-    res = count_files(tmp_path / "caps.parquet", pat, column="TEXT", engine="dask",
-                      keep_matches=True, progress=False)
+    res = count_files(
+        tmp_path / "caps.parquet", pat, column="TEXT", engine="dask", keep_matches=True, progress=False
+    )
     exp = expected(pat)
     assert np.array_equal(res.counts, exp.counts)
     assert np.array_equal(res.match_caption, exp.match_caption)
 
 
 # --- outputs and concept files ----------------------------------------------
+
 
 def test_outputs(tmp_path, pat):
     res = count_captions(CAPS, pat, keep_matches=True)
@@ -313,10 +377,12 @@ def test_outputs(tmp_path, pat):
 
 
 def test_concept_files(tmp_path):
-    (tmp_path / "c.json").write_text(json.dumps({
-        "crane": {"synonyms": ["crane"], "negatives": ["construction"]}, "puppy": ["pup"]}))
-    (tmp_path / "c.tsv").write_text("name\tsynonyms\tnegatives\n# comment\n"
-                                    "crane\tcrane\tconstruction\npuppy\tpup, puppy dog\n")
+    (tmp_path / "c.json").write_text(
+        json.dumps({"crane": {"synonyms": ["crane"], "negatives": ["construction"]}, "puppy": ["pup"]})
+    )
+    (tmp_path / "c.tsv").write_text(
+        "name\tsynonyms\tnegatives\n# comment\ncrane\tcrane\tconstruction\npuppy\tpup, puppy dog\n"
+    )
     for f in ("c.json", "c.tsv"):
         p = build_patterns(tmp_path / f)
         assert p.names == ["crane", "puppy"]
@@ -334,19 +400,36 @@ def test_cli_count(tmp_path, capsys):
 
     write_inputs(tmp_path)
     (tmp_path / "c.json").write_text(json.dumps({s.name: list(s.synonyms) for s in SPECS}))
-    rc = freq_cli.main(["count", "--concepts", str(tmp_path / "c.json"), "--input",
-                        str(tmp_path / "caps.parq*"), "--column", "TEXT",
-                        "--out", str(tmp_path / "f.tsv"), "--matches", str(tmp_path / "m.parquet"),
-                        "--workers", "1", "--no-progress"])
+    rc = freq_cli.main(
+        [
+            "count",
+            "--concepts",
+            str(tmp_path / "c.json"),
+            "--input",
+            str(tmp_path / "caps.parq*"),
+            "--column",
+            "TEXT",
+            "--out",
+            str(tmp_path / "f.tsv"),
+            "--matches",
+            str(tmp_path / "m.parquet"),
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     counts = dict(line.split("\t") for line in (tmp_path / "f.tsv").read_text().splitlines())
     assert counts["puppy"] == "2" and counts["ram"] == "2"
     assert "10 captions" in capsys.readouterr().err
-    assert freq_cli.main(["count", "--input", str(tmp_path / "nope*.txt"), "--out",
-                          str(tmp_path / "x.tsv")]) == 2
+    assert (
+        freq_cli.main(["count", "--input", str(tmp_path / "nope*.txt"), "--out", str(tmp_path / "x.tsv")])
+        == 2
+    )
 
 
 # --- scoring -----------------------------------------------------------------
+
 
 def test_score_matches_hand_computed():
     matches = [[0], [0, 1], [], [2], [1]]
@@ -382,7 +465,7 @@ def test_score_from_frequency_result(pat):
 def test_estimation_scores_from_plain_inputs(pat):
     caps = ["a puppy", "a ram", "a tomato and a puppy", "nothing", "two puppies", "a ram"]
     truth = [NAMES.index(n) for n in ("puppy", "ram", "tomato", "puppy", "puppy", "tomato")]
-    levels = [2, 0, 2, 1, 0, 2]                      # indices into level_names
+    levels = [2, 0, 2, 1, 0, 2]  # indices into level_names
     level_names = ("name", "tags", "text")
     got = estimation_scores(caps, truth, SPECS, levels=levels, level_names=level_names)
     res = count_captions(caps, pat, keep_matches=True)
@@ -392,8 +475,9 @@ def test_estimation_scores_from_plain_inputs(pat):
     # per-group rows follow level_names, not the order of first appearance
     assert got["per_group"]["group"].tolist() == ["name", "tags", "text"]
     assert want["per_group"]["group"].tolist() == ["text", "name", "tags"]
-    pd.testing.assert_frame_equal(got["per_group"].set_index("group"),
-                                  want["per_group"].set_index("group").loc[list(level_names)])
+    pd.testing.assert_frame_equal(
+        got["per_group"].set_index("group"), want["per_group"].set_index("group").loc[list(level_names)]
+    )
     table = estimation_table(got)
     assert table.index.tolist() == ["name", "tags", "text"] and table.index.name == "level"
     assert list(table.columns) == ["captions", "precision", "recall", "f1", "spearman"]

@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from studylib.inference import (combine_seeds, over_seeds, paired_difference, paired_mean_difference,
-                                residual_from_trend)
+from studylib.inference import (
+    combine_seeds,
+    over_seeds,
+    paired_difference,
+    paired_mean_difference,
+    residual_from_trend,
+)
 
 
 def _classes(n=200, seed=0):
@@ -15,7 +20,7 @@ def test_paired_difference_sees_what_overlapping_marginal_intervals_miss():
     """Two models whose values share a large class-level noise: marginal intervals overlap,
     but the paired difference is clearly negative."""
     rng, freq = _classes()
-    shared = rng.normal(0, 3, len(freq))                  # class difficulty, the same for both models
+    shared = rng.normal(0, 3, len(freq))  # class difficulty, the same for both models
     a = shared + 0.30 * np.log(freq)
     b = shared + 0.55 * np.log(freq)
     d = paired_difference(a, b, freq, n_boot=1000)
@@ -28,7 +33,10 @@ def test_paired_difference_is_seeded_and_drops_nan_classes():
     rng, freq = _classes(60)
     a, b = rng.normal(size=60), rng.normal(size=60)
     a[3] = np.nan
-    one, two = paired_difference(a, b, freq, n_boot=200, seed=4), paired_difference(a, b, freq, n_boot=200, seed=4)
+    one, two = (
+        paired_difference(a, b, freq, n_boot=200, seed=4),
+        paired_difference(a, b, freq, n_boot=200, seed=4),
+    )
     assert one == two and one["n"] == 59
     with pytest.raises(ValueError, match="differ in length"):
         paired_difference(a, b[:10], freq)
@@ -46,8 +54,8 @@ def test_residual_from_trend_compares_at_equal_accuracy():
     rng, freq = _classes(300, seed=1)
     logf = np.log(freq)
     tops = np.array([0.2, 0.3, 0.4, 0.5])
-    refs = [t * logf + rng.normal(0, 1.0, len(freq)) for t in tops]      # correlation rises with top-1
-    weak = 0.1 * logf + rng.normal(0, 1.0, len(freq))                     # at top-1 0.35: far below the line
+    refs = [t * logf + rng.normal(0, 1.0, len(freq)) for t in tops]  # correlation rises with top-1
+    weak = 0.1 * logf + rng.normal(0, 1.0, len(freq))  # at top-1 0.35: far below the line
     r = residual_from_trend(refs, tops, weak, 0.35, freq, n_boot=300)
     assert r["hi"] < 0 and r["slope"] > 0
     on_line = 0.35 * logf + rng.normal(0, 1.0, len(freq))
@@ -66,7 +74,7 @@ def test_paired_difference_with_each_models_own_counts():
     shared = paired_difference(a, b, freq, n_boot=300)
     assert own["a"] == shared["a"] and own["hi"] < 0
     shuffled = paired_difference(a, b, freq, frequency_b=rng.permutation(freq), n_boot=300)
-    assert abs(shuffled["b"]) < 0.3                       # b against someone else's counts: no correlation
+    assert abs(shuffled["b"]) < 0.3  # b against someone else's counts: no correlation
 
 
 def test_paired_mean_difference_by_hand():
@@ -86,6 +94,8 @@ def test_combine_seeds():
     one, basis = combine_seeds([{"diff": -0.2, "lo": -0.3, "hi": -0.1, "n": 50}])
     assert one == {"diff": -0.2, "lo": -0.3, "hi": -0.1} and "1 seed" in basis
     three, basis = combine_seeds([{"diff": d, "lo": 0, "hi": 0} for d in (-0.2, -0.25, -0.15)])
-    assert three["diff"] == pytest.approx(-0.2) and three["lo"] < -0.2 < three["hi"] < 0 and "3 seeds" in basis
+    assert (
+        three["diff"] == pytest.approx(-0.2) and three["lo"] < -0.2 < three["hi"] < 0 and "3 seeds" in basis
+    )
     with pytest.raises(ValueError, match="no per-seed"):
         combine_seeds([])

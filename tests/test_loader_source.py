@@ -1,4 +1,5 @@
 """The trainer's streaming batch source on real-format data: epoch length, labels, folders."""
+
 import io
 
 import pytest
@@ -22,9 +23,10 @@ def test_a_short_stream_restarts_so_an_epoch_has_steps_per_epoch_batches(tmp_pat
     src = LoaderSource(ds, 2, seed=0, steps_per_epoch=7, class_counts=torch.ones(2))
     batches = list(src.batches(0, 0, torch.device("cpu")))
     assert len(batches) == 7 and all(len(b["labels"]) == 2 for b in batches)
-    assert len(list(src.batches(0, 5, torch.device("cpu")))) == 2          # resume mid-epoch
-    empty = LoaderSource(ImageTextDataset([], root=tmp_path), 2, seed=0, steps_per_epoch=3,
-                         class_counts=torch.ones(2))
+    assert len(list(src.batches(0, 5, torch.device("cpu")))) == 2  # resume mid-epoch
+    empty = LoaderSource(
+        ImageTextDataset([], root=tmp_path), 2, seed=0, steps_per_epoch=3, class_counts=torch.ones(2)
+    )
     with pytest.raises(ValueError, match="train_data gave no batch at all"):
         list(empty.batches(0, 0, torch.device("cpu")))
 

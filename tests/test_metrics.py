@@ -82,7 +82,9 @@ def test_nc2_of_a_simplex_and_of_random_means():
     simplex = np.eye(C)
     x, y = np.repeat(simplex, 3, axis=0), np.repeat(np.arange(C), 3)
     out = M.nc2(x, y, weights=simplex * 2)
-    assert out["means_std"] == pytest.approx(0, abs=1e-12) and out["means_mean"] == pytest.approx(-1 / (C - 1))
+    assert out["means_std"] == pytest.approx(0, abs=1e-12) and out["means_mean"] == pytest.approx(
+        -1 / (C - 1)
+    )
     assert out["weights_std"] == pytest.approx(0, abs=1e-12)
     rng = np.random.default_rng(1)
     uneven = M.nc2(rng.normal(size=(12, 3)), y)
@@ -91,8 +93,8 @@ def test_nc2_of_a_simplex_and_of_random_means():
 
 def test_rowwise_correlation_matches_scipy_row_by_row():
     rng = np.random.default_rng(3)
-    x, y = rng.random((40, 30)), rng.integers(0, 5, (40, 30)).astype(float)     # ties in y
-    y[0] = 2.0                                                                     # a constant row: NaN
+    x, y = rng.random((40, 30)), rng.integers(0, 5, (40, 30)).astype(float)  # ties in y
+    y[0] = 2.0  # a constant row: NaN
     for method, fn in (("spearman", stats.spearmanr), ("pearson", stats.pearsonr)):
         r = M.rowwise_correlation(x, y, method)
         assert np.isnan(r[0]) and np.allclose(r[1:], [fn(a, b).statistic for a, b in zip(x[1:], y[1:])])

@@ -20,8 +20,13 @@ def test_prototype_head_is_fixed_and_cosine_temperature_clamped(tiny_params):
     import numpy as np
 
     sem = np.random.default_rng(0).standard_normal((6, 384)).astype("float32")
-    model = SLModel(tiny_params["width"], tiny_params["embed_dim"], 6, "prototype",
-                    semantic_prototypes(sem, tiny_params["embed_dim"], seed=0))
+    model = SLModel(
+        tiny_params["width"],
+        tiny_params["embed_dim"],
+        6,
+        "prototype",
+        semantic_prototypes(sem, tiny_params["embed_dim"], seed=0),
+    )
     names = [n for n, _ in model.named_parameters()]
     assert "head.weight" not in names and "head.logit_scale" in names
     with torch.no_grad():
@@ -38,8 +43,8 @@ def test_vocabulary_is_compact_and_maps_unseen_tokens_to_unknown():
     vocab = Vocabulary(["a photo of a goldfish.", "a tench"], context_length=12)
     ids = vocab.encode(["a photo of a tench.", "a zebra"])
     assert ids.shape == (2, 12) and ids.max() < len(vocab) < 20
-    assert (ids[1] == 1).any()               # 'zebra' was never seen: unknown id 1
-    assert (ids[:, -1] == 0).all()           # padding stays 0
+    assert (ids[1] == 1).any()  # 'zebra' was never seen: unknown id 1
+    assert (ids[:, -1] == 0).all()  # padding stays 0
     assert torch.equal(vocab.encode(["a tench"]), vocab.encode(["a tench"]))
 
 
@@ -57,7 +62,7 @@ def test_vocabulary_tokenises_each_text_once_per_process_with_the_same_ids(monke
     real = vocabulary._tokenizer(12)
     monkeypatch.setattr(first, "_tok", lambda batch: calls.append(list(batch)) or real(batch))
     first.encode(texts + ["a zebra"])
-    assert calls == [["a zebra"]]                       # only the new text went to the tokenizer
+    assert calls == [["a zebra"]]  # only the new text went to the tokenizer
     fresh = SimpleTokenizer(context_length=12)(texts)
     assert torch.equal(first._raw(texts), fresh)
     assert first._raw([]).shape == (0, 12)

@@ -1,4 +1,5 @@
 """Every chapter end to end at preset smoke, through the same runner `make study` uses."""
+
 import json
 
 import nbformat
@@ -20,7 +21,9 @@ def test_there_are_chapters_with_a_parameters_cell():
         assert "preset: str =" in tagged[0].source
         from papermill.translators import PythonTranslator
 
-        declared = [line.split(":")[0] for line in tagged[0].source.splitlines() if line and line[0].isalpha()]
+        declared = [
+            line.split(":")[0] for line in tagged[0].source.splitlines() if line and line[0].isalpha()
+        ]
         parsed = [p.name for p in PythonTranslator.inspect(tagged[0])]
         assert parsed == declared, "papermill cannot parse every parameter (avoid '=' and ';' in comments)"
 
@@ -29,9 +32,11 @@ def test_there_are_chapters_with_a_parameters_cell():
 def test_chapter_runs_at_smoke(path, _isolated_outputs):
     out = execute_chapter(path, {"preset": "smoke"}, progress=False)
     nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert not errors
-    assert "jupytext" not in nb.metadata            # a plain notebook: JupyterLab opens it without a pairing
+    assert "jupytext" not in nb.metadata  # a plain notebook: JupyterLab opens it without a pairing
     index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
     made = [f for f, e in index.items() if e["notebook"] == path.stem]
     assert made and all(index[f]["preset"] == "smoke" for f in made)
@@ -67,7 +72,7 @@ def test_saving_a_chapter_from_lab_leaves_its_file_unchanged(path):
     src = path.read_text()
     nb = jupytext.reads(src, fmt="py:percent")
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}      # Lab adds it; the filter drops it
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11"}  # Lab adds it; the filter drops it
     config = load_jupytext_config(str(path))
     assert config is not None, "notebooks/jupytext.toml is missing"
     assert jupytext.writes(nb, fmt={"extension": ".py", "format_name": "percent"}, config=config) == src
@@ -90,10 +95,13 @@ def test_papermill_with_an_unknown_parameter_stops_inside_the_notebook(tmp_path)
     """papermill itself only warns about a name the parameters cell lacks; the chapter's Session stops it, as
     `studylib run` does before a kernel starts."""
     nb = tmp_path / "01_x.py"
-    nb.write_text('# %% tags=["parameters"]\npreset: str = "quick"\nzipf_alpha: float = 1.0\n\n'
-                  "# %%\nfrom studylib.session import Session\n"
-                  'ch = Session("01_x", preset, overrides=dict(zipf_alpha=zipf_alpha))\n')
+    nb.write_text(
+        '# %% tags=["parameters"]\npreset: str = "quick"\nzipf_alpha: float = 1.0\n\n'
+        "# %%\nfrom studylib.session import Session\n"
+        'ch = Session("01_x", preset, overrides=dict(zipf_alpha=zipf_alpha))\n'
+    )
     with pytest.raises(ChapterFailed, match=r"no parameter 'zipf_alfa' \(did you mean zipf_alpha\?\)"):
         execute_chapter(nb, {"preset": "smoke", "zipf_alfa": 2.0}, out_dir=tmp_path / "out", progress=False)
-    assert execute_chapter(nb, {"preset": "smoke", "zipf_alpha": 2.0}, out_dir=tmp_path / "out",
-                           progress=False).is_file()
+    assert execute_chapter(
+        nb, {"preset": "smoke", "zipf_alpha": 2.0}, out_dir=tmp_path / "out", progress=False
+    ).is_file()

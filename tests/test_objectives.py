@@ -10,8 +10,14 @@ from studylib.spec import RunSpec
 
 
 def _draw(labels, k, weighting, counts, seed=0):
-    return sample_vocabulary(torch.tensor(labels), len(counts), k, weighting, torch.tensor(counts),
-                             torch.Generator().manual_seed(seed))
+    return sample_vocabulary(
+        torch.tensor(labels),
+        len(counts),
+        k,
+        weighting,
+        torch.tensor(counts),
+        torch.Generator().manual_seed(seed),
+    )
 
 
 @pytest.mark.parametrize("weighting", ["uniform", "freq", "sqrt"])
@@ -26,17 +32,18 @@ def test_vocabulary_holds_batch_classes_and_exactly_k(weighting):
 
 def test_vocabulary_edge_cases():
     counts = [5] * 10
-    assert _draw([1, 2, 3], 0, "uniform", counts).tolist() == list(range(10))        # off
-    assert _draw([1, 2, 3], 10, "uniform", counts).tolist() == list(range(10))       # k >= n
-    assert _draw([1, 2, 3, 4], 3, "uniform", counts).tolist() == [1, 2, 3, 4]        # batch > k
+    assert _draw([1, 2, 3], 0, "uniform", counts).tolist() == list(range(10))  # off
+    assert _draw([1, 2, 3], 10, "uniform", counts).tolist() == list(range(10))  # k >= n
+    assert _draw([1, 2, 3, 4], 3, "uniform", counts).tolist() == [1, 2, 3, 4]  # batch > k
     # 'freq' never draws a class with zero training count
     assert _draw([0], 3, "freq", [4, 0, 0, 2, 1, 0]).tolist() == [0, 3, 4]
     with pytest.raises(ValueError, match="vocab_weighting"):
         _draw([0], 3, "zipf", counts)
 
 
-@pytest.mark.parametrize("weighting, transform", [("uniform", lambda c: np.ones_like(c)), ("freq", lambda c: c),
-                                                  ("sqrt", np.sqrt)])
+@pytest.mark.parametrize(
+    "weighting, transform", [("uniform", lambda c: np.ones_like(c)), ("freq", lambda c: c), ("sqrt", np.sqrt)]
+)
 def test_single_extra_class_follows_the_weighting(weighting, transform):
     """With one extra slot, P(class j) = w_j / sum of w over the classes not in the batch."""
     counts = np.array([1, 4, 16, 64, 100.0])
@@ -50,7 +57,10 @@ def test_single_extra_class_follows_the_weighting(weighting, transform):
         hits[v[1]] += 1
     assert hits[0] == 0
     freq = hits[1:] / n
-    assert np.all(np.abs(freq - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9), (freq, expected)
+    assert np.all(np.abs(freq - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9), (
+        freq,
+        expected,
+    )
 
 
 def test_clip_objective_is_open_clips_cliploss(monkeypatch, tiny_params):
@@ -83,7 +93,9 @@ def test_clip_with_a_frozen_minilm_text_tower(tiny_params):
     assert tuple(model.text.proj.weight.shape) == (tiny_params["embed_dim"], 384)
     names = loaded.objective.data.class_names
     prompts = torch.from_numpy(embed_texts(prompts_for(names)))
-    by_hand = torch.nn.functional.normalize(model.text(prompts), dim=-1).view(len(names), -1, tiny_params["embed_dim"])
+    by_hand = torch.nn.functional.normalize(model.text(prompts), dim=-1).view(
+        len(names), -1, tiny_params["embed_dim"]
+    )
     expected = torch.nn.functional.normalize(torch.nn.functional.normalize(by_hand, dim=-1).mean(1), dim=-1)
     assert np.allclose(loaded.run.array("classifier_weights"), expected.detach().numpy(), atol=1e-4)
     with pytest.raises(ConfigError, match="text_tower='minilm'.*without run dependencies"):

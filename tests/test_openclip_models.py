@@ -1,11 +1,18 @@
 """open_clip architectures behind studylib's ClipModel / SLModel interfaces (random weights, no download)."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from studylib.models.openclip import (_read_state_dict, _text_keys, channels_last_ok, create_clip, create_sl,
-                                      flops_per_sample)
+from studylib.models.openclip import (
+    _read_state_dict,
+    _text_keys,
+    channels_last_ok,
+    create_clip,
+    create_sl,
+    flops_per_sample,
+)
 
 SMALL = "ViT-S-32-alt"
 CLIP_TEXT = ("token_embedding", "positional_embedding", "transformer.", "ln_final.", "text_projection")
@@ -77,7 +84,7 @@ def test_clip_forward_shapes_and_normalisation(request, name, dim, conv):
     with torch.no_grad():
         torch.testing.assert_close(model.encode_text(tokenizer(["a photo of a dog", "a crane"])), txt)
     assert model.visual is model.clip.visual and model.logit_scale is model.clip.logit_scale
-    assert all(k.startswith("clip.") for k in model.state_dict())          # no duplicated entries
+    assert all(k.startswith("clip.") for k in model.state_dict())  # no duplicated entries
     assert channels_last_ok(model) is conv
     assert train_tf is not None and eval_tf is not None
 
@@ -180,7 +187,7 @@ def test_clear_errors(tmp_path):
 
 def test_flops_per_sample_vit_b_32():
     flops = flops_per_sample("ViT-B-32")
-    assert 42e9 < flops < 46e9                       # ~44 GFLOP: 3 x 2 x 7.4 GMAC
-    assert flops_per_sample("ViT-B-32") == flops     # cached
+    assert 42e9 < flops < 46e9  # ~44 GFLOP: 3 x 2 x 7.4 GMAC
+    assert flops_per_sample("ViT-B-32") == flops  # cached
     with pytest.raises(ValueError, match="kind="):
         flops_per_sample("ViT-B-32", kind="dino")

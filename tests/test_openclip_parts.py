@@ -29,8 +29,17 @@ print(alone, same_tokens, same_loss, part("loss") is open_clip.loss)
 def test_the_loss_and_tokenizer_load_without_the_package_and_compute_what_it_computes():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["{'open_clip':", "False,", "'torchvision':", "False,", "'transformers':",
-                                  "False}", "True", "True", "True"]
+    assert out.stdout.split() == [
+        "{'open_clip':",
+        "False,",
+        "'torchvision':",
+        "False,",
+        "'transformers':",
+        "False}",
+        "True",
+        "True",
+        "True",
+    ]
 
 
 def test_an_unknown_part_is_named():

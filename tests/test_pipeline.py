@@ -1,4 +1,5 @@
 """The run pipeline: one key rule, stored outputs that re-analyse exactly, run dependencies, new objectives."""
+
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,7 +19,7 @@ from studylib.spec import RunSpec, resolve
 
 @dataclass(frozen=True)
 class SmoothConfig:
-    smoothing: float = 0.1               # label-smoothing mass spread over the other classes
+    smoothing: float = 0.1  # label-smoothing mass spread over the other classes
 
     unit_interval: ClassVar = {"smoothing"}
 
@@ -26,6 +27,7 @@ class SmoothConfig:
 @register
 class SmoothedSL(Objective):
     """A toy objective defined outside studylib: SL with label smoothing and a linear head."""
+
     name = "sl_smooth_test"
     Config = SmoothConfig
 
@@ -38,7 +40,9 @@ class SmoothedSL(Objective):
         return SLModel(self.train.width, self.train.embed_dim, self.data.n_classes), None
 
     def loss(self, model, batch, step):
-        return F.cross_entropy(model(batch["images"]), batch["labels"], label_smoothing=self.cfg.smoothing), {}
+        return F.cross_entropy(
+            model(batch["images"]), batch["labels"], label_smoothing=self.cfg.smoothing
+        ), {}
 
     def features(self, model, images):
         return model.features(images)
@@ -57,15 +61,20 @@ def test_a_new_objective_trains_through_the_pipeline_and_the_cli(tmp_path, tiny_
     with pytest.raises(ConfigError, match="parameter 'smoothing' must lie in"):
         resolve("smoke", smoothing=2.0)
     args = ["train", "--preset", "smoke", "-q", "-p", "objective=sl_smooth_test", "-p", "smoothing=0.2"]
-    args += [x for k, v in tiny_params.items() if k in ("n_classes", "n_train", "test_per_class", "batch_size",
-                                                         "epochs") for x in ("-p", f"{k}={v}")]
+    args += [
+        x
+        for k, v in tiny_params.items()
+        if k in ("n_classes", "n_train", "test_per_class", "batch_size", "epochs")
+        for x in ("-p", f"{k}={v}")
+    ]
     assert main(args) == 0
-    assert f"run {r.key}" in capsys.readouterr().out          # the CLI found the same cached run
+    assert f"run {r.key}" in capsys.readouterr().out  # the CLI found the same cached run
 
 
 @register
 class CountingSL(SmoothedSL):
     """The toy objective, logging extras of its own: the distinct labels in each batch, the steps left."""
+
     name = "sl_counting_test"
 
     def loss(self, model, batch, step):
@@ -78,7 +87,9 @@ def test_an_objectives_own_extras_are_logged_by_name(tiny_params):
     history = r.table("history")
     total = int(history["step"].iloc[-1])
     assert "vocab" not in history and {"distinct_labels", "left"} <= set(history.columns)
-    assert ((history["distinct_labels"] >= 1) & (history["distinct_labels"] <= tiny_params["n_classes"])).all()
+    assert (
+        (history["distinct_labels"] >= 1) & (history["distinct_labels"] <= tiny_params["n_classes"])
+    ).all()
     # the loop gave the objective the run's total steps: the first row averages total - s over its 25 steps
     assert history["left"].iloc[0] == sum(total - s for s in range(25)) / 25
     assert r.metrics["mean_distinct_labels"] == pytest.approx(history["distinct_labels"].mean())
@@ -112,24 +123,39 @@ def test_feature_sample_covers_every_class_and_is_the_same_for_every_run(tiny_pa
 
 def test_results_neutral_fields_never_enter_the_key(tiny_params):
     base = RunSpec({**tiny_params, "objective": "sl"})
-    assert run_key(base) == run_key(base.replace(checkpoint_every=3)) == run_key(base.replace(workers=7)) \
+    assert (
+        run_key(base)
+        == run_key(base.replace(checkpoint_every=3))
+        == run_key(base.replace(workers=7))
         == run_key(base.replace(compile=True))
+    )
     assert run_key(base) != run_key(base.replace(lr=0.01))
     # an objective's fields enter only that objective's runs
     clip = RunSpec({**tiny_params, "objective": "clip"})
-    assert run_key(clip) == run_key(clip.replace(vocab_k=5)) and run_key(base) != run_key(base.replace(vocab_k=5))
+    assert run_key(clip) == run_key(clip.replace(vocab_k=5)) and run_key(base) != run_key(
+        base.replace(vocab_k=5)
+    )
     assert run_key(base) == run_key(base.replace(text_width=16))
 
 
-@pytest.mark.parametrize("extra, fragment", [
-    ({"arch": "RN50"}, "parameter 'arch'='RN50' is for real data"),
-    ({"pretrained": "/x.pt"}, "parameter 'pretrained'='/x.pt' is for real data"),
-    ({"eval_data": "val=/x"}, "parameter 'eval_data' is for real data"),
-    ({"caption_variant": "tags"}, "parameter 'caption_variant' is for real data"),
-    ({"objective": "clip", "text_init": "/x.pt"}, r"parameter 'text_init' \(a checkpoint file\) is for open_clip"),
-    ({"objective": "clip", "text_tower": "frozen"}, "needs a 'text_init' run dependency"),
-    ({"objective": "sl", "labels": "captions", "train_data": "/nope.tsv"}, "describes the concept world|not ready"),
-])
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ({"arch": "RN50"}, "parameter 'arch'='RN50' is for real data"),
+        ({"pretrained": "/x.pt"}, "parameter 'pretrained'='/x.pt' is for real data"),
+        ({"eval_data": "val=/x"}, "parameter 'eval_data' is for real data"),
+        ({"caption_variant": "tags"}, "parameter 'caption_variant' is for real data"),
+        (
+            {"objective": "clip", "text_init": "/x.pt"},
+            r"parameter 'text_init' \(a checkpoint file\) is for open_clip",
+        ),
+        ({"objective": "clip", "text_tower": "frozen"}, "needs a 'text_init' run dependency"),
+        (
+            {"objective": "sl", "labels": "captions", "train_data": "/nope.tsv"},
+            "describes the concept world|not ready",
+        ),
+    ],
+)
 def test_parameters_a_path_would_ignore_are_refused(tiny_params, extra, fragment):
     with pytest.raises(ConfigError, match=fragment):
         run(RunSpec({**tiny_params, "objective": "sl", **extra}), progress=False)
@@ -140,7 +166,7 @@ def test_classes_without_training_pairs_stay_in_the_tables_flagged(tiny_params):
     from studylib.world_store import cached_world
 
     labels = cached_world(world_config(tiny_params)).train.labels
-    keep = np.flatnonzero(labels != 0)                      # class 0 gets no training pair
+    keep = np.flatnonzero(labels != 0)  # class 0 gets no training pair
     r = run(RunSpec({**tiny_params, "objective": "sl"}, keep=keep), progress=False)
     photo = r.per_class[r.per_class["domain"] == "photo"].set_index("class_index")
     assert len(photo) == tiny_params["n_classes"]
@@ -151,14 +177,17 @@ def test_classes_without_training_pairs_stay_in_the_tables_flagged(tiny_params):
 def test_a_run_that_depends_on_a_run(tmp_path, tiny_params):
     reg = Registry(tmp_path)
     clip = RunSpec({**tiny_params, "objective": "clip"}, label="CLIP")
-    sl = RunSpec({**tiny_params, "objective": "sl", "head": "prototype"}, label="SL, CLIP prototypes",
-                 deps={"prototypes": clip})
+    sl = RunSpec(
+        {**tiny_params, "objective": "sl", "head": "prototype"},
+        label="SL, CLIP prototypes",
+        deps={"prototypes": clip},
+    )
     other_clip = clip.replace(seed=1)
     sl_other = RunSpec(sl.params, label=sl.label, deps={"prototypes": other_clip})
-    assert run_key(sl) != run_key(sl_other)                 # the dependency's key joins the dependant's
-    assert run_key(sl) != run_key(RunSpec(sl.params))       # and differs from the oracle prototypes
+    assert run_key(sl) != run_key(sl_other)  # the dependency's key joins the dependant's
+    assert run_key(sl) != run_key(RunSpec(sl.params))  # and differs from the oracle prototypes
 
-    r = run(sl, registry=reg, progress=False)               # trains CLIP first, keeping its model
+    r = run(sl, registry=reg, progress=False)  # trains CLIP first, keeping its model
     dep = reg.load(run_key(clip, reg))
     assert dep is not None and (dep.path / "model.pt").exists()
     assert r.config["deps"] == {"prototypes": dep.key}
@@ -166,12 +195,19 @@ def test_a_run_that_depends_on_a_run(tmp_path, tiny_params):
     assert np.allclose(r.array("classifier_weights"), dep.array("classifier_weights"), atol=1e-5)
 
     # a CLIP whose text tower starts from (and stays) the first CLIP's
-    frozen = RunSpec({**tiny_params, "objective": "clip", "text_tower": "frozen", "seed": 2}, label="frozen",
-                     deps={"text_init": clip})
+    frozen = RunSpec(
+        {**tiny_params, "objective": "clip", "text_tower": "frozen", "seed": 2},
+        label="frozen",
+        deps={"text_init": clip},
+    )
     f = run(frozen, registry=reg, progress=False)
     assert np.allclose(f.array("classifier_weights"), dep.array("classifier_weights"), atol=1e-5)
     with pytest.raises(ConfigError, match="cannot use run dependencies"):
-        run(RunSpec({**tiny_params, "objective": "clip"}, deps={"prototypes": clip}), registry=reg, progress=False)
+        run(
+            RunSpec({**tiny_params, "objective": "clip"}, deps={"prototypes": clip}),
+            registry=reg,
+            progress=False,
+        )
 
 
 def test_open_world_concepts_are_trained_on_and_never_evaluated(tiny_params):
@@ -181,7 +217,9 @@ def test_open_world_concepts_are_trained_on_and_never_evaluated(tiny_params):
     params = {**tiny_params, "open_world": 5, "open_world_pairs": 120}
     w = make_world(world_config(params))
     n = tiny_params["n_classes"]
-    assert len(w.open_concepts) == 5 and not {c.index for c in w.open_concepts} & {c.index for c in w.concepts}
+    assert len(w.open_concepts) == 5 and not {c.index for c in w.open_concepts} & {
+        c.index for c in w.concepts
+    }
     assert (w.train.labels >= n).sum() == 120 and all((s.labels < n).all() for s in w.test.values())
     for objective in ("sl", "clip"):
         r = run(RunSpec({**params, "objective": objective}), progress=False)
@@ -207,11 +245,17 @@ def test_a_pretraining_world_clip_serves_a_study_world(tmp_path, tiny_params):
         assert np.allclose(a, b)
     reg = Registry(tmp_path)
     clip = RunSpec({**pre_params, "objective": "clip"}, label="pretraining-world CLIP")
-    sl = run(RunSpec({**tiny_params, "objective": "sl", "head": "prototype"}, deps={"prototypes": clip}),
-             registry=reg, progress=False)
+    sl = run(
+        RunSpec({**tiny_params, "objective": "sl", "head": "prototype"}, deps={"prototypes": clip}),
+        registry=reg,
+        progress=False,
+    )
     assert sl.array("classifier_weights").shape == (tiny_params["n_classes"], tiny_params["embed_dim"])
-    frozen = run(RunSpec({**tiny_params, "objective": "clip", "text_tower": "frozen"}, deps={"text_init": clip}),
-                 registry=reg, progress=False)
+    frozen = run(
+        RunSpec({**tiny_params, "objective": "clip", "text_tower": "frozen"}, deps={"text_init": clip}),
+        registry=reg,
+        progress=False,
+    )
     assert 0 <= frozen.metrics["top1"] <= 1 and frozen.config["deps"]["text_init"] == run_key(clip, reg)
 
 
@@ -219,7 +263,7 @@ def test_an_objective_must_implement_the_protocol(tiny_params):
     from studylib.config import train_config
     from studylib.objectives.base import DataInfo
 
-    class Half(Objective):                  # no loss, features or classifier
+    class Half(Objective):  # no loss, features or classifier
         name = "half_test"
         Config = SmoothConfig
 

@@ -16,8 +16,14 @@ def per_class():
     rng = np.random.default_rng(0)
     counts = rng.integers(2, 500, 60)
     names = [f"class {i}" for i in range(58)] + ["great white shark", "tiger shark"]
-    return pd.DataFrame({"class_name": names, "train_count": counts, "accuracy": rng.random(60),
-                         "predictions": rng.integers(0, 30, 60)})
+    return pd.DataFrame(
+        {
+            "class_name": names,
+            "train_count": counts,
+            "accuracy": rng.random(60),
+            "predictions": rng.integers(0, 30, 60),
+        }
+    )
 
 
 def test_frequency_scatter_highlights_matching_classes(per_class):
@@ -33,11 +39,19 @@ def test_frequency_scatter_highlights_matching_classes(per_class):
 
 
 def test_panels_forest_profile_interactive(per_class):
-    fig = plots.frequency_panels({"A": per_class, "B": per_class}, "predictions",
-                                 correlations={"A": {"r": 0.5, "lo": 0.4, "hi": 0.6}})
+    fig = plots.frequency_panels(
+        {"A": per_class, "B": per_class}, "predictions", correlations={"A": {"r": 0.5, "lo": 0.4, "hi": 0.6}}
+    )
     assert len(fig.axes) == 2 and "Spearman 0.50 [0.40, 0.60]" in fig.axes[0].get_title()
-    table = pd.DataFrame({"model": ["A", "A", "B", "B"], "measure": ["acc", "pred"] * 2,
-                          "r": [0.1, 0.2, 0.3, 0.4], "lo": [0, 0.1, 0.2, 0.3], "hi": [0.2, 0.3, 0.4, 0.5]})
+    table = pd.DataFrame(
+        {
+            "model": ["A", "A", "B", "B"],
+            "measure": ["acc", "pred"] * 2,
+            "r": [0.1, 0.2, 0.3, 0.4],
+            "lo": [0, 0.1, 0.2, 0.3],
+            "hi": [0.2, 0.3, 0.4, 0.5],
+        }
+    )
     assert plots.correlation_forest(table).axes[0].get_yticklabels()[0].get_text() == "A"
     plots.frequency_profile(per_class["train_count"], per_class["class_name"])
     fig = interactive.frequency_figure({"A": per_class}, ["A"], "accuracy")
@@ -47,9 +61,14 @@ def test_panels_forest_profile_interactive(per_class):
 
 def test_explorer_redraws_from_its_controls(per_class, monkeypatch):
     monkeypatch.delenv("STUDYLIB_BATCH", raising=False)
-    ex = frequency_explorer({"A": per_class, "B": per_class.assign(accuracy=1 - per_class["accuracy"])}, preset="smoke")
-    first = ex.render()                                   # starts with the first model beside the last, #predictions
-    assert [t.name for t in first.data][:2] == ["A", "mean in 8 log bins"] and "preset smoke" in first.layout.title.text
+    ex = frequency_explorer(
+        {"A": per_class, "B": per_class.assign(accuracy=1 - per_class["accuracy"])}, preset="smoke"
+    )
+    first = ex.render()  # starts with the first model beside the last, #predictions
+    assert [t.name for t in first.data][:2] == [
+        "A",
+        "mean in 8 log bins",
+    ] and "preset smoke" in first.layout.title.text
     assert "A vs B" in first.layout.title.text and first.layout.yaxis.type == "log"
     ex.compare.value = "(none)"
     ex.metric.value = "accuracy"
@@ -57,16 +76,18 @@ def test_explorer_redraws_from_its_controls(per_class, monkeypatch):
     assert ex.info.value == "2 matching classes"
     hits = [t for t in ex.figure.data if t.name == "classes matching 'shark'"][0]
     assert list(hits.text) == ["great white shark", "tiger shark"]
-    assert set(hits.textposition) == {"top center", "bottom center"}        # neighbouring labels alternate
-    ex.compare.value = "B"                                                   # side by side, one colour per model
+    assert set(hits.textposition) == {"top center", "bottom center"}  # neighbouring labels alternate
+    ex.compare.value = "B"  # side by side, one colour per model
     colours = {t.name: t.marker.color for t in ex.figure.data if t.name in ("A", "B")}
     assert colours["A"] != colours["B"] and ex.figure.layout.xaxis2 is not None
     ex.metric.value = "predictions"
     fig = ex.figure
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
     points = [t for t in fig.data if t.name == "A"][0]
-    assert min(points.y) >= 1 and min(points.customdata) == per_class["predictions"].min()   # zero-prediction classes stay
-    assert "<b>%{text}</b>" in points.hovertemplate                               # hover names the class
+    assert (
+        min(points.y) >= 1 and min(points.customdata) == per_class["predictions"].min()
+    )  # zero-prediction classes stay
+    assert "<b>%{text}</b>" in points.hovertemplate  # hover names the class
     levels = [t for t in fig.data if t.name and t.name.startswith("unbiased")]
     assert levels and levels[0].text[0] == f"unbiased: {per_class['predictions'].mean():.3g} per class"
     ex.bins.value = 0
@@ -97,8 +118,18 @@ def test_in_a_batch_execution_explorers_build_no_widget(per_class, monkeypatch, 
         frequency_explorer({})
     ids = np.linspace(0.1, 0.6, 6)
     base = pd.DataFrame({"photo": ids, "sketch": ids * 0.5}, index=[f"SL {i}" for i in range(6)])
-    er = pd.DataFrame({"model": ["CLIP"], "shift": ["sketch"], "group": ["web"], "id": [0.3], "ood": [0.1],
-                       "er": [0.0], "lo": [-0.1], "hi": [0.1]})
+    er = pd.DataFrame(
+        {
+            "model": ["CLIP"],
+            "shift": ["sketch"],
+            "group": ["web"],
+            "id": [0.3],
+            "ood": [0.1],
+            "er": [0.0],
+            "lo": [-0.1],
+            "hi": [0.1],
+        }
+    )
     rob = robustness_explorer({"sketch": fit_linear_trend(ids, ids * 0.5, n_boot=50)}, base, er)
     assert not made and "photo → sketch" in rob.render().layout.title.text
 
@@ -106,11 +137,22 @@ def test_in_a_batch_execution_explorers_build_no_widget(per_class, monkeypatch, 
 def test_robustness_explorer_filters_shift_and_group(monkeypatch):
     monkeypatch.delenv("STUDYLIB_BATCH", raising=False)
     ids = np.linspace(0.1, 0.6, 8)
-    base = pd.DataFrame({"photo": ids, "sketch": ids * 0.5, "pose": ids * 0.4}, index=[f"SL {i}" for i in range(8)])
+    base = pd.DataFrame(
+        {"photo": ids, "sketch": ids * 0.5, "pose": ids * 0.4}, index=[f"SL {i}" for i in range(8)]
+    )
     trends = {s: fit_linear_trend(base["photo"], base[s], n_boot=50) for s in ("sketch", "pose")}
-    er = pd.DataFrame({"model": ["CLIP web", "CLIP curated"] * 2, "shift": ["sketch"] * 2 + ["pose"] * 2,
-                       "group": ["web", "curated"] * 2, "id": [0.3, 0.4] * 2, "ood": [0.2, 0.1] * 2,
-                       "er": [0.1, -0.1] * 2, "lo": [0.0, -0.2] * 2, "hi": [0.2, 0.0] * 2})
+    er = pd.DataFrame(
+        {
+            "model": ["CLIP web", "CLIP curated"] * 2,
+            "shift": ["sketch"] * 2 + ["pose"] * 2,
+            "group": ["web", "curated"] * 2,
+            "id": [0.3, 0.4] * 2,
+            "ood": [0.2, 0.1] * 2,
+            "er": [0.1, -0.1] * 2,
+            "lo": [0.0, -0.2] * 2,
+            "hi": [0.2, 0.0] * 2,
+        }
+    )
     ex = robustness_explorer(trends, base, er, informative=["sketch"], preset="smoke")
     fig = ex.render()
     names = [t.name for t in fig.data]
@@ -128,33 +170,52 @@ def test_robustness_explorer_filters_shift_and_group(monkeypatch):
 
 def test_save_figure_writes_png_html_and_index(per_class, _isolated_outputs):
     out = _isolated_outputs / "figures"
-    p = save_figure(plots.frequency_scatter(per_class), "scatter", notebook="02_x", preset="smoke", caption="c")
-    h = save_figure(interactive.frequency_figure({"A": per_class}, ["A"]), "inter", notebook="02_x", preset="smoke")
+    p = save_figure(
+        plots.frequency_scatter(per_class), "scatter", notebook="02_x", preset="smoke", caption="c"
+    )
+    h = save_figure(
+        interactive.frequency_figure({"A": per_class}, ["A"]), "inter", notebook="02_x", preset="smoke"
+    )
     html = h.read_text()
     assert p.read_bytes()[:4] == b"\x89PNG" and "plotly.min.js" not in html
-    assert "Plotly.newPlot" in html and len(html) > 1_000_000         # plotly.js inline: one self-contained file
-    s = save_figure(plots.frequency_scatter(per_class), "params", notebook="02_x", preset="quick", caption="what",
-                    parameters={"zipf_alpha": 1.5, "seed": 0})
+    assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js inline: one self-contained file
+    s = save_figure(
+        plots.frequency_scatter(per_class),
+        "params",
+        notebook="02_x",
+        preset="quick",
+        caption="what",
+        parameters={"zipf_alpha": 1.5, "seed": 0},
+    )
     index = json.loads((out / "index.json").read_text())
     assert index["02_x__scatter.png"]["preset"] == "smoke"
-    assert index["02_x__params.png"]["parameters"] == {"seed": 0, "zipf_alpha": 1.5}     # the full parameter set
+    assert index["02_x__params.png"]["parameters"] == {"seed": 0, "zipf_alpha": 1.5}  # the full parameter set
     assert s.is_file()
-    assert "| [02_x__scatter.png](02_x__scatter.png) | `02_x` | `smoke` | c |" in (out / "README.md").read_text()
+    assert (
+        "| [02_x__scatter.png](02_x__scatter.png) | `02_x` | `smoke` | c |" in (out / "README.md").read_text()
+    )
     with pytest.raises(ValueError, match="plain file stem"):
         save_figure(plots.frequency_scatter(per_class), "a/b", notebook="n", preset="p")
     plt.close("all")
 
 
 def test_sweep_draws_one_line_per_group_and_panel():
-    pts = pd.DataFrame({"group": ["CLIP"] * 3 + ["SL"] * 3, "fraction": [0.25, 0.5, 1.0] * 2,
-                        "top1": [0.1, 0.2, 0.3, 0.2, 0.3, 0.4], "r": [0.5, 0.4, 0.3, 0.8, 0.8, 0.8],
-                        "lo": [0.4, 0.3, 0.2, 0.7, 0.7, 0.7], "hi": [0.6, 0.5, 0.4, 0.9, 0.9, 0.9]})
+    pts = pd.DataFrame(
+        {
+            "group": ["CLIP"] * 3 + ["SL"] * 3,
+            "fraction": [0.25, 0.5, 1.0] * 2,
+            "top1": [0.1, 0.2, 0.3, 0.2, 0.3, 0.4],
+            "r": [0.5, 0.4, 0.3, 0.8, 0.8, 0.8],
+            "lo": [0.4, 0.3, 0.2, 0.7, 0.7, 0.7],
+            "hi": [0.6, 0.5, 0.4, 0.9, 0.9, 0.9],
+        }
+    )
     fig = plots.sweep(pts, "fraction", "share of the training pairs", logx=True, title="scale")
     left, right = fig.axes
-    assert [len(ax.containers) for ax in (left, right)] == [2, 2]          # one error-bar line per group
-    assert list(right.containers[0].lines[0].get_ydata()) == [0.1, 0.2, 0.3]   # top-1 of the first group, by x
+    assert [len(ax.containers) for ax in (left, right)] == [2, 2]  # one error-bar line per group
+    assert list(right.containers[0].lines[0].get_ydata()) == [0.1, 0.2, 0.3]  # top-1 of the first group, by x
     assert left.containers[0].has_yerr and not right.containers[0].has_yerr
-    assert left.get_xscale() == "log" and left.get_legend() is None and len(fig.legends) == 1   # one, below
+    assert left.get_xscale() == "log" and left.get_legend() is None and len(fig.legends) == 1  # one, below
     levels = pts.assign(level=[0, 1, 2] * 2)
     fig2 = plots.sweep(levels, "level", "caption level", panels=("r",), xticklabels=["a", "b", "c"])
     assert [t.get_text() for t in fig2.axes[0].get_xticklabels()] == ["a", "b", "c"]
@@ -175,21 +236,36 @@ def test_export_html_is_self_contained(tmp_path, per_class):
     fig = json.loads(interactive.frequency_figure({"A": per_class}, ["A"], "accuracy").to_json())
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 32).decode()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Chapter"),
-                nbformat.v4.new_code_cell("fig", outputs=[
-                    nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
-                    nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig}),
-                    nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig}),
-                    nbformat.v4.new_output("display_data", data={
-                        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2,
-                                                                     "version_minor": 0},
-                        "text/plain": "VBox(...)"})])]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Chapter"),
+        nbformat.v4.new_code_cell(
+            "fig",
+            outputs=[
+                nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig}),
+                nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig}),
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={
+                        "application/vnd.jupyter.widget-view+json": {
+                            "model_id": "x",
+                            "version_major": 2,
+                            "version_minor": 0,
+                        },
+                        "text/plain": "VBox(...)",
+                    },
+                ),
+            ],
+        ),
+    ]
     src = tmp_path / "ch.ipynb"
     nbformat.write(nb, src)
     html = export_html(src, tmp_path / "html" / "ch.html").read_text()
     assert f"data:image/png;base64,{png}" in html
     lib = len(get_plotlyjs())
-    assert html.count("Plotly.newPlot") == 2 and lib < len(html) < 1.5 * lib    # two figures, plotly.js inline once
+    assert (
+        html.count("Plotly.newPlot") == 2 and lib < len(html) < 1.5 * lib
+    )  # two figures, plotly.js inline once
     assert "open the chapter in JupyterLab" in html and "VBox(...)" not in html
     assert not re.findall(r"<script[^>]*src=[\"']https?://", html) and "unpkg.com" not in html
     with pytest.raises(ValueError, match="not a readable notebook"):
@@ -206,7 +282,7 @@ def _overlap(fig):
     bad = []
     for ax in fig.axes:
         boxes = [(t.get_text(), t.get_window_extent(r)) for t in ax.texts if t.get_visible() and t.get_text()]
-        bad += [(a, b) for i, (a, x) in enumerate(boxes) for b, y in boxes[i + 1:] if x.overlaps(y)]
+        bad += [(a, b) for i, (a, x) in enumerate(boxes) for b, y in boxes[i + 1 :] if x.overlaps(y)]
     return bad
 
 
@@ -214,7 +290,7 @@ def test_figures_have_one_legend_below_labelled_lines_and_titles(per_class, _iso
     """Issue 14's figure polish: one legend per figure outside the panels, reference lines stating their value,
     labels that do not collide, an overall title with the preset, uninformative panels greyed, budget arrows."""
     crowded = per_class.copy()
-    crowded.loc[58:, "train_count"] = 100                         # two highlighted classes on the same spot
+    crowded.loc[58:, "train_count"] = 100  # two highlighted classes on the same spot
     crowded.loc[58:, "predictions"] = [7, 8]
     fig = plots.frequency_panels({"A": crowded, "B": crowded}, "predictions", highlight="shark")
     assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
@@ -223,12 +299,14 @@ def test_figures_have_one_legend_below_labelled_lines_and_titles(per_class, _iso
     assert f"unbiased: {crowded['predictions'].mean():.3g} per class" in _texts(fig)
     assert _texts(fig).count("tiger shark") == 2 and not _overlap(fig)
     assert all(t.get_text() != "$\\mathdefault{-10^{0}}$" for t in fig.axes[0].get_yticklabels())
-    assert fig.axes[0].get_ylim()[0] > -1                         # no negative #predictions on the axis
+    assert fig.axes[0].get_ylim()[0] > -1  # no negative #predictions on the axis
     assert save_figure(fig, "f", notebook="02_x", preset="smoke", caption="per-class predictions").is_file()
     assert fig._suptitle.get_text() == "Per-class predictions · preset smoke"
     save_figure(fig, "f", notebook="02_x", preset="smoke", caption="per-class predictions")
-    assert fig._suptitle.get_text().count("preset") == 1           # saved twice, titled once
-    swept = plots.sweep(pd.DataFrame({"group": ["a"], "x": [1], "r": [0.5], "top1": [0.2]}), "x", "x", title="Sweep")
+    assert fig._suptitle.get_text().count("preset") == 1  # saved twice, titled once
+    swept = plots.sweep(
+        pd.DataFrame({"group": ["a"], "x": [1], "r": [0.5], "top1": [0.2]}), "x", "x", title="Sweep"
+    )
     save_figure(swept, "s", notebook="02_x", preset="quick")
     assert swept._suptitle.get_text() == "Sweep · preset quick"
     plt.close("all")
@@ -238,16 +316,29 @@ def test_robustness_panels_grey_uninformative_shifts_and_point_budgets_up():
     ids = np.linspace(0.1, 0.6, 6)
     base = pd.DataFrame({"label": [f"SL {i}" for i in range(6)], "id": ids, "ood": ids * 0.5})
     trends = {s: fit_linear_trend(base["id"], base["ood"], n_boot=50) for s in ("sketch", "pose")}
-    others = pd.DataFrame({"label": ["flickr n=1", "flickr n=2"], "id": [0.3, 0.2], "ood": [0.1, 0.12],
-                           "group": ["flickr"] * 2, "er": [0.01, 0.03], "budget": [3000, 6000]})
-    fig = plots.robustness_panels(trends, {"sketch": base, "pose": base}, {"sketch": others, "pose": others},
-                                  connect="group", informative=["sketch"])
+    others = pd.DataFrame(
+        {
+            "label": ["flickr n=1", "flickr n=2"],
+            "id": [0.3, 0.2],
+            "ood": [0.1, 0.12],
+            "group": ["flickr"] * 2,
+            "er": [0.01, 0.03],
+            "budget": [3000, 6000],
+        }
+    )
+    fig = plots.robustness_panels(
+        trends,
+        {"sketch": base, "pose": base},
+        {"sketch": others, "pose": others},
+        connect="group",
+        informative=["sketch"],
+    )
     sketch, pose = fig.axes
     assert "not informative" in pose.get_title() and "not informative" not in sketch.get_title()
     assert pose.get_facecolor() != sketch.get_facecolor()
     assert "flickr: ER +0.020" in [t.get_text() for t in sketch.texts]
     arrows = [c for c in sketch.texts if getattr(c, "arrow_patch", None) is not None]
-    assert len(arrows) == 1                                       # from the 3000-pair run to the 6000-pair run
+    assert len(arrows) == 1  # from the 3000-pair run to the 6000-pair run
     start, end = arrows[0].xyann, arrows[0].xy
     assert np.isclose(start[0], plots_logit(0.3)) and np.isclose(end[0], plots_logit(0.2))
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -267,9 +358,15 @@ def test_a_sessions_figures_record_the_chapters_parameter_values(per_class, _iso
     from studylib.config import PRESETS
     from studylib.session import Session
 
-    s = Session("02_x", "smoke", overrides=dict(zipf_alpha=1.5, epochs=0), extras=dict(highlight=("shark", str)))
-    assert s.parameters == {"preset": "smoke", "zipf_alpha": 1.5, "epochs": PRESETS["smoke"]["epochs"],
-                            "highlight": "shark"}
+    s = Session(
+        "02_x", "smoke", overrides=dict(zipf_alpha=1.5, epochs=0), extras=dict(highlight=("shark", str))
+    )
+    assert s.parameters == {
+        "preset": "smoke",
+        "zipf_alpha": 1.5,
+        "epochs": PRESETS["smoke"]["epochs"],
+        "highlight": "shark",
+    }
     s.save(plots.frequency_scatter(per_class), "f", "c")
     index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
     assert index["02_x__f.png"]["parameters"] == s.parameters

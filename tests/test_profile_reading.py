@@ -1,5 +1,6 @@
 """A world profile is read by name unless every line names its own position's class (issue 28): a reversed
 file, unknown names, and duplicates by case, spacing or synonym used to train on wrong counts with exit 0."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from studylib.concepts import load_concepts
 from studylib.world import counts_from_file
 
 CONCEPTS = load_concepts()
-DISPLAY = [s.name for s in imagenet_specs(negatives=False)]      # freq count's output names, unique
+DISPLAY = [s.name for s in imagenet_specs(negatives=False)]  # freq count's output names, unique
 
 
 def _write(path, names, counts):
@@ -43,7 +44,11 @@ def test_freq_counts_own_output_is_accepted_back(tmp_path):
     assert "missile (projectile)" in DISPLAY and "sunglasses (dark glasses)" in DISPLAY
     shuffled = np.random.default_rng(0).permutation(1000)
     again = _write(tmp_path / "shuffled.tsv", [DISPLAY[i] for i in shuffled], shuffled)
-    assert counts_from_file(path, CONCEPTS).tolist() == counts_from_file(again, CONCEPTS).tolist() == list(range(1000))
+    assert (
+        counts_from_file(path, CONCEPTS).tolist()
+        == counts_from_file(again, CONCEPTS).tolist()
+        == list(range(1000))
+    )
 
 
 def test_a_name_shared_by_two_classes_is_refused_by_name(tmp_path):

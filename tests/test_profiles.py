@@ -1,4 +1,5 @@
 """Tests of studylib.captions.profiles: the count-file reader, correlations, figure, CLI."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,10 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from studylib.captions.profiles import (
+    align_profiles,
+    compare_profiles,
+    correlations,
+    gini,
+    imbalance_stats,
+    plot_ranked_frequencies,
+    plot_ranked_panels,
+    read_profile,
+    zipf_alpha,
+)
 from studylib.cli import freq as freq_cli
-from studylib.captions.profiles import (align_profiles, compare_profiles, correlations, gini,
-                                        imbalance_stats, plot_ranked_frequencies, plot_ranked_panels, read_profile,
-                                        zipf_alpha)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "frequencies"
 
@@ -46,8 +55,19 @@ def test_hand_computed_correlations(files):
     assert table.loc["A", "spearman"] == 1.0
     assert table.loc["A", "total"] == 10 and table.loc["A", "classes"] == 4
     assert table.loc["A", "max_over_median"] == pytest.approx(4 / 2.5)
-    assert list(table.reset_index().columns) == ["name", "classes", "matched", "aligned_by", "total", "spearman",
-                                                 "kendall", "max_over_median", "gini", "zipf_alpha", "unmatched"]
+    assert list(table.reset_index().columns) == [
+        "name",
+        "classes",
+        "matched",
+        "aligned_by",
+        "total",
+        "spearman",
+        "kendall",
+        "max_over_median",
+        "gini",
+        "zipf_alpha",
+        "unmatched",
+    ]
 
 
 def test_mismatched_class_sets(tmp_path, files):
@@ -65,8 +85,8 @@ def test_imbalance_statistics():
     assert gini([5, 5, 5, 5]) == pytest.approx(0.0)
     assert gini([0, 0, 0, 1]) == pytest.approx(0.75)
     ranks = np.arange(1, 201)
-    assert zipf_alpha(1e6 * ranks ** -1.5) == pytest.approx(1.5)
-    assert zipf_alpha(np.r_[1e6 * ranks ** -0.7, 0, 0]) == pytest.approx(0.7)  # zeros ignored
+    assert zipf_alpha(1e6 * ranks**-1.5) == pytest.approx(1.5)
+    assert zipf_alpha(np.r_[1e6 * ranks**-0.7, 0, 0]) == pytest.approx(0.7)  # zeros ignored
     st = imbalance_stats([0, 0, 3])
     assert st["max_over_median"] == float("inf") and st["classes"] == 3
     assert np.isnan(correlations([1, 1, 1], [1, 2, 3])["spearman"])
@@ -90,8 +110,10 @@ BAD_COUNT_FILES = {
     "nan": ("cat\tnan\n", r"nan.tsv:1: count 'nan' is not finite"),
     "infinite": ("cat\t1\ndog\tinf\n", r"infinite.tsv:2: count 'inf' is not finite"),
     "fraction": ("cat\t2.5\n", r"fraction.tsv:1: count '2.5' is not a whole number"),
-    "duplicate": ("cat\t1\ndog\t2\ncat\t3\n",
-                  r"duplicate.tsv:3: class 'cat' appears twice \(first at .*duplicate.tsv:1\)"),
+    "duplicate": (
+        "cat\t1\ndog\t2\ncat\t3\n",
+        r"duplicate.tsv:3: class 'cat' appears twice \(first at .*duplicate.tsv:1\)",
+    ),
     "nameless": ("cat\t1\n\t4\n", r"nameless.tsv:2: empty class name"),
     "latin1": ("cat\t1\ncaf\xe9\t2\n", r"latin1.tsv:2: not UTF-8 text"),
 }
@@ -111,7 +133,7 @@ def test_reader_unknown_class_names(tmp_path):
     with pytest.raises(ValueError, match=r"p.tsv:3: unknown class 'emu' \(not among the 2 given"):
         read_profile(path, classes=["cat", "dog"])
     assert read_profile(path, classes=["cat", "dog", "emu", "owl"]).tolist() == [1, 2, 3]
-    assert read_profile(path).tolist() == [1, 2, 3]          # no class list: any name
+    assert read_profile(path).tolist() == [1, 2, 3]  # no class list: any name
 
 
 def test_reader_byte_order_mark_and_whole_floats(tmp_path):
@@ -180,27 +202,35 @@ def test_figure(files, tmp_path):
     fig1 = plot_ranked_frequencies(profs, reference="B", smooth=1)
     y = fig1.axes[0].lines[1].get_ydata()
     assert np.all(np.diff(y) <= 0)
-    assert freq_cli.main(["compare", "--reference", str(files[0]), str(files[1]),
-                          "--figure", str(tmp_path / "f.png")]) == 0
+    assert (
+        freq_cli.main(
+            ["compare", "--reference", str(files[0]), str(files[1]), "--figure", str(tmp_path / "f.png")]
+        )
+        == 0
+    )
     assert (tmp_path / "f.png").stat().st_size > 1000
     a, b, c = profs
     panels = plot_ranked_panels({"one": {"B": b, "C": c}, "two": {"C": c}}, reference=a, smooth=1)
-    assert [len(ax.lines) for ax in panels.axes] == [3, 2]              # the reference is drawn in every panel
+    assert [len(ax.lines) for ax in panels.axes] == [3, 2]  # the reference is drawn in every panel
     assert [ax.get_title() for ax in panels.axes] == ["one", "two"]
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared frequency files are absent")
 def test_real_profiles():
     ref = read_profile(SHARED / "class_frequency_laion400m_imagenet_ori.txt")
-    others = [read_profile(SHARED / f"class_frequency_{n}_imagenet_ori.txt")
-              for n in ("laion2b", "cc12m", "yfcc15m", "incaps")]
+    others = [
+        read_profile(SHARED / f"class_frequency_{n}_imagenet_ori.txt")
+        for n in ("laion2b", "cc12m", "yfcc15m", "incaps")
+    ]
     t = compare_profiles(ref, others).set_index("name")
     assert (t["classes"] == 1000).all()
     assert t.loc["class_frequency_laion2b_imagenet_ori", "spearman"] > 0.95
     assert t.loc["class_frequency_cc12m_imagenet_ori", "spearman"] > 0.8
     # web corpora are far more imbalanced than ImageNet-Captions
-    assert t.loc["class_frequency_laion400m_imagenet_ori", "gini"] > \
-        2 * t.loc["class_frequency_incaps_imagenet_ori", "gini"]
+    assert (
+        t.loc["class_frequency_laion400m_imagenet_ori", "gini"]
+        > 2 * t.loc["class_frequency_incaps_imagenet_ori", "gini"]
+    )
     assert 1 < t.loc["class_frequency_laion400m_imagenet_ori", "zipf_alpha"] < 3
 
 
@@ -209,8 +239,7 @@ def test_add_parser_mounts_on_a_cli(files, capsys):
 
     parser = argparse.ArgumentParser(prog="studylib")
     freq_cli.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["freq", "compare", "--reference", str(files[0]), str(files[2]),
-                              "--csv"])
+    args = parser.parse_args(["freq", "compare", "--reference", str(files[0]), str(files[2]), "--csv"])
     assert args.func(args) == 0
     assert capsys.readouterr().out.splitlines()[2].startswith("C,4,4,order,10,-1,-1,")
 
@@ -219,8 +248,10 @@ def test_headed_tsv_columns_and_automatic_alignment(tmp_path, files, capsys):
     """FILE:column reads a headed TSV; auto alignment pairs by line order when the class lists agree line by
     line (spellings may differ), else by normalised name, reporting the matched count and the unmatched."""
     t = tmp_path / "theirs.tsv"
-    t.write_text("class_index\tname\tmatched\trelevant\n0\tCat\t10\t5\n1\tdog\t20\t\n2\tRed Fox\t30\t7\n"
-                 "3\towl\t40\t9\n4\tcat\t1\t1\n")
+    t.write_text(
+        "class_index\tname\tmatched\trelevant\n0\tCat\t10\t5\n1\tdog\t20\t\n2\tRed Fox\t30\t7\n"
+        "3\towl\t40\t9\n4\tcat\t1\t1\n"
+    )
     s = read_profile(f"{t}:matched")
     assert s.name == "theirs:matched" and s.tolist() == [10, 20, 30, 40, 1]
     assert list(s.index) == ["Cat", "dog", "Red Fox", "owl", "cat"]
@@ -228,7 +259,7 @@ def test_headed_tsv_columns_and_automatic_alignment(tmp_path, files, capsys):
         read_profile(f"{t}:relevant")
     with pytest.raises(ValueError, match="no column 'nope'; columns: class_index, name, matched, relevant"):
         read_profile(f"{t}:nope")
-    a = read_profile(files[0])                                    # cat dog fox owl
+    a = read_profile(files[0])  # cat dog fox owl
     row = compare_profiles(a, [s], align="auto").iloc[1]
     assert row["aligned_by"] == "name" and row["matched"] == 3 and row["unmatched"] == "fox"
     same_order = write(tmp_path / "S.tsv", [("CAT", 4), ("Dog", 3), ("vulpes", 2), ("owl", 1)])
@@ -241,11 +272,33 @@ def test_headed_tsv_columns_and_automatic_alignment(tmp_path, files, capsys):
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared frequency files are absent")
 def test_the_paper_counts_against_parashar_et_al(capsys):
     nt = SHARED.parent / "neglected_tails"
-    assert freq_cli.main(["compare", "--reference", str(SHARED / "class_frequency_laion400m_imagenet_ori.txt"),
-                          f"{nt / 'imagenet_1k__laion400m.tsv'}:relevant", "--csv"]) == 0
+    assert (
+        freq_cli.main(
+            [
+                "compare",
+                "--reference",
+                str(SHARED / "class_frequency_laion400m_imagenet_ori.txt"),
+                f"{nt / 'imagenet_1k__laion400m.tsv'}:relevant",
+                "--csv",
+            ]
+        )
+        == 0
+    )
     out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
-    assert out.loc[1, "matched"] == 1000 and out.loc[1, "aligned_by"] == "order" and out.loc[1, "spearman"] > 0.7
-    assert freq_cli.main(["compare", "--reference", str(SHARED / "class_frequency_laion400m_pets.txt"),
-                          f"{nt / 'oxford_pets__laion400m.tsv'}:relevant", "--csv"]) == 0
+    assert (
+        out.loc[1, "matched"] == 1000 and out.loc[1, "aligned_by"] == "order" and out.loc[1, "spearman"] > 0.7
+    )
+    assert (
+        freq_cli.main(
+            [
+                "compare",
+                "--reference",
+                str(SHARED / "class_frequency_laion400m_pets.txt"),
+                f"{nt / 'oxford_pets__laion400m.tsv'}:relevant",
+                "--csv",
+            ]
+        )
+        == 0
+    )
     out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert out.loc[1, "aligned_by"] == "name" and 0 < out.loc[1, "matched"] < 37

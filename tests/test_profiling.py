@@ -1,4 +1,5 @@
 """Phases of wall time: self-time of nested phases, the file the runner reads, the split of a chapter's time."""
+
 import json
 import time
 
@@ -27,15 +28,18 @@ def test_nested_phases_count_their_own_time_once(monkeypatch, tmp_path):
 
 
 def test_split_time_and_the_minutes_table():
-    profile = {"first_session": 1010.0, "phases": {"world": 5.0, "embeddings": 0.0, "train": 60.0,
-                                                   "evaluate": 10.0, "figures": 3.0}}
+    profile = {
+        "first_session": 1010.0,
+        "phases": {"world": 5.0, "embeddings": 0.0, "train": 60.0, "evaluate": 10.0, "figures": 3.0},
+    }
     split = split_time(100.0, 1000.0, profile)
     assert split["start-up"] == 10.0 and split["analysis and other"] == 12.0
     assert sum(split.values()) == pytest.approx(100.0)
-    table = summary.minutes_table({"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00",
-                                            "phases": split}})
+    table = summary.minutes_table(
+        {"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00", "phases": split}}
+    )
     assert "| 01_a" in table and "Outside training: 40% of the 1.7 chapter-minutes" in table
-    assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0      # a kernel that never reported
+    assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0  # a kernel that never reported
 
 
 def test_a_cached_run_and_training_steps_reach_the_profile_file(monkeypatch, tmp_path, tiny_params):
@@ -48,8 +52,9 @@ def test_a_cached_run_and_training_steps_reach_the_profile_file(monkeypatch, tmp
     monkeypatch.setenv("STUDYLIB_PROFILE", str(tmp_path / "p.json"))
     seen = []
     real = profiling._write
-    monkeypatch.setattr(profiling, "_write", lambda: (seen.append(dict(profiling._state.get("current") or {})),
-                                                      real()))
+    monkeypatch.setattr(
+        profiling, "_write", lambda: (seen.append(dict(profiling._state.get("current") or {})), real())
+    )
     spec = RunSpec({**tiny_params, "objective": "sl"}, label="SL", chapter="t", preset="smoke")
     run(spec, progress=False)
     steps = [c for c in seen if c.get("phase") == "train" and "step" in c]

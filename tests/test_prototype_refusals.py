@@ -1,4 +1,5 @@
 """`prototypes count` refuses matrices it cannot count (issue 28): non-finite, empty, or an empty file."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,9 +16,14 @@ def _ckpt(path, w):
     return path
 
 
-@pytest.mark.parametrize("matrix, words", [(np.full((16, 8), np.nan), "non-finite"),
-                                           (np.zeros((0, 8)), "no prototypes"),
-                                           (np.zeros((16, 0)), "no prototypes")])
+@pytest.mark.parametrize(
+    "matrix, words",
+    [
+        (np.full((16, 8), np.nan), "non-finite"),
+        (np.zeros((0, 8)), "no prototypes"),
+        (np.zeros((16, 0)), "no prototypes"),
+    ],
+)
 def test_a_matrix_it_cannot_count_is_refused(tmp_path, capsys, matrix, words):
     assert main(["prototypes", "count", str(_ckpt(tmp_path / "c.pth", matrix))]) == 2
     captured = capsys.readouterr()

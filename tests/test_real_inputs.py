@@ -1,4 +1,5 @@
 """Real-data inputs that used to be misread or cached wrongly (issue 28), each seen failing before the fix."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ def listed(tmp_path):
 
 
 def _params(d, **extra):
-    return resolve("paper", train_data=str(d / "train.tsv"), data_root=str(d), eval_data=f"val={d / 'val'}",
-                   workers=0, **extra)
+    return resolve(
+        "paper",
+        train_data=str(d / "train.tsv"),
+        data_root=str(d),
+        eval_data=f"val={d / 'val'}",
+        workers=0,
+        **extra,
+    )
 
 
 def test_a_label_beyond_the_classes_is_named_with_its_file_and_line_when_the_list_is_read(listed):
@@ -44,7 +51,7 @@ def test_a_label_beyond_the_classes_is_named_with_its_file_and_line_when_the_lis
 def test_replacing_or_deleting_a_listed_image_changes_the_run_key(listed):
     before = run_key(RunSpec(_params(listed)))
     assert run_key(RunSpec(_params(listed))) == before
-    _jpeg(listed / "images" / "2.jpg", 1234)                      # same name, other pixels
+    _jpeg(listed / "images" / "2.jpg", 1234)  # same name, other pixels
     os.utime(listed / "images" / "2.jpg", ns=(1, 1))
     replaced = run_key(RunSpec(_params(listed)))
     assert replaced != before
@@ -52,9 +59,14 @@ def test_replacing_or_deleting_a_listed_image_changes_the_run_key(listed):
     assert run_key(RunSpec(_params(listed))) not in (before, replaced)
 
 
-@pytest.mark.parametrize("content, words", [(b"", "is empty"), (b"filepath\tlabel\tcaption\nimages/0.jpg\t0\tcaf\xe9\n",
-                                                                 "not valid UTF-8"),
-                                            (b"filepath\tlabel\tcaption\n", "no usable row")])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "is empty"),
+        (b"filepath\tlabel\tcaption\nimages/0.jpg\t0\tcaf\xe9\n", "not valid UTF-8"),
+        (b"filepath\tlabel\tcaption\n", "no usable row"),
+    ],
+)
 def test_check_data_reads_a_sample_of_the_list(listed, content, words):
     (listed / "train.tsv").write_bytes(content)
     problems = check_data(_params(listed))
@@ -63,7 +75,7 @@ def test_check_data_reads_a_sample_of_the_list(listed, content, words):
 
 def test_check_data_sees_a_data_root_where_no_listed_image_is(listed):
     (listed / "images" / "0.jpg").unlink()
-    assert check_data(_params(listed)) == []                      # one lost image is skipped while training
+    assert check_data(_params(listed)) == []  # one lost image is skipped while training
     for i in range(1, 6):
         (listed / "images" / f"{i}.jpg").unlink()
     assert any("none of the first 6 listed images exists" in p for p in check_data(_params(listed)))

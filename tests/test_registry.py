@@ -4,15 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studylib import io as sio
+from studylib import fileio as sio
 from studylib.cli.results import table as results_table
 from studylib.registry import Registry
 
 
 def _save(reg, key, value=1.0):
-    return reg.save(key, {"a": 1}, {"chapter": "c", "label": "l", "preset": "smoke"},
-                    {"top1": value, "spearman_acc": 0.1, "spearman_pred": 0.2},
-                    tables={"per_class": pd.DataFrame({"x": [1, 2]})}, arrays={"conf": np.eye(2)})
+    return reg.save(
+        key,
+        {"a": 1},
+        {"chapter": "c", "label": "l", "preset": "smoke"},
+        {"top1": value, "spearman_acc": 0.1, "spearman_pred": 0.2},
+        tables={"per_class": pd.DataFrame({"x": [1, 2]})},
+        arrays={"conf": np.eye(2)},
+    )
 
 
 def test_key_is_canonical_and_content_addressed():
@@ -53,10 +58,10 @@ def test_crash_mid_write_leaves_no_partial_result(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _save(reg, key)
     monkeypatch.setattr(sio.os, "replace", real)
-    assert reg.load(key) is None                          # no metrics.json: the run does not exist
-    assert not list(reg.path(key).glob("*.tmp"))          # no temp file left behind
+    assert reg.load(key) is None  # no metrics.json: the run does not exist
+    assert not list(reg.path(key).glob("*.tmp"))  # no temp file left behind
     assert results_table(reg).empty
-    _save(reg, key, 0.5)                                  # redoing it works
+    _save(reg, key, 0.5)  # redoing it works
     assert reg.load(key).metrics["top1"] == 0.5
 
 

@@ -1,5 +1,6 @@
 """Reliability and security (issue 13): keys that follow code and data, no code from data, no silent loss,
 safe under concurrency, exact resume. Each test names the failure it guards against."""
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from studylib import io as sio
+from studylib import fileio as sio
 from studylib.config import ConfigError
 from studylib.pipeline import run, run_config
 from studylib.registry import Registry
@@ -34,6 +35,7 @@ def _sl(params, **extra):
 
 # ---------------------------------------------------------------- 1. keys that change when results can change
 
+
 def test_the_run_key_follows_the_code(tiny_params, monkeypatch):
     from studylib import fingerprint, registry
 
@@ -47,8 +49,8 @@ def test_the_run_key_follows_the_code(tiny_params, monkeypatch):
 
 
 def test_the_run_key_follows_a_profile_files_content(tiny_params, tmp_path):
-    from studylib.world import make_world
     from studylib.config import world_config
+    from studylib.world import make_world
 
     names = [c.name for c in make_world(world_config(tiny_params)).concepts]
     prof = tmp_path / "profile.tsv"
@@ -68,10 +70,12 @@ def test_real_data_inputs_enter_the_key_by_content_and_shards_by_manifest(tmp_pa
     Image.new("RGB", (8, 8)).save(tmp_path / "val" / "n01440764" / "a.png")
     tsv = tmp_path / "train.tsv"
     tsv.write_text("filepath\tlabel\tcaption\na.png\t0\ta fish\n")
-    params = resolve("paper", train_data=str(tsv), data_root=str(tmp_path), eval_data=f"val={tmp_path / 'val'}")
+    params = resolve(
+        "paper", train_data=str(tsv), data_root=str(tmp_path), eval_data=f"val={tmp_path / 'val'}"
+    )
     key = RealData(params).key()
     assert key["inputs"]["train_data"].startswith("content:") and "eval:val" in key["inputs"]
-    tsv.write_text("filepath\tlabel\tcaption\na.png\t0\ta tench\n")            # same size, new content
+    tsv.write_text("filepath\tlabel\tcaption\na.png\t0\ta tench\n")  # same size, new content
     os.utime(tsv, ns=(2, 2))
     assert RealData(params).key()["inputs"]["train_data"] != key["inputs"]["train_data"]
     Image.new("RGB", (8, 8), (9, 9, 9)).save(tmp_path / "val" / "n01440764" / "b.png")
@@ -80,10 +84,14 @@ def test_real_data_inputs_enter_the_key_by_content_and_shards_by_manifest(tmp_pa
     shard = tmp_path / "s-000.tar"
     with tarfile.open(shard, "w") as tar:
         tar.addfile(tarfile.TarInfo("k.txt"), io.BytesIO(b""))
-    sp = resolve("paper", train_data=str(tmp_path / "s-{000..000}.tar"), steps_per_epoch=1,
-                 eval_data=f"val={tmp_path / 'val'}")
+    sp = resolve(
+        "paper",
+        train_data=str(tmp_path / "s-{000..000}.tar"),
+        steps_per_epoch=1,
+        eval_data=f"val={tmp_path / 'val'}",
+    )
     a, b = RealData({**sp, "workers": 2}).key(), RealData({**sp, "workers": 4}).key()
-    assert a["workers"] == 2 and a != b                    # workers decide which worker reads which shard
+    assert a["workers"] == 2 and a != b  # workers decide which worker reads which shard
 
 
 def test_results_say_which_runs_this_code_made_and_gc_removes_the_others(tiny_params, tmp_path, capsys):
@@ -101,10 +109,13 @@ def test_results_say_which_runs_this_code_made_and_gc_removes_the_others(tiny_pa
     assert [p.name for p in reg.stale()] == [old.name]
     assert main(["gc", "--yes", "--root", str(tmp_path)]) == 0
     assert not old.exists() and reg.load(current.key) is not None
-    assert main(["gc", "--yes", "--root", str(tmp_path)]) == 0 and "nothing to remove" in capsys.readouterr().out
+    assert (
+        main(["gc", "--yes", "--root", str(tmp_path)]) == 0 and "nothing to remove" in capsys.readouterr().out
+    )
 
 
 # ---------------------------------------------------------------- 2. nothing executes code from data
+
 
 class _Evil:
     def __reduce__(self):
@@ -140,7 +151,7 @@ def test_a_checkpoint_of_another_run_is_refused(tiny_params, tmp_path):
         run(a, registry=reg, progress=False, on_step=stop)
     ka, kb = (reg.key(run_config(s, registry=reg)) for s in (a, b))
     reg.path(kb).mkdir(parents=True)
-    os.replace(reg.path(ka) / "checkpoint.pt", reg.path(kb) / "checkpoint.pt")   # same shapes, other run
+    os.replace(reg.path(ka) / "checkpoint.pt", reg.path(kb) / "checkpoint.pt")  # same shapes, other run
     with pytest.raises(CheckpointMismatch, match=f"written for run {ka}, not {kb}"):
         run(b, registry=reg, progress=False)
 
@@ -165,6 +176,7 @@ def test_pyarrow_pin_excludes_the_release_that_runs_code_from_parquet():
 
 # ---------------------------------------------------------------- 3. bad input gets a clear error, never silence
 
+
 def _tar(path, members, end=True):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -185,9 +197,10 @@ def _png(colour=(200, 10, 10)):
 
 
 def test_a_tar_cut_at_a_header_boundary_is_reported(tmp_path):
+    from collections import Counter
+
     from studylib.captions.readers import iter_shard
     from studylib.data.adapters import ShardDataset, ShardError
-    from collections import Counter
 
     members = [("k0.png", _png()), ("k0.txt", b"a red thing"), ("k1.png", _png()), ("k1.txt", b"more")]
     whole = _tar(tmp_path / "whole.tar", members)
@@ -207,10 +220,16 @@ def test_a_tar_cut_at_a_header_boundary_is_reported(tmp_path):
 def test_invalid_utf8_captions_in_shards_are_skipped_and_named(tmp_path):
     from studylib.data.adapters import ShardDataset, Skipped
 
-    shard = _tar(tmp_path / "s.tar", [("k0.png", _png()), ("k0.txt", b"caf\xe9 au lait"),
-                                      ("k1.png", _png()), ("k1.txt", "café".encode())])
+    shard = _tar(
+        tmp_path / "s.tar",
+        [("k0.png", _png()), ("k0.txt", b"caf\xe9 au lait"), ("k1.png", _png()), ("k1.txt", "café".encode())],
+    )
     items = list(ShardDataset(str(shard))._samples(str(shard)))
-    assert isinstance(items[0], Skipped) and items[0].name == "s.tar:k0.txt" and "not valid UTF-8" in items[0].reason
+    assert (
+        isinstance(items[0], Skipped)
+        and items[0].name == "s.tar:k0.txt"
+        and "not valid UTF-8" in items[0].reason
+    )
     assert items[1][2] == "café"
 
 
@@ -234,8 +253,20 @@ def test_freq_count_refuses_a_misspelled_input(tmp_path, capsys):
     concepts.write_text("tench\ngoldfish\n")
     real = tmp_path / "caps.txt"
     real.write_text("a tench in a pond\n")
-    code = main(["freq", "count", "--input", str(real), str(tmp_path / "capz.txt"), "--concepts", str(concepts),
-                 "--out", str(tmp_path / "out.tsv"), "--no-progress"])
+    code = main(
+        [
+            "freq",
+            "count",
+            "--input",
+            str(real),
+            str(tmp_path / "capz.txt"),
+            "--concepts",
+            str(concepts),
+            "--out",
+            str(tmp_path / "out.tsv"),
+            "--no-progress",
+        ]
+    )
     assert code == 2 and "capz.txt' does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out.tsv").exists()
 
@@ -246,15 +277,19 @@ def test_world_profile_files_are_checked_like_every_count_file(tiny_params, tmp_
 
     concepts = make_world(world_config(tiny_params)).concepts
     good = "".join(f"{c.name}\t{i + 1}\n" for i, c in enumerate(concepts))
-    cases = {"negative": good.replace("\t1\n", "\t-1\n", 1), "nan": good.replace("\t1\n", "\tnan\n", 1),
-             "duplicate": good + f"{concepts[0].name}\t5\n", "unknown": good + "no such concept at all\t5\n"}
+    cases = {
+        "negative": good.replace("\t1\n", "\t-1\n", 1),
+        "nan": good.replace("\t1\n", "\tnan\n", 1),
+        "duplicate": good + f"{concepts[0].name}\t5\n",
+        "unknown": good + "no such concept at all\t5\n",
+    }
     for what, text in cases.items():
         f = tmp_path / f"{what}.tsv"
         f.write_text(text)
         with pytest.raises(ValueError, match=str(f.name)):
             counts_from_file(f, concepts)
     bom = tmp_path / "bom.tsv"
-    bom.write_bytes(b"\xef\xbb\xbf" + good.encode())            # a byte-order mark is not part of a name
+    bom.write_bytes(b"\xef\xbb\xbf" + good.encode())  # a byte-order mark is not part of a name
     assert counts_from_file(bom, concepts).tolist() == list(range(1, len(concepts) + 1))
 
 
@@ -266,14 +301,21 @@ def test_evaluation_warns_when_classes_have_no_image(tiny_params, tmp_path, monk
 
     original = world_data.WorldData.eval_sets
 
-    def thinned(self):                        # an evaluation folder holding only three of the classes
+    def thinned(self):  # an evaluation folder holding only three of the classes
         out = []
         for es in original(self):
             split = self.world.test[es.name]
             keep = np.asarray(split.labels) < 3
-            out.append(world_data.EvalSet(es.name, es.n_classes, np.asarray(split.labels)[keep],
-                                          functools.partial(uint8_batches, split.images[torch.from_numpy(keep)],
-                                                            np.asarray(split.labels)[keep])))
+            out.append(
+                world_data.EvalSet(
+                    es.name,
+                    es.n_classes,
+                    np.asarray(split.labels)[keep],
+                    functools.partial(
+                        uint8_batches, split.images[torch.from_numpy(keep)], np.asarray(split.labels)[keep]
+                    ),
+                )
+            )
         return out
 
     monkeypatch.setattr(world_data.WorldData, "eval_sets", thinned)
@@ -284,6 +326,7 @@ def test_evaluation_warns_when_classes_have_no_image(tiny_params, tmp_path, monk
 
 
 # ---------------------------------------------------------------- 4. concurrency
+
 
 def _plain(params: dict) -> dict:
     """Only the parameters a fresh process knows (other tests register objectives with fields of their own);
@@ -309,16 +352,27 @@ def _train_in_child(root, params, marker):
 
 def test_two_processes_asking_for_one_run_train_it_once(tiny_params, tmp_path):
     marker = tmp_path / "trained-by.txt"
-    code = ("import json, sys; sys.path.insert(0, %r); from tests.test_reliability import _train_in_child; "
-            "_train_in_child(%r, json.loads(sys.argv[1]), %r)") % (str(REPO), str(tmp_path / "runs"), str(marker))
+    code = (
+        "import json, sys; sys.path.insert(0, {!r}); from tests.test_reliability import _train_in_child; "
+        "_train_in_child({!r}, json.loads(sys.argv[1]), {!r})"
+    ).format(str(REPO), str(tmp_path / "runs"), str(marker))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", code, json.dumps(tiny_params)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env, cwd=REPO) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(tiny_params)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     results = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
     assert results[0] == results[1]
-    assert len(marker.read_text().split()) == 1                      # one of them trained, the other loaded
+    assert len(marker.read_text().split()) == 1  # one of them trained, the other loaded
     assert len([p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]) == 1
 
 
@@ -387,7 +441,7 @@ def test_written_files_follow_the_umask(tmp_path):
     path = tmp_path / "r.json"
     sio.atomic_write_json(path, {"a": 1})
     assert (path.stat().st_mode & 0o777) == sio.FILE_MODE
-    assert sio.FILE_MODE & 0o044                                  # readable by the group and others (umask 022)
+    assert sio.FILE_MODE & 0o044  # readable by the group and others (umask 022)
 
 
 def test_a_disk_full_write_keeps_the_previous_result(tmp_path, monkeypatch):
@@ -417,17 +471,21 @@ def test_a_disk_full_write_keeps_the_previous_result(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- 5. exact resume everywhere
 
+
 def test_a_killed_run_resumes_to_identical_metrics(tiny_params, tmp_path):
     params = {**tiny_params, "epochs": 4, "checkpoint_every": 3}
     whole = run(_sl(params), registry=Registry(tmp_path / "a"), progress=False)
     root = tmp_path / "b"
-    code = ("import json, sys, time; from studylib.pipeline import run; from studylib.registry import Registry; "
-            "from studylib.spec import RunSpec, resolve; p = json.loads(sys.argv[1]); "
-            "p = {k: v for k, v in p.items() if k in resolve('smoke')}; "
-            "run(RunSpec({**p, 'objective': 'sl'}, label='SL'), registry=Registry(%r), progress=False, "
-            "on_step=lambda s: time.sleep(0.05))") % str(root)
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(params)], cwd=REPO,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    code = (
+        "import json, sys, time; from studylib.pipeline import run; from studylib.registry import Registry; "
+        "from studylib.spec import RunSpec, resolve; p = json.loads(sys.argv[1]); "
+        "p = {k: v for k, v in p.items() if k in resolve('smoke')}; "
+        f"run(RunSpec({{**p, 'objective': 'sl'}}, label='SL'), registry=Registry({str(root)!r}), progress=False, "
+        "on_step=lambda s: time.sleep(0.05))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(params)], cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not list(root.glob("*/checkpoint.pt")):
         time.sleep(0.05)
@@ -435,7 +493,7 @@ def test_a_killed_run_resumes_to_identical_metrics(tiny_params, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     reg = Registry(root)
-    assert reg.load(whole.key) is None                            # killed before it finished
+    assert reg.load(whole.key) is None  # killed before it finished
     resumed = run(_sl(params), registry=reg, progress=False)
     for k, v in whole.metrics.items():
         if k != "train_seconds":
@@ -448,8 +506,11 @@ def test_real_data_augmentations_do_not_depend_on_order_or_workers(tmp_path):
 
     for i in range(6):
         Image.new("RGB", (40, 40), (40 * i, 90, 200 - 30 * i)).save(tmp_path / f"{i}.png")
-    ds = ImageTextDataset([(f"{i}.png", i % 2, f"c{i}") for i in range(6)], root=tmp_path,
-                          transform=make_transform(16, train=True))
+    ds = ImageTextDataset(
+        [(f"{i}.png", i % 2, f"c{i}") for i in range(6)],
+        root=tmp_path,
+        transform=make_transform(16, train=True),
+    )
 
     def pixels(**kw):
         loader = make_loader(ds, 2, shuffle=True, seed=3, epoch=1, drop_last=False, **kw)
@@ -460,12 +521,12 @@ def test_real_data_augmentations_do_not_depend_on_order_or_workers(tmp_path):
         return out
 
     a = pixels()
-    torch.manual_seed(12345)                                       # the global generator plays no part
+    torch.manual_seed(12345)  # the global generator plays no part
     b = pixels(workers=2)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     skipped = make_loader(ds, 2, shuffle=True, seed=3, epoch=1, skip_batches=1)
     rest = {c: img for bt in skipped for c, img in zip(bt["captions"], bt["images"])}
-    assert len(rest) == 4 and all(torch.equal(rest[k], a[k]) for k in rest)   # resumed by index: same pixels
+    assert len(rest) == 4 and all(torch.equal(rest[k], a[k]) for k in rest)  # resumed by index: same pixels
 
 
 def test_restarted_streams_never_reuse_another_epochs_order():
@@ -478,8 +539,8 @@ def test_restarted_streams_never_reuse_another_epochs_order():
 def test_verify_data_keys_folders_by_content(tmp_path):
     """--verify-data: an eval folder enters the key by the content of its files, so a touched but unchanged
     file keeps the key and a changed file with the same size and mtime does not."""
+    from studylib.cli.main import _real_params as real_params  # noqa: PLC2701 (the CLI's own parameter path)
     from studylib.cli.main import build_parser
-    from studylib.cli.main import _real_params as real_params   # noqa: PLC2701 (the CLI's own parameter path)
     from studylib.data.real_data import RealData
     from studylib.spec import resolve
 
@@ -489,18 +550,19 @@ def test_verify_data_keys_folders_by_content(tmp_path):
     Image.new("RGB", (8, 8), (1, 2, 3)).save(img)
     tsv = tmp_path / "train.tsv"
     tsv.write_text("filepath\tlabel\tcaption\nval/n01440764/a.png\t0\ta fish\n")
-    args = build_parser().parse_args(["train", "--verify-data", "-p", f"train_data={tsv}",
-                                      "-p", f"eval_data=val={tmp_path / 'val'}"])
+    args = build_parser().parse_args(
+        ["train", "--verify-data", "-p", f"train_data={tsv}", "-p", f"eval_data=val={tmp_path / 'val'}"]
+    )
     params = real_params(args)
     assert params["verify_data"] is True
     key = RealData(params)
     first = key.key()["inputs"]["eval:val"]
     assert first.startswith("content:")
-    os.utime(img, ns=(5, 5))                                        # touched, same bytes: same key
+    os.utime(img, ns=(5, 5))  # touched, same bytes: same key
     assert RealData(params).key()["inputs"]["eval:val"] == first
     st = img.stat()
     data = bytearray(img.read_bytes())
-    data[-20] ^= 0xFF                                                # same size, restored mtime, other bytes
+    data[-20] ^= 0xFF  # same size, restored mtime, other bytes
     img.write_bytes(bytes(data))
     os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert RealData(params).key()["inputs"]["eval:val"] != first

@@ -1,4 +1,6 @@
 """Tests of studylib.robustness: effective robustness after Taori et al. (2020)."""
+
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,7 @@ def test_fit_matches_scipy_linregress():
     assert trend.intercept == pytest.approx(ref.intercept, abs=1e-6)
     assert trend.n_models == 40
     assert isinstance(trend, LinearTrend)
-    with pytest.raises(Exception):  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):  # frozen
         trend.slope = 1.0
 
 
@@ -163,10 +165,12 @@ def test_interval_covers_point_estimate_and_matches_er():
 def test_interval_widens_with_fewer_test_samples():
     id_acc, ood_acc = noisy_models(100, seed=10, noise=0.05)
     trend = fit_linear_trend(id_acc, ood_acc, n_boot=200)
-    big = effective_robustness_interval(trend, _correct(20000, 0.7, 1), _correct(20000, 0.6, 2),
-                                        n_boot=800, seed=0)
-    small = effective_robustness_interval(trend, _correct(200, 0.7, 1), _correct(200, 0.6, 2),
-                                          n_boot=800, seed=0)
+    big = effective_robustness_interval(
+        trend, _correct(20000, 0.7, 1), _correct(20000, 0.6, 2), n_boot=800, seed=0
+    )
+    small = effective_robustness_interval(
+        trend, _correct(200, 0.7, 1), _correct(200, 0.6, 2), n_boot=800, seed=0
+    )
     assert big["er"] == pytest.approx(small["er"], abs=1e-12)  # same accuracies
     assert (small["hi"] - small["lo"]) > 3 * (big["hi"] - big["lo"])
 
@@ -252,8 +256,7 @@ def test_bootstrap_with_three_models_handles_degenerate_resamples():
 
 
 # ------------------------------------------------------------------ class subsets
-LOGITS = np.array([[0.0, 5.0, 1.0, 3.0, -2.0],
-                   [4.0, 0.5, 2.0, -1.0, 6.0]])
+LOGITS = np.array([[0.0, 5.0, 1.0, 3.0, -2.0], [4.0, 0.5, 2.0, -1.0, 6.0]])
 
 
 def test_restrict_logits_numpy():
@@ -300,7 +303,8 @@ def test_restrict_and_merge_logits_torch():
 # ------------------------------------------------------------------ testbed loader
 def test_load_testbed_on_tiny_files(tmp_path):
     (tmp_path / "robustness_top1s.csv").write_text(
-        "model,val,imagenet-r\nm1,76.0,36.5\nm2,50.0,\nm3,80.0,70.0\n")
+        "model,val,imagenet-r\nm1,76.0,36.5\nm2,50.0,\nm3,80.0,70.0\n"
+    )
     (tmp_path / "model_types.csv").write_text("model,type\nm1,STANDARD\nm3,MORE_DATA\nm9,STANDARD\n")
     df = load_testbed(tmp_path)
     assert list(df.index) == ["m1", "m2", "m3"]
@@ -369,21 +373,27 @@ def test_testbed_clip_zero_shot_is_effectively_robust_on_imagenet_r(testbed):
     _, hi = trend.band(clip[id_col].to_numpy())
     assert np.all(clip[ood_col].to_numpy() > hi)
     more = testbed[testbed.model_type == "MORE_DATA"][[id_col, ood_col]].dropna()
-    more_er = pd.Series(effective_robustness(trend, more[id_col].to_numpy(), more[ood_col].to_numpy()),
-                        index=more.index)
+    more_er = pd.Series(
+        effective_robustness(trend, more[id_col].to_numpy(), more[ood_col].to_numpy()), index=more.index
+    )
     assert np.all(clip_er > more_er.median() + 0.2)
     assert set(more_er.nlargest(len(present)).index) == set(present)
     # the same models gain much less on ImageNetV2 than on ImageNet-R
     std_v2 = testbed[testbed.model_type == "STANDARD"][["val", V2]].dropna()
     trend_v2 = fit_linear_trend(std_v2["val"], std_v2[V2], n_boot=0)
-    clip_er_v2 = effective_robustness(trend_v2, testbed.loc[present, "val"].to_numpy(),
-                                      testbed.loc[present, V2].to_numpy())
+    clip_er_v2 = effective_robustness(
+        trend_v2, testbed.loc[present, "val"].to_numpy(), testbed.loc[present, V2].to_numpy()
+    )
     assert np.all(clip_er_v2 < clip_er - 0.2)
     # a per-model interval, with correctness vectors of the real test-set sizes
     # (10,000 val images on the 200 classes, 30,000 ImageNet-R images) rebuilt
     # from the reported accuracies, excludes 0 by a wide margin
     m = present[0]
     res = effective_robustness_interval(
-        trend, _correct(10000, clip.loc[m, id_col], 1), _correct(30000, clip.loc[m, ood_col], 2),
-        n_boot=500, seed=0)
+        trend,
+        _correct(10000, clip.loc[m, id_col], 1),
+        _correct(30000, clip.loc[m, ood_col], 2),
+        n_boot=500,
+        seed=0,
+    )
     assert res["lo"] > 0.2 and res["lo"] < res["er"] < res["hi"]

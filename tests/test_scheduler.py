@@ -1,4 +1,5 @@
 """The dependency-graph scheduler (studylib.scheduler) behind run_chapters."""
+
 import graphlib
 import threading
 import time
@@ -20,12 +21,21 @@ def test_results_come_back_and_dependencies_finish_first():
         return job.upper()
 
     ended = []
-    out = run_graph(["a", "b", "c", "d"], {"d": ["a"], "c": ["not a job"]}, 2, work,
-                    on_done=lambda job, result: ended.append((job, result)))
+    out = run_graph(
+        ["a", "b", "c", "d"],
+        {"d": ["a"], "c": ["not a job"]},
+        2,
+        work,
+        on_done=lambda job, result: ended.append((job, result)),
+    )
     assert out == {"a": "A", "b": "B", "c": "C", "d": "D"} and sorted(ended) == sorted(out.items())
     assert log.index(("start", "d")) > log.index(("end", "a"))
-    assert log.index(("start", "b")) < log.index(("end", "a"))             # two at a time
-    assert list(run_graph(["x", "y", "z"], {"x": ["z"]}, 1, str.upper)) == ["y", "z", "x"]   # order among ready
+    assert log.index(("start", "b")) < log.index(("end", "a"))  # two at a time
+    assert list(run_graph(["x", "y", "z"], {"x": ["z"]}, 1, str.upper)) == [
+        "y",
+        "z",
+        "x",
+    ]  # order among ready
 
 
 def test_the_first_failure_stops_new_starts_and_is_raised():

@@ -59,15 +59,17 @@ def test_training_on_a_subset_is_keyed_and_counted(tmp_path, tiny_params):
     assert half.key != full.key and half.config["subset"]["n"] == len(keep)
     w = make_world(world_config(params))
     photo = half.per_class[half.per_class["domain"] == "photo"]
-    assert photo["train_count"].tolist() == np.bincount(w.train.labels[keep], minlength=len(w.concepts)).tolist()
+    assert (
+        photo["train_count"].tolist() == np.bincount(w.train.labels[keep], minlength=len(w.concepts)).tolist()
+    )
     with pytest.raises(ValueError, match="keep: indices must lie in"):
-        run(RunSpec(params, label="bad", keep=[10 ** 6]), registry=reg, progress=False)
+        run(RunSpec(params, label="bad", keep=[10**6]), registry=reg, progress=False)
 
 
 def test_nearest_similarity_by_hand():
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     ref = torch.nn.functional.normalize(torch.tensor([[1.0, 1.0], [1.0, 0.0]]), dim=-1)
-    assert nearest_similarity(q, ref).tolist() == pytest.approx([1.0, 2 ** -0.5])
+    assert nearest_similarity(q, ref).tolist() == pytest.approx([1.0, 2**-0.5])
     with pytest.raises(ValueError, match="reference set is empty"):
         nearest_similarity(q, ref[:0])
 
@@ -81,7 +83,7 @@ def test_pruning_removes_near_copies_first_and_reaches_the_target():
     target = float(np.median(nearest_similarity(test, far)))
     keep, info = prune_to_similarity(train, test, target)
     assert info["achieved"] <= target + 1e-9
-    assert not np.isin(np.arange(200, 230), keep).any()       # every near copy is gone
+    assert not np.isin(np.arange(200, 230), keep).any()  # every near copy is gone
     assert len(keep) > 100
 
 
@@ -95,7 +97,7 @@ def test_pruning_to_a_distribution_matches_it_not_just_its_median():
     target = nearest_similarity(test, small)
     keep, info = prune_to_distribution(big, test, target)
     assert info["ks_distance"] < info["ks_distance_before"] / 2
-    assert np.isin(np.arange(600, 760), keep).mean() < 0.2       # the near copies go first
+    assert np.isin(np.arange(600, 760), keep).mean() < 0.2  # the near copies go first
     assert 0.3 < info["kept_fraction"] < 1
 
 
@@ -107,9 +109,11 @@ def test_pruning_to_a_distribution_equals_scoring_every_cut_on_its_own():
     g = torch.Generator().manual_seed(2)
     norm = torch.nn.functional.normalize
     test = norm(torch.randn(70, 6, generator=g), dim=-1)
-    big = norm(torch.cat([torch.randn(500, 6, generator=g), test + 0.1 * torch.randn(70, 6, generator=g)]), dim=-1)
+    big = norm(
+        torch.cat([torch.randn(500, 6, generator=g), test + 0.1 * torch.randn(70, 6, generator=g)]), dim=-1
+    )
     target = nearest_similarity(test, norm(torch.randn(250, 6, generator=g), dim=-1))
-    keep, info = prune_to_distribution(big, test, target, candidates=25, chunk=37)   # blocks straddle cuts
+    keep, info = prune_to_distribution(big, test, target, candidates=25, chunk=37)  # blocks straddle cuts
     score = nearest_similarity(big, test)
     scored = []
     for cut in np.unique(np.quantile(score, np.linspace(0.02, 1.0, 25))):
@@ -122,6 +126,7 @@ def test_pruning_to_a_distribution_equals_scoring_every_cut_on_its_own():
     assert np.array_equal(keep, kept) and info["ks_distance"] == ks
     assert info["achieved"] == float(np.median(achieved))
 
+
 class FakeRun:
     def __init__(self, correct_id, correct_ood, n=200):
         def conf(c):
@@ -129,6 +134,7 @@ class FakeRun:
             m[0, 0] = c
             m[0, 1] = n - c
             return m
+
         self.arrays = {"confusion_photo": conf(correct_id), "confusion_v2": conf(correct_ood)}
         self.metrics = {"top1_photo": correct_id / n, "top1_v2": correct_ood / n}
 
@@ -139,8 +145,10 @@ class FakeRun:
 def test_er_table_on_constructed_runs():
     base = pd.DataFrame({"photo": [0.3, 0.5, 0.7, 0.8], "v2": [0.2, 0.4, 0.6, 0.7]})
     trends = fit_trends(base, ["v2"], n_boot=200)
-    runs = {"on line": FakeRun(100, int(round(200 * float(trends["v2"].predict(0.5))))),
-            "above": FakeRun(100, 150)}
+    runs = {
+        "on line": FakeRun(100, int(round(200 * float(trends["v2"].predict(0.5))))),
+        "above": FakeRun(100, 150),
+    }
     er = er_table(trends, runs, n_boot=300)
     on = er[er["model"] == "on line"].iloc[0]
     assert abs(on["er"]) < 0.01 and on["lo"] < 0 < on["hi"]
@@ -164,7 +172,10 @@ def test_pruning_study_is_cached(tmp_path, monkeypatch):
             self.visual = ImageEncoder(4, 8)
 
     g = torch.Generator().manual_seed(0)
-    imgs = lambda n: torch.randint(0, 256, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+
+    def imgs(n):
+        return torch.randint(0, 256, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+
     small, big, test = imgs(40), imgs(80), imgs(20)
     first = pruning_study("k", Ref, lambda: small, lambda: big, lambda: test)
     assert 0 < len(first["keep"]) <= 80 and len(first["rand_keep"]) == len(first["keep"])
@@ -183,31 +194,57 @@ def test_er_over_seeds_summarises_each_shift():
     def er(values):
         return pd.DataFrame({"model": "CLIP", "shift": ["v2", "sketch"], "er": values, "lo": 0, "hi": 0})
 
-    out = er_over_seeds({0: er([0.01, 0.03]), 1: er([0.03, 0.01]), 2: er([0.02, 0.02])}, "CLIP", ["v2", "sketch"])
-    assert out["v2"]["mean"] == pytest.approx(0.02) and out["v2"]["n"] == 3 and out["v2"]["lo"] < 0.02 < out["v2"]["hi"]
+    out = er_over_seeds(
+        {0: er([0.01, 0.03]), 1: er([0.03, 0.01]), 2: er([0.02, 0.02])}, "CLIP", ["v2", "sketch"]
+    )
+    assert (
+        out["v2"]["mean"] == pytest.approx(0.02)
+        and out["v2"]["n"] == 3
+        and out["v2"]["lo"] < 0.02 < out["v2"]["hi"]
+    )
     single = er_over_seeds({0: er([0.01, 0.03])}, "CLIP", ["v2"])
     assert single["v2"]["mean"] == pytest.approx(0.01) and np.isnan(single["v2"]["lo"])
 
 
 def test_explorer_table_keeps_each_model_once_and_needs_a_group():
     from studylib.chapters import ch01
-    a = pd.DataFrame({"model": ["CLIP (web)"], "shift": ["sketch"], "id": [0.3], "ood": [0.1], "er": [0.0],
-                      "lo": [-0.1], "hi": [0.1]})
+
+    a = pd.DataFrame(
+        {
+            "model": ["CLIP (web)"],
+            "shift": ["sketch"],
+            "id": [0.3],
+            "ood": [0.1],
+            "er": [0.0],
+            "lo": [-0.1],
+            "hi": [0.1],
+        }
+    )
     b = pd.concat([a, a.assign(model="SL, true labels (web)")])
     t = ch01.explorer_table([a, b], {"CLIP (web)": "section 1", "SL, true labels (web)": "section 3"})
-    assert list(t["model"]) == ["CLIP (web)", "SL, true labels (web)"] and list(t["group"]) == ["section 1", "section 3"]
+    assert list(t["model"]) == ["CLIP (web)", "SL, true labels (web)"] and list(t["group"]) == [
+        "section 1",
+        "section 3",
+    ]
     with pytest.raises(ValueError, match="no explorer group"):
         ch01.explorer_table([b], {"CLIP (web)": "section 1"})
 
 
 def test_explorer_groups_keep_a_model_in_the_first_section_that_shows_it():
     from studylib.chapters import ch01
-    groups = ch01.explorer_groups(clip_runs={"CLIP (web)": 1, "CLIP (curated)": 1},
-                                  source_runs={"CLIP flickr n=6000": 1, "CLIP mixture ×2": 1},
-                                  source_group={"CLIP flickr n=6000": "flickr", "CLIP mixture ×2": "mixture"},
-                                  lang_runs={"CLIP (web)": 1, "SL, caption labels": 1},
-                                  sim_runs={"CLIP mixture ×2": 1, "CLIP mixture ×2, pruned": 1})
-    assert groups == {"CLIP (web)": "section 1: CLIP web vs curated", "CLIP (curated)": "section 1: CLIP web vs curated",
-                      "CLIP flickr n=6000": "source: flickr", "CLIP mixture ×2": "source: mixture",
-                      "SL, caption labels": "section 3: language vs labels",
-                      "CLIP mixture ×2, pruned": "section 4: similarity"}
+
+    groups = ch01.explorer_groups(
+        clip_runs={"CLIP (web)": 1, "CLIP (curated)": 1},
+        source_runs={"CLIP flickr n=6000": 1, "CLIP mixture ×2": 1},
+        source_group={"CLIP flickr n=6000": "flickr", "CLIP mixture ×2": "mixture"},
+        lang_runs={"CLIP (web)": 1, "SL, caption labels": 1},
+        sim_runs={"CLIP mixture ×2": 1, "CLIP mixture ×2, pruned": 1},
+    )
+    assert groups == {
+        "CLIP (web)": "section 1: CLIP web vs curated",
+        "CLIP (curated)": "section 1: CLIP web vs curated",
+        "CLIP flickr n=6000": "source: flickr",
+        "CLIP mixture ×2": "source: mixture",
+        "SL, caption labels": "section 3: language vs labels",
+        "CLIP mixture ×2, pruned": "section 4: similarity",
+    }

@@ -1,4 +1,5 @@
 """The README's results table is computed from the registry, verdicts included."""
+
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,17 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_an_empty_registry_says_not_run(tmp_path):
     t = summary.table(Registry(tmp_path), "smoke")
     assert set(t["verdict"]) == {"not run"}
-    assert set(t["chapter"]) == {"01_robustness_origins", "02_imbalance", "02b_language_and_vocabulary",
-                                 "02c_data_distribution", "02d_scale_and_text_heads", "02e_open_world",
-                                 "03a_extreme_tail", "03b_dino", "04_discussions"}
+    assert set(t["chapter"]) == {
+        "01_robustness_origins",
+        "02_imbalance",
+        "02b_language_and_vocabulary",
+        "02c_data_distribution",
+        "02d_scale_and_text_heads",
+        "02e_open_world",
+        "03a_extreme_tail",
+        "03b_dino",
+        "04_discussions",
+    }
 
 
 def test_chapter_2_verdicts_come_from_its_runs(capsys):
@@ -34,16 +43,16 @@ def test_chapter_2_verdicts_come_from_its_runs(capsys):
 
 def test_the_readme_table_uses_only_the_five_words_names_each_quantity_and_has_no_nan():
     block = README.read_text().split(summary.START)[1].split(summary.END)[0]
-    lines = [line for line in block.splitlines() if line.startswith("| ")][1:]        # rows, header left out
+    lines = [line for line in block.splitlines() if line.startswith("| ")][1:]  # rows, header left out
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if not line.startswith("|:")]
     claim_rows = [r for r in rows if len(r) == len(claims.COLUMNS) and r[0][:2].isdigit()]
     assert claim_rows, "the README has no generated claims table"
-    for chapter, claim, quantity, result, verdict in claim_rows:
+    for _chapter, claim, quantity, result, verdict in claim_rows:
         assert verdict in claims.VERDICTS, (claim, verdict)
         assert quantity, claim
         assert "nan" not in result.lower().replace("nanosecond", ""), (claim, result)
         parts = [w for w in claims.VERDICTS if f"→ {w}" in result]
-        if parts and verdict != "mixed":                  # a verdict never contradicts one of its own parts
+        if parts and verdict != "mixed":  # a verdict never contradicts one of its own parts
             assert set(parts) == {verdict}, (claim, verdict, parts)
 
 
@@ -78,7 +87,9 @@ def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
     b.write_text('# %% tags=["parameters"]\npreset: str = "quick"\ntau: float = 1.0\n')
     out = execute.chapter_parameters([a, b], {"preset": "smoke", "tau": 2})
     assert out[a] == {"preset": "smoke"} and out[b] == {"preset": "smoke", "tau": 2.0}
-    with pytest.raises(ValueError, match=r"no parameter 'epoch' \(did you mean epochs\?\); parameters: epochs"):
+    with pytest.raises(
+        ValueError, match=r"no parameter 'epoch' \(did you mean epochs\?\); parameters: epochs"
+    ):
         execute.chapter_parameters([a], {"epoch": 2})
     with pytest.raises(ValueError, match="no selected chapter has a parameter 'zzz'"):
         execute.chapter_parameters([a, b], {"zzz": 1})
@@ -88,7 +99,7 @@ def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
 
 def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
     from studylib import runner
-    from studylib.io import results_dir
+    from studylib.fileio import results_dir
 
     monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
     seen = {}
@@ -101,7 +112,7 @@ def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
     assert seen["STUDYLIB_FIGURES"].startswith(str(results_dir() / "quick-"))
     seen.clear()
     runner.run_chapters(preset="quick", progress=False)
-    assert "STUDYLIB_FIGURES" not in seen                       # the canonical study: figures/ itself
+    assert "STUDYLIB_FIGURES" not in seen  # the canonical study: figures/ itself
     assert runner.output_folder("quick", {}) is None
 
 
@@ -117,7 +128,7 @@ def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     recorded = profiling.read_timings("smoke")
     assert set(recorded) == {"01_a", "02_b", "__wall__", "__prepare__"} and recorded["01_a"]["trained"] == 0
     assert recorded["__prepare__"]["seconds"] == 12.3
-    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)     # not the preset's own run
+    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)  # not the preset's own run
     assert profiling.read_timings("smoke") == recorded
     table = summary.minutes_table(recorded)
     assert "| 01_a" in table and "**all**" in table and "__wall__" not in table and "wall time" in table
@@ -150,8 +161,10 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
     done = runner.run_chapters(preset="smoke", progress=False, jobs=2, after={"04_d": ("01_a",)})
     assert [p for p, _ in done] == paths
     assert log.index(("start", "04_d")) > log.index(("end", "01_a"))
-    assert log.index(("start", "02_b")) < log.index(("end", "01_a"))          # two at a time
-    monkeypatch.setattr(runner, "run_in_child", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom")))
+    assert log.index(("start", "02_b")) < log.index(("end", "01_a"))  # two at a time
+    monkeypatch.setattr(
+        runner, "run_in_child", lambda *a: (_ for _ in ()).throw(execute.ChapterFailed("boom"))
+    )
     with pytest.raises(execute.ChapterFailed, match="boom"):
         runner.run_chapters(preset="smoke", progress=False, jobs=2)
 
@@ -162,7 +175,7 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     import nbformat
 
     from studylib import profiling, runner
-    from studylib.io import results_dir
+    from studylib.fileio import results_dir
 
     calls = []
 
@@ -181,21 +194,23 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     monkeypatch.setattr(runner, "chapters", lambda selection=None: paths)
     runner.run_chapters(preset="smoke", progress=False)
     assert calls == ["01_a", "02_b"]
-    html = results_dir() / "smoke" / "html" / "02_b.html"      # each executed chapter also as HTML
+    html = results_dir() / "smoke" / "html" / "02_b.html"  # each executed chapter also as HTML
     assert "02_b" in html.read_text()
     html.unlink()
     runner.run_chapters(preset="smoke", progress=False)
-    assert calls == ["01_a", "02_b"]                                    # both kept
-    assert html.is_file()                                               # a missing export is made again
+    assert calls == ["01_a", "02_b"]  # both kept
+    assert html.is_file()  # a missing export is made again
     timings = profiling.read_timings("smoke")
     assert "__warm__" in timings and "__wall__" in timings
     assert "nothing changed" in summary.minutes_table(timings)
     profiling.record_summary_seconds("smoke", 12.6)
-    assert "rewrote this table, which last took 13 s" in summary.minutes_table(profiling.read_timings("smoke"))
+    assert "rewrote this table, which last took 13 s" in summary.minutes_table(
+        profiling.read_timings("smoke")
+    )
     paths[1].write_text(paths[1].read_text() + "# an edit\n")
     runner.run_chapters(preset="smoke", progress=False)
     assert calls[2:] == ["02_b"]
-    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)   # other parameters
+    runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)  # other parameters
     assert calls[3:] == ["01_a", "02_b"]
     runner.run_chapters(preset="smoke", progress=False, force=True)
     assert calls[5:] == ["01_a", "02_b"]
@@ -213,29 +228,64 @@ def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):
 
     prof = tmp_path / "p.json"
     now = time.time()
-    prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0}],
-                                "current": {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30,
-                                            "total": 120, "epoch": 0, "epochs": 3}}))
+    prof.write_text(
+        json.dumps(
+            {
+                "runs": [{"run": "SL", "phase": "cached", "seconds": 0.0}],
+                "current": {
+                    "run": "CLIP",
+                    "phase": "train",
+                    "since": now - 5,
+                    "step": 30,
+                    "total": 120,
+                    "epoch": 0,
+                    "epochs": 3,
+                },
+            }
+        )
+    )
     stream = io.StringIO()
     out = progress.Reporter(stream)
     with progress.Watcher(out, every=0.02) as watcher:
         watcher.add("02_x", prof)
         time.sleep(0.2)
-        prof.write_text(json.dumps({"runs": [{"run": "SL", "phase": "cached", "seconds": 0.0},
-                                             {"run": "CLIP", "phase": "train", "seconds": 12.34},
-                                             {"run": "CLIP", "phase": "evaluate", "seconds": 0.5}], "current": None}))
+        prof.write_text(
+            json.dumps(
+                {
+                    "runs": [
+                        {"run": "SL", "phase": "cached", "seconds": 0.0},
+                        {"run": "CLIP", "phase": "train", "seconds": 12.34},
+                        {"run": "CLIP", "phase": "evaluate", "seconds": 0.5},
+                    ],
+                    "current": None,
+                }
+            )
+        )
         time.sleep(0.2)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "   02   SL: cached"
-    assert lines[1] == "   02 ▸ CLIP: training"                               # once, not every poll
+    assert lines[1] == "   02 ▸ CLIP: training"  # once, not every poll
     assert lines[2] == "   02   CLIP: trained in 12.3 s, evaluated in 0.5 s" and len(lines) == 3
-    current = {"run": "CLIP", "phase": "train", "since": now - 5, "step": 30, "total": 120, "epoch": 0, "epochs": 3}
-    assert progress.progress_line("02_x", current, now) == "   02 ▸ CLIP: training · epoch 1/3 · step 30/120 (25%) · 5 s"
+    current = {
+        "run": "CLIP",
+        "phase": "train",
+        "since": now - 5,
+        "step": 30,
+        "total": 120,
+        "epoch": 0,
+        "epochs": 3,
+    }
+    assert (
+        progress.progress_line("02_x", current, now)
+        == "   02 ▸ CLIP: training · epoch 1/3 · step 30/120 (25%) · 5 s"
+    )
     prof.write_text(json.dumps({"runs": [], "current": {**current, "since": now}}))
     later = io.StringIO()
-    progress.report_profile("02_x", prof, {}, progress.Reporter(later), quiet_for=0)   # off a terminal: every 30 s
+    progress.report_profile(
+        "02_x", prof, {}, progress.Reporter(later), quiet_for=0
+    )  # off a terminal: every 30 s
     assert later.getvalue().splitlines()[1].startswith("   02 ▸ CLIP: training · epoch 1/3")
-    monkey = {}                                             # the training loop's side: throttled writes
+    monkey = {}  # the training loop's side: throttled writes
     profiling._state["current"] = {"run": "R", "phase": "train", "since": now}
     try:
         profiling.step(5, 10, 0, 2)

@@ -36,8 +36,8 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path, tiny_params
     assert torch.load(reg.path(key) / "checkpoint.pt", weights_only=True)["step"] == 14
     seen = []
     resumed = run(spec, registry=reg, progress=False, on_step=seen.append)
-    assert seen[0] == 15                                   # continued after the last checkpoint
-    assert not (reg.path(key) / "checkpoint.pt").exists()   # removed once complete
+    assert seen[0] == 15  # continued after the last checkpoint
+    assert not (reg.path(key) / "checkpoint.pt").exists()  # removed once complete
     for k, v in whole.metrics.items():
         if k != "train_seconds":
             assert resumed.metrics[k] == v, k
@@ -53,10 +53,23 @@ def test_nan_loss_stops_with_step_and_run_name(tiny_params):
     model, _ = objective.build_model()
     with torch.no_grad():
         model.head.bias.fill_(float("nan"))
-    data = TrainData(torch.zeros(n, 3, 16, 16, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), None,
-                     torch.tensor([n, 0, 0]))
-    with pytest.raises(TrainingDiverged, match=r"run my-run: the loss became NaN or infinite at step 1 \(epoch 0\)"):
-        train(model, objective, InMemorySource(data, cfg.batch_size, cfg.seed), cfg, name="my-run", progress=False)
+    data = TrainData(
+        torch.zeros(n, 3, 16, 16, dtype=torch.uint8),
+        torch.zeros(n, dtype=torch.long),
+        None,
+        torch.tensor([n, 0, 0]),
+    )
+    with pytest.raises(
+        TrainingDiverged, match=r"run my-run: the loss became NaN or infinite at step 1 \(epoch 0\)"
+    ):
+        train(
+            model,
+            objective,
+            InMemorySource(data, cfg.batch_size, cfg.seed),
+            cfg,
+            name="my-run",
+            progress=False,
+        )
 
 
 def test_cached_run_is_not_retrained(tmp_path, tiny_params):
@@ -79,17 +92,25 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path, tiny_params):
 
 @pytest.mark.parametrize("objective", ["sl", "clip", "dino"])
 def test_kept_model_reloads_with_the_same_logits(tmp_path, tiny_params, objective):
+    from studylib.config import world_config
     from studylib.evaluate import compact_logits, forward, uint8_batches
     from studylib.world_store import cached_world
-    from studylib.config import world_config
 
     reg = Registry(tmp_path)
     extra = DINO if objective == "dino" else {}
-    r = run(RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 0, **extra}), registry=reg,
-            progress=False, keep_model=True)
+    r = run(
+        RunSpec({**tiny_params, "objective": objective, "checkpoint_every": 0, **extra}),
+        registry=reg,
+        progress=False,
+        keep_model=True,
+    )
     loaded = load(r)
     split = cached_world(world_config(tiny_params)).test["photo"]
-    out = forward(loaded.model, loaded.objective.features, loaded.objective.classifier(loaded.model),
-                  uint8_batches(split.images, split.labels, "cpu"))
+    out = forward(
+        loaded.model,
+        loaded.objective.features,
+        loaded.objective.classifier(loaded.model),
+        uint8_batches(split.images, split.labels, "cpu"),
+    )
     assert (compact_logits(out.logits).argmax(1) == r.array("logits_photo").argmax(1)).all()
     assert (out.labels == r.array("labels_photo")).all()

@@ -1,4 +1,5 @@
 """Values are checked before work starts (issue 28): non-finite floats, `pretrained` with the tiny CNN."""
+
 from __future__ import annotations
 
 import math

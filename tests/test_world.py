@@ -8,7 +8,9 @@ from studylib.world import allocate_counts, counts_from_file, make_world
 
 @pytest.fixture(scope="module")
 def world(tiny_params):
-    return make_world(world_config(tiny_params, test_domains=("photo", "v2", "sketch", "rendition", "objectnet")))
+    return make_world(
+        world_config(tiny_params, test_domains=("photo", "v2", "sketch", "rendition", "objectnet"))
+    )
 
 
 def test_same_seed_same_world(tiny_params, world):
@@ -34,7 +36,11 @@ def test_long_tailed_train_balanced_test(world):
     assert world.class_counts.max() > 5 * np.median(world.class_counts)
     for split in world.test.values():
         assert np.all(np.bincount(split.labels) == cfg.test_per_class)
-        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (3, cfg.image_size, cfg.image_size)
+        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (
+            3,
+            cfg.image_size,
+            cfg.image_size,
+        )
 
 
 def test_domains_differ_from_photo(world):
@@ -87,7 +93,7 @@ def test_profile_from_count_file(tmp_path, tiny_params):
     f.write_text(f"{concepts[2].name}\t5\n{concepts[0].name}\t50\n{concepts[1].synonyms[-1]}\t7\n")
     assert list(counts_from_file(f, concepts)) == [50, 7, 5]
     typo = tmp_path / "typo.txt"
-    typo.write_text(f.read_text() + "unrelated\t1\n")                 # a name no concept has: refused, not dropped
+    typo.write_text(f.read_text() + "unrelated\t1\n")  # a name no concept has: refused, not dropped
     with pytest.raises(ValueError, match=r"typo.txt:4: 'unrelated' is no ImageNet class's name or synonym"):
         counts_from_file(typo, concepts)
     bad = tmp_path / "bad.txt"
@@ -126,7 +132,9 @@ def test_no_synonym_names_two_classes_unless_marked_ambiguous():
     # a class whose every name is shared has no unambiguous synonym, and says so
     assert all(c.synonyms or c.name.lower() in c.ambiguous for c in concepts)
     sunglasses = [c for c in concepts if c.name == "sunglasses"]
-    assert not any("sunglasses" in c.synonyms or "sunglass" in c.synonyms for c in sunglasses)   # plural = singular
+    assert not any(
+        "sunglasses" in c.synonyms or "sunglass" in c.synonyms for c in sunglasses
+    )  # plural = singular
 
 
 def test_web_sources_hold_a_few_shifted_renderings_and_the_curated_one_none(tiny_params):
@@ -151,7 +159,11 @@ def test_captions_describe_their_image(tiny_params):
 
     w = make_world(world_config(tiny_params, n_train=1200, caption_image_words=1.0))
     tier = atypicality(w.train.images, w.train.labels)
-    assert [round(float((tier >= k).mean()), 1) for k in (1, 2, 3)] == [0.5, 0.2, 0.1]   # cuts at 1/2, 3/4, 9/10
+    assert [round(float((tier >= k).mean()), 1) for k in (1, 2, 3)] == [
+        0.5,
+        0.2,
+        0.1,
+    ]  # cuts at 1/2, 3/4, 9/10
     for k, words in enumerate(ATYPICAL_WORDS, 1):
         said = np.array([f", {words}" in c for c in w.train.captions])
         assert (said == (tier == k)).all()
@@ -165,16 +177,26 @@ def test_similarity_threshold_lowers_kept_diversity_monotonically(tiny_params, w
     from studylib.captions.curation import similarity_filter
     from studylib.concepts import embed_texts, semantic_vectors
 
-    w = make_world(world_config(tiny_params, n_train=1200, caption_image_words=1.0, source="encyclopedia",
-                                world_seed=world_seed))
+    w = make_world(
+        world_config(
+            tiny_params, n_train=1200, caption_image_words=1.0, source="encyclopedia", world_seed=world_seed
+        )
+    )
     x, lab = w.train.images.float().flatten(1) / 255, w.train.labels
     sims = np.einsum("ij,ij->i", embed_texts(w.train.captions), semantic_vectors(w.concepts)[lab])
 
     def diversity(kept):
         mask = np.zeros(len(lab), bool)
         mask[kept] = True
-        return float(np.mean([x[(lab == c) & mask].var(0).sum().item()
-                              for c in range(len(w.concepts)) if ((lab == c) & mask).sum() >= 3]))
+        return float(
+            np.mean(
+                [
+                    x[(lab == c) & mask].var(0).sum().item()
+                    for c in range(len(w.concepts))
+                    if ((lab == c) & mask).sum() >= 3
+                ]
+            )
+        )
 
     thresholds = np.quantile(sims, [0.0, 0.25, 0.5, 0.75])
     kept = [similarity_filter(w.train.captions, lab, w.concepts, float(t)).kept for t in thresholds]
@@ -191,9 +213,17 @@ def test_words_that_describe_images_name_no_class():
     from studylib.world import ATYPICAL_WORDS, COLOUR_HUES, STYLE_WORDS
 
     pat = build_patterns("imagenet")
-    words = [*COLOUR_HUES, "grey", *ATYPICAL_WORDS, "busy cluttered background", "plain background",
-             *(w for ws in STYLE_WORDS.values() for w in ws)]
-    assert {w: [pat.names[i] for i in match_reference(w, pat)] for w in words if match_reference(w, pat)} == {}
+    words = [
+        *COLOUR_HUES,
+        "grey",
+        *ATYPICAL_WORDS,
+        "busy cluttered background",
+        "plain background",
+        *(w for ws in STYLE_WORDS.values() for w in ws),
+    ]
+    assert {
+        w: [pat.names[i] for i in match_reference(w, pat)] for w in words if match_reference(w, pat)
+    } == {}
 
 
 def _same_world(a, b):
@@ -220,7 +250,7 @@ def test_stored_world_is_the_generated_world(tiny_params, tmp_path, monkeypatch)
     loaded = world_store.load_or_make(cfg)
     _same_world(made, loaded)
     _same_world(make_world(cfg), loaded)
-    loaded.train.images[0] += 1                     # copy-on-write: the cache is untouched
+    loaded.train.images[0] += 1  # copy-on-write: the cache is untouched
     _same_world(made, world_store.load(folder, cfg))
 
 
@@ -249,8 +279,8 @@ def test_damaged_or_concurrent_world_copies(tiny_params, tmp_path, monkeypatch):
     cfg = world_config(tiny_params)
     made = world_store.load_or_make(cfg)
     folder = tmp_path / "worlds" / world_store.world_key(cfg)
-    world_store.save(made, folder)                  # a second writer of the same world: one copy stays
+    world_store.save(made, folder)  # a second writer of the same world: one copy stays
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
     (folder / "train-images.npy").write_bytes(b"not an array")
-    _same_world(made, world_store.load_or_make(cfg))   # damaged: regenerated and stored again
+    _same_world(made, world_store.load_or_make(cfg))  # damaged: regenerated and stored again
     _same_world(made, world_store.load(folder, cfg))

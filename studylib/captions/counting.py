@@ -23,6 +23,7 @@ Run::
                          build_patterns("imagenet"))
     res.to_frame().query("count > 0")
 """
+
 from __future__ import annotations
 
 import itertools
@@ -86,18 +87,25 @@ class _Accumulator:
         self.problems.update(out.problems)
 
     def result(self) -> _ShardOut:
-        cap = np.concatenate(self.caps) if self.keep and self.caps else (
-            np.zeros(0, np.int64) if self.keep else None)
-        con = np.concatenate(self.cons) if self.keep and self.cons else (
-            np.zeros(0, np.int32) if self.keep else None)
-        return _ShardOut(self.n, self.counts, self.matched, self.multi, self.problems,
-                         self.messages, cap, con)
+        cap = (
+            np.concatenate(self.caps)
+            if self.keep and self.caps
+            else (np.zeros(0, np.int64) if self.keep else None)
+        )
+        con = (
+            np.concatenate(self.cons)
+            if self.keep and self.cons
+            else (np.zeros(0, np.int32) if self.keep else None)
+        )
+        return _ShardOut(
+            self.n, self.counts, self.matched, self.multi, self.problems, self.messages, cap, con
+        )
 
 
 def _batches(seq, size):
     if isinstance(seq, list):
         for s in range(0, len(seq), size):
-            yield seq[s: s + size]
+            yield seq[s : s + size]
         return
     it = iter(seq)
     while chunk := list(itertools.islice(it, size)):
@@ -119,17 +127,24 @@ def _count_slice(args):
     acc = _Accumulator(pat, opts["single_label"], opts["keep_matches"])
     bs = opts["batch_size"]
     for s in range(lo, hi, bs):
-        part = seq[s: min(s + bs, hi)]
+        part = seq[s : min(s + bs, hi)]
         if not isinstance(part, list) and not _is_arrow(part):
             part = list(part)
         acc.add(match_batch(part, pat, opts["negative_window"]))
     return acc.result()
 
 
-def count_captions(captions, patterns: Patterns | str = "imagenet", *, single_label: bool = False,
-                   negative_window: int | None = None, keep_matches: bool = False,
-                   workers: int = 1, batch_size: int = 16384, progress: bool = False
-                   ) -> FrequencyResult:
+def count_captions(
+    captions,
+    patterns: Patterns | str = "imagenet",
+    *,
+    single_label: bool = False,
+    negative_window: int | None = None,
+    keep_matches: bool = False,
+    workers: int = 1,
+    batch_size: int = 16384,
+    progress: bool = False,
+) -> FrequencyResult:
     """Count concept mentions in an in-memory caption collection.
 
     ``captions``: any iterable of str (None counts as a missing caption), or an
@@ -139,8 +154,12 @@ def count_captions(captions, patterns: Patterns | str = "imagenet", *, single_la
     matches are positions in ``captions``.
     """
     pat = build_patterns(patterns)
-    opts = dict(single_label=single_label, negative_window=negative_window,
-                keep_matches=keep_matches, batch_size=batch_size)
+    opts = dict(
+        single_label=single_label,
+        negative_window=negative_window,
+        keep_matches=keep_matches,
+        batch_size=batch_size,
+    )
     sliceable = isinstance(captions, (list, tuple)) or _is_arrow(captions)
     if workers > 1 and sliceable and len(captions) > batch_size and _can_fork():
         n = len(captions)
@@ -150,8 +169,9 @@ def count_captions(captions, patterns: Patterns | str = "imagenet", *, single_la
         _FORK_STATE.update(seq=captions, pat=pat)
         try:
             with mp.get_context("fork").Pool(workers) as pool:
-                outs = list(_progress(pool.imap(_count_slice, tasks), progress, len(tasks),
-                                      "captions (slices)"))
+                outs = list(
+                    _progress(pool.imap(_count_slice, tasks), progress, len(tasks), "captions (slices)")
+                )
         finally:
             _FORK_STATE.clear()
         return _combine(pat, outs, ["<memory>"] * len(outs), single_label, keep_matches)
@@ -174,18 +194,18 @@ def _can_fork() -> bool:
 def _progress(it, on, total, desc):
     if not on:
         return it
-    if "IPython" in sys.modules:            # maybe a notebook: let tqdm pick its widget
+    if "IPython" in sys.modules:  # maybe a notebook: let tqdm pick its widget
         from tqdm.auto import tqdm
-    else:                                   # a terminal: the plain bar (tqdm.auto imports much more)
+    else:  # a terminal: the plain bar (tqdm.auto imports much more)
         from tqdm.std import tqdm
 
     return tqdm(it, total=total, desc=desc, unit="shard" if "shard" in desc else "it")
 
 
-def _combine(pat, outs: list[_ShardOut], sources: list[str], single_label, keep_matches
-             ) -> FrequencyResult:
-    res = FrequencyResult(list(pat.names), np.zeros(pat.n_concepts, dtype=np.int64),
-                          single_label=single_label)
+def _combine(pat, outs: list[_ShardOut], sources: list[str], single_label, keep_matches) -> FrequencyResult:
+    res = FrequencyResult(
+        list(pat.names), np.zeros(pat.n_concepts, dtype=np.int64), single_label=single_label
+    )
     caps, cons = [], []
     for o, src in zip(outs, sources):
         res.counts += o.counts
@@ -226,11 +246,13 @@ def _run_shard(shard, pat: Patterns, opts) -> _ShardOut:
             lo, hi = part if isinstance(part, tuple) else (0, None)
             batches = iter_text_matches(path, lo, hi, pat, opts["negative_window"])
         else:
-            batches = (match_batch(b, pat, opts["negative_window"])
-                       for b in iter_shard(shard, opts["batch_size"], acc.problems, acc.messages))
+            batches = (
+                match_batch(b, pat, opts["negative_window"])
+                for b in iter_shard(shard, opts["batch_size"], acc.problems, acc.messages)
+            )
         for out in batches:
             acc.add(out)
-    except Exception as e:              # noqa: BLE001 - a bad file must not stop the scan
+    except Exception as e:  # noqa: BLE001 - a bad file must not stop the scan
         acc.problems["unreadable"] += 1
         acc.messages.append(f"{shard[0]}: failed while reading ({type(e).__name__}: {e})")
     return acc.result()
@@ -241,11 +263,21 @@ def _run_shard_forked(args):
     return _run_shard(shard, _FORK_STATE["pat"], opts)
 
 
-def count_files(inputs, patterns: Patterns | str = "imagenet", *, column: str | None = None,
-                fmt: str | None = None, single_label: bool = False,
-                negative_window: int | None = None, keep_matches: bool = False,
-                workers: int = 1, engine: str = "processes", client=None,
-                batch_size: int = 16384, progress: bool = True) -> FrequencyResult:
+def count_files(
+    inputs,
+    patterns: Patterns | str = "imagenet",
+    *,
+    column: str | None = None,
+    fmt: str | None = None,
+    single_label: bool = False,
+    negative_window: int | None = None,
+    keep_matches: bool = False,
+    workers: int = 1,
+    engine: str = "processes",
+    client=None,
+    batch_size: int = 16384,
+    progress: bool = True,
+) -> FrequencyResult:
     """Count concept mentions in caption files.
 
     ``inputs``: paths or glob patterns of text (one caption a line), TSV/CSV
@@ -260,10 +292,14 @@ def count_files(inputs, patterns: Patterns | str = "imagenet", *, column: str | 
     pat = build_patterns(patterns)
     paths = expand_inputs(inputs)
     shards, msgs = list_shards(paths, fmt, column)
-    if workers > 1 and engine == "processes":      # a big text file runs on several processes
+    if workers > 1 and engine == "processes":  # a big text file runs on several processes
         shards = [s2 for s in shards for s2 in _split_text(s, workers)]
-    opts = dict(single_label=single_label, negative_window=negative_window,
-                keep_matches=keep_matches, batch_size=batch_size)
+    opts = dict(
+        single_label=single_label,
+        negative_window=negative_window,
+        keep_matches=keep_matches,
+        batch_size=batch_size,
+    )
     if engine == "dask":
         outs = _run_dask(shards, pat, opts, client, progress)
     elif engine != "processes":
@@ -272,13 +308,18 @@ def count_files(inputs, patterns: Patterns | str = "imagenet", *, column: str | 
         _FORK_STATE.update(pat=pat)
         try:
             with mp.get_context("fork").Pool(min(workers, len(shards))) as pool:
-                outs = list(_progress(pool.imap(_run_shard_forked, [(s, opts) for s in shards]),
-                                      progress, len(shards), "shards"))
+                outs = list(
+                    _progress(
+                        pool.imap(_run_shard_forked, [(s, opts) for s in shards]),
+                        progress,
+                        len(shards),
+                        "shards",
+                    )
+                )
         finally:
             _FORK_STATE.clear()
     else:
-        outs = [_run_shard(s, pat, opts)
-                for s in _progress(shards, progress, len(shards), "shards")]
+        outs = [_run_shard(s, pat, opts) for s in _progress(shards, progress, len(shards), "shards")]
     res = _combine(pat, outs, [s[0] for s in shards], single_label, keep_matches)
     res.messages = msgs + res.messages + _file_notes(shards, outs)
     return res
@@ -298,10 +339,12 @@ def _file_notes(shards, outs, limit: int = 20) -> list[str]:
     per_file: dict[str, Counter] = {}
     for s, o in zip(shards, outs):
         c = per_file.setdefault(s[0], Counter())
-        c.update({k: v for k, v in o.problems.items()
-                  if v and k not in ("missing_column", "unreadable")})
-    notes = [f"{p}: " + ", ".join(f"{v:,} {PROBLEM_LABELS.get(k, k)}" for k, v in sorted(c.items()))
-             for p, c in per_file.items() if c]
+        c.update({k: v for k, v in o.problems.items() if v and k not in ("missing_column", "unreadable")})
+    notes = [
+        f"{p}: " + ", ".join(f"{v:,} {PROBLEM_LABELS.get(k, k)}" for k, v in sorted(c.items()))
+        for p, c in per_file.items()
+        if c
+    ]
     if len(notes) > limit:
         notes = notes[:limit] + [f"... and {len(notes) - limit} more files with problems"]
     return notes
@@ -311,12 +354,12 @@ def _run_dask(shards, pat, opts, client, progress):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ImportError("engine='dask' needs the optional extra: "
-                          "pip install 'dask[distributed]'") from None
+        raise ImportError("engine='dask' needs the optional extra: pip install 'dask[distributed]'") from None
     own = client is None
     if own:
-        client = Client(LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                     dashboard_address=None))
+        client = Client(
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+        )
     try:
         pat_f = client.scatter(pat, broadcast=True)
         futs = [client.submit(_run_shard, s, pat_f, opts, pure=False) for s in shards]

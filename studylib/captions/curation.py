@@ -18,6 +18,7 @@ Run::
     subset = [captions[i] for i in v.kept]
     v.write_card("data_cards/metaclip_t20000.md")
 """
+
 from __future__ import annotations
 
 import zlib
@@ -36,6 +37,7 @@ from studylib.cards import card_markdown, write_card
 @dataclass
 class Variant:
     """A curated subset: kept indices plus everything its data card reports."""
+
     name: str
     kept: np.ndarray
     n_before: int
@@ -69,15 +71,21 @@ def data_card(v: Variant) -> str:
 def _card_parts(v: Variant) -> tuple[str, str, list[tuple[str, str]], str]:
     """Title, intro, sections and footer of a variant's card (see studylib.cards)."""
     pct = 100.0 * v.n_after / v.n_before if v.n_before else float("nan")
-    intro = [v.description, "",
-             "| | |", "|---|---|",
-             f"| seed | {v.seed if v.seed is not None else 'none (deterministic)'} |",
-             f"| size before | {v.n_before:,} |",
-             f"| size after | {v.n_after:,} ({pct:.1f}%) |"]
+    intro = [
+        v.description,
+        "",
+        "| | |",
+        "|---|---|",
+        f"| seed | {v.seed if v.seed is not None else 'none (deterministic)'} |",
+        f"| size before | {v.n_before:,} |",
+        f"| size after | {v.n_after:,} ({pct:.1f}%) |",
+    ]
     if v.counts_before is not None:
         cb, ca = v.counts_before, v.counts_after
-        intro.append(f"| classes present before / after | {int(np.count_nonzero(cb))} / "
-                     f"{int(np.count_nonzero(ca))} (of {cb.size}) |")
+        intro.append(
+            f"| classes present before / after | {int(np.count_nonzero(cb))} / "
+            f"{int(np.count_nonzero(ca))} (of {cb.size}) |"
+        )
     params = ["| parameter | value |", "|---|---|"]
     params += [f"| {k} | {_fmt(val)} |" for k, val in v.params.items()]
     sections = [("Parameters", "\n".join(params))]
@@ -85,24 +93,32 @@ def _card_parts(v: Variant) -> tuple[str, str, list[tuple[str, str]], str]:
         present = v.counts_before > 0
         sb, sa = imbalance_stats(cb[present]), imbalance_stats(ca[present])
         rows = ["| statistic | before | after |", "|---|---|---|"]
-        for key, label in (("total", "labelled examples"), ("max_over_median", "max / median"),
-                           ("gini", "Gini"), ("zipf_alpha", "fitted Zipf alpha")):
+        for key, label in (
+            ("total", "labelled examples"),
+            ("max_over_median", "max / median"),
+            ("gini", "Gini"),
+            ("zipf_alpha", "fitted Zipf alpha"),
+        ):
             rows.append(f"| {label} | {_fmt(sb[key])} | {_fmt(sa[key])} |")
-        rows.append(f"| smallest / largest class | {int(cb.min())} / {int(cb.max())} | "
-                    f"{int(ca.min())} / {int(ca.max())} |")
-        sections.append(("Imbalance (examples per class, over the classes present before)",
-                         "\n".join(rows)))
+        rows.append(
+            f"| smallest / largest class | {int(cb.min())} / {int(cb.max())} | "
+            f"{int(ca.min())} / {int(ca.max())} |"
+        )
+        sections.append(("Imbalance (examples per class, over the classes present before)", "\n".join(rows)))
         names = v.class_names or [str(i) for i in range(ca.size)]
         order = np.argsort(-ca, kind="stable")
         show = order if ca.size <= 20 else np.concatenate([order[:5], order[-5:]])
         rows = ["| class | before | after |", "|---|---|---|"]
         rows += [f"| {names[i]} | {int(cb[i])} | {int(ca[i])} |" for i in show]
-        sections.append(("Classes" + ("" if ca.size <= 20 else " (5 largest, 5 smallest after)"),
-                         "\n".join(rows)))
+        sections.append(
+            ("Classes" + ("" if ca.size <= 20 else " (5 largest, 5 smallest after)"), "\n".join(rows))
+        )
     if v.notes:
         sections.append(("Notes", "\n".join(f"- {n}" for n in v.notes)))
-    footer = (f"Made by `studylib.captions.curation` (studylib {studylib.__version__}); alpha "
-              "fitted by least squares of log count on log rank over nonzero counts.")
+    footer = (
+        f"Made by `studylib.captions.curation` (studylib {studylib.__version__}); alpha "
+        "fitted by least squares of log count on log rank over nonzero counts."
+    )
     return f"Data card: {v.name}", "\n".join(intro), sections, footer
 
 
@@ -142,8 +158,18 @@ def _variant(name, kept, labels, C, description, params, seed, class_names, note
     if labels is not None:
         cb = _counts(labels, np.arange(labels.size), C)
         ca = _counts(labels, kept, C)
-    return Variant(name, kept, int(labels.size) if labels is not None else 0, description,
-                   dict(params), seed, cb, ca, class_names, list(notes))
+    return Variant(
+        name,
+        kept,
+        int(labels.size) if labels is not None else 0,
+        description,
+        dict(params),
+        seed,
+        cb,
+        ca,
+        class_names,
+        list(notes),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -183,8 +209,10 @@ def target_weights(target, avail: np.ndarray, order="current", seed: int = 0) ->
         w[ranking] = np.arange(1, ranking.size + 1, dtype=float) ** -alpha
         return w
     if isinstance(target, str):
-        raise ValueError(f"unknown target {target!r}: use 'balanced', a Zipf alpha, 'zipf:<alpha>' "
-                         "or an array of per-class counts")
+        raise ValueError(
+            f"unknown target {target!r}: use 'balanced', a Zipf alpha, 'zipf:<alpha>' "
+            "or an array of per-class counts"
+        )
     w = np.asarray(target, dtype=float)
     if w.shape != (C,):
         raise ValueError(f"target profile has {w.size} classes, labels have {C}")
@@ -202,9 +230,17 @@ def _largest_remainder(p: np.ndarray, size: int) -> np.ndarray:
     return q
 
 
-def resample_to_profile(labels, target, *, size: int | None = None, seed: int = 0,
-                        n_classes: int | None = None, order="current", replace: bool = False,
-                        class_names=None) -> Variant:
+def resample_to_profile(
+    labels,
+    target,
+    *,
+    size: int | None = None,
+    seed: int = 0,
+    n_classes: int | None = None,
+    order="current",
+    replace: bool = False,
+    class_names=None,
+) -> Variant:
     """Subsample (or resample) labelled examples so class counts follow ``target``.
 
     ``size``: examples to keep; by default the largest size at which the exact
@@ -229,32 +265,57 @@ def resample_to_profile(labels, target, *, size: int | None = None, seed: int = 
     if not replace:
         over = quota > avail
         if over.any():
-            notes.append(f"{int(over.sum())} classes had fewer examples than their quota "
-                         f"({int((quota - avail)[over].sum())} examples short)")
+            notes.append(
+                f"{int(over.sum())} classes had fewer examples than their quota "
+                f"({int((quota - avail)[over].sum())} examples short)"
+            )
             quota = np.minimum(quota, avail)
     rng = np.random.default_rng(seed)
     order_idx = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order_idx], np.arange(C + 1))
     kept = []
     for c in range(C):
-        pool = order_idx[bounds[c]:bounds[c + 1]]
+        pool = order_idx[bounds[c] : bounds[c + 1]]
         if quota[c] and pool.size:
             kept.append(rng.choice(pool, size=int(quota[c]), replace=replace))
     kept = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     tname = target if isinstance(target, (str, int, float)) else "given profile"
-    desc = (f"Resampled {'with' if replace else 'without'} replacement so that class counts "
-            f"follow the target profile ({tname}).")
-    return _variant(f"resample_{tname}".replace(":", "_"), kept, labels, C, desc,
-                    {"target": tname, "size": size, "order": order if isinstance(order, str)
-                     else "given", "replace": replace}, seed, class_names, notes)
+    desc = (
+        f"Resampled {'with' if replace else 'without'} replacement so that class counts "
+        f"follow the target profile ({tname})."
+    )
+    return _variant(
+        f"resample_{tname}".replace(":", "_"),
+        kept,
+        labels,
+        C,
+        desc,
+        {
+            "target": tname,
+            "size": size,
+            "order": order if isinstance(order, str) else "given",
+            "replace": replace,
+        },
+        seed,
+        class_names,
+        notes,
+    )
 
 
 # ----------------------------------------------------------------------------
 # Scale subsets and tail trimming
 
 
-def scale_subsets(n: int, fractions, *, seed: int = 0, labels=None, stratified: bool = False,
-                  n_classes: int | None = None, class_names=None) -> list[Variant]:
+def scale_subsets(
+    n: int,
+    fractions,
+    *,
+    seed: int = 0,
+    labels=None,
+    stratified: bool = False,
+    n_classes: int | None = None,
+    class_names=None,
+) -> list[Variant]:
     """Nested random subsets at each fraction of ``n`` examples (smaller ones are
     prefixes of larger ones). ``stratified`` keeps each class's share (needs labels)."""
     fractions = list(fractions)
@@ -276,18 +337,37 @@ def scale_subsets(n: int, fractions, *, seed: int = 0, labels=None, stratified: 
             kept = np.concatenate([g[: int(round(f * g.size))] for g in groups])
         else:
             kept = perm[: int(round(f * n))]
-        desc = (f"A {'class-stratified ' if stratified else ''}random {f:.4g} fraction of the "
-                "data; subsets of one seed are nested.")
-        out.append(_variant(f"scale_{f:g}", kept, lab, C, desc,
-                            {"fraction": f, "stratified": stratified}, seed, class_names)
-                   if lab is not None else
-                   Variant(f"scale_{f:g}", np.sort(kept).astype(np.int64), n, desc,
-                           {"fraction": f, "stratified": stratified}, seed))
+        desc = (
+            f"A {'class-stratified ' if stratified else ''}random {f:.4g} fraction of the "
+            "data; subsets of one seed are nested."
+        )
+        out.append(
+            _variant(
+                f"scale_{f:g}",
+                kept,
+                lab,
+                C,
+                desc,
+                {"fraction": f, "stratified": stratified},
+                seed,
+                class_names,
+            )
+            if lab is not None
+            else Variant(
+                f"scale_{f:g}",
+                np.sort(kept).astype(np.int64),
+                n,
+                desc,
+                {"fraction": f, "stratified": stratified},
+                seed,
+            )
+        )
     return out
 
 
-def trim_tail(labels, k: int, shots: int, *, seed: int = 0, n_classes: int | None = None,
-              class_names=None) -> Variant:
+def trim_tail(
+    labels, k: int, shots: int, *, seed: int = 0, n_classes: int | None = None, class_names=None
+) -> Variant:
     """Cut the ``k`` rarest classes (among those present; ties by class id) to
     ``shots`` random examples each (0 removes them); other classes are kept whole."""
     labels = _labels(labels)
@@ -307,8 +387,16 @@ def trim_tail(labels, k: int, shots: int, *, seed: int = 0, n_classes: int | Non
             drop[chosen] = False
     kept = np.flatnonzero(~drop)
     desc = f"The {len(rare)} rarest classes cut to {shots} example(s) each; the rest unchanged."
-    return _variant(f"trim_k{k}_c{shots}", kept, labels, C, desc,
-                    {"k": k, "shots": shots, "trimmed classes": rare.tolist()}, seed, class_names)
+    return _variant(
+        f"trim_k{k}_c{shots}",
+        kept,
+        labels,
+        C,
+        desc,
+        {"k": k, "shots": shots, "trimmed classes": rare.tolist()},
+        seed,
+        class_names,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -317,7 +405,7 @@ def trim_tail(labels, k: int, shots: int, *, seed: int = 0, n_classes: int | Non
 
 def _match_pairs(matches, n_captions=None) -> tuple[np.ndarray, np.ndarray, int]:
     """(caption ids, concept ids, n_captions) sorted by caption then concept."""
-    if hasattr(matches, "match_caption"):            # FrequencyResult
+    if hasattr(matches, "match_caption"):  # FrequencyResult
         if matches.match_caption is None:
             raise ValueError("the FrequencyResult has no matches; count with keep_matches=True")
         cap, con = matches.match_caption, matches.match_concept
@@ -341,9 +429,17 @@ def _match_pairs(matches, n_captions=None) -> tuple[np.ndarray, np.ndarray, int]
     return key[:, 0], key[:, 1], int(n_captions)
 
 
-def metaclip_balance(matches, t: float, *, n_captions: int | None = None, seed: int = 0,
-                     counts=None, n_classes: int | None = None, keep_unmatched: bool = False,
-                     class_names=None) -> Variant:
+def metaclip_balance(
+    matches,
+    t: float,
+    *,
+    n_captions: int | None = None,
+    seed: int = 0,
+    counts=None,
+    n_classes: int | None = None,
+    keep_unmatched: bool = False,
+    class_names=None,
+) -> Variant:
     """MetaCLIP balancing: every matched (caption, concept) entry is kept with
     probability ``t / max(count[concept], t)``; a caption is kept if any of its
     entries passes.
@@ -376,13 +472,26 @@ def metaclip_balance(matches, t: float, *, n_captions: int | None = None, seed: 
     cb = np.bincount(con, minlength=C)
     in_kept = keep[cap]
     ca = np.bincount(con[in_kept], minlength=C)
-    desc = (f"MetaCLIP balancing with t={t:g}: each matched (caption, concept) entry kept with "
-            "probability t / max(count, t); a caption kept if any entry passes"
-            + ("; captions naming no concept kept." if keep_unmatched else
-               "; captions naming no concept dropped."))
-    v = Variant(f"metaclip_t{t:g}", kept.astype(np.int64), N, desc,
-                {"t": t, "keep_unmatched": keep_unmatched, "entries": int(cap.size)}, seed,
-                cb, ca, class_names)
+    desc = (
+        f"MetaCLIP balancing with t={t:g}: each matched (caption, concept) entry kept with "
+        "probability t / max(count, t); a caption kept if any entry passes"
+        + (
+            "; captions naming no concept kept."
+            if keep_unmatched
+            else "; captions naming no concept dropped."
+        )
+    )
+    v = Variant(
+        f"metaclip_t{t:g}",
+        kept.astype(np.int64),
+        N,
+        desc,
+        {"t": t, "keep_unmatched": keep_unmatched, "entries": int(cap.size)},
+        seed,
+        cb,
+        ca,
+        class_names,
+    )
     return v
 
 
@@ -397,8 +506,10 @@ def caption_similarities(captions, labels, concepts, *, embed_fn=None, concept_v
 
     captions, lab = list(captions), _labels(labels)
     embed_fn = embed_fn or cmod.embed_texts
-    cv = np.asarray(concept_vectors if concept_vectors is not None
-                    else cmod.semantic_vectors(list(concepts)), dtype=np.float32)
+    cv = np.asarray(
+        concept_vectors if concept_vectors is not None else cmod.semantic_vectors(list(concepts)),
+        dtype=np.float32,
+    )
     ok = lab >= 0
     sims = np.full(lab.size, -np.inf, dtype=np.float32)
     if ok.any():
@@ -408,8 +519,16 @@ def caption_similarities(captions, labels, concepts, *, embed_fn=None, concept_v
     return sims
 
 
-def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, embed_fn=None,
-                      concept_vectors=None, class_names=None) -> Variant:
+def similarity_filter(
+    captions,
+    labels,
+    concepts,
+    threshold: float = 0.5,
+    *,
+    embed_fn=None,
+    concept_vectors=None,
+    class_names=None,
+) -> Variant:
     """Keep captions whose MiniLM embedding has cosine >= ``threshold`` with the
     embedding of their concept's "{name} which is {definition}" (LAIONet).
 
@@ -418,7 +537,6 @@ def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, emb
     texts to unit vectors; ``concept_vectors`` defaults to
     :func:`studylib.concepts.semantic_vectors`. Deterministic: no seed.
     """
-    from studylib import concepts as cmod
 
     captions = list(captions)
     lab = _labels(labels)
@@ -432,14 +550,23 @@ def similarity_filter(captions, labels, concepts, threshold: float = 0.5, *, emb
     ok = lab >= 0
     kept = np.flatnonzero(sims >= threshold)
     names = class_names or [getattr(c, "name", str(i)) for i, c in enumerate(concepts)]
-    v = _variant(f"similarity_{threshold:g}", kept, lab, C,
-                 f"LAIONet-style filter: kept captions whose cosine similarity to "
-                 f"'{{name}} which is {{definition}}' of their concept is >= {threshold:g} "
-                 "(all-MiniLM-L6-v2 embeddings).",
-                 {"threshold": threshold}, None, names)
+    v = _variant(
+        f"similarity_{threshold:g}",
+        kept,
+        lab,
+        C,
+        f"LAIONet-style filter: kept captions whose cosine similarity to "
+        f"'{{name}} which is {{definition}}' of their concept is >= {threshold:g} "
+        "(all-MiniLM-L6-v2 embeddings).",
+        {"threshold": threshold},
+        None,
+        names,
+    )
     if ok.any():
-        v.notes.append(f"similarity of labelled captions: median {np.median(sims[ok]):.3f}, "
-                       f"kept median {np.median(sims[kept]) if kept.size else float('nan'):.3f}")
+        v.notes.append(
+            f"similarity of labelled captions: median {np.median(sims[ok]):.3f}, "
+            f"kept median {np.median(sims[kept]) if kept.size else float('nan'):.3f}"
+        )
     return v
 
 
@@ -451,9 +578,18 @@ def _norm(text: str) -> str:
     return " ".join(tokenize(text or ""))
 
 
-def deduplicate(captions, *, near: bool = False, threshold: float = 0.8, num_perm: int = 64,
-                bands: int = 16, seed: int = 0, labels=None, n_classes=None,
-                class_names=None) -> Variant:
+def deduplicate(
+    captions,
+    *,
+    near: bool = False,
+    threshold: float = 0.8,
+    num_perm: int = 64,
+    bands: int = 16,
+    seed: int = 0,
+    labels=None,
+    n_classes=None,
+    class_names=None,
+) -> Variant:
     """Drop duplicate captions, keeping the first occurrence.
 
     Exact: identical after normalisation (lower case, punctuation and extra
@@ -485,7 +621,7 @@ def deduplicate(captions, *, near: bool = False, threshold: float = 0.8, num_per
         n_near = 0
         for j, i in enumerate(idx):
             s = sig[j]
-            keys = [s[b * rows:(b + 1) * rows].tobytes() for b in range(bands)]
+            keys = [s[b * rows : (b + 1) * rows].tobytes() for b in range(bands)]
             cands = {m for b, key in enumerate(keys) for m in buckets[b].get(key, ())}
             if any(np.mean(sig[m] == s) >= threshold for m in cands):
                 keep[i] = False
@@ -495,16 +631,34 @@ def deduplicate(captions, *, near: bool = False, threshold: float = 0.8, num_per
                 buckets[b][key].append(j)
         notes.append(f"{n_near} near duplicates removed")
     kept = np.flatnonzero(keep)
-    desc = ("Exact" + (" and near" if near else "") + " duplicate captions removed; the first "
-            "occurrence of each is kept.")
+    desc = (
+        "Exact" + (" and near" if near else "") + " duplicate captions removed; the first "
+        "occurrence of each is kept."
+    )
     params = {"near": near}
     if near:
         params.update(threshold=threshold, num_perm=num_perm, bands=bands)
     if lab is not None:
-        return _variant("dedup_near" if near else "dedup_exact", kept, lab, C, desc, params,
-                        seed if near else None, class_names, notes)
-    return Variant("dedup_near" if near else "dedup_exact", kept.astype(np.int64), n, desc,
-                   params, seed if near else None, notes=notes)
+        return _variant(
+            "dedup_near" if near else "dedup_exact",
+            kept,
+            lab,
+            C,
+            desc,
+            params,
+            seed if near else None,
+            class_names,
+            notes,
+        )
+    return Variant(
+        "dedup_near" if near else "dedup_exact",
+        kept.astype(np.int64),
+        n,
+        desc,
+        params,
+        seed if near else None,
+        notes=notes,
+    )
 
 
 def _minhash(texts: list[str], num_perm: int, seed: int) -> np.ndarray:

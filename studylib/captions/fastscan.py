@@ -33,6 +33,7 @@ Usage::
     for out in iter_text_matches("caps.txt", 0, None, pat, None):
         out.keys // pat.n_concepts, out.keys % pat.n_concepts   # caption ids, concept ids
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -50,14 +51,14 @@ def _translate_table() -> bytes:
         if "A" <= c <= "Z":
             tab[b] = b + 32
         elif not ("a" <= c <= "z" or "0" <= c <= "9" or c == "\n"):
-            tab[b] = 32                 # every other ASCII byte separates words
+            tab[b] = 32  # every other ASCII byte separates words
     return bytes(tab)
 
 
-_TABLE = _translate_table()           # bytes >= 0x80 stay: they are letters (or UTF-8 specials handled first)
-_DELETE = b"'`"                       # apostrophes are deleted ("dog's" -> "dogs")
-_PAD = 24                             # separator bytes after a block: 8-byte word windows stay in bounds
-BLOCK_BYTES = 1 << 20                 # bytes per block: the numpy arrays of one block stay in the CPU cache
+_TABLE = _translate_table()  # bytes >= 0x80 stay: they are letters (or UTF-8 specials handled first)
+_DELETE = b"'`"  # apostrophes are deleted ("dog's" -> "dogs")
+_PAD = 24  # separator bytes after a block: 8-byte word windows stay in bounds
+BLOCK_BYTES = 1 << 20  # bytes per block: the numpy arrays of one block stay in the CPU cache
 
 
 # --- normalisation ---------------------------------------------------------------------------------------
@@ -69,8 +70,8 @@ def _utf8_valid(b: np.ndarray, pos: np.ndarray) -> bool:
         return False
     li = np.flatnonzero(b >= 0xC0)
     lead = b[li]
-    n = 2 + (lead >= 0xE0).astype(np.int64) + (lead >= 0xF0)     # sequence lengths
-    if int(n.sum()) != b.size:          # every continuation byte is claimed by a lead, none twice
+    n = 2 + (lead >= 0xE0).astype(np.int64) + (lead >= 0xF0)  # sequence lengths
+    if int(n.sum()) != b.size:  # every continuation byte is claimed by a lead, none twice
         return False
     bp = np.concatenate([b, np.zeros(3, b.dtype)])
     pp = np.concatenate([pos, np.full(3, -9, pos.dtype)])
@@ -82,8 +83,12 @@ def _utf8_valid(b: np.ndarray, pos: np.ndarray) -> bool:
         if not ((pp[i + k] == pos[i] + k) & ((bp[i + k] & 0xC0) == 0x80)).all():
             return False
     b1 = bp[li + 1]
-    bad = ((lead == 0xE0) & (b1 < 0xA0)) | ((lead == 0xED) & (b1 > 0x9F)) \
-        | ((lead == 0xF0) & (b1 < 0x90)) | ((lead == 0xF4) & (b1 > 0x8F))
+    bad = (
+        ((lead == 0xE0) & (b1 < 0xA0))
+        | ((lead == 0xED) & (b1 > 0x9F))
+        | ((lead == 0xF0) & (b1 < 0x90))
+        | ((lead == 0xF4) & (b1 > 0x8F))
+    )
     return not bad.any()
 
 
@@ -98,9 +103,14 @@ def _specials(a: np.ndarray, lead_pos: np.ndarray, probe: bool) -> bool:
     acute = c2 & (b1 == 0xB4)
     quote = (b0 == 0xE2) & (b1 == 0x80) & ((b2 == 0x98) | (b2 == 0x99))
     sep2 = (c2 & ~acute) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))
-    sep3 = (((b0 == 0xE2) & (b1 <= 0xAF) & ~quote) | ((b0 == 0xE3) & (b1 == 0x80))
-            | ((b0 == 0xEF) & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF))
-                                | ((b1 == 0xBF) & (b2 == 0xBD)))))
+    sep3 = (
+        ((b0 == 0xE2) & (b1 <= 0xAF) & ~quote)
+        | ((b0 == 0xE3) & (b1 == 0x80))
+        | (
+            (b0 == 0xEF)
+            & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF)) | ((b1 == 0xBF) & (b2 == 0xBD)))
+        )
+    )
     sep4 = b0 >= 0xF0
     if probe:
         # U+2126, U+212A, U+212B separate words but lower-case to letters: the block needs lower-casing
@@ -118,11 +128,10 @@ def _lower_utf8(data: bytes) -> bytes:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
-                                      pa.py_buffer(data))
+    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data))
     low = pc.utf8_lower(arr)
-    off = np.frombuffer(low.buffers()[1], np.int32)[low.offset: low.offset + 2]
-    return low.buffers()[2].to_pybytes()[off[0]:off[1]]
+    off = np.frombuffer(low.buffers()[1], np.int32)[low.offset : low.offset + 2]
+    return low.buffers()[2].to_pybytes()[off[0] : off[1]]
 
 
 def _repair_utf8(data: bytes, probs: Counter) -> bytes:
@@ -149,7 +158,7 @@ def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:
         block = _repair_utf8(block, probs)
         a = np.frombuffer(block, np.uint8)
         hi = np.flatnonzero(a >= 0x80)
-    if not _specials(a, hi[a[hi] >= 0xC0], probe=True):     # the block ends with \n: lead + 2 is in it
+    if not _specials(a, hi[a[hi] >= 0xC0], probe=True):  # the block ends with \n: lead + 2 is in it
         block = _lower_utf8(block)
         a = np.frombuffer(block, np.uint8)
         hi = np.flatnonzero(a >= 0x80)
@@ -172,7 +181,7 @@ def match_block(block: bytes, pat: Patterns, negative_window: int | None) -> Bat
     n = len(text) - _PAD
     bounds = _newlines(buf, n)
     n_caps = bounds.size - 1
-    short = np.flatnonzero(np.diff(bounds) <= 2)      # lines of at most 1 byte: maybe "" or "\r"
+    short = np.flatnonzero(np.diff(bounds) <= 2)  # lines of at most 1 byte: maybe "" or "\r"
     if short.size:
         probs["empty"] += _count_empty(base, bounds if n - 1 == len(base) else None, short)
     w = buf > 32
@@ -184,8 +193,7 @@ def match_block(block: bytes, pat: Patterns, negative_window: int | None) -> Bat
     lens = edges[1::2] - starts
     u64 = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
     pos, wid = pat.lookup_words(u64, starts, lens)
-    keys = match_words(starts, pos, wid, bounds, pat, negative_window) if pos.size else \
-        np.zeros(0, np.int64)
+    keys = match_words(starts, pos, wid, bounds, pat, negative_window) if pos.size else np.zeros(0, np.int64)
     return BatchMatches(keys, n_caps, probs)
 
 
@@ -244,8 +252,14 @@ def line_ranges(path: str, parts: int, min_bytes: int = 1 << 22) -> list[tuple[i
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def iter_text_matches(path: str, start: int, end: int | None, pat: Patterns,
-                      negative_window: int | None, block_bytes: int = BLOCK_BYTES):
+def iter_text_matches(
+    path: str,
+    start: int,
+    end: int | None,
+    pat: Patterns,
+    negative_window: int | None,
+    block_bytes: int = BLOCK_BYTES,
+):
     """:class:`BatchMatches` of the lines of ``path`` in bytes ``[start, end)`` (``end=None``: to the
     end of the file), block by block; ``start`` and ``end`` must be line starts. Input problems
     (``empty``, ``bad_utf8``) are in each batch's ``problems``."""

@@ -13,6 +13,7 @@ Usage::
     idx = HashIndex(np.array([7, 42], np.uint64))
     idx.get(np.array([42, 5, 7], np.uint64))        # [1, -1, 0]: positions in the key array
 """
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,7 @@ class HashIndex:
         found = slot[idx]
         if self.max_probe:
             pending = np.flatnonzero(k != 0)
-            if pending.size > idx.size:         # keys that met another key: probe on
+            if pending.size > idx.size:  # keys that met another key: probe on
                 pending = pending[~hit[pending]]
                 idxs, slots = [idx], [found]
                 for p in range(1, self.max_probe + 1):

@@ -47,6 +47,7 @@ Usage::
     out.keys // pat.n_concepts, out.keys % pat.n_concepts   # caption ids, concept ids
     match_reference("two tench", pat)                       # {0}
 """
+
 from __future__ import annotations
 
 import sys
@@ -71,28 +72,32 @@ def _resolve_specials(buf: np.ndarray, n: int) -> np.ndarray:
     b0 = buf[sp]
     b1 = buf[sp + 1]
     b2 = buf[sp + 2]
-    dele = [sp[b0 < 0x80]]                                       # ' and `
+    dele = [sp[b0 < 0x80]]  # ' and `
     c2 = b0 == 0xC2
     acute = c2 & (b1 == 0xB4)
     dele += [sp[acute], sp[acute] + 1]
     sep2 = (c2 & ~acute) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))
     quote = (b0 == 0xE2) & (b1 == 0x80) & ((b2 == 0x98) | (b2 == 0x99))
     dele += [sp[quote], sp[quote] + 1, sp[quote] + 2]
-    sep3 = (((b0 == 0xE2) & (b1 <= 0xAF) & ~quote) | ((b0 == 0xE3) & (b1 == 0x80))
-            | ((b0 == 0xEF) & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF))
-                                | ((b1 == 0xBF) & (b2 == 0xBD)))))
+    sep3 = (
+        ((b0 == 0xE2) & (b1 <= 0xAF) & ~quote)
+        | ((b0 == 0xE3) & (b1 == 0x80))
+        | (
+            (b0 == 0xEF)
+            & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF)) | ((b1 == 0xBF) & (b2 == 0xBD)))
+        )
+    )
     sep4 = b0 >= 0xF0
     for k, sel in ((2, sep2), (3, sep3), (4, sep4)):
         p = sp[sel]
-        for j in range(k):             # valid UTF-8 and >= 16 pad bytes: in bounds
+        for j in range(k):  # valid UTF-8 and >= 16 pad bytes: in bounds
             buf[p + j] = 32
     dele = np.concatenate(dele)
     dele.sort()
     return dele
 
 
-def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
-                  negative_window: int | None):
+def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns, negative_window: int | None):
     """Mentions in a prepared buffer.
 
     ``buf[:n]`` holds lower-cased UTF-8 text with a separator byte at every
@@ -101,7 +106,7 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
     (caption, concept) pairs as int64 keys ``caption * n_concepts + concept``.
     """
     dele = _resolve_specials(buf, n)
-    if dele.size:                           # compact: copy the runs between deletions
+    if dele.size:  # compact: copy the runs between deletions
         parts = np.split(buf, dele)
         buf = np.concatenate([parts[0]] + [p[1:] for p in parts[1:]])
         bounds = bounds - np.searchsorted(dele, bounds)
@@ -114,7 +119,7 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
     w |= t < 10
     edges = np.flatnonzero(w[1:] != w[:-1])
     edges += 1
-    if edges.size % 2:                      # text ends inside a word
+    if edges.size % 2:  # text ends inside a word
         edges = np.append(edges, n)
     starts = edges[0::2]
     lens = edges[1::2] - starts
@@ -128,8 +133,14 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns,
     return match_words(starts, pos, wid, bounds, pat, negative_window)
 
 
-def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np.ndarray,
-                pat: Patterns, negative_window: int | None) -> np.ndarray:
+def match_words(
+    starts: np.ndarray,
+    pos: np.ndarray,
+    wid: np.ndarray,
+    bounds: np.ndarray,
+    pat: Patterns,
+    negative_window: int | None,
+) -> np.ndarray:
     """Unique (caption, concept) keys of a tokenised buffer.
 
     ``starts``: byte offsets of all its words, in order; ``pos``/``wid``: the
@@ -141,8 +152,7 @@ def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np
     concept``.
     """
     ntok = starts.size
-    empty = np.zeros(0, dtype=np.int64)
-    ids = np.full(ntok + 1, -1, dtype=np.int32)   # trailing -1 stops trie walks
+    ids = np.full(ntok + 1, -1, dtype=np.int32)  # trailing -1 stops trie walks
     ids[pos] = wid
     # --- trie walk over consecutive word ids (depth 1 read off per-word arrays)
     t = np.flatnonzero(pat.word_has_out[wid])
@@ -173,7 +183,7 @@ def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np
     cap_of = np.repeat(np.arange(bounds.size - 1), np.diff(tb))
     cap = cap_of[ms]
     multi = np.flatnonzero(ml > 1)
-    if multi.size:                           # a phrase must not span two captions
+    if multi.size:  # a phrase must not span two captions
         split = multi[cap_of[ms[multi] + ml[multi] - 1] != cap[multi]]
         if split.size:
             keep = np.ones(ms.size, dtype=bool)
@@ -198,8 +208,7 @@ def match_words(starts: np.ndarray, pos: np.ndarray, wid: np.ndarray, bounds: np
     if negative_window is None:
         pkey = pkey[~_isin_sorted(pkey, _unique(nkey))]
     else:
-        pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg],
-                                    negative_window)]
+        pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)]
     return _unique(pkey)
 
 
@@ -239,8 +248,8 @@ def _near_negative(pkey, ps, pl, nkey, ns, nl, window):
 def _pad(data, n: int) -> np.ndarray:
     buf = np.empty(n + 17, dtype=np.uint8)
     buf[0] = 10
-    buf[1:n + 1] = data
-    buf[n + 1:] = 0
+    buf[1 : n + 1] = data
+    buf[n + 1 :] = 0
     return buf
 
 
@@ -248,6 +257,7 @@ def _pad(data, n: int) -> np.ndarray:
 class BatchMatches:
     """What one batch names: sorted unique keys ``caption * n_concepts + concept``
     (caption ids local to the batch), its size and its input problems."""
+
     keys: np.ndarray
     n_captions: int
     problems: Counter
@@ -257,15 +267,13 @@ def _lower_bytes(data: bytes | np.ndarray) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
-                                      pa.py_buffer(data))
+    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data))
     low = pc.utf8_lower(arr)
-    off = np.frombuffer(low.buffers()[1], np.int32)[low.offset: low.offset + 2]
-    return np.frombuffer(low.buffers()[2], np.uint8)[off[0]:off[1]]
+    off = np.frombuffer(low.buffers()[1], np.int32)[low.offset : low.offset + 2]
+    return np.frombuffer(low.buffers()[2], np.uint8)[off[0] : off[1]]
 
 
-def _match_lines(data: bytes, pat: Patterns, negative_window, terminated: bool = True
-                 ) -> BatchMatches:
+def _match_lines(data: bytes, pat: Patterns, negative_window, terminated: bool = True) -> BatchMatches:
     """Match UTF-8 text holding one caption per line (``terminated``: the last
     line ends with a newline too)."""
     probs = Counter()
@@ -301,7 +309,7 @@ def _match_strings(captions: list, pat: Patterns, negative_window) -> BatchMatch
         text = "\n".join(captions)
     try:
         data = text.encode("utf-8")
-    except UnicodeEncodeError:             # lone surrogates
+    except UnicodeEncodeError:  # lone surrogates
         captions = list(captions)
         for i, c in enumerate(captions):
             try:
@@ -311,10 +319,10 @@ def _match_strings(captions: list, pat: Patterns, negative_window) -> BatchMatch
                 captions[i] = c.encode("utf-8", "replace").decode("utf-8")
         data = "\n".join(captions).encode("utf-8")
     out = _match_lines(data, pat, negative_window, terminated=False)
-    if out.n_captions != n:                # newlines inside captions
+    if out.n_captions != n:  # newlines inside captions
         data = "\n".join(c.replace("\n", " ") for c in captions).encode("utf-8", "replace")
         out = _match_lines(data, pat, negative_window, terminated=False)
-    out.problems["empty"] -= blanked                              # None etc. became ""
+    out.problems["empty"] -= blanked  # None etc. became ""
     out.problems.update(probs)
     return out
 
@@ -340,10 +348,10 @@ def _match_arrow(arr, pat: Patterns, negative_window) -> BatchMatches:
     probs["empty"] += int(pc.sum(pc.equal(lens, 0)).as_py() or 0)
     low = pc.utf8_lower(arr)
     joined = pc.binary_join_element_wise(low, "", "\n", null_handling="replace")
-    off = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset: joined.offset + n + 1]
+    off = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset : joined.offset + n + 1]
     o0 = int(off[0])
     m = int(off[-1]) - o0
-    data = np.frombuffer(joined.buffers()[2], np.uint8)[o0: o0 + m]
+    data = np.frombuffer(joined.buffers()[2], np.uint8)[o0 : o0 + m]
     buf = _pad(data, m)
     bounds = np.empty(n + 1, dtype=np.int64)
     bounds[0] = 0
@@ -382,15 +390,16 @@ def match_reference(caption: str, pat: Patterns, negative_window: int | None = N
     pos, neg = [], []
     for i in range(len(toks)):
         for L in range(1, min(pat.max_words, len(toks) - i) + 1):
-            for cid, isneg in pat.phrases.get(tuple(toks[i:i + L]), ()):
+            for cid, isneg in pat.phrases.get(tuple(toks[i : i + L]), ()):
                 (neg if isneg else pos).append((cid, i, L))
     out = set()
     for cid, i, L in pos:
         if negative_window is None:
             blocked = any(c == cid for c, _, _ in neg)
         else:
-            blocked = any(c == cid and j < i + L + negative_window and i < j + M + negative_window
-                          for c, j, M in neg)
+            blocked = any(
+                c == cid and j < i + L + negative_window and i < j + M + negative_window for c, j, M in neg
+            )
         if not blocked:
             out.add(cid)
     return out
@@ -405,7 +414,7 @@ def match_batch(batch, pat: Patterns, negative_window: int | None) -> BatchMatch
     """
     if isinstance(batch, CaptionLines):
         return _match_lines(batch, pat, negative_window)
-    pa = sys.modules.get("pyarrow")               # not imported: the batch is no Arrow array
+    pa = sys.modules.get("pyarrow")  # not imported: the batch is no Arrow array
     if pa is not None and isinstance(batch, (pa.Array, pa.ChunkedArray)):
         return _match_arrow(batch, pat, negative_window)
     return _match_strings(batch, pat, negative_window)

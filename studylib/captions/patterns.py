@@ -14,6 +14,7 @@ Usage::
     pat = build_patterns("imagenet")     # or a JSON/TSV concept file, a dict, specs
     tokenize("The Dog's BOWL, man-eater!")   # ['the', 'dogs', 'bowl', 'man', 'eater']
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,8 @@ from studylib.captions.hashindex import HashIndex
 APOSTROPHE_RE = re.compile("['`\u00b4\u2018\u2019]")
 SEPARATOR_RE = re.compile(
     "[^0-9a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u1fff\u2c00-\u2fff"
-    "\u3040-\ufdff\ufe10-\ufefe\uff00-\ufffc\ufffe\uffff]+")
+    "\u3040-\ufdff\ufe10-\ufefe\uff00-\ufffc\ufffe\uffff]+"
+)
 
 
 def tokenize(text: str) -> list[str]:
@@ -47,11 +49,15 @@ def tokenize(text: str) -> list[str]:
 
 # Ambiguous ImageNet names and the contexts that mean "the other thing".
 # Shared names that the negatives below disambiguate, per class: these are matched despite being ambiguous.
-DISAMBIGUATED: dict[int, tuple[str, ...]] = {134: ("crane",), 517: ("crane",), 264: ("cardigan",), 474: ("cardigan",)}
+DISAMBIGUATED: dict[int, tuple[str, ...]] = {
+    134: ("crane",),
+    517: ("crane",),
+    264: ("cardigan",),
+    474: ("cardigan",),
+}
 
 IMAGENET_NEGATIVES: dict[int, tuple[str, ...]] = {
-    21: ("flying a kite", "kite surfing", "kitesurfing", "kiteboarding", "kite festival",
-         "kite string"),
+    21: ("flying a kite", "kite surfing", "kitesurfing", "kiteboarding", "kite festival", "kite string"),
     62: ("programming", "code", "script", "django", "pandas", "developer"),
     134: ("construction", "building site", "tower crane", "lifting", "hoist", "cargo", "container"),
     242: ("boxing", "fight", "fighter", "gloves", "shorts", "briefs", "underwear"),
@@ -68,17 +74,49 @@ IMAGENET_NEGATIVES: dict[int, tuple[str, ...]] = {
 }
 
 _IRREGULAR = {
-    "mouse": ("mice",), "louse": ("lice",), "goose": ("geese",), "foot": ("feet",),
-    "tooth": ("teeth",), "man": ("men",), "woman": ("women",), "child": ("children",),
-    "ox": ("oxen",), "person": ("people",), "knife": ("knives",), "wife": ("wives",),
-    "life": ("lives",), "leaf": ("leaves",), "loaf": ("loaves",), "wolf": ("wolves",),
-    "calf": ("calves",), "half": ("halves",), "shelf": ("shelves",), "thief": ("thieves",),
-    "scarf": ("scarves", "scarfs"), "hoof": ("hooves", "hoofs"), "cactus": ("cacti", "cactuses"),
-    "fungus": ("fungi", "funguses"), "octopus": ("octopuses", "octopi"),
-    "hippopotamus": ("hippopotami", "hippopotamuses"), "cherub": ("cherubs", "cherubim"),
+    "mouse": ("mice",),
+    "louse": ("lice",),
+    "goose": ("geese",),
+    "foot": ("feet",),
+    "tooth": ("teeth",),
+    "man": ("men",),
+    "woman": ("women",),
+    "child": ("children",),
+    "ox": ("oxen",),
+    "person": ("people",),
+    "knife": ("knives",),
+    "wife": ("wives",),
+    "life": ("lives",),
+    "leaf": ("leaves",),
+    "loaf": ("loaves",),
+    "wolf": ("wolves",),
+    "calf": ("calves",),
+    "half": ("halves",),
+    "shelf": ("shelves",),
+    "thief": ("thieves",),
+    "scarf": ("scarves", "scarfs"),
+    "hoof": ("hooves", "hoofs"),
+    "cactus": ("cacti", "cactuses"),
+    "fungus": ("fungi", "funguses"),
+    "octopus": ("octopuses", "octopi"),
+    "hippopotamus": ("hippopotami", "hippopotamuses"),
+    "cherub": ("cherubs", "cherubim"),
 }
-_UNCHANGED = {"sheep", "deer", "moose", "bison", "swine", "aircraft", "series", "species",
-              "trout", "salmon", "cod", "elk", "buffalo"}
+_UNCHANGED = {
+    "sheep",
+    "deer",
+    "moose",
+    "bison",
+    "swine",
+    "aircraft",
+    "series",
+    "species",
+    "trout",
+    "salmon",
+    "cod",
+    "elk",
+    "buffalo",
+}
 
 
 def plural_forms(word: str) -> tuple[str, ...]:
@@ -90,7 +128,7 @@ def plural_forms(word: str) -> tuple[str, ...]:
     if word.endswith(("ss", "us", "is", "x", "z", "ch", "sh")):
         return (word + "es",)
     if word.endswith("s"):
-        return ()                      # "shorts", "sunglasses": already plural
+        return ()  # "shorts", "sunglasses": already plural
     if word.endswith("y") and word[-2] not in "aeiou":
         return (word[:-1] + "ies",)
     if word.endswith("o") and word[-2] not in "aeiou":
@@ -127,6 +165,7 @@ def inflections(word: str) -> set[str]:
 @dataclass(frozen=True)
 class ConceptSpec:
     """One class to count: its output name, synonyms and negative phrases."""
+
     name: str
     synonyms: tuple[str, ...]
     negatives: tuple[str, ...] = ()
@@ -156,8 +195,9 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
         neg = IMAGENET_NEGATIVES.get(c.index, ()) if negatives else ()
         # a name shared with other classes is ambiguous (studylib.concepts) and not matched, unless
         # negative contexts tell its uses apart ("crane" near "construction" is no bird)
-        syn = tuple(c.synonyms) + (tuple(s for s in c.ambiguous if s in DISAMBIGUATED.get(c.index, ()))
-                                   if negatives else ())
+        syn = tuple(c.synonyms) + (
+            tuple(s for s in c.ambiguous if s in DISAMBIGUATED.get(c.index, ())) if negatives else ()
+        )
         specs.append(ConceptSpec(name, syn, tuple(neg)))
     return specs
 
@@ -175,9 +215,9 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
         raise FileNotFoundError(f"concept file {path} does not exist")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")                      # a byte-order mark is not part of the first name
+        text = data.decode("utf-8-sig")  # a byte-order mark is not part of the first name
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         raise ValueError(f"concept file {path}:{line}: not valid UTF-8 (byte {e.start})") from None
     specs: list[ConceptSpec] = []
     if path.suffix.lower() == ".json":
@@ -185,8 +225,11 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"concept file {path}: invalid JSON ({e})") from None
-        items = data.items() if isinstance(data, dict) else (
-            (d.get("name"), d) if isinstance(d, dict) else (None, d) for d in data)
+        items = (
+            data.items()
+            if isinstance(data, dict)
+            else ((d.get("name"), d) if isinstance(d, dict) else (None, d) for d in data)
+        )
         for name, val in items:
             if isinstance(val, dict):
                 syn, neg = val.get("synonyms", []), val.get("negatives", [])
@@ -195,8 +238,10 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             elif isinstance(val, str):
                 syn, neg = [val], []
             else:
-                raise ValueError(f"concept file {path}: entry {name!r} must be a list of "
-                                 f"synonyms or an object with 'synonyms'")
+                raise ValueError(
+                    f"concept file {path}: entry {name!r} must be a list of "
+                    f"synonyms or an object with 'synonyms'"
+                )
             if not name:
                 raise ValueError(f"concept file {path}: an entry has no 'name'")
             specs.append(_spec(str(name), syn, neg))
@@ -304,8 +349,11 @@ class Patterns:
         long_ids = np.flatnonzero(~short)
         self.long_chunks = ch
         self.long_lens = lens
-        lh = _mix([ch[long_ids, k] for k in range(nch)], lens[long_ids]) if len(long_ids) else \
-            np.zeros(0, np.uint64)
+        lh = (
+            _mix([ch[long_ids, k] for k in range(nch)], lens[long_ids])
+            if len(long_ids)
+            else np.zeros(0, np.uint64)
+        )
         order = np.argsort(lh, kind="stable")
         self.long_hash, self.long_id = lh[order], long_ids[order].astype(np.int32)
         self.n_chunks = nch
@@ -329,7 +377,7 @@ class Patterns:
                 self.first_node[w] = c
         self.edge_keys = np.array([k for k, _ in edges], dtype=np.int64)
         self.edge_child = np.array([c for _, c in edges], dtype=np.int32)
-        self.edge_index = HashIndex(self.edge_keys.astype(np.uint64))   # keys node * V + word, node > 0
+        self.edge_index = HashIndex(self.edge_keys.astype(np.uint64))  # keys node * V + word, node > 0
         self.node_has_child = np.zeros(n_nodes, dtype=bool)
         self.node_has_child[[n for n, _ in children]] = True
         cnt = np.zeros(n_nodes, dtype=np.int64)
@@ -342,13 +390,14 @@ class Patterns:
         self.out_concept[at] = [cid for cid, _ in flat]
         self.out_neg[at] = [neg for _, neg in flat]
         self.node_has_out = cnt > 0
-        first = np.maximum(self.first_node, 0)                  # per word: its one-word phrase node
+        first = np.maximum(self.first_node, 0)  # per word: its one-word phrase node
         self.word_has_out = (self.first_node > 0) & self.node_has_out[first]
         self.word_has_child = (self.first_node > 0) & self.node_has_child[first]
-        self.all_single_out = bool((cnt <= 1).all())       # every node names at most one concept
+        self.all_single_out = bool((cnt <= 1).all())  # every node names at most one concept
 
-    def lookup_words(self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+    def lookup_words(
+        self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary word ids of many words at once (the hash-index probe).
 
         ``windows[i]`` is the little-endian uint64 of the 8 text bytes from
@@ -365,7 +414,7 @@ class Patterns:
         if lng.any():
             cid[lng] = -1
             sel = np.flatnonzero(lng & self.slot_has_long[slot] & (clen <= self.max_word_bytes))
-            if sel.size:           # words over 8 bytes: hash all chunks, then verify them
+            if sel.size:  # words over 8 bytes: hash all chunks, then verify them
                 cid[sel] = self._long_ids(windows, starts[cand[sel]], clen[sel], keys[cand[sel]])
         found = cid >= 0
         return cand[found], cid[found]
@@ -373,7 +422,7 @@ class Patterns:
     def _long_ids(self, windows, st, ll, first):
         """Word ids (-1: none) of words of 9 to ``max_word_bytes`` bytes starting at ``st``."""
         chunks = [first]
-        for j in range(1, self.n_chunks):      # a chunk past the word end is masked to 0
+        for j in range(1, self.n_chunks):  # a chunk past the word end is masked to 0
             idx = np.minimum(st + 8 * j, len(windows) - 1)
             chunks.append(windows[idx] & _MASKS[np.clip(ll - 8 * j, 0, 8)])
         h = _mix(chunks, ll)
@@ -386,8 +435,10 @@ class Patterns:
         return np.where(ok, wid, -1).astype(np.int32)
 
     def __repr__(self):
-        return (f"Patterns({self.n_concepts} concepts, {len(self.phrases)} phrases, "
-                f"{self.V} words, up to {self.max_words} words long)")
+        return (
+            f"Patterns({self.n_concepts} concepts, {len(self.phrases)} phrases, "
+            f"{self.V} words, up to {self.max_words} words long)"
+        )
 
 
 def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = True) -> Patterns:
@@ -405,8 +456,7 @@ def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = 
     elif isinstance(concepts, (str, Path)):
         specs = load_concept_file(concepts)
     elif isinstance(concepts, dict):
-        specs = [_spec(k, v if isinstance(v, (list, tuple)) else [v], [])
-                 for k, v in concepts.items()]
+        specs = [_spec(k, v if isinstance(v, (list, tuple)) else [v], []) for k, v in concepts.items()]
     else:
         specs = []
         for c in concepts:
@@ -415,8 +465,10 @@ def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = 
             elif hasattr(c, "synonyms") and hasattr(c, "name"):
                 specs.append(ConceptSpec(c.name, tuple(c.synonyms)))
             else:
-                raise TypeError(f"cannot use {type(c).__name__} as a concept; "
-                                "pass ConceptSpec, Concept or a dict name -> synonyms")
+                raise TypeError(
+                    f"cannot use {type(c).__name__} as a concept; "
+                    "pass ConceptSpec, Concept or a dict name -> synonyms"
+                )
     if not negatives:
         specs = [ConceptSpec(s.name, s.synonyms) for s in specs]
     return Patterns(specs, inflect=inflect)

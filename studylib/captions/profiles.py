@@ -21,6 +21,7 @@ Run::
     ref = read_profile("laion400m.txt")
     compare_profiles(ref, [read_profile("cc12m.txt")])
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["name", "classes", "matched", "aligned_by", "total", "spearman", "kendall", "max_over_median",
-           "gini", "zipf_alpha", "unmatched"]
+COLUMNS = [
+    "name",
+    "classes",
+    "matched",
+    "aligned_by",
+    "total",
+    "spearman",
+    "kendall",
+    "max_over_median",
+    "gini",
+    "zipf_alpha",
+    "unmatched",
+]
 
 
 def split_spec(spec: str | Path) -> tuple[Path, str | None]:
@@ -75,15 +87,15 @@ def read_profile(path: str | Path, name: str | None = None, classes=None) -> pd.
         if cls in seen:
             raise ValueError(f"{where}: class {cls!r} appears twice (first at {seen[cls]})")
         if known is not None and cls not in known:
-            raise ValueError(f"{where}: unknown class {cls!r} (not among the {len(known)} "
-                             "given classes)")
+            raise ValueError(f"{where}: unknown class {cls!r} (not among the {len(known)} given classes)")
         seen[cls] = where
         names.append(cls)
         counts.append(_whole_count(raw, where))
     if not names:
         raise ValueError(f"count file {path} is empty")
-    return pd.Series(np.asarray(counts, dtype=np.int64), index=pd.Index(names, name="classname"),
-                     name=name or path.stem)
+    return pd.Series(
+        np.asarray(counts, dtype=np.int64), index=pd.Index(names, name="classname"), name=name or path.stem
+    )
 
 
 def _text_rows(path: Path):
@@ -92,7 +104,7 @@ def _text_rows(path: Path):
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         raise ValueError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
     for ln, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         if not line.strip():
@@ -114,7 +126,9 @@ def _headed_rows(path: Path, column: str):
             raise ValueError(f"{path}: empty file (a headed TSV needs a header line)")
         label = next((h for h in ("name", "classname") if h in header), None)
         if label is None or column not in header:
-            raise ValueError(f"{path}: no column {column if label else 'name'!r}; columns: {', '.join(header)}")
+            raise ValueError(
+                f"{path}: no column {column if label else 'name'!r}; columns: {', '.join(header)}"
+            )
         li, ci = header.index(label), header.index(column)
         seen = set()
         for ln, row in enumerate(reader, 2):
@@ -178,12 +192,17 @@ def auto_alignment(reference: pd.Series, other: pd.Series) -> dict:
     pairs = [(i, where[n]) for i, n in enumerate(a) if n in where]
     unmatched = [str(reference.index[i]) for i, n in enumerate(a) if n not in where]
     ref_idx = np.array([p[0] for p in pairs], dtype=int)
-    return {"by": "name", "ref": ref_idx, "other": np.array([p[1] for p in pairs], dtype=int),
-            "unmatched": unmatched}
+    return {
+        "by": "name",
+        "ref": ref_idx,
+        "other": np.array([p[1] for p in pairs], dtype=int),
+        "unmatched": unmatched,
+    }
 
 
-def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def align_profiles(
+    reference: pd.Series, other: pd.Series, align: str = "name"
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of two profiles, class by class.
 
     ``align="name"``: match class names (the sets must be equal, each name
@@ -196,16 +215,19 @@ def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"
         return reference.to_numpy(dtype=float)[m["ref"]], other.to_numpy(dtype=float)[m["other"]]
     if align == "order":
         if len(reference) != len(other):
-            raise ValueError(f"cannot align {other.name!r} ({len(other)} classes) with "
-                             f"{reference.name!r} ({len(reference)} classes) by order")
+            raise ValueError(
+                f"cannot align {other.name!r} ({len(other)} classes) with "
+                f"{reference.name!r} ({len(reference)} classes) by order"
+            )
         return reference.to_numpy(dtype=float), other.to_numpy(dtype=float)
     if align != "name":
         raise ValueError(f"align must be 'name', 'order' or 'auto', got {align!r}")
     for s in (reference, other):
         dup = s.index[s.index.duplicated()].unique().tolist()
         if dup:
-            raise ValueError(f"profile {s.name!r} repeats class names {dup[:5]}; "
-                             "use align='order' (--align order)")
+            raise ValueError(
+                f"profile {s.name!r} repeats class names {dup[:5]}; use align='order' (--align order)"
+            )
     a, b = set(reference.index), set(other.index)
     if a != b:
         only_ref, only_other = sorted(a - b), sorted(b - a)
@@ -213,7 +235,8 @@ def align_profiles(reference: pd.Series, other: pd.Series, align: str = "name"
             f"class names of {other.name!r} differ from the reference {reference.name!r}: "
             f"{len(only_ref)} only in the reference (e.g. {only_ref[:5]}), "
             f"{len(only_other)} only in {other.name!r} (e.g. {only_other[:5]}); "
-            "fix the names or use align='order' (--align order) for files in the same class order")
+            "fix the names or use align='order' (--align order) for files in the same class order"
+        )
     return reference.to_numpy(dtype=float), other.reindex(reference.index).to_numpy(dtype=float)
 
 
@@ -262,8 +285,7 @@ def correlations(a, b) -> dict:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return {"spearman": float("nan"), "kendall": float("nan")}
-    return {"spearman": float(spearmanr(a, b).statistic),
-            "kendall": float(kendalltau(a, b).statistic)}
+    return {"spearman": float(spearmanr(a, b).statistic), "kendall": float(kendalltau(a, b).statistic)}
 
 
 def compare_profiles(reference: pd.Series, others, align: str = "name") -> pd.DataFrame:
@@ -276,15 +298,26 @@ def compare_profiles(reference: pd.Series, others, align: str = "name") -> pd.Da
         by = auto_alignment(reference, p)["by"] if align == "auto" else align
         st = imbalance_stats(p.to_numpy(dtype=float))
         total = st["total"]
-        rows.append({"name": str(p.name), "classes": st["classes"], "matched": len(ref), "aligned_by": by,
-                     "total": int(total) if float(total).is_integer() else total,
-                     **correlations(ref, cur), "max_over_median": st["max_over_median"],
-                     "gini": st["gini"], "zipf_alpha": st["zipf_alpha"], "unmatched": "; ".join(unmatched)})
+        rows.append(
+            {
+                "name": str(p.name),
+                "classes": st["classes"],
+                "matched": len(ref),
+                "aligned_by": by,
+                "total": int(total) if float(total).is_integer() else total,
+                **correlations(ref, cur),
+                "max_over_median": st["max_over_median"],
+                "gini": st["gini"],
+                "zipf_alpha": st["zipf_alpha"],
+                "unmatched": "; ".join(unmatched),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def plot_ranked_frequencies(profiles, reference=None, align: str = "name", smooth: int = 15,
-                            ax=None, title: str | None = None):
+def plot_ranked_frequencies(
+    profiles, reference=None, align: str = "name", smooth: int = 15, ax=None, title: str | None = None
+):
     """Figure like the paper's Fig. 1a: log10 frequency of every class, classes
     ranked by the reference corpus, lightly smoothed.
 
@@ -318,8 +351,7 @@ def plot_ranked_frequencies(profiles, reference=None, align: str = "name", smoot
         y = np.log10(cur[order] + 1)
         if smooth > 1:
             y = pd.Series(y).rolling(smooth, center=True, min_periods=1).mean().to_numpy()
-        ax.plot(np.arange(1, y.size + 1), y, lw=1.2, label=str(p.name),
-                zorder=3 if p is ref else 2)
+        ax.plot(np.arange(1, y.size + 1), y, lw=1.2, label=str(p.name), zorder=3 if p is ref else 2)
     ax.set_xlabel(f"class, ranked by frequency in {ref.name}")
     ax.set_ylabel("log10(frequency + 1)")
     ax.set_title(title or "Concept frequency across corpora", fontsize=10)

@@ -15,6 +15,7 @@ Usage::
     for batch in iter_shard(shards[0], 16384, problems, notes):
         ...      # a CaptionLines block, an Arrow string array or a list of str
 """
+
 from __future__ import annotations
 
 import glob as _glob
@@ -26,12 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from studylib.io import tar_end_missing
+from studylib.fileio import tar_end_missing
 
 # --- file inputs -------------------------------------------------------------
 
-_FORMATS = {".txt": "text", ".text": "text", ".tsv": "tsv", ".csv": "csv",
-            ".parquet": "parquet", ".pq": "parquet", ".tar": "tar"}
+_FORMATS = {
+    ".txt": "text",
+    ".text": "text",
+    ".tsv": "tsv",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".tar": "tar",
+}
 
 
 def detect_format(path: str | Path) -> str:
@@ -43,8 +51,9 @@ def detect_format(path: str | Path) -> str:
     ext = os.path.splitext(name)[1]
     if ext in _FORMATS:
         return _FORMATS[ext]
-    raise ValueError(f"{path}: cannot tell the format from the extension; pass fmt= "
-                     f"(one of text, tsv, csv, parquet, tar)")
+    raise ValueError(
+        f"{path}: cannot tell the format from the extension; pass fmt= (one of text, tsv, csv, parquet, tar)"
+    )
 
 
 def expand_inputs(inputs) -> list[str]:
@@ -60,16 +69,20 @@ def expand_inputs(inputs) -> list[str]:
             if not hits:
                 raise FileNotFoundError(f"input pattern {item!r} matches no file")
         elif not os.path.isfile(item):
-            raise FileNotFoundError(f"input {item!r} does not exist" if not os.path.exists(item)
-                                    else f"input {item!r} is not a file")
+            raise FileNotFoundError(
+                f"input {item!r} does not exist"
+                if not os.path.exists(item)
+                else f"input {item!r} is not a file"
+            )
         else:
             hits = [item]
         out += hits
     return out
 
 
-def list_shards(paths: list[str], fmt: str | None = None, column: str | None = None
-                ) -> tuple[list[tuple], list[str]]:
+def list_shards(
+    paths: list[str], fmt: str | None = None, column: str | None = None
+) -> tuple[list[tuple], list[str]]:
     """Work units: one per parquet row group, one per other file.
 
     A shard is a tuple ``(path, format, row group or 0, column)``; a text
@@ -85,7 +98,7 @@ def list_shards(paths: list[str], fmt: str | None = None, column: str | None = N
 
             try:
                 md = pq.ParquetFile(p).metadata
-            except Exception as e:      # noqa: BLE001 - any unreadable file is reported
+            except Exception as e:  # noqa: BLE001 - any unreadable file is reported
                 msgs.append(f"{p}: unreadable parquet file ({type(e).__name__}: {e}); skipped")
                 shards.append((p, "unreadable", 0, column))
                 continue
@@ -141,7 +154,7 @@ def _iter_text(path, probs, start: int = 0, end: int | None = None, chunk_bytes:
             if cut < 0:
                 rest = data
                 continue
-            rest = data[cut + 1:]
+            rest = data[cut + 1 :]
             yield from _text_chunk(data[: cut + 1], probs)
 
 
@@ -154,8 +167,7 @@ def _text_chunk(data: bytes, probs):
 
     if not data.endswith(b"\n"):
         data += b"\n"
-    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)),
-                                      pa.py_buffer(data))
+    arr = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data))
     try:
         arr.validate(full=True)
     except pa.ArrowInvalid:
@@ -186,20 +198,24 @@ def _iter_table(path, fmt, column, batch_size, probs, msgs):
         bad_rows[0] += 1
         return "skip"
 
-    parse = pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",",
-                              quote_char=False if fmt == "tsv" else '"',
-                              newlines_in_values=fmt == "csv", invalid_row_handler=on_bad)
+    parse = pcsv.ParseOptions(
+        delimiter="\t" if fmt == "tsv" else ",",
+        quote_char=False if fmt == "tsv" else '"',
+        newlines_in_values=fmt == "csv",
+        invalid_row_handler=on_bad,
+    )
     try:
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
-                               parse_options=parse,
-                               convert_options=pcsv.ConvertOptions(
-                                   include_columns=[column], column_types={column: pa.binary()}))
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(block_size=1 << 22),
+            parse_options=parse,
+            convert_options=pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.binary()}),
+        )
     except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as e:
         header = _header(path, parse.delimiter)
         if header is not None and column not in header:
             probs["missing_column"] += 1
-            msgs.append(f"{path}: no column {column!r} (columns: {', '.join(header[:12])}); "
-                        "skipped")
+            msgs.append(f"{path}: no column {column!r} (columns: {', '.join(header[:12])}); skipped")
         else:
             probs["unreadable"] += 1
             msgs.append(f"{path}: unreadable {fmt.upper()} ({e}); skipped")
@@ -231,13 +247,17 @@ def _iter_parquet(path, part, column, batch_size, probs, msgs):
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     if not column or column not in names:
-        if part <= 0:                       # report once per file
+        if part <= 0:  # report once per file
             probs["missing_column"] += 1
             msgs.append(f"{path}: no column {column!r} (columns: {', '.join(names[:12])}); skipped")
         return
     typ = pf.schema_arrow.field(column).type
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ)
-            or pa.types.is_large_binary(typ)):
+    if not (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_binary(typ)
+    ):
         if part <= 0:
             probs["missing_column"] += 1
             msgs.append(f"{path}: column {column!r} has type {typ}, not text; skipped")
@@ -303,8 +323,10 @@ def _iter_tar(path, column, batch_size, probs, msgs):
             offset = tf.offset
         if tar_end_missing(path, offset):
             probs["unreadable"] += 1
-            msgs.append(f"{path}: truncated tar (no end-of-archive blocks after member {cur_key!r}); its "
-                        "captions up to there were counted")
+            msgs.append(
+                f"{path}: truncated tar (no end-of-archive blocks after member {cur_key!r}); its "
+                "captions up to there were counted"
+            )
     except (tarfile.TarError, OSError, EOFError) as e:
         probs["unreadable"] += 1
         msgs.append(f"{path}: broken tar ({e}); read {len(batch)} samples of the last batch")

@@ -7,6 +7,7 @@ caption's MiniLM embedding is at least as close to that concept's description as
 description of every *other candidate*: the other concepts matched in the same caption and
 the concepts that share a synonym with it. A match without rivals is kept.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,11 +19,15 @@ def confusable_concepts(synonyms: list) -> list[set]:
     for k, names in enumerate(synonyms):
         for s in names:
             owners.setdefault(s.lower().strip(), set()).add(k)
-    return [set().union(*(owners[s.lower().strip()] for s in names)) - {k} if names else set()
-            for k, names in enumerate(synonyms)]
+    return [
+        set().union(*(owners[s.lower().strip()] for s in names)) - {k} if names else set()
+        for k, names in enumerate(synonyms)
+    ]
 
 
-def relevant_matches(match_caption, match_concept, caption_vectors, concept_vectors, confusable) -> np.ndarray:
+def relevant_matches(
+    match_caption, match_concept, caption_vectors, concept_vectors, confusable
+) -> np.ndarray:
     """Boolean mask over the matches: kept when cos(caption, own concept) >= cos(caption, any rival)."""
     mc, mk = np.asarray(match_caption, dtype=np.int64), np.asarray(match_concept, dtype=np.int64)
     if mc.shape != mk.shape:

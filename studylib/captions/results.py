@@ -15,6 +15,7 @@ Usage::
     write_counts_tsv(res, "freqs.tsv")
     write_matches_parquet(res, "matches.parquet")
 """
+
 from __future__ import annotations
 
 import io
@@ -24,13 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from studylib.io import atomic_write_bytes, atomic_write_text
+from studylib.fileio import atomic_write_bytes, atomic_write_text
 
 # Human wording of every problem key a reader or matcher can count.
 PROBLEM_LABELS = {
-    "null": "missing (null) captions", "empty": "empty captions",
+    "null": "missing (null) captions",
+    "empty": "empty captions",
     "bad_utf8": "captions with invalid UTF-8 (decoded with U+FFFD)",
-    "not_text": "non-text captions", "bad_json": "unreadable JSON members",
+    "not_text": "non-text captions",
+    "bad_json": "unreadable JSON members",
     "no_text": "tar samples without .txt/.json",
     "bad_row": "malformed table rows (skipped)",
     "missing_column": "inputs without the requested column (skipped)",
@@ -46,6 +49,7 @@ class FrequencyResult:
     (caption id, concept id) pair; caption ids run over all inputs in order,
     and ``sources``/``source_rows`` say which file each id range came from.
     """
+
     names: list[str]
     counts: np.ndarray
     n_captions: int = 0
@@ -63,8 +67,9 @@ class FrequencyResult:
         """One row per concept: class index, class name, count (a pandas DataFrame)."""
         import pandas as pd
 
-        return pd.DataFrame({"class_index": np.arange(len(self.names)),
-                             "classname": self.names, "count": self.counts})
+        return pd.DataFrame(
+            {"class_index": np.arange(len(self.names)), "classname": self.names, "count": self.counts}
+        )
 
     def matches_by_caption(self) -> list[np.ndarray]:
         """Concept ids per caption id (needs ``keep_matches=True``)."""
@@ -77,11 +82,13 @@ class FrequencyResult:
 
     def summary(self) -> str:
         """A few human lines: totals, then every input problem with its count."""
-        lines = [f"{self.n_captions:,} captions, {self.n_matched:,} name a concept, "
-                 f"{self.n_multi:,} name several"
-                 + (" (dropped: single-label)" if self.single_label else "")
-                 + f"; {int(self.counts.sum()):,} counted mentions over "
-                 f"{int(np.count_nonzero(self.counts))}/{len(self.names)} concepts"]
+        lines = [
+            f"{self.n_captions:,} captions, {self.n_matched:,} name a concept, "
+            f"{self.n_multi:,} name several"
+            + (" (dropped: single-label)" if self.single_label else "")
+            + f"; {int(self.counts.sum()):,} counted mentions over "
+            f"{int(np.count_nonzero(self.counts))}/{len(self.names)} concepts"
+        ]
         for k, v in sorted(self.problems.items()):
             if v:
                 lines.append(f"  {v:,} {PROBLEM_LABELS.get(k, k)}")
@@ -115,13 +122,16 @@ def write_matches_parquet(result: FrequencyResult, path: str | Path) -> None:
     starts = np.concatenate([[0], np.cumsum(result.source_rows)]).astype(np.int64)
     src = np.searchsorted(starts, result.match_caption, side="right") - 1
     src = np.clip(src, 0, max(len(result.sources) - 1, 0))
-    table = pa.table({
-        "caption_id": result.match_caption.astype(np.int64),
-        "concept_id": result.match_concept.astype(np.int32),
-        "source": pa.DictionaryArray.from_arrays(pa.array(src.astype(np.int32)),
-                                                 pa.array(result.sources or ["<memory>"])),
-        "row": result.match_caption - starts[src],
-    })
+    table = pa.table(
+        {
+            "caption_id": result.match_caption.astype(np.int64),
+            "concept_id": result.match_concept.astype(np.int32),
+            "source": pa.DictionaryArray.from_arrays(
+                pa.array(src.astype(np.int32)), pa.array(result.sources or ["<memory>"])
+            ),
+            "row": result.match_caption - starts[src],
+        }
+    )
     sink = io.BytesIO()
     pq.write_table(table, sink)
     atomic_write_bytes(path, sink.getvalue())

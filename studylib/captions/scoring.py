@@ -19,6 +19,7 @@ Usage::
     scores["overall"]                      # precision, recall, f1, spearman
     text = estimation_section(scores, world.class_names)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 from studylib.captions.counting import count_captions
 from studylib.captions.patterns import build_patterns
 from studylib.captions.results import FrequencyResult
+
 
 def score_matches(matches, true_labels, n_concepts: int, groups=None) -> dict[str, pd.DataFrame]:
     """Precision and recall of predicted concept sets against known labels.
@@ -84,8 +86,7 @@ def score_matches(matches, true_labels, n_concepts: int, groups=None) -> dict[st
             sel_caps = np.flatnonzero(g == lvl)
             ks = [k[np.isin(k // C, sel_caps)] for k in (pkey, tkey, tp_key)]
             gp, gt, gtp = table(ks)
-            row = _prf(pd.DataFrame({"tp": [gtp.sum()], "predicted": [gp.sum()],
-                                     "true": [gt.sum()]}))
+            row = _prf(pd.DataFrame({"tp": [gtp.sum()], "predicted": [gp.sum()], "true": [gt.sum()]}))
             row.insert(0, "captions", sel_caps.size)
             row.insert(0, "group", [lvl])
             row["spearman"] = _spearman(gp, gt)
@@ -98,10 +99,12 @@ def score_matches(matches, true_labels, n_concepts: int, groups=None) -> dict[st
     return {
         "overall": overall,
         "per_concept": per_concept,
-        "per_group": (pd.concat(per_group, ignore_index=True) if per_group
-                      else pd.DataFrame(columns=cols)),
-        "per_group_concept": pd.concat(per_gc, ignore_index=True) if per_gc else pd.DataFrame(
-            columns=["group", "concept", "tp", "predicted", "true", "precision", "recall", "f1"]),
+        "per_group": (pd.concat(per_group, ignore_index=True) if per_group else pd.DataFrame(columns=cols)),
+        "per_group_concept": pd.concat(per_gc, ignore_index=True)
+        if per_gc
+        else pd.DataFrame(
+            columns=["group", "concept", "tp", "predicted", "true", "precision", "recall", "f1"]
+        ),
     }
 
 
@@ -147,8 +150,9 @@ def _spearman(a, b) -> float:
 # The caption matcher, scored and reported
 
 
-def estimation_scores(captions, true_labels, concepts, levels=None, level_names=None
-                      ) -> dict[str, pd.DataFrame]:
+def estimation_scores(
+    captions, true_labels, concepts, levels=None, level_names=None
+) -> dict[str, pd.DataFrame]:
     """Score caption-based frequency estimation against known labels.
 
     The estimator (:mod:`studylib.captions.matching`: word-boundary synonym
@@ -171,8 +175,7 @@ def estimation_scores(captions, true_labels, concepts, levels=None, level_names=
     if level_names is not None:
         for key in ("per_group", "per_group_concept"):
             rank = scores[key]["group"].map({g: i for i, g in enumerate(level_names)})
-            scores[key] = scores[key].iloc[np.argsort(rank.to_numpy(), kind="stable")] \
-                .reset_index(drop=True)
+            scores[key] = scores[key].iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     return scores
 
 
@@ -187,18 +190,19 @@ def estimation_section(scores: dict, class_names) -> str:
     """Markdown: precision and recall overall and per descriptiveness level."""
     overall = scores["overall"].iloc[0]
     worst = scores["per_concept"].sort_values("precision").head(3)
-    least = ", ".join(f"{class_names[int(r['concept'])]} ({r['precision']:.2f})"
-                      for _, r in worst.iterrows())
-    return "\n".join([
-        "Caption-based concept-frequency estimation (`studylib.captions`: word-boundary matching "
-        "of each concept's synonyms and inflections) scored against the true label of every "
-        "training pair.",
-        "",
-        f"Overall: precision {overall['precision']:.3f}, recall {overall['recall']:.3f}; Spearman "
-        f"correlation between estimated and true per-class counts {overall['spearman']:.3f}.",
-        "",
-        estimation_table(scores).reset_index().to_markdown(index=False, floatfmt=".3f"),
-        "",
-        "Least precise concepts (synonyms shared with, or contained in, other concepts' "
-        f"captions): {least}.",
-    ])
+    least = ", ".join(f"{class_names[int(r['concept'])]} ({r['precision']:.2f})" for _, r in worst.iterrows())
+    return "\n".join(
+        [
+            "Caption-based concept-frequency estimation (`studylib.captions`: word-boundary matching "
+            "of each concept's synonyms and inflections) scored against the true label of every "
+            "training pair.",
+            "",
+            f"Overall: precision {overall['precision']:.3f}, recall {overall['recall']:.3f}; Spearman "
+            f"correlation between estimated and true per-class counts {overall['spearman']:.3f}.",
+            "",
+            estimation_table(scores).reset_index().to_markdown(index=False, floatfmt=".3f"),
+            "",
+            "Least precise concepts (synonyms shared with, or contained in, other concepts' "
+            f"captions): {least}.",
+        ]
+    )

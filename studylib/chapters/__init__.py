@@ -41,7 +41,9 @@ CONTRACT = ("NAME", "SIZES", "AFTER", "specs", "claims", "full_adds")
 
 def modules() -> list:
     """Every chapter module (``chNN*.py``), in reading order: the one chapter list of the study."""
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch") and m.name[2:4].isdigit())
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch") and m.name[2:4].isdigit()
+    )
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 

@@ -29,24 +29,30 @@ Run::
 
     python -m studylib run 02_ --preset quick
 """
+
 from __future__ import annotations
 
 import pandas as pd
 
 from studylib.captions.scoring import estimation_scores, estimation_section
 from studylib.chapters import worlds
-from studylib.chapters.evidence import (bias_points, learned_checks, matched_seeds_part, paired_part,
-                                        sl_family_specs)
+from studylib.chapters.evidence import (
+    bias_points,
+    learned_checks,
+    matched_seeds_part,
+    paired_part,
+    sl_family_specs,
+)
 from studylib.claims import claim_row
 from studylib.config import CAPTION_LEVELS, PRESET_SEEDS, PRESETS
 
 NAME = "02_imbalance"
-SIZES = worlds.IMBALANCE          # the preset's own world: many more classes than a batch
+SIZES = worlds.IMBALANCE  # the preset's own world: many more classes than a batch
 AFTER: tuple = ()
 # The accuracy-matched reference: SL trained for a fraction of the epochs or at a fraction of the
 # width, spanning top-1 below the full SL model, where CLIP's accuracy lies.
 SL_FAMILY = ((1 / 6, 1.0), (1 / 3, 1.0), (2 / 3, 1.0), (1.0, 0.5), (1.0, 0.25))
-COSINE = "SL, cosine head"        # SL without a head bias, like CLIP's zero-shot head
+COSINE = "SL, cosine head"  # SL without a head bias, like CLIP's zero-shot head
 
 
 def vocab_label(session) -> str:
@@ -64,9 +70,11 @@ def specs(session, seed: int | None = None) -> dict:
     4), SL with a cosine head, and the SL family."""
     seed = session.params["seed"] if seed is None else seed
     k = session.parameters.get("vocab_k", worlds.IMBALANCE_VOCAB_K)
-    return {**worlds.imbalance_specs(session, k, seed=seed),
-            COSINE: session.spec(COSINE, objective="sl", head="cosine", seed=seed),
-            **sl_family_specs(session, SL_FAMILY, seed=seed)}
+    return {
+        **worlds.imbalance_specs(session, k, seed=seed),
+        COSINE: session.spec(COSINE, objective="sl", head="cosine", seed=seed),
+        **sl_family_specs(session, SL_FAMILY, seed=seed),
+    }
 
 
 def models(session) -> list[str]:
@@ -75,9 +83,11 @@ def models(session) -> list[str]:
 
 
 C1 = "C1: CLIP is less biased than SL (linear and cosine heads; also at matched top-1)"
-C1_QUANTITY = ("robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy "
-               "with training frequency (lower is more robust), and the #predictions residual from the "
-               "SL family's line on top-1")
+C1_QUANTITY = (
+    "robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy "
+    "with training frequency (lower is more robust), and the #predictions residual from the "
+    "SL family's line on top-1"
+)
 
 
 def c1_parts(session, runs_by_seed: dict) -> list:
@@ -86,8 +96,10 @@ def c1_parts(session, runs_by_seed: dict) -> list:
     parts = []
     for head, label in (("linear head", "SL"), ("cosine head", COSINE)):
         checks = learned_checks(runs_by_seed, "CLIP", label)
-        parts += [paired_part(runs_by_seed, f"CLIP − SL ({head})", "CLIP", label, measure, "below",
-                              checks=checks) for measure in ("#predictions", "accuracy")]
+        parts += [
+            paired_part(runs_by_seed, f"CLIP − SL ({head})", "CLIP", label, measure, "below", checks=checks)
+            for measure in ("#predictions", "accuracy")
+        ]
     family, name = family_labels(session), "CLIP vs the SL family's line"
     checks = learned_checks(runs_by_seed, "CLIP")
     parts.append(matched_seeds_part(runs_by_seed, family, "CLIP", name, checks=checks))
@@ -103,17 +115,22 @@ def vocab_numbers(session, runs_by_seed: dict) -> pd.DataFrame:
     """C3's numbers on this world, shown without a verdict (chapter 2b decides C3): the subsampled SL against
     plain SL (raw, paired over classes) and against the SL family's line (extrapolated when more accurate)."""
     label = vocab_label(session)
-    parts = [paired_part(runs_by_seed, f"{label} − SL", label, "SL", "#predictions", "below"),
-             paired_part(runs_by_seed, f"{label} − SL", label, "SL", "top-1", "above"),
-             matched_seeds_part(runs_by_seed, family_labels(session), label,
-                                f"{label} vs the SL family's line")]
+    parts = [
+        paired_part(runs_by_seed, f"{label} − SL", label, "SL", "#predictions", "below"),
+        paired_part(runs_by_seed, f"{label} − SL", label, "SL", "top-1", "above"),
+        matched_seeds_part(runs_by_seed, family_labels(session), label, f"{label} vs the SL family's line"),
+    ]
     return pd.DataFrame({"comparison": [p.result() for p in parts], "basis": [p.basis for p in parts]})
 
 
 def figure_groups(session) -> dict:
     """run label -> group for the bias-against-top-1 figure."""
-    return {**{label: "SL family (linear head)" for label in family_labels(session)},
-            COSINE: "SL, cosine head", vocab_label(session): "SL + vocabulary subsampling", "CLIP": "CLIP"}
+    return {
+        **{label: "SL family (linear head)" for label in family_labels(session)},
+        COSINE: "SL, cosine head",
+        vocab_label(session): "SL + vocabulary subsampling",
+        "CLIP": "CLIP",
+    }
 
 
 def figure_points(session, runs: dict):
@@ -127,15 +144,22 @@ def full_adds(preset: str) -> str:
     if preset == "full":
         return "nothing"
     f = PRESETS["full"]
-    return (f"a larger world ({f['n_classes']} classes, {f['n_train']:,} pairs, {f['epochs']} epochs, wider "
-            f"models) and {len(PRESET_SEEDS['full'])} seeds")
+    return (
+        f"a larger world ({f['n_classes']} classes, {f['n_train']:,} pairs, {f['epochs']} epochs, wider "
+        f"models) and {len(PRESET_SEEDS['full'])} seeds"
+    )
 
 
 def frequency_estimation(world) -> dict:
     """Precision/recall of caption-based frequency estimation on the world, per caption level."""
     tr = world.train
-    return estimation_scores(tr.captions, tr.labels, list(world.concepts) + list(world.open_concepts),
-                             levels=tr.caption_level, level_names=list(CAPTION_LEVELS))
+    return estimation_scores(
+        tr.captions,
+        tr.labels,
+        list(world.concepts) + list(world.open_concepts),
+        levels=tr.caption_level,
+        level_names=list(CAPTION_LEVELS),
+    )
 
 
 def frequency_estimation_card_section(scores: dict, world) -> dict:
@@ -146,11 +170,18 @@ def frequency_estimation_card_section(scores: dict, world) -> dict:
 
 # The paper's Fig 1a: ImageNet class frequencies in real pre-training corpora (files of
 # ../shared/data/frequencies).
-CORPORA = {"LAION-400M": "laion400m_imagenet_ori", "LAION-2B": "laion2b_imagenet_ori",
-           "CC-12M": "cc12m_imagenet_ori", "YFCC-15M": "yfcc15m_imagenet_ori",
-           "MetaCLIP-400M": "metaclip_400m_imagenet_ori", "ImageNet-Captions": "incaps_imagenet_ori"}
-LAIONET = {f"LAIONet (threshold {t})": f"laionet_thresh{t}_ori"
-           for t in ("0.7", "0.75", "0.8", "0.82", "0.85", "0.9")}
+CORPORA = {
+    "LAION-400M": "laion400m_imagenet_ori",
+    "LAION-2B": "laion2b_imagenet_ori",
+    "CC-12M": "cc12m_imagenet_ori",
+    "YFCC-15M": "yfcc15m_imagenet_ori",
+    "MetaCLIP-400M": "metaclip_400m_imagenet_ori",
+    "ImageNet-Captions": "incaps_imagenet_ori",
+}
+LAIONET = {
+    f"LAIONet (threshold {t})": f"laionet_thresh{t}_ori"
+    for t in ("0.7", "0.75", "0.8", "0.82", "0.85", "0.9")
+}
 
 
 def real_profiles(folder) -> dict | None:
@@ -164,8 +195,10 @@ def real_profiles(folder) -> dict | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    return {name: read_profile(folder / f"class_frequency_{stem}.txt", name=name)
-            for name, stem in {**CORPORA, **LAIONET}.items()}
+    return {
+        name: read_profile(folder / f"class_frequency_{stem}.txt", name=name)
+        for name, stem in {**CORPORA, **LAIONET}.items()
+    }
 
 
 def long_tail_table(profiles: dict) -> pd.DataFrame:

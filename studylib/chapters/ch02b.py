@@ -28,36 +28,51 @@ Run::
 
     python -m studylib run 02b_ --preset quick
 """
+
 from __future__ import annotations
 
 import pandas as pd
 
 from studylib.chapters import worlds
-from studylib.chapters.evidence import (QUANTITY, beyond, bias_points, learned_checks, matched_seeds_part,
-                                        paired_part, sl_family_specs)
+from studylib.chapters.evidence import (
+    QUANTITY,
+    beyond,
+    bias_points,
+    learned_checks,
+    matched_seeds_part,
+    paired_part,
+    sl_family_specs,
+)
 from studylib.claims import check, claim_row
 from studylib.config import CAPTION_LEVELS
 
 NAME = "02b_language_and_vocabulary"
-SIZES = worlds.LANGUAGE           # chapter 2e adds an open pool to this world and reuses the full-data runs
+SIZES = worlds.LANGUAGE  # chapter 2e adds an open pool to this world and reuses the full-data runs
 AFTER: tuple = ()
 # Data scale: fractions of the preset's training pairs (1 is the shared default run).
 SCALES = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (0.125, 0.25, 0.5, 1.0)}
 # Caption levels, one at a time, in order of descriptiveness; C2 needs the synonym template and full text.
 # `full` runs all six and adds the paper's mixes.
-LEVELS = {"smoke": ("template_synonym", "tags", "full_text"),
-          "quick": ("template_synonym", "tags", "full_text"), "full": CAPTION_LEVELS}
-C2_LEVELS = ("full_text", "template_synonym")      # both name the class by a random synonym
-MIXES = {"name only (both templates)": (1, 1, 0, 0, 0, 0),
-         "name + tags (title, tags)": (0, 0, 1, 1, 0, 0),
-         "name + description (description, full text)": (0, 0, 0, 0, 1, 1)}
+LEVELS = {
+    "smoke": ("template_synonym", "tags", "full_text"),
+    "quick": ("template_synonym", "tags", "full_text"),
+    "full": CAPTION_LEVELS,
+}
+C2_LEVELS = ("full_text", "template_synonym")  # both name the class by a random synonym
+MIXES = {
+    "name only (both templates)": (1, 1, 0, 0, 0, 0),
+    "name + tags (title, tags)": (0, 0, 1, 1, 0, 0),
+    "name + description (description, full text)": (0, 0, 0, 0, 1, 1),
+}
 # Vocabulary subsampling points (k, weighting); k = 1 scores the batch's own classes only. Every other k
 # lies well above the number of distinct classes in one batch (about 25 of 64 pairs at quick), or it adds
 # no extras.
-VOCAB = {"smoke": ((1, "uniform"), (24, "uniform"), (24, "freq"), (24, "sqrt")),
-         "quick": ((1, "uniform"), (64, "uniform"), (64, "freq"), (64, "sqrt")),
-         "full": ((1, "uniform"), *((k, w) for k in (128, 200) for w in ("uniform", "freq", "sqrt")))}
-UNDECIDED = ("freq",)             # weightings shown, not deciding C3 (they re-add head classes as negatives)
+VOCAB = {
+    "smoke": ((1, "uniform"), (24, "uniform"), (24, "freq"), (24, "sqrt")),
+    "quick": ((1, "uniform"), (64, "uniform"), (64, "freq"), (64, "sqrt")),
+    "full": ((1, "uniform"), *((k, w) for k in (128, 200) for w in ("uniform", "freq", "sqrt"))),
+}
+UNDECIDED = ("freq",)  # weightings shown, not deciding C3 (they re-add head classes as negatives)
 # C3's accuracy-matched reference: SL for fewer and more epochs, and narrower, so the family's top-1 brackets
 # the subsampled models (which are more accurate than plain SL). At quick it spans top-1 0.03 … 0.19 around
 # them (0.12 … 0.17); three times the epochs (top-1 0.26) only bent the line, as bias flattens near 0.9.
@@ -77,41 +92,58 @@ def scale_epochs(epochs: int, fraction: float) -> int:
     return max(1, round(epochs / fraction))
 
 
-def scale_specs(s, seed: int | None = None) -> dict:
+def scale_specs(session, seed: int | None = None) -> dict:
     """CLIP and SL at each data fraction of the preset, each for the same number of samples seen."""
-    seed = s.params["seed"] if seed is None else seed
-    n, e = s.params["n_train"], s.params["epochs"]
-    return {scale_label(obj, f): s.spec(scale_label(obj, f), objective=obj, seed=seed,
-                                        n_train=max(s.params["n_classes"], round(n * f)),
-                                        epochs=scale_epochs(e, f))
-            for obj in ("sl", "clip") for f in SCALES[s.preset]}
+    seed = session.params["seed"] if seed is None else seed
+    n, e = session.params["n_train"], session.params["epochs"]
+    return {
+        scale_label(obj, f): session.spec(
+            scale_label(obj, f),
+            objective=obj,
+            seed=seed,
+            n_train=max(session.params["n_classes"], round(n * f)),
+            epochs=scale_epochs(e, f),
+        )
+        for obj in ("sl", "clip")
+        for f in SCALES[session.preset]
+    }
 
 
-def caption_specs(s, seed: int | None = None) -> dict:
+def caption_specs(session, seed: int | None = None) -> dict:
     """CLIP trained on one caption level at a time (and, at ``full``, on the paper's mixes)."""
-    seed = s.params["seed"] if seed is None else seed
-    mixes = {f"CLIP, {lvl}": level_mix(lvl) for lvl in LEVELS[s.preset]}
-    if s.preset == "full":
+    seed = session.params["seed"] if seed is None else seed
+    mixes = {f"CLIP, {lvl}": level_mix(lvl) for lvl in LEVELS[session.preset]}
+    if session.preset == "full":
         mixes.update({f"CLIP, {name}": mix for name, mix in MIXES.items()})
-    return {label: s.spec(label, objective="clip", caption_mix=mix, seed=seed)
-            for label, mix in mixes.items()}
+    return {
+        label: session.spec(label, objective="clip", caption_mix=mix, seed=seed)
+        for label, mix in mixes.items()
+    }
 
 
 def vocab_label(k: int, weighting: str) -> str:
     return "SL + vocab: batch classes only" if k == 1 else f"SL + vocab {k} ({weighting})"
 
 
-def vocab_specs(s, seed: int | None = None) -> dict:
+def vocab_specs(session, seed: int | None = None) -> dict:
     """SL with vocabulary subsampling at each (k, weighting) point of the preset."""
-    seed = s.params["seed"] if seed is None else seed
-    return {vocab_label(k, w): s.spec(vocab_label(k, w), objective="sl", vocab_k=k, vocab_weighting=w,
-                                      seed=seed) for k, w in VOCAB[s.preset]}
+    seed = session.params["seed"] if seed is None else seed
+    return {
+        vocab_label(k, w): session.spec(
+            vocab_label(k, w), objective="sl", vocab_k=k, vocab_weighting=w, seed=seed
+        )
+        for k, w in VOCAB[session.preset]
+    }
 
 
 def specs(session, seed: int | None = None) -> dict:
     """label -> RunSpec of every run the claims need for one seed: the three sweeps and C3's SL family."""
-    return {**scale_specs(session, seed), **caption_specs(session, seed), **vocab_specs(session, seed),
-            **sl_family_specs(session, SL_FAMILY, seed=seed)}
+    return {
+        **scale_specs(session, seed),
+        **caption_specs(session, seed),
+        **vocab_specs(session, seed),
+        **sl_family_specs(session, SL_FAMILY, seed=seed),
+    }
 
 
 SL, CLIP = scale_label("sl", 1.0), scale_label("clip", 1.0)
@@ -128,14 +160,20 @@ def decided_points(preset: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ claims
-FIG1B = ("Fig 1b: CLIP's bias falls with more data (×1 vs the smallest fraction of the pairs, "
-         "same number of samples seen)")
+FIG1B = (
+    "Fig 1b: CLIP's bias falls with more data (×1 vs the smallest fraction of the pairs, "
+    "same number of samples seen)"
+)
 C2 = "C2: descriptive text lowers bias and raises top-1 (full text vs synonym template)"
 C2_QUANTITY = f"{QUANTITY['#predictions']}; {QUANTITY['top-1']}"
-C3 = ("C3: vocabulary subsampling moves SL toward CLIP, at matched top-1 "
-      "(∝-frequency extras shown, not decided)")
-C3_QUANTITY = ("robustness to imbalance at matched discriminability: residual of Spearman(per-class "
-               "#predictions, training frequency) from the SL family's line on top-1, below 0 is less biased")
+C3 = (
+    "C3: vocabulary subsampling moves SL toward CLIP, at matched top-1 "
+    "(∝-frequency extras shown, not decided)"
+)
+C3_QUANTITY = (
+    "robustness to imbalance at matched discriminability: residual of Spearman(per-class "
+    "#predictions, training frequency) from the SL family's line on top-1, below 0 is less biased"
+)
 
 
 def scale_part(runs_by_seed: dict, preset: str, obj: str = "clip"):
@@ -143,32 +181,52 @@ def scale_part(runs_by_seed: dict, preset: str, obj: str = "clip"):
     own counts; the same number of samples seen)."""
     small = min(SCALES[preset])
     a, b = scale_label(obj, 1.0), scale_label(obj, small)
-    return paired_part(runs_by_seed, f"{obj.upper()} ×1 − ×{small:g} data", a, b, "#predictions", "below",
-                       own_counts=True, checks=learned_checks(runs_by_seed, a, b))
+    return paired_part(
+        runs_by_seed,
+        f"{obj.upper()} ×1 − ×{small:g} data",
+        a,
+        b,
+        "#predictions",
+        "below",
+        own_counts=True,
+        checks=learned_checks(runs_by_seed, a, b),
+    )
 
 
 def c2_parts(runs_by_seed: dict) -> list:
     """C2's two parts: full text − synonym template, #predictions correlation below 0 and top-1 above 0."""
     a, b = (f"CLIP, {lvl}" for lvl in C2_LEVELS)
     checks = learned_checks(runs_by_seed, a, b)
-    return [paired_part(runs_by_seed, f"{C2_LEVELS[0]} − {C2_LEVELS[1]}", a, b, measure, claim, checks=checks)
-            for measure, claim in (("#predictions", "below"), ("top-1", "above"))]
+    return [
+        paired_part(runs_by_seed, f"{C2_LEVELS[0]} − {C2_LEVELS[1]}", a, b, measure, claim, checks=checks)
+        for measure, claim in (("#predictions", "below"), ("top-1", "above"))
+    ]
 
 
 def subsampled(runs_by_seed: dict, label: str, n_classes: int):
     """Manipulation check: the subsampled SL scored fewer classes per step than the world holds."""
     mean = max(runs[label].metrics["mean_vocab"] for runs in runs_by_seed.values())
-    return check(f"{label} scored a subsampled vocabulary", mean < n_classes,
-                 f"{mean:.0f} of {n_classes} classes per step")
+    return check(
+        f"{label} scored a subsampled vocabulary",
+        mean < n_classes,
+        f"{mean:.0f} of {n_classes} classes per step",
+    )
 
 
 def c3_parts(session, runs_by_seed: dict, points=None) -> list:
     """C3's parts: each deciding subsampled SL's #predictions residual from the SL family's line (below 0)."""
     family, n = family_labels(session), session.params["n_classes"]
-    return [matched_seeds_part(runs_by_seed, family, label, label, "below",
-                               checks=(*learned_checks(runs_by_seed, label),
-                                       subsampled(runs_by_seed, label, n)))
-            for label in (points or decided_points(session.preset))]
+    return [
+        matched_seeds_part(
+            runs_by_seed,
+            family,
+            label,
+            label,
+            "below",
+            checks=(*learned_checks(runs_by_seed, label), subsampled(runs_by_seed, label, n)),
+        )
+        for label in (points or decided_points(session.preset))
+    ]
 
 
 def vocab_table(session, runs_by_seed: dict) -> pd.DataFrame:
@@ -180,18 +238,28 @@ def vocab_table(session, runs_by_seed: dict) -> pd.DataFrame:
         raw = paired_part(runs_by_seed, f"{label} − SL", label, SL, "#predictions", "below")
         top = paired_part(runs_by_seed, f"{label} − SL", label, SL, "top-1", "above")
         res = c3_parts(session, runs_by_seed, [label])[0]
-        rows.append({"point": label, "decides C3": label in decided, "raw Δ #predictions corr": raw.estimate,
-                     "Δ top-1": top.estimate, "residual": res.estimate, "residual lo": res.lo,
-                     "residual hi": res.hi})
+        rows.append(
+            {
+                "point": label,
+                "decides C3": label in decided,
+                "raw Δ #predictions corr": raw.estimate,
+                "Δ top-1": top.estimate,
+                "residual": res.estimate,
+                "residual lo": res.lo,
+                "residual hi": res.hi,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def claims(session, runs_by_seed: dict) -> list[dict]:
     """Fig 1b's scale claim, C2 and C3 (the study's one C3 row: see the module docstring)."""
     p = session.preset
-    return [claim_row(NAME, FIG1B, QUANTITY["#predictions"], [scale_part(runs_by_seed, p)]),
-            claim_row(NAME, C2, C2_QUANTITY, c2_parts(runs_by_seed)),
-            claim_row(NAME, C3, C3_QUANTITY, c3_parts(session, runs_by_seed))]
+    return [
+        claim_row(NAME, FIG1B, QUANTITY["#predictions"], [scale_part(runs_by_seed, p)]),
+        claim_row(NAME, C2, C2_QUANTITY, c2_parts(runs_by_seed)),
+        claim_row(NAME, C3, C3_QUANTITY, c3_parts(session, runs_by_seed)),
+    ]
 
 
 def scale_table(runs_by_seed: dict, preset: str) -> pd.DataFrame:
@@ -217,6 +285,7 @@ def level_points(runs: dict, preset: str) -> pd.DataFrame:
 
 def figure_groups(runs: dict) -> dict:
     """run label -> group for the bias-against-top-1 figure."""
+
     def group(label):
         if label.startswith("SL + vocab"):
             return "SL + vocabulary subsampling"
@@ -227,12 +296,15 @@ def figure_groups(runs: dict) -> dict:
         if label.startswith("CLIP, "):
             return "CLIP (one caption level)"
         return "CLIP (data scale)"
+
     return {label: group(label) for label in runs}
 
 
 def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset``'s sweeps (the notebooks say it)."""
     sizes = sorted({k for k, _ in VOCAB["full"]} - {k for k, _ in VOCAB[preset]})
-    return (f"data fractions {beyond(SCALES['full'], SCALES[preset])}; the caption levels "
-            f"{beyond(LEVELS['full'], LEVELS[preset])}; the caption mixes {', '.join(MIXES)}; "
-            f"vocabulary sizes {beyond(sizes, ())} with every weighting; three seeds")
+    return (
+        f"data fractions {beyond(SCALES['full'], SCALES[preset])}; the caption levels "
+        f"{beyond(LEVELS['full'], LEVELS[preset])}; the caption mixes {', '.join(MIXES)}; "
+        f"vocabulary sizes {beyond(sizes, ())} with every weighting; three seeds"
+    )

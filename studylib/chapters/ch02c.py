@@ -24,14 +24,22 @@ Run::
 
     python -m studylib run 02c_ --preset quick
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from studylib.chapters import worlds
-from studylib.chapters.evidence import (QUANTITY, ROBUSTNESS, beyond, learned_checks, paired_part, photo,
-                                        robustness_parts)
+from studylib.chapters.evidence import (
+    QUANTITY,
+    ROBUSTNESS,
+    beyond,
+    learned_checks,
+    paired_part,
+    photo,
+    robustness_parts,
+)
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.claims import claim_row
 from studylib.config import world_config
@@ -52,15 +60,19 @@ DIVERSITY_WORLD = dict(source="encyclopedia", caption_image_words=1.0)
 QUANTILES = {"smoke": (0.0, 0.5), "quick": (0.0, 0.5), "full": (0.0, 0.25, 0.5)}
 KEEP_SHARE = 0.5
 # Which variants also train with the pretrained text tower (the rest: `full` adds them).
-PRETRAINED = {"smoke": ("alpha", "source"), "quick": ("alpha", "source"),
-              "full": ("alpha", "source", "threshold")}
+PRETRAINED = {
+    "smoke": ("alpha", "source"),
+    "quick": ("alpha", "source"),
+    "full": ("alpha", "source", "threshold"),
+}
 HEADS = {"scratch": {}, "pretrained": dict(text_tower="init")}
 
 
-def _spec(s, label, head, seed, keep=None, **overrides):
-    deps = {"text_init": pretraining_spec(s, seed)} if head == "pretrained" else None
-    return s.spec(f"{label}, {head}", objective="clip", seed=seed, keep=keep, deps=deps, **HEADS[head],
-                  **overrides)
+def _spec(session, label, head, seed, keep=None, **overrides):
+    deps = {"text_init": pretraining_spec(session, seed)} if head == "pretrained" else None
+    return session.spec(
+        f"{label}, {head}", objective="clip", seed=seed, keep=keep, deps=deps, **HEADS[head], **overrides
+    )
 
 
 def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
@@ -75,8 +87,9 @@ def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
     for q in QUANTILES[preset]:
         above = np.flatnonzero(sims >= np.quantile(sims, q))
         if len(above) < n_keep:
-            raise ValueError(f"quantile {q} keeps {len(above)} pairs, fewer than the {n_keep} every variant "
-                             "needs")
+            raise ValueError(
+                f"quantile {q} keeps {len(above)} pairs, fewer than the {n_keep} every variant needs"
+            )
         rng = np.random.default_rng([seed, int(q * 1000)])
         out[q] = np.sort(rng.choice(above, size=n_keep, replace=False))
     return out
@@ -85,50 +98,52 @@ def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
 _KEEPS: dict = {}
 
 
-def diversity_keeps(s, seed: int | None = None) -> dict:
+def diversity_keeps(session, seed: int | None = None) -> dict:
     """:func:`similarity_keeps` of the session's diversity world (``DIVERSITY_WORLD``) for training seed
     ``seed`` (each seed redraws the random cut), memoised in-process: :func:`specs` calls it for every seed,
     and the notebook and the study's summary must get the same kept sets."""
-    seed = s.params["seed"] if seed is None else seed
-    key = (repr(world_config(s.params, **DIVERSITY_WORLD)), s.preset, seed)
+    seed = session.params["seed"] if seed is None else seed
+    key = (repr(world_config(session.params, **DIVERSITY_WORLD)), session.preset, seed)
     if key not in _KEEPS:
-        _KEEPS[key] = similarity_keeps(s.world(**DIVERSITY_WORLD), s.preset, seed)
+        _KEEPS[key] = similarity_keeps(session.world(**DIVERSITY_WORLD), session.preset, seed)
     return _KEEPS[key]
 
 
-def laionet_specs(s, folder, seed: int | None = None) -> dict:
+def laionet_specs(session, folder, seed: int | None = None) -> dict:
     """CLIP (scratch text tower) on the world with each LAIONet file's class profile (``full`` only; needs
     the shared ``frequencies`` folder). Shown, not part of a claim."""
     from pathlib import Path
 
-    seed = s.params["seed"] if seed is None else seed
+    seed = session.params["seed"] if seed is None else seed
     out = {}
     for stem in LAIONET_FILES:
         path = Path(folder) / f"class_frequency_{stem}.txt"
         if not path.is_file():
             raise FileNotFoundError(f"LAIONet profile {path} is missing")
-        out[f"profile {stem}, scratch"] = _spec(s, f"profile {stem}", "scratch", seed,
-                                                profile=str(path.resolve()))
+        out[f"profile {stem}, scratch"] = _spec(
+            session, f"profile {stem}", "scratch", seed, profile=str(path.resolve())
+        )
     return out
 
 
 def specs(session, seed: int | None = None, keeps: dict | None = None) -> dict:
     """label -> RunSpec of every variant at the session's preset; the similarity variants' kept sets are
     :func:`diversity_keeps` unless ``keeps`` (quantile -> indices) is given."""
-    s, preset = session, session.preset
-    seed = s.params["seed"] if seed is None else seed
-    keeps = diversity_keeps(s, seed) if keeps is None else keeps
+    preset = session.preset
+    seed = session.params["seed"] if seed is None else seed
+    keeps = diversity_keeps(session, seed) if keeps is None else keeps
     out = {}
     for head in HEADS:
         if head == "scratch" or "alpha" in PRETRAINED[preset]:
             for a in ALPHAS[preset]:
-                out[f"Zipf α={a:g}, {head}"] = _spec(s, f"Zipf α={a:g}", head, seed, zipf_alpha=a)
+                out[f"Zipf α={a:g}, {head}"] = _spec(session, f"Zipf α={a:g}", head, seed, zipf_alpha=a)
         if head == "scratch" or "source" in PRETRAINED[preset]:
-            out[f"curated source, {head}"] = _spec(s, "curated source", head, seed, source="imagenet")
+            out[f"curated source, {head}"] = _spec(session, "curated source", head, seed, source="imagenet")
         if head == "scratch" or "threshold" in PRETRAINED[preset]:
             for q, keep in keeps.items():
-                out[f"similarity ≥ q{q:g}, {head}"] = _spec(s, f"similarity ≥ q{q:g}", head, seed, keep=keep,
-                                                            **DIVERSITY_WORLD)
+                out[f"similarity ≥ q{q:g}, {head}"] = _spec(
+                    session, f"similarity ≥ q{q:g}", head, seed, keep=keep, **DIVERSITY_WORLD
+                )
     return out
 
 
@@ -142,8 +157,11 @@ def within_class_diversity(x, labels, keep) -> float:
     """Mean over classes (with >= 3 kept images) of the summed pixel variance of a class's kept images."""
     mask = np.zeros(len(labels), bool)
     mask[keep] = True
-    values = [float(x[(labels == c) & mask].var(0).sum()) for c in np.unique(labels)
-              if ((labels == c) & mask).sum() >= 3]
+    values = [
+        float(x[(labels == c) & mask].var(0).sum())
+        for c in np.unique(labels)
+        if ((labels == c) & mask).sum() >= 3
+    ]
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -155,10 +173,17 @@ def overview(runs: dict) -> pd.DataFrame:
     for label, r in runs.items():
         variant, head = label.rsplit(", ", 1)
         m = r.metrics
-        rows.append({"model": label, "variant": variant, "head": head,
-                     "pairs": int(photo(r)["train_count"].sum()), "top1": m["top1"],
-                     "Spearman #predictions": m["spearman_pred"],
-                     "Spearman accuracy": m["spearman_acc"]})
+        rows.append(
+            {
+                "model": label,
+                "variant": variant,
+                "head": head,
+                "pairs": int(photo(r)["train_count"].sum()),
+                "top1": m["top1"],
+                "Spearman #predictions": m["spearman_pred"],
+                "Spearman accuracy": m["spearman_acc"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -182,23 +207,38 @@ def claims(session, runs_by_seed: dict) -> list[dict]:
             if head in heads:
                 a, b = (f"{v}, {head}" for v in variants)
                 checks = learned_checks(runs_by_seed, a, b)
-                out += (robustness_parts(runs_by_seed, f"{what} ({head})", a, b, claim, checks=checks)
-                        if measure == "robustness" else
-                        [paired_part(runs_by_seed, f"{what} ({head})", a, b, measure, claim, own_counts=True,
-                                     checks=checks)])
+                out += (
+                    robustness_parts(runs_by_seed, f"{what} ({head})", a, b, claim, checks=checks)
+                    if measure == "robustness"
+                    else [
+                        paired_part(
+                            runs_by_seed,
+                            f"{what} ({head})",
+                            a,
+                            b,
+                            measure,
+                            claim,
+                            own_counts=True,
+                            checks=checks,
+                        )
+                    ]
+                )
         return out
 
-    rows = [(C4, ROBUSTNESS, parts(alpha, f"α={hi_a:g} − α=1", "robustness", "above")),
-            (SHIFT_HARMS, QUANTITY["top-1"], parts(web, "web − curated", "top-1", "below")),
-            (SHIFT_HELPS, ROBUSTNESS,
-             parts(web, "web − curated", "robustness", "below", heads=("pretrained",))),
-            (C5, ROBUSTNESS, parts(sim, f"≥ q{q_lo:g} − ≥ q{q_hi:g}", "robustness", "below"))]
+    rows = [
+        (C4, ROBUSTNESS, parts(alpha, f"α={hi_a:g} − α=1", "robustness", "above")),
+        (SHIFT_HARMS, QUANTITY["top-1"], parts(web, "web − curated", "top-1", "below")),
+        (SHIFT_HELPS, ROBUSTNESS, parts(web, "web − curated", "robustness", "below", heads=("pretrained",))),
+        (C5, ROBUSTNESS, parts(sim, f"≥ q{q_lo:g} − ≥ q{q_hi:g}", "robustness", "below")),
+    ]
     return [claim_row(NAME, claim, quantity, found) for claim, quantity, found in rows if found]
 
 
 def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset``'s variants (the notebook says it)."""
-    return (f"Zipf α {beyond(ALPHAS['full'], ALPHAS[preset])}; threshold quantiles "
-            f"{beyond(QUANTILES['full'], QUANTILES[preset])}; the pretrained text tower on "
-            f"{beyond(PRETRAINED['full'], PRETRAINED[preset])} variants; the LAIONet profiles "
-            f"{', '.join(LAIONET_FILES)}; three seeds")
+    return (
+        f"Zipf α {beyond(ALPHAS['full'], ALPHAS[preset])}; threshold quantiles "
+        f"{beyond(QUANTILES['full'], QUANTILES[preset])}; the pretrained text tower on "
+        f"{beyond(PRETRAINED['full'], PRETRAINED[preset])} variants; the LAIONet profiles "
+        f"{', '.join(LAIONET_FILES)}; three seeds"
+    )

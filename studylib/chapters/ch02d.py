@@ -27,14 +27,21 @@ Run::
 
     python -m studylib run 02d_ --preset quick
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from studylib.chapters import worlds
-from studylib.chapters.evidence import (QUANTITY, ROBUSTNESS, beyond, learned_checks, paired_part,
-                                        robustness_parts)
+from studylib.chapters.evidence import (
+    QUANTITY,
+    ROBUSTNESS,
+    beyond,
+    learned_checks,
+    paired_part,
+    robustness_parts,
+)
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.claims import check, claim_row, direction
 from studylib.inference import combine_seeds, paired_mean_difference
@@ -42,10 +49,14 @@ from studylib.metrics import nc1, nc1_terms, nc2
 
 NAME = "02d_scale_and_text_heads"
 SIZES = worlds.DISTRIBUTION
-AFTER = ("02c_data_distribution",)          # its full-data scratch and initialised CLIP, its pretraining CLIP
+AFTER = ("02c_data_distribution",)  # its full-data scratch and initialised CLIP, its pretraining CLIP
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
-HEADS = {"scratch": {}, "init": dict(text_tower="init"), "frozen": dict(text_tower="frozen"),
-         "frozen MiniLM": dict(text_tower="minilm")}
+HEADS = {
+    "scratch": {},
+    "init": dict(text_tower="init"),
+    "frozen": dict(text_tower="frozen"),
+    "frozen MiniLM": dict(text_tower="minilm"),
+}
 # Which models train below the full data: at smoke and quick only the scratch CLIP (the scale claim's
 # comparison); `full` runs every head and both SL controls at every fraction.
 BELOW_FULL = {"smoke": ("CLIP, scratch",), "quick": ("CLIP, scratch",), "full": None}
@@ -64,17 +75,19 @@ def models_at(preset: str, f: float) -> tuple:
     return MODELS if f == 1.0 or BELOW_FULL[preset] is None else BELOW_FULL[preset]
 
 
-def _pairs(s, f: float) -> int:
-    return max(s.params["n_classes"], round(s.params["n_train"] * f))
+def _pairs(session, f: float) -> int:
+    return max(session.params["n_classes"], round(session.params["n_train"] * f))
 
 
-def scaled(s, f: float) -> dict:
+def scaled(session, f: float) -> dict:
     """The training-size overrides of fraction ``f``: its pairs, and the epochs that keep the number of
     samples seen at the full data's (epochs × n_train / pairs, rounded: epochs / f)."""
     if f == 1.0:
         return {}
-    pairs = _pairs(s, f)
-    return dict(n_train=pairs, epochs=max(1, round(s.params["epochs"] * s.params["n_train"] / pairs)))
+    pairs = _pairs(session, f)
+    return dict(
+        n_train=pairs, epochs=max(1, round(session.params["epochs"] * session.params["n_train"] / pairs))
+    )
 
 
 def label(model: str, f: float) -> str:
@@ -97,8 +110,9 @@ def specs(session, seed: int | None = None) -> dict:
             elif model == "SL, linear":
                 out[name] = session.spec(name, objective="sl", seed=seed, **n)
             else:
-                out[name] = session.spec(name, objective="sl", head="prototype", seed=seed,
-                                         deps={"prototypes": pre}, **n)
+                out[name] = session.spec(
+                    name, objective="sl", head="prototype", seed=seed, deps={"prototypes": pre}, **n
+                )
     return out
 
 
@@ -154,12 +168,21 @@ def table(runs: dict, preset: str) -> pd.DataFrame:
             feats, labels = _features(r)
             w = r.array("classifier_weights")
             n2 = nc2(feats, labels, weights=w)
-            rows.append({"model": model, "fraction": f, "steps": r.metrics["steps"],
-                         "top1": r.metrics["top1"],
-                         "r": r.metrics["spearman_pred"], "Spearman accuracy": r.metrics["spearman_acc"],
-                         "NC1": nc1(feats, labels), "margin": float(class_margins(r).mean()),
-                         "NC2 means (std cos)": n2["means_std"], "NC2 weights (std cos)": n2["weights_std"],
-                         "class embeddings (mean cos)": mean_cosine(w)})
+            rows.append(
+                {
+                    "model": model,
+                    "fraction": f,
+                    "steps": r.metrics["steps"],
+                    "top1": r.metrics["top1"],
+                    "r": r.metrics["spearman_pred"],
+                    "Spearman accuracy": r.metrics["spearman_acc"],
+                    "NC1": nc1(feats, labels),
+                    "margin": float(class_margins(r).mean()),
+                    "NC2 means (std cos)": n2["means_std"],
+                    "NC2 weights (std cos)": n2["weights_std"],
+                    "class embeddings (mean cos)": mean_cosine(w),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -174,7 +197,7 @@ def nc1_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:
     if not np.array_equal(la, lb):
         raise ValueError("NC1 of two runs is compared on the same test images: their feature samples differ")
     ta, tb = nc1_terms(fa, la), nc1_terms(fb, lb)
-    d = paired_mean_difference(len(ta) * ta, len(tb) * tb, n_boot=n_boot, seed=seed)   # means = NC1 values
+    d = paired_mean_difference(len(ta) * ta, len(tb) * tb, n_boot=n_boot, seed=seed)  # means = NC1 values
     return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
 
 
@@ -182,8 +205,9 @@ def margin_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:
     """Mean margin of a − of b (:func:`class_margins`) on the same test images, paired 95% bootstrap over
     classes."""
     if not np.array_equal(_features(run_a)[1], _features(run_b)[1]):
-        raise ValueError("margins of two runs are compared on the same test images: their feature samples "
-                         "differ")
+        raise ValueError(
+            "margins of two runs are compared on the same test images: their feature samples differ"
+        )
     d = paired_mean_difference(class_margins(run_a), class_margins(run_b), n_boot=n_boot, seed=seed)
     return {"diff": d["diff"], "lo": d["lo"], "hi": d["hi"]}
 
@@ -204,22 +228,43 @@ def collapse_parts(runs_by_seed: dict) -> list:
     seeds = runs_by_seed.items()
     nc, basis = combine_seeds([nc1_difference(runs[a], runs[b], seed=k) for k, runs in seeds])
     m, m_basis = combine_seeds([margin_difference(runs[a], runs[b], seed=k) for k, runs in seeds])
-    tol = round(float(np.mean([margin_tolerance(runs[b].array("classifier_weights")) for _, runs in seeds])),
-                4)
-    return [direction(f"{name}, NC1", nc["diff"], nc["lo"], nc["hi"], "above", checks=checks,
-                      basis=basis.replace("over classes", "over classes of per-class NC1 terms")),
-            direction(f"{name}, mean cosine margin", m["diff"], m["lo"], m["hi"], "above", threshold=-tol,
-                      checks=checks, basis=f"{m_basis}; no loss: above −{MARGIN_SHARE:g} × the prototypes' "
-                                           f"largest margin")]
+    tol = round(
+        float(np.mean([margin_tolerance(runs[b].array("classifier_weights")) for _, runs in seeds])), 4
+    )
+    return [
+        direction(
+            f"{name}, NC1",
+            nc["diff"],
+            nc["lo"],
+            nc["hi"],
+            "above",
+            checks=checks,
+            basis=basis.replace("over classes", "over classes of per-class NC1 terms"),
+        ),
+        direction(
+            f"{name}, mean cosine margin",
+            m["diff"],
+            m["lo"],
+            m["hi"],
+            "above",
+            threshold=-tol,
+            checks=checks,
+            basis=f"{m_basis}; no loss: above −{MARGIN_SHARE:g} × the prototypes' largest margin",
+        ),
+    ]
 
 
 SCALE_TOP1 = "C6: more data (same number of samples seen) raises CLIP's discriminability"
 SCALE_ROBUST = "C6: more data (same number of samples seen) raises CLIP's robustness to imbalance"
 HEAD_HELPS = "C6: a pretrained text head raises CLIP's discriminability"
-COLLAPSE = ("C6: with the same frozen prototypes, CLIP keeps more within-class variation than SL, without "
-            "losing margin")
-COLLAPSE_QUANTITY = ("NC1 = tr(Σ_W Σ_B⁺)/C of photo test features (higher: less collapsed) and the mean "
-                     "cosine margin (own class's cosine − best other class's)")
+COLLAPSE = (
+    "C6: with the same frozen prototypes, CLIP keeps more within-class variation than SL, without "
+    "losing margin"
+)
+COLLAPSE_QUANTITY = (
+    "NC1 = tr(Σ_W Σ_B⁺)/C of photo test features (higher: less collapsed) and the mean "
+    "cosine margin (own class's cosine − best other class's)"
+)
 
 
 def claims(session, runs_by_seed: dict) -> list[dict]:
@@ -230,19 +275,45 @@ def claims(session, runs_by_seed: dict) -> list[dict]:
     big, small = label("CLIP, scratch", 1.0), label("CLIP, scratch", lo_f)
     scale_checks = (*learned_checks(runs_by_seed, big, small), steps_check(runs_by_seed, big, small))
     what = f"CLIP scratch ×1 − ×{lo_f:g}"
-    heads = [paired_part(runs_by_seed, f"CLIP {h} − scratch", label(f"CLIP, {h}", 1.0), big, "top-1", "above",
-                         checks=learned_checks(runs_by_seed, label(f"CLIP, {h}", 1.0), big))
-             for h in HEADS if h != "scratch"]
-    return [claim_row(NAME, SCALE_TOP1, QUANTITY["top-1"], [paired_part(
-                runs_by_seed, what, big, small, "top-1", "above", own_counts=True, checks=scale_checks)]),
-            claim_row(NAME, SCALE_ROBUST, ROBUSTNESS,
-                      robustness_parts(runs_by_seed, what, big, small, "below", checks=scale_checks)),
-            claim_row(NAME, HEAD_HELPS, QUANTITY["top-1"], heads),
-            claim_row(NAME, COLLAPSE, COLLAPSE_QUANTITY, collapse_parts(runs_by_seed))]
+    heads = [
+        paired_part(
+            runs_by_seed,
+            f"CLIP {h} − scratch",
+            label(f"CLIP, {h}", 1.0),
+            big,
+            "top-1",
+            "above",
+            checks=learned_checks(runs_by_seed, label(f"CLIP, {h}", 1.0), big),
+        )
+        for h in HEADS
+        if h != "scratch"
+    ]
+    return [
+        claim_row(
+            NAME,
+            SCALE_TOP1,
+            QUANTITY["top-1"],
+            [
+                paired_part(
+                    runs_by_seed, what, big, small, "top-1", "above", own_counts=True, checks=scale_checks
+                )
+            ],
+        ),
+        claim_row(
+            NAME,
+            SCALE_ROBUST,
+            ROBUSTNESS,
+            robustness_parts(runs_by_seed, what, big, small, "below", checks=scale_checks),
+        ),
+        claim_row(NAME, HEAD_HELPS, QUANTITY["top-1"], heads),
+        claim_row(NAME, COLLAPSE, COLLAPSE_QUANTITY, collapse_parts(runs_by_seed)),
+    ]
 
 
 def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset``'s points (the notebook says it)."""
     below = "every model" if BELOW_FULL[preset] is None else ", ".join(BELOW_FULL[preset])
-    return (f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])} (each as many steps as the full "
-            f"data); every head and both SL controls below the full data (here only {below}); three seeds")
+    return (
+        f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])} (each as many steps as the full "
+        f"data); every head and both SL controls below the full data (here only {below}); three seeds"
+    )

@@ -26,6 +26,7 @@ Run::
 
     python -m studylib run 03a_ --preset quick
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,9 +41,9 @@ from studylib.metrics import class_resamples, percentile_interval
 
 NAME = "03a_extreme_tail"
 SIZES = DISTRIBUTION
-AFTER = ("02c_data_distribution",)        # its world and the pretraining-world CLIP are chapter 2c's runs
-TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3, 0.5)}   # share of classes trimmed
-SHOTS = {"one-shot": 1, "zero-shot": 0}                                       # pairs each trimmed class keeps
+AFTER = ("02c_data_distribution",)  # its world and the pretraining-world CLIP are chapter 2c's runs
+TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3, 0.5)}  # share of classes trimmed
+SHOTS = {"one-shot": 1, "zero-shot": 0}  # pairs each trimmed class keeps
 VOCAB_K = {"smoke": 8, "quick": 32, "full": 64}
 LINEAR, PROTOS, PROTOS_VOCAB = "SL, linear", "SL, CLIP prototypes", "SL, CLIP prototypes + vocab"
 ORACLE, ORACLE_VOCAB = "SL, MiniLM prototypes (oracle)", "SL, MiniLM prototypes + vocab (oracle)"
@@ -51,12 +52,13 @@ MODELS = (LINEAR, PROTOS, PROTOS_VOCAB, ORACLE, ORACLE_VOCAB, CLIP_FROZEN)
 # SL's fixed CLIP prototypes *are* the frozen-tower CLIP's class embeddings (same tower, same prompts), so one
 # panel shows both; the oracle's prototypes are the third.
 AFFINITY_MODELS = (LINEAR, CLIP_FROZEN, ORACLE)
-QUANTITY = {"tail": "tail top-1: mean per-class accuracy on the trimmed classes, against chance "
-                    "(1 / #classes)",
-            "difference": "tail top-1: mean per-class accuracy on the trimmed classes, paired over them",
-            "collapse": "geometry of the trimmed classes' head rows: mean cosine between them (absolute, not "
-                        "relative to the head's mean) and their effective rank (exp entropy of normalised "
-                        "singular values)"}
+QUANTITY = {
+    "tail": "tail top-1: mean per-class accuracy on the trimmed classes, against chance (1 / #classes)",
+    "difference": "tail top-1: mean per-class accuracy on the trimmed classes, paired over them",
+    "collapse": "geometry of the trimmed classes' head rows: mean cosine between them (absolute, not "
+    "relative to the head's mean) and their effective rank (exp entropy of normalised "
+    "singular values)",
+}
 
 
 def tail_classes(counts, share: float) -> np.ndarray:
@@ -64,7 +66,9 @@ def tail_classes(counts, share: float) -> np.ndarray:
     counts = np.asarray(counts)
     n = int(round(share * len(counts)))
     if not 0 < n < len(counts):
-        raise ValueError(f"a tail share of {share} trims {n} of {len(counts)} classes; it must trim some, not all")
+        raise ValueError(
+            f"a tail share of {share} trims {n} of {len(counts)} classes; it must trim some, not all"
+        )
     return np.sort(np.argsort(counts, kind="stable")[:n])
 
 
@@ -77,7 +81,9 @@ def trimmed_keep(labels, tail, shots: int, seed: int = 0) -> np.ndarray:
     for c in tail:
         members = np.flatnonzero(labels == c)
         if len(members) < shots:
-            raise ValueError(f"class {c} has {len(members)} training pairs, fewer than the {shots} it should keep")
+            raise ValueError(
+                f"class {c} has {len(members)} training pairs, fewer than the {shots} it should keep"
+            )
         keep.append(rng.choice(members, size=shots, replace=False))
     return np.sort(np.concatenate(keep))
 
@@ -93,22 +99,23 @@ def label(model: str, mode: str, share: float) -> str:
 
 def specs(session, seed: int | None = None) -> dict:
     """Every model at every (tail share, one-/zero-shot) trim of the session's world (chapter 2c's)."""
-    s = session
-    seed = s.params["seed"] if seed is None else seed
-    world, pre, k = s.world(), pretraining_spec(s, seed), VOCAB_K[s.preset]
-    heads = {LINEAR: dict(objective="sl"),
-             PROTOS: dict(objective="sl", head="prototype", deps={"prototypes": pre}),
-             PROTOS_VOCAB: dict(objective="sl", head="prototype", vocab_k=k, deps={"prototypes": pre}),
-             ORACLE: dict(objective="sl", head="prototype"),
-             ORACLE_VOCAB: dict(objective="sl", head="prototype", vocab_k=k),
-             CLIP_FROZEN: dict(objective="clip", text_tower="frozen", deps={"text_init": pre})}
+    seed = session.params["seed"] if seed is None else seed
+    world, pre, k = session.world(), pretraining_spec(session, seed), VOCAB_K[session.preset]
+    heads = {
+        LINEAR: dict(objective="sl"),
+        PROTOS: dict(objective="sl", head="prototype", deps={"prototypes": pre}),
+        PROTOS_VOCAB: dict(objective="sl", head="prototype", vocab_k=k, deps={"prototypes": pre}),
+        ORACLE: dict(objective="sl", head="prototype"),
+        ORACLE_VOCAB: dict(objective="sl", head="prototype", vocab_k=k),
+        CLIP_FROZEN: dict(objective="clip", text_tower="frozen", deps={"text_init": pre}),
+    }
     out = {}
-    for share, tail in tails_of(world, s.preset).items():
+    for share, tail in tails_of(world, session.preset).items():
         for mode, shots in SHOTS.items():
-            keep = trimmed_keep(world.train.labels, tail, shots, seed=s.params["world_seed"])
+            keep = trimmed_keep(world.train.labels, tail, shots, seed=session.params["world_seed"])
             for model in MODELS:
                 name = label(model, mode, share)
-                out[name] = s.spec(name, keep=keep, seed=seed, **heads[model])
+                out[name] = session.spec(name, keep=keep, seed=seed, **heads[model])
     return out
 
 
@@ -126,16 +133,20 @@ def table(runs: dict, tails: dict, preset: str) -> pd.DataFrame:
         for mode in SHOTS:
             for model in MODELS:
                 pc = per_class(runs[label(model, mode, share)], tails[share])
-                frames.append(pc[["class_index", "tail", "train_count", "accuracy", "predictions"]]
-                              .assign(model=model, mode=mode, share=share))
+                frames.append(
+                    pc[["class_index", "tail", "train_count", "accuracy", "predictions"]].assign(
+                        model=model, mode=mode, share=share
+                    )
+                )
     return pd.concat(frames, ignore_index=True)
 
 
 def group_means(per_class_rows: pd.DataFrame) -> pd.DataFrame:
     """Mean accuracy on the trimmed tail and on the other classes, per model, mode and share."""
     g = per_class_rows.assign(group=np.where(per_class_rows["tail"], "tail", "others"))
-    return g.pivot_table(index=["share", "mode", "model"], columns="group", values="accuracy",
-                         sort=False).reset_index()
+    return g.pivot_table(
+        index=["share", "mode", "model"], columns="group", values="accuracy", sort=False
+    ).reset_index()
 
 
 def tail_accuracy(run, tail) -> np.ndarray:
@@ -178,8 +189,16 @@ def reaches_tail(runs_by_seed: dict, model: str, mode: str, share: float, tail, 
     """Part: ``model``'s tail top-1 above chance. A tail accuracy at or below chance is not reaching the tail,
     whatever a baseline scores."""
     d, basis, floor, learnt = tail_top1(runs_by_seed, model, mode, share, tail)
-    return direction(f"{model}, {mode} {share:g}: tail top-1", d["diff"], d["lo"], d["hi"], "above",
-                     basis=f"{basis}; chance {floor:.3f}", checks=(*learnt, *checks), threshold=floor)
+    return direction(
+        f"{model}, {mode} {share:g}: tail top-1",
+        d["diff"],
+        d["lo"],
+        d["hi"],
+        "above",
+        basis=f"{basis}; chance {floor:.3f}",
+        checks=(*learnt, *checks),
+        threshold=floor,
+    )
 
 
 def oracle_check(runs_by_seed: dict, mode: str, share: float, tail):
@@ -187,8 +206,11 @@ def oracle_check(runs_by_seed: dict, mode: str, share: float, tail):
     oracle's tail top-1 interval lies above chance). If even the oracle cannot, a failure of SL's CLIP
     prototypes says nothing about the recipe."""
     d, _, floor, _ = tail_top1(runs_by_seed, ORACLE_VOCAB, mode, share, tail)
-    return check(f"the oracle with subsampling reaches the tail ({mode} {share:g})", d["lo"] > floor,
-                 f"tail top-1 {format_value(d['diff'], d['lo'], d['hi'])}, chance {floor:.3f}")
+    return check(
+        f"the oracle with subsampling reaches the tail ({mode} {share:g})",
+        d["lo"] > floor,
+        f"tail top-1 {format_value(d['diff'], d['lo'], d['hi'])}, chance {floor:.3f}",
+    )
 
 
 def prototypes_alone(runs_by_seed: dict, mode: str, share: float, tail, checks=()):
@@ -196,13 +218,22 @@ def prototypes_alone(runs_by_seed: dict, mode: str, share: float, tail, checks=(
     classes, above 0; untestable where the baseline cannot lose (constant over the tail classes)."""
     name = f"{PROTOS_VOCAB} − {PROTOS}, {mode} {share:g}: tail top-1"
     try:
-        per_seed = [tail_difference(runs, label(PROTOS_VOCAB, mode, share), label(PROTOS, mode, share), tail,
-                                    seed=k) for k, runs in runs_by_seed.items()]
+        per_seed = [
+            tail_difference(runs, label(PROTOS_VOCAB, mode, share), label(PROTOS, mode, share), tail, seed=k)
+            for k, runs in runs_by_seed.items()
+        ]
     except ValueError as err:
         return untestable(name, check("the baseline could lose", False, str(err).split(":")[0]))
     d, basis = combine_seeds(per_seed)
-    return direction(name, d["diff"], d["lo"], d["hi"], "above",
-                     basis=basis.replace("classes", "tail classes"), checks=checks)
+    return direction(
+        name,
+        d["diff"],
+        d["lo"],
+        d["hi"],
+        "above",
+        basis=basis.replace("classes", "tail classes"),
+        checks=checks,
+    )
 
 
 def c8_rows(runs_by_seed: dict, tails: dict, preset: str) -> list[dict]:
@@ -212,11 +243,21 @@ def c8_rows(runs_by_seed: dict, tails: dict, preset: str) -> list[dict]:
     clip = [reaches_tail(runs_by_seed, CLIP_FROZEN, m, s, tails[s]) for s, m in grid]
     sl = [reaches_tail(runs_by_seed, PROTOS_VOCAB, m, s, tails[s], checks=(oracle[s, m],)) for s, m in grid]
     alone = [prototypes_alone(runs_by_seed, m, s, tails[s], checks=(oracle[s, m],)) for s, m in grid]
-    return [claim_row(NAME, "C8: CLIP with a frozen pretrained text tower reaches the trimmed tail",
-                      QUANTITY["tail"], clip),
-            claim_row(NAME, "C8: SL reaches the tail with fixed CLIP prototypes and vocabulary subsampling",
-                      QUANTITY["tail"], sl),
-            claim_row(NAME, "C8: not with the CLIP prototypes alone", QUANTITY["difference"], alone)]
+    return [
+        claim_row(
+            NAME,
+            "C8: CLIP with a frozen pretrained text tower reaches the trimmed tail",
+            QUANTITY["tail"],
+            clip,
+        ),
+        claim_row(
+            NAME,
+            "C8: SL reaches the tail with fixed CLIP prototypes and vocabulary subsampling",
+            QUANTITY["tail"],
+            sl,
+        ),
+        claim_row(NAME, "C8: not with the CLIP prototypes alone", QUANTITY["difference"], alone),
+    ]
 
 
 # ---------------------------------------------------------------- Fig 9: why
@@ -258,11 +299,17 @@ def rank_difference(a, b) -> dict:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     n = len(a)
     full = effective_rank(a) - effective_rank(b)
-    loo = np.array([effective_rank(np.delete(a, i, 0)) - effective_rank(np.delete(b, i, 0))
-                    for i in range(n)])
+    loo = np.array(
+        [effective_rank(np.delete(a, i, 0)) - effective_rank(np.delete(b, i, 0)) for i in range(n)]
+    )
     se = float(np.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
-    return {"diff": full, "lo": full - 1.96 * se, "hi": full + 1.96 * se,
-            "a": effective_rank(a), "b": effective_rank(b)}
+    return {
+        "diff": full,
+        "lo": full - 1.96 * se,
+        "hi": full + 1.96 * se,
+        "a": effective_rank(a),
+        "b": effective_rank(b),
+    }
 
 
 def collapse_parts(heads_by_seed: dict, tail, learner: str = LINEAR, fixed: str = CLIP_FROZEN) -> list:
@@ -279,8 +326,10 @@ def collapse_parts(heads_by_seed: dict, tail, learner: str = LINEAR, fixed: str 
         shown["cos"].append(f"{c['a']:.2f} vs {c['b']:.2f}")
         shown["rank"].append(f"{r['a']:.1f} vs {r['b']:.1f} of {len(tail)} rows")
     out = []
-    for key, per_seed, what, claim in (("cos", cos, "mean cosine between tail rows", "above"),
-                                       ("rank", rank, "effective rank of the tail rows", "below")):
+    for key, per_seed, what, claim in (
+        ("cos", cos, "mean cosine between tail rows", "above"),
+        ("rank", rank, "effective rank of the tail rows", "below"),
+    ):
         d, basis = combine_seeds(per_seed)
         basis = basis.replace("classes", "tail classes") + f"; {learner} vs {fixed}: " + ", ".join(shown[key])
         basis = basis if key == "cos" else basis.replace("paired bootstrap", "paired jackknife")
@@ -290,8 +339,10 @@ def collapse_parts(heads_by_seed: dict, tail, learner: str = LINEAR, fixed: str 
 
 def head_weights(runs_by_seed: dict, share: float, mode: str = "zero-shot") -> dict:
     """seed -> model -> classifier weights of the affinity models at one trim."""
-    return {k: {m: runs[label(m, mode, share)].array("classifier_weights") for m in AFFINITY_MODELS}
-            for k, runs in runs_by_seed.items()}
+    return {
+        k: {m: runs[label(m, mode, share)].array("classifier_weights") for m in AFFINITY_MODELS}
+        for k, runs in runs_by_seed.items()
+    }
 
 
 def collapse_row(runs_by_seed: dict, tails: dict, preset: str) -> dict:
@@ -299,8 +350,12 @@ def collapse_row(runs_by_seed: dict, tails: dict, preset: str) -> dict:
     not (zero-shot trim, largest share)."""
     share = max(TAIL_SHARES[preset])
     parts = collapse_parts(head_weights(runs_by_seed, share), tails[share])
-    return claim_row(NAME, "Fig 9: SL's tail head rows collapse together, fixed CLIP prototypes do not",
-                     QUANTITY["collapse"], parts)
+    return claim_row(
+        NAME,
+        "Fig 9: SL's tail head rows collapse together, fixed CLIP prototypes do not",
+        QUANTITY["collapse"],
+        parts,
+    )
 
 
 def claims(session, runs_by_seed: dict) -> list[dict]:
@@ -318,9 +373,17 @@ def tail_reach(runs: dict, tails: dict, preset: str) -> pd.DataFrame:
             top = {m: float(tail_accuracy(runs[label(m, mode, share)], tails[share]).mean()) for m in MODELS}
             c = chance(runs[label(ORACLE_VOCAB, mode, share)])
             span = top[ORACLE_VOCAB] - c
-            rows += [{"share": share, "mode": mode, "model": m, "tail top-1": t, "chance": c,
-                      "share of the oracle's reach": (t - c) / span if span > 0 else float("nan")}
-                     for m, t in top.items()]
+            rows += [
+                {
+                    "share": share,
+                    "mode": mode,
+                    "model": m,
+                    "tail top-1": t,
+                    "chance": c,
+                    "share of the oracle's reach": (t - c) / span if span > 0 else float("nan"),
+                }
+                for m, t in top.items()
+            ]
     return pd.DataFrame(rows)
 
 
@@ -329,8 +392,10 @@ def affinities(runs: dict, tail, preset: str) -> dict:
     share = max(TAIL_SHARES[preset])
     n = len(runs[label(MODELS[0], "zero-shot", share)].array("classifier_weights"))
     order = np.concatenate([np.setdiff1d(np.arange(n), tail), tail])
-    return {m: affinity(runs[label(m, "zero-shot", share)].array("classifier_weights"), order)
-            for m in AFFINITY_MODELS}
+    return {
+        m: affinity(runs[label(m, "zero-shot", share)].array("classifier_weights"), order)
+        for m in AFFINITY_MODELS
+    }
 
 
 def head_geometry(matrices: dict, n_tail: int) -> pd.DataFrame:
@@ -343,17 +408,24 @@ def head_geometry(matrices: dict, n_tail: int) -> pd.DataFrame:
         off = ~np.eye(n, dtype=bool)
         t, r = slice(n - n_tail, n), slice(0, n - n_tail)
         rank = spectral_rank(np.sqrt(np.linalg.eigvalsh(a[t, t]).clip(0)))
-        rows.append({"model": model, "tail-tail": float(a[t, t][off[t, t]].mean()),
-                     "others-others": float(a[r, r][off[r, r]].mean()), "tail-others": float(a[t, r].mean()),
-                     f"effective rank of the {n_tail} tail rows": rank})
+        rows.append(
+            {
+                "model": model,
+                "tail-tail": float(a[t, t][off[t, t]].mean()),
+                "others-others": float(a[r, r][off[r, r]].mean()),
+                "tail-others": float(a[t, r].mean()),
+                f"effective rank of the {n_tail} tail rows": rank,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def tail_predictions(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean #predictions per class, trimmed tail and other classes, per model, mode and share."""
     g = rows.assign(group=np.where(rows["tail"], "tail", "others"))
-    return g.pivot_table(index=["share", "mode", "model"], columns="group", values="predictions",
-                         sort=False).reset_index()
+    return g.pivot_table(
+        index=["share", "mode", "model"], columns="group", values="predictions", sort=False
+    ).reset_index()
 
 
 def full_adds(preset: str) -> str:

@@ -30,6 +30,7 @@ Run::
 
     python -m studylib run 03b_ --preset quick
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,18 +41,31 @@ from studylib.claims import check, claim_row, direction, observed
 from studylib.inference import combine_seeds, over_seeds, paired_mean_difference
 
 NAME = "03b_dino"
-AFTER = ()                                # its pretraining and probe worlds are its own
+AFTER = ()  # its pretraining and probe worlds are its own
 # The pretraining pool and model: DINO's own sizes (the world's scale: prototypes in the hundreds to thousands).
 SIZES = {
-    "smoke": dict(n_classes=16, n_train=640, test_per_class=4, epochs=1, batch_size=32, dino_prototypes=64,
-                  dino_local_crops=1),
-    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, dino_prototypes=1024),
-    "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=30, batch_size=128, dino_prototypes=4096),
+    "smoke": dict(
+        n_classes=16,
+        n_train=640,
+        test_per_class=4,
+        epochs=1,
+        batch_size=32,
+        dino_prototypes=64,
+        dino_local_crops=1,
+    ),
+    "quick": dict(
+        n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, dino_prototypes=1024
+    ),
+    "full": dict(
+        n_classes=300, n_train=60000, test_per_class=20, epochs=30, batch_size=128, dino_prototypes=4096
+    ),
 }
 PROTO_K = {"smoke": 16, "quick": 128, "full": 512}
 POOL = "subtree:artifacts"
-PRETRAIN = {"balanced, curated": dict(profile="balanced", source="imagenet"),
-            "long-tailed, web": dict(profile="zipf", zipf_alpha=1.0, source="web")}
+PRETRAIN = {
+    "balanced, curated": dict(profile="balanced", source="imagenet"),
+    "long-tailed, web": dict(profile="zipf", zipf_alpha=1.0, source="web"),
+}
 # Downstream tasks from the disjoint animal pool: (world, test domain), balanced, probe images per class.
 DOWNSTREAM = {"coarse": "subtree:animals", "fine": "subtree:dogs"}
 TASKS = {"coarse": ("coarse", "photo"), "fine-grained": ("fine", "photo"), "shifted": ("coarse", "sketch")}
@@ -73,31 +87,47 @@ def probe_label(pretrained: str, world: str) -> str:
     return f"{pretrained} → {world} probe"
 
 
-def pretrain_specs(s, seed: int | None = None) -> dict:
-    seed = s.params["seed"] if seed is None else seed
+def pretrain_specs(session, seed: int | None = None) -> dict:
+    seed = session.params["seed"] if seed is None else seed
     out = {}
     for data, world in PRETRAIN.items():
         for sub in (False, True):
             name = pretrain_label(data, sub)
-            out[name] = s.spec(name, objective="dino", seed=seed, subset=POOL, test_domains=("photo",),
-                               dino_proto_k=PROTO_K[s.preset] if sub else 0, **world)
+            out[name] = session.spec(
+                name,
+                objective="dino",
+                seed=seed,
+                subset=POOL,
+                test_domains=("photo",),
+                dino_proto_k=PROTO_K[session.preset] if sub else 0,
+                **world,
+            )
     return out
 
 
 def specs(session, seed: int | None = None) -> dict:
     """The four DINO pretraining runs and a probe of each on each downstream world."""
-    s = session
-    pre = pretrain_specs(s, seed)
-    n, per = DOWNSTREAM_CLASSES[s.preset], PROBE_PER_CLASS[s.preset]
+    pre = pretrain_specs(session, seed)
+    n, per = DOWNSTREAM_CLASSES[session.preset], PROBE_PER_CLASS[session.preset]
     out = dict(pre)
     for name, dino in pre.items():
         for world, subset in DOWNSTREAM.items():
             domains = tuple(dict.fromkeys(d for w, d in TASKS.values() if w == world))
-            out[probe_label(name, world)] = s.spec(
-                probe_label(name, world), objective="probe", subset=subset, n_classes=n, n_train=n * per,
-                min_per_class=per, profile="balanced", source="imagenet", test_domains=domains,
-                world_seed=s.params["world_seed"] + DOWNSTREAM_SEED_OFFSET, batch_size=n * per,
-                seed=dino.params["seed"], deps={"backbone": dino})
+            out[probe_label(name, world)] = session.spec(
+                probe_label(name, world),
+                objective="probe",
+                subset=subset,
+                n_classes=n,
+                n_train=n * per,
+                min_per_class=per,
+                profile="balanced",
+                source="imagenet",
+                test_domains=domains,
+                world_seed=session.params["world_seed"] + DOWNSTREAM_SEED_OFFSET,
+                batch_size=n * per,
+                seed=dino.params["seed"],
+                deps={"backbone": dino},
+            )
     return out
 
 
@@ -111,8 +141,14 @@ def transfer(runs: dict) -> pd.DataFrame:
     for name in pretrained_labels():
         for task, (world, domain) in TASKS.items():
             probe = runs[probe_label(name, world)]
-            rows.append({"pretrained": name, "task": task, "top1": probe.metrics[f"top1_{domain}"],
-                         "chance": 1 / len(id_table(probe, domain))})
+            rows.append(
+                {
+                    "pretrained": name,
+                    "task": task,
+                    "top1": probe.metrics[f"top1_{domain}"],
+                    "chance": 1 / len(id_table(probe, domain)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -126,18 +162,32 @@ def probe_learned(runs: dict, pretrained: str, task: str, seed: int):
     world, domain = TASKS[task]
     probe = runs[probe_label(pretrained, world)]
     top, chance = probe.metrics[f"top1_{domain}"], 1 / len(id_table(probe, domain))
-    return check(f"{pretrained} → {task} probe learned (top-1 > {LEARNED:g}× chance, seed {seed})",
-                 top > LEARNED * chance, f"top-1 {top:.3f}, chance {chance:.3f}")
+    return check(
+        f"{pretrained} → {task} probe learned (top-1 > {LEARNED:g}× chance, seed {seed})",
+        top > LEARNED * chance,
+        f"top-1 {top:.3f}, chance {chance:.3f}",
+    )
 
 
-BAL, WEB, WEB_SUB = (pretrain_label("balanced, curated", False), pretrain_label("long-tailed, web", False),
-                     pretrain_label("long-tailed, web", True))
-C9_QUANTITY = ("probe top-1 on disjoint downstream classes (discriminability of the frozen features), paired "
-               "over those classes")
+BAL, WEB, WEB_SUB = (
+    pretrain_label("balanced, curated", False),
+    pretrain_label("long-tailed, web", False),
+    pretrain_label("long-tailed, web", True),
+)
+C9_QUANTITY = (
+    "probe top-1 on disjoint downstream classes (discriminability of the frozen features), paired "
+    "over those classes"
+)
 # C9's parts: (part, comparison, per-class values to subtract, the models they use)
-C9_PARTS = (("imbalance hurts transfer", "balanced − web", lambda a: (a[BAL], a[WEB]), (BAL, WEB)),
-            ("prototype subsampling recovers most of it", "(web+sub − web) − (balanced − web+sub)",
-             lambda a: (2 * a[WEB_SUB] - a[WEB], a[BAL]), (BAL, WEB, WEB_SUB)))
+C9_PARTS = (
+    ("imbalance hurts transfer", "balanced − web", lambda a: (a[BAL], a[WEB]), (BAL, WEB)),
+    (
+        "prototype subsampling recovers most of it",
+        "(web+sub − web) − (balanced − web+sub)",
+        lambda a: (2 * a[WEB_SUB] - a[WEB], a[BAL]),
+        (BAL, WEB, WEB_SUB),
+    ),
+)
 
 
 def c9_rows(runs_by_seed: dict) -> list[dict]:
@@ -155,8 +205,17 @@ def c9_rows(runs_by_seed: dict) -> list[dict]:
                 per_seed.append(paired_mean_difference(*values(acc), seed=k))
                 checks += [probe_learned(runs, m, task, k) for m in models]
             d, basis = combine_seeds(per_seed)
-            parts.append(direction(f"{task}: {comparison}", d["diff"], d["lo"], d["hi"], "above",
-                                   basis=basis.replace("classes", "downstream classes"), checks=checks))
+            parts.append(
+                direction(
+                    f"{task}: {comparison}",
+                    d["diff"],
+                    d["lo"],
+                    d["hi"],
+                    "above",
+                    basis=basis.replace("classes", "downstream classes"),
+                    checks=checks,
+                )
+            )
         rows.append(claim_row(NAME, f"C9: {part}", C9_QUANTITY, parts))
     return rows
 
@@ -180,23 +239,36 @@ def prototypes(runs_by_seed: dict) -> pd.DataFrame:
     for k, runs in runs_by_seed.items():
         for name in pretrained_labels():
             m = runs[name].metrics
-            rows.append({"seed": k, "pretrained": name, "unique": m["unique_prototypes"],
-                         "prototypes": m["n_prototypes"], "share": m["unique_prototypes"] / m["n_prototypes"],
-                         "drift": m.get("prototype_drift", float("nan")),
-                         "usage": m.get("prototype_usage", float("nan"))})
+            rows.append(
+                {
+                    "seed": k,
+                    "pretrained": name,
+                    "unique": m["unique_prototypes"],
+                    "prototypes": m["n_prototypes"],
+                    "share": m["unique_prototypes"] / m["n_prototypes"],
+                    "drift": m.get("prototype_drift", float("nan")),
+                    "usage": m.get("prototype_usage", float("nan")),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def moved(table: pd.DataFrame):
     """Check: every run's prototypes moved from their initialisation (mean drift > :data:`EPS`); the detail
     gives each run's drift and usage."""
+
     def usage(r):
         return f", usage {r.usage:.0f} of {r.prototypes}" if r.usage == r.usage else ""
 
-    detail = "; ".join(f"{r.pretrained.removeprefix('DINO, ')} (seed {r.seed}): drift {r.drift:.4f}{usage(r)}"
-                       for r in table.itertuples())
-    return check(f"every run's prototypes moved from their initialisation (mean cosine drift > ε = {EPS:g})",
-                 bool((table["drift"] > EPS).all()), detail)
+    detail = "; ".join(
+        f"{r.pretrained.removeprefix('DINO, ')} (seed {r.seed}): drift {r.drift:.4f}{usage(r)}"
+        for r in table.itertuples()
+    )
+    return check(
+        f"every run's prototypes moved from their initialisation (mean cosine drift > ε = {EPS:g})",
+        bool((table["drift"] > EPS).all()),
+        detail,
+    )
 
 
 def c10_rows(table: pd.DataFrame) -> list[dict]:
@@ -205,19 +277,35 @@ def c10_rows(table: pd.DataFrame) -> list[dict]:
     balanced unique share, mean and t interval over seeds, with and without subsampling (one seed gives no interval: untestable). Both are
     untestable until every run's prototypes moved."""
     checks = (moved(table),)
-    far = observed("unique share of prototypes", table["share"], "below", FAR_FEWER,
-                   basis=f"{len(table)} DINO runs, median shown", checks=checks)
+    far = observed(
+        "unique share of prototypes",
+        table["share"],
+        "below",
+        FAR_FEWER,
+        basis=f"{len(table)} DINO runs, median shown",
+        checks=checks,
+    )
     parts = []
     for sub in (False, True):
         by_seed = [g.set_index("pretrained")["share"] for _, g in table.groupby("seed")]
         web, bal = pretrain_label("long-tailed, web", sub), pretrain_label("balanced, curated", sub)
         d = over_seeds([x[web] - x[bal] for x in by_seed])
-        parts.append(direction("web − balanced unique share" + (", subsampled" if sub else ""), d["mean"],
-                               d["lo"], d["hi"], "below", basis=f"t interval over {d['n']} seed(s)",
-                               checks=checks))
+        parts.append(
+            direction(
+                "web − balanced unique share" + (", subsampled" if sub else ""),
+                d["mean"],
+                d["lo"],
+                d["hi"],
+                "below",
+                basis=f"t interval over {d['n']} seed(s)",
+                checks=checks,
+            )
+        )
     quantity = f"share of the teacher's prototypes that are unique (cosine distance ≥ {EPS:g} apart)"
-    return [claim_row(NAME, "C10: far fewer than all prototypes are unique", quantity, [far]),
-            claim_row(NAME, "C10: fewer unique prototypes on imbalanced data", quantity, parts)]
+    return [
+        claim_row(NAME, "C10: far fewer than all prototypes are unique", quantity, [far]),
+        claim_row(NAME, "C10: fewer unique prototypes on imbalanced data", quantity, parts),
+    ]
 
 
 def claims(session, runs_by_seed: dict) -> list[dict]:
@@ -228,5 +316,7 @@ def claims(session, runs_by_seed: dict) -> list[dict]:
 def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset`` (the notebook says it)."""
     f, p = SIZES["full"], SIZES[preset]
-    return (f"{f['n_classes']} pretraining concepts and {f['n_train']} images (here {p['n_classes']} and "
-            f"{p['n_train']}), {f['epochs']} epochs (here {p['epochs']}), {f['dino_prototypes']} prototypes; three seeds")
+    return (
+        f"{f['n_classes']} pretraining concepts and {f['n_train']} images (here {p['n_classes']} and "
+        f"{p['n_train']}), {f['epochs']} epochs (here {p['epochs']}), {f['dino_prototypes']} prototypes; three seeds"
+    )

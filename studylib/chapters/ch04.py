@@ -26,6 +26,7 @@ Run::
 
     python -m studylib run 04_ --preset quick
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,7 @@ from studylib.inference import combine_seeds, paired_difference
 from studylib.metrics import binned, frequency_correlation, per_class_accuracy, per_class_predictions
 
 NAME = "04_discussions"
-SIZES = IMBALANCE                         # chapter 2's world: its stored CLIP and SL logits are read here
+SIZES = IMBALANCE  # chapter 2's world: its stored CLIP and SL logits are read here
 AFTER = ("02_imbalance", "02c_data_distribution")
 MODELS = ("CLIP", "SL")
 METHODS = ("raw", "oracle", "unlabelled", "labelled (GLA)")
@@ -63,7 +64,7 @@ def _counts(run) -> np.ndarray:
     return id_table(run)["train_count"].to_numpy()
 
 
-_ADJUSTED: dict = {}          # (run folder, seed, tau) -> adjusted_logits' result: a stored run never changes
+_ADJUSTED: dict = {}  # (run folder, seed, tau) -> adjusted_logits' result: a stored run never changes
 
 
 def adjusted_logits(run, seed: int = 0, tau: float = TAU) -> dict:
@@ -84,10 +85,16 @@ def _adjusted(run, seed: int, tau: float) -> dict:
     labels = run.array(f"labels_{domain}").astype(np.int64)
     held, ev = debias.heldout_split(labels, HELDOUT_SHARE, seed=seed)
     counts = _counts(run).astype(np.float64)
-    priors = {"raw": None, "oracle": counts / counts.sum(),
-              "unlabelled": debias.unlabelled_prior(logits[held]),
-              "labelled (GLA)": debias.labelled_prior(logits[held], labels[held])}
-    out = {m: (logits[ev] if p is None else debias.adjust(logits[ev], p, tau), labels[ev]) for m, p in priors.items()}
+    priors = {
+        "raw": None,
+        "oracle": counts / counts.sum(),
+        "unlabelled": debias.unlabelled_prior(logits[held]),
+        "labelled (GLA)": debias.labelled_prior(logits[held], labels[held]),
+    }
+    out = {
+        m: (logits[ev] if p is None else debias.adjust(logits[ev], p, tau), labels[ev])
+        for m, p in priors.items()
+    }
     out["priors"] = priors
     out["heldout"] = held
     return out
@@ -95,8 +102,11 @@ def _adjusted(run, seed: int, tau: float) -> dict:
 
 def real_runs(registry) -> dict:
     """label [key] -> run, for every real-data CLIP or SL run in ``registry`` (the ``paper`` preset's)."""
-    return {f"{r.meta.get('label', 'run')} [{r.key[:6]}]": r for r in registry.runs()
-            if r.meta.get("data") == "real" and r.config.get("train", {}).get("objective") in ("clip", "sl")}
+    return {
+        f"{r.meta.get('label', 'run')} [{r.key[:6]}]": r
+        for r in registry.runs()
+        if r.meta.get("data") == "real" and r.config.get("train", {}).get("objective") in ("clip", "sl")
+    }
 
 
 def prior_summary(runs: dict, seed: int = 0, top: int = 3) -> pd.DataFrame:
@@ -113,9 +123,14 @@ def prior_summary(runs: dict, seed: int = 0, top: int = 3) -> pd.DataFrame:
             if prior is None:
                 continue
             best = np.argsort(-prior)[:top]
-            rows.append({"model": model, "method": method, "largest": ", ".join(f"{names[i]} {prior[i]:.3f}"
-                                                                              for i in best),
-                         "Spearman with the true prior": correlation(prior, oracle, "spearman")})
+            rows.append(
+                {
+                    "model": model,
+                    "method": method,
+                    "largest": ", ".join(f"{names[i]} {prior[i]:.3f}" for i in best),
+                    "Spearman with the true prior": correlation(prior, oracle, "spearman"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -139,10 +154,21 @@ def scores(runs: dict, seed: int = 0, tau: float = TAU) -> pd.DataFrame:
             pc = per_class(z, y, len(counts))
             pred = frequency_correlation(pc["predictions"], counts, seed=seed)
             acc = frequency_correlation(pc["accuracy"], counts, seed=seed)
-            rows.append({"model": model, "method": method, "top1": float((z.argmax(1) == y).mean()),
-                         "balanced": float(pc["accuracy"].mean()), "tail": float(pc["accuracy"][tail].mean()),
-                         "r #pred": pred["r"], "r #pred lo": pred["lo"], "r #pred hi": pred["hi"],
-                         "r acc": acc["r"], "r acc lo": acc["lo"], "r acc hi": acc["hi"]})
+            rows.append(
+                {
+                    "model": model,
+                    "method": method,
+                    "top1": float((z.argmax(1) == y).mean()),
+                    "balanced": float(pc["accuracy"].mean()),
+                    "tail": float(pc["accuracy"][tail].mean()),
+                    "r #pred": pred["r"],
+                    "r #pred lo": pred["lo"],
+                    "r #pred hi": pred["hi"],
+                    "r acc": acc["r"],
+                    "r acc lo": acc["lo"],
+                    "r acc hi": acc["hi"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -153,7 +179,7 @@ def c12_rows(runs_by_seed: dict, tau: float = TAU) -> list[dict]:
     learned and that there is a bias to remove. The oracle prior and tail accuracy are in :func:`scores`,
     not judged."""
     tables, counts, raw, checks = {}, {}, [], []
-    for k, runs in runs_by_seed.items():             # each seed's adjustments, estimated once
+    for k, runs in runs_by_seed.items():  # each seed's adjustments, estimated once
         counts[k] = _counts(runs["CLIP"])
         adj = adjusted_logits(runs["CLIP"], k, tau)
         tables[k] = {m: per_class(*adj[m], len(counts[k])) for m in METHODS}
@@ -161,21 +187,49 @@ def c12_rows(runs_by_seed: dict, tau: float = TAU) -> list[dict]:
         raw.append({"diff": c["r"], "lo": c["lo"], "hi": c["hi"]})
         checks.append(learned(f"CLIP (seed {k})", runs["CLIP"]))
     d, basis = combine_seeds(raw)
-    biased = direction("raw CLIP, Spearman(#predictions, frequency)", d["diff"], d["lo"], d["hi"], "above",
-                       basis=basis.replace("paired ", "") + "; evaluation half of the test set",
-                       checks=checks)
-    to_remove = check("there is a bias to remove (raw CLIP's interval above 0)", biased.lo > 0,
-                      format_value(biased.estimate, biased.lo, biased.hi))
+    biased = direction(
+        "raw CLIP, Spearman(#predictions, frequency)",
+        d["diff"],
+        d["lo"],
+        d["hi"],
+        "above",
+        basis=basis.replace("paired ", "") + "; evaluation half of the test set",
+        checks=checks,
+    )
+    to_remove = check(
+        "there is a bias to remove (raw CLIP's interval above 0)",
+        biased.lo > 0,
+        format_value(biased.estimate, biased.lo, biased.hi),
+    )
     parts = []
     for method in ("unlabelled", "labelled (GLA)"):
-        per_seed = [paired_difference(tables[k][method]["predictions"], tables[k]["raw"]["predictions"],
-                                      counts[k], seed=k) for k in runs_by_seed]
+        per_seed = [
+            paired_difference(
+                tables[k][method]["predictions"], tables[k]["raw"]["predictions"], counts[k], seed=k
+            )
+            for k in runs_by_seed
+        ]
         d, basis = combine_seeds(per_seed)
-        parts.append(direction(f"{method} − raw, Spearman(#predictions, frequency)", d["diff"], d["lo"],
-                               d["hi"], "below", basis=f"{basis}; τ = {tau:g}", checks=(*checks, to_remove)))
-    return [claim_row(NAME, "C12: CLIP is still biased", QUANTITY["#predictions"], [biased]),
-            claim_row(NAME, "C12: logit adjustment with an estimated prior removes part of CLIP's bias",
-                      "change of " + QUANTITY["#predictions"], parts)]
+        parts.append(
+            direction(
+                f"{method} − raw, Spearman(#predictions, frequency)",
+                d["diff"],
+                d["lo"],
+                d["hi"],
+                "below",
+                basis=f"{basis}; τ = {tau:g}",
+                checks=(*checks, to_remove),
+            )
+        )
+    return [
+        claim_row(NAME, "C12: CLIP is still biased", QUANTITY["#predictions"], [biased]),
+        claim_row(
+            NAME,
+            "C12: logit adjustment with an estimated prior removes part of CLIP's bias",
+            "change of " + QUANTITY["#predictions"],
+            parts,
+        ),
+    ]
 
 
 def binned_statistics(runs: dict, edges=None, n_bins: int = 6) -> pd.DataFrame:
@@ -194,10 +248,16 @@ def binned_statistics(runs: dict, edges=None, n_bins: int = 6) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- real data: estimators and concept sets
 # concept set -> (stem in ../shared/data/frequencies, stem in ../shared/data/neglected_tails)
-CONCEPT_SETS = {"ImageNet": ("imagenet_ori", "imagenet_1k"), "CUB-200": ("cub", "cub2011"), "DTD": ("dtd", "dtd"),
-                "EuroSAT": ("eurosat", "eurosat"), "Flowers-102": ("flowers102", "flowers102"),
-                "Food-101": ("food101", "food101"), "Oxford Pets": ("pets", "oxford_pets"),
-                "Places365": ("places365", None)}
+CONCEPT_SETS = {
+    "ImageNet": ("imagenet_ori", "imagenet_1k"),
+    "CUB-200": ("cub", "cub2011"),
+    "DTD": ("dtd", "dtd"),
+    "EuroSAT": ("eurosat", "eurosat"),
+    "Flowers-102": ("flowers102", "flowers102"),
+    "Food-101": ("food101", "food101"),
+    "Oxford Pets": ("pets", "oxford_pets"),
+    "Places365": ("places365", None),
+}
 REAL_CORPORA = {"LAION-400M": "laion400m", "LAION-2B": "laion2b"}
 NT_COLUMNS = ("matched", "relevant")
 
@@ -223,17 +283,37 @@ def estimator_agreement(shared_data) -> pd.DataFrame | None:
             for column in NT_COLUMNS:
                 try:
                     other = read_profile(f"{nt_file}:{column}")
-                except ValueError as err:                      # e.g. EuroSAT has no 'relevant' counts
-                    rows.append({"concept set": cset, "corpus": corpus, "estimate": column, "classes": len(ref),
-                                 "matched": 0, "spearman": float("nan"), "lo": float("nan"), "hi": float("nan"),
-                                 "unmatched": f"not available: {err}"})
+                except ValueError as err:  # e.g. EuroSAT has no 'relevant' counts
+                    rows.append(
+                        {
+                            "concept set": cset,
+                            "corpus": corpus,
+                            "estimate": column,
+                            "classes": len(ref),
+                            "matched": 0,
+                            "spearman": float("nan"),
+                            "lo": float("nan"),
+                            "hi": float("nan"),
+                            "unmatched": f"not available: {err}",
+                        }
+                    )
                     continue
                 r = compare_profiles(ref, [other], align="auto").iloc[1]
                 a, b = align_profiles(ref, other, "auto")
                 ci = frequency_correlation(b, a, "spearman", seed=0)
-                rows.append({"concept set": cset, "corpus": corpus, "estimate": column, "classes": len(ref),
-                             "matched": int(r["matched"]), "spearman": float(r["spearman"]), "lo": ci["lo"],
-                             "hi": ci["hi"], "unmatched": r["unmatched"]})
+                rows.append(
+                    {
+                        "concept set": cset,
+                        "corpus": corpus,
+                        "estimate": column,
+                        "classes": len(ref),
+                        "matched": int(r["matched"]),
+                        "spearman": float(r["spearman"]),
+                        "lo": ci["lo"],
+                        "hi": ci["hi"],
+                        "unmatched": r["unmatched"],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -246,9 +326,15 @@ def dtd_part(pairs: dict, corpus: str):
     low = min(r, key=r.get)
     (fa, va), (fb, vb) = pairs["DTD"], pairs[low]
     d = unpaired_difference(va, fa, vb, fb, seed=0)
-    return direction(f"{corpus}: DTD − {low}", d["diff"], d["lo"], d["hi"], "below",
-                     basis=f"DTD {d['a']:.3f}, {low} {d['b']:.3f} (the lowest of the other sets); unpaired "
-                           "bootstrap over each set's classes")
+    return direction(
+        f"{corpus}: DTD − {low}",
+        d["diff"],
+        d["lo"],
+        d["hi"],
+        "below",
+        basis=f"DTD {d['a']:.3f}, {low} {d['b']:.3f} (the lowest of the other sets); unpaired "
+        "bootstrap over each set's classes",
+    )
 
 
 def dtd_row(shared_data) -> dict | None:
@@ -264,8 +350,12 @@ def dtd_row(shared_data) -> dict | None:
             parts.append(dtd_part(pairs, corpus))
     if not parts:
         return None
-    return claim_row(NAME, "Fig 14: the two frequency estimators agree on every concept set except DTD",
-                     "Spearman between the paper's and Parashar et al.'s per-class counts", parts)
+    return claim_row(
+        NAME,
+        "Fig 14: the two frequency estimators agree on every concept set except DTD",
+        "Spearman between the paper's and Parashar et al.'s per-class counts",
+        parts,
+    )
 
 
 def concept_set_imbalance(shared_data) -> pd.DataFrame | None:
@@ -284,8 +374,13 @@ def concept_set_imbalance(shared_data) -> pd.DataFrame | None:
             f = freq / f"class_frequency_{stem}_{paper}.txt"
             if f.is_file():
                 st = imbalance_stats(read_profile(f).to_numpy())
-                rows.append({"concept set": cset, "corpus": corpus, **{k: st[k] for k in
-                             ("classes", "max_over_median", "gini", "zipf_alpha")}})
+                rows.append(
+                    {
+                        "concept set": cset,
+                        "corpus": corpus,
+                        **{k: st[k] for k in ("classes", "max_over_median", "gini", "zipf_alpha")},
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -304,26 +399,42 @@ def estimator_comparison(world) -> pd.DataFrame:
 
     concepts = list(world.concepts) + list(world.open_concepts)
     captions, labels = world.train.captions, world.train.labels
-    imagenet = imagenet_specs(negatives=True)                # indexed by ImageNet class index
-    specs = {"exact name": [ConceptSpec(c.name, (c.name,)) for c in concepts],
-             "names + synonyms": [ConceptSpec(c.name, tuple(c.synonyms) or (c.name,)) for c in concepts],
-             "+ negative contexts": [imagenet[c.index] for c in concepts]}
+    imagenet = imagenet_specs(negatives=True)  # indexed by ImageNet class index
+    specs = {
+        "exact name": [ConceptSpec(c.name, (c.name,)) for c in concepts],
+        "names + synonyms": [ConceptSpec(c.name, tuple(c.synonyms) or (c.name,)) for c in concepts],
+        "+ negative contexts": [imagenet[c.index] for c in concepts],
+    }
     rows, counted = [], {}
     for name, spec in specs.items():
         counted[name] = count_captions(captions, spec, keep_matches=True)
-        rows.append({"estimator": name,
-                     **score_matches(counted[name], labels, len(concepts))["overall"].iloc[0].to_dict()})
-    negatives = counted["+ negative contexts"]                # the filter refines the last estimator's matches
+        rows.append(
+            {
+                "estimator": name,
+                **score_matches(counted[name], labels, len(concepts))["overall"].iloc[0].to_dict(),
+            }
+        )
+    negatives = counted["+ negative contexts"]  # the filter refines the last estimator's matches
     mc, mk = negatives.match_caption.astype(np.int64), negatives.match_concept.astype(np.int64)
-    keep = relevant_matches(mc, mk, embed_texts(list(captions)), semantic_vectors(concepts),
-                            confusable_concepts([s.synonyms for s in specs["+ negative contexts"]]))
+    keep = relevant_matches(
+        mc,
+        mk,
+        embed_texts(list(captions)),
+        semantic_vectors(concepts),
+        confusable_concepts([s.synonyms for s in specs["+ negative contexts"]]),
+    )
     per_caption = [[] for _ in range(len(captions))]
     for c, k in zip(mc[keep], mk[keep]):
         per_caption[c].append(int(k))
-    rows.append({"estimator": ESTIMATORS[-1],
-                 **score_matches(per_caption, labels, len(concepts))["overall"].iloc[0].to_dict()})
-    return pd.DataFrame(rows)[["estimator", "captions", "predicted", "true", "precision", "recall", "f1",
-                               "spearman"]]
+    rows.append(
+        {
+            "estimator": ESTIMATORS[-1],
+            **score_matches(per_caption, labels, len(concepts))["overall"].iloc[0].to_dict(),
+        }
+    )
+    return pd.DataFrame(rows)[
+        ["estimator", "captions", "predicted", "true", "precision", "recall", "f1", "spearman"]
+    ]
 
 
 def bin_trend(table: pd.DataFrame) -> pd.DataFrame:
@@ -333,9 +444,18 @@ def bin_trend(table: pd.DataFrame) -> pd.DataFrame:
     for (model, measure), g in table.groupby(["model", "measure"], sort=False):
         g = g.sort_values("centre")
         lo, hi = g.iloc[0], g.iloc[-1]
-        rows.append({"model": model, "measure": measure, "rarest bin": lo["mean"], "most frequent bin": hi["mean"],
-                     "difference": hi["mean"] - lo["mean"], "in rarest-bin stds": (hi["mean"] - lo["mean"]) / lo["std"]
-                     if lo["std"] > 0 else float("nan")})
+        rows.append(
+            {
+                "model": model,
+                "measure": measure,
+                "rarest bin": lo["mean"],
+                "most frequent bin": hi["mean"],
+                "difference": hi["mean"] - lo["mean"],
+                "in rarest-bin stds": (hi["mean"] - lo["mean"]) / lo["std"]
+                if lo["std"] > 0
+                else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -355,7 +475,9 @@ def aligned_pairs(shared_data, corpus: str = "LAION-400M") -> dict:
             continue
         for column in ("relevant", "matched"):
             try:
-                out[cset] = align_profiles(read_profile(ref_file), read_profile(f"{nt_file}:{column}"), "auto")
+                out[cset] = align_profiles(
+                    read_profile(ref_file), read_profile(f"{nt_file}:{column}"), "auto"
+                )
                 break
             except ValueError:
                 continue
@@ -371,9 +493,18 @@ def concept_set_specs(session, seed: int | None = None) -> dict:
     subtree, at chapter 2c's sizes (:data:`~studylib.chapters.worlds.DISTRIBUTION`, so the coarse run is 2c's
     own, from the registry)."""
     seed = session.params["seed"] if seed is None else seed
-    return {name: session.spec(name, objective="clip", seed=seed, text_tower="scratch", zipf_alpha=1.0,
-                               **DISTRIBUTION[session.preset], **extra)
-            for name, extra in CONCEPT_WORLDS.items()}
+    return {
+        name: session.spec(
+            name,
+            objective="clip",
+            seed=seed,
+            text_tower="scratch",
+            zipf_alpha=1.0,
+            **DISTRIBUTION[session.preset],
+            **extra,
+        )
+        for name, extra in CONCEPT_WORLDS.items()
+    }
 
 
 def fine_vs_coarse(runs_by_seed: dict) -> dict:
@@ -385,16 +516,22 @@ def fine_vs_coarse(runs_by_seed: dict) -> dict:
     per_seed, checks = [], []
     for k, runs in runs_by_seed.items():
         fine, coarse = (id_table(runs[n]) for n in ("fine-grained (dogs)", "coarse (random concepts)"))
-        per_seed.append(unpaired_difference(fine["predictions"], fine["train_count"], coarse["predictions"],
-                                            coarse["train_count"], seed=k))
+        per_seed.append(
+            unpaired_difference(
+                fine["predictions"], fine["train_count"], coarse["predictions"], coarse["train_count"], seed=k
+            )
+        )
         checks += [learned(f"CLIP, {n} (seed {k})", runs[n]) for n in CONCEPT_WORLDS]
     d, basis = combine_seeds(per_seed)
     basis = basis.replace("paired bootstrap over classes", "unpaired bootstrap over classes").replace(
-        "per-seed paired differences", "per-seed differences")
-    part = direction("fine-grained (dogs) − coarse", d["diff"], d["lo"], d["hi"], "above", basis=basis,
-                     checks=checks)
-    return claim_row(NAME, "Fig 12: CLIP is more biased on a fine-grained concept set",
-                     QUANTITY["#predictions"], [part])
+        "per-seed paired differences", "per-seed differences"
+    )
+    part = direction(
+        "fine-grained (dogs) − coarse", d["diff"], d["lo"], d["hi"], "above", basis=basis, checks=checks
+    )
+    return claim_row(
+        NAME, "Fig 12: CLIP is more biased on a fine-grained concept set", QUANTITY["#predictions"], [part]
+    )
 
 
 def claims(session, runs_by_seed: dict) -> list[dict]:

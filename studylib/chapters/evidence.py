@@ -12,6 +12,7 @@ Shared by every chapter module (which never import each other). The paper's quan
     part = paired_part(runs_by_seed, "CLIP − SL", "CLIP", "SL", "#predictions", "below")
     row = claim_row(NAME, "C1: CLIP is less biased than SL", QUANTITY["#predictions"], [part])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,9 @@ def chance(run) -> float:
 def learned(label: str, run, factor: float = 1.5):
     """:func:`above_chance` naming the model by its label."""
     top, c = float(run.metrics["top1"]), chance(run)
-    return check(f"{label} learned (top-1 > {factor:g}× chance)", top > factor * c, f"top-1 {top:.3f}, chance {c:.3f}")
+    return check(
+        f"{label} learned (top-1 > {factor:g}× chance)", top > factor * c, f"top-1 {top:.3f}, chance {c:.3f}"
+    )
 
 
 def paired_tables(run_a, run_b, own_counts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -57,9 +60,12 @@ def paired_tables(run_a, run_b, own_counts: bool = False) -> tuple[pd.DataFrame,
     same training counts): what a paired comparison over classes needs."""
     a, b = photo(run_a), photo(run_b)
     if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
-            not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()):
-        raise ValueError(f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
-                         "a paired comparison needs the same world")
+        not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()
+    ):
+        raise ValueError(
+            f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
+            "a paired comparison needs the same world"
+        )
     return a, b
 
 
@@ -74,18 +80,44 @@ def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) 
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}: use {', '.join([*MEASURES, 'top-1'])}")
     col = MEASURES[measure]
-    return paired_difference(a[col].to_numpy(), b[col].to_numpy(), a["train_count"].to_numpy(), seed=seed,
-                             frequency_b=b["train_count"].to_numpy() if own_counts else None)
+    return paired_difference(
+        a[col].to_numpy(),
+        b[col].to_numpy(),
+        a["train_count"].to_numpy(),
+        seed=seed,
+        frequency_b=b["train_count"].to_numpy() if own_counts else None,
+    )
 
 
-def paired_part(runs_by_seed: dict, name: str, a: str, b: str, measure: str, claim: str,
-                own_counts: bool = False, checks=(), digits: int = 3) -> Part:
+def paired_part(
+    runs_by_seed: dict,
+    name: str,
+    a: str,
+    b: str,
+    measure: str,
+    claim: str,
+    own_counts: bool = False,
+    checks=(),
+    digits: int = 3,
+) -> Part:
     """One comparison ``a − b`` as a claim part: the paired difference over classes (one seed) or the mean of
     per-seed differences with a t interval over seeds, judged by :func:`studylib.claims.direction`."""
-    interval, basis = combine_seeds([paired(runs[a], runs[b], measure, seed=seed, own_counts=own_counts)
-                                     for seed, runs in runs_by_seed.items()])
-    return direction(f"{name}, {measure}", interval["diff"], interval["lo"], interval["hi"], claim, basis=basis,
-                     checks=checks, digits=digits)
+    interval, basis = combine_seeds(
+        [
+            paired(runs[a], runs[b], measure, seed=seed, own_counts=own_counts)
+            for seed, runs in runs_by_seed.items()
+        ]
+    )
+    return direction(
+        f"{name}, {measure}",
+        interval["diff"],
+        interval["lo"],
+        interval["hi"],
+        claim,
+        basis=basis,
+        checks=checks,
+        digits=digits,
+    )
 
 
 def accuracy_matched(family: dict, target, measure: str = "#predictions", seed: int = 0) -> dict:
@@ -95,33 +127,73 @@ def accuracy_matched(family: dict, target, measure: str = "#predictions", seed: 
     t = photo(target)
     if len({r.metrics["top1"] for r in family.values()}) < 2:
         nan = float("nan")
-        return {"residual": nan, "lo": nan, "hi": nan, "slope": nan, "intercept": nan, "n_models": len(family)}
-    return residual_from_trend([photo(r)[col].to_numpy() for r in family.values()],
-                               [r.metrics["top1"] for r in family.values()], t[col].to_numpy(),
-                               target.metrics["top1"], t["train_count"].to_numpy(), seed=seed)
+        return {
+            "residual": nan,
+            "lo": nan,
+            "hi": nan,
+            "slope": nan,
+            "intercept": nan,
+            "n_models": len(family),
+        }
+    return residual_from_trend(
+        [photo(r)[col].to_numpy() for r in family.values()],
+        [r.metrics["top1"] for r in family.values()],
+        t[col].to_numpy(),
+        target.metrics["top1"],
+        t["train_count"].to_numpy(),
+        seed=seed,
+    )
 
 
-def matched_part(family: dict, target, name: str, claim: str = "below", measure: str = "#predictions",
-                 seed: int = 0, checks=()) -> Part:
+def matched_part(
+    family: dict,
+    target,
+    name: str,
+    claim: str = "below",
+    measure: str = "#predictions",
+    seed: int = 0,
+    checks=(),
+) -> Part:
     """The accuracy-matched residual of ``target`` from the family's bias-on-top-1 line, as a claim part. The
     family must span an accuracy range (a check), and the target should lie inside it (extrapolation noted)."""
     m = accuracy_matched(family, target, measure, seed=seed)
     tops = [r.metrics["top1"] for r in family.values()]
-    spread = check("the reference family spans an accuracy range", np.ptp(tops) > 0,
-                   f"top-1 {min(tops):.3f} … {max(tops):.3f}")
+    spread = check(
+        "the reference family spans an accuracy range",
+        np.ptp(tops) > 0,
+        f"top-1 {min(tops):.3f} … {max(tops):.3f}",
+    )
     t = target.metrics["top1"]
-    basis = (f"residual from the line of {len(family)} reference models, paired class bootstrap"
-             + ("" if min(tops) <= t <= max(tops) else f"; extrapolated (top-1 {t:.3f} outside the family's range)"))
-    return direction(f"{name}, {measure} residual", m["residual"], m["lo"], m["hi"], claim, basis=basis,
-                     checks=(spread, *checks))
+    basis = f"residual from the line of {len(family)} reference models, paired class bootstrap" + (
+        "" if min(tops) <= t <= max(tops) else f"; extrapolated (top-1 {t:.3f} outside the family's range)"
+    )
+    return direction(
+        f"{name}, {measure} residual",
+        m["residual"],
+        m["lo"],
+        m["hi"],
+        claim,
+        basis=basis,
+        checks=(spread, *checks),
+    )
 
 
 def bias_points(runs: dict, groups: dict, measure: str = "#predictions") -> pd.DataFrame:
     """``model, group, top1, r, lo, hi`` per run, for the bias-against-accuracy figure."""
     short = {"#predictions": "pred", "accuracy": "acc"}[measure]
-    return pd.DataFrame([{"model": label, "group": groups[label], "top1": r.metrics["top1"],
-                          "r": r.metrics[f"spearman_{short}"], "lo": r.metrics[f"spearman_{short}_lo"],
-                          "hi": r.metrics[f"spearman_{short}_hi"]} for label, r in runs.items()])
+    return pd.DataFrame(
+        [
+            {
+                "model": label,
+                "group": groups[label],
+                "top1": r.metrics["top1"],
+                "r": r.metrics[f"spearman_{short}"],
+                "lo": r.metrics[f"spearman_{short}_lo"],
+                "hi": r.metrics[f"spearman_{short}_hi"],
+            }
+            for label, r in runs.items()
+        ]
+    )
 
 
 def beyond(full, here) -> str:
@@ -130,15 +202,29 @@ def beyond(full, here) -> str:
     return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in extra) or "none"
 
 
-def matched_seeds_part(runs_by_seed: dict, family: tuple, target: str, name: str, claim: str = "below",
-                       measure: str = "#predictions", checks=()) -> Part:
+def matched_seeds_part(
+    runs_by_seed: dict,
+    family: tuple,
+    target: str,
+    name: str,
+    claim: str = "below",
+    measure: str = "#predictions",
+    checks=(),
+) -> Part:
     """:func:`matched_part` over the preset's seeds, each seed's ``target`` run against that seed's ``family``
     (labels) line: one seed gives its paired class-bootstrap interval, several the mean residual with a t
     interval over seeds (as :func:`paired_part` does), so a residual is judged like a paired difference."""
     if len(runs_by_seed) == 1:
         seed, runs = next(iter(runs_by_seed.items()))
-        return matched_part({label: runs[label] for label in family}, runs[target], name, claim, measure,
-                            seed=seed, checks=checks)
+        return matched_part(
+            {label: runs[label] for label in family},
+            runs[target],
+            name,
+            claim,
+            measure,
+            seed=seed,
+            checks=checks,
+        )
     per_seed, tops = [], []
     for seed, runs in runs_by_seed.items():
         m = accuracy_matched({label: runs[label] for label in family}, runs[target], measure, seed=seed)
@@ -147,23 +233,33 @@ def matched_seeds_part(runs_by_seed: dict, family: tuple, target: str, name: str
     targets = [runs[target].metrics["top1"] for runs in runs_by_seed.values()]
     outside = sum(not min(t) <= x <= max(t) for t, x in zip(tops, targets))
     ranges = "; ".join(f"top-1 {min(t):.3f} … {max(t):.3f}" for t in tops)
-    spread = check("the reference family spans an accuracy range in every seed",
-                   all(np.ptp(t) > 0 for t in tops), ranges)
+    spread = check(
+        "the reference family spans an accuracy range in every seed", all(np.ptp(t) > 0 for t in tops), ranges
+    )
     if not spread.passed:
         nan = float("nan")
         return direction(f"{name}, {measure} residual", nan, nan, nan, claim, checks=(spread, *checks))
     interval, basis = combine_seeds(per_seed)
-    return direction(f"{name}, {measure} residual", interval["diff"], interval["lo"], interval["hi"], claim,
-                     basis=f"residual from the line of {len(family)} reference models; {basis}"
-                     + (f"; extrapolated in {outside} seed(s)" if outside else ""),
-                     checks=(spread, *checks))
+    return direction(
+        f"{name}, {measure} residual",
+        interval["diff"],
+        interval["lo"],
+        interval["hi"],
+        claim,
+        basis=f"residual from the line of {len(family)} reference models; {basis}"
+        + (f"; extrapolated in {outside} seed(s)" if outside else ""),
+        checks=(spread, *checks),
+    )
 
 
 def learned_checks(runs_by_seed: dict, *labels: str) -> tuple:
     """:func:`learned` for each labelled model in every seed (the seed named only where there are several)."""
     several = len(runs_by_seed) > 1
-    return tuple(learned(f"{label} (seed {seed})" if several else label, runs[label])
-                 for seed, runs in runs_by_seed.items() for label in labels)
+    return tuple(
+        learned(f"{label} (seed {seed})" if several else label, runs[label])
+        for seed, runs in runs_by_seed.items()
+        for label in labels
+    )
 
 
 def sl_family_specs(session, points, seed: int | None = None) -> dict:
@@ -182,14 +278,19 @@ def sl_family_specs(session, points, seed: int | None = None) -> dict:
 
 
 # Robustness to imbalance as a claim row names it when it judges both of the paper's measures.
-ROBUSTNESS = ("robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy with "
-              "training frequency (balanced in-distribution test set), lower is more robust")
+ROBUSTNESS = (
+    "robustness to imbalance: Spearman of per-class #predictions and of per-class accuracy with "
+    "training frequency (balanced in-distribution test set), lower is more robust"
+)
 
 
-def robustness_parts(runs_by_seed: dict, name: str, a: str, b: str, claim: str, own_counts: bool = True,
-                     checks=()) -> list:
+def robustness_parts(
+    runs_by_seed: dict, name: str, a: str, b: str, claim: str, own_counts: bool = True, checks=()
+) -> list:
     """``a − b`` in robustness to imbalance, the paper's two measures as two parts (#predictions, then
     accuracy), each a :func:`paired_part`. ``own_counts`` (default): each model's correlation uses its own
     training counts, as data variants (another profile, subset or scale) need."""
-    return [paired_part(runs_by_seed, name, a, b, measure, claim, own_counts=own_counts, checks=checks)
-            for measure in ("#predictions", "accuracy")]
+    return [
+        paired_part(runs_by_seed, name, a, b, measure, claim, own_counts=own_counts, checks=checks)
+        for measure in ("#predictions", "accuracy")
+    ]

@@ -13,6 +13,7 @@ once. It replaces MiniLM-derived prototypes, which are an oracle here (MiniLM se
 the pixels); those remain available as a labelled control (``head="prototype"`` without a
 dependency).
 """
+
 from __future__ import annotations
 
 WORLD_SEED_OFFSET = 1000
@@ -20,11 +21,23 @@ PAIRS, MIN_PAIRS_PER_CONCEPT = 2, 3
 LABEL = "pretraining-world CLIP (every concept)"
 
 
-def pretraining_spec(s, seed: int | None = None):
+def pretraining_spec(session, seed: int | None = None):
     """The pretraining-world CLIP for session ``s`` (same model sizes, so its text tower fits)."""
-    p = s.params
+    p = session.params
     seed = p["seed"] if seed is None else seed
-    return s.spec(LABEL, objective="clip", seed=seed, world_seed=p["world_seed"] + WORLD_SEED_OFFSET,
-                  n_train=max(PAIRS * p["n_train"], MIN_PAIRS_PER_CONCEPT * 1000), profile="zipf", zipf_alpha=1.0,
-                  source="web", text_tower="scratch", subset="all", n_classes=1000, test_per_class=1,
-                  test_domains=("photo",), min_per_class=2)
+    return session.spec(
+        LABEL,
+        objective="clip",
+        seed=seed,
+        world_seed=p["world_seed"] + WORLD_SEED_OFFSET,
+        n_train=max(PAIRS * p["n_train"], MIN_PAIRS_PER_CONCEPT * 1000),
+        profile="zipf",
+        zipf_alpha=1.0,
+        source="web",
+        text_tower="scratch",
+        subset="all",
+        n_classes=1000,
+        test_per_class=1,
+        test_domains=("photo",),
+        min_per_class=2,
+    )

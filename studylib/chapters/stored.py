@@ -1,9 +1,10 @@
 """A chapter's runs read back from the registry, for the README's results table.
 
-    runs_by_seed = stored_by_seed(registry, session, lambda k: module.specs(session, k))
-    if missing := not_run(module.NAME, *runs_by_seed.values()):
-        return missing                       # one "not run" row naming the first missing runs
+runs_by_seed = stored_by_seed(registry, session, lambda k: module.specs(session, k))
+if missing := not_run(module.NAME, *runs_by_seed.values()):
+    return missing                       # one "not run" row naming the first missing runs
 """
+
 from __future__ import annotations
 
 
@@ -25,5 +26,12 @@ def not_run(chapter: str, *runs: dict, shown: int = 3) -> list[dict]:
     if not missing:
         return []
     names = ", ".join(missing[:shown]) + (", …" if len(missing) > shown else "")
-    return [{"chapter": chapter, "claim": "all claims", "quantity": "", "result": f"not run yet ({names})",
-             "verdict": "not run"}]
+    return [
+        {
+            "chapter": chapter,
+            "claim": "all claims",
+            "quantity": "",
+            "result": f"not run yet ({names})",
+            "verdict": "not run",
+        }
+    ]

@@ -5,6 +5,7 @@ from its runs as stored in the registry at the preset's default parameters. ``ma
 Markdown table into the README between the ``summary`` markers, so the README's verdicts are computed,
 never typed.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ import pandas as pd
 
 from studylib import claims
 from studylib.chapters import modules
-from studylib.io import atomic_write_text
+from studylib.fileio import atomic_write_text
 
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 
@@ -54,40 +55,62 @@ def minutes_table(timings: dict) -> str:
     rows = []
     for name, t in sorted(timings.items()):
         phases = t.get("phases", {})
-        rows.append({"chapter": name, "minutes": t["seconds"] / 60,
-                     **{k: phases.get(k, float("nan")) / 60 for k in PHASE_COLUMNS},
-                     "runs trained": t["trained"], "executed (UTC)": t["when"][:16].replace("T", " ")})
+        rows.append(
+            {
+                "chapter": name,
+                "minutes": t["seconds"] / 60,
+                **{k: phases.get(k, float("nan")) / 60 for k in PHASE_COLUMNS},
+                "runs trained": t["trained"],
+                "executed (UTC)": t["when"][:16].replace("T", " "),
+            }
+        )
     df = pd.DataFrame(rows)
     total = df.drop(columns=["chapter", "executed (UTC)"]).sum(min_count=1)
-    df = pd.concat([df, pd.DataFrame([{"chapter": "**all**", **total.to_dict(), "executed (UTC)": ""}])],
-                   ignore_index=True)
+    df = pd.concat(
+        [df, pd.DataFrame([{"chapter": "**all**", **total.to_dict(), "executed (UTC)": ""}])],
+        ignore_index=True,
+    )
     df["runs trained"] = df["runs trained"].astype(int)
     shown = df.round(1).astype(object)
     text = shown.where(shown.notna(), "–").to_markdown(index=False)
     if not np.isnan(total["train"]):
-        text += (f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of the "
-                 f"{total['minutes']:.1f} chapter-minutes (`start-up` is kernel start and imports).")
+        text += (
+            f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of the "
+            f"{total['minutes']:.1f} chapter-minutes (`start-up` is kernel start and imports)."
+        )
     if wall:
-        text += (f" The whole study took **{wall['seconds'] / 60:.1f} minutes** of wall time with {wall['jobs']} "
-                 "chapter(s) at a time, each kernel on one thread (executed "
-                 f"{wall['when'][:16].replace('T', ' ')} UTC).")
+        text += (
+            f" The whole study took **{wall['seconds'] / 60:.1f} minutes** of wall time with {wall['jobs']} "
+            "chapter(s) at a time, each kernel on one thread (executed "
+            f"{wall['when'][:16].replace('T', ' ')} UTC)."
+        )
         if prepare and prepare.get("seconds"):
-            text += (f" Of it, {prepare['seconds']:.0f} s went to embedding the 1000 concepts' descriptions once, "
-                     "with every thread, before the kernels started.")
+            text += (
+                f" Of it, {prepare['seconds']:.0f} s went to embedding the 1000 concepts' descriptions once, "
+                "with every thread, before the kernels started."
+            )
     if warm:
-        text += (f" Run again with nothing changed, `make study` found every chapter's executed notebook up to "
-                 f"date in {warm['seconds']:.0f} s ({warm['when'][:16].replace('T', ' ')} UTC)")
-        text += (f" and then rewrote this table, which last took {written['seconds']:.0f} s." if written else ".")
+        text += (
+            f" Run again with nothing changed, `make study` found every chapter's executed notebook up to "
+            f"date in {warm['seconds']:.0f} s ({warm['when'][:16].replace('T', ' ')} UTC)"
+        )
+        text += (
+            f" and then rewrote this table, which last took {written['seconds']:.0f} s." if written else "."
+        )
     return text
 
 
 def markdown(df: pd.DataFrame, preset: str = "quick", timings: dict | None = None) -> str:
     body = df.to_markdown(index=False)
-    text = (f"{body}\n\n*Preset `{preset}`, generated from the run registry by `python -m studylib summary "
-            f"--markdown`; `make study` rewrites this table.*\n\n{claims.LEGEND}")
+    text = (
+        f"{body}\n\n*Preset `{preset}`, generated from the run registry by `python -m studylib summary "
+        f"--markdown`; `make study` rewrites this table.*\n\n{claims.LEGEND}"
+    )
     if timings is not None:
-        text += (f"\n\nMinutes per chapter at `{preset}`, as last executed on this machine (a chapter whose runs "
-                 f"were already in the registry trains nothing and takes far less):\n\n{minutes_table(timings)}")
+        text += (
+            f"\n\nMinutes per chapter at `{preset}`, as last executed on this machine (a chapter whose runs "
+            f"were already in the registry trains nothing and takes far less):\n\n{minutes_table(timings)}"
+        )
     return text
 
 
@@ -97,5 +120,7 @@ def write_into(path: str | Path, text: str) -> None:
     old = path.read_text(encoding="utf-8")
     if START not in old or END not in old:
         raise ValueError(f"{path} has no {START} ... {END} block to fill")
-    new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", old, flags=re.S)
+    new = re.sub(
+        re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", old, flags=re.S
+    )
     atomic_write_text(path, new)

@@ -11,10 +11,11 @@ reuses the other's runs names it in its ``AFTER``.
 * :data:`DISTRIBUTION`: chapter 2c's world with every shifted test domain; chapters 2d, 3a and 4
   reuse its runs and its pretraining-world CLIP.
 """
+
 from __future__ import annotations
 
 IMBALANCE: dict = {}
-IMBALANCE_VOCAB_K = 64         # chapter 2's default `vocab_k`, whose runs chapter 4 reads
+IMBALANCE_VOCAB_K = 64  # chapter 2's default `vocab_k`, whose runs chapter 4 reads
 
 LANGUAGE = {
     "smoke": dict(n_classes=40, n_train=1200, test_per_class=4, epochs=1, batch_size=16),
@@ -35,6 +36,10 @@ def imbalance_specs(session, vocab_k: int = IMBALANCE_VOCAB_K, seed: int | None 
     """label -> RunSpec of chapter 2's three models on the same images: SL, SL with vocabulary subsampling,
     CLIP (chapter 4 reads their stored logits)."""
     seed = session.params["seed"] if seed is None else seed
-    return {"SL": session.spec("SL", objective="sl", seed=seed),
-            f"SL + vocab {vocab_k}": session.spec(f"SL + vocab {vocab_k}", objective="sl", vocab_k=vocab_k, seed=seed),
-            "CLIP": session.spec("CLIP", objective="clip", seed=seed)}
+    return {
+        "SL": session.spec("SL", objective="sl", seed=seed),
+        f"SL + vocab {vocab_k}": session.spec(
+            f"SL + vocab {vocab_k}", objective="sl", vocab_k=vocab_k, seed=seed
+        ),
+        "CLIP": session.spec("CLIP", objective="clip", seed=seed),
+    }

@@ -1,4 +1,5 @@
 """Joining a torch.distributed process group from the environment (torchrun, submitit)."""
+
 from __future__ import annotations
 
 import os

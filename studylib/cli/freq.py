@@ -11,6 +11,7 @@ Run::
     python -m studylib freq compare --reference laion400m.txt cc12m.txt yfcc15m.txt --csv
     python -m studylib.cli.freq count --input caps.txt --out freqs.tsv     # standalone
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,59 +22,99 @@ from pathlib import Path
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``freq`` (with ``count`` and ``compare``) to an argparse subparsers object."""
-    freq = subparsers.add_parser("freq", help="concept frequencies of caption corpora",
-                                 description="Concept frequencies of caption corpora.")
+    freq = subparsers.add_parser(
+        "freq",
+        help="concept frequencies of caption corpora",
+        description="Concept frequencies of caption corpora.",
+    )
     _fill(freq)
-    freq.set_defaults(func=run)          # studylib.cli dispatches on args.func(args)
+    freq.set_defaults(func=run)  # studylib.cli dispatches on args.func(args)
     return freq
 
 
 def _fill(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="freq_command", metavar="{count,compare}")
     sub.required = True
-    c = sub.add_parser("count", help="count, per concept, the captions that mention it",
-                       description="Count, per concept, the captions that mention it.")
-    c.add_argument("--concepts", default="imagenet",
-                   help="'imagenet' (default) or a JSON/TSV concept file: name -> synonyms "
-                        "[+ negatives]")
-    c.add_argument("--input", nargs="+", required=True,
-                   help="caption files or quoted glob patterns: .txt (a caption a line), "
-                        ".tsv/.csv, .parquet, webdataset .tar")
+    c = sub.add_parser(
+        "count",
+        help="count, per concept, the captions that mention it",
+        description="Count, per concept, the captions that mention it.",
+    )
+    c.add_argument(
+        "--concepts",
+        default="imagenet",
+        help="'imagenet' (default) or a JSON/TSV concept file: name -> synonyms [+ negatives]",
+    )
+    c.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        help="caption files or quoted glob patterns: .txt (a caption a line), "
+        ".tsv/.csv, .parquet, webdataset .tar",
+    )
     c.add_argument("--column", help="caption column (TSV/CSV/parquet) or JSON key (tar)")
-    c.add_argument("--format", dest="fmt", choices=["text", "tsv", "csv", "parquet", "tar"],
-                   help="input format (default: from the extension)")
-    c.add_argument("--out", required=True,
-                   help="counts file: classname<TAB>count (.tsv/.txt) or parquet (.parquet)")
+    c.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["text", "tsv", "csv", "parquet", "tar"],
+        help="input format (default: from the extension)",
+    )
+    c.add_argument(
+        "--out", required=True, help="counts file: classname<TAB>count (.tsv/.txt) or parquet (.parquet)"
+    )
     c.add_argument("--parquet-out", help="also write the counts as parquet here")
-    c.add_argument("--matches", help="write per-caption matches (caption id -> concept ids) "
-                                     "as parquet, for curation")
-    c.add_argument("--single-label", action="store_true",
-                   help="drop captions naming several concepts (LAIONet)")
+    c.add_argument(
+        "--matches", help="write per-caption matches (caption id -> concept ids) as parquet, for curation"
+    )
+    c.add_argument(
+        "--single-label", action="store_true", help="drop captions naming several concepts (LAIONet)"
+    )
     c.add_argument("--no-negatives", action="store_true", help="ignore negative contexts")
-    c.add_argument("--negative-window", type=int, default=None,
-                   help="a negative phrase blocks mentions within this many words "
-                        "(default: anywhere in the caption)")
-    c.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes (shard-parallel; default: all CPUs)")
-    c.add_argument("--dask", metavar="ADDRESS",
-                   help="run on a Dask cluster: scheduler address, or 'local'")
+    c.add_argument(
+        "--negative-window",
+        type=int,
+        default=None,
+        help="a negative phrase blocks mentions within this many words (default: anywhere in the caption)",
+    )
+    c.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes (shard-parallel; default: all CPUs)",
+    )
+    c.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: scheduler address, or 'local'")
     c.add_argument("--batch-size", type=int, default=16384, help="captions per vectorised batch")
-    c.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (there is none either when stderr is not a terminal)")
-    c.add_argument("--allow-empty", action="store_true",
-                   help="write all-zero counts when the inputs hold no readable caption (default: refuse)")
+    c.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none either when stderr is not a terminal)",
+    )
+    c.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write all-zero counts when the inputs hold no readable caption (default: refuse)",
+    )
     c.set_defaults(freq_func=_count)
 
-    p = sub.add_parser("compare", help="correlate and summarise count files",
-                       description="One row per file: classes, total, Spearman and Kendall "
-                                   "with the reference, max/median, Gini, Zipf alpha.")
+    p = sub.add_parser(
+        "compare",
+        help="correlate and summarise count files",
+        description="One row per file: classes, total, Spearman and Kendall "
+        "with the reference, max/median, Gini, Zipf alpha.",
+    )
     p.add_argument("--reference", required=True, help="reference count file")
-    p.add_argument("files", nargs="*", help="count files (classname<TAB>count), or FILE:column of a headed TSV")
+    p.add_argument(
+        "files", nargs="*", help="count files (classname<TAB>count), or FILE:column of a headed TSV"
+    )
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    p.add_argument("--align", choices=["auto", "name", "order"], default="auto",
-                   help="auto (default): by line order when the files list the same classes in the same order, "
-                        "else by normalised name, reporting the matched count and the unmatched classes; "
-                        "name: exact names, the sets must be equal; order: by line")
+    p.add_argument(
+        "--align",
+        choices=["auto", "name", "order"],
+        default="auto",
+        help="auto (default): by line order when the files list the same classes in the same order, "
+        "else by normalised name, reporting the matched count and the unmatched classes; "
+        "name: exact names, the sets must be equal; order: by line",
+    )
     p.add_argument("--figure", help="also save the ranked log-frequency figure (png/pdf/svg)")
     p.set_defaults(freq_func=_compare)
 
@@ -89,8 +130,11 @@ def _refusal(args) -> str | None:
     format without ``--column``. Checked before any caption is read, so nothing is written."""
     from studylib.captions.readers import detect_format, expand_inputs
 
-    for option, value, low in (("--workers", args.workers, 1), ("--batch-size", args.batch_size, 1),
-                               ("--negative-window", args.negative_window, 0)):
+    for option, value, low in (
+        ("--workers", args.workers, 1),
+        ("--batch-size", args.batch_size, 1),
+        ("--negative-window", args.negative_window, 0),
+    ):
         if value is not None and value < low:
             return f"{option} must be >= {low}, got {value}"
     paths = expand_inputs(args.input)
@@ -120,16 +164,18 @@ def _unusable(res, allow_empty: bool) -> str | None:
         return "; ".join(m for m in res.messages if "column" in m) or "a caption column is missing"
     if res.n_captions == 0 and not allow_empty:
         why = "; ".join(res.messages[:3])
-        return ("the inputs hold no readable caption" + (f" ({why})" if why else "")
-                + "; check --format and --column, or pass --allow-empty to write all-zero counts")
+        return (
+            "the inputs hold no readable caption"
+            + (f" ({why})" if why else "")
+            + "; check --format and --column, or pass --allow-empty to write all-zero counts"
+        )
     return None
 
 
 def _count(args) -> int:
     from studylib.captions.counting import count_files
     from studylib.captions.patterns import build_patterns
-    from studylib.captions.results import (write_counts_parquet, write_counts_tsv,
-                                           write_matches_parquet)
+    from studylib.captions.results import write_counts_parquet, write_counts_tsv, write_matches_parquet
 
     try:
         refused = _refusal(args)
@@ -148,17 +194,27 @@ def _count(args) -> int:
         try:
             from dask.distributed import Client
         except ImportError:
-            print("freq count: --dask needs the optional extra: pip install 'dask[distributed]'",
-                  file=sys.stderr)
+            print(
+                "freq count: --dask needs the optional extra: pip install 'dask[distributed]'",
+                file=sys.stderr,
+            )
             return 2
         client = None if args.dask == "local" else Client(args.dask)
     try:
-        res = count_files(args.input, pat, column=args.column, fmt=args.fmt,
-                          single_label=args.single_label, negative_window=args.negative_window,
-                          keep_matches=bool(args.matches), workers=args.workers,
-                          engine="dask" if args.dask else "processes", client=client,
-                          batch_size=args.batch_size,
-                          progress=not args.no_progress and sys.stderr.isatty())
+        res = count_files(
+            args.input,
+            pat,
+            column=args.column,
+            fmt=args.fmt,
+            single_label=args.single_label,
+            negative_window=args.negative_window,
+            keep_matches=bool(args.matches),
+            workers=args.workers,
+            engine="dask" if args.dask else "processes",
+            client=client,
+            batch_size=args.batch_size,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
     except (FileNotFoundError, ValueError) as e:
         print(f"freq count: {e}", file=sys.stderr)
         return 2
@@ -200,14 +256,17 @@ def _compare(args) -> int:
 
         import matplotlib.pyplot as plt
 
-        from studylib.io import atomic_write_bytes
+        from studylib.fileio import atomic_write_bytes
 
         kind = Path(args.figure).suffix.lstrip(".").lower() or "png"
         known = plt.gcf().canvas.get_supported_filetypes()
         plt.close("all")
         if kind not in known:
-            print(f"freq compare: --figure {args.figure}: unknown figure format {kind!r}; use one of "
-                  f"{', '.join(sorted(known))}", file=sys.stderr)
+            print(
+                f"freq compare: --figure {args.figure}: unknown figure format {kind!r}; use one of "
+                f"{', '.join(sorted(known))}",
+                file=sys.stderr,
+            )
             return 2
         fig = plot_ranked_frequencies([ref] + others, reference=ref, align=args.align)
         buf = io.BytesIO()
@@ -219,8 +278,9 @@ def _compare(args) -> int:
 
 def main(argv=None) -> int:
     """Standalone entry point: ``python -m studylib.cli.freq {count,compare} ...``."""
-    parser = argparse.ArgumentParser(prog="python -m studylib.cli.freq",
-                                     description="Concept frequencies of caption corpora.")
+    parser = argparse.ArgumentParser(
+        prog="python -m studylib.cli.freq", description="Concept frequencies of caption corpora."
+    )
     _fill(parser)
     return run(parser.parse_args(argv))
 

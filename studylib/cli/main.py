@@ -1,14 +1,15 @@
 """Command line: ``python -m studylib …`` or ``studylib …``.
 
-    studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
-    studylib results [--where k=v] [--columns a,b] [--csv]           the results table (80 columns)
-    studylib show RUN_ID                                             one run's config, metrics, files
-    studylib gc [--yes]                                              remove runs made by other code
-    studylib summary [--markdown]                                    claims and computed verdicts
-    studylib freq count|compare ...                                  caption toolbox
-    studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
-    studylib train --preset smoke -p objective=sl                      one run on the concept world
+studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
+studylib results [--where k=v] [--columns a,b] [--csv]           the results table (80 columns)
+studylib show RUN_ID                                             one run's config, metrics, files
+studylib gc [--yes]                                              remove runs made by other code
+studylib summary [--markdown]                                    claims and computed verdicts
+studylib freq count|compare ...                                  caption toolbox
+studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
+studylib train --preset smoke -p objective=sl                      one run on the concept world
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,15 @@ def _cmd_run(args) -> int:
     t0 = time.perf_counter()
     try:
         overrides = dict(parse_assignment(p) for p in args.param)
-        done = run_chapters(args.chapters, args.preset, overrides, progress=not args.quiet, jobs=args.jobs,
-                            after=after(), force=args.force)
+        done = run_chapters(
+            args.chapters,
+            args.preset,
+            overrides,
+            progress=not args.quiet,
+            jobs=args.jobs,
+            after=after(),
+            force=args.force,
+        )
     except (ValueError, ChapterFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -53,8 +61,10 @@ def _cmd_gc(args) -> int:
         print(f"nothing to remove in {reg.root}: every run there was made by this code")
         return 0
     size = sum(f.stat().st_size for p in stale for f in p.rglob("*") if f.is_file())
-    print(f"{len(stale)} run folder(s) in {reg.root} were made by other code, or are damaged or unfinished "
-          f"({size / 2 ** 20:.1f} MiB); nothing current reuses them.")
+    print(
+        f"{len(stale)} run folder(s) in {reg.root} were made by other code, or are damaged or unfinished "
+        f"({size / 2**20:.1f} MiB); nothing current reuses them."
+    )
     if not args.yes:
         try:
             answer = input("remove them? [y/N] ")
@@ -70,13 +80,11 @@ def _cmd_gc(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from studylib.chapters import summary
-    from studylib.profiling import read_timings
-    from studylib.registry import Registry
-
     import time
 
-    from studylib.profiling import record_summary_seconds
+    from studylib.chapters import summary
+    from studylib.profiling import read_timings, record_summary_seconds
+    from studylib.registry import Registry
 
     t0 = time.perf_counter()
     table = summary.table(Registry(args.root), args.preset)
@@ -84,7 +92,7 @@ def _cmd_summary(args) -> int:
         text = summary.markdown(table, args.preset, read_timings(args.preset))
         if args.write:
             summary.write_into(args.write, text)
-            record_summary_seconds(args.preset, time.perf_counter() - t0)   # shown by the next table
+            record_summary_seconds(args.preset, time.perf_counter() - t0)  # shown by the next table
             print(f"wrote the results table into {args.write}")
         else:
             print(text)
@@ -130,8 +138,11 @@ def _cmd_train(args) -> int:
     try:
         params = _real_params(args)
         init_distributed()
-        result = run(RunSpec(params, label=args.label, preset=args.preset, chapter="train"),
-                     progress=not args.quiet, keep_model=True)
+        result = run(
+            RunSpec(params, label=args.label, preset=args.preset, chapter="train"),
+            progress=not args.quiet,
+            keep_model=True,
+        )
     except (ConfigError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -142,13 +153,20 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_submit(args) -> int:
-    from studylib.config import ConfigError
     from studylib.cli.submit import submit
+    from studylib.config import ConfigError
 
     try:
-        job = submit(_real_params(args), label=args.label, preset=args.preset, nodes=args.nodes,
-                     gpus_per_node=args.gpus_per_node, partition=args.partition, minutes=args.minutes,
-                     cluster=args.cluster)
+        job = submit(
+            _real_params(args),
+            label=args.label,
+            preset=args.preset,
+            nodes=args.nodes,
+            gpus_per_node=args.gpus_per_node,
+            partition=args.partition,
+            minutes=args.minutes,
+            cluster=args.cluster,
+        )
     except (ConfigError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -162,14 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute chapters with papermill")
     run.add_argument("chapters", nargs="*", help="chapter prefixes, e.g. 02 (default: all)")
     run.add_argument("--preset", default="quick", help="smoke | quick | full (default quick)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a notebook parameter (value parsed as JSON if possible)")
-    run.add_argument("-q", "--quiet", action="store_true",
-                     help="no run-by-run progress (chapter start and end lines only)")
-    run.add_argument("--force", action="store_true",
-                     help="execute every selected chapter, even those whose executed notebook is up to date")
-    run.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                     help="chapters at a time, each kernel on one thread (default: the cores, at most 4)")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a notebook parameter (value parsed as JSON if possible)",
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no run-by-run progress (chapter start and end lines only)"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every selected chapter, even those whose executed notebook is up to date",
+    )
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="chapters at a time, each kernel on one thread (default: the cores, at most 4)",
+    )
     run.set_defaults(func=_cmd_run)
     from studylib.cli import results as results_cli
 
@@ -181,20 +214,33 @@ def build_parser() -> argparse.ArgumentParser:
     summ = sub.add_parser("summary", help="the study's claims and computed verdicts, from the registry")
     summ.add_argument("--preset", default="quick", help="the preset whose runs to read (default quick)")
     summ.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
-    summ.add_argument("--write", metavar="FILE", help="write the Markdown table between FILE's summary markers")
+    summ.add_argument(
+        "--write", metavar="FILE", help="write the Markdown table between FILE's summary markers"
+    )
     summ.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     summ.set_defaults(func=_cmd_summary)
-    for name, func, text in (("check-data", _cmd_check_data, "say what the real-data parameters still lack"),
-                             ("train", _cmd_train, "train and evaluate on real data (torchrun-aware)"),
-                             ("submit", _cmd_submit, "submit `train` to Slurm through submitit")):
+    for name, func, text in (
+        ("check-data", _cmd_check_data, "say what the real-data parameters still lack"),
+        ("train", _cmd_train, "train and evaluate on real data (torchrun-aware)"),
+        ("submit", _cmd_submit, "submit `train` to Slurm through submitit"),
+    ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--preset", default="paper", help="preset (default paper)")
-        cmd.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a parameter (value parsed as JSON if possible)")
+        cmd.add_argument(
+            "-p",
+            "--param",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a parameter (value parsed as JSON if possible)",
+        )
         if name != "check-data":
-            cmd.add_argument("--verify-data", action="store_true",
-                             help="key the run by the content of shards and evaluation folders (hashes every "
-                                  "file; slow), not by their names, sizes and modification times")
+            cmd.add_argument(
+                "--verify-data",
+                action="store_true",
+                help="key the run by the content of shards and evaluation folders (hashes every "
+                "file; slow), not by their names, sizes and modification times",
+            )
             cmd.add_argument("--label", default="real", help="the run's label in the results table")
             cmd.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "submit":
@@ -202,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--gpus-per-node", type=int, default=8)
             cmd.add_argument("--partition", default=None)
             cmd.add_argument("--minutes", type=int, default=24 * 60)
-            cmd.add_argument("--cluster", default=None, help="submitit cluster: slurm (default), local or debug")
+            cmd.add_argument(
+                "--cluster", default=None, help="submitit cluster: slurm (default), local or debug"
+            )
         cmd.set_defaults(func=func)
     from studylib.cli import freq as freq_cli
     from studylib.cli import prototypes as prototypes_cli
@@ -214,8 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Exit codes of errors that reach the top (sysexits.h where one fits): bad input 2, a run whose loss diverged 3,
 # unreadable or damaged data 65 (EX_DATAERR), the file system refused a read or write 74 (EX_IOERR), Ctrl-C 130.
-EXIT_CODES = (("KeyboardInterrupt", 130), ("TrainingDiverged", 3), ("ShardError", 65), ("OverflowError", 65),
-              ("OSError", 74), ("ConfigError", 2), ("ValueError", 2))
+EXIT_CODES = (
+    ("KeyboardInterrupt", 130),
+    ("TrainingDiverged", 3),
+    ("ShardError", 65),
+    ("OverflowError", 65),
+    ("OSError", 74),
+    ("ConfigError", 2),
+    ("ValueError", 2),
+)
 
 
 def exit_code(err: BaseException) -> int | None:

@@ -16,6 +16,7 @@ newer PyTorch saved weight norm as a parametrization. It is loaded with
 ``weights_only=True`` (only ``argparse.Namespace``, DINO's saved ``args``, is allowed
 besides tensors), so no code in the file runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,22 @@ SUFFIXES = ("head.last_layer.weight_v", "head.last_layer.parametrizations.weight
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    protos = subparsers.add_parser("prototypes", help="DINO prototypes: count the unique ones",
-                                   description="DINO prototypes: count the unique ones.")
+    protos = subparsers.add_parser(
+        "prototypes",
+        help="DINO prototypes: count the unique ones",
+        description="DINO prototypes: count the unique ones.",
+    )
     sub = protos.add_subparsers(dest="prototypes_command", metavar="{count}")
     sub.required = True
     count = sub.add_parser("count", help="number, dimension and unique count of a checkpoint's prototypes")
     count.add_argument("checkpoint", help="a DINO training checkpoint (.pth)")
     count.add_argument("--key", default="teacher", help="state dict to read: teacher (default) or student")
-    count.add_argument("--eps", type=float, default=0.025,
-                       help="two prototypes are the same when 1 - cos < eps (default 0.025)")
+    count.add_argument(
+        "--eps",
+        type=float,
+        default=0.025,
+        help="two prototypes are the same when 1 - cos < eps (default 0.025)",
+    )
     count.set_defaults(func=run)
     return protos
 
@@ -49,17 +57,22 @@ def load_prototypes(path, key: str = "teacher"):
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:                   # a corrupt file, or one that would run code to load
+    except Exception as err:  # a corrupt file, or one that would run code to load
         first = (str(err).splitlines() or ["(no message)"])[0][:200]
         empty = " (the file is empty)" if path.stat().st_size == 0 else ""
-        raise ValueError(f"{path}: cannot be read as a weights-only checkpoint{empty} ({type(err).__name__}: "
-                         f"{first})") from None
+        raise ValueError(
+            f"{path}: cannot be read as a weights-only checkpoint{empty} ({type(err).__name__}: {first})"
+        ) from None
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{path}: expected a dict with 'student' and 'teacher' state dicts, got {type(ckpt).__name__}")
+        raise ValueError(
+            f"{path}: expected a dict with 'student' and 'teacher' state dicts, got {type(ckpt).__name__}"
+        )
     if key not in ckpt:
         state_dicts = [k for k, v in ckpt.items() if isinstance(v, dict)]
-        raise ValueError(f"{path}: no state dict {key!r}; the checkpoint holds {sorted(map(str, ckpt))[:20]}"
-                         + (f" (state dicts: {state_dicts})" if state_dicts else ""))
+        raise ValueError(
+            f"{path}: no state dict {key!r}; the checkpoint holds {sorted(map(str, ckpt))[:20]}"
+            + (f" (state dicts: {state_dicts})" if state_dicts else "")
+        )
     state = ckpt[key]
     if not isinstance(state, dict):
         raise ValueError(f"{path}: {key!r} is a {type(state).__name__}, not a state dict")
@@ -71,8 +84,10 @@ def load_prototypes(path, key: str = "teacher"):
                     raise ValueError(f"{path}: {key}[{prefix + suffix!r}] is not a 2-d weight matrix")
                 return _countable(w.float().numpy(), f"{path}: {key}[{prefix + suffix!r}]"), prefix + suffix
     near = [k for k in state if "last_layer" in k or "head" in k][:20]
-    raise ValueError(f"{path}: no prototypes in {key!r}: looked for {', '.join(SUFFIXES)} (with or without "
-                     f"'module.'); found keys {near or sorted(state)[:20]}")
+    raise ValueError(
+        f"{path}: no prototypes in {key!r}: looked for {', '.join(SUFFIXES)} (with or without "
+        f"'module.'); found keys {near or sorted(state)[:20]}"
+    )
 
 
 def _countable(w, where: str):
@@ -102,6 +117,8 @@ def run(args) -> int:
         return 2
     unique = unique_prototypes(w, eps=args.eps)
     print(f"{args.checkpoint} [{args.key}: {where}]")
-    print(f"prototypes: {w.shape[0]}, dimension: {w.shape[1]}, unique at eps={args.eps:g}: {unique} "
-          f"({unique / w.shape[0]:.1%})")
+    print(
+        f"prototypes: {w.shape[0]}, dimension: {w.shape[1]}, unique at eps={args.eps:g}: {unique} "
+        f"({unique / w.shape[0]:.1%})"
+    )
     return 0

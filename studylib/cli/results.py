@@ -13,6 +13,7 @@ Run::
     studylib results [--where chapter=02 --where objective=sl] [--columns top1,lr] [--csv] [--all]
     studylib show 3f2a91c0
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,21 +22,42 @@ import sys
 from datetime import datetime
 
 KEY = ["objective", "preset", "seed", "zipf_alpha", "n_train", "caption", "vocab_k"]
-SHORT = {"run_id": "id", "chapter": "ch", "objective": "obj", "zipf_alpha": "zipf", "caption": "caption",
-         "vocab_k": "vocab", "n_train": "n_train"}
-CAPTION_SHORT = {"template_name": "name", "template_synonym": "synonym", "description": "descr", "full_text": "full"}
+SHORT = {
+    "run_id": "id",
+    "chapter": "ch",
+    "objective": "obj",
+    "zipf_alpha": "zipf",
+    "caption": "caption",
+    "vocab_k": "vocab",
+    "n_train": "n_train",
+}
+CAPTION_SHORT = {
+    "template_name": "name",
+    "template_synonym": "synonym",
+    "description": "descr",
+    "full_text": "full",
+}
 WIDTH = 80
-PREFIX_MATCH = ("run_id", "chapter")          # --where chapter=02 matches 02_imbalance
+PREFIX_MATCH = ("run_id", "chapter")  # --where chapter=02 matches 02_imbalance
 
 
 def add_parsers(sub) -> None:
     res = sub.add_parser("results", help="the results table (one row per run, 80 columns)")
     res.add_argument("--csv", action="store_true", help="CSV with every column whole")
     res.add_argument("--all", action="store_true", help="every metric and configuration column")
-    res.add_argument("--columns", default=None, metavar="A,B,...",
-                     help="columns to show after the id (metrics or configuration keys, e.g. top1,lr,epochs)")
-    res.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                     help="keep the runs whose KEY equals VALUE (repeatable; chapter and run_id match a prefix)")
+    res.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,...",
+        help="columns to show after the id (metrics or configuration keys, e.g. top1,lr,epochs)",
+    )
+    res.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep the runs whose KEY equals VALUE (repeatable; chapter and run_id match a prefix)",
+    )
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=cmd_results)
     show = sub.add_parser("show", help="one run's configuration, metrics and files")
@@ -76,16 +98,29 @@ def table(reg):
     for r in reg.runs():
         cfg = flat_config(r.config)
         metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float, str))}
-        rows.append({"run_id": r.key, "when": finished(reg.path(r.key)), "chapter": r.meta.get("chapter"),
-                     "label": r.meta.get("label"), "current": r.meta.get("code") == code,
-                     **{k: cfg.get(k) for k in KEY}, "preset": r.meta.get("preset"), **metrics,
-                     **{f"cfg:{k}": v for k, v in cfg.items() if k not in KEY}})
+        rows.append(
+            {
+                "run_id": r.key,
+                "when": finished(reg.path(r.key)),
+                "chapter": r.meta.get("chapter"),
+                "label": r.meta.get("label"),
+                "current": r.meta.get("code") == code,
+                **{k: cfg.get(k) for k in KEY},
+                "preset": r.meta.get("preset"),
+                **metrics,
+                **{f"cfg:{k}": v for k, v in cfg.items() if k not in KEY},
+            }
+        )
         metric_names.update(dict.fromkeys(metrics))
         config_names.update(dict.fromkeys(k for k in cfg if k not in KEY))
     head = ["run_id", "when", "chapter", "label", "current", *KEY]
     df = pd.DataFrame(rows, columns=head + list(metric_names) + [f"cfg:{k}" for k in config_names])
-    df.columns = [c.removeprefix("cfg:") if c.removeprefix("cfg:") not in df.columns else c for c in df.columns]
-    return df.sort_values(["chapter", "label", "seed"], na_position="last", kind="stable").reset_index(drop=True)
+    df.columns = [
+        c.removeprefix("cfg:") if c.removeprefix("cfg:") not in df.columns else c for c in df.columns
+    ]
+    return df.sort_values(["chapter", "label", "seed"], na_position="last", kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _close(name: str, names) -> str:
@@ -95,8 +130,10 @@ def _close(name: str, names) -> str:
 
 def _column(df, name: str) -> str:
     if name not in df.columns:
-        raise ValueError(f"unknown column {name!r}{_close(name, df.columns)}; {len(df.columns)} columns, "
-                         "listed by `studylib results --all --csv | head -1`")
+        raise ValueError(
+            f"unknown column {name!r}{_close(name, df.columns)}; {len(df.columns)} columns, "
+            "listed by `studylib results --all --csv | head -1`"
+        )
     return name
 
 
@@ -135,7 +172,7 @@ def _cell(name: str, v) -> str:
     if name == "chapter":
         return str(v).split("_")[0]
     if name == "when":
-        return str(v)[5:]                       # MM-DD HH:MM
+        return str(v)[5:]  # MM-DD HH:MM
     if name == "vocab_k" and v == 0:
         return "all"
     if name == "caption":
@@ -169,18 +206,24 @@ def render(df, columns=None, filtered: bool = False) -> str:
         columns = ["run_id", *[c for c in columns if c != "run_id"]]
     cells = {c: [_cell(c, v) for v in df[c]] for c in columns if c in df.columns}
     stale = [not bool(v) for v in df["current"]] if "current" in df.columns else [False] * len(df)
-    if any(stale):                              # runs made by older code: marked, never reused
+    if any(stale):  # runs made by older code: marked, never reused
         cells["run_id"] = [x + ("*" if old else " ") for x, old in zip(cells["run_id"], stale)]
     heads = {c: SHORT.get(c, c) for c in cells}
     widths = {c: max(len(heads[c]), *(len(x) for x in cells[c])) for c in cells}
     if "label" in cells and columns[-1] == "label":
         room = WIDTH - sum(w + 1 for c, w in widths.items() if c != "label")
         widths["label"] = max(12, min(widths["label"], room))
-        cells["label"] = [x if len(x) <= widths["label"] else x[: widths["label"] - 1] + "…" for x in cells["label"]]
-    right = {c for c in cells if c not in ("label", "chapter", "objective", "preset", "caption", "when", "run_id")}
+        cells["label"] = [
+            x if len(x) <= widths["label"] else x[: widths["label"] - 1] + "…" for x in cells["label"]
+        ]
+    right = {
+        c for c in cells if c not in ("label", "chapter", "objective", "preset", "caption", "when", "run_id")
+    }
 
     def line(values):
-        return " ".join(v.rjust(widths[c]) if c in right else v.ljust(widths[c]) for c, v in zip(cells, values)).rstrip()
+        return " ".join(
+            v.rjust(widths[c]) if c in right else v.ljust(widths[c]) for c, v in zip(cells, values)
+        ).rstrip()
 
     out = ["same in every row: " + ", ".join(shared)] if shared else []
     out.append(line([heads[c] for c in cells]))
@@ -194,7 +237,7 @@ def _quiet_pipe(write) -> int:
     try:
         write()
         sys.stdout.flush()
-    except BrokenPipeError:                 # `studylib results --csv | head`: the reader stopped early
+    except BrokenPipeError:  # `studylib results --csv | head`: the reader stopped early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
@@ -205,13 +248,24 @@ def cmd_results(args) -> int:
     df = table(Registry(args.root))
     try:
         df = where(df, args.where)
-        columns = None if args.columns is None else [_column(df, c.strip()) for c in args.columns.split(",") if c.strip()]
+        columns = (
+            None
+            if args.columns is None
+            else [_column(df, c.strip()) for c in args.columns.split(",") if c.strip()]
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.csv:
-        keep = list(df.columns) if args.all else (["run_id"] + columns if columns else
-                                                   ["run_id", "when", "chapter", "label", "current", *KEY, "top1"])
+        keep = (
+            list(df.columns)
+            if args.all
+            else (
+                ["run_id"] + columns
+                if columns
+                else ["run_id", "when", "chapter", "label", "current", *KEY, "top1"]
+            )
+        )
         return _quiet_pipe(lambda: df[[c for c in keep if c in df.columns]].to_csv(sys.stdout, index=False))
     if args.all:
         columns = [c for c in df.columns if c != "run_id"]
@@ -222,12 +276,17 @@ def cmd_show(args) -> int:
     from studylib.registry import Registry
 
     reg = Registry(args.root)
-    keys = [p.name for p in reg.root.iterdir() if p.is_dir() and p.name.startswith(args.run_id)] \
-        if reg.root.exists() and args.run_id else []
+    keys = (
+        [p.name for p in reg.root.iterdir() if p.is_dir() and p.name.startswith(args.run_id)]
+        if reg.root.exists() and args.run_id
+        else []
+    )
     if len(keys) != 1:
         what = "no run" if not keys else f"{len(keys)} runs ({', '.join(sorted(keys)[:5])})"
-        print(f"error: {what} in {reg.root} with an id starting {args.run_id!r}; see `studylib results`",
-              file=sys.stderr)
+        print(
+            f"error: {what} in {reg.root} with an id starting {args.run_id!r}; see `studylib results`",
+            file=sys.stderr,
+        )
         return 1
     run = reg.load(keys[0])
     if run is None:
@@ -235,8 +294,13 @@ def cmd_show(args) -> int:
         return 1
     folder = reg.path(run.key)
     when = finished(folder)
-    lines = [f"run {run.key}  ·  {run.meta.get('label')}  ·  chapter {run.meta.get('chapter')}  ·  preset "
-             f"{run.meta.get('preset')}  ·  finished {when}", f"folder: {folder}", "", "configuration:"]
+    lines = [
+        f"run {run.key}  ·  {run.meta.get('label')}  ·  chapter {run.meta.get('chapter')}  ·  preset "
+        f"{run.meta.get('preset')}  ·  finished {when}",
+        f"folder: {folder}",
+        "",
+        "configuration:",
+    ]
     for part, values in run.config.items():
         if isinstance(values, dict):
             lines += [f"  {part}.{k} = {v}" for k, v in sorted(values.items())]

@@ -36,6 +36,7 @@ Usage::
     caps = imagenet_captions("imagenet_captions.json", "/data/imagenet/train", variant="title+tags")
     inr = eval_folder("/data/imagenet-r", mask="imagenet-r")   # labels 0..199, inr.class_groups
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,20 +56,28 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from studylib.data import class_masks
 from studylib.concepts import load_concepts
-from studylib.io import tar_end_missing
+from studylib.data import class_masks
+from studylib.fileio import tar_end_missing
 from studylib.seeds import epoch_seed, sample_seed, shuffle_buffer_seed
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CAPTION_FIELDS = ("title", "tags", "description")
-CAPTION_VARIANTS = ("title", "tags", "description", "title+tags", "title+description",
-                    "tags+description", "all")
+CAPTION_VARIANTS = (
+    "title",
+    "tags",
+    "description",
+    "title+tags",
+    "title+description",
+    "tags+description",
+    "all",
+)
 EVAL_MASKS = ("imagenet-r", "imagenet-a", "objectnet")
 
 
 class Skipped(NamedTuple):
     """A sample that could not be used: ``name`` (file or shard member) and ``reason``."""
+
     name: str
     reason: str
 
@@ -78,6 +87,7 @@ class ShardError(RuntimeError):
 
 
 # ---------------------------------------------------------------- decoding and transforms
+
 
 def decode_image(source: str | Path | bytes) -> Image.Image:
     """Open and fully decode an image (path or bytes) as RGB; raises on a bad file."""
@@ -136,6 +146,7 @@ class _CropBorder:
 
 # ---------------------------------------------------------------- the common map-style dataset
 
+
 class ImageTextDataset(Dataset):
     """Map-style dataset over ``samples`` = ``[(path, label, caption), ...]``.
 
@@ -146,9 +157,15 @@ class ImageTextDataset(Dataset):
     when the source was read (e.g. empty captions).
     """
 
-    def __init__(self, samples: Sequence[tuple[str | Path, int, str]], *, root: str | Path | None = None,
-                 transform: Callable | None = None, classes: Sequence[str] | None = None,
-                 dropped: Sequence[Skipped] = ()):
+    def __init__(
+        self,
+        samples: Sequence[tuple[str | Path, int, str]],
+        *,
+        root: str | Path | None = None,
+        transform: Callable | None = None,
+        classes: Sequence[str] | None = None,
+        dropped: Sequence[Skipped] = (),
+    ):
         self.root = Path(root) if root is not None else None
         self.names = [p.as_posix() if isinstance(p, Path) else str(p) for p, _, _ in samples]
         self.labels = torch.tensor([int(lab) for _, lab, _ in samples], dtype=torch.int64)
@@ -164,7 +181,7 @@ class ImageTextDataset(Dataset):
         """The file of sample ``i``."""
         return self.root / self.names[i] if self.root is not None else Path(self.names[i])
 
-    aug_seed: int | None = None          # set by make_loader: augmentations seeded per (seed, epoch, sample)
+    aug_seed: int | None = None  # set by make_loader: augmentations seeded per (seed, epoch, sample)
     aug_epoch: int = 0
 
     def __getitem__(self, i: int):
@@ -201,6 +218,7 @@ def _warn_dropped(source: str, dropped: list[Skipped]) -> None:
 
 # ---------------------------------------------------------------- TSV / CSV caption tables
 
+
 def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str], n_classes: int | None = None):
     if classes is not None:
         n_classes = len(classes)
@@ -219,11 +237,14 @@ def _class_resolver(classes: Sequence[str] | None, where: Callable[[], str], n_c
                 raise ValueError(f"{where()}: label {idx} is out of range ({bound})")
             return idx
         if classes is None:
-            raise ValueError(f"{where()}: label {text!r} is not a class index; pass classes=[...] "
-                             "to resolve class names")
+            raise ValueError(
+                f"{where()}: label {text!r} is not a class index; pass classes=[...] to resolve class names"
+            )
         hits = by_name.get(text) or by_name.get(text.lower())
         if not hits:
-            raise ValueError(f"{where()}: unknown class {text!r} (not among the {len(classes)} given classes)")
+            raise ValueError(
+                f"{where()}: unknown class {text!r} (not among the {len(classes)} given classes)"
+            )
         if len(set(hits)) > 1:
             raise ValueError(f"{where()}: class name {text!r} is ambiguous (indices {sorted(set(hits))})")
         return hits[0]
@@ -240,9 +261,16 @@ def _head(path: Path, limit: int | None) -> bytes:
     return raw if len(raw) <= limit else raw[: raw.rfind(b"\n", 0, limit) + 1]
 
 
-def caption_table(path: str | Path, root: str | Path | None = None, *, classes: Sequence[str] | None = None,
-                  transform: Callable | None = None, delimiter: str | None = None,
-                  n_classes: int | None = None, sample_bytes: int | None = None) -> ImageTextDataset:
+def caption_table(
+    path: str | Path,
+    root: str | Path | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+    transform: Callable | None = None,
+    delimiter: str | None = None,
+    n_classes: int | None = None,
+    sample_bytes: int | None = None,
+) -> ImageTextDataset:
     """Read a ``filepath, label, caption`` table (the paper's released lists) into a dataset.
 
     ``.tsv`` is tab-separated, ``.csv`` comma-separated (or pass ``delimiter``);
@@ -259,8 +287,10 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
     if delimiter is None:
         delimiter = {".tsv": "\t", ".csv": ","}.get(path.suffix.lower())
         if delimiter is None:
-            raise ValueError(f"caption_table: cannot tell the delimiter of {path} from its suffix; "
-                             "pass delimiter='\\t' or ','")
+            raise ValueError(
+                f"caption_table: cannot tell the delimiter of {path} from its suffix; "
+                "pass delimiter='\\t' or ','"
+            )
     samples, dropped = [], []
     line = 0
     resolve = _class_resolver(classes, lambda: f"{path}:{line}", n_classes)
@@ -269,8 +299,10 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad_line = raw[:exc.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{bad_line}: not valid UTF-8 (byte {exc.start}); save the table as UTF-8") from None
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{bad_line}: not valid UTF-8 (byte {exc.start}); save the table as UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     for row in reader:
         line = reader.line_num
@@ -284,8 +316,10 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
                 width = len(row)
                 continue
         if len(row) != width:
-            raise ValueError(f"{path}:{line}: expected {width} fields (filepath, label, caption), "
-                             f"got {len(row)}: {delimiter.join(row)[:120]!r}")
+            raise ValueError(
+                f"{path}:{line}: expected {width} fields (filepath, label, caption), "
+                f"got {len(row)}: {delimiter.join(row)[:120]!r}"
+            )
         filepath, label, caption = (row[c] for c in cols)
         if not filepath.strip():
             raise ValueError(f"{path}:{line}: empty filepath")
@@ -301,18 +335,22 @@ def caption_table(path: str | Path, root: str | Path | None = None, *, classes: 
 
 # ---------------------------------------------------------------- ImageNet-Captions JSON
 
+
 def _caption_parts(variant: str) -> tuple[str, ...]:
     if variant == "all":
         return CAPTION_FIELDS
     parts = tuple(variant.split("+"))
     if not parts or any(p not in CAPTION_FIELDS for p in parts) or len(set(parts)) != len(parts):
-        raise ValueError(f"parameter 'variant' is {variant!r}; use one of {CAPTION_VARIANTS} "
-                         f"or another '+'-joined combination of {CAPTION_FIELDS}")
+        raise ValueError(
+            f"parameter 'variant' is {variant!r}; use one of {CAPTION_VARIANTS} "
+            f"or another '+'-joined combination of {CAPTION_FIELDS}"
+        )
     return parts
 
 
-def imagenet_caption(record: dict, variant: str = "title", class_prefix: str | bool = False,
-                     classname: str = "") -> str:
+def imagenet_caption(
+    record: dict, variant: str = "title", class_prefix: str | bool = False, classname: str = ""
+) -> str:
     """The caption of one ImageNet-Captions record for a ``variant`` ("title", "title+tags", "all", ...).
 
     Parts are joined by a space and tags by spaces, with newlines and tabs made
@@ -339,9 +377,16 @@ def imagenet_caption(record: dict, variant: str = "title", class_prefix: str | b
     return text
 
 
-def imagenet_captions(path: str | Path, root: str | Path, *, variant: str = "title",
-                      class_prefix: str | bool = False, wnids: Sequence[str] | None = None,
-                      layout: str = "wnid", transform: Callable | None = None) -> ImageTextDataset:
+def imagenet_captions(
+    path: str | Path,
+    root: str | Path,
+    *,
+    variant: str = "title",
+    class_prefix: str | bool = False,
+    wnids: Sequence[str] | None = None,
+    layout: str = "wnid",
+    transform: Callable | None = None,
+) -> ImageTextDataset:
     """ImageNet-Captions (Fang et al. 2022) JSON -> dataset with the chosen caption ``variant``.
 
     The file is a JSON list (or JSON lines) of ``{wnid, filename, title, tags,
@@ -372,8 +417,11 @@ def imagenet_captions(path: str | Path, root: str | Path, *, variant: str = "tit
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     try:
-        records = json.loads(text) if text.lstrip().startswith("[") else \
-            [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        records = (
+            json.loads(text)
+            if text.lstrip().startswith("[")
+            else [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        )
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON or JSON lines ({exc})") from exc
     samples, dropped = [], []
@@ -382,7 +430,9 @@ def imagenet_captions(path: str | Path, root: str | Path, *, variant: str = "tit
             raise ValueError(f"{path}: record {i} lacks 'wnid' or 'filename': {str(rec)[:120]}")
         wnid = rec["wnid"]
         if wnid not in concepts:
-            raise ValueError(f"{path}: record {i} ({rec['filename']}): wnid {wnid!r} is not an ImageNet-1k class")
+            raise ValueError(
+                f"{path}: record {i} ({rec['filename']}): wnid {wnid!r} is not an ImageNet-1k class"
+            )
         if wnid not in label_of:
             continue
         rel = Path(wnid) / rec["filename"] if layout == "wnid" else Path(rec["filename"])
@@ -397,6 +447,7 @@ def imagenet_captions(path: str | Path, root: str | Path, *, variant: str = "tit
 
 # ---------------------------------------------------------------- ImageFolder evaluation sets
 
+
 def class_groups(mask: str) -> list[tuple[int, ...]]:
     """For each class of an eval set, the ImageNet-1k indices it stands for.
 
@@ -409,8 +460,10 @@ def class_groups(mask: str) -> list[tuple[int, ...]]:
     if mask == "imagenet-a":
         return [(index[w],) for w in class_masks.IMAGENET_A_WNIDS]
     if mask == "objectnet":
-        return [tuple(index[w] for w in class_masks.OBJECTNET_TO_IMAGENET[k])
-                for k in sorted(class_masks.OBJECTNET_TO_IMAGENET)]
+        return [
+            tuple(index[w] for w in class_masks.OBJECTNET_TO_IMAGENET[k])
+            for k in sorted(class_masks.OBJECTNET_TO_IMAGENET)
+        ]
     raise ValueError(f"class mask {mask!r} is not available; available: {EVAL_MASKS}")
 
 
@@ -432,8 +485,13 @@ def project_logits(logits: torch.Tensor, groups: Sequence[Sequence[int]]) -> tor
     return merge_logits(logits, [list(g) for g in groups])
 
 
-def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callable | None = None,
-                crop_border: int | None = None) -> ImageTextDataset:
+def eval_folder(
+    root: str | Path,
+    *,
+    mask: str | None = None,
+    transform: Callable | None = None,
+    crop_border: int | None = None,
+) -> ImageTextDataset:
     """An ImageFolder evaluation set (``root/<class folder>/<image>``) with its class mask.
 
     ``mask=None``: folders named by ImageNet-1k wnids (ImageNet val, -Sketch)
@@ -460,7 +518,7 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
         if all(f in by_wnid for f in folders):
             label_of = {f: by_wnid[f].index for f in folders}
             classes = [c.name for c in concepts]
-        elif all(f.isdigit() and int(f) < 1000 for f in folders):      # ImageNet-V2's released layout: 0..999
+        elif all(f.isdigit() and int(f) < 1000 for f in folders):  # ImageNet-V2's released layout: 0..999
             label_of = {f: int(f) for f in folders}
             classes = [c.name for c in concepts]
         else:
@@ -470,7 +528,9 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
         wnids = class_masks.IMAGENET_R_WNIDS if mask == "imagenet-r" else class_masks.IMAGENET_A_WNIDS
         outside = [f for f in folders if f not in wnids]
         if outside:
-            raise ValueError(f"eval_folder: {root}: folders {outside[:5]} are not among the 200 {mask} classes")
+            raise ValueError(
+                f"eval_folder: {root}: folders {outside[:5]} are not among the 200 {mask} classes"
+            )
         label_of = {w: i for i, w in enumerate(wnids)}
         classes = [by_wnid[w].name for w in wnids]
         groups = class_groups(mask)
@@ -502,6 +562,7 @@ def eval_folder(root: str | Path, *, mask: str | None = None, transform: Callabl
 
 # ---------------------------------------------------------------- webdataset shards
 
+
 def expand_shards(spec: str | Path | Sequence[str | Path]) -> list[str]:
     """A shard list from a list, a glob (``"/d/*.tar"``) or brace ranges (``"/d/{000..099}.tar"``)."""
     if not isinstance(spec, (str, Path)):
@@ -510,8 +571,11 @@ def expand_shards(spec: str | Path | Sequence[str | Path]) -> list[str]:
     m = re.search(r"\{(\d+)\.\.(\d+)\}", spec)
     if m:
         lo, hi, width = int(m.group(1)), int(m.group(2)), len(m.group(1))
-        return [s for i in range(lo, hi + 1)
-                for s in expand_shards(spec[:m.start()] + str(i).zfill(width) + spec[m.end():])]
+        return [
+            s
+            for i in range(lo, hi + 1)
+            for s in expand_shards(spec[: m.start()] + str(i).zfill(width) + spec[m.end() :])
+        ]
     if any(ch in spec for ch in "*?["):
         found = sorted(glob(spec))
         if not found:
@@ -533,7 +597,9 @@ def _tar_members(shard: str) -> Iterator[tuple[str, bytes]]:
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise ShardError(f"cannot read shard {shard}: {type(exc).__name__}: {exc}") from exc
     if tar_end_missing(shard, offset):
-        raise ShardError(f"cannot read shard {shard}: truncated after member {last!r} (no end-of-archive blocks)")
+        raise ShardError(
+            f"cannot read shard {shard}: truncated after member {last!r} (no end-of-archive blocks)"
+        )
 
 
 def _split_key(name: str) -> tuple[str, str]:
@@ -555,9 +621,19 @@ class ShardDataset(IterableDataset):
     naming it (``bad_shards="skip"`` turns it into a skipped, counted item).
     """
 
-    def __init__(self, shards: str | Path | Sequence[str | Path], *, transform: Callable | None = None,
-                 caption_key: str = "caption", label_key: str = "label", shuffle: bool = False,
-                 shuffle_buffer: int = 0, seed: int = 0, epoch: int = 0, bad_shards: str = "raise"):
+    def __init__(
+        self,
+        shards: str | Path | Sequence[str | Path],
+        *,
+        transform: Callable | None = None,
+        caption_key: str = "caption",
+        label_key: str = "label",
+        shuffle: bool = False,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        epoch: int = 0,
+        bad_shards: str = "raise",
+    ):
         if bad_shards not in ("raise", "skip"):
             raise ValueError(f"parameter 'bad_shards' is {bad_shards!r}; use 'raise' or 'skip'")
         self.shards = expand_shards(shards)
@@ -581,9 +657,9 @@ class ShardDataset(IterableDataset):
             g = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
             order = [order[i] for i in torch.randperm(len(order), generator=g).tolist()]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            order = order[torch.distributed.get_rank()::torch.distributed.get_world_size()]
+            order = order[torch.distributed.get_rank() :: torch.distributed.get_world_size()]
         info = get_worker_info()
-        return order[info.id::info.num_workers] if info is not None else order
+        return order[info.id :: info.num_workers] if info is not None else order
 
     def _samples(self, shard: str) -> Iterator[tuple | Skipped]:
         group: dict[str, bytes] = {}
@@ -660,6 +736,7 @@ class ShardDataset(IterableDataset):
 
 # ---------------------------------------------------------------- batches, skip counting, loaders
 
+
 def collate_skip_bad(batch: list) -> dict:
     """Stack good items; drop ``None``/:class:`Skipped` ones and return how many and which.
 
@@ -667,11 +744,19 @@ def collate_skip_bad(batch: list) -> dict:
     "skipped": int, "skipped_items": [(name, reason)]}`` (B may be 0).
     """
     good = [b for b in batch if b is not None and not isinstance(b, Skipped)]
-    bad = [tuple(b) if isinstance(b, Skipped) else ("?", "failed to load") for b in batch
-           if b is None or isinstance(b, Skipped)]
+    bad = [
+        tuple(b) if isinstance(b, Skipped) else ("?", "failed to load")
+        for b in batch
+        if b is None or isinstance(b, Skipped)
+    ]
     images = torch.stack([g[0] for g in good]) if good else torch.empty(0, 3, 0, 0)
-    return {"images": images, "labels": torch.tensor([int(g[1]) for g in good], dtype=torch.int64),
-            "captions": [g[2] for g in good], "skipped": len(bad), "skipped_items": bad}
+    return {
+        "images": images,
+        "labels": torch.tensor([int(g[1]) for g in good], dtype=torch.int64),
+        "captions": [g[2] for g in good],
+        "skipped": len(bad),
+        "skipped_items": bad,
+    }
 
 
 class SkipCounter:
@@ -715,11 +800,21 @@ def epoch_order(n: int, seed: int, epoch: int, restart: int = 0) -> torch.Tensor
     return torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, restart)))
 
 
-
-
-def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
-                workers: int = 0, pin_memory: bool | None = None, drop_last: bool = True,
-                rank: int = 0, world_size: int = 1, restart: int = 0, skip_batches: int = 0) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    workers: int = 0,
+    pin_memory: bool | None = None,
+    drop_last: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    restart: int = 0,
+    skip_batches: int = 0,
+) -> DataLoader:
     """A DataLoader with :func:`collate_skip_bad` whose order is a pure function of ``(seed, epoch)``.
 
     Map-style datasets get the order of :func:`epoch_order` (or 0..n-1 without
@@ -732,8 +827,14 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
         raise ValueError(f"parameter 'batch_size' is {batch_size}; it must be >= 1")
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     generator = torch.Generator().manual_seed(epoch_seed(seed, epoch, restart))
-    common = dict(batch_size=batch_size, num_workers=workers, pin_memory=pin, drop_last=drop_last,
-                  collate_fn=collate_skip_bad, generator=generator)
+    common = dict(
+        batch_size=batch_size,
+        num_workers=workers,
+        pin_memory=pin,
+        drop_last=drop_last,
+        collate_fn=collate_skip_bad,
+        generator=generator,
+    )
     if isinstance(dataset, IterableDataset):
         if skip_batches:
             raise ValueError("skip_batches needs a map-style dataset (a stream is skipped by reading it)")
@@ -747,4 +848,4 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
     order = epoch_order(n, seed, epoch, restart).tolist() if shuffle else list(range(n))
     if world_size > 1:
         order = order[: n // world_size * world_size][rank::world_size]
-    return DataLoader(dataset, sampler=order[skip_batches * batch_size:], **common)
+    return DataLoader(dataset, sampler=order[skip_batches * batch_size :], **common)

@@ -6,6 +6,7 @@ objective may know when it builds its model (``info``), the batches to train on 
 ``id_domain`` names the in-distribution one). :class:`~studylib.data.world_data.WorldData` and
 :class:`~studylib.data.real_data.RealData` are the two; :func:`studylib.pipeline.backend_for` picks one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,18 +24,19 @@ from studylib.objectives.base import DataInfo, Objective
 @dataclass
 class EvalSet:
     """A named test set: its batches (float images, labels), class count and optional logit projection."""
+
     name: str
     n_classes: int
     labels: np.ndarray | None
-    batches: Callable                     # callable(device) -> iterator of (images, labels)
-    project: Callable | None = None       # callable(logits) -> logits on this set's classes
-    class_names: list | None = None       # when the set's classes are not the training classes (masks)
+    batches: Callable  # callable(device) -> iterator of (images, labels)
+    project: Callable | None = None  # callable(logits) -> logits on this set's classes
+    class_names: list | None = None  # when the set's classes are not the training classes (masks)
 
 
 @runtime_checkable
 class DataBackend(Protocol):
-    kind: str                             # "world" or "real" (stored with each run)
-    id_domain: str                        # the in-distribution test set: metrics["top1"], bias correlations
+    kind: str  # "world" or "real" (stored with each run)
+    id_domain: str  # the in-distribution test set: metrics["top1"], bias correlations
 
     def key(self) -> dict:
         """What of the data enters the run key."""
@@ -45,8 +47,14 @@ class DataBackend(Protocol):
     def set_transforms(self, transforms) -> None:
         """The (train, eval) image transforms of the model's architecture (None: the backend's defaults)."""
 
-    def train_source(self, objective: Objective, tc: TrainConfig, keep: np.ndarray | None = None, rank: int = 0,
-                     world_size: int = 1) -> tuple[BatchSource, np.ndarray]:
+    def train_source(
+        self,
+        objective: Objective,
+        tc: TrainConfig,
+        keep: np.ndarray | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> tuple[BatchSource, np.ndarray]:
         """(batch source, true training pairs per evaluated class of the samples trained on; -1: unknown)."""
 
     def eval_sets(self) -> list[EvalSet]:

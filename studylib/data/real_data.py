@@ -13,6 +13,7 @@ the one named ``val`` if there is one, else the first listed.
         -p eval_data=val=/data/imagenet/val,r=/data/imagenet-r:imagenet-r
     torchrun --nproc_per_node 8 -m studylib train --preset paper -p ...     # DDP on 8 GPUs
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,10 +27,19 @@ import torch
 
 from studylib.concepts import load_concepts
 from studylib.config import ConfigError, WorldConfig, data_config, key_dict, train_config
-from studylib.data.adapters import (ShardDataset, SkipCounter, caption_table, eval_folder, expand_shards,
-                                    imagenet_captions, make_loader, make_transform, project_logits)
-from studylib.data.sources import LoaderSource
+from studylib.data.adapters import (
+    ShardDataset,
+    SkipCounter,
+    caption_table,
+    eval_folder,
+    expand_shards,
+    imagenet_captions,
+    make_loader,
+    make_transform,
+    project_logits,
+)
 from studylib.data.backend import EvalSet
+from studylib.data.sources import LoaderSource
 from studylib.objectives.base import DataInfo
 
 MASKS = ("imagenet-r", "imagenet-a", "objectnet")
@@ -55,8 +65,10 @@ def parse_eval_sets(spec: str) -> list[EvalFolder]:
             raise ConfigError(f"parameter 'eval_data': {part!r} must look like name=folder[:mask]")
         name = name.strip()
         if not EVAL_NAME.fullmatch(name):
-            raise ConfigError(f"parameter 'eval_data': set name {name!r} may only hold letters, digits, '_' and '-' "
-                              "(it names the run's files)")
+            raise ConfigError(
+                f"parameter 'eval_data': set name {name!r} may only hold letters, digits, '_' and '-' "
+                "(it names the run's files)"
+            )
         folder, mask = rest, None
         head, colon, tail = rest.rpartition(":")
         if colon and tail in MASKS:
@@ -65,8 +77,8 @@ def parse_eval_sets(spec: str) -> list[EvalFolder]:
     return out
 
 
-SAMPLE_BYTES = 1 << 20          # check-data reads this much of a list file: its first lines, not all of it
-SAMPLE_IMAGES = 20              # ... and looks for this many of the images those lines name
+SAMPLE_BYTES = 1 << 20  # check-data reads this much of a list file: its first lines, not all of it
+SAMPLE_IMAGES = 20  # ... and looks for this many of the images those lines name
 
 
 def _list_sample_problems(path: str, data_root: str) -> list[str]:
@@ -84,28 +96,33 @@ def _list_sample_problems(path: str, data_root: str) -> list[str]:
     # those are skipped and counted while training)
     sample = [ds.path(i) for i in range(min(len(ds), SAMPLE_IMAGES))]
     if not any(p.is_file() for p in sample):
-        return [f"train_data: none of the first {len(sample)} listed images exists, e.g. {sample[0]}; "
-                "is data_root right?"]
+        return [
+            f"train_data: none of the first {len(sample)} listed images exists, e.g. {sample[0]}; "
+            "is data_root right?"
+        ]
     return []
 
 
 def check_data(params: dict) -> list[str]:
     """What is missing or wrong in the real-data parameters (empty list = ready)."""
     dc = data_config(params)
-    tc = train_config(params)
+    train_config(params)  # checks the training parameters (a ConfigError names a bad one)
     problems = []
     if not dc.train_data:
-        problems.append("train_data is not set: pass -p train_data=PATH to a TSV/CSV list (filepath, label, "
-                        "caption; the paper's released lists use this format), an ImageNet-Captions .json, or "
-                        "webdataset shards ('/data/cc/{00000..00331}.tar')")
+        problems.append(
+            "train_data is not set: pass -p train_data=PATH to a TSV/CSV list (filepath, label, "
+            "caption; the paper's released lists use this format), an ImageNet-Captions .json, or "
+            "webdataset shards ('/data/cc/{00000..00331}.tar')"
+        )
     else:
         if dc.train_data.endswith(".tar") or "{" in dc.train_data:
             try:
                 shards = expand_shards(dc.train_data)
                 missing = [sh for sh in shards if not Path(sh).is_file()]
                 if missing:
-                    problems.append(f"train_data: {len(missing)} of {len(shards)} shards do not exist, "
-                                    f"e.g. {missing[0]}")
+                    problems.append(
+                        f"train_data: {len(missing)} of {len(shards)} shards do not exist, e.g. {missing[0]}"
+                    )
             except (FileNotFoundError, ValueError) as err:
                 problems.append(f"train_data: {err}")
             if not dc.steps_per_epoch:
@@ -115,13 +132,17 @@ def check_data(params: dict) -> list[str]:
         elif dc.train_data.lower().endswith((".tsv", ".csv")):
             problems += _list_sample_problems(dc.train_data, dc.data_root)
         if dc.train_data.endswith(".json") and not dc.data_root:
-            problems.append("data_root is not set: ImageNet-Captions images are found under the ImageNet train "
-                            "folder (-p data_root=/data/imagenet/train)")
+            problems.append(
+                "data_root is not set: ImageNet-Captions images are found under the ImageNet train "
+                "folder (-p data_root=/data/imagenet/train)"
+            )
         if dc.data_root and not Path(dc.data_root).is_dir():
             problems.append(f"data_root: no folder at {dc.data_root}")
     if not dc.eval_data:
-        problems.append("eval_data is not set: pass -p eval_data=val=/data/imagenet/val[,r=/data/imagenet-r:"
-                        "imagenet-r,...] (ImageFolder layout, one folder per WordNet id)")
+        problems.append(
+            "eval_data is not set: pass -p eval_data=val=/data/imagenet/val[,r=/data/imagenet-r:"
+            "imagenet-r,...] (ImageFolder layout, one folder per WordNet id)"
+        )
     else:
         try:
             for es in parse_eval_sets(dc.eval_data):
@@ -150,10 +171,12 @@ class RealData:
         arch = params.get("arch", "tiny")
         for name, default in world_fields.items():
             if name == "image_size" and arch == "tiny":
-                continue                       # the tiny models' input size on real images
+                continue  # the tiny models' input size on real images
             if params.get(name, default) != default:
-                raise ConfigError(f"parameter {name!r} describes the concept world and would be ignored on real "
-                                  f"data (train_data={params.get('train_data')!r}); leave it at {default!r}")
+                raise ConfigError(
+                    f"parameter {name!r} describes the concept world and would be ignored on real "
+                    f"data (train_data={params.get('train_data')!r}); leave it at {default!r}"
+                )
         problems = check_data(params)
         if problems:
             raise ConfigError("the real-data parameters are not ready:\n- " + "\n- ".join(problems))
@@ -175,11 +198,19 @@ class RealData:
 
         dc = self.config
         v = dc.verify_data
-        inputs = {name: input_fingerprint(value, v) for name, value in
-                  (("train_data", dc.train_data), ("pretrained", self.params.get("pretrained")),
-                   ("text_init", self.params.get("text_init"))) if value}
-        inputs.update({f"eval:{es.name}": input_fingerprint(es.folder, v) for es in parse_eval_sets(dc.eval_data)})
-        if not _is_shards(dc.train_data):         # a list's result depends on the images it names, not only on it
+        inputs = {
+            name: input_fingerprint(value, v)
+            for name, value in (
+                ("train_data", dc.train_data),
+                ("pretrained", self.params.get("pretrained")),
+                ("text_init", self.params.get("text_init")),
+            )
+            if value
+        }
+        inputs.update(
+            {f"eval:{es.name}": input_fingerprint(es.folder, v) for es in parse_eval_sets(dc.eval_data)}
+        )
+        if not _is_shards(dc.train_data):  # a list's result depends on the images it names, not only on it
             ds = self.dataset
             inputs["train_images"] = files_fingerprint([ds.path(i) for i in range(len(ds))], v)
         key = {"data": key_dict(dc), "inputs": inputs, "image_size": self.image_size}
@@ -192,8 +223,9 @@ class RealData:
         if self._dataset is None:
             dc = self.config
             if dc.train_data.endswith(".json"):
-                self._dataset = imagenet_captions(dc.train_data, dc.data_root, variant=dc.caption_variant,
-                                                  class_prefix=dc.class_prefix)
+                self._dataset = imagenet_captions(
+                    dc.train_data, dc.data_root, variant=dc.caption_variant, class_prefix=dc.class_prefix
+                )
             elif _is_shards(dc.train_data):
                 self._dataset = ShardDataset(dc.train_data, shuffle=True, shuffle_buffer=1000)
             else:
@@ -204,7 +236,9 @@ class RealData:
     def info(self) -> DataInfo:
         ds = self.dataset
         names = [c.name for c in load_concepts()]
-        counts = ds.class_counts(N_IMAGENET).numpy() if hasattr(ds, "class_counts") else np.ones(N_IMAGENET, int)
+        counts = (
+            ds.class_counts(N_IMAGENET).numpy() if hasattr(ds, "class_counts") else np.ones(N_IMAGENET, int)
+        )
         captions = getattr(ds, "captions", None)
         labels = ds.labels.numpy() if hasattr(ds, "labels") else None
 
@@ -213,9 +247,16 @@ class RealData:
 
             return semantic_vectors(load_concepts())
 
-        return DataInfo(kind=self.kind, class_names=names, class_counts=counts, image_size=self.image_size,
-                        labels=labels, captions=captions, corpus_key=f"real-{self.config.train_data}",
-                        semantic=semantic)
+        return DataInfo(
+            kind=self.kind,
+            class_names=names,
+            class_counts=counts,
+            image_size=self.image_size,
+            labels=labels,
+            captions=captions,
+            corpus_key=f"real-{self.config.train_data}",
+            semantic=semantic,
+        )
 
     def set_transforms(self, transforms) -> None:
         """The architecture's (train, eval) transforms, or the tiny models' defaults when None."""
@@ -230,11 +271,18 @@ class RealData:
         ds.transform = self.transforms[0]
         known = hasattr(ds, "class_counts")
         counts = ds.class_counts(N_IMAGENET) if known else torch.ones(N_IMAGENET)
-        source = LoaderSource(ds, tc.batch_size, tc.seed,
-                              tokenizer=objective.tokenizer if "tokens" in objective.needs else None,
-                              workers=self.config.workers, class_counts=torch.as_tensor(counts),
-                              steps_per_epoch=self.config.steps_per_epoch or None, rank=rank,
-                              world_size=world_size, require_labels="labels" in objective.needs)
+        source = LoaderSource(
+            ds,
+            tc.batch_size,
+            tc.seed,
+            tokenizer=objective.tokenizer if "tokens" in objective.needs else None,
+            workers=self.config.workers,
+            class_counts=torch.as_tensor(counts),
+            steps_per_epoch=self.config.steps_per_epoch or None,
+            rank=rank,
+            world_size=world_size,
+            require_labels="labels" in objective.needs,
+        )
         # shards do not list their labels up front: their training counts are unknown (-1), not 1
         trained = np.asarray(counts) if known else np.full(N_IMAGENET, -1)
         return source, trained
@@ -245,15 +293,24 @@ class RealData:
             ds = eval_folder(es.folder, mask=es.mask, transform=self.transforms[1])
             groups = getattr(ds, "class_groups", None)
             if not groups and not getattr(ds, "imagenet_labels", True):
-                raise ConfigError(f"eval set {es.name!r} ({es.folder}): its folders are neither ImageNet WordNet ids "
-                                  "nor class indices 0..999; give a mask (imagenet-r, imagenet-a, objectnet) or "
-                                  "rename them")
+                raise ConfigError(
+                    f"eval set {es.name!r} ({es.folder}): its folders are neither ImageNet WordNet ids "
+                    "nor class indices 0..999; give a mask (imagenet-r, imagenet-a, objectnet) or "
+                    "rename them"
+                )
             project = functools.partial(project_logits, groups=groups) if groups else None
             # labels=None: unreadable images are skipped as they come, so the stored feature sample is the
             # first images of each class among the readable ones, in folder order
-            out.append(EvalSet(es.name, len(groups) if groups else N_IMAGENET, None,
-                               functools.partial(self._batches, ds, es.name), project,
-                               list(ds.classes) if groups else None))
+            out.append(
+                EvalSet(
+                    es.name,
+                    len(groups) if groups else N_IMAGENET,
+                    None,
+                    functools.partial(self._batches, ds, es.name),
+                    project,
+                    list(ds.classes) if groups else None,
+                )
+            )
         return out
 
     def _batches(self, ds, name, device):
@@ -267,5 +324,10 @@ class RealData:
 
     def class_table(self) -> pd.DataFrame:
         concepts = load_concepts()
-        return pd.DataFrame({"class_index": np.arange(len(concepts)), "imagenet_index": [c.index for c in concepts],
-                             "class_name": [c.name for c in concepts]})
+        return pd.DataFrame(
+            {
+                "class_index": np.arange(len(concepts)),
+                "imagenet_index": [c.index for c in concepts],
+                "class_name": [c.name for c in concepts],
+            }
+        )

@@ -8,6 +8,7 @@ batches to train on (``train_source``), and the test sets to evaluate on (``eval
 Parameters that only mean something for real data are refused here, with
 their names, instead of being silently ignored.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,15 +60,21 @@ class WorldData:
     def __init__(self, params: dict):
         for name, default in REAL_ONLY.items():
             if params.get(name, default) != default:
-                raise ConfigError(f"parameter {name!r}={params[name]!r} is for real data; the concept world trains "
-                                  f"the tiny models (leave {name} at {default!r}, or pass train_data=...)")
+                raise ConfigError(
+                    f"parameter {name!r}={params[name]!r} is for real data; the concept world trains "
+                    f"the tiny models (leave {name} at {default!r}, or pass train_data=...)"
+                )
         for f in fields(DataConfig):
             if f.name != "workers" and params.get(f.name, f.default) != f.default:
-                raise ConfigError(f"parameter {f.name!r} is for real data and would be ignored on the concept world")
+                raise ConfigError(
+                    f"parameter {f.name!r} is for real data and would be ignored on the concept world"
+                )
         self.config = world_config(params)
         if self.id_domain not in self.config.test_domains:
-            raise ConfigError(f"parameter 'test_domains' must include {self.id_domain!r} (the in-distribution "
-                              f"test set), got {self.config.test_domains!r}")
+            raise ConfigError(
+                f"parameter 'test_domains' must include {self.id_domain!r} (the in-distribution "
+                f"test set), got {self.config.test_domains!r}"
+            )
 
     @property
     def world(self) -> World:
@@ -91,11 +98,18 @@ class WorldData:
             return semantic_vectors(tuple(world.concepts) + tuple(world.open_concepts))
 
         corpus = hashlib.sha256(canonical_json(as_dict(wc)).encode()).hexdigest()[:16]
-        return DataInfo(kind=self.kind, class_names=world.class_names, class_counts=world.class_counts,
-                        image_size=wc.image_size, labels=world.train.labels, captions=world.train.captions,
-                        corpus_key=f"world-{corpus}", semantic=semantic,
-                        caption_labels=lambda: caption_labels(wc),
-                        n_label_classes=len(world.concepts) + len(world.open_concepts))
+        return DataInfo(
+            kind=self.kind,
+            class_names=world.class_names,
+            class_counts=world.class_counts,
+            image_size=wc.image_size,
+            labels=world.train.labels,
+            captions=world.train.captions,
+            corpus_key=f"world-{corpus}",
+            semantic=semantic,
+            caption_labels=lambda: caption_labels(wc),
+            n_label_classes=len(world.concepts) + len(world.open_concepts),
+        )
 
     def set_transforms(self, transforms) -> None:
         """The world's images are tensors already; an architecture's image transforms do not apply."""
@@ -116,9 +130,12 @@ class WorldData:
         tokens = objective.tokenizer(world.train.captions) if "tokens" in objective.needs else None
         full = len(idx) == n
         tidx = torch.from_numpy(idx)
-        data = TrainData(world.train.images if full else world.train.images[tidx],
-                         torch.from_numpy(labels if full else labels[idx]),
-                         None if tokens is None else (tokens if full else tokens[tidx]), counts)
+        data = TrainData(
+            world.train.images if full else world.train.images[tidx],
+            torch.from_numpy(labels if full else labels[idx]),
+            None if tokens is None else (tokens if full else tokens[tidx]),
+            counts,
+        )
         return InMemorySource(data, tc.batch_size, tc.seed, rank, world_size), trained_counts
 
     def eval_sets(self) -> list[EvalSet]:
@@ -126,12 +143,22 @@ class WorldData:
         out = []
         for domain in self.config.test_domains:
             split = world.test[domain]
-            out.append(EvalSet(domain, len(world.concepts), np.asarray(split.labels),
-                               functools.partial(uint8_batches, split.images, split.labels)))
+            out.append(
+                EvalSet(
+                    domain,
+                    len(world.concepts),
+                    np.asarray(split.labels),
+                    functools.partial(uint8_batches, split.images, split.labels),
+                )
+            )
         return out
 
     def class_table(self) -> pd.DataFrame:
         world = self.world
-        return pd.DataFrame({"class_index": np.arange(len(world.concepts)),
-                             "imagenet_index": [c.index for c in world.concepts],
-                             "class_name": world.class_names})
+        return pd.DataFrame(
+            {
+                "class_index": np.arange(len(world.concepts)),
+                "imagenet_index": [c.index for c in world.concepts],
+                "class_name": world.class_names,
+            }
+        )

@@ -12,6 +12,7 @@
 :meth:`Head.scores` gives the pieces of the head's logits (weights, bias,
 scale, whether features are normalised) so the evaluation can store them.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,7 @@ from torch import nn
 from studylib import seeds
 
 LOGIT_SCALE_INIT = math.log(1 / 0.07)
-LOGIT_SCALE_MAX = math.log(100)          # open_clip clamps the learnable scale here
+LOGIT_SCALE_MAX = math.log(100)  # open_clip clamps the learnable scale here
 
 
 def new_logit_scale() -> nn.Parameter:

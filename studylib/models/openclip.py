@@ -37,6 +37,7 @@ Example::
     sl, (train_tf, eval_tf) = create_sl("RN50", n_classes=1000, head="cosine")
     logits = sl(images)                       # (n, 1000)
 """
+
 from __future__ import annotations
 
 import difflib
@@ -54,7 +55,13 @@ log = logging.getLogger(__name__)
 
 TEXT_TOWERS = ("scratch", "init", "frozen")
 # state-dict prefixes of the text tower in open_clip's ``CLIP`` class (``CustomTextCLIP``: "text.")
-CLIP_TEXT_PREFIXES = ("token_embedding", "positional_embedding", "transformer.", "ln_final.", "text_projection")
+CLIP_TEXT_PREFIXES = (
+    "token_embedding",
+    "positional_embedding",
+    "transformer.",
+    "ln_final.",
+    "text_projection",
+)
 # wrappers whose prefix is stripped from checkpoint keys: DDP, torch.compile, our adapters
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.", "clip.")
 
@@ -63,6 +70,7 @@ _TOKENIZERS: dict[str, object] = {}
 
 
 # --------------------------------------------------------------------------- argument checks
+
 
 def _check_arch(arch: str) -> dict:
     """The open_clip config of ``arch``; ValueError naming close matches when unknown."""
@@ -74,9 +82,11 @@ def _check_arch(arch: str) -> dict:
         query = str(arch).lower().replace("_", "-").replace("/", "-")
         close = [folded[n] for n in difflib.get_close_matches(query, list(folded), n=5, cutoff=0.4)]
         hint = f" Close names: {', '.join(close)}." if close else ""
-        raise ValueError(f"arch={arch!r} is not an open_clip architecture (open_clip.list_models(); "
-                         f"schemas like 'hf-hub:' are not supported offline).{hint} "
-                         f"For example: RN50, ViT-B-32, ViT-B-16.")
+        raise ValueError(
+            f"arch={arch!r} is not an open_clip architecture (open_clip.list_models(); "
+            f"schemas like 'hf-hub:' are not supported offline).{hint} "
+            f"For example: RN50, ViT-B-32, ViT-B-16."
+        )
     return open_clip.get_model_config(arch)
 
 
@@ -94,16 +104,20 @@ def _checkpoint_path(value, argname: str, arch: str) -> Path:
         raise TypeError(f"{argname} must be a path to a local checkpoint file, got {type(value).__name__}")
     text = os.fspath(value)
     if text.startswith(("hf-hub:", "http://", "https://", "local-dir:")):
-        raise ValueError(f"{argname}={text!r}: only local checkpoint files are accepted; "
-                         f"nothing may be downloaded at run time")
+        raise ValueError(
+            f"{argname}={text!r}: only local checkpoint files are accepted; "
+            f"nothing may be downloaded at run time"
+        )
     path = Path(text).expanduser()
     if path.is_file():
         return path
     if path.is_dir():
         raise ValueError(f"{argname}={text!r} is a directory; pass the checkpoint file inside it")
     if _is_download_tag(text, arch) or (os.sep not in text and "/" not in text and not path.suffix):
-        raise ValueError(f"{argname}={text!r} looks like an open_clip pretrained tag, which would download "
-                         f"weights; pass the path of a local checkpoint file (or '' for random init)")
+        raise ValueError(
+            f"{argname}={text!r} looks like an open_clip pretrained tag, which would download "
+            f"weights; pass the path of a local checkpoint file (or '' for random init)"
+        )
     raise FileNotFoundError(f"{argname}: checkpoint file {text!r} does not exist")
 
 
@@ -126,6 +140,7 @@ def _require_hf_cached(arch: str, cfg: dict) -> None:
 
 # --------------------------------------------------------------------------- checkpoints
 
+
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file, unwrapped from ``state_dict`` and DDP/compile/adapter prefixes."""
     if path.suffix == ".safetensors":
@@ -134,12 +149,14 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         ckpt = load_file(str(path), device="cpu")
     else:
         try:
-            try:   # memory-mapped: only the tensors that are used get read (e.g. the text tower)
+            try:  # memory-mapped: only the tensors that are used get read (e.g. the text tower)
                 ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError:                       # legacy (non-zip) serialisation
+            except RuntimeError:  # legacy (non-zip) serialisation
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"cannot read checkpoint {str(path)!r} (a torch state dict is expected): {err}") from err
+            raise ValueError(
+                f"cannot read checkpoint {str(path)!r} (a torch state dict is expected): {err}"
+            ) from err
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         ckpt = ckpt["state_dict"]
     if not isinstance(ckpt, dict) or not ckpt or not all(torch.is_tensor(v) for v in ckpt.values()):
@@ -150,7 +167,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         changed = False
         for prefix in _WRAPPER_PREFIXES:
             if all(k.startswith(prefix) for k in sd):
-                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                sd = {k[len(prefix) :]: v for k, v in sd.items()}
                 changed = True
     return sd
 
@@ -164,9 +181,11 @@ def _prepare_clip_state_dict(clip: nn.Module, sd: dict[str, torch.Tensor]) -> di
     custom_text = not hasattr(clip, "positional_embedding")
     if custom_text and "positional_embedding" in sd:
         sd = convert_to_custom_text_state_dict(sd)
-    elif not custom_text and "text.positional_embedding" in sd:     # custom-text layout -> CLIP layout
-        sd = {(k[5:] if k.startswith("text.") and k[5:].startswith(CLIP_TEXT_PREFIXES) else k): v
-              for k, v in sd.items()}
+    elif not custom_text and "text.positional_embedding" in sd:  # custom-text layout -> CLIP layout
+        sd = {
+            (k[5:] if k.startswith("text.") and k[5:].startswith(CLIP_TEXT_PREFIXES) else k): v
+            for k, v in sd.items()
+        }
     for name in ("logit_scale", "logit_bias"):
         own = getattr(clip, name, None)
         if name in sd and own is not None and sd[name].ndim != own.ndim:
@@ -186,8 +205,11 @@ def _load_exact(module: nn.Module, sd: dict[str, torch.Tensor], keys, what: str)
     missing = [k for k in keys if k not in sd]
     if missing:
         raise ValueError(f"{what}: {len(missing)} keys missing, e.g. {missing[:5]}")
-    bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-           for k in keys if sd[k].shape != own[k].shape]
+    bad = [
+        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in keys
+        if sd[k].shape != own[k].shape
+    ]
     if bad:
         raise ValueError(f"{what}: shape mismatch (another architecture?), e.g. {bad[:3]}")
     result = module.load_state_dict({k: sd[k] for k in keys}, strict=False)
@@ -215,6 +237,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- CLIP
+
 
 class OpenClipModel(nn.Module):
     """An open_clip model behind :class:`studylib.models.ClipModel`'s interface.
@@ -260,8 +283,9 @@ class OpenClipModel(nn.Module):
         return self.encode_image(images), self.encode_text(tokens), self.clip.logit_scale.exp()
 
 
-def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch", text_init: str = "",
-                device="cpu"):
+def create_clip(
+    arch: str, *, pretrained: str = "", text_tower: str = "scratch", text_init: str = "", device="cpu"
+):
     """Build open_clip architecture ``arch`` for CLIP training, without any download.
 
     Args:
@@ -293,14 +317,17 @@ def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch",
     if text_tower == "scratch" and text_init:
         raise ValueError(f"text_init={text_init!r} is only used with text_tower='init' or 'frozen'")
     if text_tower != "scratch" and not text_init:
-        raise ValueError(f"text_tower={text_tower!r} needs text_init, the path of a checkpoint with a text tower")
+        raise ValueError(
+            f"text_tower={text_tower!r} needs text_init, the path of a checkpoint with a text tower"
+        )
     ckpt = _checkpoint_path(pretrained, "pretrained", arch) if pretrained else None
     text_ckpt = _checkpoint_path(text_init, "text_init", arch) if text_init else None
     _require_hf_cached(arch, cfg)
 
     clip, train_tf, eval_tf = open_clip.create_model_and_transforms(
-        arch, pretrained=None, pretrained_image=False, pretrained_text=False, device=device)
-    if arch not in _TOKENIZERS:                      # building the BPE tables takes ~0.4 s
+        arch, pretrained=None, pretrained_image=False, pretrained_text=False, device=device
+    )
+    if arch not in _TOKENIZERS:  # building the BPE tables takes ~0.4 s
         _TOKENIZERS[arch] = open_clip.get_tokenizer(arch)
     tokenizer = _TOKENIZERS[arch]
     model = OpenClipModel(clip, arch)
@@ -310,8 +337,9 @@ def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch",
         own = set(clip.state_dict())
         unexpected = sorted(set(sd) - own)
         if unexpected:
-            raise ValueError(f"pretrained={str(ckpt)!r} does not fit arch={arch!r}: unexpected keys, "
-                             f"e.g. {unexpected[:5]}")
+            raise ValueError(
+                f"pretrained={str(ckpt)!r} does not fit arch={arch!r}: unexpected keys, e.g. {unexpected[:5]}"
+            )
         model.loaded_keys["pretrained"] = _load_exact(clip, sd, own, f"pretrained={str(ckpt)!r} for {arch!r}")
         log.info("%s: loaded %d tensors from %s", arch, len(own), ckpt)
 
@@ -319,8 +347,13 @@ def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch",
         sd = _prepare_clip_state_dict(clip, _read_state_dict(text_ckpt))
         keys = _load_exact(clip, sd, _text_keys(clip), f"text_init={str(text_ckpt)!r} for {arch!r}")
         model.loaded_keys["text_init"] = keys
-        log.info("%s: text tower initialised from %s (%d tensors: %s ...)", arch, text_ckpt, len(keys),
-                 ", ".join(keys[:4]))
+        log.info(
+            "%s: text tower initialised from %s (%d tensors: %s ...)",
+            arch,
+            text_ckpt,
+            len(keys),
+            ", ".join(keys[:4]),
+        )
         if text_tower == "frozen":
             text = set(keys)
             for name, p in clip.named_parameters():
@@ -332,6 +365,7 @@ def create_clip(arch: str, *, pretrained: str = "", text_tower: str = "scratch",
 
 
 # --------------------------------------------------------------------------- SL
+
 
 class OpenClipSLModel(nn.Module):
     """An open_clip image tower plus a :class:`studylib.models.heads.Head` (interface of ``SLModel``)."""
@@ -346,7 +380,7 @@ class OpenClipSLModel(nn.Module):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The image tower's pooled embedding, before the head."""
         feats = self.visual(images)
-        return feats[0] if isinstance(feats, tuple) else feats      # (pooled, tokens) towers
+        return feats[0] if isinstance(feats, tuple) else feats  # (pooled, tokens) towers
 
     def forward(self, images: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (n, n_classes), or (n, len(classes)) for the classes ``classes`` only."""
@@ -360,7 +394,7 @@ def _build_visual(cfg: dict, device="cpu") -> nn.Module:
     vision_cfg = dict(cfg["vision_cfg"])
     if "timm_model_name" in vision_cfg:
         vision_cfg["timm_model_pretrained"] = False
-    vision_cfg["output_tokens"] = False            # CoCa towers would also return the patch tokens
+    vision_cfg["output_tokens"] = False  # CoCa towers would also return the patch tokens
     return _build_vision_tower(cfg["embed_dim"], vision_cfg, cfg.get("quick_gelu", False), None).to(device)
 
 
@@ -378,8 +412,9 @@ def _transforms_for(visual: nn.Module):
     return image_transform_v2(pp, is_train=True), image_transform_v2(pp, is_train=False)
 
 
-def create_sl(arch: str, n_classes: int, *, pretrained: str = "", head: str = "linear", prototypes=None,
-              device="cpu"):
+def create_sl(
+    arch: str, n_classes: int, *, pretrained: str = "", head: str = "linear", prototypes=None, device="cpu"
+):
     """Build the image tower of open_clip architecture ``arch`` with a classification head.
 
     Args:
@@ -415,12 +450,14 @@ def create_sl(arch: str, n_classes: int, *, pretrained: str = "", head: str = "l
         else:
             sd = {f"visual.{k}": v for k, v in sd.items()}
         resize_pos_embed(sd, model)
-        sd = {k[len("visual."):]: v for k, v in sd.items()}
+        sd = {k[len("visual.") :]: v for k, v in sd.items()}
         own = set(visual.state_dict())
         unexpected = sorted(set(sd) - own)
         if unexpected:
-            raise ValueError(f"pretrained={str(ckpt)!r} does not fit the image tower of {arch!r}: "
-                             f"unexpected keys, e.g. {unexpected[:5]}")
+            raise ValueError(
+                f"pretrained={str(ckpt)!r} does not fit the image tower of {arch!r}: "
+                f"unexpected keys, e.g. {unexpected[:5]}"
+            )
         keys = _load_exact(visual, sd, own, f"pretrained={str(ckpt)!r} for the image tower of {arch!r}")
         model.loaded_keys = [f"visual.{k}" for k in keys]
         log.info("%s: image tower loaded from %s (%d tensors)", arch, ckpt, len(keys))
@@ -428,6 +465,7 @@ def create_sl(arch: str, n_classes: int, *, pretrained: str = "", head: str = "l
 
 
 # --------------------------------------------------------------------------- FLOPs, memory format
+
 
 def _count_flops(arch: str, kind: str, device: str) -> int:
     from torch.utils.flop_counter import FlopCounterMode
@@ -438,8 +476,9 @@ def _count_flops(arch: str, kind: str, device: str) -> int:
             import open_clip
 
             _require_hf_cached(arch, cfg)
-            model = open_clip.create_model(arch, pretrained=None, pretrained_image=False,
-                                           pretrained_text=False, device=device)
+            model = open_clip.create_model(
+                arch, pretrained=None, pretrained_image=False, pretrained_text=False, device=device
+            )
             visual = model.visual
         else:
             model = visual = _build_visual(cfg, device)

@@ -11,6 +11,7 @@ a file no longer loads on its own (a later open_clip), the regular module is ret
     ClipLoss = part("loss").ClipLoss
     SimpleTokenizer = part("tokenizer").SimpleTokenizer
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,7 +26,7 @@ def part(name: str):
     """The module ``open_clip.<name>`` (``loss`` or ``tokenizer``), loaded without the package when possible."""
     if name not in PARTS:
         raise ValueError(f"unknown open_clip part {name!r}: use one of {PARTS}")
-    if "open_clip" in sys.modules:                     # the whole package is loaded: use its module
+    if "open_clip" in sys.modules:  # the whole package is loaded: use its module
         return importlib.import_module(f"open_clip.{name}")
     private = f"studylib._open_clip_{name}"
     if private in sys.modules:
@@ -39,7 +40,7 @@ def part(name: str):
     sys.modules[private] = module
     try:
         file_spec.loader.exec_module(module)
-    except ImportError:                                 # it imports the rest of open_clip now: load that
+    except ImportError:  # it imports the rest of open_clip now: load that
         del sys.modules[private]
         return importlib.import_module(f"open_clip.{name}")
     return module

@@ -14,6 +14,7 @@
 Every model exposes the penultimate representation the evaluation stores:
 ``ClipModel.encode_image`` and ``SLModel.features``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,10 +29,17 @@ class ImageEncoder(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(3, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.GELU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.GELU(),
-            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w), nn.GELU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(3, w, 3, padding=1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.GELU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * w),
+            nn.GELU(),
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(4 * w),
+            nn.GELU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.proj = nn.Linear(4 * w, embed_dim)
         self.net.to(memory_format=torch.channels_last)
@@ -46,8 +54,15 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.token = nn.Embedding(vocab_size, width, padding_idx=0)
         self.pos = nn.Parameter(torch.randn(context_length, width) * 0.01)
-        layer = nn.TransformerEncoderLayer(width, nhead=max(1, width // 32), dim_feedforward=2 * width,
-                                           dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            width,
+            nhead=max(1, width // 32),
+            dim_feedforward=2 * width,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.proj = nn.Linear(width, embed_dim, bias=False)
@@ -57,7 +72,7 @@ class TextEncoder(nn.Module):
         x = self.token(tokens) + self.pos[: tokens.shape[1]]
         x = self.blocks(x, src_key_padding_mask=pad)
         keep = (~pad).unsqueeze(-1).to(x.dtype)
-        x = (self.norm(x) * keep).sum(1) / keep.sum(1).clamp(min=1)   # mean over real tokens
+        x = (self.norm(x) * keep).sum(1) / keep.sum(1).clamp(min=1)  # mean over real tokens
         return self.proj(x)
 
 
@@ -74,12 +89,23 @@ class SentenceProjection(nn.Module):
 
 
 class ClipModel(nn.Module):
-    def __init__(self, width: int, embed_dim: int, vocab_size: int, context_length: int, text_width: int,
-                 text_layers: int, text: nn.Module | None = None):
+    def __init__(
+        self,
+        width: int,
+        embed_dim: int,
+        vocab_size: int,
+        context_length: int,
+        text_width: int,
+        text_layers: int,
+        text: nn.Module | None = None,
+    ):
         super().__init__()
         self.visual = ImageEncoder(width, embed_dim)
-        self.text = text if text is not None else TextEncoder(vocab_size, context_length, text_width, text_layers,
-                                                              embed_dim)
+        self.text = (
+            text
+            if text is not None
+            else TextEncoder(vocab_size, context_length, text_width, text_layers, embed_dim)
+        )
         self.logit_scale = new_logit_scale()
 
     def encode_image(self, images):
@@ -94,8 +120,14 @@ class ClipModel(nn.Module):
 
 
 class SLModel(nn.Module):
-    def __init__(self, width: int, embed_dim: int, n_classes: int, head: str = "linear",
-                 prototypes: torch.Tensor | None = None):
+    def __init__(
+        self,
+        width: int,
+        embed_dim: int,
+        n_classes: int,
+        head: str = "linear",
+        prototypes: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.visual = ImageEncoder(width, embed_dim)
         self.head = Head(head, embed_dim, n_classes, prototypes)

@@ -8,6 +8,7 @@ token id the corpus uses gets a compact id (0 = pad, 1 = unknown).
     vocab = Vocabulary(captions + prompts, context_length=24)
     tokens = vocab.encode(["a photo of a tench."])      # (1, 24) int64
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,9 +22,9 @@ import torch
 _ROWS: dict = {}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tokenizer(context_length: int):
-    from studylib.models.openclip_parts import part       # open_clip's tokenizer, without the package
+    from studylib.models.openclip_parts import part  # open_clip's tokenizer, without the package
 
     return part("tokenizer").SimpleTokenizer(context_length=context_length)
 
@@ -37,7 +38,7 @@ class Vocabulary:
         raw = self._raw(texts)
         used = np.unique(raw.numpy())
         used = used[used != 0]
-        self.bpe_ids = torch.from_numpy(used)                 # compact id k+2 <-> bpe id used[k]
+        self.bpe_ids = torch.from_numpy(used)  # compact id k+2 <-> bpe id used[k]
         lut = torch.ones(int(used.max()) + 1 if len(used) else 1, dtype=torch.long)
         lut[0] = 0
         lut[self.bpe_ids] = torch.arange(2, len(used) + 2)

@@ -10,6 +10,7 @@
 Importing this package registers the built-in objectives; ``all_objectives()`` returns every registered
 one by name.
 """
+
 from studylib.objectives import base, clip, dino, probe, sl  # noqa: F401  (importing registers them)
 
 

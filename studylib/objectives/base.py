@@ -41,6 +41,7 @@ A new objective is one file that subclasses :class:`Objective` and calls :func:`
         name = "sl_smooth"
         ...
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -57,18 +58,19 @@ from studylib.config import ConfigError, DataConfig, TrainConfig, WorldConfig, b
 @dataclass
 class DataInfo:
     """What an objective may know about the data when it builds its model."""
-    kind: str                                    # "world" or "real"
+
+    kind: str  # "world" or "real"
     class_names: list[str]
-    class_counts: np.ndarray                     # training pairs per class (true labels)
+    class_counts: np.ndarray  # training pairs per class (true labels)
     image_size: int
-    labels: np.ndarray | None = None             # true training labels, when known up front
-    captions: Sequence[str] | None = None        # training captions, when known up front
-    corpus_key: str = ""                         # identifies ``captions`` (memoises vocabularies)
-    semantic: Callable[[], np.ndarray] | None = None         # MiniLM class vectors (oracle control)
-    caption_labels: Callable[[], np.ndarray] | None = None   # labels mined from the captions (-1: none)
+    labels: np.ndarray | None = None  # true training labels, when known up front
+    captions: Sequence[str] | None = None  # training captions, when known up front
+    corpus_key: str = ""  # identifies ``captions`` (memoises vocabularies)
+    semantic: Callable[[], np.ndarray] | None = None  # MiniLM class vectors (oracle control)
+    caption_labels: Callable[[], np.ndarray] | None = None  # labels mined from the captions (-1: none)
     extra: dict = field(default_factory=dict)
-    n_label_classes: int = 0                     # the training label space (0: the evaluated classes only);
-                                                 # more when training also names open-world concepts
+    n_label_classes: int = 0  # the training label space (0: the evaluated classes only);
+    # more when training also names open-world concepts
 
     @property
     def n_classes(self) -> int:
@@ -82,28 +84,35 @@ class DataInfo:
 
 class Objective(ABC):
     """Base class: subclasses set ``name``, ``Config`` and implement the four abstract methods."""
+
     name: ClassVar[str] = ""
     Config: ClassVar[type]
     needs: ClassVar[frozenset] = frozenset({"images", "labels"})
     dependencies: ClassVar[frozenset] = frozenset()
-    trains: ClassVar[bool] = True                # False: no training loop (a probe of a frozen dependency)
+    trains: ClassVar[bool] = True  # False: no training loop (a probe of a frozen dependency)
 
     def __init__(self, cfg, train: TrainConfig, data: DataInfo, deps: dict | None = None):
         self.cfg, self.train, self.data = cfg, train, data
         self.deps = dict(deps or {})
         unknown = set(self.deps) - set(self.dependencies)
         if unknown:
-            raise ConfigError(f"objective {self.name!r} cannot use run dependencies {sorted(unknown)}; "
-                              f"it accepts {sorted(self.dependencies) or 'none'}")
+            raise ConfigError(
+                f"objective {self.name!r} cannot use run dependencies {sorted(unknown)}; "
+                f"it accepts {sorted(self.dependencies) or 'none'}"
+            )
         self.tokenizer = None
         self.check()
 
     def require_text_tower(self, name: str) -> None:
         """A run dependency ``name`` must be a CLIP-like run: a model with a text tower and its tokenizer."""
         dep = self.deps.get(name)
-        if dep is not None and not (hasattr(dep.model, "encode_text") and dep.objective.tokenizer is not None):
-            raise ConfigError(f"run dependency {name!r} must be a CLIP run (a model with a text tower), got "
-                              f"objective {dep.run.config.get('train', {}).get('objective')!r}")
+        if dep is not None and not (
+            hasattr(dep.model, "encode_text") and dep.objective.tokenizer is not None
+        ):
+            raise ConfigError(
+                f"run dependency {name!r} must be a CLIP run (a model with a text tower), got "
+                f"objective {dep.run.config.get('train', {}).get('objective')!r}"
+            )
 
     # ---- configuration
     def check(self) -> None:
@@ -167,11 +176,17 @@ def register(cls: type[Objective]) -> type[Objective]:
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a class attribute 'name'")
     mine = {f.name for f in fields(cls.Config)}
-    others = {f.name for other in (*config_classes(), TrainConfig, WorldConfig, DataConfig)
-              if other is not cls.Config for f in fields(other)}
+    others = {
+        f.name
+        for other in (*config_classes(), TrainConfig, WorldConfig, DataConfig)
+        if other is not cls.Config
+        for f in fields(other)
+    }
     if mine & others:
-        raise ValueError(f"objective {cls.name!r}: parameter names {sorted(mine & others)} are taken by "
-                         "another config; flat parameters must be distinct")
+        raise ValueError(
+            f"objective {cls.name!r}: parameter names {sorted(mine & others)} are taken by "
+            "another config; flat parameters must be distinct"
+        )
     OBJECTIVES[cls.name] = cls
     return cls
 

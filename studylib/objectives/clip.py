@@ -10,6 +10,7 @@ dependency of the run spec on the concept world.
 
     python -m studylib train --preset paper -p objective=clip -p text_tower=frozen -p text_init=/ckpt/clip.pt ...
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,12 +26,12 @@ from studylib.objectives.base import Objective, register
 
 @dataclass(frozen=True)
 class ClipConfig:
-    text_width: int = 64                 # text transformer width (tiny arch)
-    text_layers: int = 2                 # text transformer depth (tiny arch)
-    context_length: int = 24             # text tokens per caption (longer captions are cut)
-    text_tower: str = "scratch"          # scratch | init | frozen (from text_init or a text_init run dependency)
-                                         # | minilm (tiny arch: frozen all-MiniLM-L6-v2, trained projection)
-    text_init: str = ""                  # checkpoint file whose text tower initialises ours (open_clip archs)
+    text_width: int = 64  # text transformer width (tiny arch)
+    text_layers: int = 2  # text transformer depth (tiny arch)
+    context_length: int = 24  # text tokens per caption (longer captions are cut)
+    text_tower: str = "scratch"  # scratch | init | frozen (from text_init or a text_init run dependency)
+    # | minilm (tiny arch: frozen all-MiniLM-L6-v2, trained projection)
+    text_init: str = ""  # checkpoint file whose text tower initialises ours (open_clip archs)
 
     choices: ClassVar = {"text_tower": ("scratch", "init", "frozen", "minilm")}
     positive: ClassVar = {"text_width", "text_layers", "context_length"}
@@ -48,8 +49,9 @@ def make_clip_loss(rank: int = 0, world_size: int = 1):
     ClipLoss = part("loss").ClipLoss
 
     if world_size > 1:
-        return ClipLoss(local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank,
-                        world_size=world_size)
+        return ClipLoss(
+            local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank, world_size=world_size
+        )
     return ClipLoss(cache_labels=True)
 
 
@@ -78,7 +80,7 @@ class SentenceTokenizer:
         self._corpus, self._embedded = corpus, None
 
     def __len__(self):
-        return 0                                 # no token table: the language model is frozen
+        return 0  # no token table: the language model is frozen
 
     def __call__(self, texts) -> torch.Tensor:
         from studylib.concepts import embed_texts
@@ -113,21 +115,31 @@ class Clip(Objective):
         self.require_text_tower("text_init")
         tiny = self.train.arch == "tiny"
         if tiny and self.cfg.text_init:
-            raise ConfigError("parameter 'text_init' (a checkpoint file) is for open_clip architectures; the tiny "
-                              "CLIP takes its text tower from a run: name it as the run's 'text_init' dependency")
+            raise ConfigError(
+                "parameter 'text_init' (a checkpoint file) is for open_clip architectures; the tiny "
+                "CLIP takes its text tower from a run: name it as the run's 'text_init' dependency"
+            )
         if not tiny and self.deps:
-            raise ConfigError(f"run dependencies {sorted(self.deps)} work with arch='tiny'; for arch="
-                              f"{self.train.arch!r} give a checkpoint file with -p text_init=PATH")
+            raise ConfigError(
+                f"run dependencies {sorted(self.deps)} work with arch='tiny'; for arch="
+                f"{self.train.arch!r} give a checkpoint file with -p text_init=PATH"
+            )
         if self.cfg.text_tower == "minilm" and (not tiny or self.deps):
-            raise ConfigError("text_tower='minilm' (a frozen MiniLM with a trained projection) is for arch='tiny' "
-                              "without run dependencies; for open_clip archs use text_tower='frozen' with text_init")
+            raise ConfigError(
+                "text_tower='minilm' (a frozen MiniLM with a trained projection) is for arch='tiny' "
+                "without run dependencies; for open_clip archs use text_tower='frozen' with text_init"
+            )
         needs_dep = self.cfg.text_tower in ("init", "frozen")
         if tiny and needs_dep != ("text_init" in self.deps) and self.cfg.text_tower != "minilm":
-            raise ConfigError(f"parameter 'text_tower'={self.cfg.text_tower!r} needs a 'text_init' run dependency "
-                              "(and a 'text_init' dependency needs text_tower='init' or 'frozen')")
+            raise ConfigError(
+                f"parameter 'text_tower'={self.cfg.text_tower!r} needs a 'text_init' run dependency "
+                "(and a 'text_init' dependency needs text_tower='init' or 'frozen')"
+            )
         if tiny and self.data.captions is None:
-            raise ConfigError("arch=tiny CLIP builds its vocabulary from the captions, which shards do not list "
-                              "up front: use an open_clip arch (e.g. -p arch=RN50) with webdataset shards")
+            raise ConfigError(
+                "arch=tiny CLIP builds its vocabulary from the captions, which shards do not list "
+                "up front: use an open_clip arch (e.g. -p arch=RN50) with webdataset shards"
+            )
 
     def _tiny_tokenizer(self) -> CorpusTokenizer:
         dep = self.deps.get("text_init")
@@ -136,8 +148,9 @@ class Clip(Objective):
             vocab = dep.objective.tokenizer.vocab
             key = f"{self.data.corpus_key}|{dep.run.key}"
         else:
-            vocab = _vocabulary(self.data.corpus_key, self.cfg.context_length, captions,
-                                tuple(self.data.class_names))
+            vocab = _vocabulary(
+                self.data.corpus_key, self.cfg.context_length, captions, tuple(self.data.class_names)
+            )
             key = self.data.corpus_key
         tokens = _encoded(key, vocab, captions) if self.data.corpus_key else None
         return CorpusTokenizer(vocab, self.data.captions, tokens)
@@ -147,19 +160,28 @@ class Clip(Objective):
         if tc.arch != "tiny":
             from studylib.models.openclip import create_clip
 
-            model, self.tokenizer, transforms = create_clip(tc.arch, pretrained=tc.pretrained,
-                                                            text_tower=cc.text_tower, text_init=cc.text_init)
+            model, self.tokenizer, transforms = create_clip(
+                tc.arch, pretrained=tc.pretrained, text_tower=cc.text_tower, text_init=cc.text_init
+            )
             return model, transforms
         from studylib.models.tiny import ClipModel, SentenceProjection
 
         torch.manual_seed(tc.seed)
         if cc.text_tower == "minilm":
             self.tokenizer = SentenceTokenizer(self.data.captions)
-            return ClipModel(tc.width, tc.embed_dim, 0, cc.context_length, cc.text_width, cc.text_layers,
-                             text=SentenceProjection(SentenceTokenizer.dim, tc.embed_dim)), None
+            return ClipModel(
+                tc.width,
+                tc.embed_dim,
+                0,
+                cc.context_length,
+                cc.text_width,
+                cc.text_layers,
+                text=SentenceProjection(SentenceTokenizer.dim, tc.embed_dim),
+            ), None
         self.tokenizer = self._tiny_tokenizer()
-        model = ClipModel(tc.width, tc.embed_dim, len(self.tokenizer), cc.context_length, cc.text_width,
-                          cc.text_layers)
+        model = ClipModel(
+            tc.width, tc.embed_dim, len(self.tokenizer), cc.context_length, cc.text_width, cc.text_layers
+        )
         dep = self.deps.get("text_init")
         if dep is not None:
             self._copy_text_tower(dep, model)
@@ -170,8 +192,10 @@ class Clip(Objective):
         target = model.text.state_dict()
         bad = [k for k in target if k not in source or source[k].shape != target[k].shape]
         if bad:
-            raise ConfigError(f"the text tower of run {dep.run.key} does not fit this CLIP ({bad[:3]}): give both "
-                              "runs the same text_width, text_layers, context_length and embed_dim")
+            raise ConfigError(
+                f"the text tower of run {dep.run.key} does not fit this CLIP ({bad[:3]}): give both "
+                "runs the same text_width, text_layers, context_length and embed_dim"
+            )
         model.text.load_state_dict(source)
         if self.cfg.text_tower == "frozen":
             model.text.requires_grad_(False)

@@ -26,6 +26,7 @@ one-centroid kNN, far cheaper than a linear probe on these sizes.
 
     python -m studylib run ... -p objective=dino -p dino_proto_k=256
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,20 +46,26 @@ from studylib.seeds import step_seed
 
 @dataclass(frozen=True)
 class DinoConfig:
-    dino_prototypes: int = 1024          # prototypes in the head's last layer (the world's scale, not 65,536)
-    dino_proto_k: int = 0                # prototypes scored per step (prototype subsampling); 0 = all
-    dino_hidden: int = 256               # head MLP width
-    dino_bottleneck: int = 64            # head output dimension before the prototypes
-    dino_local_crops: int = 2            # small crops per image besides the two global ones
+    dino_prototypes: int = 1024  # prototypes in the head's last layer (the world's scale, not 65,536)
+    dino_proto_k: int = 0  # prototypes scored per step (prototype subsampling); 0 = all
+    dino_hidden: int = 256  # head MLP width
+    dino_bottleneck: int = 64  # head output dimension before the prototypes
+    dino_local_crops: int = 2  # small crops per image besides the two global ones
     dino_student_temp: float = 0.1
     dino_teacher_temp: float = 0.04
     dino_warmup_teacher_temp: float = 0.04
-    dino_warmup_steps: int = 0           # steps of linear teacher-temperature warm-up
+    dino_warmup_steps: int = 0  # steps of linear teacher-temperature warm-up
     dino_center_momentum: float = 0.9
-    dino_momentum: float = 0.996         # teacher EMA momentum at the start (cosine to 1 at the end)
+    dino_momentum: float = 0.996  # teacher EMA momentum at the start (cosine to 1 at the end)
 
-    positive: ClassVar = {"dino_prototypes", "dino_hidden", "dino_bottleneck", "dino_student_temp",
-                          "dino_teacher_temp", "dino_warmup_teacher_temp"}
+    positive: ClassVar = {
+        "dino_prototypes",
+        "dino_hidden",
+        "dino_bottleneck",
+        "dino_student_temp",
+        "dino_teacher_temp",
+        "dino_warmup_teacher_temp",
+    }
     non_negative: ClassVar = {"dino_proto_k", "dino_local_crops", "dino_warmup_steps"}
     unit_interval: ClassVar = {"dino_center_momentum", "dino_momentum"}
 
@@ -68,9 +75,16 @@ class DinoHead(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, bottleneck: int, n_prototypes: int):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, bottleneck))
-        self.last_layer = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, n_prototypes, bias=False))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, bottleneck),
+        )
+        self.last_layer = nn.utils.parametrizations.weight_norm(
+            nn.Linear(bottleneck, n_prototypes, bias=False)
+        )
         self.last_layer.parametrizations.weight.original0.data.fill_(1.0)
         self.last_layer.parametrizations.weight.original0.requires_grad_(False)
 
@@ -89,21 +103,27 @@ class DinoModel(nn.Module):
         super().__init__()
         from studylib.models.tiny import ImageEncoder
 
-        self.student = nn.ModuleDict({"backbone": ImageEncoder(width, embed_dim),
-                                      "head": DinoHead(embed_dim, cfg.dino_hidden, cfg.dino_bottleneck,
-                                                       cfg.dino_prototypes)})
+        self.student = nn.ModuleDict(
+            {
+                "backbone": ImageEncoder(width, embed_dim),
+                "head": DinoHead(embed_dim, cfg.dino_hidden, cfg.dino_bottleneck, cfg.dino_prototypes),
+            }
+        )
         self.teacher = copy.deepcopy(self.student).requires_grad_(False)
         self.register_buffer("center", torch.zeros(cfg.dino_prototypes))
         # the prototypes as initialised, to measure how far training moved them (a manipulation check of C10)
         self.register_buffer("initial_prototypes", self.teacher["head"].prototypes().detach().clone())
-        self.register_buffer("class_means", torch.zeros(n_classes, embed_dim))   # the probe, set after training
+        self.register_buffer(
+            "class_means", torch.zeros(n_classes, embed_dim)
+        )  # the probe, set after training
 
     def features(self, images):
         return self.teacher["backbone"](images)
 
 
-def dino_loss(student_out: list, teacher_out: list, center: torch.Tensor, student_temp: float,
-              teacher_temp: float) -> torch.Tensor:
+def dino_loss(
+    student_out: list, teacher_out: list, center: torch.Tensor, student_temp: float, teacher_temp: float
+) -> torch.Tensor:
     """Mean over (global view i, any other view v) of −Σ softmax((t_i − c)/τ_t) · log_softmax(s_v/τ_s)."""
     targets = [F.softmax((t - center) / teacher_temp, dim=-1) for t in teacher_out]
     logs = [F.log_softmax(s / student_temp, dim=-1) for s in student_out]
@@ -172,8 +192,10 @@ class Dino(Objective):
         if self.train.arch != "tiny":
             raise ConfigError("objective 'dino' is built for arch='tiny' (the concept world's CNN)")
         if self.cfg.dino_proto_k > self.cfg.dino_prototypes:
-            raise ConfigError(f"parameter 'dino_proto_k'={self.cfg.dino_proto_k} exceeds 'dino_prototypes'="
-                              f"{self.cfg.dino_prototypes}")
+            raise ConfigError(
+                f"parameter 'dino_proto_k'={self.cfg.dino_proto_k} exceeds 'dino_prototypes'="
+                f"{self.cfg.dino_prototypes}"
+            )
 
     def build_model(self):
         torch.manual_seed(self.train.seed)
@@ -198,7 +220,9 @@ class Dino(Objective):
         subset = sample_prototypes(self.cfg.dino_prototypes, self.cfg.dino_proto_k, gen)
         if subset is not None:
             subset = subset.to(images.device)
-        student = [net.student["head"](net.student["backbone"](v), subset) for v in global_views + local_views]
+        student = [
+            net.student["head"](net.student["backbone"](v), subset) for v in global_views + local_views
+        ]
         with torch.no_grad():
             teacher = [net.teacher["head"](net.teacher["backbone"](v), subset) for v in global_views]
         center = net.center if subset is None else net.center[subset]
@@ -209,7 +233,7 @@ class Dino(Objective):
                 net.center.copy_(new)
             else:
                 net.center[subset] = new
-        return loss, {"vocab": len(center)}              # vocab: the prototypes scored this step
+        return loss, {"vocab": len(center)}  # vocab: the prototypes scored this step
 
     def after_step(self, model, step):
         ema_update(model.teacher, model.student, self.momentum(step))
@@ -227,8 +251,11 @@ class Dino(Objective):
                 counts.index_add_(0, t.argmax(-1).cpu(), torch.ones(len(t)))
             return f
 
-        model.class_means.copy_(class_means(features, source.batches(0, 0, device), self.data.n_classes,
-                                            model.class_means.shape[1]))
+        model.class_means.copy_(
+            class_means(
+                features, source.batches(0, 0, device), self.data.n_classes, model.class_means.shape[1]
+            )
+        )
         self.assignment_counts = counts.numpy()
 
     def run_metrics(self, model) -> dict:
@@ -242,9 +269,12 @@ class Dino(Objective):
         w0 = model.initial_prototypes.float()
         drift = float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
         usage = getattr(self, "assignment_counts", None)
-        return {"unique_prototypes": unique_prototypes(w.cpu().numpy()), "n_prototypes": int(w.shape[0]),
-                "prototype_drift": drift,
-                "prototype_usage": assignment_perplexity(usage) if usage is not None else float("nan")}
+        return {
+            "unique_prototypes": unique_prototypes(w.cpu().numpy()),
+            "n_prototypes": int(w.shape[0]),
+            "prototype_drift": drift,
+            "prototype_usage": assignment_perplexity(usage) if usage is not None else float("nan"),
+        }
 
     def features(self, model, images):
         return model.features(images)

@@ -10,6 +10,7 @@ fine-grained, shifted)::
 
     probe = s.spec("probe: dogs", objective="probe", subset="subtree:dogs", deps={"backbone": dino_spec})
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,7 +27,7 @@ from studylib.objectives.base import Objective, register
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    probe: str = "ncm"                   # ncm: nearest class mean of the frozen backbone's features
+    probe: str = "ncm"  # ncm: nearest class mean of the frozen backbone's features
 
     choices: ClassVar = {"probe": ("ncm",)}
 
@@ -49,18 +50,23 @@ class Probe(Objective):
     def check(self):
         dep = self.deps.get("backbone")
         if dep is None:
-            raise ConfigError("objective 'probe' needs a 'backbone' run dependency (the pretrained run it probes)")
+            raise ConfigError(
+                "objective 'probe' needs a 'backbone' run dependency (the pretrained run it probes)"
+            )
         size = dep.run.config.get("world", {}).get("image_size", dep.run.config.get("image_size"))
         if size is not None and size != self.data.image_size:
-            raise ConfigError(f"the backbone run {dep.run.key} saw {size} px images; this probe's data has "
-                              f"{self.data.image_size} px: give both the same image_size")
+            raise ConfigError(
+                f"the backbone run {dep.run.key} saw {size} px images; this probe's data has "
+                f"{self.data.image_size} px: give both the same image_size"
+            )
 
     def build_model(self):
         dep = self.deps["backbone"]
         backbone = copy.deepcopy(dep.model).cpu().eval()
         with torch.no_grad():
-            dim = dep.objective.features(backbone, torch.zeros(1, 3, self.data.image_size,
-                                                               self.data.image_size)).shape[-1]
+            dim = dep.objective.features(
+                backbone, torch.zeros(1, 3, self.data.image_size, self.data.image_size)
+            ).shape[-1]
         return ProbeModel(backbone, dim, self.data.n_classes), None
 
     def loss(self, model, batch, step):
@@ -72,8 +78,14 @@ class Probe(Objective):
 
     def fit_probe(self, model, source, device) -> None:
         model.eval()
-        model.class_means.copy_(class_means(lambda x: self.features(model, x), source.batches(0, 0, device),
-                                            self.data.n_classes, model.class_means.shape[1]))
+        model.class_means.copy_(
+            class_means(
+                lambda x: self.features(model, x),
+                source.batches(0, 0, device),
+                self.data.n_classes,
+                model.class_means.shape[1],
+            )
+        )
 
     def features(self, model, images):
         return self.deps["backbone"].objective.features(model.backbone, images)

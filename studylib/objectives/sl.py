@@ -15,6 +15,7 @@ captions by matching class names (Fang et al. 2022), on the concept world.
 
     python -m studylib train --preset paper -p objective=sl -p vocab_k=512 ...
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,18 +34,27 @@ from studylib.seeds import step_seed
 
 @dataclass(frozen=True)
 class SLConfig:
-    labels: str = "true"                 # true | captions (mined by matching class names; concept world only)
-    head: str = "linear"                 # linear | cosine | prototype (fixed prototypes)
-    vocab_k: int = 0                     # classes scored per step when subsampling; 0 = all classes
-    vocab_weighting: str = "uniform"     # extra classes drawn uniform | freq | sqrt
+    labels: str = "true"  # true | captions (mined by matching class names; concept world only)
+    head: str = "linear"  # linear | cosine | prototype (fixed prototypes)
+    vocab_k: int = 0  # classes scored per step when subsampling; 0 = all classes
+    vocab_weighting: str = "uniform"  # extra classes drawn uniform | freq | sqrt
 
-    choices: ClassVar = {"labels": ("true", "captions"), "head": ("linear", "cosine", "prototype"),
-                         "vocab_weighting": ("uniform", "freq", "sqrt")}
+    choices: ClassVar = {
+        "labels": ("true", "captions"),
+        "head": ("linear", "cosine", "prototype"),
+        "vocab_weighting": ("uniform", "freq", "sqrt"),
+    }
     non_negative: ClassVar = {"vocab_k"}
 
 
-def sample_vocabulary(labels: torch.Tensor, n_classes: int, k: int, weighting: str,
-                      class_counts: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def sample_vocabulary(
+    labels: torch.Tensor,
+    n_classes: int,
+    k: int,
+    weighting: str,
+    class_counts: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Sorted class ids scored this step: every in-batch class plus extras up to ``k``.
 
     Extras are drawn without replacement from the classes *not* in the batch,
@@ -82,10 +92,14 @@ class SL(Objective):
         self.require_text_tower("prototypes")
         self.check_label_space()
         if self.cfg.labels == "captions" and self.data.caption_labels is None:
-            raise ConfigError("parameter 'labels'='captions' mines labels from the concept world's captions; "
-                              f"this data ({self.data.kind}) has its own labels: use labels='true'")
+            raise ConfigError(
+                "parameter 'labels'='captions' mines labels from the concept world's captions; "
+                f"this data ({self.data.kind}) has its own labels: use labels='true'"
+            )
         if "prototypes" in self.deps and self.cfg.head != "prototype":
-            raise ConfigError(f"a 'prototypes' run dependency needs head='prototype', got head={self.cfg.head!r}")
+            raise ConfigError(
+                f"a 'prototypes' run dependency needs head='prototype', got head={self.cfg.head!r}"
+            )
 
     def training_labels(self):
         return self.data.caption_labels() if self.cfg.labels == "captions" else self.data.labels
@@ -98,20 +112,30 @@ class SL(Objective):
         if dep is not None:
             return text_embeddings(dep.model, dep.objective.tokenizer, self.data.class_names).cpu()
         if self.data.semantic is None:
-            raise ConfigError("head='prototype' needs prototypes: name a CLIP run as the 'prototypes' dependency")
+            raise ConfigError(
+                "head='prototype' needs prototypes: name a CLIP run as the 'prototypes' dependency"
+            )
         return semantic_prototypes(self.data.semantic(), self.train.embed_dim, self.train.seed)
 
     def check_label_space(self):
-        if self.cfg.head == "prototype" and "prototypes" in self.deps and self.data.n_train_classes != self.data.n_classes:
-            raise ConfigError("a 'prototypes' dependency gives prototypes for the evaluated classes only; it cannot "
-                              "be combined with open-world concepts (open_world > 0)")
+        if (
+            self.cfg.head == "prototype"
+            and "prototypes" in self.deps
+            and self.data.n_train_classes != self.data.n_classes
+        ):
+            raise ConfigError(
+                "a 'prototypes' dependency gives prototypes for the evaluated classes only; it cannot "
+                "be combined with open-world concepts (open_world > 0)"
+            )
 
     def build_model(self):
         tc = self.train
         protos = self.prototypes()
         if protos is not None and protos.shape[1] != tc.embed_dim:
-            raise ConfigError(f"the prototypes have dimension {protos.shape[1]} but embed_dim={tc.embed_dim}: "
-                              "give the SL run the embed_dim of the CLIP run that makes them")
+            raise ConfigError(
+                f"the prototypes have dimension {protos.shape[1]} but embed_dim={tc.embed_dim}: "
+                "give the SL run the embed_dim of the CLIP run that makes them"
+            )
         if tc.arch == "tiny":
             from studylib.models.tiny import SLModel
 
@@ -119,8 +143,13 @@ class SL(Objective):
             return SLModel(tc.width, tc.embed_dim, self.data.n_train_classes, self.cfg.head, protos), None
         from studylib.models.openclip import create_sl
 
-        model, transforms = create_sl(tc.arch, self.data.n_train_classes, pretrained=tc.pretrained,
-                                      head=self.cfg.head, prototypes=protos)
+        model, transforms = create_sl(
+            tc.arch,
+            self.data.n_train_classes,
+            pretrained=tc.pretrained,
+            head=self.cfg.head,
+            prototypes=protos,
+        )
         return model, transforms
 
     def setup(self, device, rank, world_size, class_counts=None, *, total_steps):
@@ -133,7 +162,7 @@ class SL(Objective):
         k = self.cfg.vocab_k
         if k <= 0 or k >= n_classes:
             return F.cross_entropy(model(images), labels), {"vocab": n_classes}
-        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))     # the same draw on every rank
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))  # the same draw on every rank
         batch_labels = labels
         if dist_info()[1] > 1:
             import torch.distributed as dist

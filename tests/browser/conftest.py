@@ -1,5 +1,6 @@
 """Helpers for the real-browser tests: each test's outcome is kept on its item, so a fixture can take a
 screenshot of the page when a test failed."""
+
 from __future__ import annotations
 
 import pytest

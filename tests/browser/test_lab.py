@@ -13,6 +13,7 @@ names it, with the server's log, in its report.
 3. Each control of the explorer (the chapter's last cell) changes the plotly plot below it.
 4. The exported interactive HTML figure renders with plotly, from the file alone (no network).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,6 +36,7 @@ try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
+
     HAVE_PLAYWRIGHT = True
 except ImportError:
     HAVE_PLAYWRIGHT = False
@@ -42,23 +44,27 @@ except ImportError:
 # Every test of the module skips, with the reason, rather than failing (and collected and skipped, not left out:
 # a run that collects nothing exits with 5).
 pytestmark = [
-    pytest.mark.skipif(not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)),
-                       reason=f"no Chromium at {CHROMIUM}: the browser test drives Debian's chromium "
-                              "(apt-get install chromium) and never downloads a browser"),
-    pytest.mark.skipif(not HAVE_PLAYWRIGHT, reason="Python Playwright is not installed: run `make test-browser`, "
-                                                   "which installs it into the venv"),
+    pytest.mark.skipif(
+        not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)),
+        reason=f"no Chromium at {CHROMIUM}: the browser test drives Debian's chromium "
+        "(apt-get install chromium) and never downloads a browser",
+    ),
+    pytest.mark.skipif(
+        not HAVE_PLAYWRIGHT,
+        reason="Python Playwright is not installed: run `make test-browser`, which installs it into the venv",
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
 CHAPTER = "02_imbalance.py"
 FIGURE = "02_imbalance__predictions_vs_frequency_interactive.html"
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-RUN_ALL_TIMEOUT_MS = 6 * 60 * 1000          # Run All at preset smoke takes about a minute on 2 cores
-REDRAW_TIMEOUT_MS = 60 * 1000               # one explorer redraw: well under a second
+RUN_ALL_TIMEOUT_MS = 6 * 60 * 1000  # Run All at preset smoke takes about a minute on 2 cores
+REDRAW_TIMEOUT_MS = 60 * 1000  # one explorer redraw: well under a second
 ERROR_MIME = "application/vnd.jupyter.error"
 STDERR_MIME = "application/vnd.jupyter.stderr"
 
-DONE: set[str] = set()      # the steps that passed
+DONE: set[str] = set()  # the steps that passed
 
 
 def after(step: str) -> None:
@@ -100,11 +106,15 @@ def lab(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "notebooks"
-    shutil.copytree(REPO / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        REPO / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    )
     chapter = root / CHAPTER
     # The copy runs at preset smoke, so that Run All Cells takes about a minute (quick takes many); the chapter is
     # otherwise unchanged. Its jupytext.toml comes along.
-    text, n = re.subn(r'^preset: str = "\w+"', 'preset: str = "smoke"', chapter.read_text(), count=1, flags=re.M)
+    text, n = re.subn(
+        r'^preset: str = "\w+"', 'preset: str = "smoke"', chapter.read_text(), count=1, flags=re.M
+    )
     assert n == 1, f"{CHAPTER} has no `preset: str = ...` line in its parameters cell"
     chapter.write_text(text)
     cells = jupytext.read(chapter).cells
@@ -116,22 +126,37 @@ def lab(tmp_path_factory):
     settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {k: v for k, v in os.environ.items() if k != "STUDYLIB_BATCH"}     # in Lab the explorer is live
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env = {k: v for k, v in os.environ.items() if k != "STUDYLIB_BATCH"}  # in Lab the explorer is live
     env.update(
-        STUDYLIB_RESULTS=str(outputs / "results"), STUDYLIB_FIGURES=str(outputs / "figures"),
+        STUDYLIB_RESULTS=str(outputs / "results"),
+        STUDYLIB_FIGURES=str(outputs / "figures"),
         STUDYLIB_CARDS=str(outputs / "cards"),
-        JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        IPYTHONDIR=str(tmp / "ipython"),
         # the kernel imports this checkout's studylib
         PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
     )
     port, token = _free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}"
     log_path = tmp / "lab.log"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={config / 'lab' / 'user-settings'}",
-           f"--LabApp.workspaces_dir={config / 'lab' / 'workspaces'}", *(["--allow-root"] if AS_ROOT else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={config / 'lab' / 'user-settings'}",
+        f"--LabApp.workspaces_dir={config / 'lab' / 'workspaces'}",
+        *(["--allow-root"] if AS_ROOT else []),
+    ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -147,11 +172,18 @@ def lab(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not answer on {base} within 180 s:\n{_tail(log_path)}")
                 time.sleep(0.5)
-            yield Lab(base, token, root, outputs / "figures", log_path, len(cells),
-                      sum(c.cell_type == "code" for c in cells))
+            yield Lab(
+                base,
+                token,
+                root,
+                outputs / "figures",
+                log_path,
+                len(cells),
+                sum(c.cell_type == "code" for c in cells),
+            )
         finally:
             try:
-                _api(base, token, "/api/shutdown", method="POST")     # stops the kernels too
+                _api(base, token, "/api/shutdown", method="POST")  # stops the kernels too
                 proc.wait(timeout=30)
             except (OSError, subprocess.TimeoutExpired):
                 proc.terminate()
@@ -165,8 +197,9 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=["--no-sandbox"] if AS_ROOT else [])
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"] if AS_ROOT else []
+        )
         try:
             yield chromium
         finally:
@@ -203,28 +236,31 @@ def _screenshot_on_failure(request, lab, page, tmp_path):
 def test_chapter_2_opens_as_a_notebook_on_double_click(lab, page):
     page.goto(f"{lab.url}/lab?token={lab.token}")
     item = page.locator("#filebrowser .jp-DirListing-item").filter(
-        has=page.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(CHAPTER)}$")))
-    item.wait_for(timeout=180_000)                  # Lab's first load
+        has=page.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(CHAPTER)}$"))
+    )
+    item.wait_for(timeout=180_000)  # Lab's first load
     item.dblclick()
     panel = page.locator(".jp-NotebookPanel")
     expect(panel).to_be_visible()
     expect(page.locator(".lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabLabel")).to_have_text(CHAPTER)
     expect(panel.locator(".jp-Cell")).to_have_count(lab.n_cells)
     expect(panel.locator(".jp-CodeCell")).to_have_count(lab.n_code)
-    expect(page.locator(".jp-FileEditor")).to_have_count(0)        # not opened as a text file
+    expect(page.locator(".jp-FileEditor")).to_have_count(0)  # not opened as a text file
     # the kernel named in the chapter's header ("Python 3") has started
-    expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"Python 3 \| Idle"), timeout=120_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(
+        re.compile(r"Python 3 \| Idle"), timeout=120_000
+    )
     DONE.add("open")
 
 
 # True once every code cell has an execution count and the kernel is idle, or as soon as an error shows.
 # textContent, not innerText: Lab skips rendering cells out of view (content-visibility), not their DOM.
-FINISHED = """panel => {
-    if (panel.querySelector('[data-mime-type="%s"]')) return "error";
+FINISHED = f"""panel => {{
+    if (panel.querySelector('[data-mime-type="{ERROR_MIME}"]')) return "error";
     const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());
     const status = panel.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
     return status === "idle" && prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p)) ? "done" : false;
-}""" % ERROR_MIME
+}}"""
 
 
 def test_run_all_cells_gives_no_error(lab, page):
@@ -236,10 +272,12 @@ def test_run_all_cells_gives_no_error(lab, page):
     errors = panel.locator(f'[data-mime-type="{ERROR_MIME}"]').all_text_contents()
     assert not errors, "error output:\n" + "\n---\n".join(errors)
     prompts = [p.strip() for p in panel.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()]
-    assert len(prompts) == lab.n_code and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), \
+    assert len(prompts) == lab.n_code and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), (
         f"not every code cell ran: {prompts}"
-    tracebacks = [s for s in panel.locator(f'[data-mime-type="{STDERR_MIME}"]').all_text_contents()
-                  if "Traceback" in s]
+    )
+    tracebacks = [
+        s for s in panel.locator(f'[data-mime-type="{STDERR_MIME}"]').all_text_contents() if "Traceback" in s
+    ]
     assert not tracebacks, "traceback on stderr:\n" + "\n---\n".join(tracebacks)
     DONE.add("run")
 
@@ -262,7 +300,8 @@ def _explorer(page):
 
 def _control(explorer, label: str):
     return explorer.locator(".widget-inline-hbox, .widget-toggle-buttons").filter(
-        has=explorer.page.locator("label.widget-label", has_text=re.compile(rf"^{re.escape(label)}$")))
+        has=explorer.page.locator("label.widget-label", has_text=re.compile(rf"^{re.escape(label)}$"))
+    )
 
 
 def _plot(explorer, before: str | None = None, expectation: str = "f => true") -> dict:
@@ -270,19 +309,29 @@ def _plot(explorer, before: str | None = None, expectation: str = "f => true") -
     js = f"""root => {{ const f = ({PLOT})(root);
         return f !== null && f.signature !== {json.dumps(before)} && ({expectation})(f) ? f : false; }}"""
     try:
-        return explorer.page.wait_for_function(js, arg=explorer.element_handle(),
-                                               timeout=REDRAW_TIMEOUT_MS).json_value()
+        return explorer.page.wait_for_function(
+            js, arg=explorer.element_handle(), timeout=REDRAW_TIMEOUT_MS
+        ).json_value()
     except PlaywrightTimeout:
         now = explorer.evaluate(PLOT)
-        state = "no plot" if now is None else (
-            f"unchanged: {now['title']!r}, traces {now['names']}" if now["signature"] == before
-            else f"changed, but not as expected ({expectation}): {now['title']!r}, traces {now['names']}")
-        pytest.fail(f"the explorer's plot did not change as expected within {REDRAW_TIMEOUT_MS // 1000} s: {state}")
+        state = (
+            "no plot"
+            if now is None
+            else (
+                f"unchanged: {now['title']!r}, traces {now['names']}"
+                if now["signature"] == before
+                else f"changed, but not as expected ({expectation}): {now['title']!r}, traces {now['names']}"
+            )
+        )
+        pytest.fail(
+            f"the explorer's plot did not change as expected within {REDRAW_TIMEOUT_MS // 1000} s: {state}"
+        )
 
 
 def _other_option(select, *avoid: str) -> str:
-    return next(o for o in select.locator("option").all_text_contents()
-                if o.replace("\xa0", " ") not in avoid).replace("\xa0", " ")
+    return next(
+        o for o in select.locator("option").all_text_contents() if o.replace("\xa0", " ") not in avoid
+    ).replace("\xa0", " ")
 
 
 def _change_model(explorer):
@@ -306,7 +355,7 @@ def _change_metric(explorer):
 def _change_bins(explorer):
     slider = _control(explorer, "bins")
     before = int(slider.locator(".widget-readout").text_content())
-    slider.locator(".noUi-handle").press("ArrowRight")          # the keyboard moves the slider one step
+    slider.locator(".noUi-handle").press("ArrowRight")  # the keyboard moves the slider one step
     expect(slider.locator(".widget-readout")).to_have_text(str(before + 1))
     return "f => f.names.some(n => /^mean in \\d+ log bins$/.test(n))"
 
@@ -317,13 +366,19 @@ def _change_scheme(explorer):
 
 
 def _change_search(explorer):
-    _control(explorer, "class").locator("input").press_sequentially("shark")    # typed, a key at a time
+    _control(explorer, "class").locator("input").press_sequentially("shark")  # typed, a key at a time
     expect(explorer.locator(".widget-html-content")).to_have_text(re.compile(r"^[1-9]\d* matching classes$"))
     return "f => f.names.includes(\"classes matching 'shark'\")"
 
 
-CONTROLS = {"model": _change_model, "compare": _change_compare, "metric": _change_metric, "bins": _change_bins,
-            "scheme": _change_scheme, "search": _change_search}
+CONTROLS = {
+    "model": _change_model,
+    "compare": _change_compare,
+    "metric": _change_metric,
+    "bins": _change_bins,
+    "scheme": _change_scheme,
+    "search": _change_search,
+}
 
 
 @pytest.mark.parametrize("control", CONTROLS)

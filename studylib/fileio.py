@@ -8,6 +8,7 @@ Folders: ``STUDYLIB_RESULTS`` (default ``<repo>/results``) holds runs and
 executed notebooks; ``STUDYLIB_CACHE`` (default ``<results>/cache``) holds
 derived, recomputable data such as sentence embeddings.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def _umask() -> int:
     return mask
 
 
-FILE_MODE = 0o666 & ~_umask()        # what open() would give: the results folder can be shared
+FILE_MODE = 0o666 & ~_umask()  # what open() would give: the results folder can be shared
 FOLDER_MODE = 0o777 & ~_umask()
 
 
@@ -105,7 +106,12 @@ def tar_end_missing(path: str | Path, offset: int) -> bool:
     path = Path(path)
     with open(path, "rb") as f:
         magic = f.read(6)
-        if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00" or magic[:4] == b"\x28\xb5\x2f\xfd":
+        if (
+            magic[:2] == b"\x1f\x8b"
+            or magic[:3] == b"BZh"
+            or magic == b"\xfd7zXZ\x00"
+            or magic[:4] == b"\x28\xb5\x2f\xfd"
+        ):
             return False
         f.seek(offset)
         tail = f.read(1024)
