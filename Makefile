@@ -27,6 +27,8 @@ study: $(STAMP)
 	$(PY) -m studylib summary --preset quick --markdown --write README.md
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 # Chapter 2 in JupyterLab in a real browser (tests/browser, which `make test` never collects): Python Playwright,

@@ -78,10 +78,10 @@ def run_config(spec: RunSpec, backend: DataBackend | None = None, registry: Regi
         "train": key_dict(tc),
         "objective": key_dict(build(get(tc.objective).Config, spec.params)),
     }
-    if spec.keep is not None:
+    if spec.train_subset is not None:
         config["subset"] = {
-            "n": int(len(spec.keep)),
-            "sha256": hashlib.sha256(spec.keep.tobytes()).hexdigest()[:16],
+            "n": int(len(spec.train_subset)),
+            "sha256": hashlib.sha256(spec.train_subset.tobytes()).hexdigest()[:16],
         }
     if spec.deps:
         config["deps"] = {name: run_key(dep, registry) for name, dep in sorted(spec.deps.items())}
@@ -152,7 +152,7 @@ def _train_and_store(
     model, transforms = objective.build_model()
     backend.set_transforms(transforms)
     rank, world_size = dist_info()
-    source, trained_counts = backend.train_source(objective, tc, spec.keep, rank, world_size)
+    source, trained_counts = backend.train_source(objective, tc, spec.train_subset, rank, world_size)
     t0 = time.perf_counter()
     with phase("train", run=spec.label):
         history = (

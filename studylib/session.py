@@ -146,20 +146,24 @@ class Session:
         """This preset's training seeds, starting at the session's ``seed`` (one at smoke and quick, three at full)."""
         return training_seeds(self.params["seed"], len(PRESET_SEEDS.get(self.preset, (0,))))
 
-    def spec(self, label: str, keep=None, deps: dict | None = None, **overrides) -> RunSpec:
+    def spec(self, label: str, train_subset=None, deps: dict | None = None, **overrides) -> RunSpec:
         """The run spec for this session's params plus ``overrides``."""
         return RunSpec(
             {**self.params, **overrides},
             label=label,
             chapter=self.name,
             preset=self.preset,
-            keep=keep,
+            train_subset=train_subset,
             deps=deps or {},
         )
 
-    def run(self, label: str, keep=None, keep_model: bool = False, deps: dict | None = None, **overrides):
+    def run(
+        self, label: str, train_subset=None, keep_model: bool = False, deps: dict | None = None, **overrides
+    ):
         """The run for this session's params plus ``overrides`` (trained only if not cached)."""
-        return self.run_spec(self.spec(label, keep=keep, deps=deps, **overrides), keep_model=keep_model)
+        return self.run_spec(
+            self.spec(label, train_subset=train_subset, deps=deps, **overrides), keep_model=keep_model
+        )
 
     def run_spec(self, spec: RunSpec, keep_model: bool = False):
         r = run(spec, registry=self.registry, progress=self.progress, keep_model=keep_model)

@@ -80,33 +80,36 @@ def resolve(preset: str = "quick", sizes: dict | None = None, **overrides) -> di
 
 @dataclass(eq=False)
 class RunSpec:
-    """One run: resolved flat ``params``, optional training subset ``keep``, named dependencies."""
+    """One run: resolved flat ``params``, optional training subset ``train_subset`` (indices of
+    the world's training pairs), named dependencies."""
 
     params: dict
     label: str = "run"
     chapter: str = ""
     preset: str = "custom"
-    keep: np.ndarray | None = None
+    train_subset: np.ndarray | None = None
     deps: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.params = validate(self.params)
-        if self.keep is not None:
-            self.keep = np.unique(np.asarray(self.keep, dtype=np.int64))
+        if self.train_subset is not None:
+            self.train_subset = np.unique(np.asarray(self.train_subset, dtype=np.int64))
         for name, dep in self.deps.items():
             if not isinstance(dep, RunSpec):
                 raise ConfigError(f"run dependency {name!r} must be a RunSpec, got {type(dep).__name__}")
 
     def replace(self, **changes) -> RunSpec:
         """A copy with some parameters changed (``label=...`` etc. change the spec's own fields)."""
-        own = {k: changes.pop(k) for k in ("label", "chapter", "preset", "keep", "deps") if k in changes}
+        own = {
+            k: changes.pop(k) for k in ("label", "chapter", "preset", "train_subset", "deps") if k in changes
+        }
         return RunSpec(
             {**self.params, **changes},
             **{
                 "label": self.label,
                 "chapter": self.chapter,
                 "preset": self.preset,
-                "keep": self.keep,
+                "train_subset": self.train_subset,
                 "deps": self.deps,
                 **own,
             },

@@ -189,7 +189,10 @@ def test_every_chapter_module_keeps_the_written_contract():
 
 
 # Functions allowed past MAX_FUNCTION_LINES, each with its reason (at most three).
-LONG_FUNCTIONS: dict[str, str] = {}
+LONG_FUNCTIONS: dict[str, str] = {
+    "studylib.cli.main.build_parser": "a declaration of every subcommand's options, read top to bottom",
+    "studylib.cli.freq._fill": "a declaration of freq count's and compare's options, read top to bottom",
+}
 MAX_FUNCTION_LINES = 80
 
 

@@ -167,7 +167,7 @@ def test_classes_without_training_pairs_stay_in_the_tables_flagged(tiny_params):
 
     labels = cached_world(world_config(tiny_params)).train.labels
     keep = np.flatnonzero(labels != 0)  # class 0 gets no training pair
-    r = run(RunSpec({**tiny_params, "objective": "sl"}, keep=keep), progress=False)
+    r = run(RunSpec({**tiny_params, "objective": "sl"}, train_subset=keep), progress=False)
     photo = r.per_class[r.per_class["domain"] == "photo"].set_index("class_index")
     assert len(photo) == tiny_params["n_classes"]
     assert photo.loc[0, "zero_train"] and photo.loc[0, "train_count"] == 0

@@ -54,7 +54,7 @@ def test_training_on_a_subset_is_keyed_and_counted(tmp_path, tiny_params):
     reg = Registry(tmp_path)
     keep = np.arange(0, tiny_params["n_train"], 2)
     params = {**tiny_params, "objective": "sl"}
-    half = run(RunSpec(params, label="half", keep=keep), registry=reg, progress=False)
+    half = run(RunSpec(params, label="half", train_subset=keep), registry=reg, progress=False)
     full = run(RunSpec(params, label="full"), registry=reg, progress=False)
     assert half.key != full.key and half.config["subset"]["n"] == len(keep)
     w = make_world(world_config(params))
@@ -62,8 +62,8 @@ def test_training_on_a_subset_is_keyed_and_counted(tmp_path, tiny_params):
     assert (
         photo["train_count"].tolist() == np.bincount(w.train.labels[keep], minlength=len(w.concepts)).tolist()
     )
-    with pytest.raises(ValueError, match="keep: indices must lie in"):
-        run(RunSpec(params, label="bad", keep=[10**6]), registry=reg, progress=False)
+    with pytest.raises(ValueError, match="train_subset: indices must lie in"):
+        run(RunSpec(params, label="bad", train_subset=[10**6]), registry=reg, progress=False)
 
 
 def test_nearest_similarity_by_hand():

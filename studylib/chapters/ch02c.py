@@ -68,10 +68,16 @@ PRETRAINED = {
 HEADS = {"scratch": {}, "pretrained": dict(text_tower="init")}
 
 
-def _spec(session, label, head, seed, keep=None, **overrides):
+def _spec(session, label, head, seed, train_subset=None, **overrides):
     deps = {"text_init": pretraining_spec(session, seed)} if head == "pretrained" else None
     return session.spec(
-        f"{label}, {head}", objective="clip", seed=seed, keep=keep, deps=deps, **HEADS[head], **overrides
+        f"{label}, {head}",
+        objective="clip",
+        seed=seed,
+        train_subset=train_subset,
+        deps=deps,
+        **HEADS[head],
+        **overrides,
     )
 
 
@@ -142,7 +148,7 @@ def specs(session, seed: int | None = None, keeps: dict | None = None) -> dict:
         if head == "scratch" or "threshold" in PRETRAINED[preset]:
             for q, keep in keeps.items():
                 out[f"similarity ≥ q{q:g}, {head}"] = _spec(
-                    session, f"similarity ≥ q{q:g}", head, seed, keep=keep, **DIVERSITY_WORLD
+                    session, f"similarity ≥ q{q:g}", head, seed, train_subset=keep, **DIVERSITY_WORLD
                 )
     return out
 

@@ -115,7 +115,7 @@ def specs(session, seed: int | None = None) -> dict:
             keep = trimmed_keep(world.train.labels, tail, shots, seed=session.params["world_seed"])
             for model in MODELS:
                 name = label(model, mode, share)
-                out[name] = session.spec(name, keep=keep, seed=seed, **heads[model])
+                out[name] = session.spec(name, train_subset=keep, seed=seed, **heads[model])
     return out
 
 

@@ -51,7 +51,7 @@ class DataBackend(Protocol):
         self,
         objective: Objective,
         tc: TrainConfig,
-        keep: np.ndarray | None = None,
+        train_subset: np.ndarray | None = None,
         rank: int = 0,
         world_size: int = 1,
     ) -> tuple[BatchSource, np.ndarray]:

@@ -264,9 +264,9 @@ class RealData:
             transforms = make_transform(self.image_size, train=True), make_transform(self.image_size)
         self.transforms = transforms
 
-    def train_source(self, objective, tc, keep=None, rank: int = 0, world_size: int = 1):
-        if keep is not None:
-            raise ConfigError("a training subset ('keep') is only available on the concept world")
+    def train_source(self, objective, tc, train_subset=None, rank: int = 0, world_size: int = 1):
+        if train_subset is not None:
+            raise ConfigError("a training subset ('train_subset') is only available on the concept world")
         ds = self.dataset
         ds.transform = self.transforms[0]
         known = hasattr(ds, "class_counts")

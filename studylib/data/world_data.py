@@ -114,13 +114,13 @@ class WorldData:
     def set_transforms(self, transforms) -> None:
         """The world's images are tensors already; an architecture's image transforms do not apply."""
 
-    def train_source(self, objective, tc, keep=None, rank: int = 0, world_size: int = 1):
+    def train_source(self, objective, tc, train_subset=None, rank: int = 0, world_size: int = 1):
         """(batch source, true training pairs per class of the samples trained on)."""
         world = self.world
         n_classes, n = len(world.concepts) + len(world.open_concepts), len(world.train)
-        idx = np.arange(n) if keep is None else keep
+        idx = np.arange(n) if train_subset is None else train_subset
         if len(idx) and (idx[0] < 0 or idx[-1] >= n):
-            raise ConfigError(f"keep: indices must lie in [0, {n}), got {idx[0]}..{idx[-1]}")
+            raise ConfigError(f"train_subset: indices must lie in [0, {n}), got {idx[0]}..{idx[-1]}")
         labels = objective.training_labels()
         labels = world.train.labels if labels is None else labels
         if "labels" in objective.needs:
