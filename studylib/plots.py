@@ -186,32 +186,19 @@ def _logit_axis(ax, which: str, lo: float, hi: float):
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 / (1 + np.exp(-v)):.2g}"))
 
 
-def robustness_panel(
-    trend,
-    baseline: pd.DataFrame,
-    others: pd.DataFrame | None = None,
-    shift: str = "OOD",
-    ax=None,
-    id_name: str = "photo",
-    connect: str | None = None,
-    informative: bool = True,
-):
-    """ID vs OOD accuracy on logit axes: baseline models, their fitted line and 95% band, other models.
-
-    ``baseline`` / ``others``: columns ``label, id, ood`` (fractions); ``others`` may carry a
-    ``group`` column (one colour per group) and ``er`` (each group's mean ER is written in the
-    panel's empty upper-left corner); ``connect`` draws lines between the points of each group,
-    in ``budget`` order with an arrowhead towards the larger budget when ``others`` has a
-    ``budget`` column, else in ``id`` order. A panel that is not ``informative`` (models near
-    chance: ER is noise there) is greyed and says so.
-    """
-    from studylib.robustness import logit
-
-    alone = ax is None
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 4))
+def _robustness_limits(baseline: pd.DataFrame, others: pd.DataFrame | None):
+    """Accuracy ranges (lo_x, hi_x, lo_y, hi_y) that frame every model of a panel, so none sits on an edge."""
     allid = np.r_[baseline["id"], [] if others is None else others["id"]]
     allood = np.r_[baseline["ood"], [] if others is None else others["ood"]]
     lo_x, hi_x = max(1e-3, allid.min() * 0.8), min(0.999, allid.max() * 1.1 + 0.02)
+    lo_y, hi_y = max(1e-3, allood.min() * 0.8), min(0.999, allood.max() * 1.2 + 0.02)
+    return lo_x, hi_x, lo_y, hi_y
+
+
+def _draw_baseline_layer(ax, trend, baseline: pd.DataFrame, lo_x: float, hi_x: float):
+    """The reference every other model is judged against: band, fitted line, y = x and the baseline models."""
+    from studylib.robustness import logit
+
     xs = np.linspace(lo_x, hi_x, 100)
     band_lo, band_hi = trend.band(xs)
     ax.fill_between(
@@ -240,67 +227,78 @@ def robustness_panel(
         label="baseline (SL, standard data)",
         zorder=3,
     )
-    fade = 1.0 if informative else 0.45
-    if others is not None and len(others):
-        groups = others["group"] if "group" in others else others["label"]
-        for i, g in enumerate(dict.fromkeys(groups)):
-            colour = PALETTE[(i + 1) % len(PALETTE)]
-            sub = others[groups == g].sort_values("budget" if "budget" in others else "id")
-            ax.scatter(
-                logit(sub["id"]),
-                logit(sub["ood"]),
-                s=36,
+
+
+def _connect_group(ax, sub: pd.DataFrame, colour: str, fade: float):
+    """Joins one group's points so a reader sees its trajectory: arrows up the budgets, else a plain line."""
+    from studylib.robustness import logit
+
+    px, py = logit(sub["id"].to_numpy()), logit(sub["ood"].to_numpy())
+    if "budget" in sub:  # an arrow from each budget to the next larger one
+        for k in range(len(sub) - 1):
+            ax.annotate(
+                "",
+                xy=(px[k + 1], py[k + 1]),
+                xytext=(px[k], py[k]),
+                zorder=3,
+                arrowprops=dict(
+                    arrowstyle="-|>", color=colour, lw=1, alpha=fade, shrinkA=3, shrinkB=4, mutation_scale=9
+                ),
+            )
+    else:
+        ax.plot(px, py, color=colour, lw=1, alpha=fade)
+
+
+def _draw_other_models(ax, others: pd.DataFrame, connect: str | None, fade: float):
+    """The models compared with the baseline, one colour per group, with their connections and mean-ER notes."""
+    from studylib.robustness import logit
+
+    groups = others["group"] if "group" in others else others["label"]
+    for i, g in enumerate(dict.fromkeys(groups)):
+        colour = PALETTE[(i + 1) % len(PALETTE)]
+        sub = others[groups == g].sort_values("budget" if "budget" in others else "id")
+        ax.scatter(
+            logit(sub["id"]),
+            logit(sub["ood"]),
+            s=36,
+            color=colour,
+            label=str(g),
+            zorder=4,
+            edgecolors="white",
+            linewidths=0.5,
+            alpha=fade,
+        )
+        if connect and len(sub) > 1:
+            _connect_group(ax, sub, colour, fade)
+        if "er" in sub:
+            ax.text(
+                0.03,
+                0.97 - 0.065 * i,
+                f"{g}: ER {round(sub['er'].mean(), 3) + 0.0:+.3f}",
+                transform=ax.transAxes,
+                fontsize=8,
                 color=colour,
-                label=str(g),
-                zorder=4,
-                edgecolors="white",
-                linewidths=0.5,
-                alpha=fade,
+                va="top",
+                fontweight="bold",
             )
-            if connect and len(sub) > 1:
-                px, py = logit(sub["id"].to_numpy()), logit(sub["ood"].to_numpy())
-                if "budget" in sub:  # an arrow from each budget to the next larger one
-                    for k in range(len(sub) - 1):
-                        ax.annotate(
-                            "",
-                            xy=(px[k + 1], py[k + 1]),
-                            xytext=(px[k], py[k]),
-                            zorder=3,
-                            arrowprops=dict(
-                                arrowstyle="-|>",
-                                color=colour,
-                                lw=1,
-                                alpha=fade,
-                                shrinkA=3,
-                                shrinkB=4,
-                                mutation_scale=9,
-                            ),
-                        )
-                else:
-                    ax.plot(px, py, color=colour, lw=1, alpha=fade)
-            if "er" in sub:
-                ax.text(
-                    0.03,
-                    0.97 - 0.065 * i,
-                    f"{g}: ER {round(sub['er'].mean(), 3) + 0.0:+.3f}",
-                    transform=ax.transAxes,
-                    fontsize=8,
-                    color=colour,
-                    va="top",
-                    fontweight="bold",
-                )
-        if connect and "budget" in others:
-            ax.plot(
-                [],
-                [],
-                color="grey",
-                marker=r"$\rightarrow$",
-                ls="-",
-                lw=1,
-                ms=9,
-                label="arrow: from the smaller to the larger budget",
-            )
-    lo_y, hi_y = max(1e-3, allood.min() * 0.8), min(0.999, allood.max() * 1.2 + 0.02)
+    if connect and "budget" in others:
+        ax.plot(
+            [],
+            [],
+            color="grey",
+            marker=r"$\rightarrow$",
+            ls="-",
+            lw=1,
+            ms=9,
+            label="arrow: from the smaller to the larger budget",
+        )
+
+
+def _frame_robustness_axes(ax, trend, shift, id_name, informative, limits):
+    """Logit-axis limits, ticks, labels and title; an uninformative panel is greyed so no one reads its ER."""
+    from studylib.robustness import logit
+
+    lo_x, hi_x, lo_y, hi_y = limits
     ax.set_xlim(logit(lo_x), logit(hi_x))
     ax.set_ylim(logit(lo_y), logit(max(hi_y, hi_x)))
     _logit_axis(ax, "x", lo_x, hi_x)
@@ -313,6 +311,35 @@ def robustness_panel(
         title += "\n(not informative: models near chance)"
     ax.set_title(title, fontsize=10, color="black" if informative else "dimgrey")
     ax.grid(alpha=0.25)
+
+
+def robustness_panel(
+    trend,
+    baseline: pd.DataFrame,
+    others: pd.DataFrame | None = None,
+    shift: str = "OOD",
+    ax=None,
+    id_name: str = "photo",
+    connect: str | None = None,
+    informative: bool = True,
+):
+    """ID vs OOD accuracy on logit axes: baseline models, their fitted line and 95% band, other models.
+
+    ``baseline`` / ``others``: columns ``label, id, ood`` (fractions); ``others`` may carry a
+    ``group`` column (one colour per group) and ``er`` (each group's mean ER is written in the
+    panel's empty upper-left corner); ``connect`` draws lines between the points of each group,
+    in ``budget`` order with an arrowhead towards the larger budget when ``others`` has a
+    ``budget`` column, else in ``id`` order. A panel that is not ``informative`` (models near
+    chance: ER is noise there) is greyed and says so.
+    """
+    alone = ax is None
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.6, 4))
+    limits = _robustness_limits(baseline, others)
+    _draw_baseline_layer(ax, trend, baseline, limits[0], limits[1])
+    fade = 1.0 if informative else 0.45
+    if others is not None and len(others):
+        _draw_other_models(ax, others, connect, fade)
+    _frame_robustness_axes(ax, trend, shift, id_name, informative, limits)
     if alone:
         figure_legend(fig, ncol=2)
         finish(fig)

@@ -257,6 +257,43 @@ def _history_row(step: int, epoch: int, window: LossWindow, lr: float, model) ->
     return row
 
 
+def _run_device(cfg: TrainConfig, world: int) -> torch.device:
+    """The device this process trains on, kept apart so train() reads as the loop: under torchrun, its GPU."""
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and world > 1:  # torchrun: this process's GPU
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _optimizer(model, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """The AdamW optimiser (CLIP's betas and eps, fused on GPU), built in one place for train()."""
+    return torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        fused=device.type == "cuda",
+    )
+
+
+def _progress_bar(total: int, step: int, name: str, progress: bool, rank: int):
+    """The run's tqdm bar, resumed at ``step``, shown on rank 0 only; split out to keep train() short."""
+    return tqdm(
+        total=total,
+        initial=step,
+        desc=name,
+        disable=not progress or rank != 0,
+        leave=False,
+        unit="step",
+        dynamic_ncols=True,
+    )
+
+
+def _saving_due(ckpt: Path | None, cfg: TrainConfig, step: int, total: int):
+    """Whether a checkpoint is due after ``step`` (never at the last step), kept apart to keep train() short."""
+    return ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total
+
+
 def train(
     model: torch.nn.Module,
     objective,
@@ -282,21 +319,13 @@ def train(
     step where it first appeared.
     """
     rank, world = dist_info()
-    device = pick_device(cfg.device)
-    if device.type == "cuda" and world > 1:  # torchrun: this process's GPU
-        device = torch.device("cuda", torch.cuda.current_device())
+    device = _run_device(cfg, world)
     model.to(device).train()
     per_epoch = source.steps_per_epoch
     if per_epoch == 0:
         raise ValueError(f"run {name}: batch_size={cfg.batch_size} exceeds the number of training samples")
     total = per_epoch * cfg.epochs
-    opt = torch.optim.AdamW(
-        param_groups(model, cfg.weight_decay),
-        lr=cfg.lr,
-        betas=(0.9, 0.98),
-        eps=1e-6,
-        fused=device.type == "cuda",
-    )
+    opt = _optimizer(model, cfg, device)
     ckpt = Path(checkpoint) if checkpoint else None
     step, history, saved = _resume(ckpt, model, opt, objective, device, run_key)
     window = LossWindow(device, saved)
@@ -304,15 +333,7 @@ def train(
     objective.setup(device, rank, world, source.class_counts, total_steps=total)
     autocast = autocast_for(cfg.amp, device)
     check_every = 1 if device.type == "cpu" else log_every
-    bar = tqdm(
-        total=total,
-        initial=step,
-        desc=name,
-        disable=not progress or rank != 0,
-        leave=False,
-        unit="step",
-        dynamic_ncols=True,
-    )
+    bar = _progress_bar(total, step, name, progress, rank)
     scales = [p for n, p in model.named_parameters() if n.endswith("logit_scale")]
     while step < total:
         epoch, offset = divmod(step, per_epoch)
@@ -323,12 +344,7 @@ def train(
             step += 1
             if batch is not None:
                 window.add(step, *_optimise(net, model, objective, batch, step - 1, opt, autocast, scales))
-            saving = (
-                ckpt is not None
-                and cfg.checkpoint_every
-                and step % cfg.checkpoint_every == 0
-                and step < total
-            )
+            saving = _saving_due(ckpt, cfg, step, total)
             if step % check_every == 0 or step == total or saving:  # never checkpoint a diverged model
                 _stop_if_diverged(window, name, per_epoch, cfg.lr)
             if step % log_every == 0 or step == total:

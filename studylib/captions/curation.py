@@ -603,32 +603,11 @@ def deduplicate(
     lab = _labels(labels) if labels is not None else None
     C = _n_classes(lab, n_classes) if lab is not None else 0
     norm = [_norm(c) for c in captions]
-    seen: dict[str, int] = {}
-    keep = np.zeros(n, dtype=bool)
-    for i, s in enumerate(norm):
-        if s not in seen:
-            seen[s] = i
-            keep[i] = True
+    keep = _first_occurrences(norm)
     n_exact = int(n - keep.sum())
     notes = [f"{n_exact} exact duplicates removed"]
     if near:
-        if num_perm % bands:
-            raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
-        idx = np.flatnonzero(keep)
-        sig = _minhash([norm[i] for i in idx], num_perm, seed)
-        rows = num_perm // bands
-        buckets: list[dict] = [defaultdict(list) for _ in range(bands)]
-        n_near = 0
-        for j, i in enumerate(idx):
-            s = sig[j]
-            keys = [s[b * rows : (b + 1) * rows].tobytes() for b in range(bands)]
-            cands = {m for b, key in enumerate(keys) for m in buckets[b].get(key, ())}
-            if any(np.mean(sig[m] == s) >= threshold for m in cands):
-                keep[i] = False
-                n_near += 1
-                continue
-            for b, key in enumerate(keys):
-                buckets[b][key].append(j)
+        n_near = _drop_near_duplicates(norm, keep, threshold, num_perm, bands, seed)
         notes.append(f"{n_near} near duplicates removed")
     kept = np.flatnonzero(keep)
     desc = (
@@ -659,6 +638,44 @@ def deduplicate(
         seed if near else None,
         notes=notes,
     )
+
+
+def _first_occurrences(norm: list[str]) -> np.ndarray:
+    """Mask of the first occurrence of each normalised caption (exact dedup), split out of deduplicate."""
+    seen: dict[str, int] = {}
+    keep = np.zeros(len(norm), dtype=bool)
+    for i, s in enumerate(norm):
+        if s not in seen:
+            seen[s] = i
+            keep[i] = True
+    return keep
+
+
+def _drop_near_duplicates(
+    norm: list[str], keep: np.ndarray, threshold: float, num_perm: int, bands: int, seed: int
+) -> int:
+    """Clear ``keep`` for near duplicates of earlier kept captions (MinHash LSH); return how many were dropped.
+
+    Split out of :func:`deduplicate` so the near pass reads on its own.
+    """
+    if num_perm % bands:
+        raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
+    idx = np.flatnonzero(keep)
+    sig = _minhash([norm[i] for i in idx], num_perm, seed)
+    rows = num_perm // bands
+    buckets: list[dict] = [defaultdict(list) for _ in range(bands)]
+    n_near = 0
+    for j, i in enumerate(idx):
+        s = sig[j]
+        keys = [s[b * rows : (b + 1) * rows].tobytes() for b in range(bands)]
+        cands = {m for b, key in enumerate(keys) for m in buckets[b].get(key, ())}
+        if any(np.mean(sig[m] == s) >= threshold for m in cands):
+            keep[i] = False
+            n_near += 1
+            continue
+        for b, key in enumerate(keys):
+            buckets[b][key].append(j)
+    return n_near
 
 
 def _minhash(texts: list[str], num_perm: int, seed: int) -> np.ndarray:
