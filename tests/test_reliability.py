@@ -68,6 +68,7 @@ def test_real_data_inputs_enter_the_key_by_content_and_shards_by_manifest(tmp_pa
 
     (tmp_path / "val" / "n01440764").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "val" / "n01440764" / "a.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")  # the training image the list names
     tsv = tmp_path / "train.tsv"
     tsv.write_text("filepath\tlabel\tcaption\na.png\t0\ta fish\n")
     params = resolve(

@@ -236,7 +236,7 @@ def pruning_study(key: str, reference_model, small_images, big_images, test_imag
 
 
 def similarity_study(session, reference) -> dict:
-    """:func:`pruning_study` for session ``s`` with the full-size SL baseline run ``reference`` (kept model)."""
+    """:func:`pruning_study` for ``session`` with the full-size SL baseline run ``reference`` (kept model)."""
     from studylib.pipeline import load
 
     big = big_world(session)

@@ -43,6 +43,7 @@ from studylib.chapters.evidence import (
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.claims import claim_row
 from studylib.config import world_config
+from studylib.seeds import substream
 
 NAME = "02c_data_distribution"
 SIZES = worlds.DISTRIBUTION
@@ -96,7 +97,8 @@ def similarity_keeps(world, preset: str, seed: int = 0) -> dict:
             raise ValueError(
                 f"quantile {q} keeps {len(above)} pairs, fewer than the {n_keep} every variant needs"
             )
-        rng = np.random.default_rng([seed, int(q * 1000)])
+        # one sub-stream per threshold (its quantile in thousandths), so each variant's random cut is its own
+        rng = np.random.default_rng(substream(seed, int(q * 1000)))
         out[q] = np.sort(rng.choice(above, size=n_keep, replace=False))
     return out
 

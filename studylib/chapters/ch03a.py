@@ -38,6 +38,7 @@ from studylib.chapters.worlds import DISTRIBUTION
 from studylib.claims import baseline_can_lose, check, claim_row, direction, format_value, untestable
 from studylib.inference import combine_seeds, paired_mean_difference
 from studylib.metrics import class_resamples, percentile_interval
+from studylib.seeds import substream
 
 NAME = "03a_extreme_tail"
 SIZES = DISTRIBUTION
@@ -77,7 +78,9 @@ def trimmed_keep(labels, tail, shots: int, seed: int = 0) -> np.ndarray:
     labels = np.asarray(labels)
     in_tail = np.isin(labels, tail)
     keep = [np.flatnonzero(~in_tail)]
-    rng = np.random.default_rng([seed, shots])
+    rng = np.random.default_rng(
+        substream(seed, shots)
+    )  # one sub-stream per trim: one-shot and zero-shot differ
     for c in tail:
         members = np.flatnonzero(labels == c)
         if len(members) < shots:

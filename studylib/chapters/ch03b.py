@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from studylib.chapters.evidence import id_table
+from studylib.chapters.worlds import DOWNSTREAM_WORLD_OFFSET
 from studylib.claims import check, claim_row, direction, observed
 from studylib.inference import combine_seeds, over_seeds, paired_mean_difference
 
@@ -71,7 +72,6 @@ DOWNSTREAM = {"coarse": "subtree:animals", "fine": "subtree:dogs"}
 TASKS = {"coarse": ("coarse", "photo"), "fine-grained": ("fine", "photo"), "shifted": ("coarse", "sketch")}
 DOWNSTREAM_CLASSES = {"smoke": 8, "quick": 50, "full": 100}
 PROBE_PER_CLASS = {"smoke": 4, "quick": 10, "full": 30}
-DOWNSTREAM_SEED_OFFSET = 2000
 
 
 def pretrain_label(data: str, subsampled: bool) -> str:
@@ -123,7 +123,7 @@ def specs(session, seed: int | None = None) -> dict:
                 profile="balanced",
                 source="imagenet",
                 test_domains=domains,
-                world_seed=session.params["world_seed"] + DOWNSTREAM_SEED_OFFSET,
+                world_seed=session.params["world_seed"] + DOWNSTREAM_WORLD_OFFSET,
                 batch_size=n * per,
                 seed=dino.params["seed"],
                 deps={"backbone": dino},

@@ -16,20 +16,21 @@ dependency).
 
 from __future__ import annotations
 
-WORLD_SEED_OFFSET = 1000
+from studylib.chapters.worlds import PRETRAINING_WORLD_OFFSET
+
 PAIRS, MIN_PAIRS_PER_CONCEPT = 2, 3
 LABEL = "pretraining-world CLIP (every concept)"
 
 
 def pretraining_spec(session, seed: int | None = None):
-    """The pretraining-world CLIP for session ``s`` (same model sizes, so its text tower fits)."""
+    """The pretraining-world CLIP for ``session`` (same model sizes, so its text tower fits)."""
     p = session.params
     seed = p["seed"] if seed is None else seed
     return session.spec(
         LABEL,
         objective="clip",
         seed=seed,
-        world_seed=p["world_seed"] + WORLD_SEED_OFFSET,
+        world_seed=p["world_seed"] + PRETRAINING_WORLD_OFFSET,
         n_train=max(PAIRS * p["n_train"], MIN_PAIRS_PER_CONCEPT * 1000),
         profile="zipf",
         zipf_alpha=1.0,

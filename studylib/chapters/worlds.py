@@ -14,6 +14,14 @@ reuses the other's runs names it in its ``AFTER``.
 
 from __future__ import annotations
 
+# World seeds derived from a chapter's ``world_seed`` for the worlds it builds besides its own. A study's own
+# world seeds stay small (0 by default), so each offset keeps its derived worlds apart from every chapter world
+# and from each other; the values are those the study has always used.
+PRETRAINING_WORLD_OFFSET = (
+    1000  # the pretraining world (every ImageNet concept) whose CLIP lends its text tower
+)
+DOWNSTREAM_WORLD_OFFSET = 2000  # DINO's downstream probe worlds (disjoint animal concepts)
+
 IMBALANCE: dict = {}
 IMBALANCE_VOCAB_K = 64  # chapter 2's default `vocab_k`, whose runs chapter 4 reads
 
