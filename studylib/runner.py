@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studylib.execute import chapter_parameters, chapters, child_env, run_in_child
+from studylib.execute import ChapterFailed, chapter_parameters, chapters, child_env, run_in_child
 from studylib.export import export_html
 from studylib.fileio import REPO_ROOT, atomic_write_json, results_dir
 from studylib.profiling import chapter_timing, now_utc, record_timing
@@ -88,11 +87,16 @@ def prepare_shared() -> float | None:
 
 
 def _export(notebook: Path, html: Path) -> None:
-    """The executed chapter as static HTML; a failure is reported, never fatal (the notebook is what counts)."""
+    """The executed chapter as static HTML. A page that cannot be written (a full disk, a read-only folder, a
+    notebook the exporter cannot read) fails the chapter, naming the file: a study that reports success must
+    have written every output it names. Its stamp is not written, so the rerun executes it again."""
     try:
         export_html(notebook, html)
     except (ValueError, OSError) as err:
-        print(f"warning: no HTML export of {notebook.name}: {err}", file=sys.stderr, flush=True)
+        raise ChapterFailed(
+            f"{notebook.stem}: could not write {html} ({type(err).__name__}: {err}); fix the cause (free disk "
+            f"space, folder permissions), then rerun `python -m studylib run {notebook.stem}`"
+        ) from err
 
 
 def execute_or_keep(

@@ -103,6 +103,7 @@ def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
 
     monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
     seen = {}
+    monkeypatch.setattr(runner, "export_html", lambda notebook, out: out)  # no executed notebook here
     monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: seen.update(env) or path)
     monkeypatch.setattr(runner, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a"))
     runner.run_chapters(preset="smoke", progress=False)
@@ -119,6 +120,8 @@ def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
 def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):
     """run_chapters records each chapter's seconds and trained runs; the README table is built from them."""
     from studylib import profiling, runner
+
+    monkeypatch.setattr(runner, "export_html", lambda notebook, out: out)  # no executed notebook here
 
     monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: path)
     monkeypatch.setattr(runner, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b"))
@@ -155,6 +158,8 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
         with lock:
             log.append(("end", path.stem))
         return path
+
+    monkeypatch.setattr(runner, "export_html", lambda notebook, out: out)  # no executed notebook here
 
     monkeypatch.setattr(runner, "run_in_child", fake)
     monkeypatch.setattr(runner, "chapters", lambda selection=None: paths)
