@@ -99,9 +99,14 @@ def format_value(estimate: float, lo: float, hi: float, kind: str = "interval", 
     return f"{est} [95% CI {_num(lo, digits)}, {_num(hi, digits)}]"
 
 
-def _untestable(checks) -> tuple[str, tuple]:
+def _checked(
+    checks, lo: float, hi: float, basis: str, exists: str = "an interval exists"
+) -> tuple[tuple, bool]:
+    """A part's checks, with ``exists`` failed where a bound is NaN, and whether any check failed."""
     checks = tuple(checks)
-    return ("untestable" if any(not c.passed for c in checks) else ""), checks
+    if np.isnan(lo) or np.isnan(hi):
+        checks += (check(exists, False, basis or "no interval could be computed"),)
+    return checks, any(not c.passed for c in checks)
 
 
 def direction(
@@ -123,19 +128,12 @@ def direction(
     rule = (
         f"reproduced if the 95% interval lies {claim} {threshold:.3g}, opposite if it lies on the other side"
     )
-    word, checks = _untestable(checks)
-    if not word and (np.isnan(lo) or np.isnan(hi)):
-        checks += (check("an interval exists", False, basis or "no interval could be computed"),)
-        word = "untestable"
-    if not word:
-        below, above = hi < threshold, lo > threshold
-        word = (
-            "reproduced"
-            if (below if claim == "below" else above)
-            else "opposite"
-            if (above if claim == "below" else below)
-            else "inconclusive"
-        )
+    checks, failed = _checked(checks, lo, hi, basis)
+    on_claimed = hi < threshold if claim == "below" else lo > threshold
+    on_other = lo > threshold if claim == "below" else hi < threshold
+    word = (
+        "untestable" if failed else "reproduced" if on_claimed else "opposite" if on_other else "inconclusive"
+    )
     return Part(name, float(estimate), float(lo), float(hi), rule, word, basis, "interval", checks, digits)
 
 
@@ -155,18 +153,9 @@ def equivalence(
     if not margin > 0:
         raise ValueError(f"an equivalence margin must be > 0, got {margin!r}")
     rule = "reproduced if the 95% interval lies within the equivalence margin, opposite if wholly beyond it"
-    word, checks = _untestable(checks)
-    if not word and (np.isnan(lo) or np.isnan(hi)):
-        checks += (check("an interval exists", False, basis or "no interval could be computed"),)
-        word = "untestable"
-    if not word:
-        word = (
-            "reproduced"
-            if -margin <= lo and hi <= margin
-            else "opposite"
-            if lo > margin or hi < -margin
-            else "inconclusive"
-        )
+    checks, failed = _checked(checks, lo, hi, basis)
+    inside, beyond = -margin <= lo and hi <= margin, lo > margin or hi < -margin
+    word = "untestable" if failed else "reproduced" if inside else "opposite" if beyond else "inconclusive"
     return Part(
         name,
         float(estimate),
@@ -191,15 +180,19 @@ def observed(
     if claim not in CLAIMED:
         raise ValueError(f"claim must be 'below' or 'above', got {claim!r}")
     rule = f"reproduced if every observed value lies {claim} {threshold:.3g}, opposite if none does"
-    word, checks = _untestable(checks)
     v = v[~np.isnan(v)]
-    if not word and v.size == 0:
-        checks += (check("a value exists", False, "every value is NaN"),)
-        word = "untestable"
-    if not word:
-        hit = v < threshold if claim == "below" else v > threshold
-        word = "reproduced" if hit.all() else "opposite" if not hit.any() else "inconclusive"
     mid, lo, hi = (float(np.median(v)), float(v.min()), float(v.max())) if v.size else (np.nan,) * 3
+    checks, failed = _checked(checks, lo, hi, "every value is NaN", exists="a value exists")
+    hit = v < threshold if claim == "below" else v > threshold
+    word = (
+        "untestable"
+        if failed
+        else "reproduced"
+        if hit.all()
+        else "opposite"
+        if not hit.any()
+        else "inconclusive"
+    )
     return Part(
         name,
         mid,
