@@ -21,6 +21,9 @@ that could lose). This module turns them into exactly one of five words:
 
 The words are computed here and nowhere else; no prose should be stronger than them.
 Generic: nothing here names a chapter.
+
+Long because the five words, the three kinds of part, the row and its two renderings are one
+vocabulary.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ code path::
     from studylib.config import world_config, train_config
     p = resolve("quick", epochs=4)             # validated flat dict
     wc, tc = world_config(p), train_config(p)
+
+Long because the three config dataclasses, the presets and their one validation path are kept
+together on purpose.
 """
 
 from __future__ import annotations

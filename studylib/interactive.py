@@ -10,6 +10,8 @@ the chapters stay matplotlib (``studylib.plots``).
 * :func:`robustness_figure`: ID against OOD accuracy on logit axes for one shift, the
   baseline line with its 95% band, the baseline models and any other models coloured by
   group, hover giving each model's accuracies and effective robustness.
+
+Long because two plotly figures, each split into private trace builders.
 """
 
 from __future__ import annotations

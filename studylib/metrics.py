@@ -10,6 +10,9 @@ All functions are pure numpy/scipy so that they can be checked by hand:
 
 Wen et al. (2024) read a model's *bias* toward frequent classes from how
 strongly its per-class #predictions (and accuracy) follow training frequency.
+
+Long because per-class statistics, correlations with their bootstrap and neural-collapse terms share
+the class-mean helpers.
 """
 
 from __future__ import annotations

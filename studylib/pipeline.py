@@ -33,6 +33,9 @@ subset and the keys of its dependencies::
     r = run(RunSpec({**resolve("smoke"), "objective": "sl"}, label="SL", chapter="demo"))
     r.metrics["top1"], r.per_class.head(), r.array("logits_photo").shape
     loaded = load(r)            # model + objective, for runs made with keep_model=True
+
+Long because the run key, training, evaluation and storing of one run are the one pipeline and its
+key rule.
 """
 
 from __future__ import annotations

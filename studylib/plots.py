@@ -2,6 +2,9 @@
 
 Notebooks and widgets call these; tests call them directly. Saving is
 studylib.figures' job.
+
+Long because every matplotlib figure of the study, each a pure function with private drawing
+helpers.
 """
 
 from __future__ import annotations

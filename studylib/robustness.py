@@ -48,6 +48,9 @@ For a model whose per-sample correctness on both test sets is known,
 ImageNet-R/-A (200 classes) and ObjectNet (113 classes); ``load_testbed``
 reads the real ImageNet testbed results of Taori et al. for tests and
 notebooks.
+
+Long because effective robustness: the logit line, its bootstrap band, the ER interval and the
+testbed reader.
 """
 
 from __future__ import annotations

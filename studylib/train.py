@@ -25,6 +25,8 @@ Usage::
     model, _ = objective.build_model()
     history = train(model, objective, InMemorySource(data, 128, seed=0), train_cfg,
                     checkpoint="runs/x/checkpoint.pt", name="x")
+
+Long because the one training loop with its checkpoint/resume, RNG state and divergence checks.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ Usage::
     world.test["photo"].labels   # balanced test split
 
 Same config (incl. ``world_seed``) gives the same world, byte for byte.
+
+Long because the concept world's generator: latents, rendering, captions, domains, sources and
+profiles share private helpers.
 """
 
 from __future__ import annotations

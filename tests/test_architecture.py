@@ -250,3 +250,11 @@ def test_no_studylib_module_shadows_the_standard_library():
                 continue
             for module, shown in pairs:
                 assert shown not in sys.stdlib_module_names, f"{name} imports {module} as {shown}"
+
+
+def test_a_module_over_300_lines_says_why_at_its_top():
+    for name, path in modules().items():
+        text = path.read_text()
+        if text.count("\n") > 300:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            assert "Long because" in doc, f"{name} has {text.count(chr(10))} lines and no reason at its top"

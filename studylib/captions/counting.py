@@ -22,6 +22,8 @@ Run::
     res = count_captions(["a crane on a construction site", "two tench"],
                          build_patterns("imagenet"))
     res.to_frame().query("count > 0")
+
+Long because one count over files, processes or a Dask cluster, with one accumulator for all three.
 """
 
 from __future__ import annotations

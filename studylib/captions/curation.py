@@ -17,6 +17,9 @@ Run::
     v = metaclip_balance((caption_ids, concept_ids), t=20_000, n_captions=N, seed=0)
     subset = [captions[i] for i in v.kept]
     v.write_card("data_cards/metaclip_t20000.md")
+
+Long because the curated-variant builders (resample, subsets, trims, MetaCLIP balancing, dedupe)
+share one index model.
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ Usage::
     out = match_batch(["a crane on a construction site", "two tench"], pat, None)
     out.keys // pat.n_concepts, out.keys % pat.n_concepts   # caption ids, concept ids
     match_reference("two tench", pat)                       # {0}
+
+Long because the vectorised matcher (word ids, trie walk, negatives, dedupe) is one pass over a
+buffer.
 """
 
 from __future__ import annotations

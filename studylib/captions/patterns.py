@@ -13,6 +13,9 @@ Usage::
     from studylib.captions.patterns import build_patterns, tokenize
     pat = build_patterns("imagenet")     # or a JSON/TSV concept file, a dict, specs
     tokenize("The Dog's BOWL, man-eater!")   # ['the', 'dogs', 'bowl', 'man', 'eater']
+
+Long because ImageNet's ambiguous names and their negative contexts are data, listed here with the
+pattern builder.
 """
 
 from __future__ import annotations

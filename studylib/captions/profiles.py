@@ -20,6 +20,9 @@ Run::
     from studylib.captions.profiles import compare_profiles, read_profile
     ref = read_profile("laion400m.txt")
     compare_profiles(ref, [read_profile("cc12m.txt")])
+
+Long because the one count-file reader, profile alignment and statistics, and the ranked-profile
+figures.
 """
 
 from __future__ import annotations

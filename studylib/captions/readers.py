@@ -14,6 +14,8 @@ Usage::
     problems, notes = Counter(), []
     for batch in iter_shard(shards[0], 16384, problems, notes):
         ...      # a CaptionLines block, an Arrow string array or a list of str
+
+Long because one reader per caption format (text, TSV/CSV, parquet, tar) behind one shard interface.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Run::
 Its claims (:func:`claims`) are judged on effective robustness, one part per shift, each
 shift's SL line fitted only on the baseline models above chance there. The numbers they
 produce are in the notebook and in the README's generated table, not here (one copy).
+
+Long because four studies (ER, sources, language, similarity pruning) and their claims share one SL
+baseline family.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ not decide.
 Run::
 
     python -m studylib run 02b_ --preset quick
+
+Long because three sweeps (data scale, caption levels, vocabulary) share one world, one SL family
+and C3's row.
 """
 
 from __future__ import annotations

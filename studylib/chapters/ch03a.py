@@ -25,6 +25,9 @@ The world is chapter 2c's (:data:`studylib.chapters.worlds.DISTRIBUTION`).
 Run::
 
     python -m studylib run 03a_ --preset quick
+
+Long because the trims, six heads, tail statistics, head geometry and C8's rows read one set of
+runs.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ many prototypes the teacher uses (``prototype_usage``, the perplexity of its ass
 Run::
 
     python -m studylib run 03b_ --preset quick
+
+Long because DINO's pretraining runs, their probes, the prototype counts and C9/C10 are one
+chapter's analysis.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ every concept set but DTD.
 Run::
 
     python -m studylib run 04_ --preset quick
+
+Long because logit adjustment, binned statistics, real-data estimators and concept sets are chapter
+4's four sections.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ studylib summary [--markdown]                                    claims and comp
 studylib freq count|compare ...                                  caption toolbox
 studylib check-data|train|submit --preset paper -p train_data=...  real data on GPUs
 studylib train --preset smoke -p objective=sl                      one run on the concept world
+
+Long because the dispatch of every subcommand and its argparse declaration; each command is a few
+lines.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Run::
 
     studylib results [--where chapter=02 --where objective=sl] [--columns top1,lr] [--csv] [--all]
     studylib show 3f2a91c0
+
+Long because the run table, its filters and its terminal rendering belong to the one
+`results`/`show` command.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ Usage::
     shards = ShardDataset("/data/cc3m/{00000..00331}.tar", transform=make_transform(224, train=True))
     caps = imagenet_captions("imagenet_captions.json", "/data/imagenet/train", variant="title+tags")
     inr = eval_folder("/data/imagenet-r", mask="imagenet-r")   # labels 0..199, inr.class_groups
+
+Long because one adapter per real-data format (TSV, ImageNet-Captions JSON, shards, evaluation
+folders) with their checks.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ indices and of torchvision ``ImageFolder`` classes. Usage::
     from studylib.data.class_masks import IMAGENET_R_WNIDS, OBJECTNET_TO_IMAGENET
     len(IMAGENET_R_WNIDS)                                   # 200
     OBJECTNET_TO_IMAGENET["alarm_clock"]                    # ('n02708093', 'n03196217')
+
+Long because the ImageNet-R/-A and ObjectNet class lists are data, kept beside the code that applies
+them.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ the one named ``val`` if there is one, else the first listed.
     python -m studylib train --preset paper -p train_data=/data/incaps.tsv -p data_root=/data \\
         -p eval_data=val=/data/imagenet/val,r=/data/imagenet-r:imagenet-r
     torchrun --nproc_per_node 8 -m studylib train --preset paper -p ...     # DDP on 8 GPUs
+
+Long because the real-data backend: its checks, its key and its sources, one adapter for lists, JSON
+and shards.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ Example::
 
     sl, (train_tf, eval_tf) = create_sl("RN50", n_classes=1000, head="cosine")
     logits = sl(images)                       # (n, 1000)
+
+Long because open_clip adapters for CLIP and SL, offline checkpoint loading with exact key checks,
+and FLOP counts.
 """
 
 from __future__ import annotations
