@@ -29,13 +29,6 @@ from scipy import stats
 from studylib.metrics import class_resamples, correlation, percentile_interval, rowwise_correlation
 from studylib.seeds import substream
 
-WORDS = {
-    "reproduced": "reproduced",
-    "opposite": "not reproduced (the opposite holds)",
-    "inconclusive": "inconclusive (the interval includes no difference)",
-    "consistent": "consistent with (no interval on the opposite side)",
-}
-
 
 def _aligned(*arrays):
     arrays = [np.asarray(a, dtype=float) for a in arrays]
@@ -135,19 +128,6 @@ def over_seeds(values) -> dict:
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(len(v))}
 
 
-def joint_verdict(words) -> str:
-    """The verdict on a claim made of several comparisons: reproduced only when every part is, not
-    reproduced when any part shows the opposite, else inconclusive."""
-    words = set(words)
-    if not words:
-        raise ValueError("a joint verdict needs at least one part")
-    if words == {WORDS["reproduced"]}:
-        return WORDS["reproduced"]
-    if WORDS["opposite"] in words:
-        return WORDS["opposite"]
-    return WORDS["inconclusive"]
-
-
 def combine_seeds(per_seed: list) -> tuple[dict, str]:
     """One interval from per-seed paired results (dicts with ``diff, lo, hi``) and what it rests on: the
     seed's own paired interval for one seed, else the mean difference with its t interval over seeds."""
@@ -209,22 +189,3 @@ def residual_from_trend(
         "intercept": float(intercept),
         "n_models": len(refs),
     }
-
-
-def verdict(interval: dict, claim: str, low: str = "lo", high: str = "hi") -> str:
-    """The verdict on a claim about a difference: ``claim`` is "below" (the difference is < 0) or "above".
-
-    "reproduced" when the whole interval lies on the claimed side of 0, "not
-    reproduced (the opposite holds)" when it lies on the other side,
-    "inconclusive ..." when it contains 0 or is undefined.
-    """
-    if claim not in ("below", "above"):
-        raise ValueError(f"claim must be 'below' or 'above', got {claim!r}")
-    lo, hi = interval[low], interval[high]
-    if np.isnan(lo) or np.isnan(hi):
-        return WORDS["inconclusive"]
-    if (claim == "below" and hi < 0) or (claim == "above" and lo > 0):
-        return WORDS["reproduced"]
-    if (claim == "below" and lo > 0) or (claim == "above" and hi < 0):
-        return WORDS["opposite"]
-    return WORDS["inconclusive"]
