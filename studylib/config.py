@@ -75,6 +75,10 @@ class WorldConfig:
     n_classes: int = 300  # concepts drawn from ImageNet-1k
     subset: str = "random"  # all | first | random | subtree:<name>
     image_size: int = 16  # pixels per side (16-32)
+    render: str = (
+        "pixels"  # pixels (images) | features (the latent scene through the fixed "retina": a vector)
+    )
+    feature_dim: int = 128  # length of a `features` image (the retina's output)
     latent_dim: int = 32  # visual latent dimension
     n_train: int = 30000  # training pairs (long-tailed)
     test_per_class: int = 10  # balanced test images per class and domain
@@ -83,7 +87,8 @@ class WorldConfig:
     lognormal_sigma: float = 1.5  # spread of the log-normal profile
     min_per_class: int = 2  # every class gets at least this many training pairs
     diversity: float = 0.6  # intra-class nuisance in the visual latent
-    alignment: float = 0.8  # semantic-visual alignment in [0, 1]
+    semantic_share: float = 0.5  # share of a class latent's variance that comes from MiniLM semantics; the
+    # rest is concept-specific visual structure no language model knows (the principle: the data card)
     n_modes: int = 2  # visual modes per concept
     mode_spread: float = 0.5  # distance of modes from the concept centre
     caption_mix: tuple = (0.15, 0.2, 0.2, 0.2, 0.1, 0.15)  # weights of CAPTION_LEVELS
@@ -102,7 +107,16 @@ class WorldConfig:
     open_world_pairs: int = 0  # training pairs of those concepts, on top of n_train
     world_seed: int = 0
 
-    positive: ClassVar = {"n_classes", "image_size", "latent_dim", "n_train", "test_per_class", "n_modes"}
+    choices: ClassVar = {"render": ("pixels", "features")}
+    positive: ClassVar = {
+        "n_classes",
+        "image_size",
+        "feature_dim",
+        "latent_dim",
+        "n_train",
+        "test_per_class",
+        "n_modes",
+    }
     non_negative: ClassVar = {
         "zipf_alpha",
         "lognormal_sigma",
@@ -115,7 +129,7 @@ class WorldConfig:
         "world_seed",
     }
     unit_interval: ClassVar = {
-        "alignment",
+        "semantic_share",
         "p_no_name",
         "p_wrong_name",
         "p_extra_name",

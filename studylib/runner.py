@@ -18,7 +18,7 @@ from pathlib import Path
 from studylib.execute import ChapterFailed, chapter_parameters, chapters, child_env, run_in_child
 from studylib.export import export_html
 from studylib.fileio import REPO_ROOT, atomic_write_json, results_dir
-from studylib.profiling import chapter_timing, now_utc, record_timing
+from studylib.profiling import chapter_timing, now_utc, read_timings, record_timing
 from studylib.progress import Reporter, Watcher
 from studylib.scheduler import run_graph
 
@@ -136,6 +136,23 @@ def execute_or_keep(
     return Executed(notebook, dt, started=wall0, profile=profile)
 
 
+def start_order(paths: list, deps: dict, timings: dict) -> list:
+    """The chapters in the order they start when several are ready: the longest chain of work still ahead of
+    a chapter first (its own minutes plus its longest chain of dependents, from the last cold execution's
+    ``timings``; a chapter never timed counts one minute), reading order on ties. The chapter others wait on
+    starts first, so the kernels are not left idle at the end waiting for it."""
+    cost = {p: float(timings.get(p.stem, {}).get("seconds", 60.0)) for p in paths}
+    dependents = {p: [q for q in paths if p in deps[q]] for p in paths}
+    chain: dict = {}
+
+    def ahead(p) -> float:
+        if p not in chain:
+            chain[p] = cost[p] + max((ahead(q) for q in dependents[p]), default=0.0)
+        return chain[p]
+
+    return sorted(paths, key=lambda p: -ahead(p))  # sorted is stable: reading order on ties
+
+
 def run_chapters(
     selection=None,
     preset: str = "quick",
@@ -189,13 +206,14 @@ def run_chapters(
             record_timing(preset, path.stem, chapter_timing(result.seconds, result.started, result.profile))
 
     deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
+    order = start_order(paths, deps, read_timings(preset))
     out, outputs = Reporter(), output_folder(preset, overrides)
     with Watcher(out, enabled=progress) as watcher:  # run by run, from the kernels' profile files
 
         def work(path: Path) -> Executed:
             return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher)
 
-        done = run_graph(paths, deps, jobs, work, on_done=record)
+        done = run_graph(order, deps, jobs, work, on_done=record)
     kept = sum(r.kept for r in done.values())
     if whole and ((timed and not kept) or kept == len(paths)):
         record_timing(

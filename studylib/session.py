@@ -93,6 +93,7 @@ class Session:
         overrides: dict | None = None,
         extras: dict | None = None,
         progress: bool = True,
+        seeds: dict | None = None,
     ):
         for key, (value, kind) in (extras or {}).items():
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -108,6 +109,7 @@ class Session:
         check_injected()
         mark_start()
         self.name, self.preset, self.progress = name, preset, progress
+        self.seed_count = (seeds or {}).get(preset, len(PRESET_SEEDS.get(preset, (0,))))
         chapter_sizes = (sizes or {}).get(preset, {}) if isinstance(preset, str) else {}
         self.params = resolve(preset, chapter_sizes, **{k: from_preset(v) for k, v in raw.items()})
         # the chapter's parameters as its figures record them: the preset, each parameter the chapter passes
@@ -143,8 +145,9 @@ class Session:
         )
 
     def seeds(self) -> tuple[int, ...]:
-        """This preset's training seeds, starting at the session's ``seed`` (one at smoke and quick, three at full)."""
-        return training_seeds(self.params["seed"], len(PRESET_SEEDS.get(self.preset, (0,))))
+        """This preset's training seeds, starting at the session's ``seed``: the chapter's ``SEEDS`` for the
+        preset, else :data:`studylib.config.PRESET_SEEDS` (one at smoke and quick, three at full)."""
+        return training_seeds(self.params["seed"], self.seed_count)
 
     def spec(self, label: str, train_subset=None, deps: dict | None = None, **overrides) -> RunSpec:
         """The run spec for this session's params plus ``overrides``."""

@@ -3,7 +3,7 @@
 Concepts are real ImageNet classes; their semantics are real MiniLM vectors;
 the pixels are synthetic. Each concept's *visual latent* is
 
-    v_c = alignment * P s_c + sqrt(1 - alignment**2) * r_c
+    v_c = sqrt(semantic_share) * P s_c + sqrt(1 - semantic_share) * r_c
 
 with ``s_c`` the centred MiniLM vector, ``P`` a fixed random projection and
 ``r_c`` concept-specific noise, so semantically close concepts look alike and
@@ -46,6 +46,7 @@ from studylib import seeds
 from studylib.captions.profiles import read_profile
 from studylib.concepts import Concept, load_concepts, select_subset, semantic_vectors
 from studylib.config import CAPTION_LEVELS, DOMAINS, SOURCES, WorldConfig, parse_sources
+from studylib.retina import render_features
 
 # The shifted renderings a web-like source holds a few of, and the words its captions then use.
 SHIFT_STYLES = ("sketch", "rendition", "objectnet")
@@ -244,7 +245,7 @@ def _class_latents(cfg: WorldConfig, concepts) -> tuple[np.ndarray, np.ndarray]:
     # (a distinct middle entry: numpy ignores trailing zeros, so [p, s, 0] would equal the projection's [p, s])
     per = [seeds.rng(cfg.physics_seed, "latent", 1, c.index) for c in concepts]
     own = np.stack([g.standard_normal(d) for g in per]) / math.sqrt(d) if per else np.zeros((0, d))
-    centres = cfg.alignment * aligned + math.sqrt(1 - cfg.alignment**2) * own
+    centres = math.sqrt(cfg.semantic_share) * aligned + math.sqrt(1 - cfg.semantic_share) * own
     spread = (
         np.stack([g.standard_normal((cfg.n_modes, d)) for g in per]) if per else np.zeros((0, cfg.n_modes, d))
     )
@@ -557,22 +558,29 @@ def atypicality(images: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     return tier.numpy()
 
 
-def image_words(
-    images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | None = None
-) -> list[tuple[str, ...]]:
-    """Words that describe each uint8 image itself: its dominant colour, how unusual it looks, its background.
-
-    Read off the pixels: the colour of the centre (the object), how far the image
-    lies from its class's mean image (graded :data:`ATYPICAL_WORDS`, see
-    :func:`atypicality`), and how busy its top and bottom rows (the background) are.
-    A caption that uses them describes this image, not only its class, so filtering
-    captions by their similarity to the class text changes which images are kept (LAIONet).
-    ``tier``: the images' :func:`atypicality`, when already computed.
-    """
+def pixel_look(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The look of uint8 images: the colour of their centre (the object; (n, 3) in [0, 1]) and how busy their
+    top and bottom rows (the background) are ((n,))."""
     x = images.float() / 255
     n, _, h, w = x.shape
-    centre = x[:, :, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].mean((2, 3))  # (n, 3)
-    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)  # top and bottom rows
+    centre = x[:, :, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].mean((2, 3))
+    border = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2)], 2)
+    return centre, border.std(2).mean(1)
+
+
+def image_words(
+    look, images: torch.Tensor, labels: np.ndarray, tier: np.ndarray | None = None
+) -> list[tuple[str, ...]]:
+    """Words that describe each image itself: its dominant colour, how unusual it looks, its background.
+
+    ``look``: the object's colour and the background's busyness, read off the pixels (:func:`pixel_look`)
+    or the scene (:func:`studylib.retina.render_features`); how far the image lies from its class's mean
+    image gives the graded :data:`ATYPICAL_WORDS` (see :func:`atypicality`). A caption that uses them
+    describes this image, not only its class, so filtering captions by their similarity to the class text
+    changes which images are kept (LAIONet). ``tier``: the images' :func:`atypicality`, when already computed.
+    """
+    centre, busy = look
+    n = len(centre)
     hue = (
         torch.rad2deg(
             torch.atan2(
@@ -585,7 +593,6 @@ def image_words(
     gap = (hue[:, None] - hues[None, :]).abs()
     colour = torch.minimum(gap, 360 - gap).argmin(1)  # the nearest named hue
     grey = (centre.max(1).values - centre.min(1).values) < 0.04
-    busy = border.std(2).mean(1)
     busy_cut = busy.median() if n else 0
     tier = atypicality(images, labels) if tier is None else tier
     out = []
@@ -600,14 +607,22 @@ def image_words(
 
 
 def make_captions(
-    concepts, labels, cfg: WorldConfig, rng: np.random.Generator, mix=None, domains=None, images=None
+    concepts,
+    labels,
+    cfg: WorldConfig,
+    rng: np.random.Generator,
+    mix=None,
+    domains=None,
+    images=None,
+    look=None,
 ):
     """Captions, their levels, and the concepts each caption truly names.
 
     ``mix``: per-sample level weights (n, 6) for mixtures of sources; default
     ``cfg.caption_mix`` for every sample. ``domains``: per-sample rendering
     (index into DOMAINS); a shifted image's caption says so ("drawing: ...").
-    ``images``: with ``cfg.caption_image_words`` = q > 0, each word of
+    ``images`` (and their ``look``, :func:`pixel_look` by default): with ``cfg.caption_image_words`` = q > 0,
+    each word of
     :func:`image_words` joins the caption with probability q, and an image of
     atypicality tier k (of K, :func:`atypicality`) keeps only a share 1 - q k / K of
     its level's words about the class: the more atypical the image, the more its
@@ -617,7 +632,7 @@ def make_captions(
     described, about = None, np.ones(len(labels))
     if images is not None and cfg.caption_image_words > 0:
         tier = atypicality(images, labels)
-        described = image_words(images, labels, tier)
+        described = image_words(pixel_look(images) if look is None else look, images, labels, tier)
         about = 1 - cfg.caption_image_words * tier / len(ATYPICAL_WORDS)
     if mix is None:
         mix = np.asarray(cfg.caption_mix, float)
@@ -658,8 +673,24 @@ def make_captions(
 # (the styles themselves are data: studylib.config.SOURCES)
 
 
+def draw(cfg: WorldConfig, z: np.ndarray, domain: str, dseed: int, rng, nuisance: float = 1.0):
+    """Latents ``z`` seen in ``domain`` under ``cfg.render``: (uint8 images, look: object colour and background
+    busyness). ``pixels``: (n, 3, size, size) images (:func:`render`); ``features``: (n, feature_dim) vectors
+    through the fixed retina (:func:`studylib.retina.render_features`)."""
+    if cfg.render == "features":
+        return render_features(z, cfg.feature_dim, domain, dseed, rng, nuisance, cfg.shape_weight)
+    images = render(z, cfg.image_size, domain, dseed, rng, nuisance=nuisance, shape_weight=cfg.shape_weight)
+    return images, pixel_look(images)
+
+
+def image_shape(cfg: WorldConfig) -> tuple:
+    """One image's shape under ``cfg.render``."""
+    return (cfg.feature_dim,) if cfg.render == "features" else (3, cfg.image_size, cfg.image_size)
+
+
 def _render_sources(cfg, z, dseed, rng):
-    """Training images, per-sample caption mixes, source ids and rendering domains of the configured source(s).
+    """Training images, their look, per-sample caption mixes, source ids and rendering domains of the
+    configured source(s).
 
     A web-like source renders a share ``cfg.shift_share`` of its images in a shifted style
     (sketch, rendition or unusual pose and background, uniformly): the test shifts are rare
@@ -681,19 +712,14 @@ def _render_sources(cfg, z, dseed, rng):
         domains[shifted] = [
             DOMAINS.index(SHIFT_STYLES[j]) for j in srng.integers(0, len(SHIFT_STYLES), len(shifted))
         ]
-    images = torch.empty(n, 3, cfg.image_size, cfg.image_size, dtype=torch.uint8)
+    images = torch.empty(n, *image_shape(cfg), dtype=torch.uint8)
+    centre, busy = torch.zeros(n, 3), torch.zeros(n)
     for k, name in enumerate(names):
         for d, domain in enumerate(DOMAINS):
             idx = np.flatnonzero((which == k) & (domains == d))
             if len(idx):
-                images[idx] = render(
-                    z[idx],
-                    cfg.image_size,
-                    domain,
-                    dseed,
-                    rng,
-                    nuisance=SOURCES[name]["nuisance"],
-                    shape_weight=cfg.shape_weight,
+                images[idx], (centre[idx], busy[idx]) = draw(
+                    cfg, z[idx], domain, dseed, rng, SOURCES[name]["nuisance"]
                 )
     mix = None
     if names != ["web"]:
@@ -701,7 +727,7 @@ def _render_sources(cfg, z, dseed, rng):
         for k, name in enumerate(names):
             mix[which == k] = SOURCES[name]["caption_mix"] or cfg.caption_mix
     source_ids = np.array([list(SOURCES).index(name) for name in names])[which]
-    return images, mix, source_ids, domains
+    return images, (centre, busy), mix, source_ids, domains
 
 
 # ---------------------------------------------------------------- the world
@@ -744,9 +770,9 @@ def make_world(cfg: WorldConfig) -> World:
     rng = _rng(cfg, "train")
     labels = rng.permutation(np.repeat(np.arange(len(every)), all_counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
-    images, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
+    images, look, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
     captions, levels, mentions = make_captions(
-        every, labels, cfg, _rng(cfg, "captions"), mix, domains, images
+        every, labels, cfg, _rng(cfg, "captions"), mix, domains, images, look
     )
     train = Split(images, labels, captions, levels, mentions, source_ids, domains)
 
@@ -755,7 +781,5 @@ def make_world(cfg: WorldConfig) -> World:
     for domain in cfg.test_domains:
         trng = seeds.rng(cfg.world_seed, "test", seeds.STREAMS[domain])
         zt = _sample_latents(modes[: len(concepts)], test_labels, cfg.diversity, trng)
-        test[domain] = Split(
-            render(zt, cfg.image_size, domain, dseed, trng, shape_weight=cfg.shape_weight), test_labels.copy()
-        )
+        test[domain] = Split(draw(cfg, zt, domain, dseed, trng)[0], test_labels.copy())
     return World(cfg, concepts, counts, train, test, tuple(open_concepts))

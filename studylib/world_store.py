@@ -41,6 +41,7 @@ from studylib.world import Split, World, make_world
 # modules whose code decides a world's content (relative to the package)
 GENERATOR_SOURCES = (
     "world.py",
+    "retina.py",
     "world_store.py",
     "concepts.py",
     "config.py",

@@ -29,6 +29,7 @@ LAYERS = {
     ],
     1: [
         "world",
+        "retina",
         "world_store",
         "captions",
         "models",

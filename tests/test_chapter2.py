@@ -73,12 +73,36 @@ def test_both_modules_keep_the_contract_and_specs_hold_every_run_their_claims_ne
     assert ch02.AFTER == () and ch02b.AFTER == () and not hasattr(ch02b, "summary")
     s = _quick(ch02)
     specs = ch02.specs(s)
-    assert {"SL", "SL + vocab 64", "CLIP", ch02.COSINE, *ch02.family_labels(s)} <= set(specs)
+    k = worlds.IMBALANCE_VOCAB_K["quick"]
+    assert {"SL", f"SL + vocab {k}", "CLIP", ch02.COSINE, *ch02.family_labels(s)} <= set(specs)
     assert specs[ch02.COSINE].params["head"] == "cosine" and specs["SL"].params["head"] == "linear"
-    shared = worlds.imbalance_specs(s, 64)  # chapter 4 reads these runs by label and key
+    shared = worlds.imbalance_specs(s)  # chapter 4 reads these runs by label and key
     assert all(specs[label].params == spec.params for label, spec in shared.items())
     assert "SL + vocab 32" in ch02.specs(_quick(ch02, vocab_k=32))  # the notebook's vocab_k is honoured
-    assert [ch02.specs(s, seed=k)["SL ep=1 w=32"].params["seed"] for k in (0, 1)] == [0, 1]
+    assert [ch02.specs(s, seed=k)["SL ep=1 w=64"].params["seed"] for k in (0, 1)] == [0, 1]
+
+
+def test_vocabulary_sizes_lie_above_the_classes_of_one_batch():
+    """A vocabulary no larger than the classes a batch holds adds no extra classes, and every weighting of the
+    extras would then train the same model (a subsampling that cannot be told apart from its control)."""
+    from studylib.chapters import ch03a
+
+    for module, ks in (
+        (ch02, [worlds.IMBALANCE_VOCAB_K["quick"]]),
+        (ch02b, [k for k, _ in ch02b.VOCAB["quick"] if k > 1]),
+        (ch03a, [ch03a.VOCAB_K["quick"]]),
+    ):
+        s = (
+            _quick(module)
+            if module is not ch03a
+            else Session(ch03a.NAME, "quick", sizes=ch03a.SIZES, progress=False)
+        )
+        world = s.world()
+        batches = world.train.labels[
+            : len(world.train.labels) // s.params["batch_size"] * s.params["batch_size"]
+        ]
+        per_batch = np.mean([len(np.unique(b)) for b in batches.reshape(-1, s.params["batch_size"])])
+        assert all(per_batch < k < s.params["n_classes"] for k in ks), (module.NAME, per_batch, ks)
     b = _quick(ch02b)
     specs_b = ch02b.specs(b)
     assert {
@@ -104,7 +128,7 @@ def test_scale_runs_see_the_same_number_of_samples():
     scale = ch02b.scale_specs(s)
     assert scale[ch02b.SL].params == s.spec("x", objective="sl").params  # full data = the default run
     small = scale["CLIP ×0.25 data"].params
-    assert small["epochs"] == 12 and small["n_train"] == 2250
+    assert small["epochs"] == 4 * s.params["epochs"] and small["n_train"] == round(s.params["n_train"] / 4)
     assert "same number of samples seen" in ch02b.FIG1B
 
 
@@ -153,7 +177,7 @@ def test_c3_decides_on_the_accuracy_matched_residual_without_the_frequency_weigh
     assert {p.verdict for p in parts} == {"reproduced"}
     table = ch02b.vocab_table(s, {0: runs}).set_index("point")
     assert (table.loc[[lbl for lbl in labels if "freq" not in lbl], "raw Δ #predictions corr"] > 0).all()
-    freq = table.loc["SL + vocab 64 (freq)"]
+    freq = table.loc[next(lbl for lbl in labels if "freq" in lbl)]
     assert not freq["decides C3"] and freq["residual lo"] > 0
     assert claim_row(ch02b.NAME, ch02b.C3, ch02b.C3_QUANTITY, parts)["verdict"] == "reproduced"
 
@@ -201,7 +225,7 @@ def _chapter2_runs(s):
         **runs,
         "CLIP": FakeRun("CLIP", 0.1, 0.2),
         ch02.COSINE: FakeRun("cos", 0.5, 0.3),
-        "SL + vocab 64": FakeRun("vocab", 0.5, 0.4, mean_vocab=64.0),
+        ch02.vocab_label(s): FakeRun("vocab", 0.5, 0.4, mean_vocab=160.0),
     }
 
 
@@ -209,5 +233,5 @@ def test_what_full_adds_is_named_from_the_sweeps():
     assert evidence.beyond((0.125, 0.25, 1.0), (0.25, 1.0)) == "0.125"
     assert evidence.beyond((1,), (1,)) == "none"
     text = ch02b.full_adds("quick")
-    assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 128, 200" in text and "title" in text
+    assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 200, 250" in text and "title" in text
     assert "500 classes" in ch02.full_adds("quick") and ch02.full_adds("full") == "nothing"

@@ -36,8 +36,11 @@ def test_chapter4_keeps_the_contract_and_reads_chapter_2s_and_2cs_runs():
     two = worlds.imbalance_specs(Session("02_imbalance", "quick", sizes=worlds.IMBALANCE, progress=False))
     assert specs["CLIP"].params == two["CLIP"].params and specs["SL"].params == two["SL"].params
     c = Session("02c_data_distribution", "quick", sizes=worlds.DISTRIBUTION, progress=False)
-    coarse = c.spec("x", objective="clip", text_tower="scratch", zipf_alpha=1.0)
-    assert specs["coarse (random concepts)"].params == coarse.params  # chapter 2c's own run
+    coarse, fine = specs["coarse (random concepts)"].params, specs["fine-grained (dogs)"].params
+    for key in ("width", "text_width", "embed_dim", "epochs", "render", "test_domains"):
+        assert coarse[key] == fine[key] == c.params[key]  # chapter 2c's models and world, cut to 100 classes
+    assert coarse["n_classes"] == fine["n_classes"] == min(c.params["n_classes"], ch04.CONCEPT_SET_CLASSES)
+    assert fine["subset"] == "subtree:dogs" and coarse["n_train"] == fine["n_train"]
     assert specs["fine-grained (dogs)"].params["subset"] == "subtree:dogs"
 
 

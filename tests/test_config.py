@@ -20,7 +20,7 @@ def test_presets_resolve_and_quick_world_exceeds_a_batch():
         ({"epochs": True}, "parameter 'epochs' must be int"),
         ({"lr": "fast"}, "parameter 'lr' must be float"),
         ({"objective": "barlow_twins"}, "parameter 'objective' must be one of"),
-        ({"alignment": 1.5}, "parameter 'alignment' must lie in [0, 1]"),
+        ({"semantic_share": 1.5}, "parameter 'semantic_share' must lie in [0, 1]"),
         ({"batch_size": 0}, "parameter 'batch_size' must be > 0"),
         ({"epoch": 3}, "unknown parameter 'epoch'"),
     ],

@@ -28,9 +28,30 @@ def test_there_are_chapters_with_a_parameters_cell():
         assert parsed == declared, "papermill cannot parse every parameter (avoid '=' and ';' in comments)"
 
 
+def _declares(path, name: str) -> bool:
+    return f"\n{name}: " in path.read_text()
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_runs_at_smoke(path, _isolated_outputs):
-    out = execute_chapter(path, {"preset": "smoke"}, progress=False)
+    """Every chapter on the pixel world (explicitly where the chapter has a ``render`` parameter)."""
+    params = {"preset": "smoke", **({"render": "pixels"} if _declares(path, "render") else {})}
+    out = execute_chapter(path, params, progress=False)
+    _check_executed(out, path, _isolated_outputs)
+
+
+FEATURES_CHAPTERS = [p for p in CHAPTERS if p.stem.startswith(("02_", "02d_"))]
+
+
+@pytest.mark.parametrize("path", FEATURES_CHAPTERS, ids=[p.stem for p in FEATURES_CHAPTERS])
+def test_features_chapter_runs_at_smoke(path, _isolated_outputs):
+    """Chapter 2 and 2d (its pretraining CLIP, text heads and prototypes) on the features world, as they run
+    at quick; the other chapters' features runs go through the same pipeline (tests/test_world.py)."""
+    out = execute_chapter(path, {"preset": "smoke", "render": "features"}, progress=False)
+    _check_executed(out, path, _isolated_outputs)
+
+
+def _check_executed(out, path, _isolated_outputs):
     nb = nbformat.read(out, as_version=4)
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"

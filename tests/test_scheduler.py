@@ -52,3 +52,23 @@ def test_the_first_failure_stops_new_starts_and_is_raised():
     assert started == ["a"]
     with pytest.raises(graphlib.CycleError):
         run_graph(["a", "b"], {"a": ["b"], "b": ["a"]}, 2, work)
+
+
+def test_chapters_start_longest_chain_first_and_in_reading_order_on_ties():
+    """The chapter that others wait on starts first (its minutes plus its dependents'), so the kernels are not
+    idle at the end; without recorded minutes every chapter counts one minute."""
+    from pathlib import Path
+
+    from studylib.runner import start_order
+
+    a, b, c, d = (Path(f"{n}.py") for n in ("01_a", "02_b", "02c_c", "02d_d"))
+    paths, deps = [a, b, c, d], {a: [], b: [], c: [], d: [c]}
+    assert start_order(paths, deps, {}) == [c, a, b, d]  # c has a dependent: a chain of two
+    timed = {
+        "01_a": {"seconds": 300},
+        "02_b": {"seconds": 100},
+        "02c_c": {"seconds": 50},
+        "02d_d": {"seconds": 40},
+    }
+    assert start_order(paths, deps, timed) == [a, b, c, d]
+    assert start_order(paths, deps, {**timed, "02d_d": {"seconds": 400}}) == [c, d, a, b]

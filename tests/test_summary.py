@@ -216,9 +216,10 @@ def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, 
     runner.run_chapters(preset="smoke", progress=False)
     assert calls[2:] == ["02_b"]
     runner.run_chapters(preset="smoke", overrides={"epochs": 2}, progress=False)  # other parameters
-    assert calls[3:] == ["01_a", "02_b"]
+    # (which starts first follows the recorded minutes, runner.start_order: only the set is fixed here)
+    assert sorted(calls[3:]) == ["01_a", "02_b"]
     runner.run_chapters(preset="smoke", progress=False, force=True)
-    assert calls[5:] == ["01_a", "02_b"]
+    assert sorted(calls[5:]) == ["01_a", "02_b"]
 
 
 def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):

@@ -63,11 +63,11 @@ def test_captions_record_the_concepts_they_name(world):
 
 
 def test_semantically_close_concepts_look_alike(tiny_params):
-    """The visual latent follows the semantics: a full-alignment world keeps MiniLM's geometry."""
+    """The visual latent follows the semantics: a world whose class latents are all semantics keeps MiniLM's geometry."""
     from studylib.concepts import semantic_vectors
     from studylib.world import _class_latents
 
-    cfg = world_config(tiny_params, alignment=1.0)
+    cfg = world_config(tiny_params, semantic_share=1.0)
     w = make_world(cfg)
     centres, _ = _class_latents(cfg, w.concepts)
     sem = semantic_vectors(w.concepts)

@@ -31,12 +31,13 @@ import pkgutil
 # What every chapter module holds (tests/test_architecture.py checks it):
 #   NAME: str              its notebook's stem, e.g. "02_imbalance"
 #   SIZES: dict            preset -> world and training sizes of its session
+#   SEEDS: dict            preset -> how many training seeds its claims are decided over
 #   AFTER: tuple[str, ...] the chapters whose runs it reuses: the runner starts it only after those have
 #                          finished, so two chapters never train the same run at once
 #   specs(session, seed=None) -> dict     label -> RunSpec of every run its claims need, for one seed
 #   claims(session, runs_by_seed) -> list  its claim rows (studylib.claims.claim_row), from those runs
 #   full_adds(preset) -> str               what the `full` preset runs beyond `preset`
-CONTRACT = ("NAME", "SIZES", "AFTER", "specs", "claims", "full_adds")
+CONTRACT = ("NAME", "SIZES", "SEEDS", "AFTER", "specs", "claims", "full_adds")
 
 
 def modules() -> list:

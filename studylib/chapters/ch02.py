@@ -19,11 +19,10 @@ classes (across seeds where the preset runs several):
 Every model compared must have learned (top-1 above 1.5× chance), or its parts are untestable.
 
 C3 (vocabulary subsampling moves SL toward CLIP) is decided in chapter 2b, not here. Its sweep
-(several sizes and weightings) lives there, and so does an SL reference family whose top-1
-*brackets* the subsampled models. Subsampling raises SL's top-1 (here above every model of this
-chapter's family, so the line would be extrapolated), and a more accurate model is more biased
-by itself, so C3 is judged on the accuracy-matched residual, which this world can only give by
-extrapolation. This chapter shows its own C3 numbers (:func:`vocab_numbers`) without a verdict.
+(several sizes and weightings) lives there, and so does an SL reference family chosen to bracket
+the subsampled models' top-1; C3 is judged on the accuracy-matched residual, since a more accurate
+model can be more biased by itself. This chapter shows its own C3 numbers (:func:`vocab_numbers`)
+without a verdict, and trains C1's and C3's models on both renders (:func:`comparison_specs`).
 
 Run::
 
@@ -43,11 +42,12 @@ from studylib.chapters.evidence import (
     paired_part,
     sl_family_specs,
 )
-from studylib.claims import claim_row
-from studylib.config import CAPTION_LEVELS, PRESET_SEEDS, PRESETS
+from studylib.claims import claim_row, format_value
+from studylib.config import CAPTION_LEVELS
 
 NAME = "02_imbalance"
 SIZES = worlds.IMBALANCE  # the preset's own world: many more classes than a batch
+SEEDS = worlds.SEEDS
 AFTER: tuple = ()
 # The accuracy-matched reference: SL trained for a fraction of the epochs or at a fraction of the
 # width, spanning top-1 below the full SL model, where CLIP's accuracy lies.
@@ -57,7 +57,7 @@ COSINE = "SL, cosine head"  # SL without a head bias, like CLIP's zero-shot head
 
 def vocab_label(session) -> str:
     """The subsampled SL's label at the session's ``vocab_k`` (chapter 4 reads the run by this label)."""
-    return f"SL + vocab {session.parameters.get('vocab_k', worlds.IMBALANCE_VOCAB_K)}"
+    return f"SL + vocab {worlds.imbalance_vocab_k(session)}"
 
 
 def family_labels(session) -> tuple:
@@ -69,7 +69,7 @@ def specs(session, seed: int | None = None) -> dict:
     """label -> RunSpec of every run the claims need for one seed: SL, SL + vocab, CLIP (shared with chapter
     4), SL with a cosine head, and the SL family."""
     seed = session.params["seed"] if seed is None else seed
-    k = session.parameters.get("vocab_k", worlds.IMBALANCE_VOCAB_K)
+    k = worlds.imbalance_vocab_k(session)
     return {
         **worlds.imbalance_specs(session, k, seed=seed),
         COSINE: session.spec(COSINE, objective="sl", head="cosine", seed=seed),
@@ -90,16 +90,22 @@ C1_QUANTITY = (
 )
 
 
-def c1_parts(session, runs_by_seed: dict) -> list:
-    """C1's parts: CLIP − SL per head and measure (paired over classes), and CLIP's accuracy-matched
-    residual."""
+def head_parts(runs_by_seed: dict, prefix: str = "") -> list:
+    """C1's paired parts: CLIP − SL with each head (linear, cosine), on #predictions and on accuracy."""
     parts = []
     for head, label in (("linear head", "SL"), ("cosine head", COSINE)):
         checks = learned_checks(runs_by_seed, "CLIP", label)
         parts += [
-            paired_part(runs_by_seed, f"CLIP − SL ({head})", "CLIP", label, measure, "below", checks=checks)
-            for measure in ("#predictions", "accuracy")
+            paired_part(runs_by_seed, f"{prefix}CLIP − SL ({head})", "CLIP", label, m, "below", checks=checks)
+            for m in ("#predictions", "accuracy")
         ]
+    return parts
+
+
+def c1_parts(session, runs_by_seed: dict) -> list:
+    """C1's parts: CLIP − SL per head and measure (paired over classes), and CLIP's accuracy-matched
+    residual."""
+    parts = head_parts(runs_by_seed)
     family, name = family_labels(session), "CLIP vs the SL family's line"
     checks = learned_checks(runs_by_seed, "CLIP")
     parts.append(matched_seeds_part(runs_by_seed, family, "CLIP", name, checks=checks))
@@ -143,10 +149,90 @@ def full_adds(preset: str) -> str:
     """What the ``full`` preset runs beyond ``preset`` (the same models, a larger world, more seeds)."""
     if preset == "full":
         return "nothing"
-    f = PRESETS["full"]
+    f = worlds.IMBALANCE["full"]
+    return f"a larger world ({f['n_classes']} classes, {f['n_train']:,} pairs, {f['epochs']} epochs)"
+
+
+# ---------------------------------------------------------------- C1 and C3 on both renders
+# The features world must tell the pixel world's story. Both renders train SL (linear and cosine heads), SL
+# with vocabulary subsampling and CLIP at the same class count, seeds and sizes, the largest the CPU budget
+# allows for pixels (at quick: an eighth of the study world's pairs and half its epochs).
+RENDERS = ("features", "pixels")
+COMPARISON = {
+    "smoke": dict(),
+    "quick": dict(n_train=5000, epochs=3, width=32, text_width=64),
+    "full": dict(n_train=40000, epochs=6, width=32, text_width=64),
+}
+COMPARISON_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
+COMPARISON_TEXT = "bag"  # the same text tower for both renders, so the image is the only difference
+
+
+def comparison_seeds(session) -> tuple:
+    """The seeds both renders are compared over: the first of the chapter's seeds."""
+    return session.seeds()[: COMPARISON_SEEDS.get(session.preset, 1)]
+
+
+def comparison_specs(session, seed: int) -> dict:
+    """``render -> label -> RunSpec`` of the four models C1 and C3 compare, on each render."""
+    k = worlds.imbalance_vocab_k(session)
+    out = {}
+    for render in RENDERS:
+        common = dict(
+            render=render, seed=seed, text_arch=COMPARISON_TEXT, **COMPARISON.get(session.preset, {})
+        )
+        out[render] = {
+            "SL": session.spec(f"{render}: SL", objective="sl", **common),
+            COSINE: session.spec(f"{render}: {COSINE}", objective="sl", head="cosine", **common),
+            f"SL + vocab {k}": session.spec(f"{render}: SL + vocab {k}", objective="sl", vocab_k=k, **common),
+            "CLIP": session.spec(f"{render}: CLIP", objective="clip", **common),
+        }
+    return out
+
+
+def comparison_parts(session, runs: dict) -> list:
+    """C1's and C3's parts that need no reference family, on one render's runs (``seed -> label -> run``)."""
+    label = vocab_label(session)
+    parts = head_parts(runs, prefix="C1: ")
+    parts.append(
+        paired_part(
+            runs,
+            f"C3: {label} − SL",
+            label,
+            "SL",
+            "#predictions",
+            "below",
+            checks=learned_checks(runs, label),
+        )
+    )
+    return parts
+
+
+def render_agreement(session, runs_by_render: dict) -> pd.DataFrame:
+    """Per part: each render's result and verdict, and whether the two agree in sign and in verdict word.
+
+    ``runs_by_render``: render -> seed -> label -> run (the runs of :func:`comparison_specs`)."""
+    rows = {}
+    for render in RENDERS:
+        for part in comparison_parts(session, runs_by_render[render]):
+            row = rows.setdefault(part.name, {"part": part.name})
+            row[f"{render}: result"] = format_value(part.estimate, part.lo, part.hi, part.kind, part.digits)
+            row[f"{render}: verdict"] = part.verdict
+            row[f"{render}: sign"] = "+" if part.estimate > 0 else "−" if part.estimate < 0 else "0"
+    table = pd.DataFrame(list(rows.values()))
+    table["same sign"] = table["features: sign"] == table["pixels: sign"]
+    table["same verdict"] = table["features: verdict"] == table["pixels: verdict"]
+    return table.drop(columns=[f"{r}: sign" for r in RENDERS])
+
+
+def agreement_sentence(table: pd.DataFrame) -> str:
+    """What the comparison says, computed from :func:`render_agreement`'s table."""
+    n, signs, words = len(table), int(table["same sign"].sum()), int(table["same verdict"].sum())
+    if signs == n and words == n:
+        return f"The two renders agree on all {n} parts, in sign and in verdict."
+    differ = ", ".join(table.loc[~(table["same sign"] & table["same verdict"]), "part"])
     return (
-        f"a larger world ({f['n_classes']} classes, {f['n_train']:,} pairs, {f['epochs']} epochs, wider "
-        f"models) and {len(PRESET_SEEDS['full'])} seeds"
+        f"The renders agree in sign on {signs} of {n} parts and in verdict on {words} of {n}; they differ on: "
+        f"{differ}."
     )
 
 

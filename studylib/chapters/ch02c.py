@@ -47,6 +47,7 @@ from studylib.seeds import substream
 
 NAME = "02c_data_distribution"
 SIZES = worlds.DISTRIBUTION
+SEEDS = worlds.SEEDS
 AFTER: tuple = ()
 ALPHAS = {"smoke": (1.0, 2.0), "quick": (1.0, 2.0), "full": (0.5, 1.0, 1.5, 2.0)}
 # LAIONet profiles (files of the shared frequencies folder) imposed on the world at `full`.
@@ -248,5 +249,5 @@ def full_adds(preset: str) -> str:
         f"Zipf α {beyond(ALPHAS['full'], ALPHAS[preset])}; threshold quantiles "
         f"{beyond(QUANTILES['full'], QUANTILES[preset])}; the pretrained text tower on "
         f"{beyond(PRETRAINED['full'], PRETRAINED[preset])} variants; the LAIONet profiles "
-        f"{', '.join(LAIONET_FILES)}; three seeds"
+        f"{', '.join(LAIONET_FILES)}; a larger world (500 classes)"
     )

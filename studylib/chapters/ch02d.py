@@ -52,6 +52,7 @@ from studylib.metrics import nc1, nc1_terms, nc2
 
 NAME = "02d_scale_and_text_heads"
 SIZES = worlds.DISTRIBUTION
+SEEDS = worlds.SEEDS
 AFTER = ("02c_data_distribution",)  # its full-data scratch and initialised CLIP, its pretraining CLIP
 FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
 HEADS = {
@@ -90,6 +91,20 @@ def scaled(session, f: float) -> dict:
     pairs = _pairs(session, f)
     return dict(
         n_train=pairs, epochs=max(1, round(session.params["epochs"] * session.params["n_train"] / pairs))
+    )
+
+
+def pretraining_summary(session) -> str:
+    """One sentence on the pretraining-world CLIP whose text tower the heads use: its zero-shot top-1 on its
+    own concepts and how far apart it holds their class prompts (``prompt_mean_cosine``)."""
+    run = session.run_spec(pretraining_spec(session))
+    m, n = run.metrics, run.config["world"]["n_classes"]
+    cos = m.get("prompt_mean_cosine")
+    return (
+        f"The pretraining-world CLIP ({run.config['world']['n_train']:,} pairs of all {n} concepts, "
+        f"`render={run.config['world']['render']}`): zero-shot top-1 **{m['top1']:.3f}** on its own concepts "
+        f"(chance {1 / n:.3f}); mean pairwise cosine of its class-prompt embeddings "
+        + (f"**{cos:.3f}** (the study's target: at most 0.5)." if cos is not None else "not stored.")
     )
 
 
@@ -318,5 +333,5 @@ def full_adds(preset: str) -> str:
     below = "every model" if BELOW_FULL[preset] is None else ", ".join(BELOW_FULL[preset])
     return (
         f"data fractions {beyond(FRACTIONS['full'], FRACTIONS[preset])} (each as many steps as the full "
-        f"data); every head and both SL controls below the full data (here only {below}); three seeds"
+        f"data); every head and both SL controls below the full data (here only {below}); a larger world"
     )

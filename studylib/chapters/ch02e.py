@@ -26,6 +26,7 @@ from studylib.inference import combine_seeds, paired_mean_difference
 
 NAME = "02e_open_world"
 SIZES = worlds.LANGUAGE
+SEEDS = worlds.SEEDS
 AFTER = ("02b_language_and_vocabulary",)  # its closed-world CLIP and SL
 # The open pool: as many concepts as the evaluated classes, and pairs (balanced over the pool) as a share of
 # theirs: as many again at full, half as many at quick (to fit the study's 15 minutes).
@@ -123,5 +124,5 @@ def full_adds(preset: str) -> str:
     full = SIZES["full"]
     return (
         f"a larger world ({full['n_classes']} classes, {full['n_train']} pairs), an open pool with as "
-        f"many pairs as the evaluated classes (here {OPEN_PAIRS.get(preset, 1.0):g}×), three seeds"
+        f"many pairs as the evaluated classes (here {OPEN_PAIRS.get(preset, 1.0):g}×)"
     )

@@ -47,6 +47,7 @@ from studylib.inference import combine_seeds, over_seeds, paired_mean_difference
 NAME = "03b_dino"
 AFTER = ()  # its pretraining and probe worlds are its own
 # The pretraining pool and model: DINO's own sizes (the world's scale: prototypes in the hundreds to thousands).
+SEEDS: dict = {}  # the preset's own count (studylib.config.PRESET_SEEDS): pixels cost too much for more
 SIZES = {
     "smoke": dict(
         n_classes=16,

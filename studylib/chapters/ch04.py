@@ -32,12 +32,14 @@ Long because logit adjustment, binned statistics, real-data estimators and conce
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from studylib import debias
 from studylib.chapters.evidence import QUANTITY, id_table, learned
-from studylib.chapters.worlds import DISTRIBUTION, IMBALANCE, IMBALANCE_VOCAB_K, imbalance_specs
+from studylib.chapters.worlds import DISTRIBUTION, FEATURES, IMBALANCE, SEEDS, imbalance_specs
 from studylib.claims import check, claim_row, direction, format_value
 from studylib.evaluate import confusion_matrix
 from studylib.inference import combine_seeds, paired_difference
@@ -45,6 +47,7 @@ from studylib.metrics import binned, frequency_correlation, per_class_accuracy, 
 
 NAME = "04_discussions"
 SIZES = IMBALANCE  # chapter 2's world: its stored CLIP and SL logits are read here
+SEEDS = SEEDS  # (re-exported: the chapter contract names it)
 AFTER = ("02_imbalance", "02c_data_distribution")
 MODELS = ("CLIP", "SL")
 METHODS = ("raw", "oracle", "unlabelled", "labelled (GLA)")
@@ -54,7 +57,7 @@ HELDOUT_SHARE, TAU, TAIL_SHARE = 0.5, 1.0, 1 / 3
 def specs(session, seed: int | None = None) -> dict:
     """Every run the claims need: chapter 2's CLIP and SL (the same registry entries) and CLIP on a coarse
     and a fine-grained concept set of chapter 2c's world (:func:`concept_set_specs`)."""
-    every = imbalance_specs(session, IMBALANCE_VOCAB_K, seed)
+    every = imbalance_specs(session, None, seed)
     return {**{m: every[m] for m in MODELS}, **concept_set_specs(session, seed)}
 
 
@@ -489,22 +492,71 @@ def aligned_pairs(shared_data, corpus: str = "LAION-400M") -> dict:
 
 # ---------------------------------------------------------------- the world: a coarse and a fine-grained set
 CONCEPT_WORLDS = {"coarse (random concepts)": {}, "fine-grained (dogs)": {"subset": "subtree:dogs"}}
+CONCEPT_SET_CLASSES = 100  # the dogs subtree holds 118 ImageNet classes: both sets take at most this many
+# Each set's profile, where the shared real data is present: the coarse set takes its classes' own ImageNet
+# counts in LAION-400M; the fine-grained set takes the shape of CUB-200's LAION-400M counts (the rarer
+# profile the paper blames for fine-grained bias; dogs stand in for birds, which ImageNet lacks), its 200
+# counts read at evenly spaced quantiles and given to the dogs in a seeded random order. Both keep the same
+# pairs per class: CUB's absolute counts, about 60x rarer than ImageNet's, would leave two pairs per class.
+# Without the folder both sets are Zipf (α = 1).
+SHARED_FREQUENCIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "frequencies"
+COARSE_COUNTS, FINE_COUNTS = "class_frequency_laion400m_imagenet_ori.txt", "class_frequency_laion400m_cub.txt"
+
+
+def fine_profile_file(world_seed: int, folder: Path = SHARED_FREQUENCIES) -> Path:
+    """A ``classname<TAB>count`` file giving every dogs class a count of CUB-200's LAION-400M profile (written
+    once under the cache, named by its content)."""
+    import hashlib
+
+    from studylib import seeds
+    from studylib.captions.patterns import imagenet_specs
+    from studylib.captions.profiles import read_profile
+    from studylib.concepts import SUBTREES
+    from studylib.fileio import atomic_write_text, cache_dir
+
+    lo, hi = SUBTREES["dogs"]
+    names = [spec.name for spec in imagenet_specs(negatives=False)][lo:hi]
+    counts = read_profile(folder / FINE_COUNTS).to_numpy(dtype=float)
+    values = np.round(np.quantile(counts, np.linspace(0, 1, len(names)))).astype(int)
+    order = seeds.rng(world_seed, "profile", 1).permutation(len(names))
+    text = "".join(f"{names[i]}\t{values[j]}\n" for j, i in enumerate(order))
+    path = (
+        cache_dir("profiles") / f"cub-laion400m-on-dogs-{hashlib.sha256(text.encode()).hexdigest()[:12]}.txt"
+    )
+    if not path.is_file():
+        atomic_write_text(path, text)
+    return path
+
+
+def concept_set_profiles(world_seed: int, folder: Path = SHARED_FREQUENCIES) -> dict:
+    """set name -> the profile parameters of its world: the real profiles where ``folder`` exists, else Zipf."""
+    if not (folder / COARSE_COUNTS).is_file() or not (folder / FINE_COUNTS).is_file():
+        return {name: {"profile": "zipf", "zipf_alpha": 1.0} for name in CONCEPT_WORLDS}
+    return {
+        "coarse (random concepts)": {"profile": str(folder / COARSE_COUNTS)},
+        "fine-grained (dogs)": {"profile": str(fine_profile_file(world_seed, folder))},
+    }
 
 
 def concept_set_specs(session, seed: int | None = None) -> dict:
-    """CLIP (scratch text tower, Zipf α=1) on chapter 2c's world and on the same world drawn from the dogs
-    subtree, at chapter 2c's sizes (:data:`~studylib.chapters.worlds.DISTRIBUTION`, so the coarse run is 2c's
-    own, from the registry)."""
+    """CLIP (scratch text tower) on chapter 2c's world and on the same world drawn from the dogs subtree, at
+    chapter 2c's sizes (:data:`~studylib.chapters.worlds.DISTRIBUTION`) cut to at most
+    :data:`CONCEPT_SET_CLASSES` classes with the pairs per class kept, each with its profile
+    (:func:`concept_set_profiles`)."""
     seed = session.params["seed"] if seed is None else seed
+    from studylib.spec import resolve
+
+    # chapter 2c's world and model sizes; the render and training settings stay the session's (so a
+    # `-p render=pixels` holds)
+    sizes = {k: v for k, v in DISTRIBUTION[session.preset].items() if k not in FEATURES}
+    models = resolve(session.preset, DISTRIBUTION[session.preset])
+    sizes.update({k: models[k] for k in ("width", "text_width", "embed_dim", "text_layers")})
+    n = min(sizes["n_classes"], CONCEPT_SET_CLASSES)
+    sizes.update(n_classes=n, n_train=round(sizes["n_train"] * n / sizes["n_classes"]))
+    profiles = concept_set_profiles(session.params["world_seed"])
     return {
         name: session.spec(
-            name,
-            objective="clip",
-            seed=seed,
-            text_tower="scratch",
-            zipf_alpha=1.0,
-            **DISTRIBUTION[session.preset],
-            **extra,
+            name, objective="clip", seed=seed, text_tower="scratch", **sizes, **extra, **profiles[name]
         )
         for name, extra in CONCEPT_WORLDS.items()
     }
@@ -545,4 +597,4 @@ def claims(session, runs_by_seed: dict) -> list[dict]:
 
 
 def full_adds(preset: str) -> str:
-    return "chapter 2's and 2c's `full` worlds (more classes and pairs, ten epochs) and three seeds"
+    return "chapter 2's and 2c's `full` worlds (more classes and pairs, more epochs)"

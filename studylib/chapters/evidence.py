@@ -11,6 +11,8 @@ Shared by every chapter module (which never import each other). The paper's quan
 
     part = paired_part(runs_by_seed, "CLIP − SL", "CLIP", "SL", "#predictions", "below")
     row = claim_row(NAME, "C1: CLIP is less biased than SL", QUANTITY["#predictions"], [part])
+
+Long because every chapter's evidence helpers (tables, paired parts, matched residuals, checks) live together.
 """
 
 from __future__ import annotations
@@ -56,17 +58,22 @@ def learned(label: str, run, factor: float = 1.5):
 
 
 def paired_tables(run_a, run_b, own_counts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The two runs' :func:`photo` tables, checked to hold the same classes (and, unless ``own_counts``, the
-    same training counts): what a paired comparison over classes needs."""
-    a, b = photo(run_a), photo(run_b)
-    if not (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all() or (
-        not own_counts and not (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all()
+    """The two runs' per-class tables on their in-distribution test set, checked to hold the same classes (and,
+    unless ``own_counts``, the same training counts): what a paired comparison over classes needs. Only the
+    classes with training pairs in both runs are kept (a subset, such as a similarity threshold's, can leave a
+    rare class with none)."""
+    a, b = id_table(run_a), id_table(run_b)
+    if not (
+        len(a) == len(b)
+        and (a["class_index"].to_numpy() == b["class_index"].to_numpy()).all()
+        and (own_counts or (a["train_count"].to_numpy() == b["train_count"].to_numpy()).all())
     ):
         raise ValueError(
             f"runs {run_a.key} and {run_b.key} were not trained on the same classes and counts: "
             "a paired comparison needs the same world"
         )
-    return a, b
+    both = (a["train_count"].to_numpy() > 0) & (b["train_count"].to_numpy() > 0)
+    return a[both], b[both]
 
 
 def paired(run_a, run_b, measure: str, seed: int = 0, own_counts: bool = False) -> dict:

@@ -27,7 +27,7 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
-    s = Session(module.NAME, preset, sizes=module.SIZES, progress=False)
+    s = Session(module.NAME, preset, sizes=module.SIZES, seeds=module.SEEDS, progress=False)
     s.registry = registry
     runs_by_seed = stored_by_seed(registry, s, lambda k: module.specs(s, k))
     if missing := not_run(module.NAME, *runs_by_seed.values()):

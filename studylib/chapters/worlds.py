@@ -22,28 +22,52 @@ PRETRAINING_WORLD_OFFSET = (
 )
 DOWNSTREAM_WORLD_OFFSET = 2000  # DINO's downstream probe worlds (disjoint animal concepts)
 
-IMBALANCE: dict = {}
-IMBALANCE_VOCAB_K = 64  # chapter 2's default `vocab_k`, whose runs chapter 4 reads
+# Chapters 2–4 (but 3b's DINO, whose views are crops) see the `features` world at quick and full: each image is
+# its scene through the fixed retina (studylib.retina), about 100x cheaper than pixels, so the savings buy
+# power (five seeds, 40 test images per class, models that learn). A bag-of-embeddings text tower: bench/
+# render_speed.py measured the transformer at a tenth of its samples per second here. Smoke keeps the pixel
+# world (the tests run every chapter on it); `-p render=pixels` runs any chapter on pixels (a GPU's setting).
+FEATURES = dict(render="features", text_arch="bag", batch_size=256, lr=5e-3)
+SEEDS = {"smoke": 1, "quick": 5, "full": 5}  # training seeds of every chapter of 2–4 but 3b
+
+IMBALANCE: dict = {
+    "quick": dict(
+        n_classes=300, n_train=40000, test_per_class=40, epochs=6, width=64, text_width=128, **FEATURES
+    ),
+    "full": dict(
+        n_classes=500, n_train=120000, test_per_class=40, epochs=15, width=64, text_width=128, **FEATURES
+    ),
+}
+# Chapter 2's default `vocab_k` per preset (chapter 4 reads its runs): well above the distinct classes of one
+# batch (about 100 of 256 pairs at quick), or subsampling adds no extra classes and every weighting is the same
+IMBALANCE_VOCAB_K = {"smoke": 24, "quick": 160, "full": 320}
+
+
+def imbalance_vocab_k(session) -> int:
+    """The session's ``vocab_k`` (a notebook parameter, 0 or absent: :data:`IMBALANCE_VOCAB_K` of its preset)."""
+    return session.parameters.get("vocab_k") or IMBALANCE_VOCAB_K.get(session.preset, 64)
+
 
 LANGUAGE = {
     "smoke": dict(n_classes=40, n_train=1200, test_per_class=4, epochs=1, batch_size=16),
-    "quick": dict(n_classes=150, n_train=9000, test_per_class=10, epochs=3, batch_size=64),
-    "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=10, batch_size=128),
+    "quick": dict(n_classes=150, n_train=15000, test_per_class=40, epochs=6, **FEATURES),
+    "full": dict(n_classes=300, n_train=60000, test_per_class=40, epochs=10, **FEATURES),
 }
 
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
 _DOMAINS = dict(test_domains=("photo", *SHIFTS))
 DISTRIBUTION = {
     "smoke": dict(n_classes=24, n_train=960, test_per_class=4, epochs=1, batch_size=32, **_DOMAINS),
-    "quick": dict(n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, **_DOMAINS),
-    "full": dict(n_classes=300, n_train=60000, test_per_class=20, epochs=10, batch_size=128, **_DOMAINS),
+    "quick": dict(n_classes=300, n_train=12000, test_per_class=40, epochs=6, **_DOMAINS, **FEATURES),
+    "full": dict(n_classes=500, n_train=80000, test_per_class=40, epochs=10, **_DOMAINS, **FEATURES),
 }
 
 
-def imbalance_specs(session, vocab_k: int = IMBALANCE_VOCAB_K, seed: int | None = None) -> dict:
+def imbalance_specs(session, vocab_k: int | None = None, seed: int | None = None) -> dict:
     """label -> RunSpec of chapter 2's three models on the same images: SL, SL with vocabulary subsampling,
     CLIP (chapter 4 reads their stored logits)."""
     seed = session.params["seed"] if seed is None else seed
+    vocab_k = imbalance_vocab_k(session) if vocab_k is None else vocab_k
     return {
         "SL": session.spec("SL", objective="sl", seed=seed),
         f"SL + vocab {vocab_k}": session.spec(

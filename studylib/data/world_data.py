@@ -103,6 +103,7 @@ class WorldData:
             class_names=world.class_names,
             class_counts=world.class_counts,
             image_size=wc.image_size,
+            feature_dim=wc.feature_dim if wc.render == "features" else 0,
             labels=world.train.labels,
             captions=world.train.captions,
             corpus_key=f"world-{corpus}",

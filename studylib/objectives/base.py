@@ -63,6 +63,7 @@ class DataInfo:
     class_names: list[str]
     class_counts: np.ndarray  # training pairs per class (true labels)
     image_size: int
+    feature_dim: int = 0  # > 0: images are retina feature vectors of this length (render="features")
     labels: np.ndarray | None = None  # true training labels, when known up front
     captions: Sequence[str] | None = None  # training captions, when known up front
     corpus_key: str = ""  # identifies ``captions`` (memoises vocabularies)

@@ -28,12 +28,16 @@ from studylib.objectives.base import Objective, register
 class ClipConfig:
     text_width: int = 64  # text transformer width (tiny arch)
     text_layers: int = 2  # text transformer depth (tiny arch)
+    text_arch: str = "transformer"  # tiny arch: transformer | bag (mean of token embeddings, projected)
     context_length: int = 24  # text tokens per caption (longer captions are cut)
     text_tower: str = "scratch"  # scratch | init | frozen (from text_init or a text_init run dependency)
     # | minilm (tiny arch: frozen all-MiniLM-L6-v2, trained projection)
     text_init: str = ""  # checkpoint file whose text tower initialises ours (open_clip archs)
 
-    choices: ClassVar = {"text_tower": ("scratch", "init", "frozen", "minilm")}
+    choices: ClassVar = {
+        "text_tower": ("scratch", "init", "frozen", "minilm"),
+        "text_arch": ("transformer", "bag"),
+    }
     positive: ClassVar = {"text_width", "text_layers", "context_length"}
 
 
@@ -177,10 +181,18 @@ class Clip(Objective):
                 cc.text_width,
                 cc.text_layers,
                 text=SentenceProjection(SentenceTokenizer.dim, tc.embed_dim),
+                feature_dim=self.data.feature_dim,
             ), None
         self.tokenizer = self._tiny_tokenizer()
         model = ClipModel(
-            tc.width, tc.embed_dim, len(self.tokenizer), cc.context_length, cc.text_width, cc.text_layers
+            tc.width,
+            tc.embed_dim,
+            len(self.tokenizer),
+            cc.context_length,
+            cc.text_width,
+            cc.text_layers,
+            feature_dim=self.data.feature_dim,
+            text_arch=cc.text_arch,
         )
         dep = self.deps.get("text_init")
         if dep is not None:
@@ -216,3 +228,13 @@ class Clip(Objective):
     def classifier(self, model):
         weights = text_embeddings(model, self.tokenizer, self.data.class_names)
         return Classifier(weights, None, float(model.logit_scale.detach().exp()), False)
+
+    def run_metrics(self, model) -> dict:
+        """``prompt_mean_cosine``: the mean pairwise cosine of the class-prompt embeddings (how far apart the
+        text tower holds the classes; 1 would be one point)."""
+        w = self.classifier(model).weights.float()
+        n = len(w)
+        if n < 2:
+            return {}
+        cos = w @ w.T
+        return {"prompt_mean_cosine": float((cos.sum() - cos.diagonal().sum()) / (n * (n - 1)))}

@@ -191,6 +191,10 @@ class Dino(Objective):
     def check(self):
         if self.train.arch != "tiny":
             raise ConfigError("objective 'dino' is built for arch='tiny' (the concept world's CNN)")
+        if self.data.feature_dim:
+            raise ConfigError(
+                "objective 'dino' needs pixel images (its views are crops): use render='pixels'"
+            )
         if self.cfg.dino_proto_k > self.cfg.dino_prototypes:
             raise ConfigError(
                 f"parameter 'dino_proto_k'={self.cfg.dino_proto_k} exceeds 'dino_prototypes'="

@@ -53,7 +53,13 @@ class Probe(Objective):
             raise ConfigError(
                 "objective 'probe' needs a 'backbone' run dependency (the pretrained run it probes)"
             )
-        size = dep.run.config.get("world", {}).get("image_size", dep.run.config.get("image_size"))
+        world = dep.run.config.get("world", {})
+        if world.get("render", "pixels") != ("features" if self.data.feature_dim else "pixels"):
+            raise ConfigError(
+                f"the backbone run {dep.run.key} saw render={world.get('render', 'pixels')!r} images; give "
+                "the probe's data the same render"
+            )
+        size = world.get("image_size", dep.run.config.get("image_size"))
         if size is not None and size != self.data.image_size:
             raise ConfigError(
                 f"the backbone run {dep.run.key} saw {size} px images; this probe's data has "
@@ -64,9 +70,12 @@ class Probe(Objective):
         dep = self.deps["backbone"]
         backbone = copy.deepcopy(dep.model).cpu().eval()
         with torch.no_grad():
-            dim = dep.objective.features(
-                backbone, torch.zeros(1, 3, self.data.image_size, self.data.image_size)
-            ).shape[-1]
+            shape = (
+                (self.data.feature_dim,)
+                if self.data.feature_dim
+                else (3, self.data.image_size, self.data.image_size)
+            )
+            dim = dep.objective.features(backbone, torch.zeros(1, *shape)).shape[-1]
         return ProbeModel(backbone, dim, self.data.n_classes), None
 
     def loss(self, model, batch, step):

@@ -140,7 +140,14 @@ class SL(Objective):
             from studylib.models.tiny import SLModel
 
             torch.manual_seed(tc.seed)
-            return SLModel(tc.width, tc.embed_dim, self.data.n_train_classes, self.cfg.head, protos), None
+            return SLModel(
+                tc.width,
+                tc.embed_dim,
+                self.data.n_train_classes,
+                self.cfg.head,
+                protos,
+                self.data.feature_dim,
+            ), None
         from studylib.models.openclip import create_sl
 
         model, transforms = create_sl(
