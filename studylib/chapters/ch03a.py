@@ -194,7 +194,10 @@ def tail_top1(runs_by_seed: dict, model: str, mode: str, share: float, tail) -> 
         floor.append(chance(run))
         learnt.append(learned(f"{model} ({mode} {share:g}, seed {k})", run))
     d, basis = combine_seeds(per_seed)
-    basis = basis.replace("paired bootstrap over classes", "bootstrap over tail classes")
+    # a level, not a difference: say so (combine_seeds words its basis for paired differences)
+    basis = basis.replace("paired bootstrap over classes", "bootstrap over tail classes").replace(
+        "per-seed paired differences", "per-seed values"
+    )
     return d, basis, max(floor), learnt
 
 

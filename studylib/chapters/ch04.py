@@ -193,6 +193,7 @@ def c12_rows(runs_by_seed: dict, tau: float = TAU) -> list[dict]:
         raw.append({"diff": c["r"], "lo": c["lo"], "hi": c["hi"]})
         checks.append(learned(f"CLIP (seed {k})", runs["CLIP"]))
     d, basis = combine_seeds(raw)
+    basis = basis.replace("per-seed paired differences", "per-seed values")  # a level, not a difference
     biased = direction(
         "raw CLIP, Spearman(#predictions, frequency)",
         d["diff"],
