@@ -37,20 +37,24 @@
 preset: str = "quick"            # smoke | quick | full: sizes of world, models and training
 seed: int = 0                    # training seed
 world_seed: int = 0              # seed of the concept world
+render: str = ""                 # pixels | features ("": features; full on pixels is the paper's scale, for a GPU)
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
 from studylib.chapters import ch03b
 from studylib.session import Session
 
-session = Session(ch03b.NAME, preset, sizes=ch03b.SIZES, seeds=ch03b.SEEDS, overrides=dict(seed=seed, world_seed=world_seed))
+session = Session(ch03b.NAME, preset, sizes=ch03b.sizes_for(render), seeds=ch03b.SEEDS,
+                  overrides=dict(seed=seed, world_seed=world_seed, render=render))
 display(Markdown(f"Pretraining: {session.params['n_classes']} artifact concepts, {session.params['n_train']} images, "
                  f"{session.params['dino_prototypes']} prototypes ({ch03b.PROTO_K[preset]} per step when subsampled), "
                  f"{session.params['epochs']} epochs. Downstream: {ch03b.DOWNSTREAM_CLASSES[preset]} classes per task, "
-                 f"{ch03b.PROBE_PER_CLASS[preset]} probe images per class. {len(session.seeds())} seed(s) at `{preset}`."))
+                 f"{ch03b.PROBE_PER_CLASS[preset]} probe images per class. {len(session.seeds())} seed(s) at `{preset}`, "
+                 f"on `{session.params['render']}`."))
 
 # %%
 runs_by_seed = {k: session.run_all(ch03b.specs(session, seed=k)) for k in session.seeds()}
@@ -70,6 +74,23 @@ plt.show()
 display(Markdown(f"Chance: {1 / ch03b.DOWNSTREAM_CLASSES[preset]:.3f}."))
 
 # %% [markdown]
+# ## Manipulation checks: did DINO learn?
+#
+# Probe top-1 as a multiple of chance, per seed (C9 asks a part only where its probes
+# exceed 1.5× chance), and the drift of the teacher's prototypes beside that of an untrained
+# copy of the same model.
+
+# %%
+pd.concat({k: ch03b.transfer(r) for k, r in runs_by_seed.items()}, names=["seed"]).pivot_table(
+    index="pretrained", columns="task", values="× chance", aggfunc="mean").round(1)
+
+# %%
+protos = ch03b.prototypes(runs_by_seed)
+display(Markdown(f"Prototype drift from initialisation, trained runs: {protos['drift'].min():.4f} to "
+                 f"{protos['drift'].max():.4f}; an untrained copy: {ch03b.untrained_drift(session):.4f}; "
+                 f"the uniqueness resolution ε: {ch03b.EPS}."))
+
+# %% [markdown]
 # ## Did the prototypes move, and how many does the teacher use? (Table 1)
 #
 # Per DINO run: unique prototypes (cosine distance under ε = 0.025 joins two prototypes;
@@ -82,7 +103,32 @@ display(Markdown(f"Chance: {1 / ch03b.DOWNSTREAM_CLASSES[preset]:.3f}."))
 # measures the initialisation, not DINO.
 
 # %%
-ch03b.prototypes(runs_by_seed).round(4)
+protos.round(4)
+
+# %% [markdown]
+# The paper's Table 1 shape for seed 0's runs, and `studylib prototypes count` run on a
+# checkpoint of the balanced run exported in DINO's own format (the same count, from a
+# separate process, as a user would get it):
+
+# %%
+import tempfile
+from pathlib import Path
+
+display(ch03b.table1(runs).round(3))
+with tempfile.TemporaryDirectory() as tmp:
+    ckpt = ch03b.export_checkpoint(runs[ch03b.BAL], Path(tmp) / "dino_balanced_checkpoint.pth")
+    print("$ python -m studylib prototypes count dino_balanced_checkpoint.pth\n" + ch03b.cli_count(ckpt).replace(tmp + "/", ""))
+
+# %% [markdown]
+# ## C10 through training
+#
+# The unique share at evenly spaced steps of each run (mean over seeds, their range shaded):
+# balanced against long-tailed data, with and without prototype subsampling.
+
+# %%
+fig = plots.unique_through_training(ch03b.trajectory(runs_by_seed))
+session.save(fig, "dino_unique_through_training", "Share of unique DINO prototypes through training, per pretraining run")
+plt.show()
 
 # %% [markdown]
 # ## What the numbers say about C9 and C10

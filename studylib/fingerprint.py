@@ -99,6 +99,13 @@ def code_fingerprint() -> str:
     return sources_digest(source_files(), PACKAGES)[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def analysis_fingerprint() -> str:
+    """16 hex digits naming *all* of studylib's code (analysis and claims included) and its numeric packages:
+    the key of a result computed from stored runs, such as the summary's claim rows."""
+    return sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16]
+
+
 def file_digest(path: str | Path) -> str:
     """sha256 of a file's content (first 16 hex digits)."""
     h = hashlib.sha256()

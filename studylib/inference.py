@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from studylib.metrics import class_resamples, correlation, percentile_interval, rowwise_correlation
+from studylib.metrics import class_resamples, correlation, percentile_interval, resampled_correlation
 from studylib.seeds import substream
 
 
@@ -65,8 +65,7 @@ def paired_difference(
     scale = np.log10 if method == "pearson" else (lambda x: x)
     idx = class_resamples(len(f), n_boot, seed)  # classes, drawn once per resample for both models
     lo, hi = percentile_interval(
-        rowwise_correlation(a[idx], scale(f)[idx], method)
-        - rowwise_correlation(b[idx], scale(g)[idx], method)
+        resampled_correlation(a, scale(f), idx, method) - resampled_correlation(b, scale(g), idx, method)
     )
     ca, cb = correlation(a, f, method), correlation(b, g, method)
     return {"diff": ca - cb, "lo": float(lo), "hi": float(hi), "a": ca, "b": cb, "n": int(len(f))}
@@ -86,7 +85,7 @@ def unpaired_difference(
             raise ValueError(f"a correlation interval needs >= 4 classes with values, got {len(v)}")
         scale = np.log10 if method == "pearson" else (lambda x: x)
         idx = class_resamples(len(v), n_boot, substream(seed, k))  # independent: the class sets differ
-        boots.append(rowwise_correlation(v[idx], scale(f)[idx], method))
+        boots.append(resampled_correlation(v, scale(f), idx, method))
         point.append(correlation(v, f, method))
     lo, hi = percentile_interval(boots[0] - boots[1])
     return {"diff": point[0] - point[1], "lo": lo, "hi": hi, "a": point[0], "b": point[1]}
@@ -173,11 +172,11 @@ def residual_from_trend(
 
     def residual(idx):
         """Residuals, slopes and intercepts for a (B, n) array of class draws, every resample at once."""
-        ys = np.stack([rowwise_correlation(r[idx], f[idx], method) for r in refs], axis=1)  # (B, models)
+        ys = np.stack([resampled_correlation(r, f, idx, method) for r in refs], axis=1)  # (B, models)
         dx = x - x.mean()
         slope = (ys - ys.mean(1, keepdims=True)) @ dx / (dx @ dx)  # least squares
         intercept = ys.mean(1) - slope * x.mean()
-        return rowwise_correlation(v[idx], f[idx], method) - (slope * top1 + intercept), slope, intercept
+        return resampled_correlation(v, f, idx, method) - (slope * top1 + intercept), slope, intercept
 
     full, slope, intercept = (float(a[0]) for a in residual(np.arange(len(f))[None]))
     lo, hi = percentile_interval(residual(class_resamples(len(f), n_boot, seed))[0])

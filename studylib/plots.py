@@ -575,6 +575,27 @@ def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint d
     return finish(fig)
 
 
+def unique_through_training(
+    table: pd.DataFrame, title: str = "Unique prototypes through DINO training (C10)"
+):
+    """Paper Table 1 through training: the share of the teacher's prototypes that are unique at each counted
+    step, one line per pretraining run (mean over seeds, the seeds' range shaded). ``table`` columns:
+    ``pretrained, seed, step, share`` (``ch03b.trajectory``)."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for k, (name, sub) in enumerate(table.groupby("pretrained", sort=False)):
+        by_step = sub.groupby("step")["share"]
+        mean, lo, hi = by_step.mean(), by_step.min(), by_step.max()
+        colour = PALETTE[k % len(PALETTE)]
+        ax.plot(mean.index, mean.values, "o-", lw=1.4, ms=3, color=colour, label=name)
+        ax.fill_between(mean.index, lo.values, hi.values, color=colour, alpha=0.15, lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("share of prototypes unique")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    figure_legend(fig, title="pretraining run")
+    return finish(fig)
+
+
 def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in training-frequency bins"):
     """Paper Fig 11b: per log-frequency bin, mean ± standard deviation of per-class accuracy and #predictions,
     one line per model. ``table`` columns: ``model, measure, centre, mean, std, n`` (``ch04.binned_statistics``)."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,13 +70,17 @@ def _pose(n: int, domain: str, nuisance: float, gen: torch.Generator):
     return angle, shift, scale
 
 
-def _scene(z, maps, domain, nuisance, shape_weight, gen):
-    """(scene (n, SCENE), look: object colour (n, 3) in [0, 1] and background busyness (n,))."""
+def _scene(z, maps, domain, nuisance, shape_weight, gen, part_keep=1.0):
+    """(scene (n, SCENE), look: object colour (n, 3) in [0, 1] and background busyness (n,)). ``part_keep`` < 1
+    hides each shape and colour coordinate with probability 1 − part_keep (a view of part of the object)."""
     n = len(z)
     if domain == "v2":
         nuisance *= 1.15
     shape = torch.tanh(1.5 * z @ maps["shape"])
     colour = torch.tanh(1.5 * z @ maps["colour"]).view(n, PATCHES, 3)
+    if part_keep < 1:
+        shape = shape * (torch.rand(n, SHAPE, generator=gen) < part_keep)
+        colour = colour * (torch.rand(n, PATCHES, 1, generator=gen) < part_keep)
     angle, shift, scale = _pose(n, domain, nuisance, gen)
     turn = angle[:, None] * maps["harmonic"][None, :]  # (n, SHAPE / 2)
     a, b = shape[:, 0::2], shape[:, 1::2]
@@ -118,14 +123,41 @@ def render_features(z, feature_dim, domain, seed, rng, nuisance=1.0, shape_weigh
         scene, (centre, bg) = _scene(
             torch.from_numpy(z[lo : lo + batch]), maps, domain, nuisance, shape_weight, gen
         )
-        x = torch.tanh(F.gelu(scene @ maps["w1"] + maps["b1"]) @ maps["w2"])
-        x = (x + 0.04 * nuisance * torch.randn(x.shape, generator=gen)).clamp(-1, 1)
-        out.append(((x + 1) * 127.5).round().to(torch.uint8))
+        out.append(_retina(scene, maps, nuisance, gen))
         centres.append(centre)
         busy.append(bg)
     if not out:
         return torch.zeros(0, feature_dim, dtype=torch.uint8), (torch.zeros(0, 3), torch.zeros(0))
     return torch.cat(out), (torch.cat(centres), torch.cat(busy))
+
+
+def _retina(scene, maps, nuisance, gen) -> torch.Tensor:
+    """Scenes (n, SCENE) through the fixed two-layer retina, plus sensor noise: uint8 (n, feature_dim)."""
+    x = torch.tanh(F.gelu(scene @ maps["w1"] + maps["b1"]) @ maps["w2"])
+    x = (x + 0.04 * nuisance * torch.randn(x.shape, generator=gen)).clamp(-1, 1)
+    return ((x + 1) * 127.5).round().to(torch.uint8)
+
+
+def render_views(scenes, rows, gen: torch.Generator, part_keep: float = 1.0) -> torch.Tensor:
+    """uint8 (len(rows), feature_dim): training samples ``rows`` of :class:`studylib.world.Scenes` seen again,
+    each in its own domain and source nuisance with fresh pose, colour gain, background and sensor noise (and,
+    with ``part_keep`` < 1, part of the object hidden): DINO's views of the features world. Draws from ``gen``."""
+    from studylib.config import DOMAINS
+
+    rows = np.asarray(rows)
+    z = torch.from_numpy(scenes.latents[rows])
+    maps = _maps(z.shape[1], scenes.feature_dim, scenes.seed)
+    out = torch.empty(len(rows), scenes.feature_dim, dtype=torch.uint8)
+    groups = scenes.domains[rows].astype(np.int64) * 1000 + np.round(scenes.nuisance[rows] * 100).astype(
+        np.int64
+    )
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        nuisance = float(scenes.nuisance[rows[idx[0]]])
+        domain = DOMAINS[int(scenes.domains[rows[idx[0]]])]
+        scene, _ = _scene(z[idx], maps, domain, nuisance, scenes.shape_weight, gen, part_keep)
+        out[torch.from_numpy(idx)] = _retina(scene, maps, nuisance, gen)
+    return out
 
 
 def is_features(images: torch.Tensor) -> bool:

@@ -1,7 +1,7 @@
 """The concept world: a seeded, semantically grounded stand-in for web data.
 
 Concepts are real ImageNet classes; their semantics are real MiniLM vectors;
-the pixels are synthetic. Each concept's *visual latent* is
+the images (pixels, or retina feature vectors) are synthetic. Each concept's *visual latent* is
 
     v_c = sqrt(semantic_share) * P s_c + sqrt(1 - semantic_share) * r_c
 
@@ -688,17 +688,11 @@ def image_shape(cfg: WorldConfig) -> tuple:
     return (cfg.feature_dim,) if cfg.render == "features" else (3, cfg.image_size, cfg.image_size)
 
 
-def _render_sources(cfg, z, dseed, rng):
-    """Training images, their look, per-sample caption mixes, source ids and rendering domains of the
-    configured source(s).
-
-    A web-like source renders a share ``cfg.shift_share`` of its images in a shifted style
-    (sketch, rendition or unusual pose and background, uniformly): the test shifts are rare
-    in web data, not absent. A curated source (``imagenet``) renders photos only.
-    """
+def _source_draws(cfg, n: int):
+    """(source names, source index per training sample, rendering domain index per sample): the web-like share
+    of shifted styles (see :func:`_render_sources`), from their own streams."""
     weights = parse_sources(cfg.source)
     names = list(weights)
-    n = len(z)
     if len(names) == 1:
         which = np.zeros(n, dtype=np.int64)
     else:
@@ -712,6 +706,19 @@ def _render_sources(cfg, z, dseed, rng):
         domains[shifted] = [
             DOMAINS.index(SHIFT_STYLES[j]) for j in srng.integers(0, len(SHIFT_STYLES), len(shifted))
         ]
+    return names, which, domains
+
+
+def _render_sources(cfg, z, dseed, rng):
+    """Training images, their look, per-sample caption mixes, source ids and rendering domains of the
+    configured source(s).
+
+    A web-like source renders a share ``cfg.shift_share`` of its images in a shifted style
+    (sketch, rendition or unusual pose and background, uniformly): the test shifts are rare
+    in web data, not absent. A curated source (``imagenet``) renders photos only.
+    """
+    names, which, domains = _source_draws(cfg, len(z))
+    n = len(z)
     images = torch.empty(n, *image_shape(cfg), dtype=torch.uint8)
     centre, busy = torch.zeros(n, 3), torch.zeros(n)
     for k, name in enumerate(names):
@@ -731,8 +738,9 @@ def _render_sources(cfg, z, dseed, rng):
 
 
 # ---------------------------------------------------------------- the world
-def make_world(cfg: WorldConfig) -> World:
-    """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
+def _train_draws(cfg: WorldConfig):
+    """The training split's draws before rendering: (concepts, open concepts, counts, mode centres, decoder
+    seed, the train stream, labels, latents); the train stream goes on to render the images."""
     concepts = select_subset(
         load_concepts(),
         cfg.subset,
@@ -770,6 +778,34 @@ def make_world(cfg: WorldConfig) -> World:
     rng = _rng(cfg, "train")
     labels = rng.permutation(np.repeat(np.arange(len(every)), all_counts))
     z = _sample_latents(modes, labels, cfg.diversity, rng)
+    return concepts, tuple(open_concepts), counts, modes, dseed, rng, labels, z
+
+
+@dataclass
+class Scenes:
+    """A features world's training images as scenes, to be seen again under fresh nuisance (DINO's views):
+    latents (n, latent_dim), each sample's rendering domain (index into DOMAINS) and source nuisance."""
+
+    latents: np.ndarray
+    domains: np.ndarray
+    nuisance: np.ndarray
+    seed: int  # the retina's (the world's physics)
+    feature_dim: int
+    shape_weight: float
+
+
+def train_scenes(cfg: WorldConfig) -> Scenes:
+    """The training split's scenes of ``cfg`` (the same draws :func:`make_world` renders), without rendering."""
+    *_, dseed, _, _, z = _train_draws(cfg)
+    names, which, domains = _source_draws(cfg, len(z))
+    nuisance = np.array([SOURCES[name]["nuisance"] for name in names], dtype=np.float64)[which]
+    return Scenes(z, domains, nuisance, dseed, cfg.feature_dim, cfg.shape_weight)
+
+
+def make_world(cfg: WorldConfig) -> World:
+    """Generate the world of ``cfg`` (deterministic in ``cfg.world_seed``)."""
+    concepts, open_concepts, counts, modes, dseed, rng, labels, z = _train_draws(cfg)
+    every = tuple(concepts) + tuple(open_concepts)
     images, look, mix, source_ids, domains = _render_sources(cfg, z, dseed, rng)
     captions, levels, mentions = make_captions(
         every, labels, cfg, _rng(cfg, "captions"), mix, domains, images, look

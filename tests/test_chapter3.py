@@ -295,6 +295,16 @@ def test_chapter3_figures_build():
         plots.affinity_matrices({"a": np.eye(5), "b": np.ones((5, 5))}, 2),
         plots.head_tail_distributions(rows),
         plots.transfer_bars(transfer),
+        plots.unique_through_training(
+            pd.DataFrame(
+                {
+                    "pretrained": ["x"] * 4 + ["y"] * 4,
+                    "seed": [0, 0, 1, 1] * 2,
+                    "step": [5, 10] * 4,
+                    "share": 0.9,
+                }
+            )
+        ),
     ):
         assert fig.axes
         plt.close(fig)
@@ -314,3 +324,28 @@ def test_run_all_trains_a_dependency_listed_beside_its_dependant_once(tiny_param
     )
     runs = s.run_all({"dino": dino, "probe": probe})
     assert len(calls) == 1 and (runs["dino"].path / "model.pt").exists()
+
+
+def test_table1_and_the_cli_count_the_same_prototypes_of_a_chapter_run(tiny_params, tmp_path, monkeypatch):
+    """The chapter's Table 1 counts a stored DINO run's prototypes; ``studylib prototypes count`` on the run's
+    checkpoint exported in DINO's format prints the same number; the trajectory ends at the final count."""
+    from studylib.pipeline import run
+    from studylib.spec import RunSpec
+
+    monkeypatch.setenv("STUDYLIB_RESULTS", str(tmp_path))
+    dino = {**tiny_params, "objective": "dino", "dino_prototypes": 48, "dino_bottleneck": 8}
+    runs = {
+        ch03b.pretrain_label(data, sub): run(
+            RunSpec({**dino, **world, "dino_proto_k": 8 if sub else 0}), progress=False, keep_model=True
+        )
+        for data, world in ch03b.PRETRAIN.items()
+        for sub in (False, True)
+    }
+    t1 = ch03b.table1(runs)
+    assert list(t1["#prototypes"]) == [48] * 4 and t1["share unique"].between(0, 1).all()
+    ckpt = ch03b.export_checkpoint(runs[ch03b.BAL], tmp_path / "ckpt.pth")
+    out = ch03b.cli_count(ckpt)
+    assert f"unique at eps=0.025: {t1['#unique'].iloc[0]} " in out and "prototypes: 48, dimension: 8" in out
+    traj = ch03b.trajectory({0: runs})
+    last = traj.groupby("pretrained").tail(1).set_index("pretrained")["unique"]
+    assert (last == t1.set_index(t1.index.map(lambda i: ch03b.pretrained_labels()[i]))["#unique"]).all()

@@ -107,3 +107,90 @@ def test_an_untrained_dino_model_has_no_prototype_drift():
     m = DinoModel(8, 16, DinoConfig(dino_prototypes=32), n_classes=4)
     w = m.teacher["head"].prototypes().detach()
     assert torch.equal(m.initial_prototypes, w)
+
+
+def test_the_batched_loss_equals_the_papers_loop_on_a_constructed_batch():
+    """Caron et al.'s formula, written as their loop: for every global view i of the teacher and every other
+    view v of the student, the batch mean of −Σ_k P_t(i)_k log P_s(v)_k; then the mean over those pairs."""
+    g = torch.Generator().manual_seed(0)
+    teacher = [torch.randn(5, 7, generator=g) for _ in range(2)]
+    student = [torch.randn(5, 7, generator=g) for _ in range(4)]  # two global views, then two local ones
+    center, ts, tt = torch.randn(7, generator=g), 0.1, 0.04
+    total, terms = 0.0, 0
+    for i, t in enumerate(teacher):
+        p = torch.softmax((t - center) / tt, dim=-1)
+        for v, s in enumerate(student):
+            if v != i:
+                total += float((-(p * torch.log_softmax(s / ts, dim=-1)).sum(-1)).mean())
+                terms += 1
+    assert terms == 6
+    assert float(dino_loss(student, teacher, center, ts, tt)) == pytest.approx(total / terms, rel=1e-6)
+
+
+def test_prototype_usage_of_a_one_hot_assignment_is_exact():
+    from studylib.metrics import assignment_perplexity
+
+    counts = np.zeros(2048)
+    counts[17] = 500  # every image assigned to one prototype
+    assert assignment_perplexity(counts) == 1.0
+    counts[[3, 900, 2000]] = 500  # four prototypes, equally
+    assert assignment_perplexity(counts) == pytest.approx(4.0, abs=1e-12)
+
+
+def _ddp_dino_step(rank, world, init_file, out_dir):
+    """One DINO step of a DDP-wrapped model on this rank's half of a constructed batch."""
+    import os
+
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        model, out = _step(rank, world, ddp=True)
+        if rank == 0:
+            torch.save(out, os.path.join(out_dir, "ddp.pt"))
+        else:
+            torch.save(out, os.path.join(out_dir, "ddp1.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _step(rank=0, world=1, ddp=False):
+    """A DINO model on a constructed batch of 8 pixel images: the centre after one update from the teacher's
+    outputs on the global views, and the student's gradients after one loss (this rank's share of the batch)."""
+    from studylib.objectives.dino import DinoModel, heads
+
+    torch.manual_seed(0)
+    cfg = DinoConfig(dino_prototypes=32, dino_hidden=16, dino_bottleneck=8)
+    model = DinoModel(4, 8, cfg, n_classes=2)
+    for m in list(model.modules()):  # BatchNorm statistics are per process by design: take them out
+        for name, child in list(m.named_children()):
+            if isinstance(child, nn.BatchNorm2d):
+                setattr(m, name, nn.Identity())
+    g = torch.Generator().manual_seed(1)
+    views = [torch.rand(8, 3, 16, 16, generator=g) * 2 - 1 for _ in range(2)]
+    local = slice(rank * 8 // world, (rank + 1) * 8 // world)
+    mine = [v[local] for v in views]
+    net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
+    with torch.no_grad():
+        teacher = heads(model.teacher, mine)
+    center = updated_center(model.center, teacher, 0.9)
+    loss = dino_loss(net(mine, []), teacher, center, 0.1, 0.04)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return model, {"center": center, "grads": grads}
+
+
+def test_centre_and_gradients_are_the_same_on_one_and_on_two_ddp_processes(tmp_path):
+    import torch.multiprocessing as mp
+
+    torch.set_num_threads(1)
+    _, single = _step()
+    mp.spawn(_ddp_dino_step, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    for name in ("ddp.pt", "ddp1.pt"):
+        ddp = torch.load(tmp_path / name, weights_only=True)
+        torch.testing.assert_close(ddp["center"], single["center"], rtol=1e-6, atol=1e-7)
+        # the loss is a mean over the local batch and DDP averages the gradients: the global batch's gradient
+        assert ddp["grads"].keys() == single["grads"].keys()
+        for n, grad in single["grads"].items():
+            torch.testing.assert_close(ddp["grads"][n], grad, rtol=1e-4, atol=1e-6, msg=n)

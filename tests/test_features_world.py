@@ -67,13 +67,56 @@ def test_sl_and_clip_train_on_features_and_clip_stores_its_prompt_cosine(tiny_pa
     assert pixels.key != sl.key  # render is in the key
 
 
-def test_dino_refuses_the_features_world(tiny_params, tmp_path, monkeypatch):
+def test_dino_trains_on_the_features_world_from_its_scenes(tiny_params, tmp_path, monkeypatch):
+    """DINO's views of a features world are its scenes seen again; its run counts unique prototypes through
+    training, at evenly spaced steps ending at the last."""
     from studylib.pipeline import run
     from studylib.spec import RunSpec
 
     monkeypatch.setenv("STUDYLIB_RESULTS", str(tmp_path))
-    with pytest.raises(ConfigError, match="render='pixels'"):
-        run(RunSpec({**tiny_params, "render": "features", "objective": "dino"}, label="DINO"), progress=False)
+    p = {
+        **tiny_params,
+        "render": "features",
+        "objective": "dino",
+        "dino_prototypes": 64,
+        "dino_bottleneck": 16,
+    }
+    r = run(RunSpec(p, label="DINO"), progress=False)
+    assert r.metrics["prototype_drift"] > 0 and 1 <= r.metrics["unique_prototypes"] <= 64
+    steps = sorted(int(k.rsplit("_", 1)[1]) for k in r.metrics if k.startswith("unique_at_step_"))
+    total = tiny_params["n_train"] // tiny_params["batch_size"] * tiny_params["epochs"]
+    assert len(steps) == min(8, total) and steps[-1] == total
+    assert r.metrics[f"unique_at_step_{total}"] == r.metrics["unique_prototypes"]
+
+
+def test_train_scenes_are_the_worlds_own_draws(tiny_params):
+    from studylib.world import make_world, train_scenes
+
+    wc = world_config({**tiny_params, "render": "features", "source": "web:0.5,imagenet:0.5"})
+    world, scenes = make_world(wc), train_scenes(wc)
+    assert scenes.latents.shape == (len(world.train), wc.latent_dim)
+    assert np.array_equal(scenes.domains, world.train.domain)
+    assert sorted(set(scenes.nuisance.tolist())) == [0.8, 1.0]  # imagenet's and web's nuisance
+
+
+def test_views_are_seeded_fresh_draws_of_each_scene(tiny_params):
+    from studylib.retina import render_views
+    from studylib.world import train_scenes
+
+    scenes = train_scenes(world_config({**tiny_params, "render": "features"}))
+    rows = np.arange(40)
+
+    def views(seed, part_keep=1.0):
+        return render_views(scenes, rows, torch.Generator().manual_seed(seed), part_keep).float()
+
+    a, b = views(0), views(1)
+    assert a.shape == (40, scenes.feature_dim)
+    assert torch.equal(a, views(0)) and not torch.equal(a, b)  # seeded; fresh nuisance per draw
+    same = torch.nn.functional.cosine_similarity(a - 127.5, b - 127.5).mean()
+    other = torch.nn.functional.cosine_similarity(a - 127.5, b.roll(1, 0) - 127.5).mean()
+    assert same > other  # two views of one scene are closer than views of two scenes
+    local = torch.nn.functional.cosine_similarity(a - 127.5, views(2, 0.5) - 127.5).mean()
+    assert local < same  # a local view hides part of the object
 
 
 def test_render_is_checked_by_name(tiny_params):

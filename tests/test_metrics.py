@@ -100,3 +100,29 @@ def test_rowwise_correlation_matches_scipy_row_by_row():
         assert np.isnan(r[0]) and np.allclose(r[1:], [fn(a, b).statistic for a, b in zip(x[1:], y[1:])])
     with pytest.raises(ValueError, match="unknown correlation method"):
         M.rowwise_correlation(x, y, "kendall")
+
+
+@pytest.mark.parametrize(
+    "v",
+    [
+        np.arange(12) % 5 / 4,  # ties, as per-class accuracies have
+        np.linspace(0, 1, 9) ** 2,  # distinct values
+        np.full(6, 0.5),  # constant: every row ties
+        np.array([0.0, -0.0, 1.0, 2.0, 2.0]),  # signed zeros are one value
+        np.array([1.0, np.nan, 2.0, 3.0]),  # NaN: scipy's policy
+    ],
+)
+def test_resampled_ranks_and_correlations_equal_scipys_on_bootstrap_rows(v):
+    from scipy import stats
+
+    from studylib.metrics import class_resamples, resampled_correlation, resampled_ranks, rowwise_correlation
+
+    idx = class_resamples(len(v), 300, seed=1)
+    assert np.array_equal(resampled_ranks(v, idx), stats.rankdata(v[idx], axis=1), equal_nan=True)
+    f = np.random.default_rng(2).random(len(v))
+    for method in ("spearman", "pearson"):
+        assert np.array_equal(
+            resampled_correlation(v, f, idx, method),
+            rowwise_correlation(v[idx], f[idx], method),
+            equal_nan=True,
+        )

@@ -19,12 +19,20 @@ C9: imbalance hurts DINO's transfer, and prototype subsampling recovers most of 
 C10 (the paper's Table 1): far fewer than all prototypes are unique
 (:func:`studylib.metrics.unique_prototypes`, eps 0.025), and fewer on imbalanced data.
 
+At quick and full DINO sees the ``features`` world: its views are each image's scene seen again
+under fresh nuisance (:func:`studylib.retina.render_views`), a run of 400 steps costs seconds, and
+three seeds give C9 and C10 paired intervals (see :data:`DINO` for the schedule and sizes).
+``-p render=pixels`` runs it on pixel crops; at ``full`` that is the paper's scale
+(:data:`PAPER_SCALE`), for a GPU.
+
 Both claims first check what they need: C9 that every probe it compares learned (top-1 above
 1.5× chance on that task); C10 that the teacher's prototypes moved from their random start
 (``prototype_drift``, the mean cosine distance from initialisation, above the uniqueness
-resolution ε): random unit vectors in 64 dimensions are all unique at ε, so a count of unique
-prototypes that never moved measures the initialisation, not DINO. Each run also reports how
-many prototypes the teacher uses (``prototype_usage``, the perplexity of its assignments).
+resolution ε; the chapter prints an untrained copy's drift beside it): random unit vectors in
+32 dimensions are all unique at ε, so a count of unique prototypes that never moved measures the
+initialisation, not DINO. Each run also reports how many prototypes the teacher uses
+(``prototype_usage``, the perplexity of its assignments), and its unique count at eight points
+of training (C10 through training).
 
 Run::
 
@@ -36,6 +44,8 @@ chapter's analysis.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -46,8 +56,19 @@ from studylib.inference import combine_seeds, over_seeds, paired_mean_difference
 
 NAME = "03b_dino"
 AFTER = ()  # its pretraining and probe worlds are its own
-# The pretraining pool and model: DINO's own sizes (the world's scale: prototypes in the hundreds to thousands).
-SEEDS: dict = {}  # the preset's own count (studylib.config.PRESET_SEEDS): pixels cost too much for more
+SEEDS = {"smoke": 1, "quick": 3, "full": 5}  # C9 and C10 over seeds: paired intervals, not one run
+# DINO's schedule for runs of a few hundred steps (the paper's recipe is for ~300k):
+# * the teacher's EMA momentum starts at 0.99 (a horizon of ~100 steps, a quarter of a quick run) and rises to 1
+#   along a cosine; the paper's 0.996 over 234 steps moved the teacher by under half a step in all;
+# * temperatures as the paper's (student 0.1, teacher 0.04);
+# * prototypes: the world has 2 visual modes per concept, so 32 concepts hold 64 modes, and 2,048 prototypes
+#   give 32 per mode (the paper's 65,536 over ImageNet's ~1,000 classes give about 65; half of it, to afford
+#   three seeds); the bottleneck is 32-d, the visual latent's dimension;
+# * the `features` world (studylib.retina): its views are each image's scene seen again under fresh nuisance
+#   (pose, colour gain, background, sensor noise) and, for local views, with half the object hidden (the analogue
+#   of crops and colour jitter; studylib.objectives.dino). On pixels one run took about 25 s for 234 steps and its
+#   probes reached 2–3x chance; on features a run of 400 steps takes a few seconds and its probes learn.
+DINO = dict(dino_momentum=0.99, dino_bottleneck=32, dino_local_crops=2, render="features", width=64, lr=5e-3)
 SIZES = {
     "smoke": dict(
         n_classes=16,
@@ -59,13 +80,33 @@ SIZES = {
         dino_local_crops=1,
     ),
     "quick": dict(
-        n_classes=100, n_train=5000, test_per_class=10, epochs=3, batch_size=64, dino_prototypes=1024
+        n_classes=32, n_train=12800, test_per_class=10, epochs=4, batch_size=128, dino_prototypes=2048, **DINO
     ),
     "full": dict(
-        n_classes=300, n_train=60000, test_per_class=20, epochs=30, batch_size=128, dino_prototypes=4096
+        n_classes=64, n_train=32000, test_per_class=20, epochs=8, batch_size=128, dino_prototypes=4096, **DINO
     ),
 }
-PROTO_K = {"smoke": 16, "quick": 128, "full": 512}
+# The paper's scale (Caron et al.'s ViT recipe in shared paper_recipes.md, at the concept world's 16 px): what
+# `full` runs with `-p render=pixels`, on a GPU (hours on this machine's two cores).
+PAPER_SCALE = dict(
+    n_classes=300,
+    n_train=60000,
+    test_per_class=20,
+    epochs=100,
+    batch_size=256,
+    dino_prototypes=65536,
+    dino_bottleneck=256,
+    dino_local_crops=2,
+    render="pixels",
+)
+
+
+def sizes_for(render: str = "") -> dict:
+    """The chapter's sizes for a ``render`` parameter: ``full`` on pixels is :data:`PAPER_SCALE`."""
+    return {**SIZES, "full": PAPER_SCALE} if render == "pixels" else SIZES
+
+
+PROTO_K = {"smoke": 16, "quick": 256, "full": 512}  # an eighth of the prototypes at quick and full
 POOL = "subtree:artifacts"
 PRETRAIN = {
     "balanced, curated": dict(profile="balanced", source="imagenet"),
@@ -140,20 +181,117 @@ def _accuracy(run, domain: str) -> np.ndarray:
 
 
 def transfer(runs: dict) -> pd.DataFrame:
-    """Probe top-1 of every pretrained backbone on every downstream task, and chance (1 / its classes)."""
+    """Probe top-1 of every pretrained backbone on every downstream task, chance (1 / its classes), and top-1 as
+    a multiple of chance (a manipulation check: did the backbone learn something that transfers?)."""
     rows = []
     for name in pretrained_labels():
         for task, (world, domain) in TASKS.items():
             probe = runs[probe_label(name, world)]
+            chance = 1 / len(id_table(probe, domain))
+            top1 = probe.metrics[f"top1_{domain}"]
+            rows.append(
+                {"pretrained": name, "task": task, "top1": top1, "chance": chance, "× chance": top1 / chance}
+            )
+    return pd.DataFrame(rows)
+
+
+def untrained_drift(session) -> float:
+    """``prototype_drift`` of an untrained copy of the chapter's DINO model (same sizes and seed): the floor a
+    trained run's drift is read against (zero up to rounding: the measurement has no offset of its own)."""
+    import torch.nn.functional as F
+
+    from studylib.objectives.base import objective_config
+    from studylib.objectives.dino import DinoModel
+
+    p = session.params
+    cfg = objective_config("dino", p)
+    feature_dim = p["feature_dim"] if p.get("render") == "features" else 0
+    model = DinoModel(p["width"], p["embed_dim"], cfg, p["n_classes"], feature_dim)
+    w, w0 = model.teacher["head"].prototypes().detach(), model.initial_prototypes
+    return float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
+
+
+def trajectory(runs_by_seed: dict) -> pd.DataFrame:
+    """C10 through training: the teacher's unique prototypes at each counted step of every DINO run (rows: run,
+    seed, step, unique, share)."""
+    rows = []
+    for k, runs in runs_by_seed.items():
+        for name in pretrained_labels():
+            m = runs[name].metrics
+            for key, count in m.items():
+                if key.startswith("unique_at_step_"):
+                    step = int(key.rsplit("_", 1)[1])
+                    rows.append(
+                        {
+                            "pretrained": name,
+                            "seed": k,
+                            "step": step,
+                            "unique": count,
+                            "share": count / m["n_prototypes"],
+                        }
+                    )
+    return pd.DataFrame(rows).sort_values(["pretrained", "seed", "step"], ignore_index=True)
+
+
+def table1(runs: dict) -> pd.DataFrame:
+    """The paper's Table 1 shape for one seed's runs: each DINO run's pretraining data, prototypes, unique
+    prototypes and their share."""
+    rows = []
+    for data, world in PRETRAIN.items():
+        for sub in (False, True):
+            m = runs[pretrain_label(data, sub)].metrics
             rows.append(
                 {
-                    "pretrained": name,
-                    "task": task,
-                    "top1": probe.metrics[f"top1_{domain}"],
-                    "chance": 1 / len(id_table(probe, domain)),
+                    "pretraining data": data,
+                    "profile": world["profile"]
+                    + (f" (α {world['zipf_alpha']:g})" if "zipf_alpha" in world else ""),
+                    "prototype subsampling": "yes" if sub else "no",
+                    "#prototypes": m["n_prototypes"],
+                    "#unique": m["unique_prototypes"],
+                    "share unique": m["unique_prototypes"] / m["n_prototypes"],
                 }
             )
     return pd.DataFrame(rows)
+
+
+def export_checkpoint(run, path) -> Path:
+    """Write the stored DINO run's model as a checkpoint in DINO's own training format (``student`` and
+    ``teacher`` state dicts, the prototypes at ``head.last_layer.parametrizations.weight.original1``), the
+    format ``studylib prototypes count`` reads; atomically. Returns the path."""
+    import io
+
+    import torch
+
+    from studylib.fileio import atomic_write_bytes
+
+    model = Path(run.path) / "model.pt"
+    if not model.exists():
+        raise FileNotFoundError(f"run {run.key} kept no model to export; rerun it with keep_model=True")
+    state = torch.load(model, map_location="cpu", weights_only=True)
+    ckpt = {
+        part: {k.removeprefix(f"{part}."): v for k, v in state.items() if k.startswith(f"{part}.")}
+        for part in ("student", "teacher")
+    }
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def cli_count(checkpoint) -> str:
+    """The output of ``python -m studylib prototypes count CHECKPOINT`` (a separate process, as a user runs it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "studylib", "prototypes", "count", str(checkpoint), "--eps", str(EPS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"studylib prototypes count {checkpoint} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 # C9's manipulation check: a probe "learned" when its top-1 exceeds 1.5x chance (the study's rule for a
@@ -318,9 +456,12 @@ def claims(session, runs_by_seed: dict) -> list[dict]:
 
 
 def full_adds(preset: str) -> str:
-    """What the ``full`` preset runs beyond ``preset`` (the notebook says it)."""
-    f, p = SIZES["full"], SIZES[preset]
+    """What the ``full`` preset runs beyond ``preset`` (the notebook says it), and the paper's scale on a GPU."""
+    f, p, g = SIZES["full"], SIZES[preset], PAPER_SCALE
     return (
         f"{f['n_classes']} pretraining concepts and {f['n_train']} images (here {p['n_classes']} and "
-        f"{p['n_train']}), {f['epochs']} epochs (here {p['epochs']}), {f['dino_prototypes']} prototypes; three seeds"
+        f"{p['n_train']}), {f['epochs']} epochs (here {p['epochs']}), {f['dino_prototypes']} prototypes, "
+        f"{SEEDS['full']} seeds (here {SEEDS[preset]}); with `-p render=pixels` on a GPU, the paper's scale: "
+        f"{g['dino_prototypes']:,} prototypes, a {g['dino_bottleneck']}-d bottleneck, {g['epochs']} epochs over "
+        f"{g['n_train']:,} pixel images of {g['n_classes']} concepts"
     )

@@ -8,6 +8,8 @@ never typed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -32,7 +34,23 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     runs_by_seed = stored_by_seed(registry, s, lambda k: module.specs(s, k))
     if missing := not_run(module.NAME, *runs_by_seed.values()):
         return missing
-    return module.claims(s, runs_by_seed)
+    path = _cache_path(module.NAME, preset, runs_by_seed)
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    rows = [{k: r.get(k, "") for k in claims.COLUMNS} for r in module.claims(s, runs_by_seed)]
+    atomic_write_text(path, json.dumps(rows, ensure_ascii=False))
+    return rows
+
+
+def _cache_path(chapter: str, preset: str, runs_by_seed: dict) -> Path:
+    """Where a chapter's claim rows are kept: named by all of studylib's code and the keys of the runs they
+    read, so a rerun with nothing changed reads them instead of recomputing every interval."""
+    from studylib.fileio import cache_dir
+    from studylib.fingerprint import analysis_fingerprint
+
+    keys = sorted(f"{k}:{label}:{r.key}" for k, runs in runs_by_seed.items() for label, r in runs.items())
+    h = hashlib.sha256("\n".join([analysis_fingerprint(), chapter, preset, *keys]).encode()).hexdigest()[:20]
+    return cache_dir("summary") / f"{chapter}-{preset}-{h}.json"
 
 
 def table(registry, preset: str = "quick") -> pd.DataFrame:

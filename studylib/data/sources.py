@@ -10,7 +10,8 @@
 Both follow :class:`BatchSource`, the protocol the training loop is written against.
 
 A batch is a dict with ``images`` (float, normalised), ``labels`` and
-``tokens`` (``None`` when the objective does not need them); a source may
+``tokens`` (``None`` when the objective does not need them) and, from the
+concept world, ``index`` (each sample's row in the training split); a source may
 yield ``None`` for a step whose samples all failed to load.
 
     source = InMemorySource(TrainData(images, labels, tokens, class_counts), batch_size=128, seed=0)
@@ -35,6 +36,9 @@ class TrainData:
     labels: torch.Tensor  # int64 (N,)
     tokens: torch.Tensor | None  # int64 (N, L) for CLIP
     class_counts: torch.Tensor  # int64 (n_classes,)
+    rows: torch.Tensor | None = (
+        None  # int64 (N,): each sample's row in the world's training split (None: 0..N-1)
+    )
 
     def __post_init__(self):
         n = len(self.labels)
@@ -103,6 +107,7 @@ class InMemorySource:
                 "tokens": None
                 if self.data.tokens is None
                 else self.data.tokens[idx].to(device, non_blocking=True),
+                "index": idx if self.data.rows is None else self.data.rows[idx],  # rows in the world's split
             }
 
     def end_epoch(self):

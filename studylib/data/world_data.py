@@ -25,7 +25,7 @@ from studylib.data.sources import InMemorySource, TrainData
 from studylib.evaluate import uint8_batches
 from studylib.objectives.base import DataInfo
 from studylib.registry import canonical_json
-from studylib.world import World
+from studylib.world import World, train_scenes
 from studylib.world_store import cached_world
 
 # fields that are meaningful only for real data; "workers" is results-neutral and allowed
@@ -109,6 +109,7 @@ class WorldData:
             corpus_key=f"world-{corpus}",
             semantic=semantic,
             caption_labels=lambda: caption_labels(wc),
+            scenes=(lambda: train_scenes(wc)) if wc.render == "features" else None,
             n_label_classes=len(world.concepts) + len(world.open_concepts),
         )
 
@@ -136,6 +137,7 @@ class WorldData:
             torch.from_numpy(labels if full else labels[idx]),
             None if tokens is None else (tokens if full else tokens[tidx]),
             counts,
+            rows=None if full else tidx,
         )
         return InMemorySource(data, tc.batch_size, tc.seed, rank, world_size), trained_counts
 

@@ -69,6 +69,7 @@ class DataInfo:
     corpus_key: str = ""  # identifies ``captions`` (memoises vocabularies)
     semantic: Callable[[], np.ndarray] | None = None  # MiniLM class vectors (oracle control)
     caption_labels: Callable[[], np.ndarray] | None = None  # labels mined from the captions (-1: none)
+    scenes: Callable | None = None  # features world: its training scenes (studylib.world.train_scenes)
     extra: dict = field(default_factory=dict)
     n_label_classes: int = 0  # the training label space (0: the evaluated classes only);
     # more when training also names open-world concepts

@@ -1,23 +1,36 @@
 """DINO (Caron et al. 2021): self-distillation with no labels, sized for the concept world.
 
-The structure of the original, at 16 px:
+The structure of the original, on either render of the concept world:
 
-* a student and a teacher of the same architecture (the tiny CNN and a projection head
+* a student and a teacher of the same architecture (the tiny CNN, or the MLP on retina
+  features, and a projection head
   whose last layer is weight-normalised prototypes, ``dino_prototypes`` of them); the
   teacher is an exponential moving average of the student (momentum ``dino_momentum``
   rising to 1 along a cosine over training) and is never trained by gradients;
-* multi-crop views of each image: two global crops (random resized crops, flips,
-  brightness and contrast jitter, at full size) and ``dino_local_crops`` local ones (small
-  crops at half size), drawn from a seeded generator per step;
+* multi-crop views of each image, drawn from a seeded generator per step (and rank):
+  - pixels: two global crops (random resized crops, flips, brightness and contrast jitter,
+    at full size) and ``dino_local_crops`` local ones (small crops at half size);
+  - features: the image's *scene* seen again (:func:`studylib.retina.render_views`): two
+    global views with fresh pose, colour gain, background and sensor noise (what a crop,
+    a flip and a colour jitter change in a photo), and ``dino_local_crops`` local views
+    that also hide about half of the object's shape and colour code (a part of the object,
+    as a small crop sees). A crop of the 128 retina numbers would mean nothing: they are a
+    random mix of the whole scene;
 * the teacher sees the global views, the student every view; the loss is the cross-entropy
   between the teacher's centred, sharpened distribution (temperature ``dino_teacher_temp``
   after a linear warm-up from ``dino_warmup_teacher_temp``) and the student's
-  (``dino_student_temp``), over every pair of different views;
-* the centre is an EMA (``dino_center_momentum``) of the teacher's mean output.
+  (``dino_student_temp``), over every pair of different views, as one batched product
+  (:func:`dino_loss`);
+* the centre is an EMA (``dino_center_momentum``) of the teacher's mean output over the
+  global batch: under DDP the batch sum and count are all-reduced, so every process keeps
+  the centre one process would (:func:`updated_center`).
 
 **Prototype subsampling** (``dino_proto_k`` > 0): each step, the loss uses a random subset
 of ``dino_proto_k`` prototypes, the same for student, teacher and centre, as SL's
 vocabulary subsampling scores a subset of classes.
+
+The teacher's unique prototypes are counted at :data:`TRAJECTORY_POINTS` evenly spaced steps
+(a model buffer, so a resumed run keeps the points it had): C10 through training.
 
 DINO trains without labels. Its evaluation here is a **nearest-class-mean probe** on the
 teacher's backbone features: after training, the class means of the training images'
@@ -25,6 +38,9 @@ features (labels used by the probe only) become the classifier, cosine-scored. I
 one-centroid kNN, far cheaper than a linear probe on these sizes.
 
     python -m studylib run ... -p objective=dino -p dino_proto_k=256
+
+Long because DINO is one objective with two kinds of views (pixel crops, re-rendered scenes), its head, loss,
+centre, EMA teacher, probe and the prototype counts C10 reads.
 """
 
 from __future__ import annotations
@@ -33,6 +49,7 @@ import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -98,14 +115,17 @@ class DinoHead(nn.Module):
         return z @ w.t()
 
 
+TRAJECTORY_POINTS = 8  # steps at which the teacher's unique prototypes are counted during training
+
+
 class DinoModel(nn.Module):
-    def __init__(self, width: int, embed_dim: int, cfg: DinoConfig, n_classes: int):
+    def __init__(self, width: int, embed_dim: int, cfg: DinoConfig, n_classes: int, feature_dim: int = 0):
         super().__init__()
-        from studylib.models.tiny import ImageEncoder
+        from studylib.models.tiny import image_tower
 
         self.student = nn.ModuleDict(
             {
-                "backbone": ImageEncoder(width, embed_dim),
+                "backbone": image_tower(width, embed_dim, feature_dim),
                 "head": DinoHead(embed_dim, cfg.dino_hidden, cfg.dino_bottleneck, cfg.dino_prototypes),
             }
         )
@@ -116,25 +136,36 @@ class DinoModel(nn.Module):
         self.register_buffer(
             "class_means", torch.zeros(n_classes, embed_dim)
         )  # the probe, set after training
+        # (step, unique prototypes) at TRAJECTORY_POINTS steps of training; step -1: not reached yet
+        self.register_buffer("unique_trajectory", torch.full((TRAJECTORY_POINTS, 2), -1.0))
 
     def features(self, images):
         return self.teacher["backbone"](images)
+
+    def forward(self, global_views: list, local_views: list, subset=None) -> list:
+        """The student's outputs on every view, global first: one pass per view size (DINO's multi-crop
+        wrapper). Training calls it through the (DDP-wrapped) model so that DDP syncs the gradients."""
+        return heads(self.student, global_views, subset) + heads(self.student, local_views, subset)
+
+
+def heads(part: nn.ModuleDict, views: list, subset=None) -> list:
+    """``part``'s (student's or teacher's) prototype scores on each view; the views of one size in one pass."""
+    if not views:
+        return []
+    return list(part["head"](part["backbone"](torch.cat(views)), subset).split(len(views[0])))
 
 
 def dino_loss(
     student_out: list, teacher_out: list, center: torch.Tensor, student_temp: float, teacher_temp: float
 ) -> torch.Tensor:
-    """Mean over (global view i, any other view v) of −Σ softmax((t_i − c)/τ_t) · log_softmax(s_v/τ_s)."""
-    targets = [F.softmax((t - center) / teacher_temp, dim=-1) for t in teacher_out]
-    logs = [F.log_softmax(s / student_temp, dim=-1) for s in student_out]
-    total, terms = 0.0, 0
-    for i, t in enumerate(targets):
-        for v, ls in enumerate(logs):
-            if v == i:
-                continue
-            total = total + (-(t * ls).sum(-1)).mean()
-            terms += 1
-    return total / terms
+    """Mean over (global view i, any other view v ≠ i) of the batch mean of
+    −Σ_k softmax((t_i − c)/τ_t)_k · log_softmax(s_v/τ_s)_k: one batched product over every pair of views
+    (global views first in ``student_out``, in ``teacher_out``'s order)."""
+    t = F.softmax((torch.stack(teacher_out) - center) / teacher_temp, dim=-1)  # (G, B, K)
+    ls = F.log_softmax(torch.stack(student_out) / student_temp, dim=-1)  # (V, B, K)
+    ce = -torch.einsum("gbk,vbk->gv", t, ls) / t.shape[1]  # (G, V): batch-mean cross-entropies
+    other = ~torch.eye(*ce.shape, dtype=torch.bool, device=ce.device)
+    return ce[other].mean()
 
 
 def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
@@ -147,9 +178,15 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
 
 
 def updated_center(center: torch.Tensor, teacher_out: list, momentum: float) -> torch.Tensor:
-    """The centre's EMA step toward the batch mean of the teacher outputs (every global view)."""
-    batch = torch.cat(teacher_out).mean(0)
-    return center * momentum + batch * (1 - momentum)
+    """The centre's EMA step toward the mean teacher output over every global view of the *global* batch:
+    under DDP the sum and the count are all-reduced, so each process's centre is the one-process centre."""
+    import torch.distributed as dist
+
+    out = torch.cat(teacher_out)
+    total = torch.cat([out.sum(0), out.new_tensor([len(out)])])
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(total)
+    return center * momentum + total[:-1] / total[-1] * (1 - momentum)
 
 
 def sample_prototypes(n: int, k: int, generator: torch.Generator) -> torch.Tensor | None:
@@ -182,6 +219,9 @@ def crops(images: torch.Tensor, n: int, scale: tuple, size: int, generator: torc
     return views
 
 
+LOCAL_PART = 0.5  # share of the object's shape and colour code a local view of a features scene keeps
+
+
 @register
 class Dino(Objective):
     name = "dino"
@@ -191,9 +231,10 @@ class Dino(Objective):
     def check(self):
         if self.train.arch != "tiny":
             raise ConfigError("objective 'dino' is built for arch='tiny' (the concept world's CNN)")
-        if self.data.feature_dim:
+        if self.data.feature_dim and self.data.scenes is None:
             raise ConfigError(
-                "objective 'dino' needs pixel images (its views are crops): use render='pixels'"
+                "objective 'dino' on feature vectors needs the concept world's scenes to draw its views "
+                "(render='features' of the concept world), or use pixel images"
             )
         if self.cfg.dino_proto_k > self.cfg.dino_prototypes:
             raise ConfigError(
@@ -203,7 +244,20 @@ class Dino(Objective):
 
     def build_model(self):
         torch.manual_seed(self.train.seed)
-        return DinoModel(self.train.width, self.train.embed_dim, self.cfg, self.data.n_classes), None
+        model = DinoModel(
+            self.train.width, self.train.embed_dim, self.cfg, self.data.n_classes, self.data.feature_dim
+        )
+        return model, None
+
+    def setup(self, device, rank, world_size, class_counts=None, *, total_steps):
+        super().setup(device, rank, world_size, class_counts, total_steps=total_steps)
+        self.rank = rank
+        self.scenes = self.data.scenes() if self.data.feature_dim else None
+        # the steps (0-based, after which) the unique prototypes are counted: evenly spaced, the last one last
+        points = range(1, TRAJECTORY_POINTS + 1)
+        self.trajectory_steps = sorted(
+            {max(1, round(total_steps * i / TRAJECTORY_POINTS)) - 1 for i in points}
+        )
 
     def teacher_temp(self, step: int) -> float:
         """``dino_warmup_teacher_temp`` rising linearly to ``dino_teacher_temp`` over ``dino_warmup_steps``."""
@@ -214,21 +268,40 @@ class Dino(Objective):
         """Cosine from ``dino_momentum`` at step 0 to 1 at the last step (``total_steps`` of :meth:`setup`)."""
         return cosine_to(step, self.total_steps, self.cfg.dino_momentum, 1.0)
 
+    def views(self, batch, gen: torch.Generator) -> tuple[list, list]:
+        """(global views, local views) of the batch: crops of pixels, or the scenes seen again."""
+        images = batch["images"]
+        n_local = self.cfg.dino_local_crops
+        if self.scenes is None:
+            size = images.shape[-1]
+            return crops(images, 2, (0.4, 1.0), size, gen), crops(
+                images, n_local, (0.1, 0.4), max(8, size // 2), gen
+            )
+        from studylib.models.tiny import normalize_images
+        from studylib.retina import render_views
+
+        rows = batch["index"].cpu().numpy()
+
+        def views(n, part_keep):  # n views of every sample in one call (one pass per domain)
+            if not n:
+                return []
+            out = render_views(self.scenes, np.tile(rows, n), gen, part_keep)
+            return list(normalize_images(out).to(images.device).split(len(rows)))
+
+        return views(2, 1.0), views(n_local, LOCAL_PART)
+
     def loss(self, model, batch, step):
         net = model.module if hasattr(model, "module") else model
-        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step))
-        images = batch["images"]
-        size = images.shape[-1]
-        global_views = crops(images, 2, (0.4, 1.0), size, gen)
-        local_views = crops(images, self.cfg.dino_local_crops, (0.1, 0.4), max(8, size // 2), gen)
+        # one stream per step and rank: a resumed run draws what the uninterrupted one drew, and two processes
+        # draw different views for their different samples
+        gen = torch.Generator().manual_seed(step_seed(self.train.seed, step) * 64 + self.rank)
+        global_views, local_views = self.views(batch, gen)
         subset = sample_prototypes(self.cfg.dino_prototypes, self.cfg.dino_proto_k, gen)
         if subset is not None:
-            subset = subset.to(images.device)
-        student = [
-            net.student["head"](net.student["backbone"](v), subset) for v in global_views + local_views
-        ]
+            subset = subset.to(batch["images"].device)
+        student = model(global_views, local_views, subset)
         with torch.no_grad():
-            teacher = [net.teacher["head"](net.teacher["backbone"](v), subset) for v in global_views]
+            teacher = heads(net.teacher, global_views, subset)
         center = net.center if subset is None else net.center[subset]
         loss = dino_loss(student, teacher, center, self.cfg.dino_student_temp, self.teacher_temp(step))
         with torch.no_grad():
@@ -240,7 +313,14 @@ class Dino(Objective):
         return loss, {"vocab": len(center)}  # vocab: the prototypes scored this step
 
     def after_step(self, model, step):
-        ema_update(model.teacher, model.student, self.momentum(step))
+        net = model.module if hasattr(model, "module") else model
+        ema_update(net.teacher, net.student, self.momentum(step))
+        if step in self.trajectory_steps:
+            from studylib.metrics import unique_prototypes
+
+            i = self.trajectory_steps.index(step)
+            w = net.teacher["head"].prototypes().detach().float().cpu().numpy()
+            net.unique_trajectory[i] = torch.tensor([step + 1.0, unique_prototypes(w)])
 
     def fit_probe(self, model, source, device) -> None:
         """Nearest-class-mean probe: the class means of the teacher's features of the training images. The same
@@ -273,11 +353,17 @@ class Dino(Objective):
         w0 = model.initial_prototypes.float()
         drift = float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
         usage = getattr(self, "assignment_counts", None)
+        trajectory = {
+            f"unique_at_step_{int(step)}": float(count)
+            for step, count in model.unique_trajectory.tolist()
+            if step >= 0
+        }
         return {
             "unique_prototypes": unique_prototypes(w.cpu().numpy()),
             "n_prototypes": int(w.shape[0]),
             "prototype_drift": drift,
             "prototype_usage": assignment_perplexity(usage) if usage is not None else float("nan"),
+            **trajectory,
         }
 
     def features(self, model, images):
