@@ -59,13 +59,14 @@ display(Markdown(f"Pretraining: {session.params['n_classes']} artifact concepts,
 # %%
 runs_by_seed = {k: session.run_all(ch03b.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
-transfer = ch03b.transfer(runs)
-transfer.pivot(index="pretrained", columns="task", values="top1").round(3)
+transfer = pd.concat({k: ch03b.transfer(r) for k, r in runs_by_seed.items()}, names=["seed"]).reset_index(level=0)
+transfer.pivot_table(index="pretrained", columns="task", values="top1", aggfunc="mean").round(3)
 
 # %% [markdown]
 # ## Transfer to disjoint concepts (Fig 10)
 #
-# Chance is one in the number of downstream classes.
+# Mean top-1 over the seeds, the whiskers their range; the dashed lines are chance, one in
+# the number of downstream classes.
 
 # %%
 fig = plots.transfer_bars(transfer)
@@ -81,14 +82,15 @@ display(Markdown(f"Chance: {1 / ch03b.DOWNSTREAM_CLASSES[preset]:.3f}."))
 # copy of the same model.
 
 # %%
-pd.concat({k: ch03b.transfer(r) for k, r in runs_by_seed.items()}, names=["seed"]).pivot_table(
-    index="pretrained", columns="task", values="× chance", aggfunc="mean").round(1)
+transfer.pivot_table(index="pretrained", columns="task", values="× chance", aggfunc="mean").round(1)
 
 # %%
 protos = ch03b.prototypes(runs_by_seed)
 display(Markdown(f"Prototype drift from initialisation, trained runs: {protos['drift'].min():.4f} to "
                  f"{protos['drift'].max():.4f}; an untrained copy: {ch03b.untrained_drift(session):.4f}; "
-                 f"the uniqueness resolution ε: {ch03b.EPS}."))
+                 f"the uniqueness resolution ε: {ch03b.EPS}; the drift at which two prototypes could first merge "
+                 f"(half their median initial nearest-neighbour distance): {protos['merge'].min():.3f} to "
+                 f"{protos['merge'].max():.3f}."))
 
 # %% [markdown]
 # ## Did the prototypes move, and how many does the teacher use? (Table 1)

@@ -35,13 +35,22 @@ class ChapterFailed(RuntimeError):
 
 
 def chapters(selection=None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Chapter files in reading order; ``selection`` items match by prefix ("02", "02_imbalance")."""
+    """Chapter files in reading order (in ``selection``'s order when given). An item names a chapter by its
+    number ("02" is chapter 2 alone, "02b" chapter 2b), its file name ("02_imbalance"), or a shell pattern
+    ("02*": chapters 2 to 2e)."""
+    from fnmatch import fnmatchcase
+
     found = sorted(p for p in Path(folder).glob("[0-9][0-9]*.py"))
     if not selection:
         return found
     picked = []
     for s in selection:
-        hits = [p for p in found if p.stem == s or p.stem.startswith(s)]
+        hits = [
+            p
+            for p in found
+            if s in (p.stem, p.stem.split("_", 1)[0])
+            or (any(c in s for c in "*?[") and fnmatchcase(p.stem, s))
+        ]
         if not hits:
             raise ValueError(f"no chapter matches {s!r}; chapters: {', '.join(p.stem for p in found)}")
         picked += [h for h in hits if h not in picked]

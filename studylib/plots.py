@@ -552,23 +552,29 @@ def head_tail_distributions(rows: pd.DataFrame, title: str = "Per-class statisti
 
 
 def transfer_bars(table: pd.DataFrame, title: str = "DINO features on disjoint downstream tasks"):
-    """Paper Fig 10: probe top-1 per downstream task, one bar per pretrained backbone. ``table`` columns:
-    ``pretrained, task, top1`` (e.g. ``ch03b.transfer``)."""
+    """Paper Fig 10: probe top-1 per downstream task, one bar per pretrained backbone, with chance per task as a
+    dashed line. ``table`` columns: ``pretrained, task, top1`` and optionally ``chance`` and ``seed`` (e.g.
+    ``ch03b.transfer`` per seed, concatenated): with several seeds a bar is their mean and its whisker their
+    range."""
     tasks = list(dict.fromkeys(table["task"]))
     models = list(dict.fromkeys(table["pretrained"]))
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     width = 0.8 / len(models)
+    stats = table.groupby(["pretrained", "task"])["top1"].agg(["mean", "min", "max", "count"])
     for k, m in enumerate(models):
-        sub = table[table["pretrained"] == m].set_index("task").reindex(tasks)
-        ax.bar(
-            np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width,
-            sub["top1"],
-            width,
-            color=PALETTE[k % len(PALETTE)],
-            label=m,
-        )
+        sub = stats.loc[m].reindex(tasks)
+        x = np.arange(len(tasks)) + (k - (len(models) - 1) / 2) * width
+        spread = (sub["mean"] - sub["min"], sub["max"] - sub["mean"]) if (sub["count"] > 1).any() else None
+        ax.bar(x, sub["mean"], width, color=PALETTE[k % len(PALETTE)], label=m, yerr=spread, capsize=2)
+    if "chance" in table.columns:
+        chance = table.groupby("task")["chance"].first().reindex(tasks)
+        for i, c in enumerate(chance):
+            ax.plot([i - 0.45, i + 0.45], [c, c], "k--", lw=1, label="chance" if i == 0 else None)
+    n_seeds = table["seed"].nunique() if "seed" in table.columns else 1
     ax.set_xticks(np.arange(len(tasks)), tasks)
-    ax.set_ylabel("nearest-class-mean probe top-1")
+    ax.set_ylabel(
+        "nearest-class-mean probe top-1" + (f"\n(mean of {n_seeds} seeds, range)" if n_seeds > 1 else "")
+    )
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.25)
     figure_legend(fig, title="pretrained backbone")

@@ -169,7 +169,7 @@ def test_affinity_reorders_rows():
     assert np.allclose(np.diag(a), 1) and a[0, 1] > 0.99  # reordered: tail first
 
 
-def _dino_table(shares, drift=0.1, usage=300.0):
+def _dino_table(shares, drift=0.1, usage=300.0, merge=0.05):
     names = [ch03b.pretrain_label(d, sub) for d in ch03b.PRETRAIN for sub in (False, True)]
     return pd.DataFrame(
         [
@@ -181,6 +181,7 @@ def _dino_table(shares, drift=0.1, usage=300.0):
                 "share": v,
                 "drift": drift,
                 "usage": usage,
+                "merge": merge,
             }
             for k, row in enumerate(shares)
             for n, v in zip(names, row)
@@ -209,6 +210,22 @@ def test_c10_is_untestable_while_the_prototypes_sit_at_their_initialisation():
     one_still = _dino_table([[0.3, 0.3, 0.1, 0.2]], drift=0.1)
     one_still.loc[2, "drift"] = 0.01  # one run never moved
     assert ch03b.c10_rows(one_still)[0]["verdict"] == "untestable"
+
+
+def test_c10_is_untestable_while_the_prototypes_could_not_have_merged():
+    """Prototypes that moved past ε but by far less than half the distance to their nearest neighbour stay
+    unique whatever DINO does: the count of unique ones measures their spread at initialisation."""
+    far = _dino_table([[1.0, 1.0, 1.0, 1.0]] * 3, drift=0.04, merge=0.2)
+    rows = ch03b.c10_rows(far)
+    assert {r["verdict"] for r in rows} == {"untestable"}
+    assert "could have merged" in rows[0]["result"] and "0.2000" in rows[0]["result"]
+    near = _dino_table([[0.3, 0.3, 0.1, 0.2]] * 3, drift=0.3, merge=0.2)
+    assert ch03b.c10_rows(near)[0]["verdict"] == "reproduced"
+
+
+def test_the_merge_distance_is_half_the_median_nearest_neighbour_distance():
+    w = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])  # nearest: 0.2, 0.2, 0.4, 1.0
+    assert ch03b.merge_distance(w) == pytest.approx(0.15)
 
 
 def _probe_runs(top: dict):

@@ -44,7 +44,15 @@ def test_results_for_people_where_columns_and_show(capsys, tiny_params):
     )  # shared values stated once
     head = lines[1].split()
     assert head[:3] == ["id", "when", "ch"] and "zipf" in head and "vocab" in head and head[-1] == "label"
-    assert max(len(x) for x in lines) <= 80 and any(x.endswith("…") for x in lines)  # the long label is cut
+    assert max(len(x) for x in lines) <= 80 and any(
+        "…x" in x for x in lines
+    )  # the long label loses its middle
+    assert main(["results", "--width", "120"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 80 < max(len(x) for x in lines) <= 120
+    assert main(["results", "--wide"]) == 0
+    assert any(x.endswith("SL " + "x" * 80) for x in capsys.readouterr().out.splitlines())  # whole
+    assert main(["results", "--width", "10"]) == 2 and "--width" in capsys.readouterr().err
     assert main(["results", "--where", "chapter=02b", "--where", "vocab_k=4"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert len(rows) == 2 and rows[1].startswith(vk.key[:8]) and rows[1].endswith("SL + vocab 4")
@@ -60,6 +68,14 @@ def test_results_for_people_where_columns_and_show(capsys, tiny_params):
     assert text.startswith(f"run {sl.key}") and "train.objective = sl" in text and "top1 = " in text
     assert "metrics.json" in text and "configuration:" in text
     assert main(["show", "zzzz"]) == 1 and "no run" in capsys.readouterr().err
+    assert main(["diff", sl.key[:8], vk.key[:8]]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == f"a: {sl.key}  {sl.meta['label']}" and text[1] == f"b: {vk.key}  SL + vocab 4"
+    rows = {line.split()[0]: line.split()[1:] for line in text[4:]}
+    assert rows["objective.vocab_k"] == ["0", "4"] and rows["world.zipf_alpha"][1] == "1.500"
+    assert "train.objective" not in rows  # equal values are left out
+    assert main(["diff", sl.key[:8], sl.key[:8]]) == 0 and "are equal" in capsys.readouterr().out
+    assert main(["diff", sl.key[:8], "zzzz"]) == 1 and "no run" in capsys.readouterr().err
 
 
 def test_results_marks_runs_of_older_code(capsys, tiny_params, monkeypatch):

@@ -126,3 +126,18 @@ def test_papermill_with_an_unknown_parameter_stops_inside_the_notebook(tmp_path)
     assert execute_chapter(
         nb, {"preset": "smoke", "zipf_alpha": 2.0}, out_dir=tmp_path / "out", progress=False
     ).is_file()
+
+
+def test_a_chapter_is_selected_by_its_exact_number_name_or_a_pattern():
+    names = [p.stem for p in chapters()]
+    assert [p.stem for p in chapters(["02"])] == ["02_imbalance"]  # one chapter, not 02b..02e
+    assert [p.stem for p in chapters(["02b"])] == ["02b_language_and_vocabulary"]
+    assert [p.stem for p in chapters(["02_imbalance"])] == ["02_imbalance"]
+    assert [p.stem for p in chapters(["02*"])] == [n for n in names if n.startswith("02")]
+    assert [p.stem for p in chapters(["03*", "01"])] == [
+        "03a_extreme_tail",
+        "03b_dino",
+        "01_robustness_origins",
+    ]
+    with pytest.raises(ValueError, match="no chapter matches '0'"):
+        chapters(["0"])

@@ -268,6 +268,8 @@ def test_export_html_is_self_contained(tmp_path, per_class):
     )  # two figures, plotly.js inline once
     assert "open the chapter in JupyterLab" in html and "VBox(...)" not in html
     assert not re.findall(r"<script[^>]*src=[\"']https?://", html) and "unpkg.com" not in html
+    assert "<title>Chapter</title>" in html  # the page's title is its first heading
+    assert 'id="studylib-show-code"' in html and 'href="index.html"' in html  # the show-code switch
     with pytest.raises(ValueError, match="not a readable notebook"):
         export_html(tmp_path / "missing.ipynb", tmp_path / "x.html")
 
@@ -371,3 +373,30 @@ def test_a_sessions_figures_record_the_chapters_parameter_values(per_class, _iso
     index = json.loads((_isolated_outputs / "figures" / "index.json").read_text())
     assert index["02_x__f.png"]["parameters"] == s.parameters
     plt.close("all")
+
+
+def test_the_index_lists_every_page_and_links_every_claim_to_its_chapter(tmp_path):
+    import pandas as pd
+
+    from studylib.export import claim_link, write_index
+
+    (tmp_path / "02_imbalance.html").write_text(
+        "<html><head><title>Chapter 2 · Imbalance</title></head></html>"
+    )
+    table = pd.DataFrame(
+        {
+            "chapter": ["02_imbalance", "03b_dino"],
+            "claim": ["C1: CLIP is less biased than SL", "C10: far fewer - unique"],
+            "quantity": ["q", "q"],
+            "result": ["+0.1 [0.0, 0.2]", "not run yet (DINO)"],
+            "verdict": ["reproduced", "not run"],
+        }
+    )
+    text = write_index(tmp_path, table, "quick").read_text()
+    assert '<a href="02_imbalance.html">Chapter 2 · Imbalance</a>' in text
+    assert f'href="{claim_link("02_imbalance.html", "C1: CLIP is less biased than SL")}"' in text
+    assert (
+        claim_link("p.html", "C10: far fewer - unique")
+        == "p.html#:~:text=C10%3A%20far%20fewer%20%2D%20unique"
+    )
+    assert "C10: far fewer - unique</td>" in text  # a chapter without a page: the claim, unlinked

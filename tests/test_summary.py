@@ -39,6 +39,13 @@ def test_chapter_2_verdicts_come_from_its_runs(capsys):
     assert main(["summary", "--preset", "smoke", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "| 02_imbalance" in out and "generated from the run registry" in out
+    cached = list((s.registry.root.parent / "summary").glob("02_imbalance-smoke-*.json"))
+    assert len(cached) == 1  # the chapter's claim rows, kept by code and run keys
+    again = summary.table(s.registry, "smoke")
+    assert again[again["chapter"] == ch02.NAME].reset_index(drop=True).equals(rows.reset_index(drop=True))
+    assert main(["summary", "--preset", "smoke"]) == 0  # the terminal view: every line fits 80 columns
+    lines = capsys.readouterr().out.splitlines()
+    assert "02_imbalance" in lines and max(map(len, lines)) <= 80 and lines[-1].endswith("claims)")
 
 
 def test_the_readme_table_uses_only_the_five_words_names_each_quantity_and_has_no_nan():
@@ -64,6 +71,26 @@ def test_write_into_replaces_only_the_marked_block(tmp_path):
     (tmp_path / "plain.md").write_text("no markers")
     with pytest.raises(ValueError, match="no <!-- summary:start -->"):
         summary.write_into(tmp_path / "plain.md", "x")
+
+
+def test_make_study_writes_no_timings_into_the_readme_and_make_publish_does(tmp_path, monkeypatch):
+    """`summary --write` (make study) fills the claims block and leaves the minutes block as it was, so a
+    study on another machine changes no tracked file when its numbers are the same; `--timings` (make
+    publish) writes this machine's minutes."""
+    from studylib import profiling
+
+    f = tmp_path / "R.md"
+    before = f"{summary.START}\nold\n{summary.END}\n{summary.MINUTES_START}\nthe maintainers' minutes\n{summary.MINUTES_END}\n"
+    f.write_text(before)
+    profiling.record_timing("quick", "01_a", {"seconds": 60.0, "trained": 1, "when": "2026-12-02T10:00"})
+    assert main(["summary", "--write", str(f), "--root", str(tmp_path / "runs")]) == 0
+    text = f.read_text()
+    assert "the maintainers' minutes" in text and "not run" in text and "| 01_a" not in text
+    mtime = f.stat().st_mtime_ns
+    assert main(["summary", "--write", str(f), "--root", str(tmp_path / "runs")]) == 0
+    assert f.stat().st_mtime_ns == mtime  # the same table: the file is not rewritten
+    assert main(["summary", "--write", str(f), "--timings", "--root", str(tmp_path / "runs")]) == 0
+    assert "| 01_a" in f.read_text() and "the maintainers' minutes" not in f.read_text()
 
 
 def test_the_readme_has_the_generated_block_and_no_hand_written_verdict_outside_it():

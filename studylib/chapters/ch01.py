@@ -8,7 +8,7 @@ images most similar to the shifted test sets (Mayilvahanan et al. 2024).
 
 Run::
 
-    python -m studylib run 01_ --preset quick
+    python -m studylib run 01 --preset quick
 
 Its claims (:func:`claims`) are judged on effective robustness, one part per shift, each
 shift's SL line fitted only on the baseline models above chance there. The numbers they

@@ -26,7 +26,7 @@ without a verdict, and trains C1's and C3's models on both renders (:func:`compa
 
 Run::
 
-    python -m studylib run 02_ --preset quick
+    python -m studylib run 02 --preset quick
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ not decide.
 
 Run::
 
-    python -m studylib run 02b_ --preset quick
+    python -m studylib run 02b --preset quick
 
 Long because three sweeps (data scale, caption levels, vocabulary) share one world, one SL family
 and C3's row.

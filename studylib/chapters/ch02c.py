@@ -22,7 +22,7 @@ must have learned (top-1 above 1.5× chance).
 
 Run::
 
-    python -m studylib run 02c_ --preset quick
+    python -m studylib run 02c --preset quick
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ as the full-data run and "more data" is not also "more training". Reported per r
 
 Run::
 
-    python -m studylib run 02d_ --preset quick
+    python -m studylib run 02d --preset quick
 
 Long because the scale × text-head grid, its NC1/NC2 and margin statistics and C6's three claims
 read one set of runs.

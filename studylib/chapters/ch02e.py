@@ -12,7 +12,7 @@ SL's own gain is shown beside them, not judged.
 
 Run::
 
-    python -m studylib run 02e_ --preset quick
+    python -m studylib run 02e --preset quick
 """
 
 from __future__ import annotations

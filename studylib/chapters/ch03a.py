@@ -26,7 +26,7 @@ The world is chapter 2c's (:data:`studylib.chapters.worlds.DISTRIBUTION`).
 
 Run::
 
-    python -m studylib run 03a_ --preset quick
+    python -m studylib run 03a --preset quick
 
 Long because the trims, six heads, tail statistics, head geometry and C8's rows read one set of
 runs.

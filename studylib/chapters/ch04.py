@@ -24,7 +24,7 @@ every concept set but DTD.
 
 Run::
 
-    python -m studylib run 04_ --preset quick
+    python -m studylib run 04 --preset quick
 
 Long because logit adjustment, binned statistics, real-data estimators and concept sets are chapter
 4's four sections.

@@ -21,6 +21,9 @@ from studylib.chapters import modules
 from studylib.fileio import atomic_write_text
 
 START, END = "<!-- summary:start -->", "<!-- summary:end -->"
+# The minutes table has its own block: only `make publish` (`summary --write FILE --timings`) writes it, so a
+# `make study` on another machine leaves the tracked README as it was when the numbers are the same.
+MINUTES_START, MINUTES_END = "<!-- minutes:start -->", "<!-- minutes:end -->"
 
 
 def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
@@ -34,7 +37,7 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     runs_by_seed = stored_by_seed(registry, s, lambda k: module.specs(s, k))
     if missing := not_run(module.NAME, *runs_by_seed.values()):
         return missing
-    path = _cache_path(module.NAME, preset, runs_by_seed)
+    path = _cache_path(registry, module.NAME, preset, runs_by_seed)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     rows = [{k: r.get(k, "") for k in claims.COLUMNS} for r in module.claims(s, runs_by_seed)]
@@ -42,15 +45,17 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     return rows
 
 
-def _cache_path(chapter: str, preset: str, runs_by_seed: dict) -> Path:
-    """Where a chapter's claim rows are kept: named by all of studylib's code and the keys of the runs they
-    read, so a rerun with nothing changed reads them instead of recomputing every interval."""
-    from studylib.fileio import cache_dir
+def _cache_path(registry, chapter: str, preset: str, runs_by_seed: dict) -> Path:
+    """Where a chapter's claim rows are kept, beside the registry (``<results>/summary/``): named by all of
+    studylib's code and the keys of the runs they read, so a rerun with nothing changed reads them instead of
+    recomputing every interval."""
     from studylib.fingerprint import analysis_fingerprint
 
     keys = sorted(f"{k}:{label}:{r.key}" for k, runs in runs_by_seed.items() for label, r in runs.items())
     h = hashlib.sha256("\n".join([analysis_fingerprint(), chapter, preset, *keys]).encode()).hexdigest()[:20]
-    return cache_dir("summary") / f"{chapter}-{preset}-{h}.json"
+    folder = Path(registry.root).parent / "summary"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{chapter}-{preset}-{h}.json"
 
 
 def table(registry, preset: str = "quick") -> pd.DataFrame:
@@ -125,20 +130,52 @@ def markdown(df: pd.DataFrame, preset: str = "quick", timings: dict | None = Non
         f"--markdown`; `make study` rewrites this table.*\n\n{claims.LEGEND}"
     )
     if timings is not None:
-        text += (
-            f"\n\nMinutes per chapter at `{preset}`, as last executed on this machine (a chapter whose runs "
-            f"were already in the registry trains nothing and takes far less):\n\n{minutes_table(timings)}"
-        )
+        text += "\n\n" + minutes_markdown(timings, preset)
     return text
 
 
-def write_into(path: str | Path, text: str) -> None:
-    """Replace the block between the summary markers of ``path`` with ``text``."""
+def terminal(df: pd.DataFrame, width: int = 80) -> str:
+    """The claims table for a terminal of ``width`` columns: per chapter, each claim's verdict and name, then
+    its result wrapped beneath it, and the count of each verdict at the end."""
+    import textwrap
+
+    out = []
+    for chapter, rows in df.groupby("chapter", sort=False):
+        out.append(chapter)
+        for r in rows.itertuples():
+            out.append(
+                textwrap.fill(
+                    r.claim, width, initial_indent=f"  {r.verdict.upper():<12} ", subsequent_indent=" " * 15
+                )
+            )
+            if r.result:
+                out.append(
+                    textwrap.fill(r.result, width, initial_indent=" " * 15, subsequent_indent=" " * 15)
+                )
+        out.append("")
+    counts = df["verdict"].value_counts()
+    out.append(", ".join(f"{n} {v}" for v, n in counts.items()) + f" ({len(df)} claims)")
+    return "\n".join(out)
+
+
+def minutes_markdown(timings: dict, preset: str = "quick") -> str:
+    """The minutes per chapter, as recorded by the last cold execution on this machine."""
+    return (
+        f"Minutes per chapter at `{preset}`, as last executed on the maintainers' machine (`make publish` writes "
+        "them; a chapter whose runs were already in the registry trains nothing and takes far less):\n\n"
+        + minutes_table(timings)
+    )
+
+
+def write_into(path: str | Path, text: str, start: str = START, end: str = END) -> None:
+    """Replace the block between the ``start`` and ``end`` markers of ``path`` (the summary's) with ``text``;
+    a file whose block already holds ``text`` is left untouched."""
     path = Path(path)
     old = path.read_text(encoding="utf-8")
-    if START not in old or END not in old:
-        raise ValueError(f"{path} has no {START} ... {END} block to fill")
+    if start not in old or end not in old:
+        raise ValueError(f"{path} has no {start} ... {end} block to fill")
     new = re.sub(
-        re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", old, flags=re.S
+        re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{text}\n{end}", old, flags=re.S
     )
-    atomic_write_text(path, new)
+    if new != old:
+        atomic_write_text(path, new)

@@ -1,8 +1,9 @@
 """Command line: ``python -m studylib …`` or ``studylib …``.
 
 studylib run [CHAPTER ...] [--preset quick] [-p key=value ...]   execute chapters
-studylib results [--where k=v] [--columns a,b] [--csv]           the results table (80 columns)
+studylib results [--where k=v] [--columns a,b] [--csv] [--wide]  the results table (fit to the terminal)
 studylib show RUN_ID                                             one run's config, metrics, files
+studylib diff RUN_ID RUN_ID                                      where two runs differ
 studylib gc [--yes]                                              remove runs made by other code
 studylib summary [--markdown]                                    claims and computed verdicts
 studylib freq count|compare ...                                  caption toolbox
@@ -91,16 +92,20 @@ def _cmd_summary(args) -> int:
 
     t0 = time.perf_counter()
     table = summary.table(Registry(args.root), args.preset)
-    if args.markdown or args.write:
-        text = summary.markdown(table, args.preset, read_timings(args.preset))
-        if args.write:
-            summary.write_into(args.write, text)
-            record_summary_seconds(args.preset, time.perf_counter() - t0)  # shown by the next table
-            print(f"wrote the results table into {args.write}")
-        else:
-            print(text)
+    if args.write:
+        summary.write_into(args.write, summary.markdown(table, args.preset))
+        record_summary_seconds(args.preset, time.perf_counter() - t0)  # shown by the next minutes table
+        print(f"wrote the results table into {args.write}")
+        if args.timings:
+            text = summary.minutes_markdown(read_timings(args.preset), args.preset)
+            summary.write_into(args.write, text, summary.MINUTES_START, summary.MINUTES_END)
+            print(f"wrote this machine's minutes per chapter into {args.write}")
+    elif args.markdown:
+        print(summary.markdown(table, args.preset, read_timings(args.preset)))
     else:
-        print(table.to_string(index=False))
+        from studylib.cli.results import terminal_width
+
+        print(summary.terminal(table, terminal_width()))
     return 0
 
 
@@ -181,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studylib", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters with papermill")
-    run.add_argument("chapters", nargs="*", help="chapter prefixes, e.g. 02 (default: all)")
+    run.add_argument(
+        "chapters",
+        nargs="*",
+        help="chapters by number (02 is chapter 2 alone, 02b), file name or pattern (02*) (default: all)",
+    )
     run.add_argument("--preset", default="quick", help="smoke | quick | full (default quick)")
     run.add_argument(
         "-p",
@@ -219,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
     summ.add_argument(
         "--write", metavar="FILE", help="write the Markdown table between FILE's summary markers"
+    )
+    summ.add_argument(
+        "--timings",
+        action="store_true",
+        help="with --write: also write this machine's minutes per chapter between FILE's minutes markers "
+        "(make publish)",
     )
     summ.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     summ.set_defaults(func=_cmd_summary)

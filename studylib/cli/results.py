@@ -6,15 +6,20 @@ columns: the key configuration values (objective, preset, seed, zipf_alpha, n_tr
 level, vocab_k), the date and top-1, with the label cut to the width left; a value shared by
 every row moves to a header line. ``--columns`` picks other columns (any metric or
 configuration key), ``--where key=value`` filters, ``--csv`` writes everything whole. ``show``
-prints one run's configuration, metrics and files.
+prints one run's configuration, metrics and files; ``diff`` the configuration values and metrics
+where two runs differ. The table fits ``--width`` columns (default: the terminal's, else 80), or
+none with ``--wide``; a label too long for its column loses its middle, where runs of one chapter
+share words, so the end that tells them apart stays.
 
 Run::
 
     studylib results [--where chapter=02 --where objective=sl] [--columns top1,lr] [--csv] [--all]
+    studylib results --width 120        # or --wide: labels whole
     studylib show 3f2a91c0
+    studylib diff 3f2a91c0 77b0e2d4
 
 Long because the run table, its filters and its terminal rendering belong to the one
-`results`/`show` command.
+`results`/`show`/`diff` commands.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ PREFIX_MATCH = ("run_id", "chapter")  # --where chapter=02 matches 02_imbalance
 
 
 def add_parsers(sub) -> None:
-    res = sub.add_parser("results", help="the results table (one row per run, 80 columns)")
+    res = sub.add_parser("results", help="the results table (one row per run, fit to the terminal)")
     res.add_argument("--csv", action="store_true", help="CSV with every column whole")
     res.add_argument("--all", action="store_true", help="every metric and configuration column")
     res.add_argument(
@@ -61,8 +66,17 @@ def add_parsers(sub) -> None:
         metavar="KEY=VALUE",
         help="keep the runs whose KEY equals VALUE (repeatable; chapter and run_id match a prefix)",
     )
+    res.add_argument(
+        "--width", type=int, default=None, help="columns to fit (default: the terminal's width, else 80)"
+    )
+    res.add_argument("--wide", action="store_true", help="never cut a label (as wide as it takes)")
     res.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     res.set_defaults(func=cmd_results)
+    diff = sub.add_parser("diff", help="where two runs' configurations and metrics differ")
+    diff.add_argument("run_a", help="a run id or a unique prefix of one")
+    diff.add_argument("run_b", help="another run id or prefix")
+    diff.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
+    diff.set_defaults(func=cmd_diff)
     show = sub.add_parser("show", help="one run's configuration, metrics and files")
     show.add_argument("run_id", help="a run id or a unique prefix of one (see `studylib results`)")
     show.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
@@ -189,8 +203,24 @@ def _cell(name: str, v) -> str:
     return str(v)
 
 
-def render(df, columns=None, filtered: bool = False) -> str:
-    """An aligned text table: ``columns`` (default: the key ones) and the label cut to fill ``WIDTH``.
+def cut_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: its start and its end, an ellipsis for the middle."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def terminal_width() -> int:
+    """The terminal's columns (``COLUMNS`` first), else :data:`WIDTH`."""
+    import shutil
+
+    return shutil.get_terminal_size((WIDTH, 24)).columns
+
+
+def render(df, columns=None, filtered: bool = False, width: int | None = WIDTH) -> str:
+    """An aligned text table: ``columns`` (default: the key ones) and the label cut (in its middle) to fill
+    ``width`` (None: labels whole).
 
     A key column whose value is the same in every row is stated once above the table instead.
     """
@@ -213,12 +243,10 @@ def render(df, columns=None, filtered: bool = False) -> str:
         cells["run_id"] = [x + ("*" if old else " ") for x, old in zip(cells["run_id"], stale)]
     heads = {c: SHORT.get(c, c) for c in cells}
     widths = {c: max(len(heads[c]), *(len(x) for x in cells[c])) for c in cells}
-    if "label" in cells and columns[-1] == "label":
-        room = WIDTH - sum(w + 1 for c, w in widths.items() if c != "label")
+    if "label" in cells and columns[-1] == "label" and width is not None:
+        room = width - sum(w + 1 for c, w in widths.items() if c != "label")
         widths["label"] = max(12, min(widths["label"], room))
-        cells["label"] = [
-            x if len(x) <= widths["label"] else x[: widths["label"] - 1] + "…" for x in cells["label"]
-        ]
+        cells["label"] = [cut_middle(x, widths["label"]) for x in cells["label"]]
     right = {
         c for c in cells if c not in ("label", "chapter", "objective", "preset", "caption", "when", "run_id")
     }
@@ -272,28 +300,84 @@ def cmd_results(args) -> int:
         return _quiet_pipe(lambda: df[[c for c in keep if c in df.columns]].to_csv(sys.stdout, index=False))
     if args.all:
         columns = [c for c in df.columns if c != "run_id"]
-    return _quiet_pipe(lambda: print(render(df, columns, filtered=bool(args.where))))
+    if args.width is not None and args.width < 40:
+        print(f"error: --width must be at least 40, got {args.width}", file=sys.stderr)
+        return 2
+    width = None if args.wide else (args.width or terminal_width())
+    return _quiet_pipe(lambda: print(render(df, columns, filtered=bool(args.where), width=width)))
+
+
+def _find(reg, prefix: str):
+    """The run whose id starts with ``prefix``, or an error message."""
+    keys = (
+        [p.name for p in reg.root.iterdir() if p.is_dir() and p.name.startswith(prefix)]
+        if reg.root.exists() and prefix
+        else []
+    )
+    if len(keys) != 1:
+        what = "no run" if not keys else f"{len(keys)} runs ({', '.join(sorted(keys)[:5])})"
+        return None, f"{what} in {reg.root} with an id starting {prefix!r}; see `studylib results`"
+    run = reg.load(keys[0])
+    if run is None:
+        return None, f"run {keys[0]} in {reg.root} is incomplete or damaged"
+    return run, ""
+
+
+def run_differences(a, b) -> list[tuple[str, str, str]]:
+    """(name, value in a, value in b) for every configuration value (``part.key``) and scalar metric that
+    differs between runs ``a`` and ``b``, configuration first; a missing value shows as ``-``."""
+
+    def flat(run):
+        cfg = {
+            f"{part}.{k}": v
+            for part, values in run.config.items()
+            if isinstance(values, dict)
+            for k, v in values.items()
+        }
+        cfg.update({f"{part}": v for part, v in run.config.items() if not isinstance(v, dict)})
+        metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float, str))}
+        return cfg, metrics
+
+    out = []
+    for da, db in zip(flat(a), flat(b)):
+        for k in sorted(set(da) | set(db)):
+            va, vb = da.get(k), db.get(k)
+            if va != vb and not (isinstance(va, float) and isinstance(vb, float) and va != va and vb != vb):
+                out.append((k, _cell(k, va), _cell(k, vb)))
+    return out
+
+
+def cmd_diff(args) -> int:
+    from studylib.registry import Registry
+
+    reg = Registry(args.root)
+    runs = []
+    for prefix in (args.run_a, args.run_b):
+        run, err = _find(reg, prefix)
+        if run is None:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        runs.append(run)
+    a, b = runs
+    rows = run_differences(a, b)
+    head = [f"a: {a.key}  {a.meta.get('label')}", f"b: {b.key}  {b.meta.get('label')}", ""]
+    if not rows:
+        return _quiet_pipe(
+            lambda: print("\n".join([*head, "the two runs' configurations and metrics are equal"]))
+        )
+    w = max(len(r[0]) for r in rows)
+    wa = max(len(r[1]) for r in rows + [("", "a", "")])
+    lines = [f"{'':{w}}  {'a':>{wa}}  b"] + [f"{k:{w}}  {va:>{wa}}  {vb}" for k, va, vb in rows]
+    return _quiet_pipe(lambda: print("\n".join(head + lines)))
 
 
 def cmd_show(args) -> int:
     from studylib.registry import Registry
 
     reg = Registry(args.root)
-    keys = (
-        [p.name for p in reg.root.iterdir() if p.is_dir() and p.name.startswith(args.run_id)]
-        if reg.root.exists() and args.run_id
-        else []
-    )
-    if len(keys) != 1:
-        what = "no run" if not keys else f"{len(keys)} runs ({', '.join(sorted(keys)[:5])})"
-        print(
-            f"error: {what} in {reg.root} with an id starting {args.run_id!r}; see `studylib results`",
-            file=sys.stderr,
-        )
-        return 1
-    run = reg.load(keys[0])
+    run, err = _find(reg, args.run_id)
     if run is None:
-        print(f"error: run {keys[0]} in {reg.root} is incomplete or damaged", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 1
     folder = reg.path(run.key)
     when = finished(folder)
