@@ -104,7 +104,7 @@ def claim_link(page: str, claim: str) -> str:
 def write_index(html_dir: str | Path, table, preset: str, minutes: str = "") -> Path:
     """``index.html`` beside the chapter pages: a table of contents (each page's title), the claims table,
     every claim linking to its verdict in its chapter's page, and ``minutes`` (Markdown: this machine's minutes
-    per chapter). ``table``: the summary's claims (:func:`studylib.chapters.summary.table`)."""
+    per chapter). ``table``: the claims, one row each (``chapter, claim, quantity, result, verdict``)."""
     import html as h
 
     import mistune  # nbconvert's Markdown renderer

@@ -221,20 +221,4 @@ def run_chapters(
             "__warm__" if kept else "__wall__",
             {"seconds": round(time.perf_counter() - start, 1), "jobs": jobs, "when": now_utc()},
         )
-    if outputs is None:  # the canonical study: its pages get an index with the claims table
-        write_study_index(preset, out)
     return [(done[p].notebook, done[p].seconds) for p in paths]
-
-
-def write_study_index(preset: str, out: Reporter) -> None:
-    """``<results>/html/index.html``: the chapters' pages and the claims table, each claim linking to its
-    chapter (the claim rows are kept for the summary that ``make study`` writes next)."""
-    from studylib.chapters import summary
-    from studylib.export import write_index
-    from studylib.registry import Registry
-
-    html_dir = results_dir() / "html"
-    if html_dir.is_dir():
-        minutes = summary.minutes_markdown(read_timings(preset), preset)
-        path = write_index(html_dir, summary.table(Registry(), preset), preset, minutes)
-        out.say(f"== index of the chapters and their claims: {path}")

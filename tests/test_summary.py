@@ -326,3 +326,12 @@ def test_the_runner_reports_run_by_run_with_epoch_progress(tmp_path):
     finally:
         profiling._state.pop("current", None)
     assert (monkey["step"], monkey["total"], monkey["epoch"], monkey["epochs"]) == (5, 10, 0, 2)
+
+
+def test_the_study_index_is_written_beside_the_pages():
+    from studylib.cli.main import write_study_index
+
+    path = write_study_index("smoke")
+    assert path.name == "index.html" and path.parent.name == "html"
+    text = path.read_text()
+    assert "03b_dino" in text and "not run" in text and "Minutes on this machine" in text

@@ -27,7 +27,7 @@ def _cmd_run(args) -> int:
     from studylib.chapters import after
     from studylib.config import PRESETS
     from studylib.execute import ChapterFailed, parse_assignment
-    from studylib.runner import run_chapters
+    from studylib.runner import output_folder, run_chapters
 
     if args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
@@ -51,7 +51,24 @@ def _cmd_run(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{len(done)} chapter(s) in {time.perf_counter() - t0:.1f}s ({args.jobs} at a time)")
+    if output_folder(args.preset, overrides) is None:  # the canonical study: an index of its pages and claims
+        print(f"index of the chapters and their claims: {write_study_index(args.preset)}")
     return 0
+
+
+def write_study_index(preset: str):
+    """``<results>/html/index.html``: the chapters' pages, the claims table (each claim linked to its chapter)
+    and this machine's minutes; the claim rows are kept for the summary ``make study`` writes next."""
+    from studylib.chapters import summary
+    from studylib.export import write_index
+    from studylib.fileio import results_dir
+    from studylib.profiling import read_timings
+    from studylib.registry import Registry
+
+    html_dir = results_dir() / "html"
+    html_dir.mkdir(parents=True, exist_ok=True)
+    minutes = summary.minutes_markdown(read_timings(preset), preset)
+    return write_index(html_dir, summary.table(Registry(), preset), preset, minutes)
 
 
 def _cmd_gc(args) -> int:
