@@ -155,5 +155,21 @@ class Watcher:
                     report_profile(stem, f, self._states.setdefault(stem, {}), self.out)
                     for stem, f in self._running.items()
                 ]
-            self.out.show("  |  ".join(x.strip() for x in live if x))
+            self.out.show(fit_status([x.strip() for x in live if x], shutil.get_terminal_size().columns - 1))
         self.out.show("")
+
+
+def fit_status(parts: list, width: int, sep: str = "  |  ") -> str:
+    """The chapters' status parts on one line of at most ``width`` characters: each part gets an equal share,
+    and a part too long for it loses its middle, so every chapter keeps its name and its step count."""
+    line = sep.join(parts)
+    if len(line) <= width or not parts:
+        return line
+    share = max(8, (width - len(sep) * (len(parts) - 1)) // len(parts))
+    out = []
+    for part in parts:
+        if len(part) > share:
+            head = (share - 1) // 2
+            part = part[:head] + "…" + part[len(part) - (share - 1 - head) :]
+        out.append(part)
+    return sep.join(out)[:width]

@@ -100,7 +100,13 @@ def _export(notebook: Path, html: Path) -> None:
 
 
 def execute_or_keep(
-    path: Path, params: dict, outputs: Path | None, force: bool, out: Reporter, watcher: Watcher
+    path: Path,
+    params: dict,
+    outputs: Path | None,
+    force: bool,
+    out: Reporter,
+    watcher: Watcher,
+    position: str = "",
 ) -> Executed:
     """Chapter ``path`` with ``params``: kept when up to date (unless ``force``), else executed in a child
     process and exported as HTML; ``outputs``: the folder of a non-canonical execution (:func:`output_folder`)."""
@@ -121,7 +127,7 @@ def execute_or_keep(
         if not html.is_file():
             _export(notebook, html)
         return Executed(notebook, kept=True)
-    out.say(f"== {path.stem} (preset {params['preset']}) started")
+    out.say(f"== {path.stem} ({position + ', ' if position else ''}preset {params['preset']}) started")
     watcher.add(path.stem, profile_file)
     try:
         notebook = run_in_child(path, params, env)
@@ -134,6 +140,16 @@ def execute_or_keep(
     profile_file.unlink(missing_ok=True)
     out.say(f"   {path.stem} done in {dt:.1f}s -> {notebook} and {html}")
     return Executed(notebook, dt, started=wall0, profile=profile)
+
+
+def eta(expected: dict, finished: list, jobs: int) -> str:
+    """``"; about N min left ..."``: the recorded cold minutes of the chapters not finished, over ``jobs`` (an
+    upper bound where their runs are cached); "" when a chapter left was never timed."""
+    left = [expected[p] for p in expected if p not in finished]
+    if not left or any(x is None for x in left):
+        return ""
+    minutes = sum(left) / max(1, jobs) / 60
+    return f"; at most about {minutes:.0f} min left (the last cold run's minutes, {jobs} at a time)"
 
 
 def start_order(paths: list, deps: dict, timings: dict) -> list:
@@ -201,9 +217,15 @@ def run_chapters(
             },
         )
 
+    expected = {p: read_timings(preset).get(p.stem, {}).get("seconds") for p in paths}
+    finished: list = []
+
     def record(path: Path, result: Executed) -> None:
         if timed and not result.kept:
             record_timing(preset, path.stem, chapter_timing(result.seconds, result.started, result.profile))
+        finished.append(path)
+        if len(finished) < len(paths):
+            out.say(f"   {len(finished)} of {len(paths)} chapters done{eta(expected, finished, jobs)}")
 
     deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
     order = start_order(paths, deps, read_timings(preset))
@@ -211,7 +233,8 @@ def run_chapters(
     with Watcher(out, enabled=progress) as watcher:  # run by run, from the kernels' profile files
 
         def work(path: Path) -> Executed:
-            return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher)
+            position = f"chapter {paths.index(path) + 1} of {len(paths)}"
+            return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher, position)
 
         done = run_graph(order, deps, jobs, work, on_done=record)
     kept = sum(r.kept for r in done.values())

@@ -62,3 +62,14 @@ def test_a_cached_run_and_training_steps_reach_the_profile_file(monkeypatch, tmp
     run(spec, progress=False)
     written = json.loads((tmp_path / "p.json").read_text())
     assert written["runs"][-1] == {"run": "SL", "phase": "cached", "seconds": 0.0}
+
+
+def test_the_status_line_fits_the_terminal_and_keeps_each_chapters_step_count():
+    from studylib.progress import fit_status
+
+    a = "02_imbalance ▸ CLIP seed 3: training step 120/938"
+    b = "02b_language_and_vocabulary ▸ SL ×0.25 data: training step 5/47"
+    line = fit_status([a, b], 60)
+    assert len(line) <= 60 and line.count("|") == 1
+    assert line.split("|")[0].strip().endswith("120/938") and line.endswith("5/47")  # never "5/4"
+    assert fit_status([a], 200) == a

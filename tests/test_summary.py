@@ -201,6 +201,28 @@ def test_chapters_run_after_the_ones_whose_runs_they_reuse(monkeypatch, tmp_path
         runner.run_chapters(preset="smoke", progress=False, jobs=2)
 
 
+def test_the_runner_says_which_chapter_of_how_many_and_the_time_left(monkeypatch, tmp_path, capsys):
+    from studylib import profiling, runner
+
+    monkeypatch.setattr(runner, "export_html", lambda notebook, out: out)
+    monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: path)
+    monkeypatch.setattr(runner, "prepare_shared", lambda: None)
+    monkeypatch.setattr(
+        runner, "chapters", lambda selection=None: _fake_chapters(tmp_path, "01_a", "02_b", "03_c")
+    )
+    for name, seconds in (("01_a", 60.0), ("02_b", 120.0), ("03_c", 240.0)):
+        profiling.record_timing("smoke", name, {"seconds": seconds, "trained": 1, "when": "2026-12-02T10:00"})
+    runner.run_chapters(preset="smoke", progress=False, force=True)
+    out = capsys.readouterr().out
+    assert "== 02_b (chapter 2 of 3, preset smoke) started" in out
+    assert "1 of 3 chapters done; at most about" in out and "2 of 3 chapters done" in out
+    assert "3 of 3 chapters done" not in out
+    assert runner.eta({"a": 60.0, "b": 600.0}, ["a"], 2) == (
+        "; at most about 5 min left (the last cold run's minutes, 2 at a time)"
+    )
+    assert runner.eta({"a": 60.0, "b": None}, ["a"], 2) == ""  # a chapter never timed: no guess
+
+
 def test_a_rerun_with_nothing_changed_keeps_the_executed_notebooks(monkeypatch, tmp_path):
     """Make-like: a chapter whose source, parameters, studylib and shared data are unchanged is not executed
     again (a warm rerun of the study is recorded as such); any change, or --force, executes it."""
