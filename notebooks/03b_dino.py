@@ -54,7 +54,7 @@ from studylib.session import Session
 session = Session(ch03b.NAME, preset, sizes=ch03b.sizes_for(render), seeds=ch03b.SEEDS,
                   overrides=dict(seed=seed, world_seed=world_seed, render=render))
 display(Markdown(f"Pretraining: {session.params['n_classes']} artifact concepts, {session.params['n_train']} images, "
-                 f"{session.params['dino_prototypes']} prototypes ({ch03b.PROTO_K[preset]} per step when subsampled), "
+                 f"{session.params['dino_prototypes']} prototypes ({ch03b.proto_k(session)} per step when subsampled), "
                  f"{session.params['epochs']} epochs. Downstream: {ch03b.DOWNSTREAM_CLASSES[preset]} classes per task, "
                  f"{ch03b.PROBE_PER_CLASS[preset]} probe images per class. {len(session.seeds())} seed(s) at `{preset}`, "
                  f"on `{session.params['render']}`."))

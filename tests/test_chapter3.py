@@ -366,3 +366,17 @@ def test_table1_and_the_cli_count_the_same_prototypes_of_a_chapter_run(tiny_para
     traj = ch03b.trajectory({0: runs})
     last = traj.groupby("pretrained").tail(1).set_index("pretrained")["unique"]
     assert (last == t1.set_index(t1.index.map(lambda i: ch03b.pretrained_labels()[i]))["#unique"]).all()
+
+
+def test_full_on_pixels_is_the_papers_dino_scale():
+    from studylib.session import Session
+
+    s = Session(
+        ch03b.NAME, "full", sizes=ch03b.sizes_for("pixels"), overrides={"render": "pixels"}, progress=False
+    )
+    spec = ch03b.pretrain_specs(s, 0)[ch03b.pretrain_label("long-tailed, web", True)]
+    p = spec.params
+    assert (p["dino_prototypes"], p["dino_bottleneck"], p["epochs"]) == (65536, 256, 100)
+    assert p["render"] == "pixels" and p["dino_proto_k"] == 4096
+    quick = Session(ch03b.NAME, "quick", sizes=ch03b.sizes_for(""), progress=False)
+    assert quick.params["render"] == "features" and ch03b.proto_k(quick) == 256

@@ -86,14 +86,15 @@ SIZES = {
         n_classes=64, n_train=32000, test_per_class=20, epochs=8, batch_size=128, dino_prototypes=4096, **DINO
     ),
 }
-# The paper's scale (Caron et al.'s ViT recipe in shared paper_recipes.md, at the concept world's 16 px): what
-# `full` runs with `-p render=pixels`, on a GPU (hours on this machine's two cores).
+# The paper's scale (its DINO recipe in shared data/paper_recipes.md: 65,536 prototypes, 100 epochs, a global
+# batch of 1,024, 4,096 prototypes a step when subsampled; DINO's 256-d bottleneck), at the concept world's
+# 16 px: what `full` runs with `-p render=pixels`, on a GPU (hours on this machine's two cores).
 PAPER_SCALE = dict(
     n_classes=300,
     n_train=60000,
     test_per_class=20,
     epochs=100,
-    batch_size=256,
+    batch_size=1024,
     dino_prototypes=65536,
     dino_bottleneck=256,
     dino_local_crops=2,
@@ -107,6 +108,17 @@ def sizes_for(render: str = "") -> dict:
 
 
 PROTO_K = {"smoke": 16, "quick": 256, "full": 512}  # an eighth of the prototypes at quick and full
+PAPER_PROTO_K = 4096  # the paper's middle choice of its 1,024 / 4,096 / 16,384 of 65,536
+
+
+def proto_k(session) -> int:
+    """Prototypes scored per step when subsampled: :data:`PROTO_K` of the preset, or the paper's
+    :data:`PAPER_PROTO_K` at :data:`PAPER_SCALE`."""
+    if session.params["dino_prototypes"] == PAPER_SCALE["dino_prototypes"]:
+        return PAPER_PROTO_K
+    return PROTO_K[session.preset]
+
+
 POOL = "subtree:artifacts"
 PRETRAIN = {
     "balanced, curated": dict(profile="balanced", source="imagenet"),
@@ -144,7 +156,7 @@ def pretrain_specs(session, seed: int | None = None) -> dict:
                 seed=seed,
                 subset=POOL,
                 test_domains=("photo",),
-                dino_proto_k=PROTO_K[session.preset] if sub else 0,
+                dino_proto_k=proto_k(session) if sub else 0,
                 **world,
             )
     return out
