@@ -147,6 +147,8 @@ def _ddp_dino_step(rank, world, init_file, out_dir):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         model, out = _step(rank, world, ddp=True)
+        # each process draws its views from its own stream; the prototype subset is rank 0's on every process
+        out["subset"] = sample_prototypes(1000, 37, torch.Generator().manual_seed(100 + rank))
         if rank == 0:
             torch.save(out, os.path.join(out_dir, "ddp.pt"))
         else:
@@ -181,14 +183,16 @@ def _step(rank=0, world=1, ddp=False):
     return model, {"center": center, "grads": grads}
 
 
-def test_centre_and_gradients_are_the_same_on_one_and_on_two_ddp_processes(tmp_path):
+def test_centre_gradients_and_prototype_subset_are_the_same_on_one_and_on_two_ddp_processes(tmp_path):
     import torch.multiprocessing as mp
 
     torch.set_num_threads(1)
     _, single = _step()
     mp.spawn(_ddp_dino_step, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    subset = sample_prototypes(1000, 37, torch.Generator().manual_seed(100))
     for name in ("ddp.pt", "ddp1.pt"):
         ddp = torch.load(tmp_path / name, weights_only=True)
+        assert torch.equal(ddp["subset"], subset)  # one subset on every process
         torch.testing.assert_close(ddp["center"], single["center"], rtol=1e-6, atol=1e-7)
         # the loss is a mean over the local batch and DDP averages the gradients: the global batch's gradient
         assert ddp["grads"].keys() == single["grads"].keys()

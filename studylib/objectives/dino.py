@@ -190,10 +190,16 @@ def updated_center(center: torch.Tensor, teacher_out: list, momentum: float) -> 
 
 
 def sample_prototypes(n: int, k: int, generator: torch.Generator) -> torch.Tensor | None:
-    """Sorted indices of ``k`` of ``n`` prototypes drawn without replacement (None: all)."""
+    """Sorted indices of ``k`` of ``n`` prototypes drawn without replacement (None: all). Under DDP every
+    process takes rank 0's draw: the loss, the centre's all-reduce and the gradients need one subset."""
+    import torch.distributed as dist
+
     if k <= 0 or k >= n:
         return None
-    return torch.sort(torch.randperm(n, generator=generator)[:k]).values
+    subset = torch.sort(torch.randperm(n, generator=generator)[:k]).values
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.broadcast(subset, src=0)
+    return subset
 
 
 def crops(images: torch.Tensor, n: int, scale: tuple, size: int, generator: torch.Generator) -> list:
