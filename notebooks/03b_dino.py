@@ -44,7 +44,6 @@ render: str = ""                 # pixels | features ("": features; full on pixe
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
@@ -62,7 +61,7 @@ display(Markdown(f"Pretraining: {session.params['n_classes']} artifact concepts,
 # %%
 runs_by_seed = {k: session.run_all(ch03b.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
-transfer = pd.concat({k: ch03b.transfer(r) for k, r in runs_by_seed.items()}, names=["seed"]).reset_index(level=0)
+transfer = ch03b.transfer_by_seed(runs_by_seed)
 transfer.pivot_table(index="pretrained", columns="task", values="top1", aggfunc="mean").round(3)
 
 # %% [markdown]
@@ -160,12 +159,14 @@ if preset != "full":
 #   at 2–3× chance. No backbone transfers to the sketches (1.0–1.1× chance): the retina's
 #   sketch keeps only the strokes of the shape, and none of the pretraining scenes is drawn
 #   that way, so the sketch parts of C9 are untestable.
-# * *C9, first part, reproduced on both tasks that learned.* The long-tailed web data cost
+# * *C9, first part: reproduced on both tasks that learned, `mixed` as a row because its
+#   sketch part is untestable.* The long-tailed web data cost
 #   the backbone about half its transfer: balanced − web is +0.167 [95% CI +0.085, +0.250]
 #   on the coarse task and +0.158 [+0.125, +0.191] on the fine-grained one (paired over the
 #   downstream classes, t interval over seeds). As in the paper, the two pretraining worlds
 #   differ in style as well as in balance, so this is imbalance and web style together.
-# * *C9, second part, the opposite.* Prototype subsampling (256 of the 2,048 prototypes a
+# * *C9, second part: the opposite on both tasks that learned (`mixed` as a row, the sketch
+#   part untestable).* Prototype subsampling (256 of the 2,048 prototypes a
 #   step) did not recover the loss; it lowered transfer on both data, to 0.175 (web) and
 #   0.199 (balanced) on the coarse task, so the recovery measure is −0.246 [−0.397, −0.095]
 #   (coarse) and −0.270 [−0.288, −0.252] (fine-grained). With subsampling the teacher's

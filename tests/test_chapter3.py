@@ -380,3 +380,10 @@ def test_full_on_pixels_is_the_papers_dino_scale():
     assert p["render"] == "pixels" and p["dino_proto_k"] == 4096
     quick = Session(ch03b.NAME, "quick", sizes=ch03b.sizes_for(""), progress=False)
     assert quick.params["render"] == "features" and ch03b.proto_k(quick) == 256
+
+
+def test_transfer_by_seed_keeps_every_seeds_rows():
+    runs = _probe_runs(dict(zip(ch03b.pretrained_labels(), (0.3, 0.3, 0.2, 0.28))))[0]
+    table = ch03b.transfer_by_seed({0: runs, 1: runs})
+    assert len(table) == 2 * len(ch03b.transfer(runs)) and sorted(set(table["seed"])) == [0, 1]
+    assert (table["× chance"] == table["top1"] / table["chance"]).all()

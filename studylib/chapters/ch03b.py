@@ -20,7 +20,7 @@ C10 (the paper's Table 1): far fewer than all prototypes are unique
 (:func:`studylib.metrics.unique_prototypes`, eps 0.025), and fewer on imbalanced data.
 
 At quick and full DINO sees the ``features`` world: its views are each image's scene seen again
-under fresh nuisance (:func:`studylib.retina.render_views`), a run of 400 steps costs seconds, and
+under fresh nuisance (:func:`studylib.retina.render_views`), a run of 400 steps takes about 15 s, and
 three seeds give C9 and C10 paired intervals (see :data:`DINO` for the schedule and sizes).
 ``-p render=pixels`` runs it on pixel crops; at ``full`` that is the paper's scale
 (:data:`PAPER_SCALE`), for a GPU.
@@ -67,7 +67,7 @@ SEEDS = {"smoke": 1, "quick": 3, "full": 5}  # C9 and C10 over seeds: paired int
 # * the `features` world (studylib.retina): its views are each image's scene seen again under fresh nuisance
 #   (pose, colour gain, background, sensor noise) and, for local views, with half the object hidden (the analogue
 #   of crops and colour jitter; studylib.objectives.dino). On pixels one run took about 25 s for 234 steps and its
-#   probes reached 2–3x chance; on features a run of 400 steps takes a few seconds and its probes learn.
+#   probes reached 2–3x chance; on features a run of 400 steps takes about 15 s and its probes learn.
 DINO = dict(dino_momentum=0.99, dino_bottleneck=32, dino_local_crops=2, render="features", width=64, lr=5e-3)
 SIZES = {
     "smoke": dict(
@@ -208,19 +208,20 @@ def transfer(runs: dict) -> pd.DataFrame:
 
 
 def untrained_drift(session) -> float:
-    """``prototype_drift`` of an untrained copy of the chapter's DINO model (same sizes and seed): the floor a
-    trained run's drift is read against (zero up to rounding: the measurement has no offset of its own)."""
-    import torch.nn.functional as F
-
+    """``prototype_drift`` of an untrained copy of the chapter's DINO model (same sizes): the floor a trained
+    run's drift is read against (zero up to rounding: the measurement has no offset of its own)."""
     from studylib.objectives.base import objective_config
-    from studylib.objectives.dino import DinoModel
+    from studylib.objectives.dino import DinoModel, prototype_drift
 
     p = session.params
-    cfg = objective_config("dino", p)
     feature_dim = p["feature_dim"] if p.get("render") == "features" else 0
-    model = DinoModel(p["width"], p["embed_dim"], cfg, p["n_classes"], feature_dim)
-    w, w0 = model.teacher["head"].prototypes().detach(), model.initial_prototypes
-    return float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
+    model = DinoModel(p["width"], p["embed_dim"], objective_config("dino", p), p["n_classes"], feature_dim)
+    return prototype_drift(model.teacher["head"].prototypes().detach(), model.initial_prototypes)
+
+
+def transfer_by_seed(runs_by_seed: dict) -> pd.DataFrame:
+    """:func:`transfer` of every seed's runs, one table with a ``seed`` column (Fig 10 over seeds)."""
+    return pd.concat([transfer(runs).assign(seed=k) for k, runs in runs_by_seed.items()], ignore_index=True)
 
 
 def trajectory(runs_by_seed: dict) -> pd.DataFrame:

@@ -36,9 +36,8 @@ class TrainData:
     labels: torch.Tensor  # int64 (N,)
     tokens: torch.Tensor | None  # int64 (N, L) for CLIP
     class_counts: torch.Tensor  # int64 (n_classes,)
-    rows: torch.Tensor | None = (
-        None  # int64 (N,): each sample's row in the world's training split (None: 0..N-1)
-    )
+    # int64 (N,): each sample's row in the world's training split (None: rows 0..N-1)
+    rows: torch.Tensor | None = None
 
     def __post_init__(self):
         n = len(self.labels)

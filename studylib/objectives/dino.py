@@ -168,6 +168,11 @@ def dino_loss(
     return ce[other].mean()
 
 
+def prototype_drift(prototypes: torch.Tensor, initial: torch.Tensor) -> float:
+    """Mean cosine distance of each prototype (rows) from its initialisation: C10's manipulation check."""
+    return float((1 - F.cosine_similarity(prototypes.float(), initial.float(), dim=-1)).mean())
+
+
 def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     """teacher ← m · teacher + (1 − m) · student, parameter by parameter (buffers copied)."""
     with torch.no_grad():
@@ -357,7 +362,7 @@ class Dino(Objective):
 
         w = model.teacher["head"].prototypes().detach().float()
         w0 = model.initial_prototypes.float()
-        drift = float((1 - F.cosine_similarity(w, w0, dim=-1)).mean())
+        drift = prototype_drift(w, w0)
         usage = getattr(self, "assignment_counts", None)
         trajectory = {
             f"unique_at_step_{int(step)}": float(count)
