@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: study publish test test-browser setup bench clean-results lab
+.PHONY: study study-full publish test test-browser setup bench clean-results lab
 
 setup: $(STAMP)
 
@@ -32,6 +32,13 @@ study: $(STAMP)
 # never writes timings into tracked files; they stay in results/executed/timings-quick.json and index.html).
 publish: study
 	$(PY) -m studylib summary --preset quick --write README.md --timings
+
+# The reference results (issue: results at full): every chapter at preset full, resumable (a rerun trains only
+# the runs that are missing), figures into figures/full/ and cards into data_cards/full/; then the README's
+# "Results at full" table (beside the quick verdicts, disagreements marked) and full's minutes per chapter.
+study-full: $(STAMP)
+	$(PY) -m studylib run --preset full
+	$(PY) -m studylib summary --preset full --write README.md --timings
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -199,16 +199,17 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     return final
 
 
-def child_env(profile_file: Path, threads: int, outputs: Path | None = None) -> dict:
-    """The chapter kernel's environment: where to write its phases, its thread count and, for a non-canonical
-    execution whose figure and card folders the caller has not set, where those go (``outputs``)."""
+def child_env(profile_file: Path, threads: int, outputs=None) -> dict:
+    """The chapter kernel's environment: where to write its phases, its thread count and where its executed
+    notebook, figures and cards go (``outputs``, a :class:`studylib.outputs.Folders`; figure and card folders
+    the caller set in the environment are kept)."""
     env = dict(os.environ)
     env["STUDYLIB_PROFILE"] = str(profile_file)
     env.pop("STUDYLIB_EXECUTED", None)
     if outputs is not None:
-        env.setdefault("STUDYLIB_FIGURES", str(outputs / "figures"))
-        env.setdefault("STUDYLIB_CARDS", str(outputs / "data_cards"))
-        env["STUDYLIB_EXECUTED"] = str(outputs / "executed")
+        env.setdefault("STUDYLIB_FIGURES", str(outputs.figures))
+        env.setdefault("STUDYLIB_CARDS", str(outputs.cards))
+        env["STUDYLIB_EXECUTED"] = str(outputs.executed)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(threads)
     return env

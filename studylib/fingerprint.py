@@ -42,6 +42,7 @@ PRESENTATION = (
     "__main__.py",
     "fingerprint.py",
     "locking.py",
+    "outputs.py",
     # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
     "inference.py",
     "claims.py",

@@ -9,7 +9,6 @@ the timings file of :mod:`studylib.profiling`. Every executed chapter is also ex
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from studylib.execute import ChapterFailed, chapter_parameters, chapters, child_env, run_in_child
 from studylib.export import export_html
-from studylib.fileio import REPO_ROOT, atomic_write_json, results_dir
+from studylib.fileio import REPO_ROOT, atomic_write_json
+from studylib.outputs import Folders, folders
 from studylib.profiling import chapter_timing, now_utc, read_timings, record_timing
 from studylib.progress import Reporter, Watcher
 from studylib.scheduler import run_graph
@@ -35,16 +35,20 @@ class Executed:
     profile: dict = field(default_factory=dict)
 
 
-def output_folder(preset: str, overrides: dict) -> Path | None:
-    """Where a non-canonical execution publishes figures and data cards: ``<results>/<preset>[-<hash of the
-    overrides>]``; None for the canonical study (preset ``quick``, no overrides), which writes ``figures/`` and
-    ``data_cards/``."""
-    if preset == "quick" and not overrides:
-        return None
-    tag = preset
-    if overrides:
-        tag += "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-    return results_dir() / tag
+def _preset_in_registry(preset: str) -> bool:
+    """Whether the registry holds any finished run of ``preset`` (a cold execution of it has none)."""
+    from studylib.registry import Registry
+
+    for meta in Registry().root.glob("*/meta.json"):
+        try:
+            if (
+                json.loads(meta.read_text()).get("preset") == preset
+                and meta.with_name("metrics.json").is_file()
+            ):
+                return True
+        except (OSError, json.JSONDecodeError):
+            continue
+    return False
 
 
 def chapter_stamp(path: Path, parameters: dict) -> dict:
@@ -102,15 +106,15 @@ def _export(notebook: Path, html: Path) -> None:
 def execute_or_keep(
     path: Path,
     params: dict,
-    outputs: Path | None,
+    outputs: Folders,
     force: bool,
     out: Reporter,
     watcher: Watcher,
     position: str = "",
 ) -> Executed:
     """Chapter ``path`` with ``params``: kept when up to date (unless ``force``), else executed in a child
-    process and exported as HTML; ``outputs``: the folder of a non-canonical execution (:func:`output_folder`)."""
-    executed = results_dir() / "executed"
+    process and exported as HTML; ``outputs``: where its notebook, figures and cards go (:mod:`studylib.outputs`)."""
+    executed = outputs.executed
     executed.mkdir(parents=True, exist_ok=True)
     profile_file = (executed / f".profile-{path.stem}.json").resolve()
     profile_file.unlink(missing_ok=True)
@@ -186,25 +190,24 @@ def run_chapters(
     them, for models this small), each only after the chapters named in ``after[name]``, whose
     runs it reuses. Each chapter's wall time, split by phase (:func:`studylib.profiling.split_time`), the
     seconds of each run it trained, and the number of runs it trained are recorded in
-    ``<results>/executed/timings-<preset>.json`` (without overrides, and only when the registry was
-    empty at the start: a cold execution), with the whole execution's wall time under ``"__wall__"``;
-    the README's minutes table is generated from it.
-    Only the canonical study (preset ``quick``, no overrides) publishes ``figures/`` and
-    ``data_cards/``; any other execution writes them under :func:`output_folder`.
+    ``<results>/executed/timings-<preset>.json`` (without overrides, and only when the registry held no
+    run of the preset at the start: a cold execution), with the whole execution's wall time under
+    ``"__wall__"``; the README's minutes tables are generated from it.
+    Figures, data cards and executed notebooks go where :func:`studylib.outputs.folders` says: ``quick`` and
+    ``full`` at their own values publish ``figures/`` and ``figures/full/`` (and ``data_cards/``, ``data_cards/full/``);
+    any other execution writes under ``<results>/<preset and changed parameters>/``.
 
     A chapter whose executed notebook was made from the same :func:`chapter_stamp` (source, parameters,
     studylib, packages, shared data) is kept, not executed again, unless ``force``; a whole study in which
     every chapter was kept records its wall time as ``"__warm__"``.
     """
-    from studylib.registry import Registry
-
     overrides = overrides or {}
     paths = chapters(selection)
     per_chapter = chapter_parameters(paths, {"preset": preset, **overrides})  # before any kernel starts
     start = time.perf_counter()
     # timings describe a cold execution (nothing in the registry yet): a rerun over cached runs would
     # otherwise replace the README's measured minutes with the minutes of reading runs back
-    timed = not overrides and not any(Registry().root.glob("*/metrics.json"))
+    timed = not overrides and not _preset_in_registry(preset)
     whole = not overrides and not selection
     prepared = prepare_shared()
     if timed and not selection:
@@ -229,7 +232,7 @@ def run_chapters(
 
     deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
     order = start_order(paths, deps, read_timings(preset))
-    out, outputs = Reporter(), output_folder(preset, overrides)
+    out, outputs = Reporter(), folders(preset, overrides)
     with Watcher(out, enabled=progress) as watcher:  # run by run, from the kernels' profile files
 
         def work(path: Path) -> Executed:

@@ -17,6 +17,7 @@ import math
 
 from studylib.config import PRESET_SEEDS, ConfigError, world_config
 from studylib.figures import save_figure
+from studylib.outputs import apply as apply_outputs
 from studylib.pipeline import run
 from studylib.profiling import mark_start, phase
 from studylib.registry import Registry
@@ -119,6 +120,15 @@ class Session:
             **{k: self.params.get(k, v) for k, v in raw.items()},
             **{k: v for k, (v, _) in (extras or {}).items()},
         }
+        # where figures and cards go (studylib.outputs): a published study at the preset's own values, else a
+        # folder named by the preset and the parameters that differ from it; the runner's folders are kept
+        defaults = resolve(preset, chapter_sizes) if isinstance(preset, str) else {}
+        self.changed = {
+            k: self.params[k]
+            for k, v in raw.items()
+            if from_preset(v) is not None and k in self.params and self.params[k] != defaults.get(k)
+        }
+        self.outputs = apply_outputs(preset, self.changed)
         self.registry = Registry()
         self.runs = {}
 

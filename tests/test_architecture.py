@@ -26,6 +26,7 @@ LAYERS = {
         "schedules",
         "scheduler",
         "progress",
+        "outputs",
     ],
     1: [
         "world",

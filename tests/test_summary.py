@@ -124,11 +124,12 @@ def test_parameters_are_checked_before_any_kernel_starts(tmp_path):
         execute.chapter_parameters([a], {"epochs": "three"})
 
 
-def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
+def test_only_the_published_studies_write_figures(monkeypatch, tmp_path):
     from studylib import runner
-    from studylib.fileio import results_dir
+    from studylib.fileio import REPO_ROOT, results_dir
 
     monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
+    monkeypatch.delenv("STUDYLIB_CARDS", raising=False)
     seen = {}
     monkeypatch.setattr(runner, "export_html", lambda notebook, out: out)  # no executed notebook here
     monkeypatch.setattr(runner, "run_in_child", lambda path, params, env: seen.update(env) or path)
@@ -137,11 +138,14 @@ def test_only_the_canonical_study_publishes_figures(monkeypatch, tmp_path):
     assert seen["STUDYLIB_FIGURES"] == str(results_dir() / "smoke" / "figures")
     assert seen["STUDYLIB_EXECUTED"] == str(results_dir() / "smoke" / "executed")
     runner.run_chapters(preset="quick", overrides={"epochs": 2}, progress=False)
-    assert seen["STUDYLIB_FIGURES"].startswith(str(results_dir() / "quick-"))
+    assert seen["STUDYLIB_FIGURES"] == str(results_dir() / "quick-epochs=2" / "figures")  # says what differs
     seen.clear()
     runner.run_chapters(preset="quick", progress=False)
-    assert "STUDYLIB_FIGURES" not in seen  # the canonical study: figures/ itself
-    assert runner.output_folder("quick", {}) is None
+    assert seen["STUDYLIB_FIGURES"] == str(REPO_ROOT / "figures")  # the published study: figures/ itself
+    runner.run_chapters(preset="full", progress=False)
+    assert seen["STUDYLIB_FIGURES"] == str(REPO_ROOT / "figures" / "full")  # full's own publication
+    assert seen["STUDYLIB_CARDS"] == str(REPO_ROOT / "data_cards" / "full")
+    assert seen["STUDYLIB_EXECUTED"] == str(results_dir() / "full" / "executed")
 
 
 def test_minutes_table_from_recorded_timings(monkeypatch, tmp_path):

@@ -24,6 +24,10 @@ START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 # The minutes table has its own block: only `make publish` (`summary --write FILE --timings`) writes it, so a
 # `make study` on another machine leaves the tracked README as it was when the numbers are the same.
 MINUTES_START, MINUTES_END = "<!-- minutes:start -->", "<!-- minutes:end -->"
+# `make study-full`'s blocks: the claims at `full` beside the `quick` verdicts, and full's minutes per chapter.
+FULL_START, FULL_END = "<!-- full:start -->", "<!-- full:end -->"
+FULL_MINUTES_START, FULL_MINUTES_END = "<!-- minutes-full:start -->", "<!-- minutes-full:end -->"
+DIFFERS = "**differs**"
 
 
 def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
@@ -40,7 +44,10 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     path = _cache_path(registry, module.NAME, preset, runs_by_seed)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    rows = [{k: r.get(k, "") for k in claims.COLUMNS} for r in module.claims(s, runs_by_seed)]
+    rows = [
+        {**{k: r.get(k, "") for k in claims.COLUMNS}, "seeds": len(runs_by_seed)}
+        for r in module.claims(s, runs_by_seed)
+    ]
     atomic_write_text(path, json.dumps(rows, ensure_ascii=False))
     return rows
 
@@ -58,8 +65,73 @@ def _cache_path(registry, chapter: str, preset: str, runs_by_seed: dict) -> Path
     return folder / f"{chapter}-{preset}-{h}.json"
 
 
-def table(registry, preset: str = "quick") -> pd.DataFrame:
-    return claims.table([row for module in modules() for row in chapter_rows(module, registry, preset)])
+def table(registry, preset: str = "quick", seeds: bool = False) -> pd.DataFrame:
+    """The claims of every chapter at ``preset`` (the README's columns; with ``seeds``, also the number of
+    training seeds each chapter's claims were judged over)."""
+    rows = [row for module in modules() for row in chapter_rows(module, registry, preset)]
+    df = claims.table(rows)
+    if seeds:
+        df["seeds"] = [r.get("seeds", 0) for r in rows]
+    return df
+
+
+def read_block(path: str | Path, start: str = START, end: str = END) -> str:
+    """The text between ``start`` and ``end`` in ``path`` ("" when the file or the block is missing)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    m = re.search(re.escape(start) + "(.*?)" + re.escape(end), text, flags=re.S)
+    return m.group(1) if m else ""
+
+
+def parse_table(block: str) -> pd.DataFrame:
+    """The first Markdown pipe table of ``block`` as a DataFrame of strings (in a row with a ``|`` inside a
+    cell, only the chapter, claim and last column, read from the ends of the row, are kept)."""
+    lines = [ln.strip() for ln in block.splitlines() if ln.strip().startswith("|")]
+    if len(lines) < 2:
+        return pd.DataFrame(columns=claims.COLUMNS)
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = []
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        if len(cells) == len(head):
+            rows.append(dict(zip(head, cells)))
+        elif len(cells) > len(head):  # a "|" inside a cell: the first two and the last column are still right
+            rows.append(dict(zip(head[:2], cells[:2])) | {head[-1]: cells[-1]})
+    return pd.DataFrame(rows)
+
+
+def comparison(full: pd.DataFrame, quick: pd.DataFrame) -> pd.DataFrame:
+    """The claims at ``full`` (verdict, result, seeds) beside the ``quick`` verdict of the same chapter and claim,
+    with :data:`DIFFERS` where the two verdicts disagree ("–" where ``quick`` has no such claim)."""
+    quick_verdict = {(r["chapter"], r["claim"]): r["verdict"] for _, r in quick.iterrows()}
+    rows = []
+    for _, r in full.iterrows():
+        q = quick_verdict.get((r["chapter"], r["claim"]), "–")
+        rows.append(
+            {
+                "chapter": r["chapter"],
+                "claim": r["claim"],
+                "result at full": r["result"],
+                "seeds": int(r.get("seeds", 0) or 0),
+                "verdict at full": r["verdict"],
+                "verdict at quick": q,
+                "quick agrees": "yes" if q == r["verdict"] else ("–" if q == "–" else DIFFERS),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown_full(cmp: pd.DataFrame) -> str:
+    n = int((cmp["quick agrees"] == DIFFERS).sum()) if len(cmp) else 0
+    seeds = sorted(set(cmp["seeds"])) if len(cmp) else []
+    return (
+        f"{cmp.to_markdown(index=False)}\n\n*Preset `full`, generated from the run registry `make study-full` made "
+        "(`python -m studylib summary --preset full --write README.md`); the `quick` column is the table under "
+        f'"Results at a glance". Seeds per chapter: {", ".join(map(str, seeds)) or "–"}. {n} claim(s) marked '
+        f"{DIFFERS}: their chapter says which preset to believe and why.*"
+    )
 
 
 PHASE_COLUMNS = ("start-up", "world", "embeddings", "train", "evaluate", "figures", "analysis and other")
@@ -156,6 +228,12 @@ def terminal(df: pd.DataFrame, width: int = 80) -> str:
     counts = df["verdict"].value_counts()
     out.append(", ".join(f"{n} {v}" for v, n in counts.items()) + f" ({len(df)} claims)")
     return "\n".join(out)
+
+
+def write_full(path: str | Path, full: pd.DataFrame) -> None:
+    """Write the claims at ``full`` beside the ``quick`` verdicts of ``path``'s own results table."""
+    quick = parse_table(read_block(path))
+    write_into(path, markdown_full(comparison(full, quick)), FULL_START, FULL_END)
 
 
 def minutes_markdown(timings: dict, preset: str = "quick") -> str:

@@ -27,7 +27,8 @@ def _cmd_run(args) -> int:
     from studylib.chapters import after
     from studylib.config import PRESETS
     from studylib.execute import ChapterFailed, parse_assignment
-    from studylib.runner import output_folder, run_chapters
+    from studylib.outputs import published
+    from studylib.runner import run_chapters
 
     if args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
@@ -51,21 +52,22 @@ def _cmd_run(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{len(done)} chapter(s) in {time.perf_counter() - t0:.1f}s ({args.jobs} at a time)")
-    if output_folder(args.preset, overrides) is None:  # the canonical study: an index of its pages and claims
+    if published(args.preset, overrides):  # a published study: an index of its pages and claims
         print(f"index of the chapters and their claims: {write_study_index(args.preset)}")
     return 0
 
 
 def write_study_index(preset: str):
-    """``<results>/html/index.html``: the chapters' pages, the claims table (each claim linked to its chapter)
-    and this machine's minutes; the claim rows are kept for the summary ``make study`` writes next."""
+    """``index.html`` beside the chapters' pages (``<results>/html/``, ``<results>/full/html/``): the pages, the
+    claims table (each claim linked to its chapter) and this machine's minutes; the claim rows are kept for
+    the summary ``make study`` writes next."""
     from studylib.chapters import summary
     from studylib.export import write_index
-    from studylib.fileio import results_dir
+    from studylib.outputs import folders
     from studylib.profiling import read_timings
     from studylib.registry import Registry
 
-    html_dir = results_dir() / "html"
+    html_dir = folders(preset, {}).executed.parent / "html"
     html_dir.mkdir(parents=True, exist_ok=True)
     minutes = summary.minutes_markdown(read_timings(preset), preset)
     return write_index(html_dir, summary.table(Registry(), preset), preset, minutes)
@@ -108,14 +110,23 @@ def _cmd_summary(args) -> int:
     from studylib.registry import Registry
 
     t0 = time.perf_counter()
-    table = summary.table(Registry(args.root), args.preset)
+    full = args.preset == "full"
+    table = summary.table(Registry(args.root), args.preset, seeds=full)
     if args.write:
-        summary.write_into(args.write, summary.markdown(table, args.preset))
+        if full:  # its own block, beside the quick verdicts of the same file (make study-full)
+            summary.write_full(args.write, table)
+        else:
+            summary.write_into(args.write, summary.markdown(table, args.preset))
         record_summary_seconds(args.preset, time.perf_counter() - t0)  # shown by the next minutes table
-        print(f"wrote the results table into {args.write}")
+        print(f"wrote the results table at {args.preset} into {args.write}")
         if args.timings:
             text = summary.minutes_markdown(read_timings(args.preset), args.preset)
-            summary.write_into(args.write, text, summary.MINUTES_START, summary.MINUTES_END)
+            marks = (
+                (summary.FULL_MINUTES_START, summary.FULL_MINUTES_END)
+                if full
+                else (summary.MINUTES_START, summary.MINUTES_END)
+            )
+            summary.write_into(args.write, text, *marks)
             print(f"wrote this machine's minutes per chapter into {args.write}")
     elif args.markdown:
         print(summary.markdown(table, args.preset, read_timings(args.preset)))
@@ -244,13 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--preset", default="quick", help="the preset whose runs to read (default quick)")
     summ.add_argument("--markdown", action="store_true", help="a Markdown table (as in the README)")
     summ.add_argument(
-        "--write", metavar="FILE", help="write the Markdown table between FILE's summary markers"
+        "--write",
+        metavar="FILE",
+        help="write the Markdown table between FILE's summary markers (at --preset full: between its full "
+        "markers, beside the quick verdicts of FILE's own table; make study-full)",
     )
     summ.add_argument(
         "--timings",
         action="store_true",
         help="with --write: also write this machine's minutes per chapter between FILE's minutes markers "
-        "(make publish)",
+        "(make publish; at --preset full its own minutes-full markers, make study-full)",
     )
     summ.add_argument("--root", default=None, help="registry folder (default <results>/runs)")
     summ.set_defaults(func=_cmd_summary)
