@@ -22,30 +22,47 @@ def run_graph(
     jobs: int,
     work: Callable,
     on_done: Callable | None = None,
+    on_interrupt: Callable | None = None,
 ) -> dict:
     """``{job: work(job)}`` for every job, ``jobs`` at a time, each started only after the jobs ``after[job]``
-    names have finished (names that are not jobs are ignored); ``on_done(job, result)`` as each ends."""
+    names have finished (names that are not jobs are ignored); ``on_done(job, result)`` as each ends.
+    ``on_interrupt()`` runs when the waiting thread is interrupted (Ctrl-C), before the pool waits for the
+    running jobs: it must make them end (the runner stops its chapter processes)."""
     known = set(jobs_in_order)
     graph = TopologicalSorter({job: [a for a in after.get(job, ()) if a in known] for job in jobs_in_order})
     graph.prepare()  # raises CycleError on a cycle
     rank = {job: i for i, job in enumerate(jobs_in_order)}
-    ready, running, results, failure = [], {}, {}, None
+    results: dict = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while graph.is_active():
-            if failure is None:
-                ready = sorted([*ready, *graph.get_ready()], key=rank.__getitem__)
-                while ready and len(running) < max(1, jobs):
-                    job = ready.pop(0)
-                    running[pool.submit(work, job)] = job
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: rank[running[f]]):
-                error = _collect(future, running.pop(future), graph, results, on_done)
-                failure = failure or error
+        try:
+            failure = _loop(graph, rank, pool, jobs, work, results, on_done)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if on_interrupt is not None:
+                on_interrupt()
+            raise
     if failure is not None:
         raise failure
     return results
+
+
+def _loop(graph, rank, pool, jobs, work, results, on_done) -> BaseException | None:
+    """Start the ready jobs, ``jobs`` at a time, in ``rank`` order, and collect them as they end; the first
+    failure stops new starts and is returned once the running jobs have ended (None: all went well)."""
+    ready, running, failure = [], {}, None
+    while graph.is_active():
+        if failure is None:
+            ready = sorted([*ready, *graph.get_ready()], key=rank.__getitem__)
+            while ready and len(running) < max(1, jobs):
+                job = ready.pop(0)
+                running[pool.submit(work, job)] = job
+        if not running:
+            break
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in sorted(finished, key=lambda f: rank[running[f]]):
+            error = _collect(future, running.pop(future), graph, results, on_done)
+            failure = failure or error
+    return failure
 
 
 def _collect(future: Future, job, graph: TopologicalSorter, results: dict, on_done) -> BaseException | None:

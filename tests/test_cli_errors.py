@@ -64,3 +64,46 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_cmd_gc", interrupted)
     assert cli.main(["gc", "--yes"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    "errno_, text",
+    [(28, "No space left on device"), (30, "Read-only file system")],
+    ids=["full", "read-only"],
+)
+def test_train_on_a_full_or_read_only_disk_ends_in_one_line_and_stores_nothing(
+    monkeypatch, capsys, errno_, text
+):
+    """A real `studylib train` whose run files cannot be written (the disk fills, or the results folder is
+    read-only, at the moment a run file is put in place): one line naming the file, exit 74, no success
+    message, and no run in the registry that looks complete."""
+    import os
+
+    from studylib.registry import Registry
+
+    real = os.replace
+
+    def failing(src, dst, *a, **k):
+        if "runs" in str(dst):
+            raise OSError(errno_, text, str(dst))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", failing)
+    args = [
+        "train",
+        "--preset",
+        "smoke",
+        "-q",
+        "-p",
+        "objective=sl",
+        "-p",
+        "n_classes=8",
+        "-p",
+        "n_train=256",
+    ]
+    args += ["-p", "test_per_class=2", "-p", "batch_size=32"]
+    assert cli.main(args) == 74
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and err.count("\n") == 1 and text in err and "runs" in err
+    assert "top-1" not in out
+    assert not list(Registry().root.glob("*/metrics.json"))

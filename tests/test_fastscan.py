@@ -236,3 +236,46 @@ def test_small_blocks_each_path(pat, text):
     data = text.encode("utf-8")
     assert np.array_equal(match_block(data, pat, None).keys, _old_keys(data, pat, None).keys)
     assert match_block(data, pat, None).keys.size
+
+
+def test_a_single_line_file_is_read_in_bounded_memory(tmp_path, pat):
+    """A file of one long line (no newline: another line ending, a blob) is cut into pieces of about a block,
+    each counted as one caption and reported; the whole line is never held, so the peak (tracemalloc sees
+    numpy's arrays too) does not grow with the line and stays that of a file of short lines. Before the cut,
+    the line went whole into the matcher: a 200 MB line peaked at 4.7 GB."""
+    import tracemalloc
+
+    from studylib.captions.fastscan import BLOCK_BYTES
+    from studylib.captions.readers import split_long_line
+
+    word = b"puppy and "
+
+    def peak_of(path):
+        tracemalloc.start()
+        res = count_files(path, pat, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return res, peak
+
+    peaks = {}
+    for mb in (
+        8,
+        16,
+    ):  # a line twice as long: the same peak (old: the whole line, then ~23x it in the matcher)
+        path = tmp_path / f"one_line_{mb}.txt"
+        path.write_bytes(word * (mb * BLOCK_BYTES // len(word)))
+        res, peaks[mb] = peak_of(path)
+    lines = tmp_path / "lines.txt"
+    lines.write_bytes(b"puppy and\n" * (8 * BLOCK_BYTES // 10))
+    _, peak_lines = peak_of(lines)
+    assert peaks[16] < 1.1 * peaks[8] and peaks[8] < 1.2 * peak_lines, (peaks, peak_lines)
+    assert peaks[16] < 48 * 2**20  # about two blocks through the matcher
+    pieces = res.problems["long_line_piece"]
+    assert 14 <= pieces <= 17 and res.n_captions == pieces + 1  # the last piece ends the file
+    assert (
+        res.counts[list(res.names).index("puppy")] == res.n_captions
+    )  # every piece names the concept once (cut at spaces, not in words)
+    # a piece without spaces is cut at a character boundary, never inside a UTF-8 sequence
+    piece, rest = split_long_line("é".encode() * 10 + b"\xc3")
+    assert piece == "é".encode() * 10 and rest == b"\xc3"
+    assert split_long_line(b"ab cd") == (b"ab", b"cd")

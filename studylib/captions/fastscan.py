@@ -42,6 +42,7 @@ import numpy as np
 
 from studylib.captions.matching import BatchMatches, match_words
 from studylib.captions.patterns import Patterns
+from studylib.captions.readers import split_long_line
 
 
 def _translate_table() -> bytes:
@@ -262,7 +263,8 @@ def iter_text_matches(
 ):
     """:class:`BatchMatches` of the lines of ``path`` in bytes ``[start, end)`` (``end=None``: to the
     end of the file), block by block; ``start`` and ``end`` must be line starts. Input problems
-    (``empty``, ``bad_utf8``) are in each batch's ``problems``."""
+    (``empty``, ``bad_utf8``, ``long_line_piece``) are in each batch's ``problems``. At most about two blocks
+    of the file are held at once, whatever its line lengths (:func:`split_long_line`)."""
     with open(path, "rb") as f:
         f.seek(start)
         left = None if end is None else end - start
@@ -279,7 +281,13 @@ def iter_text_matches(
             data = rest + data if rest else data
             cut = data.rfind(b"\n") + 1
             if cut == 0:
-                rest = data
+                if len(data) < block_bytes:
+                    rest = data
+                    continue
+                piece, rest = split_long_line(data)  # memory stays bounded whatever the line lengths
+                out = match_block(piece + b"\n", pat, negative_window)
+                out.problems["long_line_piece"] += 1
+                yield out
                 continue
             rest = data[cut:]
             yield match_block(data[:cut] if rest else data, pat, negative_window)

@@ -137,8 +137,26 @@ def iter_shard(shard, batch_size: int, probs: Counter, msgs: list):
         raise ValueError(f"{path}: unknown format {fmt!r}")
 
 
+def split_long_line(data: bytes) -> tuple[bytes, bytes]:
+    """A line of at least one block without a newline, cut into (piece, rest): at its last space or tab, else
+    at its last UTF-8 character boundary. Such a "caption" (a file with another line ending, a serialised blob)
+    would otherwise be held whole in memory, then in the matcher's arrays several times over: a 200 MB line
+    peaked at 4.7 GB. Each piece counts as one caption, and the pieces are reported (``long_line_piece``)."""
+    cut = max(data.rfind(b" "), data.rfind(b"\t"))
+    if cut > 0:
+        return data[:cut], data[cut + 1 :]
+    cut = len(data)
+    while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:  # back over continuation bytes
+        cut -= 1
+    if cut > 0 and data[cut - 1] >= 0xC0:  # to the lead byte of the last character
+        cut -= 1
+    cut = cut or len(data)
+    return data[:cut], data[cut:]
+
+
 def _iter_text(path, probs, start: int = 0, end: int | None = None, chunk_bytes: int = 1 << 20):
-    """One caption per line (of bytes ``[start, end)``, line starts), in ~1 MB chunks cut at newlines."""
+    """One caption per line (of bytes ``[start, end)``, line starts), in ~1 MB chunks cut at newlines; a line
+    longer than a chunk is cut into pieces (:func:`split_long_line`)."""
     with open(path, "rb") as f:
         f.seek(start)
         left = None if end is None else end - start
@@ -154,7 +172,12 @@ def _iter_text(path, probs, start: int = 0, end: int | None = None, chunk_bytes:
             data = rest + data
             cut = data.rfind(b"\n")
             if cut < 0:
-                rest = data
+                if len(data) < chunk_bytes:
+                    rest = data
+                    continue
+                piece, rest = split_long_line(data)  # bounded memory, as the fast path
+                probs["long_line_piece"] += 1
+                yield from _text_chunk(piece + b"\n", probs)
                 continue
             rest = data[cut + 1 :]
             yield from _text_chunk(data[: cut + 1], probs)

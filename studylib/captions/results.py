@@ -38,6 +38,7 @@ PROBLEM_LABELS = {
     "bad_row": "malformed table rows (skipped)",
     "missing_column": "inputs without the requested column (skipped)",
     "unreadable": "unreadable inputs (skipped)",
+    "long_line_piece": "pieces of lines longer than 1 MiB, each counted as a caption (cut at a space)",
 }
 
 

@@ -1,0 +1,50 @@
+"""Ctrl-C during `studylib run`: the runner stops every chapter process and its kernel first, then exits 130
+with one line (issue 28). Chapter processes run in sessions of their own, so the terminal's SIGINT reaches
+the runner alone, which then stops them; kernels are found by the JPY_PARENT_PID jupyter_client gives them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from studylib.processes import alive as _alive
+from studylib.processes import kernels_of as _kernels_of
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.add(int(d))
+            except OSError:
+                continue
+    return out
+
+
+def test_ctrl_c_stops_the_chapter_and_its_kernel_then_exits_130():
+    cmd = [sys.executable, "-m", "studylib", "run", "02", "--preset", "smoke", "--quiet"]
+    runner = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline, kernels, children = time.monotonic() + 120, [], set()
+        while time.monotonic() < deadline and not kernels and runner.poll() is None:
+            time.sleep(0.2)
+            children = _children(runner.pid)
+            kernels = _kernels_of(children)
+        assert kernels, "no chapter kernel started within 120 s"
+        time.sleep(1.0)  # the kernel is now executing the chapter's cells
+        os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the runner's group only
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert runner.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert not [p for p in children | set(kernels) if _alive(p)]  # none outlives the runner
