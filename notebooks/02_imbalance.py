@@ -55,7 +55,7 @@ zipf_alpha: float = 1.0          # imbalance of the training profile (Zipf expon
 vocab_k: int = 0                 # SL vocabulary size per step when subsampling (0: the preset's, 160 at quick)
 vocab_weighting: str = "uniform"  # how extra classes are drawn: uniform | freq | sqrt
 highlight: str = "shark"         # classes to highlight in the figures (substring of the name)
-shared_data: str = "../../shared/data"   # the shared real data (relative to this notebook); absent: skipped
+shared_data: str = ""   # a folder of your real data (relative to this notebook); "": the copy that ships
 
 # %%
 import matplotlib.pyplot as plt
@@ -81,17 +81,18 @@ session.params["n_classes"], session.params["n_train"], session.params["epochs"]
 # ## The long tail of real pre-training data (paper Fig 1a)
 #
 # The paper estimates how often each ImageNet class is mentioned in the captions of real
-# pre-training corpora. If the folder of these profiles is present (`shared_data`), the
-# figure ranks the classes by LAION-400M and draws every corpus on a log scale; the table
-# gives each corpus's Spearman correlation with LAION-400M and its imbalance. The files are
-# read where they lie, never copied into the project.
+# pre-training corpora. These profiles ship with the project (their data card is
+# `studylib/resources/real/frequencies/README.md`: source, licence, how they were made); a
+# folder named by `shared_data` is read first. The figure ranks the classes by LAION-400M and
+# draws every corpus on a log scale; the table gives each corpus's Spearman correlation with
+# LAION-400M and its imbalance.
 
 # %%
-from pathlib import Path
+from studylib.chapters.realdata import real_folder
 
-profiles = ch02.real_profiles(Path(shared_data) / "frequencies")
+profiles = ch02.real_profiles(real_folder(shared_data, "frequencies"))  # yours, else the copy that ships
 if profiles is None:
-    display(Markdown(f"*The shared data folder `{shared_data}` is absent: the real long-tail figure is skipped.*"))
+    display(Markdown("*The packaged frequency profiles are missing (a broken install?): the real long-tail figure is skipped.*"))
 else:
     fig = plot_ranked_panels(
         {"ImageNet class frequency in pre-training corpora": {k: profiles[k] for k in ch02.CORPORA},

@@ -46,16 +46,15 @@ preset: str = "quick"            # smoke | quick | full: sizes of world, models 
 seed: int = 0                    # training seed
 world_seed: int = 0              # seed of the concept world
 render: str = ""                 # pixels | features ("": the chapter's, features at quick and full)
-shared_data: str = "../../shared/data"   # the shared real data (LAIONet profiles at `full`); absent: skipped
+shared_data: str = ""   # a folder of your real data (relative to this notebook); "": the copy that ships
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
 from studylib.chapters import ch02c, evidence
+from studylib.chapters.realdata import real_folder
 from studylib.session import Session
 
 session = Session(ch02c.NAME, preset, sizes=ch02c.SIZES, seeds=ch02c.SEEDS, overrides=dict(seed=seed, world_seed=world_seed, render=render))
@@ -90,11 +89,11 @@ display(Markdown("Within-class image variance of the kept images (pixels or reti
 # %%
 runs_by_seed = {k: session.run_all(ch02c.specs(session, seed=k)) for k in session.seeds()}
 runs = runs_by_seed[seed]
-profiles = Path(shared_data) / "frequencies"
-if preset == "full" and profiles.is_dir():
+profiles = real_folder(shared_data, "frequencies")  # yours, else the copy that ships
+if preset == "full" and profiles is not None:
     runs.update(session.run_all(ch02c.laionet_specs(session, profiles, seed=seed)))
 elif preset == "full":
-    display(Markdown(f"*`{shared_data}` is absent: the LAIONet-profile runs are skipped.*"))
+    display(Markdown("*The packaged LAIONet profiles are missing (a broken install?): their runs are skipped.*"))
 table = ch02c.overview(runs)
 table.round(3)
 

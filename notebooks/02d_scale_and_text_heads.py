@@ -80,9 +80,10 @@ stats.round(3)
 # Every point below the full data took as many steps as the full-data run.
 
 # %%
-fig = plots.sweep(stats.rename(columns={"model": "group"}), "fraction",
+points = ch02d.seed_table(runs_by_seed, preset, session.params["n_classes"])  # mean ± t interval over seeds
+fig = plots.sweep(points.rename(columns={"model": "group"}), "fraction",
                   "share of the training pairs (same steps)", panels=("top1", "r", "NC1"), logx=True,
-                  title="Text heads against data scale")
+                  title=f"Text heads against data scale (mean and 95% t interval over {len(runs_by_seed)} seeds)")
 session.save(fig, "text_heads_vs_scale", "CLIP with four text heads and SL controls: top-1, "
         "Spearman(#predictions, frequency) and NC1 against data scale, the number of samples seen held fixed")
 plt.show()

@@ -37,7 +37,7 @@ world_seed: int = 0              # seed of the concept world
 render: str = ""                 # pixels | features ("": the chapter's, features at quick and full)
 tau: float = 1.0                 # strength of the logit adjustment (logits minus tau times log prior)
 n_bins: int = 6                  # log-frequency bins of the binned statistics
-shared_data: str = "../../shared/data"   # the shared real data (relative to this notebook); absent: skipped
+shared_data: str = ""   # a folder of your real data (relative to this notebook); "": the copy that ships
 
 # %%
 from pathlib import Path
@@ -47,6 +47,7 @@ from IPython.display import Markdown, display
 
 from studylib import claims, plots
 from studylib.chapters import ch04, worlds
+from studylib.chapters.realdata import why_absent
 from studylib.session import Session
 
 session = Session(ch04.NAME, preset, sizes=ch04.SIZES, seeds=ch04.SEEDS, overrides=dict(seed=seed, world_seed=world_seed, render=render),
@@ -109,9 +110,11 @@ ch04.bin_trend(binned).round(3)
 # %% [markdown]
 # ## Two estimators of concept frequency on real data (Fig 14)
 #
-# The paper's counts (`frequencies/`) against Parashar et al.'s (`neglected_tails/`:
-# synonym matches, `matched`, and those an LLM judged relevant, `relevant`) in LAION-400M
-# and LAION-2B. Rows are paired by line order where both files list the same classes in
+# The paper's counts (`frequencies/`, which ship with the project) against Parashar et al.'s
+# (`neglected_tails/`: synonym matches, `matched`, and those an LLM judged relevant,
+# `relevant`) in LAION-400M and LAION-2B. Parashar et al.'s counts do not ship (their
+# repository states no licence): this section needs them in your `shared_data` folder, and
+# `studylib/resources/real/README.md` says how to make it. Rows are paired by line order where both files list the same classes in
 # the same order, otherwise by normalised name; `matched` says how many classes paired. The
 # verdict compares, per corpus, DTD's agreement with that of the set agreeing least after
 # DTD (the closest comparison by point estimate), with an unpaired bootstrap over each set's
@@ -120,11 +123,14 @@ ch04.bin_trend(binned).round(3)
 # %%
 folder = Path(shared_data)
 agreement = ch04.estimator_agreement(folder)
+pairs_caption = "The paper's LAION-400M concept counts against Parashar et al.'s, per concept set"
 if agreement is None:
-    display(Markdown(f"*`{shared_data}` is absent: the real-data sections are skipped.*"))
+    session.not_made("estimator_pairs", pairs_caption, why_absent("neglected_tails"))
+    display(Markdown(f"*No `neglected_tails/` in `shared_data` ({shared_data!r}): {why_absent('neglected_tails')}. "
+                     "The estimator comparison is skipped.*"))
 else:
     fig = plots.estimator_pairs(ch04.aligned_pairs(folder))
-    session.save(fig, "estimator_pairs", "The paper's LAION-400M concept counts against Parashar et al.'s, per concept set")
+    session.save(fig, "estimator_pairs", pairs_caption)
     plt.show()
     display(Markdown(claims.markdown([ch04.dtd_row(folder)])))
     display(agreement.drop(columns="unmatched").round(3))
@@ -151,7 +157,7 @@ ch04.estimator_comparison(world).round(3)
 # %%
 imbalance = ch04.concept_set_imbalance(folder)
 if imbalance is None:
-    display(Markdown(f"*`{shared_data}` is absent: skipped.*"))
+    display(Markdown("*The packaged frequency profiles are missing (a broken install?): skipped.*"))
 else:
     display(imbalance.round(3))
 
@@ -161,8 +167,8 @@ else:
 # one, dog breeds (whose semantics, and so part of their looks, are close) given the shape of
 # CUB-200's LAION-400M count profile (dogs stand in for birds, which ImageNet lacks). Both
 # sets have the same number of classes and the same pairs per class: CUB's absolute counts,
-# far rarer than ImageNet's, would leave almost nothing to train on. Without the shared data
-# both sets fall back to a Zipf profile. The paper finds CLIP robust to imbalance except on
+# far rarer than ImageNet's, would leave almost nothing to train on (the profiles ship with
+# the project; without them both sets would fall back to a Zipf profile). The paper finds CLIP robust to imbalance except on
 # fine-grained and domain-specific sets.
 
 # %%

@@ -6,7 +6,8 @@
   executed on the ``python3`` kernel with the notebook's own folder as working directory. The executed
   notebook is written to ``<results>/executed/<chapter>.ipynb`` only when it succeeds (a failed one is kept
   as ``<chapter>.failed.ipynb`` for reading the error);
-* retry: a cell that runs past :data:`CELL_TIMEOUT` gets the chapter executed again in a fresh kernel;
+* hangs: no cell is ever stopped for being slow; the known hang (a kernel done with a cell whose reply never
+  comes, :class:`HangWatch`) gets the chapter executed again in a fresh kernel, printed and booked by the runner;
 * a child process per chapter (:func:`run_in_child`, ``python -m studylib.execute``) with the environment
   of :func:`child_env` (one thread, where to write its profile and outputs).
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+from studylib import processes
+from studylib.cellwatch import HANG_GRACE, HangDetected, HangWatch, book_retry
 from studylib.fileio import REPO_ROOT, results_dir
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -121,37 +124,36 @@ def _check_types(path: Path, declared: dict, parameters: dict) -> None:
             )
 
 
-# The longest a single cell may take before the runner gives up on it, per preset (None: no limit). No cell of
-# these presets trains for more than a few minutes; the limit catches a reply lost between papermill's client and
-# an idle kernel (an intermittent nbclient hang, seen once on this machine), and the chapter is then executed
-# again once in a fresh kernel: its finished runs are in the registry, so the retry is short.
-CELL_TIMEOUT = {"smoke": 600, "quick": 900}
-
-
 def execute_chapter(
-    path: Path, parameters: dict, out_dir: Path | None = None, progress: bool = True, retries: int = 1
+    path: Path,
+    parameters: dict,
+    out_dir: Path | None = None,
+    progress: bool = True,
+    retries: int = 1,
+    grace: float = HANG_GRACE,
 ) -> Path:
     """Run one chapter; return the executed notebook's path or raise ChapterFailed. The executed notebook is a
-    plain ``.ipynb`` (the source's jupytext pairing is dropped, so JupyterLab opens it as it is). A cell that
-    exceeds :data:`CELL_TIMEOUT` for the preset gets the chapter executed again, ``retries`` times at most."""
-    from nbclient.exceptions import CellTimeoutError
-
-    limit = CELL_TIMEOUT.get(parameters.get("preset"))
+    plain ``.ipynb`` (the source's jupytext pairing is dropped, so JupyterLab opens it as it is). A detected hang
+    (:class:`HangWatch`) gets the chapter executed again in a fresh kernel, ``retries`` times at most; each
+    retry is appended to ``<STUDYLIB_PROFILE>.retries.json`` for the runner to print and book."""
+    t0 = time.time()
     try:
-        return _execute_once(path, parameters, out_dir, progress)
-    except CellTimeoutError:
+        return _execute_once(path, parameters, out_dir, progress, grace)
+    except HangDetected as hang:
+        lost = time.time() - t0
         if retries <= 0:
-            raise ChapterFailed(f"{path.name}: a cell ran past {limit} s; no retries left") from None
+            raise ChapterFailed(f"{path.name}: {hang}; no retries left") from None
+        book_retry({"cell": hang.cell, "seconds": round(lost, 1), "at": time.time()})
         print(
-            f"{path.stem}: a cell ran past its {limit} s limit; executing the chapter again in a fresh kernel "
-            "(its finished runs are cached)",
+            f"{path.stem}: {hang}; executing the chapter again in a fresh kernel "
+            f"(its finished runs are cached; {lost:.0f} s lost)",
             file=sys.stderr,
             flush=True,
         )
-        return execute_chapter(path, parameters, out_dir, progress, retries - 1)
+        return execute_chapter(path, parameters, out_dir, progress, retries - 1, grace)
 
 
-def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: bool) -> Path:
+def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: bool, grace: float) -> Path:
     import keyword
 
     import jupytext
@@ -167,20 +169,37 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     final = out_dir / f"{path.stem}.ipynb"
     tmp = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.running.ipynb"  # unique per execution
-    batch = os.environ.get("STUDYLIB_BATCH")
+    batch, cells_before = os.environ.get("STUDYLIB_BATCH"), os.environ.get("STUDYLIB_CELLS")
     os.environ["STUDYLIB_BATCH"] = "1"  # the kernel inherits it: explorers show a figure, build no widget
+    cells = out_dir / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.cells.json"
+    os.environ["STUDYLIB_CELLS"] = str(cells)  # the kernel's cell log (studylib.cellwatch)
+    watch = HangWatch(cells, grace)
     try:
-        pm.execute_notebook(
-            nb,
-            str(tmp),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(path.parent),
-            progress_bar=progress,
-            log_output=False,
-            execution_timeout=CELL_TIMEOUT.get(parameters.get("preset")),
-        )
-    except pm.PapermillExecutionError as err:
+        with watch:
+            pm.execute_notebook(
+                nb,
+                str(tmp),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(path.parent),
+                progress_bar=progress,
+                log_output=False,
+                execution_timeout=None,  # never a wall-clock limit: a slow cell only makes the study slower
+                extra_arguments=["--ext=studylib.cellwatch"],
+                on_cell_executed=watch.on_cell_executed,
+            )
+    except Exception as err:
+        if watch.hung is not None:  # the kernel this process stopped on the known hang
+            tmp.unlink(missing_ok=True)
+            waited = watch.hung["detected_at"] - watch.hung["done_at"]
+            raise HangDetected(
+                f"the kernel finished cell {watch.hung['cell']} but its reply never came in {waited:.0f} s "
+                f"({type(err).__name__})",
+                watch.hung["cell"],
+            ) from None
+        if not isinstance(err, pm.PapermillExecutionError):
+            tmp.unlink(missing_ok=True)
+            raise
         failed = out_dir / f"{path.stem}.failed.ipynb"
         os.replace(tmp, failed)
         raise ChapterFailed(
@@ -191,10 +210,12 @@ def _execute_once(path: Path, parameters: dict, out_dir: Path | None, progress: 
         tmp.unlink(missing_ok=True)
         raise
     finally:
-        if batch is None:
-            os.environ.pop("STUDYLIB_BATCH", None)
-        else:
-            os.environ["STUDYLIB_BATCH"] = batch
+        for var, value in (("STUDYLIB_BATCH", batch), ("STUDYLIB_CELLS", cells_before)):
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        cells.unlink(missing_ok=True)
     os.replace(tmp, final)
     return final
 
@@ -221,12 +242,11 @@ def run_in_child(path: Path, params: dict, env: dict) -> Path:
     out_dir = Path(env.get("STUDYLIB_EXECUTED", results_dir() / "executed"))
     cmd = [sys.executable, "-m", "studylib.execute", str(path), json.dumps(params), str(out_dir), "0"]
     # no per-cell bar (the runner reports run by run); the child's error is kept for ChapterFailed
-    res = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if res.returncode:
-        tail = [
-            line for line in (res.stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")
-        ]
-        raise ChapterFailed("\n".join(tail[-12:]) or f"{path.name} failed with exit code {res.returncode}")
+    child = processes.start(cmd, env)  # in a session of its own (a Ctrl-C reaches the runner alone)
+    _, stderr = processes.communicate(child)
+    if child.returncode:
+        tail = [line for line in (stderr or "").strip().splitlines() if not line.startswith("[IPKernelApp]")]
+        raise ChapterFailed("\n".join(tail[-12:]) or f"{path.name} failed with exit code {child.returncode}")
     return out_dir / f"{path.stem}.ipynb"
 
 

@@ -67,17 +67,36 @@ def save_figure(
     return path
 
 
+def record_not_made(
+    name: str, *, notebook: str, preset: str, caption: str, why: str, parameters: dict | None = None
+) -> None:
+    """Mark the figure ``<notebook>__<name>`` as not made by this execution, with the reason, in the folder's
+    index (and remove a copy an earlier execution left there), so the figure list never claims a figure the
+    study did not draw."""
+    out = figures_dir()
+    stem = f"{notebook}__{name}"
+    for ext in (".png", ".html"):
+        (out / f"{stem}{ext}").unlink(missing_ok=True)
+    _record(out, f"{stem}.png", notebook, preset, caption, parameters, why=why)
+
+
 def _record(
-    out: Path, filename: str, notebook: str, preset: str, caption: str, parameters: dict | None = None
+    out: Path,
+    filename: str,
+    notebook: str,
+    preset: str,
+    caption: str,
+    parameters: dict | None = None,
+    why: str = "",
 ):
     """Add ``filename`` to the folder's index and regenerate its README, under a lock: two kernels saving
     figures at once both keep their entries."""
     with file_lock(out / ".index.lock", what="the figure index"):
-        _record_locked(out, filename, notebook, preset, caption, parameters)
+        _record_locked(out, filename, notebook, preset, caption, parameters, why)
 
 
 def _record_locked(
-    out: Path, filename: str, notebook: str, preset: str, caption: str, parameters: dict | None
+    out: Path, filename: str, notebook: str, preset: str, caption: str, parameters: dict | None, why: str = ""
 ):
     index_path = out / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
@@ -87,6 +106,8 @@ def _record_locked(
         "caption": caption,
         "parameters": json.loads(json.dumps(parameters or {}, sort_keys=True, default=str)),
     }
+    if why:
+        index[filename]["not_made"] = why
     atomic_write_json(index_path, index)
     lines = [
         "# Figures",
@@ -100,7 +121,9 @@ def _record_locked(
         e = index[fname]
         # interactive HTML is written by every run but not committed (.gitignore): no link that would break
         shown = (
-            f"`{fname}` (made when you run the chapter; not in the repository)"
+            f"`{fname}` (not made: {e['not_made']})"
+            if e.get("not_made")
+            else f"`{fname}` (made when you run the chapter; not in the repository)"
             if fname.endswith(".html")
             else f"[{fname}]({fname})"
         )

@@ -43,6 +43,8 @@ PRESENTATION = (
     "fingerprint.py",
     "locking.py",
     "outputs.py",
+    "cellwatch.py",
+    "processes.py",
     # analysis of stored runs: what they select for a run enters its key as data (a subset's hash)
     "inference.py",
     "claims.py",

@@ -448,9 +448,10 @@ def sweep(
 ):
     """One panel per column of ``panels`` against ``x``, one line per ``group`` (a sweep of one factor).
 
-    ``points`` columns: ``group``, ``x`` and each panel's column; ``r`` (a correlation with
-    frequency) is drawn with error bars from ``lo, hi`` when present. ``xticklabels``: names for the
-    integer positions of an ordinal ``x`` (e.g. caption levels).
+    ``points`` columns: ``group``, ``x`` and each panel's column; a panel's error bars come from its
+    ``<col> lo, <col> hi`` columns when present (for ``r`` also from ``lo, hi``), and a ``chance`` column
+    draws the chance level on the ``top1`` panel. ``xticklabels``: names for the integer positions of an
+    ordinal ``x`` (e.g. caption levels).
     """
     labels = {
         "r": "Spearman(frequency, #predictions)",
@@ -462,7 +463,10 @@ def sweep(
     for ax, col in zip(axes[0], panels):
         for k, (group, sub) in enumerate(points.groupby("group", sort=False)):
             sub = sub.sort_values(x)
-            err = [sub["r"] - sub["lo"], sub["hi"] - sub["r"]] if col == "r" and "lo" in sub else None
+            lo, hi = (f"{col} lo", f"{col} hi") if f"{col} lo" in sub else ("lo", "hi")
+            err = (
+                [sub[col] - sub[lo], sub[hi] - sub[col]] if lo in sub and (col == "r" or lo != "lo") else None
+            )
             ax.errorbar(
                 sub[x],
                 sub[col],
@@ -473,6 +477,10 @@ def sweep(
                 lw=1.2,
                 label=group,
             )
+        if col == "top1" and "chance" in points:
+            chance = float(points["chance"].iloc[0])
+            ax.axhline(chance, color="grey", lw=0.8, ls="--")
+            label_line(ax, chance, f"chance ({chance:.3f})")
         if logx:
             ax.set_xscale("log", base=2)
         if xticklabels is not None:
@@ -628,8 +636,9 @@ def binned_statistics(table: pd.DataFrame, title: str = "Per-class statistics in
 
 
 def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tail accuracy"):
-    """Per model and method: Spearman(#predictions, frequency) with its 95% interval, and tail-class accuracy.
-    ``scores`` columns: ``model, method, r #pred, r #pred lo, r #pred hi, tail`` (``ch04.scores``)."""
+    """Per model and method: Spearman(#predictions, frequency) with its 95% interval, and tail-class accuracy with
+    its 95% interval and the chance level. ``scores`` columns: ``model, method, r #pred, r #pred lo, r #pred hi,
+    tail, tail lo, tail hi, chance`` (``ch04.scores``)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), squeeze=False)
     methods = list(dict.fromkeys(scores["method"]))
     models = list(dict.fromkeys(scores["model"]))
@@ -641,7 +650,10 @@ def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tai
         axes[0][0].errorbar(
             x, sub["r #pred"], yerr=err, fmt="o", capsize=3, color=PALETTE[k % len(PALETTE)], label=model
         )
-        axes[0][1].bar(x, sub["tail"], width, color=PALETTE[k % len(PALETTE)], label=model)
+        tail_err = [sub["tail"] - sub["tail lo"], sub["tail hi"] - sub["tail"]]
+        axes[0][1].bar(
+            x, sub["tail"], width, yerr=tail_err, capsize=3, color=PALETTE[k % len(PALETTE)], label=model
+        )
     for ax, label in zip(
         axes[0], ("Spearman(#predictions, frequency)", "accuracy on the tail third of classes")
     ):
@@ -650,8 +662,11 @@ def debiasing(scores: pd.DataFrame, title: str = "Logit adjustment: bias and tai
         ax.grid(axis="y", alpha=0.25)
     axes[0][0].axhline(0, color="grey", lw=0.8)
     label_line(axes[0][0], 0, "0: no correlation with frequency")
+    chance = float(scores["chance"].iloc[0])
+    axes[0][1].axhline(chance, color="grey", lw=0.8, ls="--")
+    label_line(axes[0][1], chance, f"chance ({chance:.3f})")
     figure_legend(fig)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title + " (bars: 95% intervals over classes)", fontsize=10)
     return finish(fig)
 
 

@@ -31,6 +31,11 @@ from pathlib import Path
 from studylib.fileio import atomic_write_json, results_dir
 
 PHASES = ("world", "embeddings", "train", "evaluate", "figures")
+# What a phase outside any run is doing, for the runner's progress (it says so once the phase passes 5 s).
+BACKGROUND = {
+    "world": "a concept world (generated, or read from the cache)",
+    "embeddings": "MiniLM embeddings",
+}
 _totals: dict = defaultdict(float)
 _runs: list = []
 _stack: list = []
@@ -44,8 +49,10 @@ def phase(name: str, run: str | None = None):
         raise ValueError(f"unknown phase {name!r}: use one of {PHASES}")
     frame = [name, time.perf_counter(), 0.0]
     _stack.append(frame)
-    if run is not None:  # what the runner shows while the chapter works
-        _state["current"] = {"run": run, "phase": name, "since": time.time()}
+    # what the runner shows while the chapter works: the run, else a long phase outside any run (a world, MiniLM)
+    shown = run is not None or (name in BACKGROUND and "current" not in _state)
+    if shown:
+        _state["current"] = {"run": run or BACKGROUND[name], "phase": name, "since": time.time()}
         _write()
     try:
         yield
@@ -57,6 +64,7 @@ def phase(name: str, run: str | None = None):
             _stack[-1][2] += spent
         if run is not None:
             _runs.append({"run": run, "phase": name, "seconds": round(spent, 2)})
+        if shown:
             _state.pop("current", None)
         _write()
 
@@ -133,13 +141,17 @@ def now_utc() -> str:
 
 def split_time(seconds: float, started: float, profile: dict) -> dict:
     """A chapter's wall time by phase: ``start-up`` (kernel start and imports: from the runner's start to the
-    notebook's first session), the kernel's own phases (:data:`PHASES`), and ``analysis and other``
-    (the rest: analysis code, statistics, reading runs back, kernel shutdown)."""
+    notebook's first session), the kernel's own phases (:data:`PHASES`), ``retry`` (an attempt lost to a
+    detected hang, when there was one) and ``analysis and other`` (the rest: analysis code, statistics, reading
+    runs back, kernel shutdown)."""
     phases = dict(profile.get("phases", {}))
     first = profile.get("first_session")
-    startup = max(0.0, first - started) if first else 0.0
+    retry = float(profile.get("retry_seconds", 0.0))  # a hang's lost attempt, before the fresh kernel started
+    startup = max(0.0, first - started - retry) if first else 0.0
     out = {"start-up": round(startup, 1), **{k: round(v, 1) for k, v in phases.items()}}
-    out["analysis and other"] = round(max(0.0, seconds - startup - sum(phases.values())), 1)
+    if retry:
+        out["retry"] = round(retry, 1)
+    out["analysis and other"] = round(max(0.0, seconds - startup - retry - sum(phases.values())), 1)
     return out
 
 

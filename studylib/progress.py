@@ -41,9 +41,22 @@ def run_lines(stem: str, profile: dict, seen: int) -> list[str]:
     return out
 
 
+VERBS = {"train": "training", "evaluate": "evaluating", "world": "building", "embeddings": "computing"}
+SAY_AFTER = 5.0  # a phase outside any run (a world, MiniLM) is named once it has lasted this long
+
+
+def count_note(done: int, expected: int | None, all_done: int, all_expected: int | None) -> str:
+    """`` [run 12 of ~69 · 140 of ~346 in all]``: runs ended so far against the counts of the last execution
+    (``~``: a rerun may train a few more or fewer); empty without them."""
+    if not expected:
+        return ""
+    note = f" [run {done} of ~{expected}"
+    return note + (f" · {all_done} of ~{all_expected} in all]" if all_expected else "]")
+
+
 def progress_line(stem: str, current: dict, now: float) -> str:
     """The current run of a chapter: what it does, its epoch and step when training, and for how long."""
-    verb = {"train": "training", "evaluate": "evaluating"}.get(current["phase"], current["phase"])
+    verb = VERBS.get(current["phase"], current["phase"])
     where = ""
     if current["phase"] == "train" and current.get("total"):
         pct = 100 * current["step"] / current["total"]
@@ -96,8 +109,13 @@ def report_profile(
         profile = json.loads(Path(profile_file).read_text())
     except (OSError, ValueError):
         return None
+    counter = state.setdefault("counter", {"done": 0})  # shared by every chapter of one study (Watcher)
     for line in run_lines(stem, profile, state.get("seen", 0)):
-        out.say(line)
+        state["done"] = state.get("done", 0) + 1
+        counter["done"] += 1
+        out.say(
+            line + count_note(state["done"], state.get("expected"), counter["done"], counter.get("expected"))
+        )
     state["seen"] = len(profile.get("runs", []))
     current = profile.get("current")
     if not current:
@@ -105,8 +123,15 @@ def report_profile(
     if state.get("started") != (current["run"], current["since"]):
         state["started"] = (current["run"], current["since"])
         state["said"] = time.time()  # its first progress line after quiet_for seconds
+        state["named"] = False
         if current["phase"] == "train":
             out.say(f"   {_short(stem)} ▸ {current['run']}: training")
+    if current["phase"] in VERBS and current["phase"] not in ("train", "evaluate") and not state.get("named"):
+        if time.time() - current["since"] >= SAY_AFTER:  # a long phase outside the runs says what it does
+            state["named"] = True
+            out.say(
+                f"   {_short(stem)} ▸ {current['run']}: {VERBS[current['phase']]} (for {SAY_AFTER:.0f} s so far)"
+            )
     text = progress_line(stem, current, time.time())
     if not out.tty and current["phase"] == "train" and time.time() - state.get("said", 0.0) >= quiet_for:
         state["said"] = time.time()
@@ -118,8 +143,9 @@ class Watcher:
     """Reports the runs of every running chapter from its profile file, every ``every`` seconds, on a thread of
     its own while it is entered (``with``); disabled, it says nothing."""
 
-    def __init__(self, out: Reporter, every: float = 1.0, enabled: bool = True):
+    def __init__(self, out: Reporter, every: float = 1.0, enabled: bool = True, expected: int | None = None):
         self.out, self.every, self.enabled = out, every, enabled
+        self.counter = {"done": 0, "expected": expected}  # runs ended in the whole study, and ~how many
         self._running: dict[str, Path] = {}  # chapter -> its profile file
         self._states: dict[str, dict] = {}  # chapter -> what has been said of it
         self._lock = threading.Lock()
@@ -136,23 +162,29 @@ class Watcher:
         if self.enabled:
             self._thread.join()
 
-    def add(self, stem: str, profile_file: Path) -> None:
-        """Chapter ``stem`` started; its kernel writes ``profile_file``."""
+    def add(self, stem: str, profile_file: Path, expected: int | None = None) -> None:
+        """Chapter ``stem`` started; its kernel writes ``profile_file``; ``expected``: its number of runs in the
+        last execution (for "run n of ~N")."""
         with self._lock:
             self._running[stem] = profile_file
+            self._states.setdefault(stem, {"counter": self.counter})["expected"] = expected
 
     def finish(self, stem: str) -> None:
         """Chapter ``stem`` ended: say the runs that ended since the last look, and stop watching it."""
         with self._lock:
             profile_file = self._running.pop(stem, None)
             if self.enabled and profile_file is not None:
-                report_profile(stem, profile_file, self._states.setdefault(stem, {}), self.out)
+                report_profile(
+                    stem, profile_file, self._states.setdefault(stem, {"counter": self.counter}), self.out
+                )
 
     def _poll(self) -> None:
         while not self._stop.wait(self.every):
             with self._lock:
                 live = [
-                    report_profile(stem, f, self._states.setdefault(stem, {}), self.out)
+                    report_profile(
+                        stem, f, self._states.setdefault(stem, {"counter": self.counter}), self.out
+                    )
                     for stem, f in self._running.items()
                 ]
             self.out.show(fit_status([x.strip() for x in live if x], shutil.get_terminal_size().columns - 1))

@@ -18,6 +18,7 @@ from studylib.execute import ChapterFailed, chapter_parameters, chapters, child_
 from studylib.export import export_html
 from studylib.fileio import REPO_ROOT, atomic_write_json
 from studylib.outputs import Folders, folders
+from studylib.processes import allow_children, stop_children
 from studylib.profiling import chapter_timing, now_utc, read_timings, record_timing
 from studylib.progress import Reporter, Watcher
 from studylib.scheduler import run_graph
@@ -33,6 +34,13 @@ class Executed:
     kept: bool = False
     started: float = 0.0
     profile: dict = field(default_factory=dict)
+
+
+def expected_runs(timing: dict | None) -> int | None:
+    """How many runs a chapter reported (trained and evaluated, evaluated only, or cached) in its last recorded
+    execution, for the progress's "run n of ~N"; None when unknown."""
+    runs = (timing or {}).get("runs") or []
+    return sum(1 for r in runs if r.get("phase") in ("evaluate", "cached")) or None
 
 
 def _preset_in_registry(preset: str) -> bool:
@@ -62,6 +70,8 @@ def chapter_stamp(path: Path, parameters: dict) -> dict:
         "parameters": json.loads(json.dumps(parameters, sort_keys=True)),
         "studylib": sources_digest(sorted(PACKAGE.rglob("*.py")), PACKAGES)[:16],
         "shared": manifest(str(shared)) if shared.is_dir() else "absent",
+        # the data that ships with the package (its real-data copies and the concepts' MiniLM table)
+        "resources": manifest(str(PACKAGE / "resources"), verify=True),
     }
 
 
@@ -132,16 +142,27 @@ def execute_or_keep(
             _export(notebook, html)
         return Executed(notebook, kept=True)
     out.say(f"== {path.stem} ({position + ', ' if position else ''}preset {params['preset']}) started")
-    watcher.add(path.stem, profile_file)
+    watcher.add(path.stem, profile_file, expected_runs(read_timings(params["preset"]).get(path.stem)))
+    retries_file = Path(f"{profile_file}.retries.json")
+    retries_file.unlink(missing_ok=True)
     try:
         notebook = run_in_child(path, params, env)
     finally:
         watcher.finish(path.stem)  # the runs that ended since the watcher last looked
+        retries = json.loads(retries_file.read_text()) if retries_file.is_file() else []
+        retries_file.unlink(missing_ok=True)
+        for r in retries:  # a detected hang (studylib.execute.HangWatch): said here, booked as "retry"
+            out.say(
+                f"   {path.stem}: the kernel finished cell {r['cell']} but its reply never came; executed again "
+                f"in a fresh kernel ({r['seconds']:.0f} s lost, booked as retry)"
+            )
     _export(notebook, html)  # static, self-contained: for reading without a kernel
     atomic_write_json(stamp_file, stamp)
     dt = time.perf_counter() - t0
     profile = json.loads(profile_file.read_text()) if profile_file.is_file() else {}
     profile_file.unlink(missing_ok=True)
+    if retries:
+        profile["retry_seconds"] = sum(r["seconds"] for r in retries)
     out.say(f"   {path.stem} done in {dt:.1f}s -> {notebook} and {html}")
     return Executed(notebook, dt, started=wall0, profile=profile)
 
@@ -202,6 +223,7 @@ def run_chapters(
     every chapter was kept records its wall time as ``"__warm__"``.
     """
     overrides = overrides or {}
+    allow_children()
     paths = chapters(selection)
     per_chapter = chapter_parameters(paths, {"preset": preset, **overrides})  # before any kernel starts
     start = time.perf_counter()
@@ -233,13 +255,15 @@ def run_chapters(
     deps = {p: [q for q in paths if q.stem in (after or {}).get(p.stem, ())] for p in paths}
     order = start_order(paths, deps, read_timings(preset))
     out, outputs = Reporter(), folders(preset, overrides)
-    with Watcher(out, enabled=progress) as watcher:  # run by run, from the kernels' profile files
+    before = [expected_runs(read_timings(preset).get(p.stem)) for p in paths]
+    total = sum(before) if all(before) else None  # "~N in all" only when every chapter's count is known
+    with Watcher(out, enabled=progress, expected=total) as watcher:  # run by run, from the kernels' profiles
 
         def work(path: Path) -> Executed:
             position = f"chapter {paths.index(path) + 1} of {len(paths)}"
             return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher, position)
 
-        done = run_graph(order, deps, jobs, work, on_done=record)
+        done = run_graph(order, deps, jobs, work, on_done=record, on_interrupt=stop_children)
     kept = sum(r.kept for r in done.values())
     if whole and ((timed and not kept) or kept == len(paths)):
         record_timing(

@@ -193,6 +193,14 @@ class Session:
             for label, spec in specs.items()
         }
 
+    def not_made(self, name: str, caption: str, why: str) -> None:
+        """Say in the figure index that figure ``name`` was not drawn, and why (no stale copy is left)."""
+        from studylib.figures import record_not_made
+
+        record_not_made(
+            name, notebook=self.name, preset=self.preset, caption=caption, why=why, parameters=self.parameters
+        )
+
     def save(self, fig, name: str, caption: str = ""):
         with phase("figures"):
             return save_figure(

@@ -27,6 +27,8 @@ LAYERS = {
         "scheduler",
         "progress",
         "outputs",
+        "cellwatch",
+        "processes",
     ],
     1: [
         "world",

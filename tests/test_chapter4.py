@@ -6,7 +6,7 @@ import pytest
 from conftest import SHARED_DATA
 
 from studylib.captions.relevance import confusable_concepts, relevant_matches
-from studylib.chapters import CONTRACT, ch04, worlds
+from studylib.chapters import CONTRACT, ch04, realdata, worlds
 
 
 def test_confusable_concepts_share_a_synonym():
@@ -90,8 +90,26 @@ def test_real_estimators_and_concept_sets():
     assert set(imb["concept set"]) == set(ch04.CONCEPT_SETS) and (imb["gini"] > 0.5).all()
 
 
-def test_absent_shared_data_gives_none(tmp_path):
-    assert ch04.estimator_agreement(tmp_path) is None and ch04.concept_set_imbalance(tmp_path) is None
+def test_without_the_users_folder_only_the_shipped_data_is_read(tmp_path):
+    """A fresh clone: the paper's profiles ship (Fig 12 is drawn from them); Parashar et al.'s counts do not
+    (no licence), so the estimator comparison is None and the chapter says why."""
+    assert ch04.estimator_agreement(tmp_path) is None and ch04.aligned_pairs(tmp_path) == {}
+    imb = ch04.concept_set_imbalance(tmp_path)
+    assert set(imb["concept set"]) == set(ch04.CONCEPT_SETS) and (imb["gini"] > 0.5).all()
+    assert ch04.SHARED_FREQUENCIES == realdata.PACKAGED / "frequencies"
+
+
+def test_the_shipped_real_data_is_the_shared_data_byte_for_byte():
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared is absent")
+    for name in realdata.SHIPPED:
+        mine = sorted(p.name for p in (realdata.PACKAGED / name).iterdir() if p.suffix != ".md")
+        assert mine == sorted(p.name for p in (SHARED_DATA / name).iterdir())
+        for f in mine:
+            assert (realdata.PACKAGED / name / f).read_bytes() == (SHARED_DATA / name / f).read_bytes()
+    assert (realdata.PACKAGED / name / "README.md").is_file()
+    assert realdata.real_folder(None, "neglected_tails") is None
+    assert realdata.real_folder(SHARED_DATA, "neglected_tails") == SHARED_DATA / "neglected_tails"
 
 
 def test_c12_and_scores_on_chapter_2s_smoke_runs():
@@ -104,6 +122,8 @@ def test_c12_and_scores_on_chapter_2s_smoke_runs():
     scores = ch04.scores(runs)
     assert set(scores["method"]) == set(ch04.METHODS) and len(scores) == 2 * len(ch04.METHODS)
     assert scores[["top1", "balanced", "tail"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (scores["tail lo"] <= scores["tail"]).all() and (scores["tail"] <= scores["tail hi"]).all()
+    assert (scores["chance"] == 1 / s.params["n_classes"]).all()
     rows = ch04.claims(s, by_seed)
     assert [r["claim"][:4] for r in rows] == ["C12:", "C12:", "Fig "]
     assert {r["verdict"] for r in rows} <= set(VERDICTS)

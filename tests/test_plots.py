@@ -222,6 +222,44 @@ def test_sweep_draws_one_line_per_group_and_panel():
     plt.close("all")
 
 
+def test_comparison_figures_show_intervals_and_chance():
+    """Chapter 2d's scale points carry their t intervals over seeds on every panel and a chance line on top-1;
+    chapter 4's tail bars carry their bootstrap intervals and the chance level."""
+    pts = pd.DataFrame(
+        {
+            "group": ["CLIP"] * 2 + ["SL"] * 2,
+            "fraction": [0.25, 1.0] * 2,
+            **{c: [0.2, 0.3, 0.25, 0.35] for c in ("top1", "r", "NC1")},
+            **{f"{c} lo": [0.1, 0.2, 0.15, 0.25] for c in ("top1", "r", "NC1")},
+            **{f"{c} hi": [0.3, 0.4, 0.35, 0.45] for c in ("top1", "r", "NC1")},
+            "chance": 0.01,
+        }
+    )
+    fig = plots.sweep(pts, "fraction", "share", panels=("top1", "r", "NC1"))
+    assert all(ax.containers[0].has_yerr for ax in fig.axes)
+    assert any(list(line.get_ydata()) == [0.01, 0.01] for line in fig.axes[0].lines)  # chance on top-1
+    scores = pd.DataFrame(
+        {
+            "model": ["CLIP", "CLIP", "SL", "SL"],
+            "method": ["raw", "adjusted"] * 2,
+            "r #pred": [0.5, 0.2, 0.7, 0.3],
+            "r #pred lo": [0.4, 0.1, 0.6, 0.2],
+            "r #pred hi": [0.6, 0.3, 0.8, 0.4],
+            "tail": [0.1, 0.2, 0.05, 0.15],
+            "tail lo": [0.05, 0.15, 0.0, 0.1],
+            "tail hi": [0.15, 0.25, 0.1, 0.2],
+            "chance": 0.02,
+        }
+    )
+    fig = plots.debiasing(scores)
+    bars = fig.axes[1]
+    assert len(bars.containers) >= 2 and any(
+        c.__class__.__name__ == "ErrorbarContainer" for c in bars.containers
+    )
+    assert any(list(line.get_ydata()) == [0.02, 0.02] for line in bars.lines)
+    plt.close("all")
+
+
 def test_export_html_is_self_contained(tmp_path, per_class):
     """An executed notebook becomes one HTML page: PNG inline, plotly.js inline once, a note for widgets,
     no script fetched from the network."""

@@ -73,3 +73,44 @@ def test_the_status_line_fits_the_terminal_and_keeps_each_chapters_step_count():
     assert len(line) <= 60 and line.count("|") == 1
     assert line.split("|")[0].strip().endswith("120/938") and line.endswith("5/47")  # never "5/4"
     assert fit_status([a], 200) == a
+
+
+def test_a_long_phase_outside_any_run_says_what_it_does_and_runs_are_counted(monkeypatch, tmp_path):
+    """Progress: a world or MiniLM phase shows in the status line and, past 5 s, gets a line of its own; each
+    run that ends is numbered against the last execution's counts ("run n of ~N", and in the whole study)."""
+    import io
+
+    from studylib import progress
+
+    monkeypatch.setattr(profiling, "_state", {})
+    monkeypatch.setattr(profiling, "_totals", profiling.defaultdict(float))
+    monkeypatch.setattr(profiling, "_runs", [])
+    monkeypatch.setenv("STUDYLIB_PROFILE", str(tmp_path / "p.json"))
+    with profiling.phase("embeddings"):
+        inside = json.loads((tmp_path / "p.json").read_text())["current"]
+    assert inside["phase"] == "embeddings" and inside["run"] == profiling.BACKGROUND["embeddings"]
+    assert json.loads((tmp_path / "p.json").read_text())["current"] is None
+    with profiling.phase("train", run="CLIP"), profiling.phase("world"):  # inside a run: the run stays shown
+        assert json.loads((tmp_path / "p.json").read_text())["current"]["run"] == "CLIP"
+
+    out = progress.Reporter(io.StringIO())
+    f = tmp_path / "q.json"
+    since = time.time() - 6
+    f.write_text(
+        json.dumps({"runs": [], "current": {"run": "a concept world", "phase": "world", "since": since}})
+    )
+    counter = {"done": 0, "expected": 100}
+    state = {"counter": counter, "expected": 3}
+    progress.report_profile("02c_x", f, state, out)
+    progress.report_profile("02c_x", f, state, out)  # said once
+    ended = [
+        {"run": "SL", "phase": "train", "seconds": 1.0},
+        {"run": "SL", "phase": "evaluate", "seconds": 0.1},
+    ]
+    f.write_text(json.dumps({"runs": ended + [{"run": "CLIP", "phase": "cached"}], "current": None}))
+    progress.report_profile("02c_x", f, state, out)
+    lines = out.stream.getvalue().splitlines()
+    assert lines[0] == "   02c ▸ a concept world: building (for 5 s so far)" and len(lines) == 3
+    assert lines[1].endswith("SL: trained in 1.0 s, evaluated in 0.1 s [run 1 of ~3 · 1 of ~100 in all]")
+    assert lines[2].endswith("CLIP: cached [run 2 of ~3 · 2 of ~100 in all]")
+    assert progress.count_note(1, None, 1, None) == ""

@@ -47,7 +47,7 @@ from studylib.chapters.evidence import (
 )
 from studylib.chapters.pretraining import pretraining_spec
 from studylib.claims import check, claim_row, direction
-from studylib.inference import combine_seeds, paired_mean_difference
+from studylib.inference import combine_seeds, over_seeds, paired_mean_difference
 from studylib.metrics import nc1, nc1_terms, nc2
 
 NAME = "02d_scale_and_text_heads"
@@ -202,6 +202,26 @@ def table(runs: dict, preset: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+SEED_COLUMNS = ("top1", "r", "NC1")
+
+
+def seed_table(runs_by_seed: dict, preset: str, n_classes: int) -> pd.DataFrame:
+    """One row per (model, fraction): the mean over training seeds of top-1, ``r`` and NC1, each with its t
+    interval over the seeds (``<col> lo``, ``<col> hi``; NaN with one seed), the number of seeds and the
+    chance top-1 of ``n_classes`` (for the figure: no point is drawn without its interval)."""
+    per_seed = pd.concat([table(runs, preset).assign(seed=k) for k, runs in runs_by_seed.items()])
+    rows = []
+    for (model, f), sub in per_seed.groupby(["model", "fraction"], sort=False):
+        row = {"model": model, "fraction": f, "seeds": len(sub)}
+        for col in SEED_COLUMNS:
+            o = over_seeds(sub[col].to_numpy())
+            row.update({col: o["mean"], f"{col} lo": o["lo"], f"{col} hi": o["hi"]})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["chance"] = 1.0 / n_classes
+    return out
 
 
 def nc1_difference(run_a, run_b, n_boot: int = 2000, seed: int = 0) -> dict:

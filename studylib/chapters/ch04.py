@@ -39,10 +39,11 @@ import pandas as pd
 
 from studylib import debias
 from studylib.chapters.evidence import QUANTITY, id_table, learned
+from studylib.chapters.realdata import real_folder
 from studylib.chapters.worlds import DISTRIBUTION, FEATURES, IMBALANCE, SEEDS, imbalance_specs
 from studylib.claims import check, claim_row, direction, format_value
 from studylib.evaluate import confusion_matrix
-from studylib.inference import combine_seeds, paired_difference
+from studylib.inference import combine_seeds, paired_difference, paired_mean_difference
 from studylib.metrics import binned, frequency_correlation, per_class_accuracy, per_class_predictions
 
 NAME = "04_discussions"
@@ -146,9 +147,9 @@ def per_class(logits, labels, n_classes: int) -> pd.DataFrame:
 
 
 def scores(runs: dict, seed: int = 0, tau: float = TAU) -> pd.DataFrame:
-    """One row per (model, method): top-1, balanced accuracy, tail accuracy, Spearman correlations with
-    frequency of #predictions and accuracy (with 95% bootstrap intervals over classes). ``runs``: label -> run
-    (chapter 2's CLIP and SL, or any real-data runs)."""
+    """One row per (model, method): top-1, balanced accuracy, tail accuracy (with its 95% bootstrap interval over
+    the tail classes, and chance), Spearman correlations with frequency of #predictions and accuracy (with 95%
+    bootstrap intervals over classes). ``runs``: label -> run (chapter 2's CLIP and SL, or any real-data runs)."""
     rows = []
     for model in runs:
         run = runs[model]
@@ -160,13 +161,19 @@ def scores(runs: dict, seed: int = 0, tau: float = TAU) -> pd.DataFrame:
             pc = per_class(z, y, len(counts))
             pred = frequency_correlation(pc["predictions"], counts, seed=seed)
             acc = frequency_correlation(pc["accuracy"], counts, seed=seed)
+            tail_acc = np.asarray(pc["accuracy"][tail], dtype=float)
+            # the tail mean's 95% bootstrap interval over the tail classes (the mean's difference from 0)
+            t = paired_mean_difference(tail_acc, np.zeros_like(tail_acc), seed=seed)
             rows.append(
                 {
                     "model": model,
                     "method": method,
                     "top1": float((z.argmax(1) == y).mean()),
                     "balanced": float(pc["accuracy"].mean()),
-                    "tail": float(pc["accuracy"][tail].mean()),
+                    "tail": float(tail_acc.mean()),
+                    "tail lo": t["lo"],
+                    "tail hi": t["hi"],
+                    "chance": 1.0 / len(counts),
                     "r #pred": pred["r"],
                     "r #pred lo": pred["lo"],
                     "r #pred hi": pred["hi"],
@@ -272,13 +279,13 @@ NT_COLUMNS = ("matched", "relevant")
 def estimator_agreement(shared_data) -> pd.DataFrame | None:
     """The paper's counts against Parashar et al.'s (``matched`` and ``relevant``), per concept set and corpus:
     classes matched (by line order or normalised name, :func:`studylib.captions.profiles.auto_alignment`), the
-    unmatched ones, and the Spearman correlation. None when the shared folders are absent."""
-    from pathlib import Path
+    unmatched ones, and the Spearman correlation. None without Parashar et al.'s counts (they do not ship:
+    :mod:`studylib.chapters.realdata`)."""
 
     from studylib.captions.profiles import align_profiles, compare_profiles, read_profile
 
-    freq, nt = Path(shared_data) / "frequencies", Path(shared_data) / "neglected_tails"
-    if not (freq.is_dir() and nt.is_dir()):
+    freq, nt = real_folder(shared_data, "frequencies"), real_folder(shared_data, "neglected_tails")
+    if freq is None or nt is None:
         return None
     rows = []
     for cset, (paper, theirs) in CONCEPT_SETS.items():
@@ -367,13 +374,12 @@ def dtd_row(shared_data) -> dict | None:
 
 def concept_set_imbalance(shared_data) -> pd.DataFrame | None:
     """Imbalance of each concept set's real profile per corpus (paper's counts): classes, max/median, Gini,
-    Zipf α (Fig 12). None when the shared folder is absent."""
-    from pathlib import Path
+    Zipf α (Fig 12), from the user's folder or the packaged copy (:mod:`studylib.chapters.realdata`)."""
 
     from studylib.captions.profiles import imbalance_stats, read_profile
 
-    freq = Path(shared_data) / "frequencies"
-    if not freq.is_dir():
+    freq = real_folder(shared_data, "frequencies")
+    if freq is None:
         return None
     rows = []
     for cset, (paper, _) in CONCEPT_SETS.items():
@@ -469,11 +475,12 @@ def bin_trend(table: pd.DataFrame) -> pd.DataFrame:
 def aligned_pairs(shared_data, corpus: str = "LAION-400M") -> dict:
     """concept set -> (paper's counts, Parashar et al.'s) aligned class by class (``relevant`` counts, or
     ``matched`` where a set has none), for the log-log panels of Fig 14."""
-    from pathlib import Path
 
     from studylib.captions.profiles import align_profiles, read_profile
 
-    freq, nt = Path(shared_data) / "frequencies", Path(shared_data) / "neglected_tails"
+    freq, nt = real_folder(shared_data, "frequencies"), real_folder(shared_data, "neglected_tails")
+    if freq is None or nt is None:
+        return {}
     stem = REAL_CORPORA[corpus]
     out = {}
     for cset, (paper, theirs) in CONCEPT_SETS.items():
@@ -494,13 +501,13 @@ def aligned_pairs(shared_data, corpus: str = "LAION-400M") -> dict:
 # ---------------------------------------------------------------- the world: a coarse and a fine-grained set
 CONCEPT_WORLDS = {"coarse (random concepts)": {}, "fine-grained (dogs)": {"subset": "subtree:dogs"}}
 CONCEPT_SET_CLASSES = 100  # the dogs subtree holds 118 ImageNet classes: both sets take at most this many
-# Each set's profile, where the shared real data is present: the coarse set takes its classes' own ImageNet
+# Each set's profile (the shared folder's frequencies, else the packaged copy): the coarse set takes its classes' own ImageNet
 # counts in LAION-400M; the fine-grained set takes the shape of CUB-200's LAION-400M counts (the rarer
 # profile the paper blames for fine-grained bias; dogs stand in for birds, which ImageNet lacks), its 200
 # counts read at evenly spaced quantiles and given to the dogs in a seeded random order. Both keep the same
 # pairs per class: CUB's absolute counts, about 60x rarer than ImageNet's, would leave two pairs per class.
-# Without the folder both sets are Zipf (α = 1).
-SHARED_FREQUENCIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "frequencies"
+# Without either (a broken install) both sets are Zipf (α = 1).
+SHARED_FREQUENCIES = real_folder(None, "frequencies")  # the copy that ships: the same on every clone
 COARSE_COUNTS, FINE_COUNTS = "class_frequency_laion400m_imagenet_ori.txt", "class_frequency_laion400m_cub.txt"
 
 
@@ -531,7 +538,7 @@ def fine_profile_file(world_seed: int, folder: Path = SHARED_FREQUENCIES) -> Pat
 
 def concept_set_profiles(world_seed: int, folder: Path = SHARED_FREQUENCIES) -> dict:
     """set name -> the profile parameters of its world: the real profiles where ``folder`` exists, else Zipf."""
-    if not (folder / COARSE_COUNTS).is_file() or not (folder / FINE_COUNTS).is_file():
+    if folder is None or not (folder / COARSE_COUNTS).is_file() or not (folder / FINE_COUNTS).is_file():
         return {name: {"profile": "zipf", "zipf_alpha": 1.0} for name in CONCEPT_WORLDS}
     return {
         "coarse (random concepts)": {"profile": str(folder / COARSE_COUNTS)},

@@ -134,7 +134,16 @@ def markdown_full(cmp: pd.DataFrame) -> str:
     )
 
 
-PHASE_COLUMNS = ("start-up", "world", "embeddings", "train", "evaluate", "figures", "analysis and other")
+PHASE_COLUMNS = (
+    "start-up",
+    "world",
+    "embeddings",
+    "train",
+    "evaluate",
+    "figures",
+    "retry",
+    "analysis and other",
+)
 
 
 def minutes_table(timings: dict) -> str:
@@ -154,7 +163,10 @@ def minutes_table(timings: dict) -> str:
             {
                 "chapter": name,
                 "minutes": t["seconds"] / 60,
-                **{k: phases.get(k, float("nan")) / 60 for k in PHASE_COLUMNS},
+                **{
+                    k: phases.get(k, 0.0 if k == "retry" and phases else float("nan")) / 60
+                    for k in PHASE_COLUMNS
+                },
                 "runs trained": t["trained"],
                 "executed (UTC)": t["when"][:16].replace("T", " "),
             }
