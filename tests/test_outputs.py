@@ -63,3 +63,17 @@ def test_a_folder_set_by_someone_else_is_kept(monkeypatch, tmp_path):
     monkeypatch.setenv("STUDYLIB_FIGURES", str(tmp_path / "mine"))
     outputs.apply("smoke", {})
     assert os.environ["STUDYLIB_FIGURES"] == str(tmp_path / "mine")
+
+
+def test_every_published_figure_is_in_the_repository_or_says_why_not():
+    """The committed figure index lists each PNG the published study drew (present in figures/), or marks it
+    not made with the reason (data that does not ship); a fresh clone's study draws the same set."""
+    import json
+
+    index = json.loads((REPO_ROOT / "figures" / "index.json").read_text())
+    for name, entry in index.items():
+        if entry.get("not_made"):
+            assert not (REPO_ROOT / "figures" / name).exists() and "ship" in entry["not_made"]
+        elif name.endswith(".png"):
+            assert (REPO_ROOT / "figures" / name).is_file(), name
+        assert entry["preset"] == "quick"
