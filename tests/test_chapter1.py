@@ -177,4 +177,4 @@ def test_chapter_one_keeps_the_contract(session):
     }
     assert s0["SL n=6000 ep=3 w=32"].params == s1["SL n=6000 ep=3 w=32"].params  # one line for every seed
     assert s1["CLIP (web)"].params["seed"] == 1 and s1["SL, true labels (web)"].params["seed"] == 1
-    assert "three training seeds" in ch01.full_adds("quick")
+    assert "10 training seeds" in ch01.full_adds("quick")

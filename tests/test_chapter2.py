@@ -239,7 +239,7 @@ def test_what_full_adds_is_named_from_the_sweeps():
     assert evidence.beyond((1,), (1,)) == "none"
     text = ch02b.full_adds("quick")
     assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 200, 250" in text and "title" in text
-    assert "500 classes" in ch02.full_adds("quick") and ch02.full_adds("full") == "nothing"
+    assert "1000 classes" in ch02.full_adds("quick") and ch02.full_adds("full") == "nothing"
 
 
 def test_a_paired_comparison_keeps_the_classes_trained_in_both_runs():

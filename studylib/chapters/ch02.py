@@ -161,7 +161,7 @@ RENDERS = ("features", "pixels")
 COMPARISON = {
     "smoke": dict(),
     "quick": dict(n_train=5000, epochs=3, width=32, text_width=64),
-    "full": dict(n_train=40000, epochs=6, width=32, text_width=64),
+    "full": dict(n_train=10000, epochs=3, width=32, text_width=64),
 }
 COMPARISON_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
 COMPARISON_TEXT = "bag"  # the same text tower for both renders, so the image is the only difference

@@ -28,14 +28,26 @@ DOWNSTREAM_WORLD_OFFSET = 2000  # DINO's downstream probe worlds (disjoint anima
 # render_speed.py measured the transformer at a tenth of its samples per second here. Smoke keeps the pixel
 # world (the tests run every chapter on it); `-p render=pixels` runs any chapter on pixels (a GPU's setting).
 FEATURES = dict(render="features", text_arch="bag", batch_size=256, lr=5e-3)
-SEEDS = {"smoke": 1, "quick": 5, "full": 5}  # training seeds of every chapter of 2–4 but 3b
+# `full` on 2 CPU cores keeps quick's model sizes (the preset's own defaults, PRESETS["full"], are a GPU's:
+# width 48, embedding 256, a 4-layer text tower of width 256: several times the cost per sample)
+CPU_MODELS = dict(width=32, embed_dim=128, text_width=64, text_layers=2)
+SEEDS = {"smoke": 1, "quick": 5, "full": 10}  # training seeds of every chapter of 2–4 but 3b
+# `full` (make study-full): ten seeds, chapter 2 on all 1000 ImageNet concepts with quick's pairs per class and
+# epochs, chapters 2b–4 with quick's models and more classes and pairs. A first cut, not yet run: a partial probe
+# (bench/full_estimate.py, bench/results/full_estimate.txt) puts the runs of chapters 1, 2, 2b, 2c and 4 alone at
+# about 82 chapter-minutes, so the whole is likely above the 150 (90 wall minutes on 2 cores) it must fit.
 
 IMBALANCE: dict = {
     "quick": dict(
         n_classes=300, n_train=40000, test_per_class=40, epochs=6, width=64, text_width=128, **FEATURES
     ),
     "full": dict(
-        n_classes=500, n_train=120000, test_per_class=40, epochs=15, width=64, text_width=128, **FEATURES
+        n_classes=1000,
+        n_train=133000,
+        test_per_class=20,
+        epochs=6,
+        **{**CPU_MODELS, "width": 64, "text_width": 128},
+        **FEATURES,
     ),
 }
 # Chapter 2's default `vocab_k` per preset (chapter 4 reads its runs): well above the distinct classes of one
@@ -51,7 +63,7 @@ def imbalance_vocab_k(session) -> int:
 LANGUAGE = {
     "smoke": dict(n_classes=40, n_train=1200, test_per_class=4, epochs=1, batch_size=16),
     "quick": dict(n_classes=150, n_train=15000, test_per_class=40, epochs=6, **FEATURES),
-    "full": dict(n_classes=300, n_train=60000, test_per_class=40, epochs=10, **FEATURES),
+    "full": dict(n_classes=300, n_train=30000, test_per_class=40, epochs=6, **CPU_MODELS, **FEATURES),
 }
 
 SHIFTS = ("v2", "sketch", "rendition", "objectnet")
@@ -59,7 +71,9 @@ _DOMAINS = dict(test_domains=("photo", *SHIFTS))
 DISTRIBUTION = {
     "smoke": dict(n_classes=24, n_train=960, test_per_class=4, epochs=1, batch_size=32, **_DOMAINS),
     "quick": dict(n_classes=300, n_train=12000, test_per_class=40, epochs=6, **_DOMAINS, **FEATURES),
-    "full": dict(n_classes=500, n_train=80000, test_per_class=40, epochs=10, **_DOMAINS, **FEATURES),
+    "full": dict(
+        n_classes=500, n_train=20000, test_per_class=40, epochs=6, **_DOMAINS, **CPU_MODELS, **FEATURES
+    ),
 }
 
 
