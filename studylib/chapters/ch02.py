@@ -161,9 +161,11 @@ RENDERS = ("features", "pixels")
 COMPARISON = {
     "smoke": dict(),
     "quick": dict(n_train=5000, epochs=3, width=32, text_width=64),
-    "full": dict(n_train=10000, epochs=3, width=32, text_width=64),
+    "full": dict(n_train=5000, epochs=3, width=32, text_width=64),
 }
-COMPARISON_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
+# A check that the features world tells the pixel world's story, not a claim: `full` keeps quick's (pixels cost
+# about 100x per sample on the CPU; a GPU run can raise both)
+COMPARISON_SEEDS = {"smoke": 1, "quick": 3, "full": 3}
 COMPARISON_TEXT = "bag"  # the same text tower for both renders, so the image is the only difference
 
 

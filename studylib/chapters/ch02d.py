@@ -54,7 +54,7 @@ NAME = "02d_scale_and_text_heads"
 SIZES = worlds.DISTRIBUTION
 SEEDS = worlds.SEEDS
 AFTER = ("02c_data_distribution",)  # its full-data scratch and initialised CLIP, its pretraining CLIP
-FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 32, 1 / 8, 1 / 4, 1 / 2, 1.0)}
+FRACTIONS = {"smoke": (0.5, 1.0), "quick": (0.25, 1.0), "full": (1 / 8, 1 / 4, 1 / 2, 1.0)}
 HEADS = {
     "scratch": {},
     "init": dict(text_tower="init"),

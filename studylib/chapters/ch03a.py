@@ -50,7 +50,7 @@ NAME = "03a_extreme_tail"
 SIZES = {preset: {**sizes, "test_domains": ("photo",)} for preset, sizes in DISTRIBUTION.items()}
 SEEDS = SEEDS  # (re-exported: the chapter contract names it)
 AFTER = ("02c_data_distribution",)  # its world and the pretraining-world CLIP are chapter 2c's runs
-TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3, 0.5)}  # share of classes trimmed
+TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3)}  # share of classes trimmed
 SHOTS = {"one-shot": 1, "zero-shot": 0}  # pairs each trimmed class keeps
 # classes scored per step: above the distinct classes of one batch (about 100 of 256 pairs at quick), so that
 # subsampling adds extra classes as negatives, not only the batch's own

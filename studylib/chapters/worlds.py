@@ -33,10 +33,10 @@ FEATURES = dict(render="features", text_arch="bag", batch_size=256, lr=5e-3)
 CPU_MODELS = dict(width=32, embed_dim=128, text_width=64, text_layers=2)
 SEEDS = {"smoke": 1, "quick": 5, "full": 10}  # training seeds of every chapter of 2–4 but 3b
 # `full` (make study-full): ten seeds, chapter 2 on all 1000 ImageNet concepts with quick's pairs per class and
-# epochs, chapters 2b–4 with quick's models and more classes and pairs. A first cut, not yet run: a partial probe
-# (bench/full_estimate.py, bench/results/full_estimate.txt) puts the runs of chapters 1, 2, 2b, 2c and 4 alone at
-# about 82 chapter-minutes, so the whole is likely above the 150 (90 wall minutes on 2 cores) it must fit.
-
+# epochs, chapters 2b–4 with quick's models and more classes and pairs. Sized against 90 wall minutes on 2 cores
+# by bench/full_estimate.py (bench/results/full_estimate.txt): the runs of chapters 1, 2, 2b, 2c and 4 alone came
+# to about 82 chapter-minutes, so the first cut was trimmed where no claim is decided (2b's extra data scales and
+# vocabulary size, 2d's 1/32 fraction, 3a's 50% trim, chapter 2's render check kept at quick's size).
 IMBALANCE: dict = {
     "quick": dict(
         n_classes=300, n_train=40000, test_per_class=40, epochs=6, width=64, text_width=128, **FEATURES
