@@ -250,16 +250,31 @@ def run_in_child(path: Path, params: dict, env: dict) -> Path:
     return out_dir / f"{path.stem}.ipynb"
 
 
+def child_main(argv: list[str]) -> int:
+    """``python -m studylib.execute CHAPTER PARAMS OUT_DIR PROGRESS``: one chapter; its error in one line on
+    stderr (the runner shows it): 3 for the chapter's own error, 74 when a file could not be written (a full
+    disk, a read-only folder), naming the file; the runs it finished are in the registry, so a rerun resumes."""
+    path = Path(argv[0])
+    try:
+        execute_chapter(path, json.loads(argv[1]), Path(argv[2]), progress=argv[3] == "1")
+    except ChapterFailed as err:
+        print(err, file=sys.stderr)
+        return 3
+    except OSError as err:
+        where = err.filename or f"into {argv[2]}"  # a failed write() names no file: its folder, then
+        print(
+            f"{path.name}: could not write {where}: {err.strerror or err}; free space (or make the folder "
+            "writable) and run again: the runs already trained are kept, so it resumes",
+            file=sys.stderr,
+        )
+        return 74
+    return 0
+
+
 if __name__ == "__main__":  # one chapter in this process (run_in_child's child)
     # nbformat's jsonschema imports rfc3987_syntax when it is installed (JupyterLab's dependencies bring it),
     # and that module builds a parser for IRIs at import: 2-3 s of every chapter's start here
     # (bench/imports.py), for a format check nbformat never makes (it validates without a format checker).
     # Marked absent in this child only, which runs nothing but papermill; kernels are not touched.
     sys.modules.setdefault("rfc3987_syntax", None)
-    try:
-        execute_chapter(
-            Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), progress=sys.argv[4] == "1"
-        )
-    except ChapterFailed as err:
-        print(err, file=sys.stderr)
-        sys.exit(3)
+    sys.exit(child_main(sys.argv[1:]))

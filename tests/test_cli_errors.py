@@ -107,3 +107,21 @@ def test_train_on_a_full_or_read_only_disk_ends_in_one_line_and_stores_nothing(
     assert "Traceback" not in err and err.count("\n") == 1 and text in err and "runs" in err
     assert "top-1" not in out
     assert not list(Registry().root.glob("*/metrics.json"))
+
+
+def test_a_chapter_that_cannot_write_its_notebook_ends_in_one_line_naming_where(monkeypatch, capsys):
+    """Disk full while a chapter saves its executed notebook (seen in a `make study-full` run): one line naming
+    the folder and saying that a rerun resumes, exit 74, not papermill's traceback."""
+    import errno
+
+    from studylib import execute
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(execute, "execute_chapter", full_disk)
+    code = execute.child_main(["notebooks/02_imbalance.py", "{}", "/tmp/out/executed", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 74 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "02_imbalance.py: could not write into /tmp/out/executed: No space left on device" in err
+    assert "resumes" in err
