@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	@mkdir -p $(VENV)/etc/jupyter
+	@printf '%s\n' '{"ServerApp": {"contents_manager_class": "studylib.cli.labcontents.ChapterContentsManager"}}' \
+		> $(VENV)/etc/jupyter/jupyter_server_config.json
 	@touch $@
 
 study: $(STAMP)
@@ -41,17 +44,16 @@ study-full: $(STAMP)
 	$(PY) -m studylib run --preset full
 	$(PY) -m studylib summary --preset full --write README.md --timings
 
+# The unit tests and every notebook at smoke, then chapter 2 in JupyterLab in a real browser (tests/browser):
+# Python Playwright (pinned in the dev extra) drives Debian's chromium (apt-get install chromium) and never
+# downloads a browser (no `playwright install`); where chromium is absent the browser test skips and says so.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+	$(PY) -m pytest tests/browser
 
-# Chapter 2 in JupyterLab in a real browser (tests/browser, which `make test` never collects): Python Playwright,
-# pinned, goes into the venv; it drives Debian's chromium (apt-get install chromium) and never downloads a
-# browser (no `playwright install`); without chromium the test skips and says so.
-PLAYWRIGHT := playwright==1.65.2
 test-browser: $(STAMP)
-	$(PY) -m pip install --quiet $(PLAYWRIGHT)
 	$(PY) -m pytest tests/browser
 
 bench: $(STAMP)

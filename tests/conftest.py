@@ -17,8 +17,8 @@ os.environ.setdefault("STUDYLIB_CACHE", str(REPO / "results" / "cache"))
 
 
 def pytest_ignore_collect(collection_path, config):
-    """The real-browser tests (`tests/browser`, `make test-browser`) are collected only when a path inside
-    that folder is named on the command line: `pytest` and `make test` never collect them."""
+    """The real-browser tests (`tests/browser`) are collected only when a path inside that folder is named on
+    the command line: `make test` runs them as a pytest process of their own, after the others."""
     if Path(collection_path).resolve() == BROWSER_TESTS:
         named = (Path(config.invocation_params.dir, a.split("::")[0]).resolve() for a in config.args)
         if not any(p == BROWSER_TESTS or BROWSER_TESTS in p.parents for p in named):

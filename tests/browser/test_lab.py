@@ -1,15 +1,20 @@
-"""Chapter 2 in a real browser: JupyterLab driven by Python Playwright on Debian's Chromium (`make test-browser`).
+"""Chapter 2 in a real browser: JupyterLab driven by Python Playwright on Debian's Chromium (the last step of
+`make test`, or `make test-browser` alone; CI installs chromium first, `.ci/run`).
 
-Not part of `make test`: `tests/conftest.py` collects `tests/browser` only when it is named on the command line.
-It never downloads a browser: it drives the system Chromium (``STUDYLIB_CHROMIUM``, default
-``/usr/lib/chromium/chromium``) and skips when that is absent.
+`tests/conftest.py` collects `tests/browser` only when it is named on the command line, so it runs as a pytest
+process of its own after the other tests. It never downloads a browser: it drives the system Chromium
+(``STUDYLIB_CHROMIUM``, default ``/usr/lib/chromium/chromium``) and skips when that is absent.
 
 The tests are the steps of one session, in file order, on one JupyterLab server and one page; a step whose
 predecessor failed is skipped. A failing step leaves a screenshot of each open page in its pytest tmp folder and
 names it, with the server's log, in its report.
 
-1. Lab opens; a double-click on ``02_imbalance.py`` in the file browser opens it as a notebook (cells, no editor).
-2. Run > Run All Cells: every code cell executes; no error output, no traceback on stderr.
+1. Lab opens; a double-click on ``02_imbalance.py`` in the file browser opens it as a notebook (cells, no editor),
+   and once its kernel is idle the tab is not marked unsaved (the chapter opens unmodified).
+2. Run > Run All Cells: every code cell executes; no error output, no traceback on stderr. Lab runs as a user
+   does, with no figure or card folder in its environment, so the chapter at preset smoke writes its figures
+   under ``results/smoke/`` (studylib.outputs) and the repository's ``figures/`` and ``data_cards/`` are
+   unchanged, file for file.
 3. Each control of the explorer (the chapter's last cell) changes the plotly plot below it.
 4. The exported interactive HTML figure renders with plotly, from the file alone (no network).
 """
@@ -77,7 +82,7 @@ class Lab:
     url: str
     token: str = field(repr=False)
     root: Path
-    figures: Path
+    figures: Path  # where the output rule puts the smoke chapter's figures
     log: Path
     n_cells: int
     n_code: int
@@ -128,11 +133,12 @@ def lab(tmp_path_factory):
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    env = {k: v for k, v in os.environ.items() if k != "STUDYLIB_BATCH"}  # in Lab the explorer is live
+    # As a user's Lab: no STUDYLIB_BATCH (the explorer is live) and no figure or card folder (the chapter's
+    # Session applies the output rule); only the results folder is a temporary one.
+    unset = ("STUDYLIB_BATCH", "STUDYLIB_FIGURES", "STUDYLIB_CARDS", "STUDYLIB_EXECUTED")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         STUDYLIB_RESULTS=str(outputs / "results"),
-        STUDYLIB_FIGURES=str(outputs / "figures"),
-        STUDYLIB_CARDS=str(outputs / "cards"),
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
         IPYTHONDIR=str(tmp / "ipython"),
@@ -176,7 +182,7 @@ def lab(tmp_path_factory):
                 base,
                 token,
                 root,
-                outputs / "figures",
+                outputs / "results" / "smoke" / "figures",
                 log_path,
                 len(cells),
                 sum(c.cell_type == "code" for c in cells),
@@ -250,6 +256,11 @@ def test_chapter_2_opens_as_a_notebook_on_double_click(lab, page):
     expect(page.locator("#jp-main-statusbar")).to_contain_text(
         re.compile(r"Python 3 \| Idle"), timeout=120_000
     )
+    time.sleep(2.0)  # the kernel's info reply has reached the model (Lab writes language_info from it)
+    tab = page.locator(".lm-DockPanel-tabBar .lm-mod-current")
+    assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), (
+        f"{CHAPTER} opened marked unsaved: Lab changed the notebook before anyone edited it"
+    )
     DONE.add("open")
 
 
@@ -263,8 +274,19 @@ FINISHED = f"""panel => {{
 }}"""
 
 
+def _listing(*folders: Path) -> dict:
+    """path -> (size, mtime_ns) of every file under ``folders``."""
+    return {
+        str(f): (f.stat().st_size, f.stat().st_mtime_ns) for d in folders for f in d.rglob("*") if f.is_file()
+    }
+
+
+PUBLISHED = (REPO / "figures", REPO / "data_cards")
+
+
 def test_run_all_cells_gives_no_error(lab, page):
     after("open")
+    published_before = _listing(*PUBLISHED)
     page.locator("#jp-MainMenu .lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     panel = page.locator(".jp-NotebookPanel")
@@ -279,6 +301,11 @@ def test_run_all_cells_gives_no_error(lab, page):
         s for s in panel.locator(f'[data-mime-type="{STDERR_MIME}"]').all_text_contents() if "Traceback" in s
     ]
     assert not tracebacks, "traceback on stderr:\n" + "\n---\n".join(tracebacks)
+    changed = sorted(set(_listing(*PUBLISHED).items()) ^ set(published_before.items()))
+    assert not changed, f"a chapter run in Lab at preset smoke changed the published outputs: {changed[:5]}"
+    assert any(lab.figures.glob("02_imbalance__*.png")), (
+        f"no figure where the output rule puts them: {lab.figures}"
+    )
     DONE.add("run")
 
 
