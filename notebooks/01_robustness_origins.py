@@ -56,7 +56,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch01
+from studylib.chapters import ch01, summary
 from studylib.chapters.ch01 import accuracy_table, er_summary, er_table, group_mean_er, lies_between, points
 from studylib.session import Session
 from studylib.widgets import robustness_explorer
@@ -252,7 +252,22 @@ explore_er = ch01.explorer_table([er, src_er, lang_er, sim_er], groups)
 # significant. The cell computes everything; nothing in it is typed.
 
 # %%
-display(Markdown(claims.markdown(ch01.claims(session, runs_by_seed))))
+rows = ch01.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch01, rows)))
 
 # %% [markdown]
 # **Reading it against the papers** (numbers from the `quick` preset, seed 0, one training

@@ -66,7 +66,7 @@ from studylib import claims, metrics, plots
 from studylib.captions.profiles import plot_ranked_panels
 from studylib.captions.scoring import estimation_table
 from studylib.cards import write_world_card
-from studylib.chapters import ch02, evidence
+from studylib.chapters import ch02, evidence, summary
 from studylib.interactive import frequency_figure
 from studylib.session import Session
 from studylib.widgets import frequency_explorer
@@ -233,7 +233,22 @@ plt.show()
 # untestable when a model it compares did not learn (top-1 at most 1.5× chance) in any seed.
 
 # %%
-display(Markdown(claims.markdown(ch02.claims(session, runs_by_seed))))
+rows = ch02.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch02, rows)))
 
 # %% [markdown]
 # ## Vocabulary subsampling on this world (C3's numbers)

@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch02c, evidence
+from studylib.chapters import ch02c, evidence, summary
 from studylib.chapters.realdata import real_folder
 from studylib.session import Session
 
@@ -116,7 +116,22 @@ for measure, name in (("#predictions", "bias"), ("accuracy", "accuracy_bias")):
 # ## What the numbers say
 
 # %%
-display(Markdown(claims.markdown(ch02c.claims(session, runs_by_seed))))
+rows = ch02c.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch02c, rows)))
 
 # %%
 if preset != "full":

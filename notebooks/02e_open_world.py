@@ -39,7 +39,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch02e, evidence
+from studylib.chapters import ch02e, evidence, summary
 from studylib.session import Session
 
 session = Session(ch02e.NAME, preset, sizes=ch02e.SIZES, seeds=ch02e.SEEDS, overrides=dict(seed=seed, world_seed=world_seed, render=render))
@@ -76,7 +76,22 @@ ch02e.gains(runs_by_seed).round(3)
 # ## What the numbers say
 
 # %%
-display(Markdown(claims.markdown(ch02e.claims(session, runs_by_seed))))
+rows = ch02e.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch02e, rows)))
 
 # %%
 if preset != "full":

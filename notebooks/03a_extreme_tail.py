@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch03a
+from studylib.chapters import ch03a, summary
 from studylib.session import Session
 
 session = Session(ch03a.NAME, preset, sizes=ch03a.SIZES, seeds=ch03a.SEEDS, overrides=dict(seed=seed, world_seed=world_seed, render=render))
@@ -135,9 +135,25 @@ ch03a.tail_predictions(rows).round(2)
 # not reach the tail. The last row is Fig 9's collapse test on the heads above.
 
 # %%
-display(Markdown(claims.markdown(ch03a.claims(session, runs_by_seed))))
+rows = ch03a.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
 if preset != "full":
     display(Markdown(f"*Points `full` adds*: {ch03a.full_adds(preset)}."))
+
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch03a, rows)))
 
 # %% [markdown]
 # **Reading it.** The verdicts above are computed; this paragraph says what was seen at

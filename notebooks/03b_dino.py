@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch03b
+from studylib.chapters import ch03b, summary
 from studylib.session import Session
 
 session = Session(ch03b.NAME, preset, sizes=ch03b.sizes_for(render), seeds=ch03b.SEEDS,
@@ -144,9 +144,25 @@ plt.show()
 # on the observed shares of every run, once the prototypes moved.
 
 # %%
-display(Markdown(claims.markdown(ch03b.claims(session, runs_by_seed))))
+rows = ch03b.claims(session, runs_by_seed)
+display(Markdown(claims.markdown(rows)))
 if preset != "full":
     display(Markdown(f"*What `full` adds*: {ch03b.full_adds(preset)}."))
+
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch03b, rows)))
 
 # %% [markdown]
 # **Reading it.** *(Written from the `quick` run: three seeds, on the `features` world; the

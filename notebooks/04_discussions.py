@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from studylib import claims, plots
-from studylib.chapters import ch04, worlds
+from studylib.chapters import ch04, summary, worlds
 from studylib.chapters.realdata import why_absent
 from studylib.session import Session
 
@@ -229,3 +229,17 @@ plt.show()
 #   more skewed one: by the imbalance table, CUB-200's LAION-400M counts are less skewed than
 #   ImageNet's 1000 classes' (Gini 0.767 against 0.798, max/median 119 against 375), and with
 #   the pairs per class equal only that shape carries over to the dogs.
+
+# %% [markdown]
+# ### `quick` and `full`
+#
+# The study publishes this chapter twice: at `quick` (the 15-minute study) and at `full`
+# (`make study-full`: ten seeds, larger worlds). Where the two verdicts differ, believe the
+# preset whose claims rest on more seeds and more data, which is `full`: its intervals rest on
+# more seeds and its models see more of each class, while `quick` is sized to finish in
+# minutes. The cell below compares the two from the run registry and names the preset to
+# believe for each claim that differs, and why; a claim whose better-powered answer is itself
+# undecided stays open. (Where the registry holds only one preset, it says so.)
+
+# %%
+display(Markdown(summary.presets_compared(session, ch04, ch04.claims(session, runs_by_seed))))

@@ -18,6 +18,7 @@ import math
 from studylib.config import PRESET_SEEDS, ConfigError, world_config
 from studylib.figures import save_figure
 from studylib.outputs import apply as apply_outputs
+from studylib.outputs import folders as output_folders
 from studylib.pipeline import run
 from studylib.profiling import mark_start, phase
 from studylib.registry import Registry
@@ -95,7 +96,10 @@ class Session:
         extras: dict | None = None,
         progress: bool = True,
         seeds: dict | None = None,
+        publish: bool = True,
     ):
+        """``publish=False``: a session that only reads stored runs (the summary, a chapter reading the other
+        preset's claims) and leaves this process's figure and card folders as they are."""
         for key, (value, kind) in (extras or {}).items():
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(
@@ -128,7 +132,7 @@ class Session:
             for k, v in raw.items()
             if from_preset(v) is not None and k in self.params and self.params[k] != defaults.get(k)
         }
-        self.outputs = apply_outputs(preset, self.changed)
+        self.outputs = (apply_outputs if publish else output_folders)(preset, self.changed)
         self.registry = Registry()
         self.runs = {}
 

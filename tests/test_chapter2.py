@@ -238,7 +238,11 @@ def test_what_full_adds_is_named_from_the_sweeps():
     assert evidence.beyond((0.125, 0.25, 1.0), (0.25, 1.0)) == "0.125"
     assert evidence.beyond((1,), (1,)) == "none"
     text = ch02b.full_adds("quick")
-    assert "data fractions 0.125, 0.5" in text and "vocabulary sizes 200, 250" in text and "title" in text
+    assert (
+        "data fractions 0.125, 0.5" in text
+        and "vocabulary sizes 200 with every weighting" in text
+        and "title" in text
+    )
     assert "1000 classes" in ch02.full_adds("quick") and ch02.full_adds("full") == "nothing"
 
 

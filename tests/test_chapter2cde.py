@@ -187,7 +187,7 @@ def test_scale_specs_hold_the_number_of_samples_seen_fixed():
             p = d[ch02d.label("CLIP, scratch", f)].params
             assert p["epochs"] == round(full["epochs"] / f)
             assert p["epochs"] * p["n_train"] == pytest.approx(full["epochs"] * full["n_train"], rel=0.02)
-    assert d[ch02d.label("SL, linear", 1 / 32)].params["epochs"] == 6 * 32  # full: every model below 1
+    assert d[ch02d.label("SL, linear", 1 / 8)].params["epochs"] == 6 * 8  # full: every model below 1
 
 
 def test_scale_claim_is_untestable_when_the_runs_did_not_see_the_same_samples():

@@ -2,6 +2,8 @@
 combination into one verdict per claim, the "Results at full" table beside the quick verdicts, and the mark on
 every claim where the two disagree."""
 
+import os
+
 import pandas as pd
 
 from studylib.chapters import ch02e, summary
@@ -68,3 +70,53 @@ def test_the_readme_quick_table_parses_for_the_full_comparison():
     assert len(quick) >= 20 and quick["verdict"].isin(claims.VERDICTS).all()
     assert quick["chapter"].str.match(r"^\d\d[a-e]?_").all()
     assert summary.FULL_START in (REPO_ROOT / "README.md").read_text()
+
+
+def _rows(*verdicts, seeds=0):
+    return [
+        {
+            "chapter": ch02e.NAME,
+            "claim": f"claim {i}",
+            "quantity": "",
+            "result": "",
+            "verdict": v,
+            "seeds": seeds,
+        }
+        for i, v in enumerate(verdicts)
+    ]
+
+
+def test_a_chapter_names_the_preset_to_believe_where_quick_and_full_differ(monkeypatch):
+    """The chapters' quick-versus-full cell: agreement, a difference (believe the preset with more seeds, and
+    say why), a better-powered answer that is itself undecided, and a preset not yet run."""
+    monkeypatch.setattr(summary, "chapter_rows", lambda module, registry, preset: _rows(*stored, seeds=10))
+    s = Session(ch02e.NAME, "quick", sizes=ch02e.SIZES, seeds=ch02e.SEEDS, progress=False, publish=False)
+    stored = ("reproduced", "opposite", "inconclusive", "untestable")  # at full, ten seeds
+    text = summary.presets_compared(s, ch02e, _rows(*["reproduced"] * 4, seeds=5))
+    table = summary.parse_table(text)
+    assert list(table["believe"]) == ["either", "full", "full", "quick"]
+    assert "10 seed(s)" in table["why"][1] and "against 5 seed(s)" in table["why"][1]
+    assert "inconclusive" in table["why"][2] and "stays open" in table["why"][2]
+    assert "full failed a manipulation check" in table["why"][3] and "only quick tested" in table["why"][3]
+    assert "3 of 4 claim(s) differ" in text
+
+    monkeypatch.setattr(
+        summary,
+        "chapter_rows",
+        lambda module, registry, preset: [
+            {"claim": "all claims", "result": "not run yet (CLIP)", "verdict": "not run"}
+        ],
+    )
+    assert "`full` is not in this registry" in summary.presets_compared(s, ch02e, _rows("reproduced"))
+    smoke = Session(ch02e.NAME, "smoke", sizes=ch02e.SIZES, seeds=ch02e.SEEDS, progress=False, publish=False)
+    assert "no published preset" in summary.presets_compared(smoke, ch02e, [])
+
+
+def test_a_reading_session_leaves_the_figure_folders_alone(monkeypatch, tmp_path):
+    """A session made only to read the other preset's runs (publish=False) never re-points this process's
+    figure folder, as a notebook at full reading quick's claims would otherwise do."""
+    monkeypatch.delenv("STUDYLIB_FIGURES", raising=False)
+    Session(ch02e.NAME, "smoke", sizes=ch02e.SIZES, seeds=ch02e.SEEDS, progress=False)
+    here = os.environ["STUDYLIB_FIGURES"]
+    Session(ch02e.NAME, "quick", sizes=ch02e.SIZES, seeds=ch02e.SEEDS, progress=False, publish=False)
+    assert os.environ["STUDYLIB_FIGURES"] == here

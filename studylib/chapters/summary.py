@@ -4,6 +4,9 @@ Every chapter module contributes its ``claims`` (chapter, claim, quantity, resul
 from its runs as stored in the registry at the preset's default parameters. ``make study`` writes the
 Markdown table into the README between the ``summary`` markers, so the README's verdicts are computed,
 never typed.
+
+Long because the README's four generated blocks (claims at quick, claims at full beside quick, minutes at each
+preset) and the chapters' quick-versus-full cell read the same claim rows, and are kept in one place.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def chapter_rows(module, registry, preset: str = "quick") -> list[dict]:
     from studylib.chapters.stored import not_run, stored_by_seed
     from studylib.session import Session
 
-    s = Session(module.NAME, preset, sizes=module.SIZES, seeds=module.SEEDS, progress=False)
+    s = Session(module.NAME, preset, sizes=module.SIZES, seeds=module.SEEDS, progress=False, publish=False)
     s.registry = registry
     runs_by_seed = stored_by_seed(registry, s, lambda k: module.specs(s, k))
     if missing := not_run(module.NAME, *runs_by_seed.values()):
@@ -132,6 +135,73 @@ def markdown_full(cmp: pd.DataFrame) -> str:
         f'"Results at a glance". Seeds per chapter: {", ".join(map(str, seeds)) or "–"}. {n} claim(s) marked '
         f"{DIFFERS}: their chapter says which preset to believe and why.*"
     )
+
+
+OTHER_PRESET = {"quick": "full", "full": "quick"}
+
+
+def _power(module, preset: str, seeds: int) -> tuple:
+    sizes = getattr(module, "SIZES", {}).get(preset, {})
+    return (seeds, sizes.get("n_train", 0), sizes.get("n_classes", 0))
+
+
+def _why(module, preset: str, seeds: int) -> str:
+    sizes = getattr(module, "SIZES", {}).get(preset, {})
+    world = f", {sizes['n_classes']} classes and {sizes['n_train']:,} pairs" if "n_train" in sizes else ""
+    return f"{seeds} seed(s){world}"
+
+
+def presets_compared(session, module, rows: list[dict]) -> str:
+    """Markdown for a chapter's last cell: its claims (``rows``, at the session's preset) beside the same claims
+    at the other published preset (quick and full) as the registry holds them, and where the two verdicts
+    differ, which to believe and why: the preset whose claims rest on more seeds (then: more pairs, more
+    classes), unless its answer is untestable (a failed manipulation check: it did not test the claim), when the
+    other preset's tested answer is the one to believe. Nothing is trained; a preset not yet run says so."""
+    here = session.preset
+    other = OTHER_PRESET.get(here)
+    if other is None:
+        return (
+            f"*Preset `{here}` is neither `quick` nor `full`: there is no published preset to compare with.*"
+        )
+    there_rows = chapter_rows(module, session.registry, other)
+    if [r["claim"] for r in there_rows] == ["all claims"]:
+        make = "make study-full" if other == "full" else "make study"
+        return f"*`{other}` is not in this registry ({there_rows[0]['result']}); `{make}` makes it.*"
+    seeds_here = len(session.seeds())
+    by_preset = {here: {r["claim"]: r for r in rows}, other: {r["claim"]: r for r in there_rows}}
+    seeds = {here: seeds_here, other: max((int(r.get("seeds", 0) or 0) for r in there_rows), default=0)}
+    out = []
+    for claim in dict.fromkeys([*by_preset["quick"], *by_preset["full"]]):
+        q, f = by_preset["quick"].get(claim), by_preset["full"].get(claim)
+        row = {"claim": claim, "quick": q["verdict"] if q else "–", "full": f["verdict"] if f else "–"}
+        if not (q and f):
+            row["believe"], row["why"] = "–", "only one preset asks it"
+        elif q["verdict"] == f["verdict"]:
+            row["believe"], row["why"] = "either", "the two agree"
+        else:
+            pq, pf = _power(module, "quick", seeds["quick"]), _power(module, "full", seeds["full"])
+            best = "full" if pf > pq else "quick" if pq > pf else None
+            row["believe"] = best or "neither"
+            row["why"] = "the two are equally powered"
+            if best:
+                worse = OTHER_PRESET[best]
+                row["why"] = f"{_why(module, best, seeds[best])}, against {_why(module, worse, seeds[worse])}"
+            answer = by_preset[best][claim]["verdict"] if best else ""
+            other_answer = by_preset[OTHER_PRESET[best]][claim]["verdict"] if best else ""
+            if answer == "untestable" and other_answer not in ("untestable", "not run"):
+                # a failed manipulation check means the claim was not tested there: the other preset's answer,
+                # whose checks passed, is the only test of it
+                row["believe"] = OTHER_PRESET[best]
+                row["why"] = (
+                    f"{best} failed a manipulation check (its row names it), so only {OTHER_PRESET[best]} tested "
+                    f"the claim, over {_why(module, OTHER_PRESET[best], seeds[OTHER_PRESET[best]])}"
+                )
+            elif answer in ("untestable", "inconclusive", "not run"):
+                row["why"] += f"; its answer is {answer}: the claim stays open"
+        out.append(row)
+    n = sum(r["believe"] not in ("either", "–") for r in out)
+    head = f"*This chapter at `quick` and at `full`, from the run registry: {n} of {len(out)} claim(s) differ.*\n\n"
+    return head + pd.DataFrame(out).to_markdown(index=False)
 
 
 PHASE_COLUMNS = (
