@@ -41,7 +41,8 @@ def test_ctrl_c_stops_the_chapter_and_its_kernel_then_exits_130():
         assert kernels, "no chapter kernel started within 120 s"
         time.sleep(1.0)  # the kernel is now executing the chapter's cells
         sent = time.monotonic()
-        os.kill(runner.pid, signal.SIGINT)  # to the runner alone (Ctrl-C reaches its group; kill -INT, it only)
+        # to the runner alone: Ctrl-C reaches its process group, `kill -INT` only the runner
+        os.kill(runner.pid, signal.SIGINT)
         out, err = runner.communicate(timeout=60)
         took = time.monotonic() - sent
     finally:
