@@ -261,7 +261,7 @@ def child_main(argv: list[str]) -> int:
         print(err, file=sys.stderr)
         return 3
     except OSError as err:
-        where = err.filename or f"into {argv[2]}"  # a failed write() names no file: its folder, then
+        where = err.filename or f"into {argv[2]}"  # a failed write() names no file: name the folder
         print(
             f"{path.name}: could not write {where}: {err.strerror or err}; free space (or make the folder "
             "writable) and run again: the runs already trained are kept, so it resumes",

@@ -194,6 +194,15 @@ def start_order(paths: list, deps: dict, timings: dict) -> list:
     return sorted(paths, key=lambda p: -ahead(p))  # sorted is stable: reading order on ties
 
 
+def timing_entry(entry: dict, cold: bool) -> dict | None:
+    """What the timings keep of a chapter's execution: all of it in a cold execution; in a resumed one (the
+    registry held runs of the preset, e.g. after an interruption) only a chapter that trained runs, marked
+    ``resumed`` (it may not hold all of the chapter's training); a rerun over cached runs, nothing."""
+    if cold:
+        return entry
+    return {**entry, "resumed": True} if entry.get("trained") else None
+
+
 def run_chapters(
     selection=None,
     preset: str = "quick",
@@ -211,8 +220,8 @@ def run_chapters(
     them, for models this small), each only after the chapters named in ``after[name]``, whose
     runs it reuses. Each chapter's wall time, split by phase (:func:`studylib.profiling.split_time`), the
     seconds of each run it trained, and the number of runs it trained are recorded in
-    ``<results>/executed/timings-<preset>.json`` (without overrides, and only when the registry held no
-    run of the preset at the start: a cold execution), with the whole execution's wall time under
+    ``<results>/executed/timings-<preset>.json`` (without overrides; when the registry held runs of the preset at
+    the start, only chapters that trained, marked resumed: :func:`timing_entry`), with a cold execution's wall time under
     ``"__wall__"``; the README's minutes tables are generated from it.
     Figures, data cards and executed notebooks go where :func:`studylib.outputs.folders` says: ``quick`` and
     ``full`` at their own values publish ``figures/`` and ``figures/full/`` (and ``data_cards/``, ``data_cards/full/``);
@@ -246,8 +255,10 @@ def run_chapters(
     finished: list = []
 
     def record(path: Path, result: Executed) -> None:
-        if timed and not result.kept:
-            record_timing(preset, path.stem, chapter_timing(result.seconds, result.started, result.profile))
+        if not overrides and not result.kept:
+            entry = timing_entry(chapter_timing(result.seconds, result.started, result.profile), cold=timed)
+            if entry is not None:
+                record_timing(preset, path.stem, entry)
         finished.append(path)
         if len(finished) < len(paths):
             out.say(f"   {len(finished)} of {len(paths)} chapters done{eta(expected, finished, jobs)}")

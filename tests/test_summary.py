@@ -363,3 +363,17 @@ def test_the_study_index_is_written_beside_the_pages():
     assert path.name == "index.html" and path.parent.name == "html"
     text = path.read_text()
     assert "03b_dino" in text and "not run" in text and "Minutes on this machine" in text
+
+
+def test_a_resumed_study_times_the_chapters_that_trained_and_marks_them():
+    """After an interruption (the registry already holds runs of the preset), a chapter that trained runs is
+    timed and marked resumed; one that only read its runs back is not timed (it would replace real minutes)."""
+    from studylib import runner
+
+    entry = {"seconds": 90.0, "trained": 3, "when": "2026-12-03T06:00", "phases": {"train": 80.0}}
+    assert runner.timing_entry(entry, cold=True) == entry
+    assert runner.timing_entry(entry, cold=False) == {**entry, "resumed": True}
+    assert runner.timing_entry({**entry, "trained": 0}, cold=False) is None
+    table = summary.minutes_table({"02_b": {**entry, "resumed": True}, "01_a": {**entry, "trained": 5}})
+    assert "| 02_b (resumed)" in table and "| 01_a " in table and "may not hold all of its training" in table
+    assert "(resumed)" not in summary.minutes_table({"01_a": entry})

@@ -231,7 +231,7 @@ def minutes_table(timings: dict) -> str:
         phases = t.get("phases", {})
         rows.append(
             {
-                "chapter": name,
+                "chapter": f"{name} (resumed)" if t.get("resumed") else name,
                 "minutes": t["seconds"] / 60,
                 **{
                     k: phases.get(k, 0.0 if k == "retry" and phases else float("nan")) / 60
@@ -254,6 +254,11 @@ def minutes_table(timings: dict) -> str:
         text += (
             f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of the "
             f"{total['minutes']:.1f} chapter-minutes (`start-up` is kernel start and imports)."
+        )
+    if any(t.get("resumed") for t in timings.values()):
+        text += (
+            " A chapter marked (resumed) was timed in an execution that found some of its runs already in the "
+            "registry (after an interruption), so its minutes may not hold all of its training."
         )
     if wall:
         text += (
