@@ -82,10 +82,36 @@ def config_hash(world_config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def _matched_pairs(world, every_synonym: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(caption, concept) pairs the caption matcher finds in the world's training captions, with the
+    matching rules (``every_synonym``: every synonym, common words included, as before issue 30)."""
+    from studylib.captions.counting import count_captions
+    from studylib.captions.patterns import ConceptSpec, build_patterns
+
+    every = list(world.concepts) + list(world.open_concepts)
+    pat = build_patterns([ConceptSpec(c.name, tuple(c.synonyms)) for c in every] if every_synonym else every)
+    res = count_captions(world.train.captions, pat, keep_matches=True, progress=False)
+    return res.match_caption, res.match_concept
+
+
+def matcher_quality(world, idx: np.ndarray, pairs) -> tuple[float, float]:
+    """Precision and recall of matched (caption, concept) ``pairs`` against the concepts the captions
+    ``idx`` truly name (``caption_mentions``)."""
+    cap, con = pairs
+    sel = np.isin(cap, idx)
+    found = set(zip(cap[sel].tolist(), con[sel].tolist()))
+    truth = {(int(i), int(c)) for i in idx for c in world.train.caption_mentions[i]}
+    hit = len(found & truth)
+    return (hit / len(found) if found else float("nan")), (hit / len(truth) if truth else float("nan"))
+
+
 def caption_stats(world) -> pd.DataFrame:
-    """Per descriptiveness level: captions, mean words, and how often they name their concept."""
+    """Per descriptiveness level: captions, mean words, how often they name their concept, and the
+    caption matcher's precision and recall against the concepts they truly name, with today's rules and
+    with every synonym matched (common words included, as before issue 30)."""
     tr = world.train
     rows = []
+    now, before = _matched_pairs(world, False), _matched_pairs(world, True)
     for lvl, name in enumerate(CAPTION_LEVELS):
         idx = np.flatnonzero(tr.caption_level == lvl)
         if len(idx) == 0:
@@ -103,6 +129,13 @@ def caption_stats(world) -> pd.DataFrame:
                 "names_own_concept": own.mean(),
                 "names_no_concept": none.mean(),
                 "names_several": several.mean(),
+                **dict(zip(("matcher_precision", "matcher_recall"), matcher_quality(world, idx, now))),
+                **dict(
+                    zip(
+                        ("precision_every_synonym", "recall_every_synonym"),
+                        matcher_quality(world, idx, before),
+                    )
+                ),
                 "example": tr.captions[idx[0]],
             }
         )

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from studylib.captions import compiled
 from studylib.captions.fastscan import iter_text_matches, line_ranges
 from studylib.captions.matching import BatchMatches, match_batch
 from studylib.captions.patterns import Patterns, build_patterns
@@ -279,6 +280,7 @@ def count_files(
     client=None,
     batch_size: int = 16384,
     progress: bool = True,
+    kernel: str = "auto",
 ) -> FrequencyResult:
     """Count concept mentions in caption files.
 
@@ -289,11 +291,43 @@ def count_files(
     processes, or on a Dask cluster with ``engine="dask"`` (``client``: a
     ``dask.distributed.Client``; a local cluster is started when omitted).
     Bad input is counted in ``result.problems`` and explained in
-    ``result.messages``; it never raises.
+    ``result.messages``; it never raises. ``kernel``: ``"compiled"``, ``"numpy"`` or ``"auto"`` (the
+    compiled pass from :data:`studylib.captions.compiled.MIN_BYTES` of input on, on local processes;
+    :func:`studylib.captions.compiled.engine`); the counts are the same.
     """
     pat = build_patterns(patterns)
     paths = expand_inputs(inputs)
     shards, msgs = list_shards(paths, fmt, column)
+    total = sum(os.path.getsize(p) for p in dict.fromkeys(s[0] for s in shards) if os.path.isfile(p))
+    with compiled.engine(kernel, total if engine == "processes" else 0):
+        return _count_shards(
+            pat,
+            shards,
+            msgs,
+            single_label,
+            negative_window,
+            keep_matches,
+            workers,
+            engine,
+            client,
+            batch_size,
+            progress,
+        )
+
+
+def _count_shards(
+    pat,
+    shards,
+    msgs,
+    single_label,
+    negative_window,
+    keep_matches,
+    workers,
+    engine,
+    client,
+    batch_size,
+    progress,
+) -> FrequencyResult:
     if workers > 1 and engine == "processes":  # a big text file runs on several processes
         shards = [s2 for s in shards for s2 in _split_text(s, workers)]
     opts = dict(

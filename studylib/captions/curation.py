@@ -578,7 +578,7 @@ def similarity_filter(
 
 
 def _norm(text: str) -> str:
-    return " ".join(tokenize(text or ""))
+    return " ".join(tokenize((text or "").replace("-", " ")))  # hyphens separate here, as before issue 30
 
 
 def deduplicate(

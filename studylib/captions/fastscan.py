@@ -40,6 +40,7 @@ from collections import Counter
 
 import numpy as np
 
+from studylib.captions import compiled
 from studylib.captions.matching import BatchMatches, match_words
 from studylib.captions.patterns import Patterns
 from studylib.captions.readers import split_long_line
@@ -51,8 +52,8 @@ def _translate_table() -> bytes:
         c = chr(b)
         if "A" <= c <= "Z":
             tab[b] = b + 32
-        elif not ("a" <= c <= "z" or "0" <= c <= "9" or c == "\n"):
-            tab[b] = 32  # every other ASCII byte separates words
+        elif not ("a" <= c <= "z" or "0" <= c <= "9" or c in "\n-"):
+            tab[b] = 32  # every other ASCII byte separates words (a hyphen: unless it joins two, _hyphens)
     return bytes(tab)
 
 
@@ -147,12 +148,13 @@ def _repair_utf8(data: bytes, probs: Counter) -> bytes:
     return b"\n".join(lines)
 
 
-def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:
-    """``b"\\n" + block`` normalised (lower case, separators as spaces, apostrophes deleted, then
-    :data:`_PAD` spaces) and ``block`` as repaired and lower-cased before that (the same lines).
-    ``block`` holds complete lines, each ending with ``\\n``."""
+def prepare(block: bytes, probs: Counter) -> tuple[bytes | bytearray, bytes]:
+    """``block`` repaired (invalid UTF-8 lines decoded with U+FFFD), lower-cased where a non-ASCII
+    letter needs it, and with its multi-byte separators and apostrophes rewritten in place to ``" "``
+    and ``"'"`` (the same length: lines and their offsets unchanged); and ``block`` as repaired and
+    lower-cased before that rewrite. ``block`` holds complete lines, each ending with ``\\n``."""
     if block.isascii():
-        return (b"\n" + block + b" " * _PAD).translate(_TABLE, _DELETE), block
+        return block, block
     a = np.frombuffer(block, np.uint8)
     hi = np.flatnonzero(a >= 0x80)
     if not _utf8_valid(a[hi], hi):
@@ -163,11 +165,40 @@ def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:
         block = _lower_utf8(block)
         a = np.frombuffer(block, np.uint8)
         hi = np.flatnonzero(a >= 0x80)
-    buf = bytearray(b"\n" + block + b" " * _PAD)
-    arr = np.frombuffer(buf, np.uint8)
-    lead = hi[a[hi] >= 0xC0] + 1
-    _specials(arr, lead, probe=False)
-    return bytes(buf.translate(_TABLE, _DELETE)), block
+    buf = bytearray(block)
+    _specials(np.frombuffer(buf, np.uint8), hi[a[hi] >= 0xC0], probe=False)
+    return buf, block
+
+
+def rewrite_specials(buf: np.ndarray, n: int) -> None:
+    """Rewrite, in place, the multi-byte separators of valid lower-cased UTF-8 ``buf[:n]`` to spaces and
+    its multi-byte apostrophes to ``'`` bytes (``buf`` holds at least 3 more bytes after ``n``)."""
+    lead = np.flatnonzero(buf[:n] >= 0xC0)
+    if lead.size:
+        _specials(buf, lead, probe=False)
+
+
+def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:
+    """``b"\\n" + block`` normalised (lower case, separators as spaces, apostrophes deleted, then
+    :data:`_PAD` spaces) and ``block`` as repaired and lower-cased before that (the same lines).
+    ``block`` holds complete lines, each ending with ``\\n``."""
+    data, base = prepare(block, probs)
+    text = (b"\n" + bytes(data) + b" " * _PAD).translate(_TABLE, _DELETE)
+    if b"-" in text:
+        buf = bytearray(text)
+        hyphens(np.frombuffer(buf, np.uint8))
+        text = bytes(buf)
+    return text, base
+
+
+def hyphens(buf: np.ndarray) -> None:
+    """Blank, in place, every ``-`` of normalised text that does not join two word bytes (bytes above 32
+    other than ``-``; ``buf`` starts and ends with a separator)."""
+    h = np.flatnonzero(buf == 45)
+    if h.size:
+        prev, nxt = buf[h - 1], buf[h + 1]
+        join = (prev > 32) & (prev != 45) & (nxt > 32) & (nxt != 45)
+        buf[h[~join]] = 32
 
 
 # --- matching ------------------------------------------------------------------------------------------
@@ -175,8 +206,14 @@ def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:
 
 def match_block(block: bytes, pat: Patterns, negative_window: int | None) -> BatchMatches:
     """Matches of a block of complete lines (each ending with ``\\n``): the keys of
-    :func:`studylib.captions.matching.match_batch` on the same lines."""
+    :func:`studylib.captions.matching.match_batch` on the same lines. Runs the compiled pass
+    (:mod:`studylib.captions.compiled`) where :func:`~studylib.captions.compiled.engine` turned it on, else the numpy path below."""
     probs = Counter()
+    if compiled.active():
+        data, _ = prepare(block, probs)
+        bounds, empty = compiled.line_bounds(data)
+        probs["empty"] += empty
+        return BatchMatches(compiled.match(data, bounds, pat, negative_window), bounds.size - 1, probs)
     text, base = normalise(block, probs)
     buf = np.frombuffer(text, np.uint8)
     n = len(text) - _PAD

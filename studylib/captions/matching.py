@@ -9,15 +9,17 @@ Matching rules (the same in :func:`match_batch`, :func:`match_reference` and
 the pyahocorasick loop of ``bench/freq_throughput.py``):
 
 * Text is lower-cased; apostrophes (``' ` ´ ‘ ’``) are deleted ("dog's" ->
-  "dogs", "jack-o'-lantern" -> "jack o lantern"); every other character that
+  "dogs"); an ASCII hyphen between two letters or digits joins them into one
+  word ("umbrella-like" names no umbrella, "jack-o'-lantern" -> "jack-o-lantern",
+  and synonyms match spaced, hyphenated or joined: "sea lion", "sea-lion";
+  "man eater", "man-eater", "maneater"); every other character that
   is not a letter or digit separates words (ASCII punctuation, ``_``,
   U+0080-U+00BF, ``× ÷``, U+2000-U+2BFF, U+3000-U+303F, variation selectors,
   BOM, U+FFFD and everything above U+FFFF such as emoji). See
   :func:`studylib.captions.patterns.tokenize`. (The fast path lower-cases
   with Arrow, the reference with ``str.lower``; they agree except for a few
   special cases such as "İ".)
-* A synonym matches a run of whole words, so "ram" never matches "program",
-  and "man-eater" matches "man eater", "man-eater" and "maneater".
+* A synonym matches a run of whole words, so "ram" never matches "program".
 * Inflections are generated once, when the patterns are built: plurals of the
   last word (s/es/ies/oes, irregulars such as mouse -> mice) and possessives,
   which apostrophe deletion turns into "puppys", "mices".
@@ -59,6 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from studylib.captions import compiled
 from studylib.captions.patterns import Patterns, tokenize
 from studylib.captions.readers import CaptionLines
 
@@ -107,7 +110,13 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns, ne
     position of ``bounds`` (``bounds[i]`` precedes caption ``i``, the last one
     ends the text) and at least 16 zero bytes after ``n``. Returns unique
     (caption, concept) pairs as int64 keys ``caption * n_concepts + concept``.
+    Runs the compiled pass (:mod:`studylib.captions.compiled`) where :func:`~studylib.captions.compiled.engine` turned it on.
     """
+    if compiled.active():
+        from studylib.captions.fastscan import rewrite_specials  # fastscan imports this module
+
+        rewrite_specials(buf, n)
+        return compiled.match(buf, bounds, pat, negative_window)
     dele = _resolve_specials(buf, n)
     if dele.size:  # compact: copy the runs between deletions
         parts = np.split(buf, dele)
@@ -120,6 +129,10 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns, ne
     w |= t < 26
     np.subtract(v, np.uint8(48), out=t)
     w |= t < 10
+    hy = np.flatnonzero(v == 45)
+    hy = hy[(hy > 0) & (hy + 1 < n)]
+    if hy.size:  # a hyphen between two word characters joins them into one word
+        w[hy] = w[hy - 1] & w[hy + 1]
     edges = np.flatnonzero(w[1:] != w[:-1])
     edges += 1
     if edges.size % 2:  # text ends inside a word

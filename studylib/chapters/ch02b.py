@@ -90,22 +90,18 @@ def scale_label(objective: str, fraction: float) -> str:
     return f"{objective.upper()} ×{fraction:g} data"
 
 
-def scale_epochs(epochs: int, fraction: float) -> int:
-    """Epochs on a fraction of the pairs that see as many samples as ``epochs`` on all of them."""
-    return max(1, round(epochs / fraction))
-
-
 def scale_specs(session, seed: int | None = None) -> dict:
     """CLIP and SL at each data fraction of the preset, each for the same number of samples seen."""
     seed = session.params["seed"] if seed is None else seed
-    n, e = session.params["n_train"], session.params["epochs"]
+    n, e, b = session.params["n_train"], session.params["epochs"], session.params["batch_size"]
+    pairs = {f: max(session.params["n_classes"], round(n * f)) for f in SCALES[session.preset]}
     return {
         scale_label(obj, f): session.spec(
             scale_label(obj, f),
             objective=obj,
             seed=seed,
-            n_train=max(session.params["n_classes"], round(n * f)),
-            epochs=scale_epochs(e, f),
+            n_train=pairs[f],
+            epochs=worlds.matched_epochs(e, n, pairs[f], b),
         )
         for obj in ("sl", "clip")
         for f in SCALES[session.preset]

@@ -9,8 +9,8 @@ controls. The world is chapter 2c's (:data:`studylib.chapters.worlds.DISTRIBUTIO
 pretraining CLIP and the full-data scratch and initialised CLIP runs are chapter 2c's.
 
 Every fraction below the full data holds the **number of samples seen** fixed: a run on a
-fraction f of the pairs trains for the preset's epochs / f (rounded), so it takes as many steps
-as the full-data run and "more data" is not also "more training". Reported per run:
+fraction f of the pairs trains for the epochs that take as many optimiser steps as the full-data
+run (:func:`studylib.chapters.worlds.matched_epochs`; about epochs / f) and "more data" is not also "more training". Reported per run:
 
 * top-1 (discriminability) and robustness to imbalance (Spearman of per-class #predictions and
   accuracy with the run's own training counts; lower is more robust), as the paper defines them;
@@ -85,12 +85,13 @@ def _pairs(session, f: float) -> int:
 
 def scaled(session, f: float) -> dict:
     """The training-size overrides of fraction ``f``: its pairs, and the epochs that keep the number of
-    samples seen at the full data's (epochs × n_train / pairs, rounded: epochs / f)."""
+    optimiser steps at the full data's (:func:`studylib.chapters.worlds.matched_epochs`)."""
     if f == 1.0:
         return {}
     pairs = _pairs(session, f)
+    p = session.params
     return dict(
-        n_train=pairs, epochs=max(1, round(session.params["epochs"] * session.params["n_train"] / pairs))
+        n_train=pairs, epochs=worlds.matched_epochs(p["epochs"], p["n_train"], pairs, p["batch_size"])
     )
 
 

@@ -85,6 +85,13 @@ def _fill(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: scheduler address, or 'local'")
     c.add_argument("--batch-size", type=int, default=16384, help="captions per vectorised batch")
     c.add_argument(
+        "--kernel",
+        choices=("auto", "compiled", "numpy"),
+        default="auto",
+        help="matcher: the compiled pass (numba), the numpy path, or auto: compiled from 256 MiB of input "
+        "on (same counts)",
+    )
+    c.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (there is none either when stderr is not a terminal)",
@@ -213,6 +220,7 @@ def _count(args) -> int:
             engine="dask" if args.dask else "processes",
             client=client,
             batch_size=args.batch_size,
+            kernel=args.kernel,
             progress=not args.no_progress and sys.stderr.isatty(),
         )
     except (FileNotFoundError, ValueError) as e:

@@ -1,0 +1,116 @@
+"""The compiled caption pass (studylib.captions.compiled) counts exactly what the numpy path counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from test_fastscan import SPECS, _captions
+
+from studylib.captions import compiled
+from studylib.captions.counting import count_files
+from studylib.captions.fastscan import match_block
+from studylib.captions.matching import match_batch
+from studylib.captions.patterns import build_patterns
+from studylib.config import world_config
+from studylib.world import make_world
+
+pytestmark = pytest.mark.skipif(not compiled.enabled(), reason="numba is not installed")
+
+EDGES = [
+    "Two TENCH, and a tench's fin",
+    "a crane on a construction site",
+    "a crane: construction (no bird)",
+    "whooping crane in flight, crane",
+    "the jack-o\u2019-lantern and a jack o lantern",
+    "man-eater \u2014 maneater \u2014 man eater",
+    "caf\u00e9 cr\u00e8me \u00b7 CAF\u00c9 CR\u00c8ME \u2126mega \u03c9mega",
+    "hippopotamuses-and-rhinoceroses kelvinometer kelvinometers",
+    "puppy\u00b4s puppies puppys Puppy\u2019s",
+    "",
+    "\r",
+    "ram\tRAM\u00a0rams; memory ddr4 ram",
+    "emoji \U0001f436 puppy\U0001f436puppy",
+    "tomatoes, tomatos: tomato's tomato\u2019s",
+    "puppy-like tomato-red -puppy puppy- puppy--tomato man-'eater great-white-shark white-shark's",
+    "jack-o'-lantern-shaped puppy-\u00e9 \u00e9-puppy 4-puppy puppy\u2010ram ram-",
+]
+
+
+def _both(fn):
+    with compiled.engine("numpy"):
+        ref = fn()
+    with compiled.engine("compiled"):
+        out = fn()
+    return ref, out
+
+
+@pytest.fixture(scope="module")
+def pat():
+    return build_patterns(SPECS)
+
+
+@pytest.mark.parametrize("window", [None, 0, 2])
+def test_text_blocks_equal_the_numpy_path(pat, window):
+    for seed, ascii_only in ((0, True), (1, False), (2, False)):
+        caps = _captions(3000, seed, ascii_only) + EDGES
+        block = ("\n".join(c.replace("\n", " ") for c in caps) + "\n").encode("utf-8", "replace")
+        ref, out = _both(lambda: match_block(block, pat, window))  # noqa: B023
+        assert out.n_captions == ref.n_captions
+        assert np.array_equal(out.keys, ref.keys)
+        assert out.problems == ref.problems
+
+
+@pytest.mark.parametrize("window", [None, 1])
+def test_lists_and_arrow_equal_the_numpy_path(pat, window):
+    caps = _captions(2000, 5) + EDGES + [None, "line\nbreak crane", "\ud800 lone surrogate puppy"]
+    ref, out = _both(lambda: match_batch(caps, pat, window))
+    assert np.array_equal(out.keys, ref.keys) and out.problems == ref.problems
+    arr = pa.array([c if c is None or "\ud800" not in c else "x" for c in caps], pa.string())
+    ref, out = _both(lambda: match_batch(arr, pat, window))
+    assert np.array_equal(out.keys, ref.keys) and out.problems == ref.problems
+
+
+def test_edge_cases_equal_the_reference_definition(pat):
+    """The compiled pass against match_reference (tokenize's regular expressions), caption by caption."""
+    from studylib.captions.matching import match_reference
+
+    with compiled.engine("compiled"):
+        out = match_batch(EDGES, pat, None)
+    got = [set() for _ in EDGES]
+    for key in out.keys.tolist():
+        got[key // pat.n_concepts].add(key % pat.n_concepts)
+    assert got == [match_reference(c, pat) for c in EDGES]
+
+
+def test_imagenet_and_the_world_captions_equal_the_numpy_path(tiny_params):
+    w = make_world(world_config(tiny_params, n_train=2000))
+    caps = list(w.train.captions)
+    for p in (build_patterns("imagenet"), build_patterns(list(w.concepts) + list(w.open_concepts))):
+        ref, out = _both(lambda: match_batch(caps, p, None))  # noqa: B023
+        assert ref.keys.size > 100 and np.array_equal(out.keys, ref.keys)
+
+
+def test_count_files_kernels_agree_with_workers(tmp_path, pat):
+    path = tmp_path / "caps.txt"
+    path.write_text("\n".join(_captions(20000, 3)) + "\n", encoding="utf-8")
+    kw = dict(workers=2, progress=False)
+    ref = count_files([str(path)], pat, kernel="numpy", **kw)
+    out = count_files([str(path)], pat, kernel="compiled", **kw)
+    assert np.array_equal(out.counts, ref.counts) and out.counts.sum() > 1000
+    assert out.n_captions == ref.n_captions and out.problems == ref.problems
+    assert not compiled.active()  # the engine is switched back off afterwards
+
+
+def test_auto_stays_numpy_below_the_threshold_and_bad_kinds_are_refused(monkeypatch):
+    with compiled.engine("auto", compiled.MIN_BYTES - 1) as use:
+        assert not use and not compiled.active()
+    with compiled.engine("auto", compiled.MIN_BYTES) as use:
+        assert use and compiled.active()
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        with compiled.engine("fast"):
+            pass
+    monkeypatch.setenv("STUDYLIB_COMPILED", "0")
+    with pytest.raises(ValueError, match="needs numba"):
+        with compiled.engine("compiled"):
+            pass
