@@ -74,7 +74,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 7  # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 8  # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:
