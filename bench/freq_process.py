@@ -97,7 +97,9 @@ def make_plain_captions(n: int, pat, seed: int = 1) -> list[str]:
     negatives = {w for spec in pat.specs for neg in spec.negatives for w in neg.split()}
     shared = {s for spec in pat.specs for s in spec.synonyms}
     # words of synonyms with punctuation ("four-poster"): filler must not spell them without it
-    punctuated = {w for s in shared if not s.replace(" ", "").isalnum() for w in tokenize(s)}
+    punctuated = {
+        w for s in shared if not s.replace(" ", "").isalnum() for w in tokenize(s.replace("-", " "))
+    }
     filler = [w for w in dict.fromkeys(FILLER) if w not in single | negatives | punctuated]
     names = sorted(
         s
@@ -164,6 +166,11 @@ def main(argv=None):
             f"freq_process: {args.n:,} one-line captions per file (seed {args.seed}; generated in "
             f"{time.perf_counter() - t:.0f}s), {os.cpu_count()} CPUs, --workers {args.workers}, "
             f"1-min load {load0:.2f} before generating" + (f"; {args.note}" if args.note else "")
+        )
+        warm = ["-m", "studylib", "freq", "count", "--input", str(tmp / "tiny.txt"), "--kernel", "compiled"]
+        first = timed([py, *warm, "--out", str(tmp / "warm.tsv")], env=env)  # fills numba's cache when cold
+        say(
+            f"a first --kernel compiled run on a one-line file took {first:.2f}s (it compiles the pass when numba's cache is cold)"
         )
         same = None
         for kind, path in files.items():

@@ -223,6 +223,15 @@ def test_c10_is_untestable_while_the_prototypes_could_not_have_merged():
     assert ch03b.c10_rows(near)[0]["verdict"] == "reproduced"
 
 
+def test_a_check_over_many_runs_names_the_failing_ones_briefly():
+    table = _dino_table([[0.3, 0.3, 0.1, 0.2]] * 10, drift=0.1)
+    table.loc[[3, 17, 25, 30, 31, 38], "drift"] = 0.01  # six of forty runs never moved
+    detail = ch03b.moved(table).detail
+    assert detail.startswith("6 of 40 runs fail: ") and detail.endswith("; and 2 more")
+    assert detail.count("drift 0.0100") == 4 and "drift 0.1000" not in detail
+    assert ch03b.moved(_dino_table([[0.3, 0.3, 0.1, 0.2]] * 10)).detail.endswith("; and 36 more")
+
+
 def test_the_merge_distance_is_half_the_median_nearest_neighbour_distance():
     w = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])  # nearest: 0.2, 0.2, 0.4, 1.0
     assert ch03b.merge_distance(w) == pytest.approx(0.15)

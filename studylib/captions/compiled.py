@@ -1,12 +1,14 @@
 """The compiled caption pass: one loop from caption bytes to (caption, concept) keys.
 
-Why: the numpy matcher (:mod:`studylib.captions.matching`, :mod:`studylib.captions.fastscan`)
-runs at about 30 MB/s per core, split evenly between normalising, splitting words, looking them up
-and walking the trie, because each stage writes whole arrays that the next one reads back. This
-module does all of it in one pass per caption, in compiled code: map each byte through the
-normalisation table (lower case, separators, deleted apostrophes), hash each word while reading it,
-look it up in the vocabulary, walk the word trie from each vocabulary word, apply the negative
-contexts and deduplicate the caption's concepts with a stamp per concept.
+Why: the numpy matcher (:mod:`studylib.captions.matching`, :mod:`studylib.captions.fastscan`) runs
+in stages that each write whole arrays the next one reads back (normalise, split words, look them up,
+walk the trie). This module does all of it in one pass per caption, in compiled code: map each byte
+through the normalisation table (lower case, separators, deleted apostrophes, joining hyphens), pack
+each word's bytes into a key while reading it (long words are hashed at their end), look it up in the
+vocabulary, walk the word trie from each vocabulary word, apply the negative contexts and deduplicate
+the caption's concepts with a stamp per concept. Measured here (``bench/freq_process.py``,
+``bench/freq_methods.py``), it is faster than the numpy path only by a modest factor once started, and
+loading it costs most of a second: ``engine("auto")`` uses it for large inputs only.
 
 Why numba: it installs from a wheel on Linux, macOS and Windows (no compiler on the user's
 machine), caches what it compiles on disk (``cache=True``: a process after the first loads the
@@ -313,7 +315,6 @@ def _match_py(
         # words of caption k -> vocabulary ids (-1: not in the vocabulary)
         nw = 0
         wlen = 0
-        h = fnv_offset
         packed = np.uint64(0)
         last = np.uint8(32)
         lo = bounds[k]
@@ -336,14 +337,18 @@ def _match_py(
                 if wlen < max_wb:
                     wb[wlen] = t
                 wlen += 1
-                h = (h ^ np.uint64(t)) * fnv_prime
                 continue
             if wlen == 0:
                 continue
             wid = -1
             if wlen <= max_wb:
                 long_word = wlen > 8
-                hh = packed if not long_word else (h if h != 0 else np.uint64(1))
+                hh = packed
+                if long_word:  # hashed here, not byte by byte: most words have at most 8 bytes
+                    h = fnv_offset
+                    for j in range(wlen):
+                        h = (h ^ np.uint64(wb[j])) * fnv_prime
+                    hh = h if h != 0 else np.uint64(1)
                 s = np.int64((hh * mult) >> vh_shift)
                 while vh_keys[s] != 0:
                     if vh_keys[s] == hh and vh_len[s] == wlen:
@@ -366,7 +371,6 @@ def _match_py(
             ids[nw] = wid
             nw += 1
             wlen = 0
-            h = fnv_offset
             packed = np.uint64(0)
         # trie walks from every vocabulary word -> mentions (concept, first word, words, negative)
         nm = 0
