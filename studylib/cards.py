@@ -1,5 +1,8 @@
 """Data cards: a generated markdown page per dataset, written by one writer.
 
+Long because the world card is one page of several sections (size, frequency profile, captions with the
+matcher's precision and recall, generation, knobs) and they are read together.
+
 Why: every dataset the study trains on (a concept world, a curated variant of
 one) gets a card saying what it holds and how it was made, so a figure can
 always be traced back to its data. :func:`write_card` is the one card writer

@@ -20,7 +20,7 @@ match already costs a quarter of the budget (issue 30).
 Exactness: the pass applies the rules of :func:`studylib.captions.patterns.tokenize` byte by byte
 to text that the callers have lower-cased (Arrow, where non-ASCII letters need it) and whose
 multi-byte separators and apostrophes they have rewritten in place to ``" "`` and ``"'"``
-(:func:`studylib.captions.fastscan.rewrite_specials`), exactly as the numpy path does before it
+(:func:`studylib.captions.specials.rewrite_specials`), exactly as the numpy path does before it
 splits words. ``tests/test_compiled.py`` compares the two on the world's captions and on crafted
 edge cases. The numpy path stays as the fallback (numba missing, or ``STUDYLIB_COMPILED=0``) and as
 the reference.
@@ -44,7 +44,7 @@ import os
 
 import numpy as np
 
-_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_OFFSET = 0xCBF29CE484222325  # studylib.captions.kernels computes the same keys
 _FNV_PRIME = 0x100000001B3
 _MULT = 0x94D049BB133111EB  # the multiplier of studylib.captions.hashindex
 
@@ -198,17 +198,8 @@ def match(data, bounds: np.ndarray, pat, negative_window: int | None) -> np.ndar
     UTF-8 whose multi-byte separators and apostrophes are rewritten to ``" "`` and ``"'"``."""
     t = tables(pat)
     window = -1 if negative_window is None else int(negative_window)
-    return _kernels()[1](
-        np.frombuffer(data, np.uint8),
-        np.asarray(bounds, np.int64),
-        TABLE,
-        t.vh_keys,
-        t.vh_id,
-        t.vh_len,
-        t.vh_shift,
-        t.vocab_bytes,
-        t.vocab_off,
-        t.max_word_bytes,
+    vocab = (t.vh_keys, t.vh_id, t.vh_len, t.vh_shift, t.vocab_bytes, t.vocab_off, t.max_word_bytes)
+    trie = (
         t.first_node,
         t.node_has_out,
         t.node_has_child,
@@ -220,236 +211,18 @@ def match(data, bounds: np.ndarray, pat, negative_window: int | None) -> np.ndar
         t.e_child,
         t.continues,
         t.V,
-        t.C,
-        window,
     )
+    data = np.frombuffer(data, np.uint8)
+    return _kernels()[1](data, np.asarray(bounds, np.int64), TABLE, vocab, trie, t.C, window)
 
 
 @functools.cache
 def _kernels():
-    """Compile (or load from numba's on-disk cache) the two loops, on first use only: importing
-    this module never imports numba."""
+    """Compile (or load from numba's on-disk cache) the loops of :mod:`studylib.captions.kernels`, on
+    first use only: importing this module never imports numba."""
     numba = _numba()
     if numba is None:
         raise RuntimeError("the compiled caption pass needs numba (pip install numba)")
-    jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-    global _grow  # the match loop calls it: compiled first
-    _grow = jit(_grow_py)
-    return jit(_line_bounds_py), jit(_match_py)
+    from studylib.captions import kernels
 
-
-def _line_bounds_py(buf):
-    n = buf.size
-    lines = 0
-    for i in range(n):
-        if buf[i] == 10:
-            lines += 1
-    out = np.empty(lines + 1, np.int64)
-    out[0] = 0
-    k = 1
-    empty = 0
-    start = 0
-    for i in range(n):
-        if buf[i] == 10:
-            length = i - start
-            if length == 0 or (length == 1 and buf[start] == 13):
-                empty += 1
-            out[k] = i + 1
-            k += 1
-            start = i + 1
-    return out, empty
-
-
-def _grow_py(a, n):
-    b = np.empty(max(2 * a.size, n), a.dtype)
-    b[: a.size] = a
-    return b
-
-
-_grow = _grow_py
-
-
-def _match_py(
-    buf,
-    bounds,
-    table,
-    vh_keys,
-    vh_id,
-    vh_len,
-    vh_shift,
-    vocab_bytes,
-    vocab_off,
-    max_wb,
-    first_node,
-    node_has_out,
-    node_has_child,
-    out_ptr,
-    out_concept,
-    out_neg,
-    e_keys,
-    e_shift,
-    e_child,
-    continues,
-    n_vocab,
-    n_concepts,
-    window,
-):
-    fnv_offset = np.uint64(0xCBF29CE484222325)
-    fnv_prime = np.uint64(0x100000001B3)
-    mult = np.uint64(0x94D049BB133111EB)
-    vmask = vh_keys.size - 1
-    emask = e_keys.size - 1
-    vocab_n = np.uint64(n_vocab)
-    keys = np.empty(4096, np.int64)
-    nk = 0
-    ids = np.empty(256, np.int32)
-    mc = np.empty(64, np.int32)
-    ms = np.empty(64, np.int32)
-    ml = np.empty(64, np.int32)
-    mneg = np.empty(64, np.uint8)
-    found = np.empty(64, np.int64)
-    stamp = np.full(n_concepts, -1, np.int64)
-    wb = np.empty(max_wb + 1, np.uint8)
-    n_caps = bounds.size - 1
-    for k in range(n_caps):
-        # words of caption k -> vocabulary ids (-1: not in the vocabulary)
-        nw = 0
-        wlen = 0
-        packed = np.uint64(0)
-        last = np.uint8(32)
-        lo = bounds[k]
-        hi = bounds[k + 1]
-        for i in range(lo, hi + 1):
-            t = table[buf[i]] if i < hi else np.uint8(32)
-            if t == 0:
-                continue  # a deleted apostrophe joins the word's parts
-            if t == 45:  # a hyphen joins two word bytes ("umbrella-like" is one word), else separates
-                j = i + 1
-                while j < hi and table[buf[j]] == 0:
-                    j += 1
-                nt = table[buf[j]] if j < hi else np.uint8(32)
-                if not (last > 32 and last != 45 and nt > 32 and nt != 45):
-                    t = np.uint8(32)
-            last = t
-            if t > 32:
-                if wlen < 8:
-                    packed |= np.uint64(t) << np.uint64(8 * wlen)
-                if wlen < max_wb:
-                    wb[wlen] = t
-                wlen += 1
-                continue
-            if wlen == 0:
-                continue
-            wid = -1
-            if wlen <= max_wb:
-                long_word = wlen > 8
-                hh = packed
-                if long_word:  # hashed here, not byte by byte: most words have at most 8 bytes
-                    h = fnv_offset
-                    for j in range(wlen):
-                        h = (h ^ np.uint64(wb[j])) * fnv_prime
-                    hh = h if h != 0 else np.uint64(1)
-                s = np.int64((hh * mult) >> vh_shift)
-                while vh_keys[s] != 0:
-                    if vh_keys[s] == hh and vh_len[s] == wlen:
-                        cand = vh_id[s]
-                        if not long_word:
-                            wid = cand
-                            break
-                        o = vocab_off[cand]
-                        same = True
-                        for j in range(wlen):
-                            if vocab_bytes[o + j] != wb[j]:
-                                same = False
-                                break
-                        if same:
-                            wid = cand
-                            break
-                    s = (s + 1) & vmask
-            if nw == ids.size:
-                ids = _grow(ids, nw + 1)
-            ids[nw] = wid
-            nw += 1
-            wlen = 0
-            packed = np.uint64(0)
-        # trie walks from every vocabulary word -> mentions (concept, first word, words, negative)
-        nm = 0
-        anyneg = False
-        for i in range(nw):
-            w = ids[i]
-            if w < 0:
-                continue
-            node = first_node[w]
-            if node <= 0:
-                continue
-            d = 1
-            while True:
-                if node_has_out[node]:
-                    for o in range(out_ptr[node], out_ptr[node + 1]):
-                        if nm == mc.size:
-                            mc = _grow(mc, nm + 1)
-                            ms = _grow(ms, nm + 1)
-                            ml = _grow(ml, nm + 1)
-                            mneg = _grow(mneg, nm + 1)
-                        mc[nm] = out_concept[o]
-                        ms[nm] = i
-                        ml[nm] = d
-                        mneg[nm] = out_neg[o]
-                        anyneg = anyneg or out_neg[o] != 0
-                        nm += 1
-                if node_has_child[node] == 0 or i + d >= nw:
-                    break
-                nxt = ids[i + d]
-                if nxt < 0 or continues[nxt] == 0:
-                    break
-                q = np.uint64(node) * vocab_n + np.uint64(nxt)
-                s = np.int64((q * mult) >> e_shift)
-                child = -1
-                while e_keys[s] != 0:
-                    if e_keys[s] == q:
-                        child = e_child[s]
-                        break
-                    s = (s + 1) & emask
-                if child < 0:
-                    break
-                node = child
-                d += 1
-        # negatives, then each concept once per caption, in ascending order
-        nf = 0
-        for j in range(nm):
-            if mneg[j]:
-                continue
-            c = mc[j]
-            if stamp[c] == k:
-                continue
-            if anyneg:
-                blocked = False
-                for q2 in range(nm):
-                    if mneg[q2] and mc[q2] == c:
-                        if window < 0 or (
-                            ms[q2] < ms[j] + ml[j] + window and ms[j] < ms[q2] + ml[q2] + window
-                        ):
-                            blocked = True
-                            break
-                if blocked:
-                    continue
-            stamp[c] = k
-            if nf == found.size:
-                found = _grow(found, nf + 1)
-            found[nf] = c
-            nf += 1
-        if nf:
-            for a in range(1, nf):  # insertion sort: a caption names few concepts
-                v = found[a]
-                b = a - 1
-                while b >= 0 and found[b] > v:
-                    found[b + 1] = found[b]
-                    b -= 1
-                found[b + 1] = v
-            if nk + nf > keys.size:
-                keys = _grow(keys, nk + nf)
-            base = np.int64(k) * n_concepts
-            for j in range(nf):
-                keys[nk] = base + found[j]
-                nk += 1
-    return keys[:nk].copy()
+    return kernels.compile_all(numba)

@@ -44,6 +44,7 @@ from studylib.captions import compiled
 from studylib.captions.matching import BatchMatches, match_words
 from studylib.captions.patterns import Patterns
 from studylib.captions.readers import split_long_line
+from studylib.captions.specials import specials
 
 
 def _translate_table() -> bytes:
@@ -94,37 +95,6 @@ def _utf8_valid(b: np.ndarray, pos: np.ndarray) -> bool:
     return not bad.any()
 
 
-def _specials(a: np.ndarray, lead_pos: np.ndarray, probe: bool) -> bool:
-    """Blank the multi-byte separators of ``a`` (in place) and turn multi-byte apostrophes into ``'``
-    bytes (deleted later), at the lead bytes ``lead_pos`` (valid UTF-8). With ``probe``, change
-    nothing and return whether every non-ASCII character is such a special; else return True."""
-    b0 = a[lead_pos]
-    b1 = a[lead_pos + 1]
-    b2 = a[lead_pos + 2]
-    c2 = b0 == 0xC2
-    acute = c2 & (b1 == 0xB4)
-    quote = (b0 == 0xE2) & (b1 == 0x80) & ((b2 == 0x98) | (b2 == 0x99))
-    sep2 = (c2 & ~acute) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))
-    sep3 = (
-        ((b0 == 0xE2) & (b1 <= 0xAF) & ~quote)
-        | ((b0 == 0xE3) & (b1 == 0x80))
-        | (
-            (b0 == 0xEF)
-            & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF)) | ((b1 == 0xBF) & (b2 == 0xBD)))
-        )
-    )
-    sep4 = b0 >= 0xF0
-    if probe:
-        # U+2126, U+212A, U+212B separate words but lower-case to letters: the block needs lower-casing
-        cased = (b0 == 0xE2) & (b1 == 0x84) & ((b2 == 0xA6) | (b2 == 0xAA) | (b2 == 0xAB))
-        return bool((acute | quote | sep2 | (sep3 & ~cased) | sep4).all())
-    for k, sel, val in ((2, acute, 39), (3, quote, 39), (2, sep2, 32), (3, sep3, 32), (4, sep4, 32)):
-        p = lead_pos[sel]
-        for j in range(k):
-            a[p + j] = val
-    return True
-
-
 def _lower_utf8(data: bytes) -> bytes:
     """Arrow's ``utf8_lower`` of valid UTF-8 bytes (the matcher's lower-casing)."""
     import pyarrow as pa
@@ -161,21 +131,13 @@ def prepare(block: bytes, probs: Counter) -> tuple[bytes | bytearray, bytes]:
         block = _repair_utf8(block, probs)
         a = np.frombuffer(block, np.uint8)
         hi = np.flatnonzero(a >= 0x80)
-    if not _specials(a, hi[a[hi] >= 0xC0], probe=True):  # the block ends with \n: lead + 2 is in it
+    if not specials(a, hi[a[hi] >= 0xC0], probe=True):  # the block ends with \n: lead + 2 is in it
         block = _lower_utf8(block)
         a = np.frombuffer(block, np.uint8)
         hi = np.flatnonzero(a >= 0x80)
     buf = bytearray(block)
-    _specials(np.frombuffer(buf, np.uint8), hi[a[hi] >= 0xC0], probe=False)
+    specials(np.frombuffer(buf, np.uint8), hi[a[hi] >= 0xC0], probe=False)
     return buf, block
-
-
-def rewrite_specials(buf: np.ndarray, n: int) -> None:
-    """Rewrite, in place, the multi-byte separators of valid lower-cased UTF-8 ``buf[:n]`` to spaces and
-    its multi-byte apostrophes to ``'`` bytes (``buf`` holds at least 3 more bytes after ``n``)."""
-    lead = np.flatnonzero(buf[:n] >= 0xC0)
-    if lead.size:
-        _specials(buf, lead, probe=False)
 
 
 def normalise(block: bytes, probs: Counter) -> tuple[bytes, bytes]:

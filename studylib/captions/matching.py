@@ -64,6 +64,7 @@ import numpy as np
 from studylib.captions import compiled
 from studylib.captions.patterns import Patterns, tokenize
 from studylib.captions.readers import CaptionLines
+from studylib.captions.specials import rewrite_specials
 
 
 def _resolve_specials(buf: np.ndarray, n: int) -> np.ndarray:
@@ -113,8 +114,6 @@ def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns, ne
     Runs the compiled pass (:mod:`studylib.captions.compiled`) where :func:`~studylib.captions.compiled.engine` turned it on.
     """
     if compiled.active():
-        from studylib.captions.fastscan import rewrite_specials  # fastscan imports this module
-
         rewrite_specials(buf, n)
         return compiled.match(buf, bounds, pat, negative_window)
     dele = _resolve_specials(buf, n)
