@@ -78,9 +78,10 @@ def _numba():
 
 
 # ``engine("auto")`` runs the compiled pass from this many input bytes on. Below it, loading the compiled
-# code (about 0.3 s to import numba and 0.5 s to load its cached machine code, measured here) costs more
-# than the pass saves over the numpy path: see bench/results/freq_process.txt.
-MIN_BYTES = 256 << 20
+# code (numba's import and its cached machine code: about 0.75 s more start-up than the numpy path, measured
+# here) costs more than the pass saves (about 0.13 µs per caption: 2.2M against 1.7M captions/s once
+# started), a break-even near 5.7M captions or 375 MB: bench/results/freq_process.txt.
+MIN_BYTES = 512 << 20
 KINDS = ("auto", "compiled", "numpy")
 _ACTIVE = False
 
