@@ -195,8 +195,8 @@ def inflections(word: str) -> set[str]:
 
 # A one-word synonym that the descriptions of at least this many *other* ImageNet classes use is a word of
 # ordinary visual prose there ("ears" of a dog for the ear of corn, "spots" of a leopard for the spotlight,
-# "mountain" behind a castle for the alp), not a name: it is matched only where negatives disambiguate it,
-# like a shared name (issue 30). 5 is 0.5% of the other classes. It was set after looking at the list
+# "mountain" behind a castle for the alp), not a name: it is not matched (issue 30; a shared name is matched
+# where negatives disambiguate it, but no common word has negatives yet). 5 is 0.5% of the other classes. It was set after looking at the list
 # (bench/results/common_words.txt: the words at 5 and above); the data card reports what it costs in recall.
 COMMON_MIN_CLASSES = 5
 
