@@ -299,43 +299,23 @@ def count_files(
     paths = expand_inputs(inputs)
     shards, msgs = list_shards(paths, fmt, column)
     total = sum(os.path.getsize(p) for p in dict.fromkeys(s[0] for s in shards) if os.path.isfile(p))
-    with compiled.engine(kernel, total if engine == "processes" else 0):
-        return _count_shards(
-            pat,
-            shards,
-            msgs,
-            single_label,
-            negative_window,
-            keep_matches,
-            workers,
-            engine,
-            client,
-            batch_size,
-            progress,
-        )
-
-
-def _count_shards(
-    pat,
-    shards,
-    msgs,
-    single_label,
-    negative_window,
-    keep_matches,
-    workers,
-    engine,
-    client,
-    batch_size,
-    progress,
-) -> FrequencyResult:
-    if workers > 1 and engine == "processes":  # a big text file runs on several processes
-        shards = [s2 for s in shards for s2 in _split_text(s, workers)]
     opts = dict(
         single_label=single_label,
         negative_window=negative_window,
         keep_matches=keep_matches,
         batch_size=batch_size,
     )
+    with compiled.engine(kernel, total if engine == "processes" else 0):
+        outs, shards = _count_shards(pat, shards, workers, engine, client, progress, opts)
+    res = _combine(pat, outs, [s[0] for s in shards], single_label, keep_matches)
+    res.messages = msgs + res.messages + _file_notes(shards, outs)
+    return res
+
+
+def _count_shards(pat, shards, workers, engine, client, progress, opts) -> tuple[list, list]:
+    """(per-shard results, the shards as run: a big text file split over ``workers`` processes)."""
+    if workers > 1 and engine == "processes":  # a big text file runs on several processes
+        shards = [s2 for s in shards for s2 in _split_text(s, workers)]
     if engine == "dask":
         outs = _run_dask(shards, pat, opts, client, progress)
     elif engine != "processes":
@@ -356,9 +336,7 @@ def _count_shards(
             _FORK_STATE.clear()
     else:
         outs = [_run_shard(s, pat, opts) for s in _progress(shards, progress, len(shards), "shards")]
-    res = _combine(pat, outs, [s[0] for s in shards], single_label, keep_matches)
-    res.messages = msgs + res.messages + _file_notes(shards, outs)
-    return res
+    return outs, shards
 
 
 def _split_text(shard, workers: int) -> list[tuple]:

@@ -68,40 +68,12 @@ from studylib.captions.specials import rewrite_specials
 
 
 def _resolve_specials(buf: np.ndarray, n: int) -> np.ndarray:
-    """Blank multi-byte separators in place; return byte positions to delete."""
+    """Blank multi-byte separators in place (:func:`~studylib.captions.specials.rewrite_specials`, which
+    also turns multi-byte apostrophes into ``'`` bytes); return the sorted byte positions to delete: every
+    ``'`` and ``` ` ``` byte."""
+    rewrite_specials(buf, n)
     view = buf[:n]
-    m = view == 39
-    m |= view == 96
-    m |= view >= 0xC2
-    sp = np.flatnonzero(m)
-    if not sp.size:
-        return sp
-    b0 = buf[sp]
-    b1 = buf[sp + 1]
-    b2 = buf[sp + 2]
-    dele = [sp[b0 < 0x80]]  # ' and `
-    c2 = b0 == 0xC2
-    acute = c2 & (b1 == 0xB4)
-    dele += [sp[acute], sp[acute] + 1]
-    sep2 = (c2 & ~acute) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))
-    quote = (b0 == 0xE2) & (b1 == 0x80) & ((b2 == 0x98) | (b2 == 0x99))
-    dele += [sp[quote], sp[quote] + 1, sp[quote] + 2]
-    sep3 = (
-        ((b0 == 0xE2) & (b1 <= 0xAF) & ~quote)
-        | ((b0 == 0xE3) & (b1 == 0x80))
-        | (
-            (b0 == 0xEF)
-            & (((b1 == 0xB8) & (b2 <= 0x8F)) | ((b1 == 0xBB) & (b2 == 0xBF)) | ((b1 == 0xBF) & (b2 == 0xBD)))
-        )
-    )
-    sep4 = b0 >= 0xF0
-    for k, sel in ((2, sep2), (3, sep3), (4, sep4)):
-        p = sp[sel]
-        for j in range(k):  # valid UTF-8 and >= 16 pad bytes: in bounds
-            buf[p + j] = 32
-    dele = np.concatenate(dele)
-    dele.sort()
-    return dele
+    return np.flatnonzero((view == 39) | (view == 96))
 
 
 def _match_buffer(buf: np.ndarray, n: int, bounds: np.ndarray, pat: Patterns, negative_window: int | None):
