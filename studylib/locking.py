@@ -26,7 +26,10 @@ def file_lock(path: str | Path, what: str = ""):
         lock.acquire(timeout=0)
     except Timeout:
         print(f"waiting for another process to finish {what or path.name} ...", file=sys.stderr, flush=True)
-        lock.acquire()
+        from studylib.profiling import phase
+
+        with phase("waiting"):  # a chapter waiting for a run another chapter trains is not analysing
+            lock.acquire()
     try:
         yield
     finally:

@@ -58,7 +58,7 @@ from studylib.data.backend import DataBackend, EvalSet
 from studylib.data.real_data import RealData
 from studylib.data.sources import dist_info
 from studylib.data.world_data import WorldData
-from studylib.evaluate import FEATURE_SAMPLE_SIZE, compact_logits, confusion_matrix, feature_sample, forward
+from studylib.evaluate import FEATURE_SAMPLE_SIZE, confusion_matrix, feature_sample, forward
 from studylib.fileio import atomic_write_bytes
 from studylib.locking import file_lock
 from studylib.objectives.base import Objective, get
@@ -227,8 +227,8 @@ def evaluate_run(
             es.project,
             per_class=max(1, FEATURE_SAMPLE_SIZE // es.n_classes),
         )
-        logits = compact_logits(out.logits)
-        conf = confusion_matrix(out.labels, logits.argmax(1), es.n_classes)
+        logits = out.logits  # compact already
+        conf = confusion_matrix(out.labels, out.preds, es.n_classes)
         if es.name == backend.id_domain:
             arrays[f"logits_{es.name}"] = logits
         arrays.update(

@@ -3,7 +3,8 @@
 ``with phase("train"): ...`` adds the block's *own* seconds to that phase (time spent in a
 nested phase counts there, not twice). Phases: ``world`` (generating a concept world),
 ``embeddings`` (MiniLM embeddings not yet in the cache), ``train`` (training loops, also per
-run), ``evaluate`` (probe fitting and evaluation), ``figures`` (figure export). The first
+run), ``evaluate`` (probe fitting and evaluation), ``figures`` (figure export), ``waiting`` (for a lock
+another process holds: a run another chapter is training, :func:`studylib.locking.file_lock`). The first
 :class:`~studylib.session.Session` of a process calls :func:`mark_start`, so the runner can
 tell kernel start-up and imports from the rest.
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from studylib.fileio import atomic_write_json, results_dir
 
-PHASES = ("world", "embeddings", "train", "evaluate", "figures")
+PHASES = ("world", "embeddings", "train", "evaluate", "figures", "waiting")
 # What a phase outside any run is doing, for the runner's progress (it says so once the phase passes 5 s).
 BACKGROUND = {
     "world": "a concept world (generated, or read from the cache)",

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +67,61 @@ def test_vocabulary_tokenises_each_text_once_per_process_with_the_same_ids(monke
     fresh = SimpleTokenizer(context_length=12)(texts)
     assert torch.equal(first._raw(texts), fresh)
     assert first._raw([]).shape == (0, 12)
+
+
+def test_vocabulary_keeps_a_large_corpus_on_disk_for_the_next_process(monkeypatch, tmp_path):
+    """A corpus of DISK_MIN or more new texts is tokenised once across processes: a later process (an empty
+    memo) reads its rows from the token cache, with exactly the ids of a fresh tokenizer; a damaged cache file
+    is tokenised again and rewritten."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from studylib.models import vocabulary
+
+    monkeypatch.setenv("STUDYLIB_CACHE", str(tmp_path))
+    monkeypatch.setattr(vocabulary, "DISK_MIN", 3)
+    texts = ["a photo of a goldfish.", "a tench", "ein Bild, café", "a photo of a goldfish."]
+    monkeypatch.setattr(vocabulary, "_ROWS", {})
+    first = Vocabulary(texts, context_length=12)
+    (stored,) = (tmp_path / "tokens").glob("bpe-*.npy")
+
+    monkeypatch.setattr(vocabulary, "_ROWS", {})  # a new process
+    calls = []
+    real = vocabulary._tokenizer(12)
+    monkeypatch.setattr(vocabulary, "_tokenizer", lambda n: lambda b: calls.append(list(b)) or real(b))
+    second = Vocabulary(texts, context_length=12)
+    assert calls == []  # read from disk
+    assert torch.equal(second.encode(texts), first.encode(texts))
+    assert torch.equal(second._raw(texts), SimpleTokenizer(context_length=12)(texts))
+
+    stored.write_bytes(b"not a numpy file")
+    monkeypatch.setattr(vocabulary, "_ROWS", {})
+    third = Vocabulary(texts, context_length=12)
+    assert len(calls) == 1 and torch.equal(third.encode(texts), first.encode(texts))
+    assert np.load(stored).shape == (3, 12)  # rewritten
+
+
+def test_tokenizer_cleaning_shortcut_equals_open_clips_on_world_captions_and_crafted_text():
+    """Plain printable ASCII skips ftfy (a no-op on it); every text cleans exactly as open_clip cleans it."""
+    from studylib.config import world_config
+    from studylib.models.openclip_parts import part
+    from studylib.models.vocabulary import _clean_lower
+    from studylib.world_store import cached_world
+
+    module = part("tokenizer")
+    world = cached_world(world_config({"n_classes": 40, "n_train": 600, "render": "features"}))
+    crafted = [
+        "  A  Photo of a   Tench. ",
+        "fish &amp; chips",
+        "a &lt;b&gt; tag",
+        "caf\u00e9 cr\u00e8me",
+        "Ã©t\u00e9 mojibake",
+        "tab\there",
+        "line\r\nbreak",
+        "\x1b[31mred\x1b[0m",
+        "ﬁsh ligature",
+        "\u201ccurly\u201d quotes",
+        "<b>bold</b>",
+        "",
+    ]
+    texts = list(dict.fromkeys(list(world.train.captions) + crafted))
+    assert [_clean_lower(module, t) for t in texts] == [module._clean_lower(t) for t in texts]

@@ -114,3 +114,40 @@ def test_a_long_phase_outside_any_run_says_what_it_does_and_runs_are_counted(mon
     assert lines[1].endswith("SL: trained in 1.0 s, evaluated in 0.1 s [run 1 of ~3 · 1 of ~100 in all]")
     assert lines[2].endswith("CLIP: cached [run 2 of ~3 · 2 of ~100 in all]")
     assert progress.count_note(1, None, 1, None) == ""
+
+
+def test_waiting_for_a_lock_is_its_own_phase_and_left_out_of_the_share(monkeypatch, tmp_path):
+    """A chapter that waits for a run another process trains spends that time neither training nor analysing:
+    the wait is timed as ``waiting`` and the table's share outside training leaves it out, saying so."""
+    import subprocess
+    import sys
+
+    from studylib.locking import file_lock
+
+    monkeypatch.setattr(profiling, "_totals", profiling.defaultdict(float))
+    lock = tmp_path / "run.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys,time,filelock; l=filelock.FileLock(sys.argv[1]); l.acquire(); "
+            "print('held', flush=True); time.sleep(0.6)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with file_lock(lock, what="run 'x'"):
+        pass
+    holder.wait()
+    assert profiling.snapshot()["phases"]["waiting"] == pytest.approx(0.5, abs=0.4)
+
+    split = split_time(100.0, 1000.0, {"first_session": 1010.0, "phases": {"train": 60.0, "waiting": 20.0}})
+    assert split["waiting"] == 20.0 and split["analysis and other"] == 10.0
+    table = summary.minutes_table(
+        {"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00", "phases": split}}
+    )
+    # 80 s worked, 60 s of it training: 25% outside training; the 20 s wait is named, not counted
+    assert "Outside training: 25% of the 1.3 chapter-minutes" in table
+    assert "leaving out 0.3 minutes a chapter waited" in table

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,51 @@ def test_kept_model_reloads_with_the_same_logits(tmp_path, tiny_params, objectiv
     )
     assert (compact_logits(out.logits).argmax(1) == r.array("logits_photo").argmax(1)).all()
     assert (out.labels == r.array("labels_photo")).all()
+
+
+@pytest.mark.parametrize("feature_dim", [0, 96])
+def test_logits_do_not_depend_on_the_evaluation_batch_size(feature_dim):
+    """Evaluation batches test images by EVAL_BATCH for speed only: the CNN (pixels) and the MLP (features) give
+    bitwise the same class scores one image at a time in batches of 1024, 256 or 37."""
+    import torch
+
+    from studylib.evaluate import Classifier, uint8_batches
+    from studylib.models.tiny import image_tower
+
+    torch.manual_seed(0)
+    tower = image_tower(16, 32, feature_dim).eval()
+    clf = Classifier(torch.randn(50, 32), torch.randn(50), scale=7.0, normalize=True)
+    shape = (700, feature_dim) if feature_dim else (700, 3, 16, 16)
+    images = torch.randint(0, 256, shape, dtype=torch.uint8)
+    labels = np.zeros(len(images), dtype=np.int64)
+    with torch.no_grad():
+        scores = {
+            b: torch.cat([clf(tower(x)) for x, _ in uint8_batches(images, labels, "cpu", batch_size=b)])
+            for b in (1024, 256, 37)
+        }
+    assert torch.equal(scores[1024], scores[256]) and torch.equal(scores[1024], scores[37])
+
+
+def test_forward_compacts_each_batch_exactly_as_the_whole_split():
+    """forward() compacts logits batch by batch in torch: the same fp16 bits as numpy's compact_logits of the
+    whole float32 split, and predictions equal to numpy's argmax of them (first index on ties)."""
+    import torch
+
+    from studylib.evaluate import Classifier, compact_logits, forward, uint8_batches
+
+    torch.manual_seed(0)
+    tower = torch.nn.Linear(24, 16)
+    clf = Classifier(torch.randn(40, 16) * 30, torch.randn(40), scale=3.0)
+    images = torch.randint(0, 256, (1000, 24), dtype=torch.uint8)
+    labels = np.arange(1000) % 40
+    clf.weights[7] = clf.weights[3]  # two classes score alike: ties at the top
+    clf.bias[7] = clf.bias[3]
+    out = forward(tower, lambda m, x: m(x), clf, uint8_batches(images, labels, "cpu", batch_size=96))
+    with torch.no_grad():
+        whole = clf(tower(images.float().mul_(1 / 127.5).sub_(1))).numpy()
+    expected = compact_logits(whole)
+    assert out.logits.dtype == np.float16 and np.array_equal(
+        out.logits.view(np.uint16), expected.view(np.uint16)
+    )
+    assert np.array_equal(out.preds, expected.argmax(1)) and (out.preds != 7).all()
+    assert np.array_equal(out.labels, labels)

@@ -211,6 +211,7 @@ PHASE_COLUMNS = (
     "train",
     "evaluate",
     "figures",
+    "waiting",
     "retry",
     "analysis and other",
 )
@@ -251,9 +252,17 @@ def minutes_table(timings: dict) -> str:
     shown = df.round(1).astype(object)
     text = shown.where(shown.notna(), "–").to_markdown(index=False)
     if not np.isnan(total["train"]):
+        waiting = 0.0 if np.isnan(total["waiting"]) else float(total["waiting"])
+        working = total["minutes"] - waiting
         text += (
-            f"\n\nOutside training: {1 - total['train'] / total['minutes']:.0%} of the "
-            f"{total['minutes']:.1f} chapter-minutes (`start-up` is kernel start and imports)."
+            f"\n\nOutside training: {1 - total['train'] / working:.0%} of the "
+            f"{working:.1f} chapter-minutes (`start-up` is kernel start and imports)"
+        )
+        text += (
+            f", leaving out {waiting:.1f} minutes a chapter waited for a run that another chapter was training "
+            "(that training counts in the chapter that did it)."
+            if round(waiting, 1)
+            else "."
         )
     if any(t.get("resumed") for t in timings.values()):
         text += (

@@ -12,6 +12,8 @@ token id the corpus uses gets a compact id (0 = pad, 1 = unknown).
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 
 import numpy as np
 import torch
@@ -20,13 +22,32 @@ import torch
 # chapter's CLIP runs see the same captions again and again (a world's vocabulary, then its encoding; mixtures
 # and subsets of worlds already seen): each distinct text is tokenised once per process.
 _ROWS: dict = {}
+# A corpus of at least this many distinct texts not yet tokenised in this process is also kept on disk
+# (``<cache>/tokens``, keyed by the texts, the context length and open_clip's version): open_clip's
+# tokenizer (ftfy, regex, BPE) takes ~140 µs a caption here, so a 200k-caption world costs ~25 s, and every
+# chapter kernel that trains a CLIP on it would pay that again (issue 30: the study's time outside training).
+DISK_MIN = 2000
 
 
 @functools.cache
 def _tokenizer(context_length: int):
     from studylib.models.openclip_parts import part  # open_clip's tokenizer, without the package
 
-    return part("tokenizer").SimpleTokenizer(context_length=context_length)
+    module = part("tokenizer")
+    tokenizer = module.SimpleTokenizer(context_length=context_length)
+    if getattr(tokenizer, "clean_fn", None) is getattr(module, "_clean_lower", 0):
+        tokenizer.clean_fn = functools.partial(_clean_lower, module)
+    return tokenizer
+
+
+def _clean_lower(module, text: str) -> str:
+    """open_clip's ``_clean_lower``, without its no-op on plain text: ``ftfy.fix_text`` and ``html.unescape``
+    leave printable ASCII without ``&`` as it is (no mojibake, entity, control character or line break to
+    fix), and ftfy is a third of the tokenizer's time. Any other text takes open_clip's own path; the test
+    compares both on every caption of a world and on crafted strings."""
+    if text.isascii() and text.isprintable() and "&" not in text:
+        return module.whitespace_clean(text.strip()).lower()
+    return module._clean_lower(text)
 
 
 class Vocabulary:
@@ -51,7 +72,10 @@ class Vocabulary:
         uniq, inverse = np.unique(np.asarray([str(t) for t in texts], dtype=object), return_inverse=True)
         n = self.context_length
         missing = [t for t in uniq if (n, t) not in _ROWS]
-        if missing:
+        if len(missing) >= DISK_MIN:
+            for t, row in zip(uniq, _stored_rows(self._tok, list(uniq), n)):
+                _ROWS[(n, t)] = row
+        elif missing:
             for t, row in zip(missing, self._tok(missing)):
                 _ROWS[(n, t)] = row
         if not len(uniq):
@@ -67,3 +91,27 @@ class Vocabulary:
         out[inside] = self._lut[raw[inside]]
         out[raw == 0] = 0
         return out
+
+
+def _stored_rows(tokenizer, texts: list[str], context_length: int) -> torch.Tensor:
+    """``tokenizer(texts)``, read from the token cache when an earlier process wrote it, else written there."""
+    from importlib.metadata import version
+
+    from studylib.fileio import atomic_write_bytes, cache_dir
+
+    digest = hashlib.sha256()
+    digest.update(f"open_clip {version('open_clip_torch')} context {context_length}\x1e".encode())
+    digest.update("\x1f".join(texts).encode("utf-8", "surrogatepass"))
+    path = cache_dir("tokens") / f"bpe-{digest.hexdigest()[:20]}.npy"
+    if path.is_file():
+        try:
+            rows = np.load(path)
+            if rows.shape == (len(texts), context_length):
+                return torch.from_numpy(rows.astype(np.int64))
+        except (OSError, ValueError):
+            pass  # unreadable (a disk error): tokenise again and rewrite it
+    rows = tokenizer(texts)
+    buf = io.BytesIO()
+    np.save(buf, rows.numpy().astype(np.int32))  # BPE ids < 49,408
+    atomic_write_bytes(path, buf.getvalue())
+    return rows
