@@ -1,23 +1,29 @@
-"""Benchmark: building a CLIP run's compact vocabulary and caption tokens, with and without the per-process
-BPE memo of ``studylib.models.vocabulary`` (each distinct text tokenised once per process).
+"""Benchmark: building a CLIP run's compact vocabulary and caption tokens (``studylib.models.vocabulary``), as
+the code stood at each of its three cuts, measured in one run.
 
-Why: in a cold ``make study`` this work ran outside the timed training and evaluation phases and made up
-much of "analysis and other" (a new world's captions were tokenised twice, for the vocabulary and for the
-encoding, by a freshly built tokenizer). Measured in one run on chapter 2's quick world (20k captions):
+Why: in a cold ``make study`` this work runs outside the timed training and evaluation phases, in "analysis
+and other" (issue 30: the study's time outside training). On chapter 2's quick world (20k captions):
 
 * one new world: ``Vocabulary(captions + prompts)`` then ``encode(captions)``, as a CLIP run does;
-* then a second world sharing half of its captions (a subset or mixture, as chapters 1 and 2b train on).
+* then a second world sharing half of its captions (a subset or mixture, as chapters 1 and 2b train on);
+* then the first world again in a new process (an empty memo), as the next chapter kernel does.
 
-"before" clears the memo and builds a new tokenizer for every call (the old behaviour); "after" is the
-code as it is. The token ids are checked equal. Output also goes to ``bench/results/tokenise.txt``.
+Rows: "no memo" clears the memo and builds a new tokenizer for every call (the first code); "memo" keeps
+each distinct text's row per process, open_clip's own cleaning; "now" is the code as it is: the memo, ftfy
+skipped on plain ASCII, and a corpus of ``DISK_MIN`` or more new texts kept in the token cache (a temporary
+folder here) for the next process. The token ids are checked equal. Output also goes to
+``bench/results/tokenise.txt``.
 
     python bench/tokenise.py
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,48 +37,71 @@ from studylib.models import vocabulary  # noqa: E402
 from studylib.session import Session  # noqa: E402
 
 CONTEXT = 24
+MODES = ("no memo", "memo", "now")
 
 
-def one_run(captions, names, fresh: bool):
-    """What a CLIP run on a new world does; ``fresh``: no memo and a new tokenizer (the old code)."""
-    if fresh:
+def plain_tokenizer(context_length: int):
+    """open_clip's tokenizer with its own cleaning (ftfy on every text), as before the ASCII shortcut."""
+    from studylib.models.openclip_parts import part
+
+    return part("tokenizer").SimpleTokenizer(context_length=context_length)
+
+
+def one_run(captions, names, mode: str):
+    """What a CLIP run on a new world does under ``mode`` (no memo, memo, now)."""
+    if mode == "no memo":
         vocabulary._ROWS.clear()
-        vocabulary._tokenizer.cache_clear()
     vocab = vocabulary.Vocabulary(list(captions) + prompts_for(names), CONTEXT)
-    if fresh:
+    if mode == "no memo":
         vocabulary._ROWS.clear()
     return vocab.encode(captions)
 
 
+def timed(mode: str, captions, second, names) -> tuple:
+    """Seconds for a new world, a half-shared one and the first again in a new process, and their ids."""
+    real_tokenizer, real_min = vocabulary._tokenizer, vocabulary.DISK_MIN
+    if mode != "now":
+        vocabulary._tokenizer = functools.cache(plain_tokenizer)
+        vocabulary.DISK_MIN = 10**12  # no token cache
+    try:
+        vocabulary._tokenizer(CONTEXT)  # open_clip's files loaded outside the timing
+        vocabulary._ROWS.clear()
+        times, ids = [], []
+        for corpus, new_process in ((captions, False), (second, False), (captions, True)):
+            if new_process:
+                vocabulary._ROWS.clear()
+            t0 = time.perf_counter()
+            ids.append(one_run(corpus, names, mode))
+            times.append(time.perf_counter() - t0)
+        return times, ids
+    finally:
+        vocabulary._tokenizer, vocabulary.DISK_MIN = real_tokenizer, real_min
+
+
 def main():
     torch.set_num_threads(1)
+    os.environ["STUDYLIB_CACHE"] = tempfile.mkdtemp(prefix="tokenise-bench-")
     world = Session(ch02.NAME, "quick", sizes=ch02.SIZES, progress=False).world()
     captions, names = list(world.train.captions), list(world.class_names)
     half = len(captions) // 2
     second = captions[:half] + [c + " today" for c in captions[half:]]  # half shared, half new
-    vocabulary._tokenizer(CONTEXT)  # open_clip imported outside the timing
-    out = {}
-    for label, fresh in (("before", True), ("after", False)):
-        vocabulary._ROWS.clear()
-        t0 = time.perf_counter()
-        a = one_run(captions, names, fresh)
-        t1 = time.perf_counter()
-        b = one_run(second, names, fresh)
-        t2 = time.perf_counter()
-        out[label] = (t1 - t0, t2 - t1, a, b)
-    same = all(torch.equal(out["before"][k], out["after"][k]) for k in (2, 3))
+    out = {mode: timed(mode, captions, second, names) for mode in MODES}
+    same = all(torch.equal(a, b) for mode in MODES for a, b in zip(out[mode][1], out["no memo"][1]))
     lines = [
         f"# tokenise  {len(captions)} captions, {len(names)} classes, context {CONTEXT}, 1 thread, "
-        f"{platform.machine()}"
+        f"{platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     ]
-    for label in ("before", "after"):
-        new_world, half_shared = out[label][:2]
+    for mode in MODES:
+        a, b, c = out[mode][0]
         lines.append(
-            f"{label:7s} new world {new_world:6.2f} s   second world, half shared {half_shared:6.2f} s"
+            f"{mode:8s} new world {a:6.2f} s   second world, half shared {b:6.2f} s   "
+            f"first world in a new process {c:6.2f} s"
         )
+    base, now = out["no memo"][0], out["now"][0]
     lines.append(
-        f"ratio before/after: new world {out['before'][0] / out['after'][0]:.2f}x, "
-        f"half-shared world {out['before'][1] / out['after'][1]:.2f}x; token ids identical: {same}"
+        f"ratio no memo/now: new world {base[0] / now[0]:.2f}x, half-shared world {base[1] / now[1]:.2f}x, "
+        f"new process {base[2] / now[2]:.1f}x; memo/now on a new world {out['memo'][0][0] / now[0]:.2f}x; "
+        f"token ids identical: {same}"
     )
     text = "\n".join(lines) + "\n"
     print(text, end="")

@@ -183,7 +183,8 @@ def forward(
             z = project(z)
         z = _compact(z.float().cpu())
         logits.append(z)
-        preds.append(z.argmax(1) if z.shape[1] else torch.zeros(len(z), dtype=torch.long))
+        # argmax of the fp16 values in float32 (exact): torch's fp16 argmax on the CPU is 3x slower
+        preds.append(z.float().argmax(1) if z.shape[1] else torch.zeros(len(z), dtype=torch.long))
         y = torch.as_tensor(y).cpu()
         labels.append(y)
         if online:

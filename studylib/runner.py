@@ -44,13 +44,18 @@ def expected_runs(timing: dict | None) -> int | None:
 
 
 def _preset_in_registry(preset: str) -> bool:
-    """Whether the registry holds any finished run of ``preset`` (a cold execution of it has none)."""
+    """Whether the registry holds any finished run of ``preset`` made by this code (a cold execution of it has
+    none; runs of other code are never reused, so they do not make an execution warm)."""
+    from studylib.fingerprint import code_fingerprint
     from studylib.registry import Registry
 
+    code = code_fingerprint()
     for meta in Registry().root.glob("*/meta.json"):
         try:
+            found = json.loads(meta.read_text())
             if (
-                json.loads(meta.read_text()).get("preset") == preset
+                found.get("preset") == preset
+                and found.get("code") == code
                 and meta.with_name("metrics.json").is_file()
             ):
                 return True

@@ -377,3 +377,42 @@ def test_a_resumed_study_times_the_chapters_that_trained_and_marks_them():
     table = summary.minutes_table({"02_b": {**entry, "resumed": True}, "01_a": {**entry, "trained": 5}})
     assert "| 02_b (resumed)" in table and "| 01_a " in table and "may not hold all of its training" in table
     assert "(resumed)" not in summary.minutes_table({"01_a": entry})
+
+
+def test_runs_of_other_code_do_not_make_a_study_resumed(monkeypatch, tmp_path):
+    """A study is timed as cold unless the registry holds runs of the preset made by this code: stale runs
+    (another code fingerprint, which no current key names) are never reused, so they must not mark every chapter
+    resumed and drop the study's wall time."""
+    import json
+
+    from studylib import runner
+    from studylib.fingerprint import code_fingerprint
+
+    monkeypatch.setenv("STUDYLIB_RESULTS", str(tmp_path))
+    run = tmp_path / "runs" / "abc"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    (run / "meta.json").write_text(json.dumps({"preset": "quick", "code": "0" * 16}))
+    assert not runner._preset_in_registry("quick")
+    (run / "meta.json").write_text(json.dumps({"preset": "quick", "code": code_fingerprint()}))
+    assert runner._preset_in_registry("quick") and not runner._preset_in_registry("full")
+
+
+def test_claim_rows_are_cached_under_the_code_this_process_imported(monkeypatch):
+    """The summary cache's key names the code as it was when the chapters were imported: files edited after
+    that (the runner's parent keeps the chapter modules it imported at start) do not rename it."""
+    import importlib
+
+    import studylib.chapters
+    from studylib import fingerprint
+
+    at_import = fingerprint.sources_digest(sorted(fingerprint.PACKAGE.rglob("*.py")), fingerprint.PACKAGES)[
+        :16
+    ]
+    fingerprint.analysis_fingerprint.cache_clear()
+    try:
+        importlib.reload(studylib.chapters)  # a process importing the chapters
+        monkeypatch.setattr(fingerprint, "sources_digest", lambda *a, **k: "e" * 64)  # files edited since
+        assert fingerprint.analysis_fingerprint() == at_import
+    finally:
+        fingerprint.analysis_fingerprint.cache_clear()

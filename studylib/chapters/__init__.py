@@ -28,6 +28,13 @@ never import from here.
 import importlib
 import pkgutil
 
+from studylib.fingerprint import analysis_fingerprint
+
+# The code this process runs, named when the chapters are first imported (the fingerprint is kept for the
+# process): the summary's claim rows are cached under it. Read later, from files edited meanwhile, it would name
+# code this process never ran, and a long-lived runner would store old rows under the new code's name.
+analysis_fingerprint()
+
 # What every chapter module holds (tests/test_architecture.py checks it):
 #   NAME: str              its notebook's stem, e.g. "02_imbalance"
 #   SIZES: dict            preset -> world and training sizes of its session

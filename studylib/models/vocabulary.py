@@ -18,7 +18,7 @@ import io
 import numpy as np
 import torch
 
-# (context_length, text) -> its row of open_clip BPE ids. Tokenising is a pure function of the text, and a
+# context_length -> text -> its row of open_clip BPE ids (int64). Tokenising is a pure function of the text, and a
 # chapter's CLIP runs see the same captions again and again (a world's vocabulary, then its encoding; mixtures
 # and subsets of worlds already seen): each distinct text is tokenised once per process.
 _ROWS: dict = {}
@@ -69,19 +69,21 @@ class Vocabulary:
         return len(self.bpe_ids) + 2
 
     def _raw(self, texts) -> torch.Tensor:
-        uniq, inverse = np.unique(np.asarray([str(t) for t in texts], dtype=object), return_inverse=True)
+        texts = [str(t) for t in texts]
         n = self.context_length
-        missing = [t for t in uniq if (n, t) not in _ROWS]
+        rows = _ROWS.setdefault(n, {})
+        # distinct texts in order of first use, by hashing: numpy's unique sorts Python strings, several times slower
+        index: dict = {}
+        inverse = np.fromiter((index.setdefault(t, len(index)) for t in texts), np.int64, len(texts))
+        uniq = list(index)
+        missing = [t for t in uniq if t not in rows]
         if len(missing) >= DISK_MIN:
-            for t, row in zip(uniq, _stored_rows(self._tok, list(uniq), n)):
-                _ROWS[(n, t)] = row
+            rows.update(zip(uniq, _stored_rows(self._tok, uniq, n)))
         elif missing:
-            for t, row in zip(missing, self._tok(missing)):
-                _ROWS[(n, t)] = row
-        if not len(uniq):
+            rows.update(zip(missing, self._tok(missing).numpy()))
+        if not uniq:
             return torch.zeros((0, n), dtype=torch.long)
-        table = torch.stack([_ROWS[(n, t)] for t in uniq])
-        return table[torch.from_numpy(inverse.reshape(-1))]
+        return torch.from_numpy(np.stack([rows[t] for t in uniq])[inverse])
 
     def encode(self, texts) -> torch.Tensor:
         """(n, context_length) compact token ids; unseen tokens map to 1."""
@@ -93,7 +95,7 @@ class Vocabulary:
         return out
 
 
-def _stored_rows(tokenizer, texts: list[str], context_length: int) -> torch.Tensor:
+def _stored_rows(tokenizer, texts: list[str], context_length: int) -> np.ndarray:
     """``tokenizer(texts)``, read from the token cache when an earlier process wrote it, else written there."""
     from importlib.metadata import version
 
@@ -107,11 +109,11 @@ def _stored_rows(tokenizer, texts: list[str], context_length: int) -> torch.Tens
         try:
             rows = np.load(path)
             if rows.shape == (len(texts), context_length):
-                return torch.from_numpy(rows.astype(np.int64))
+                return rows.astype(np.int64)
         except (OSError, ValueError):
             pass  # unreadable (a disk error): tokenise again and rewrite it
-    rows = tokenizer(texts)
+    rows = tokenizer(texts).numpy()
     buf = io.BytesIO()
-    np.save(buf, rows.numpy().astype(np.int32))  # BPE ids < 49,408
+    np.save(buf, rows.astype(np.int32))  # BPE ids < 49,408
     atomic_write_bytes(path, buf.getvalue())
     return rows
