@@ -11,7 +11,8 @@ and other" (issue 30: the study's time outside training). On chapter 2's quick w
 Rows: "no memo" clears the memo and builds a new tokenizer for every call (the first code); "memo" keeps
 each distinct text's row per process, open_clip's own cleaning; "now" is the code as it is: the memo, ftfy
 skipped on plain ASCII, and a corpus of ``DISK_MIN`` or more new texts kept in the token cache (a temporary
-folder here) for the next process. The token ids are checked equal. Output also goes to
+folder here) for the next process. All three find distinct texts as the code does now (by hashing). The
+token ids are checked equal. Output also goes to
 ``bench/results/tokenise.txt``.
 
     python bench/tokenise.py
@@ -60,8 +61,8 @@ def one_run(captions, names, mode: str):
 def timed(mode: str, captions, second, names) -> tuple:
     """Seconds for a new world, a half-shared one and the first again in a new process, and their ids."""
     real_tokenizer, real_min = vocabulary._tokenizer, vocabulary.DISK_MIN
-    if mode != "now":
-        vocabulary._tokenizer = functools.cache(plain_tokenizer)
+    if mode != "now":  # "no memo": a new tokenizer for every vocabulary, as the first code built one
+        vocabulary._tokenizer = plain_tokenizer if mode == "no memo" else functools.cache(plain_tokenizer)
         vocabulary.DISK_MIN = 10**12  # no token cache
     try:
         vocabulary._tokenizer(CONTEXT)  # open_clip's files loaded outside the timing

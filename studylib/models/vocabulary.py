@@ -78,7 +78,12 @@ class Vocabulary:
         uniq = list(index)
         missing = [t for t in uniq if t not in rows]
         if len(missing) >= DISK_MIN:
-            rows.update(zip(uniq, _stored_rows(self._tok, uniq, n)))
+
+            def tokenise(texts: list[str]) -> np.ndarray:  # the memo's rows, and the missing texts tokenised
+                new = dict(zip(missing, self._tok(missing).numpy()))
+                return np.stack([rows[t] if t in rows else new[t] for t in texts])
+
+            rows.update(zip(uniq, _stored_rows(tokenise, uniq, n)))
         elif missing:
             rows.update(zip(missing, self._tok(missing).numpy()))
         if not uniq:
@@ -96,7 +101,7 @@ class Vocabulary:
 
 
 def _stored_rows(tokenizer, texts: list[str], context_length: int) -> np.ndarray:
-    """``tokenizer(texts)``, read from the token cache when an earlier process wrote it, else written there."""
+    """``tokenizer(texts)`` (rows of BPE ids), read from the token cache when an earlier process wrote it, else written there."""
     from importlib.metadata import version
 
     from studylib.fileio import atomic_write_bytes, cache_dir
@@ -112,7 +117,7 @@ def _stored_rows(tokenizer, texts: list[str], context_length: int) -> np.ndarray
                 return rows.astype(np.int64)
         except (OSError, ValueError):
             pass  # unreadable (a disk error): tokenise again and rewrite it
-    rows = tokenizer(texts).numpy()
+    rows = np.asarray(tokenizer(texts))
     buf = io.BytesIO()
     np.save(buf, rows.astype(np.int32))  # BPE ids < 49,408
     atomic_write_bytes(path, buf.getvalue())
