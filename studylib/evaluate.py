@@ -111,8 +111,8 @@ def _feature_sample(labels: np.ndarray, n_classes: int, size: int, seed: int) ->
 
 
 # Test images per forward pass. 256 rather than 1024: the CNN's activations of 1024 images outgrow the CPU's
-# caches, and evaluating a pixel world took twice as long (measured, one thread); the logits are bitwise the same
-# at any batch size (tests/test_train.py), so no number depends on it.
+# caches, and evaluating a pixel world took up to 1.7x as long (bench/evaluation.py, one thread); the logits are
+# bitwise the same at any batch size (tests/test_train.py), so no number depends on it.
 EVAL_BATCH = 256
 
 

@@ -24,8 +24,9 @@ import torch
 _ROWS: dict = {}
 # A corpus of at least this many distinct texts not yet tokenised in this process is also kept on disk
 # (``<cache>/tokens``, keyed by the texts, the context length and open_clip's version): open_clip's
-# tokenizer (ftfy, regex, BPE) takes ~140 µs a caption here, so a 200k-caption world costs ~25 s, and every
-# chapter kernel that trains a CLIP on it would pay that again (issue 30: the study's time outside training).
+# tokenizer (ftfy, regex, BPE) takes about 60 µs a caption here (40 with the ASCII shortcut below), so the
+# 200k-caption pretraining world costs about 10 s, which every chapter kernel training a CLIP on it paid again
+# (issue 30: the study's time outside training; bench/tokenise.py).
 DISK_MIN = 2000
 
 
