@@ -1,7 +1,7 @@
 """Benchmark: evaluating a trained model on its test sets (``studylib.evaluate.forward`` and what
 ``studylib.pipeline.evaluate_run`` does with its logits), before and after issue 30's cuts, in one run.
 
-Why: evaluation was 9% of a cold ``make study``'s chapter-minutes (2.4 of 24.5), outside training. Two cuts,
+Why: evaluation was about 10% of a cold ``make study``'s chapter-minutes (2.4 of 24.5), outside training. Two cuts,
 each with bitwise-equal results (checked here and in ``tests/test_train.py``):
 
 * test images go through the model in batches of ``EVAL_BATCH`` (256) instead of 1024: the pixel CNN's
