@@ -19,7 +19,6 @@ Output also goes to ``bench/results/evaluation.txt``.
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,8 +27,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from report import RESULTS, header, publish  # noqa: E402
+
 from studylib.evaluate import EVAL_BATCH, Classifier, compact_logits, forward, uint8_batches  # noqa: E402
-from studylib.fileio import atomic_write_text  # noqa: E402
 from studylib.models.tiny import image_tower, normalize_images  # noqa: E402
 
 N_IMAGES = 15_000
@@ -62,9 +62,9 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     lines = [
-        f"# evaluation  {N_IMAGES:,} test images, 1 thread, best of {REPEATS}, {platform.machine()}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; before: batches of 1024 and numpy "
-        f"compaction of the whole split; after: batches of {EVAL_BATCH}, compacted per batch"
+        header("evaluation", threads=1, images=N_IMAGES, repeats=REPEATS)
+        + f"; before: batches of 1024 and numpy compaction of the whole split; after: batches of {EVAL_BATCH}, "
+        "compacted per batch, best of the repeats"
     ]
     labels = np.arange(N_IMAGES) % 300
     for render, feature_dim, width in (("pixels", 0, 32), ("features", 128, 64)):
@@ -82,9 +82,7 @@ def main():
                 f"{t_before / t_after:4.2f}x  ({N_IMAGES / t_after:,.0f} images/s); logits and predictions "
                 f"bitwise equal: {same}"
             )
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    atomic_write_text(Path(__file__).resolve().parent / "results" / "evaluation.txt", text)
+    publish(lines, RESULTS / "evaluation.txt")
 
 
 if __name__ == "__main__":

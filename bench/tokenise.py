@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,9 +30,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from report import RESULTS, header, publish  # noqa: E402
+
 from studylib.chapters import ch02  # noqa: E402
 from studylib.evaluate import prompts_for  # noqa: E402
-from studylib.fileio import atomic_write_text  # noqa: E402
 from studylib.models import vocabulary  # noqa: E402
 from studylib.session import Session  # noqa: E402
 
@@ -89,8 +89,7 @@ def main():
     out = {mode: timed(mode, captions, second, names) for mode in MODES}
     same = all(torch.equal(a, b) for mode in MODES for a, b in zip(out[mode][1], out["no memo"][1]))
     lines = [
-        f"# tokenise  {len(captions)} captions, {len(names)} classes, context {CONTEXT}, 1 thread, "
-        f"{platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        header("tokenise", threads=1, context=CONTEXT) + f"; {len(captions)} captions, {len(names)} classes"
     ]
     for mode in MODES:
         a, b, c = out[mode][0]
@@ -104,9 +103,7 @@ def main():
         f"new process {base[2] / now[2]:.1f}x; memo/now on a new world {out['memo'][0][0] / now[0]:.2f}x; "
         f"token ids identical: {same}"
     )
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    atomic_write_text(Path(__file__).resolve().parent / "results" / "tokenise.txt", text)
+    publish(lines, RESULTS / "tokenise.txt")
 
 
 if __name__ == "__main__":
