@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studylib.fileio import atomic_write_bytes, cache_dir
+from studylib.fileio import atomic_write_npy, cache_dir
 
 
 @dataclass(frozen=True)
@@ -223,11 +223,7 @@ def embed_texts(texts: list[str], batch_size: int = 128) -> np.ndarray:
     vec = np.ascontiguousarray(
         np.asarray(vec, dtype=np.float32).reshape(len(unique), -1)[inverse.reshape(-1)]
     )
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, vec)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_npy(path, vec)
     return vec
 
 

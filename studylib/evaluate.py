@@ -12,7 +12,7 @@ stores logits in fp16 without ever changing a prediction.
 
     clf = objective.classifier(model)
     out = forward(model, objective.features, clf, batches_of(images_uint8), sample=feature_sample(labels))
-    confusion_matrix(out.labels, out.logits.argmax(1), n_classes)
+    confusion_matrix(out.labels, out.preds, n_classes)
 """
 
 from __future__ import annotations

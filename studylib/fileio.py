@@ -77,6 +77,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_npy(path: str | Path, arr) -> int:
+    """``np.save`` of ``arr`` written with :func:`atomic_write_bytes`; returns the file's size in bytes."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr))
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    return len(data)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from studylib import __version__
-from studylib.fileio import atomic_write_bytes, atomic_write_json, results_dir
+from studylib.fileio import atomic_write_bytes, atomic_write_json, atomic_write_npy, results_dir
 from studylib.fingerprint import code_fingerprint
 
 
@@ -134,10 +134,7 @@ class Registry:
             files[f"{name}.parquet"] = len(buf.getvalue())
             atomic_write_bytes(path / f"{name}.parquet", buf.getvalue())
         for name, arr in (arrays or {}).items():
-            buf = io.BytesIO()
-            np.save(buf, np.asarray(arr))
-            files[f"{name}.npy"] = len(buf.getvalue())
-            atomic_write_bytes(path / f"{name}.npy", buf.getvalue())
+            files[f"{name}.npy"] = atomic_write_npy(path / f"{name}.npy", arr)
         atomic_write_json(
             path / "meta.json", {**meta, "studylib": __version__, "code": code_fingerprint(), "files": files}
         )

@@ -114,3 +114,39 @@ def test_auto_stays_numpy_below_the_threshold_and_bad_kinds_are_refused(monkeypa
     with pytest.raises(ValueError, match="needs numba"):
         with compiled.engine("compiled"):
             pass
+
+
+@pytest.mark.parametrize("window", [None, 2])
+def test_captions_with_thousands_of_mentions_equal_the_numpy_path(pat, window):
+    """The loops make room for a caption's mentions before it, never inside their inner loops: a caption of
+    thousands of phrases (multi-word, negatives, every concept) between short ones, and one word long."""
+    long = " ".join(["great white shark crane construction", "whooping crane", "puppy ram ddr4"] * 700)
+    caps = ["a puppy", long, "tomato", long + " kelvinometer", "", "crane"] * 3
+    block = ("\n".join(caps) + "\n").encode()
+    ref, out = _both(lambda: match_block(block, pat, window))
+    assert np.array_equal(out.keys, ref.keys) and ref.keys.size > 20
+
+
+def test_the_loops_are_loaded_once_before_any_worker_forks(pat):
+    """compiled's loader runs each loop once, so forked workers inherit loaded machine code, and every input
+    (bytes, bytearray, a writable array) reaches the loops as one argument type: no second version."""
+    bounds_kernel, match_kernel = compiled._kernels()
+    assert len(bounds_kernel.signatures) == 1 and len(match_kernel.signatures) == 1
+    for data in (b"a puppy\n", bytearray(b"a puppy\n"), np.frombuffer(bytearray(b"a puppy\n"), np.uint8)):
+        bounds, _ = compiled.line_bounds(data)
+        assert compiled.match(data, bounds, pat, None).tolist() == [pat.names.index("puppy")]
+    assert len(bounds_kernel.signatures) == 1 and len(match_kernel.signatures) == 1
+
+
+def test_loading_the_loops_leaves_scipy_linalg_unimported_but_importable():
+    """numba's probe for BLAS is skipped while the loops load (0.17 s of start-up), and nothing else."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from studylib.captions import compiled; compiled.line_bounds(b'a puppy\\n'); "
+        "assert 'scipy.linalg' not in sys.modules, 'imported'; import scipy.linalg; scipy.linalg.inv([[2.0]]); "
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

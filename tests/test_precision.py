@@ -48,3 +48,24 @@ def test_common_words_come_from_other_classes_descriptions():
     assert {"ear"} <= common[EAR] and {"spot"} <= common[SPOTLIGHT] and {"mountain"} <= common[ALP]
     for idx, words in common.items():
         assert words <= set(concepts[idx].synonyms)  # only ever drops a class's own synonyms
+
+
+def test_common_words_equal_the_definition_scanned_class_by_class():
+    """The inverted index gives exactly what the definition says: a one-word synonym is common where the
+    descriptions of at least COMMON_MIN_CLASSES other classes use one of its forms (scanned here)."""
+    from studylib.captions.patterns import COMMON_MIN_CLASSES, inflections, tokenize
+
+    concepts = load_concepts()
+    docs = [set(tokenize(c.description)) for c in concepts]
+    want = {}
+    for c in concepts:
+        for s in c.synonyms:
+            toks = tokenize(s)
+            if len(toks) != 1:
+                continue
+            forms = {toks[0], *inflections(toks[0])}
+            users = sum(1 for j, d in enumerate(docs) if j != c.index and not forms.isdisjoint(d))
+            if users >= COMMON_MIN_CLASSES:
+                want.setdefault(c.index, set()).add(s)
+    assert common_words() == {k: frozenset(v) for k, v in want.items()}
+    assert len(want) > 10

