@@ -79,10 +79,10 @@ def _numba():
 
 
 # ``engine("auto")`` runs the compiled pass from this many input bytes on. Below it, loading the compiled
-# code (numba's import and its cached machine code: about 0.75 s more start-up than the numpy path, measured
-# here) costs more than the pass saves (about 0.13 µs per caption: 2.2M against 1.7M captions/s once
-# started), a break-even near 5.7M captions or 375 MB: bench/results/freq_process.txt.
-MIN_BYTES = 512 << 20
+# code (numba's import and its cached machine code: 0.56-0.82 s more start-up than the numpy path, best of 3
+# rounds here) may cost more than the pass saves (about 0.31 µs per caption: 2.9-3.1M against 1.5-1.7M
+# captions/s once started), a break-even near 1.8-2.6M captions or 120-170 MB: bench/results/freq_process.txt.
+MIN_BYTES = 256 << 20
 KINDS = ("auto", "compiled", "numpy")
 _ACTIVE = False
 

@@ -88,7 +88,7 @@ def _fill(parser: argparse.ArgumentParser) -> None:
         "--kernel",
         choices=("auto", "compiled", "numpy"),
         default="auto",
-        help="matcher: the compiled pass (numba), the numpy path, or auto: compiled from 512 MiB of input "
+        help="matcher: the compiled pass (numba), the numpy path, or auto: compiled from 256 MiB of input "
         "on (same counts)",
     )
     c.add_argument(
