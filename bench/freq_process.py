@@ -226,8 +226,8 @@ def main(argv=None):
                 )
     if hasattr(os, "getloadavg"):
         say(
-            f"1-min load after the runs: {os.getloadavg()[0]:.2f} (this benchmark keeps about one core busy; more means "
-            "other work ran alongside)"
+            f"1-min load after the runs: {os.getloadavg()[0]:.2f} (this benchmark keeps one core busy, two while "
+            "--workers 2 count; more means other work ran alongside)"
         )
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     if same is False:

@@ -7,9 +7,9 @@ through the normalisation table (lower case, separators, deleted apostrophes, jo
 each word's bytes into a key while reading it (long words are hashed at their end), look it up in the
 vocabulary, walk the word trie from each vocabulary word, apply the negative contexts and deduplicate
 the caption's concepts with a stamp per concept. Measured here (``bench/freq_process.py``,
-``bench/freq_methods.py``), it is about 1.4-1.6x faster than the numpy path once started, but importing
-numba and loading its machine code cost about half a second more than the numpy path's start-up:
-``engine("auto")`` uses it for large inputs only.
+``bench/freq_methods.py``), it is 1.4-2x faster than the numpy path once started, but importing numba
+and loading its machine code cost 0.6-0.8 s more than the numpy path's start-up: ``engine("auto")``
+uses it for large inputs only.
 
 Why numba: it installs from a wheel on Linux, macOS and Windows (no compiler on the user's
 machine), caches what it compiles on disk (``cache=True``: a process after the first loads the
