@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -150,3 +152,42 @@ def test_loading_the_loops_leaves_scipy_linalg_unimported_but_importable():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_captions_packed_with_one_letter_words_equal_the_numpy_path(pat):
+    """As many words as bytes allow (one letter, one separator), in text blocks and in lists, where captions
+    meet with no separator between them: the word ids are sized ahead for exactly this case."""
+    caps = ["t " * 3000 + "puppy", "t", "x", "puppy", "t-t-t t'-t", "a" * 3] * 50
+    block = ("\n".join(caps) + "\n").encode()
+    ref, out = _both(lambda: match_block(block, pat, None))
+    assert np.array_equal(out.keys, ref.keys) and ref.keys.size == 100
+    ref, out = _both(lambda: match_batch(caps, pat, None))
+    assert np.array_equal(out.keys, ref.keys) and ref.keys.size == 100
+
+
+def test_the_loops_stay_in_bounds_where_numba_checks_every_index(tmp_path):
+    """The loops run without bounds checks; here numba checks every index (NUMBA_BOUNDSCHECK=1, compiled
+    afresh into a temporary cache) on the cases that fill their arrays most: an overrun raises IndexError."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from test_compiled import EDGES, SPECS, _both
+from studylib.captions.fastscan import match_block
+from studylib.captions.matching import match_batch
+from studylib.captions.patterns import build_patterns
+pat = build_patterns(SPECS)
+long = " ".join(["great white shark crane construction", "whooping crane", "puppy ram ddr4"] * 300)
+for caps in (["t " * 3000 + "puppy", "t", "t-t-t t'-t", "x"] * 5, [long, "puppy", ""] * 5 + EDGES):
+    for window in (None, 2):
+        ref, out = _both(lambda: match_block(("\\n".join(caps) + "\\n").encode(), pat, window))
+        assert np.array_equal(out.keys, ref.keys)
+        ref, out = _both(lambda: match_batch(caps, pat, window))
+        assert np.array_equal(out.keys, ref.keys)
+print("ok")
+"""
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-3000:]

@@ -6,7 +6,7 @@ imports numba (0.3 s). The functions call each other through this module's globa
 :func:`compile_all` replaces by their compiled versions before it compiles the callers. A block runs in
 three passes (:func:`words`, :func:`mentions`, :func:`emit`), each once per block of about 1 MiB: one
 loop per caption in a single function ran about 15% faster (measured), but was 180 lines long. Arrays
-are sized before the loops that fill them (a word id per byte at most; room for a caption's mentions
+are sized before the loops that fill them (a word id per two bytes at most; room for a caption's mentions
 before each caption), never grown inside them: that made the whole pass 1.5x faster (measured on the
 4M-caption file of ``bench/freq_process.py``, 94-98 against 144-150 MB/s per core).
 
@@ -101,7 +101,8 @@ def words(buf, bounds, table, vocab):
     ``vocab``: (vh_keys, vh_id, vh_len, vh_shift, vocab_bytes, vocab_off, max word bytes)."""
     vh_keys, vh_id, vh_len, vh_shift, vocab_bytes, vocab_off, max_wb = vocab
     wb = np.empty(max_wb + 1, np.uint8)
-    ids = np.empty(bounds[-1] - bounds[0] + 1, np.int32)  # a word has a byte at least: never grown
+    # never grown: a caption of L bytes holds at most ceil(L / 2) words (each a byte and a separator after)
+    ids = np.empty((bounds[-1] - bounds[0] + bounds.size) // 2 + 1, np.int32)
     first = np.empty(bounds.size, np.int64)
     nw = 0
     for k in range(bounds.size - 1):
