@@ -212,9 +212,8 @@ def common_words() -> dict[int, frozenset[str]]:
     from studylib.concepts import load_concepts
 
     concepts = load_concepts()
-    users_of: dict[
-        str, set[int]
-    ] = {}  # word -> the classes whose description uses it (0.01 s, not 0.2 s of scans)
+    # word -> the classes whose description uses it: 0.01 s, where scanning every description took 0.2 s
+    users_of: dict[str, set[int]] = {}
     for j, c in enumerate(concepts):
         for word in set(tokenize(c.description)):
             users_of.setdefault(word, set()).add(j)
