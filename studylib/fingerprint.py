@@ -50,7 +50,7 @@ PRESENTATION = (
     "claims.py",
     "debias.py",
     "similarity.py",
-    # speed only: the study never runs it (engine "auto" turns it on from 512 MiB of captions, the world's are
+    # speed only: the study never runs it (engine "auto" turns it on from 256 MiB of captions, the world's are
     # a few MB) and tests/test_compiled.py holds its counts equal to the numpy path's
     "captions/compiled.py",
     "captions/kernels.py",
