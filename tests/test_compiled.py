@@ -120,8 +120,8 @@ def test_auto_stays_numpy_below_the_threshold_and_bad_kinds_are_refused(monkeypa
 
 @pytest.mark.parametrize("window", [None, 2])
 def test_captions_with_thousands_of_mentions_equal_the_numpy_path(pat, window):
-    """The loops make room for a caption's mentions before it, never inside their inner loops: a caption of
-    thousands of phrases (multi-word, negatives, every concept) between short ones, and one word long."""
+    """The loops make room for a caption's mentions before it, never inside their inner loops: captions of
+    thousands of phrases (multi-word ones, negatives, shared names) between short and one-word captions."""
     long = " ".join(["great white shark crane construction", "whooping crane", "puppy ram ddr4"] * 700)
     caps = ["a puppy", long, "tomato", long + " kelvinometer", "", "crane"] * 3
     block = ("\n".join(caps) + "\n").encode()
