@@ -1,8 +1,9 @@
 """The one-word ImageNet synonyms that other classes' descriptions use as ordinary words (issue 30).
 
-Why: :data:`studylib.captions.patterns.COMMON_MIN_CLASSES` drops a synonym from matching when at least
-that many other classes' descriptions use it; this lists every one-word synonym used by at least one
-other class, with that number, so the cut and what it removes can be read.
+Why: :data:`studylib.captions.patterns.COMMON_MIN_CLASSES` makes a synonym *common* when at least that
+many other classes' descriptions use it: it then names its class only in a caption that names no other
+class. This lists every one-word synonym used by at least one other class, with that number, so the cut
+and what it affects can be read.
 
 Run::
 
@@ -38,11 +39,11 @@ def main():
     rows.sort(key=lambda r: (-r[0], r[1]))
     lines = [
         f"one-word synonyms of ImageNet classes that other classes' descriptions use: {len(rows)}; "
-        f"not matched (used by >= {COMMON_MIN_CLASSES} other classes): "
-        f"{sum(r[0] >= COMMON_MIN_CLASSES for r in rows)}",
-        "other classes\tclass\tname\tsynonym\tmatched",
+        f"common, naming their class only where a caption names no other class (used by >= "
+        f"{COMMON_MIN_CLASSES} other classes): {sum(r[0] >= COMMON_MIN_CLASSES for r in rows)}",
+        "other classes\tclass\tname\tsynonym\tcommon",
     ]
-    lines += [f"{u}\t{i}\t{n}\t{s}\t{'no' if u >= COMMON_MIN_CLASSES else 'yes'}" for u, i, n, s in rows]
+    lines += [f"{u}\t{i}\t{n}\t{s}\t{'yes' if u >= COMMON_MIN_CLASSES else 'no'}" for u, i, n, s in rows]
     out = ROOT / "bench" / "results" / "common_words.txt"
     atomic_write_text(out, "\n".join(lines) + "\n")
     print("\n".join(lines[:12]))

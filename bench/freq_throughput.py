@@ -96,6 +96,12 @@ def make_captions(n: int, pat, seed: int = 0) -> list[str]:
     return out
 
 
+def named_or_common(named: set, common: set) -> set:
+    """The matching rule for common synonyms (studylib.captions.matching): they count where nothing is
+    named otherwise."""
+    return named if named else common
+
+
 def ahocorasick_counts(captions, pat):
     """(a): pyahocorasick over normalised captions, one caption at a time."""
     import ahocorasick
@@ -110,11 +116,11 @@ def ahocorasick_counts(captions, pat):
     t = time.perf_counter()
     for cap in captions:
         text = " " + sep(" ", delete("", cap.lower())) + " "
-        pos, neg = set(), set()
+        pos, neg, common = set(), set(), set()
         for _, outs in A.iter(text):
-            for cid, isneg in outs:
-                (neg if isneg else pos).add(cid)
-        found = sorted(pos - neg) if neg else sorted(pos)
+            for cid, kind in outs:
+                (pos, neg, common)[kind].add(cid)  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
+        found = sorted(named_or_common(pos - neg, common - neg))
         per_caption.append(found)
         for c in found:
             counts[c] += 1
@@ -128,12 +134,12 @@ def naive_counts(captions, pat):
     t = time.perf_counter()
     for cap in captions:
         text = " " + " ".join(tokenize(cap)) + " "
-        pos, neg = set(), set()
+        pos, neg, common = set(), set(), set()
         for lemma, outs in lemmas:
             if lemma in text:
-                for cid, isneg in outs:
-                    (neg if isneg else pos).add(cid)
-        for c in pos - neg:
+                for cid, kind in outs:
+                    (pos, neg, common)[kind].add(cid)  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
+        for c in named_or_common(pos - neg, common - neg):
             counts[c] += 1
     return counts, time.perf_counter() - t
 

@@ -77,7 +77,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 8  # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 9  # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:
@@ -174,7 +174,10 @@ def _world_card_parts(world, preset, extra_sections, stem):
         ("What it is", _WHAT_IT_IS),
         ("Size", _size_section(world, cfg)),
         ("Frequency profile", _profile_section(world, cfg, stem, stats)),
-        ("Captions per descriptiveness level", caps.to_markdown(index=False, floatfmt=".3f")),
+        (
+            "Captions per descriptiveness level",
+            caps.to_markdown(index=False, floatfmt=".3f") + "\n\n" + _MATCHER_NOTE,
+        ),
         *(extra_sections or {}).items(),
         ("How it was generated", _generation_section(preset, knobs)),
         ("The world's knobs: every value tried, and why the defaults", KNOB_RECORD),
@@ -194,6 +197,15 @@ KNOB_RECORD = """\
 | `text_arch` (CLIP's tiny text tower) | `transformer`; `bag` in chapters 2–4 on features | both | at batch 256 on one thread the bag trains about 9x more samples per second (28k against 3k, model alone); on chapter 2's quick world CLIP reached zero-shot top-1 0.13 with the transformer after 25 s of training (3 epochs) and 0.24 with the bag after 13 s (10 epochs) |
 | chapter 2's quick sizes (pairs, epochs, width, text width) | 40,000 pairs, 6 epochs, width 64, text width 128, batch 256, lr 5e-3 | 20,000 pairs: 3 epochs (CLIP top-1 0.10), 10 epochs (0.24–0.32), 30 epochs (0.37–0.39); 40,000 pairs: 15 epochs (0.56), 6 epochs at width 32 (0.32), 6 epochs at width 64 (0.45) | the cheapest setting tried in which CLIP passes the issue's manipulation check (top-1 ≥ 0.40 in distribution); SL reached 0.50–0.72 in every setting tried |
 """
+
+# under the caption table: what its matcher columns compare
+_MATCHER_NOTE = (
+    "`matcher_precision` and `matcher_recall`: the caption matcher (`studylib.captions`) against the concepts "
+    'each caption truly names, with today\'s rules: a synonym that is also a common word ("ear", "spot", '
+    '"mountain": a word that the descriptions of five or more other ImageNet classes use) names its concept '
+    "only in a caption that names no other concept. `precision_every_synonym` and `recall_every_synonym`: "
+    "every synonym counted wherever it occurs, as before issue 30."
+)
 
 # the card's "What it is" section: the same for every world, so a constant, not code
 _WHAT_IT_IS = (

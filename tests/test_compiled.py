@@ -36,6 +36,12 @@ EDGES = [
     "tomatoes, tomatos: tomato's tomato\u2019s",
     "puppy-like tomato-red -puppy puppy- puppy--tomato man-'eater great-white-shark white-shark's",
     "jack-o'-lantern-shaped puppy-\u00e9 \u00e9-puppy 4-puppy puppy\u2010ram ram-",
+    "lemons and an ear",
+    "a puppy with floppy ears and a lemon",
+    "an ear of corn, an ear and a lemon",
+    "an ear with a ring, a lemon",
+    "a ring, then far away: an ear",
+    "a crane on a construction site, lemons",
 ]
 
 

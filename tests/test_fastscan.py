@@ -24,6 +24,9 @@ SPECS = [
     ConceptSpec("tomato", ("tomato",)),
     ConceptSpec("café crème", ("café crème", "ωmega")),
     ConceptSpec("a long word", ("hippopotamuses-and-rhinoceroses", "kelvinometer")),
+    # common synonyms (issue 30): they name their concept only where no other concept is named
+    ConceptSpec("ear of corn", ("ear of corn", "corncob"), ("ring",), ("ear",)),
+    ConceptSpec("lemon", (), (), ("lemon", "citron")),
 ]
 
 
@@ -64,6 +67,13 @@ def _captions(n, seed, ascii_only=False):
         "kelvinometer",
         "kelvinometers",
         "x" * 30,
+        "ears",
+        "Ear",
+        "ring",
+        "ear of corn",
+        "lemons",
+        "Lemon's",
+        "citron",
     ]
     if not ascii_only:
         words += [

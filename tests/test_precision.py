@@ -1,14 +1,16 @@
-"""Caption-matching precision (issue 30): common English words are no class names."""
+"""Caption-matching precision (issue 30): a common English word names a class only where nothing else is
+named."""
 
 from __future__ import annotations
 
 import pytest
 
-from studylib.captions.matching import match_reference
-from studylib.captions.patterns import build_patterns, common_words
+from studylib.captions import compiled
+from studylib.captions.matching import match_batch, match_reference
+from studylib.captions.patterns import ConceptSpec, build_patterns, common_words, load_concept_file
 from studylib.concepts import load_concepts
 
-EAR, SPOTLIGHT, ALP, UMBRELLA = 998, 818, 970, 879
+EAR, SPOTLIGHT, ALP, UMBRELLA, LEMON, ORANGE, BEAGLE = 998, 818, 970, 879, 951, 950, 162
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,55 @@ def imagenet():
 )
 def test_common_words_name_no_class(imagenet, caption, cls):
     assert cls not in match_reference(caption, imagenet)
+
+
+@pytest.mark.parametrize(
+    "caption, classes",
+    [
+        ("a snowy mountain at dusk", {ALP}),
+        ("ripe lemons on a table", {LEMON}),
+        ("two oranges and a lemon", {ORANGE, LEMON}),  # common words only: each names its class
+        ("a beagle with long ears", {BEAGLE}),
+        ("a beagle and an orange", {BEAGLE}),  # another class is named: the common word is not counted
+    ],
+)
+def test_a_common_word_names_its_class_where_no_other_class_is_named(imagenet, caption, classes):
+    assert match_reference(caption, imagenet) == classes
+    for kernel in ("numpy", "compiled") if compiled.enabled() else ("numpy",):
+        with compiled.engine(kernel):
+            keys = match_batch([caption], imagenet, None).keys
+        assert set((keys % imagenet.n_concepts).tolist()) == classes, kernel
+
+
+def test_the_common_rule_in_every_implementation():
+    """Negatives apply to common synonyms; a concept named by a name and a common word counts as named."""
+    pat = build_patterns(
+        [
+            ConceptSpec("ear of corn", ("corncob",), ("ring",), ("ear",)),
+            ConceptSpec("lemon", (), (), ("lemon",)),
+            ConceptSpec("puppy", ("puppy",)),
+        ]
+    )
+    cases = {
+        "an ear": {0},
+        "an ear and a lemon": {0, 1},
+        "an ear with a ring and a lemon": {1},  # the ear's negative removes it; the lemon stays
+        "a corncob, an ear and a lemon": {0},  # the ear of corn is named: the lemon is not counted
+        "a puppy, ears and lemons": {2},
+        "a puppy with a ring": {2},
+        "": set(),
+    }
+    for caption, want in cases.items():
+        assert match_reference(caption, pat) == want, caption
+    for kernel in ("numpy", "compiled") if compiled.enabled() else ("numpy",):
+        for window in (None, 1):
+            with compiled.engine(kernel):
+                keys = match_batch(list(cases), pat, window).keys
+            got = [set() for _ in cases]
+            for k in keys.tolist():
+                got[k // pat.n_concepts].add(k % pat.n_concepts)
+            want = [match_reference(c, pat, window) for c in cases]
+            assert got == want, (kernel, window)
 
 
 def test_the_classes_keep_their_specific_names(imagenet):
@@ -69,3 +120,19 @@ def test_common_words_equal_the_definition_scanned_class_by_class():
                 want.setdefault(c.index, set()).add(s)
     assert common_words() == {k: frozenset(v) for k, v in want.items()}
     assert len(want) > 10
+
+
+def test_concept_files_name_common_synonyms(tmp_path):
+    js = tmp_path / "c.json"
+    js.write_text(
+        '{"ear of corn": {"synonyms": ["corncob"], "common": ["ear", "Ear of corn"]}, "lemon": ["lemon"]}'
+    )
+    tsv = tmp_path / "c.tsv"
+    tsv.write_text("ear of corn\tcorncob\t\tear, ear of corn\nlemon\n")
+    for path in (js, tsv):
+        specs = load_concept_file(path)
+        assert specs[0] == ConceptSpec("ear of corn", ("corncob",), (), ("ear", "ear of corn")), path
+        assert match_reference("an ear and a lemon", build_patterns(path)) == {1}, path
+    js.write_text('{"ear of corn": {"synonyms": ["corncob"], "common": "ear"}}')
+    with pytest.raises(ValueError, match="'common' of 'ear of corn' must be a list"):
+        load_concept_file(js)

@@ -160,7 +160,7 @@ class Tables:
         self.node_has_child = pat.node_has_child.astype(np.uint8)
         self.out_ptr = pat.out_ptr.astype(np.int64)
         self.out_concept = pat.out_concept.astype(np.int32)
-        self.out_neg = pat.out_neg.astype(np.uint8)
+        self.out_kind = pat.out_kind.astype(np.uint8)
         # the trie's edges (node > 0, next word) -> child in a table at load 1/2 (the matcher's own index is
         # spread for numpy's probing and would not stay in the cache here); words that never continue a
         # phrase are skipped before any probe
@@ -212,7 +212,7 @@ def _run_match(kernel, data: np.ndarray, bounds: np.ndarray, t: Tables, window: 
         t.node_has_child,
         t.out_ptr,
         t.out_concept,
-        t.out_neg,
+        t.out_kind,
         t.e_keys,
         t.e_shift,
         t.e_child,

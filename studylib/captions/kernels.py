@@ -147,16 +147,16 @@ def words(buf, bounds, table, vocab):
 def mentions(ids, first, trie):
     """Walk the word trie from every vocabulary word of every caption (words ``ids[first[k] :
     first[k + 1]]``; a phrase never crosses captions): the mentions (concept, first word, words,
-    negative), in caption order, and the index of each caption's first mention (one more: the end).
-    ``trie``: (first_node, node_has_out, node_has_child, out_ptr, out_concept, out_neg, e_keys, e_shift,
-    e_child, continues, n_vocab, the most outputs of one walk)."""
+    kind: 0 name, 1 negative, 2 common), in caption order, and the index of each caption's first mention
+    (one more: the end). ``trie``: (first_node, node_has_out, node_has_child, out_ptr, out_concept,
+    out_kind, e_keys, e_shift, e_child, continues, n_vocab, the most outputs of one walk)."""
     (
         first_node,
         has_out,
         has_child,
         out_ptr,
         out_concept,
-        out_neg,
+        out_kind,
         e_keys,
         e_shift,
         e_child,
@@ -165,7 +165,7 @@ def mentions(ids, first, trie):
         walk,
     ) = trie
     emask = e_keys.size - 1
-    mc, ms, ml, mneg = (
+    mc, ms, ml, mkind = (
         np.empty(256, np.int32),
         np.empty(256, np.int64),
         np.empty(256, np.int32),
@@ -178,7 +178,7 @@ def mentions(ids, first, trie):
         end = first[k + 1]
         need = nm + (end - first[k]) * walk  # the most mentions this caption can have
         if need > mc.size:  # grown here, never in the loops below: 1.3x faster (measured)
-            mc, ms, ml, mneg = grow(mc, need), grow(ms, need), grow(ml, need), grow(mneg, need)
+            mc, ms, ml, mkind = grow(mc, need), grow(ms, need), grow(ml, need), grow(mkind, need)
         for i in range(first[k], end):
             w = ids[i]
             node = first_node[w] if w >= 0 else -1
@@ -186,7 +186,7 @@ def mentions(ids, first, trie):
             while node > 0:
                 if has_out[node]:
                     for o in range(out_ptr[node], out_ptr[node + 1]):
-                        mc[nm], ms[nm], ml[nm], mneg[nm] = out_concept[o], i, d, out_neg[o]
+                        mc[nm], ms[nm], ml[nm], mkind[nm] = out_concept[o], i, d, out_kind[o]
                         nm += 1
                 if has_child[node] == 0 or i + d >= end or ids[i + d] < 0 or cont[ids[i + d]] == 0:
                     break
@@ -200,35 +200,46 @@ def mentions(ids, first, trie):
                     s = (s + 1) & emask
                 d += 1
     mfirst[first.size - 1] = nm
-    return (mc, ms, ml, mneg), mfirst
+    return (mc, ms, ml, mkind), mfirst
 
 
 def emit(m, mfirst, window, n_concepts):
-    """Sorted unique keys ``caption * n_concepts + concept``: per caption, the concepts of its positive
-    mentions with no negative mention of the same concept within ``window`` words (anywhere in the
-    caption when ``window`` < 0), each once."""
-    mc, ms, ml, mneg = m
+    """Sorted unique keys ``caption * n_concepts + concept``: per caption, the concepts of its name and
+    common mentions with no negative mention of the same concept within ``window`` words (anywhere in
+    the caption when ``window`` < 0), each once; a concept with common mentions only is left out where
+    the caption names another concept (:mod:`studylib.captions.matching`'s rules)."""
+    mc, ms, ml, mkind = m
     keys = np.empty(max(16, mfirst[-1]), np.int64)
     stamp = np.full(n_concepts, -1, np.int64)
+    named = np.full(n_concepts, -1, np.int64)  # the last caption that named the concept by a name
     nk = 0
     for k in range(mfirst.size - 1):
         lo, hi = mfirst[k], mfirst[k + 1]
         anyneg = False
         for j in range(lo, hi):
-            anyneg = anyneg or mneg[j] != 0
+            anyneg = anyneg or mkind[j] == 1
         start = nk
+        anyname = False
+        anycommon = False
         for j in range(lo, hi):
             c = mc[j]
-            if mneg[j] or stamp[c] == k:
+            if mkind[j] == 1 or (stamp[c] == k and (mkind[j] == 2 or named[c] == k)):
                 continue
             blocked = False
             if anyneg:
                 for q in range(lo, hi):
-                    if mneg[q] and mc[q] == c:
+                    if mkind[q] == 1 and mc[q] == c:
                         if window < 0 or (ms[q] < ms[j] + ml[j] + window and ms[j] < ms[q] + ml[q] + window):
                             blocked = True
                             break
             if blocked:
+                continue
+            if mkind[j] == 0:
+                named[c] = k
+                anyname = True
+            else:
+                anycommon = True
+            if stamp[c] == k:  # listed already, by a common mention
                 continue
             stamp[c] = k
             key = np.int64(k) * n_concepts + c
@@ -238,6 +249,13 @@ def emit(m, mfirst, window, n_concepts):
                 b -= 1
             keys[b + 1] = key
             nk += 1
+        if anyname and anycommon:  # keep the named concepts only
+            kept = start
+            for b in range(start, nk):
+                if named[keys[b] - np.int64(k) * n_concepts] == k:
+                    keys[kept] = keys[b]
+                    kept += 1
+            nk = kept
     return keys[:nk].copy()
 
 

@@ -26,6 +26,10 @@ the pyahocorasick loop of ``bench/freq_throughput.py``):
 * Negative phrases per concept ("crane" near "construction") discard a
   mention when they occur within ``negative_window`` words of it (anywhere in
   the caption when ``None``).
+* A *common* synonym (``ConceptSpec.common``: an ordinary word such as "ears",
+  "spot") names its concept only in a caption that names no other concept by a
+  synonym that is not common ("a beagle with long ears" names no ear of corn;
+  "ripe lemons" names the lemon). Negatives apply to it as to any synonym.
 * Multi-label: a caption names every concept it matches (the counting module
   can drop captions naming several, ``single_label=True``).
 
@@ -62,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from studylib.captions import compiled
-from studylib.captions.patterns import Patterns, tokenize
+from studylib.captions.patterns import COMMON, NEGATIVE, Patterns, tokenize
 from studylib.captions.readers import CaptionLines
 from studylib.captions.specials import rewrite_specials
 
@@ -186,17 +190,30 @@ def match_words(
         oi = first + np.arange(rep.size)
         cap, ms, ml = cap[rep], ms[rep], ml[rep]
     concept = pat.out_concept[oi].astype(np.int64)
-    neg = pat.out_neg[oi]
+    kind = pat.out_kind[oi]
     C = pat.n_concepts
-    if not neg.any():
+    neg = kind == NEGATIVE
+    if not neg.any() and not pat.has_common:
         return _unique(cap * C + concept)
     pkey = cap[~neg] * C + concept[~neg]
-    nkey = cap[neg] * C + concept[neg]
-    if negative_window is None:
-        pkey = pkey[~_isin_sorted(pkey, _unique(nkey))]
-    else:
-        pkey = pkey[~_near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)]
-    return _unique(pkey)
+    if neg.any():  # drop the mentions with a negative of their concept near (anywhere: window None)
+        nkey = cap[neg] * C + concept[neg]
+        if negative_window is None:
+            near = _isin_sorted(pkey, _unique(nkey))
+        else:
+            near = _near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)
+        pkey, kind = pkey[~near], kind[~neg][~near]
+    return _apply_common(pkey, kind, C) if pat.has_common else _unique(pkey)
+
+
+def _apply_common(pkey: np.ndarray, kind: np.ndarray, C: int) -> np.ndarray:
+    """Sorted unique keys of the surviving mentions ``pkey`` (kinds NAME or COMMON): a concept named only by
+    common synonyms counts in a caption where no other concept is named by a NAME synonym."""
+    named = _unique(pkey[kind != COMMON])
+    common = _unique(pkey[kind == COMMON])
+    common = common[~_isin_sorted(common, named)]  # named by a name too: counted as named
+    common = common[~_isin_sorted(common // C, np.unique(named // C))]  # another concept is named
+    return np.union1d(named, common)
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -228,8 +245,7 @@ def _near_negative(pkey, ps, pl, nkey, ns, nl, window):
     ni = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(pi.size)
     near = (ns[ni] < ps[pi] + pl[pi] + window) & (ps[pi] < ns[ni] + nl[ni] + window)
     out[pi[near]] = True
-    # a concept survives if any of its mentions survives
-    return ~_isin_sorted(pkey, _unique(pkey[~out]))
+    return out
 
 
 def _pad(data, n: int) -> np.ndarray:
@@ -377,19 +393,19 @@ def match_reference(caption: str, pat: Patterns, negative_window: int | None = N
     pos, neg = [], []
     for i in range(len(toks)):
         for L in range(1, min(pat.max_words, len(toks) - i) + 1):
-            for cid, isneg in pat.phrases.get(tuple(toks[i : i + L]), ()):
-                (neg if isneg else pos).append((cid, i, L))
-    out = set()
-    for cid, i, L in pos:
+            for cid, kind in pat.phrases.get(tuple(toks[i : i + L]), ()):
+                (neg if kind == NEGATIVE else pos).append((cid, i, L, kind))
+    named, common = set(), set()
+    for cid, i, L, kind in pos:
         if negative_window is None:
-            blocked = any(c == cid for c, _, _ in neg)
+            blocked = any(c == cid for c, _, _, _ in neg)
         else:
             blocked = any(
-                c == cid and j < i + L + negative_window and i < j + M + negative_window for c, j, M in neg
+                c == cid and j < i + L + negative_window and i < j + M + negative_window for c, j, M, _ in neg
             )
         if not blocked:
-            out.add(cid)
-    return out
+            (common if kind == COMMON else named).add(cid)
+    return named if named else common
 
 
 def match_batch(batch, pat: Patterns, negative_window: int | None) -> BatchMatches:

@@ -195,9 +195,11 @@ def inflections(word: str) -> set[str]:
 
 # A one-word synonym that the descriptions of at least this many *other* ImageNet classes use is a word of
 # ordinary visual prose there ("ears" of a dog for the ear of corn, "spots" of a leopard for the spotlight,
-# "mountain" behind a castle for the alp), not a name: it is not matched (issue 30; a shared name is matched
-# where negatives disambiguate it, but no common word has negatives yet). 5 is 0.5% of the other classes. It was set after looking at the list
-# (bench/results/common_words.txt: the words at 5 and above); the data card reports what it costs in recall.
+# "mountain" behind a castle for the alp), not only a name. Such a *common* synonym names its class only in
+# a caption that names no other concept by one of its other synonyms: "a beagle with long ears" names the
+# beagle and no ear, "ripe lemons on a table" names the lemon (issue 30; ConceptSpec.common). 5 is 0.5% of
+# the other classes. It was set after looking at the list (bench/results/common_words.txt: the words at 5
+# and above); the data card reports precision and recall with and without the rule.
 COMMON_MIN_CLASSES = 5
 
 
@@ -233,19 +235,33 @@ def common_words() -> dict[int, frozenset[str]]:
 
 
 def matched_synonyms(concept) -> tuple[str, ...]:
-    """The synonyms of an ImageNet concept (``studylib.concepts.Concept``) that a caption is matched on:
+    """The synonyms of an ImageNet concept (``studylib.concepts.Concept``) that name it in any caption:
     its unambiguous ones less its common words (:func:`common_words`)."""
     common = common_words().get(concept.index, frozenset())
     return tuple(s for s in concept.synonyms if s not in common)
 
 
+def common_synonyms(concept) -> tuple[str, ...]:
+    """The synonyms of an ImageNet concept that are common words (:func:`common_words`), in its order:
+    they name it only where a caption names no other concept (:class:`ConceptSpec`)."""
+    common = common_words().get(concept.index, frozenset())
+    return tuple(s for s in concept.synonyms if s in common)
+
+
+# What a phrase of a concept signals (Patterns.phrases, Patterns.out_kind)
+NAME, NEGATIVE, COMMON = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class ConceptSpec:
-    """One class to count: its output name, synonyms and negative phrases."""
+    """One class to count: its output name, synonyms and negative phrases, and ``common``: synonyms that
+    are also ordinary words ("ears", "spot"). A common synonym names the class only in a caption that
+    names no other concept by a synonym that is not common ("a beagle with long ears" names no ear)."""
 
     name: str
     synonyms: tuple[str, ...]
     negatives: tuple[str, ...] = ()
+    common: tuple[str, ...] = ()
 
 
 def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
@@ -255,7 +271,8 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
     synonym appended, e.g. "missile (projectile)", so output names are unique.
     Names shared by several classes are matched only where negative contexts
     (``IMAGENET_NEGATIVES``) disambiguate them (``DISAMBIGUATED``); one-word synonyms that other
-    classes' descriptions use as ordinary words are not matched (:func:`common_words`).
+    classes' descriptions use as ordinary words (:func:`common_words`) are ``common``: they name
+    their class only in a caption that names no other class.
     20 names differ from those of the paper's released count files; compare
     with those by line order (``freq compare --align order``).
     """
@@ -276,17 +293,18 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
         syn = matched_synonyms(c) + (
             tuple(s for s in c.ambiguous if s in DISAMBIGUATED.get(c.index, ())) if negatives else ()
         )
-        specs.append(ConceptSpec(name, syn, tuple(neg)))
+        specs.append(ConceptSpec(name, syn, tuple(neg), common_synonyms(c)))
     return specs
 
 
 def load_concept_file(path: str | Path) -> list[ConceptSpec]:
-    """Read a user concept file: class name -> synonyms (+ optional negatives).
+    """Read a user concept file: class name -> synonyms (+ optional negatives and common synonyms).
 
     JSON: ``{"tench": ["tench", "tinca tinca"], ...}``, or values
-    ``{"synonyms": [...], "negatives": [...]}``, or a list of objects with
-    ``name``, ``synonyms``, ``negatives``. TSV: ``name<TAB>syn1, syn2[<TAB>neg1,
-    neg2]`` per line, ``#`` comments. The name itself is always a synonym.
+    ``{"synonyms": [...], "negatives": [...], "common": [...]}``, or a list of objects with
+    ``name``, ``synonyms``, ``negatives``, ``common``. TSV: ``name<TAB>syn1, syn2[<TAB>neg1,
+    neg2[<TAB>common1, common2]]`` per line, ``#`` comments. The name itself is always a synonym,
+    unless it is listed as common (:class:`ConceptSpec`).
     """
     path = Path(path)
     if not path.exists():
@@ -309,8 +327,9 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             else ((d.get("name"), d) if isinstance(d, dict) else (None, d) for d in data)
         )
         for name, val in items:
+            common = []
             if isinstance(val, dict):
-                syn, neg = val.get("synonyms", []), val.get("negatives", [])
+                syn, neg, common = val.get("synonyms", []), val.get("negatives", []), val.get("common", [])
             elif isinstance(val, (list, tuple)):
                 syn, neg = val, []
             elif isinstance(val, str):
@@ -322,7 +341,10 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
                 )
             if not name:
                 raise ValueError(f"concept file {path}: an entry has no 'name'")
-            specs.append(_spec(str(name), syn, neg))
+            for key, v in (("synonyms", syn), ("negatives", neg), ("common", common)):
+                if not isinstance(v, (list, tuple)):
+                    raise ValueError(f"concept file {path}: {key!r} of {name!r} must be a list of strings")
+            specs.append(_spec(str(name), syn, neg, common))
     else:
         for ln, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -334,7 +356,8 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
                 raise ValueError(f"concept file {path}:{ln}: empty class name")
             syn = cols[1].split(",") if len(cols) > 1 else []
             neg = cols[2].split(",") if len(cols) > 2 else []
-            specs.append(_spec(cols[0], syn, neg))
+            common = cols[3].split(",") if len(cols) > 3 else []
+            specs.append(_spec(cols[0], syn, neg, common))
     if not specs:
         raise ValueError(f"concept file {path} defines no concepts")
     dup = [n for n, k in Counter(s.name for s in specs).items() if k > 1]
@@ -343,12 +366,13 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
     return specs
 
 
-def _spec(name, syn, neg) -> ConceptSpec:
+def _spec(name, syn, neg, common=()) -> ConceptSpec:
     name = str(name).strip()
+    commons = list(dict.fromkeys(str(s).strip().lower() for s in common if str(s).strip()))
     syns = [name.lower()] + [str(s).strip().lower() for s in syn]
-    syns = list(dict.fromkeys(s for s in syns if s))
+    syns = list(dict.fromkeys(s for s in syns if s and s not in commons))
     negs = list(dict.fromkeys(str(s).strip().lower() for s in neg if str(s).strip()))
-    return ConceptSpec(name, tuple(syns), tuple(negs))
+    return ConceptSpec(name, tuple(syns), tuple(negs), tuple(commons))
 
 
 # ----------------------------------------------------------------------------
@@ -379,7 +403,7 @@ class Patterns:
     """Synonym patterns of a concept set, compiled for the vectorised matcher.
 
     Build with :func:`build_patterns`. ``phrases`` maps a token tuple to the
-    (concept id, is_negative) pairs it signals; everything else is derived.
+    (concept id, kind) pairs it signals (kind: :data:`NAME`, :data:`NEGATIVE` or :data:`COMMON`); everything else is derived.
     """
 
     def __init__(self, specs: list[ConceptSpec], inflect: bool = True):
@@ -388,12 +412,12 @@ class Patterns:
         self.specs = list(specs)
         self.names = [s.name for s in specs]
         self.n_concepts = len(specs)
-        phrases: dict[tuple[str, ...], set[tuple[int, bool]]] = {}
+        phrases: dict[tuple[str, ...], set[tuple[int, int]]] = {}
         for cid, spec in enumerate(specs):
-            for neg, texts in ((False, spec.synonyms), (True, spec.negatives)):
+            for kind, texts in ((NAME, spec.synonyms), (NEGATIVE, spec.negatives), (COMMON, spec.common)):
                 for t in texts:
                     for toks in phrase_variants(t, inflect):
-                        phrases.setdefault(toks, set()).add((cid, neg))
+                        phrases.setdefault(toks, set()).add((cid, kind))
         if not phrases:
             raise ValueError("no concept has a synonym with a letter or digit in it")
         self.phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
@@ -462,11 +486,12 @@ class Patterns:
         cnt[list(outputs)] = [len(outs) for outs in outputs.values()]
         self.out_ptr = np.concatenate([[0], np.cumsum(cnt)])
         self.out_concept = np.zeros(int(cnt.sum()), dtype=np.int32)
-        self.out_neg = np.zeros(int(cnt.sum()), dtype=bool)
+        self.out_kind = np.zeros(int(cnt.sum()), dtype=np.uint8)  # NAME, NEGATIVE or COMMON
         at = [int(self.out_ptr[n]) + j for n, outs in outputs.items() for j in range(len(outs))]
         flat = [o for outs in outputs.values() for o in outs]
         self.out_concept[at] = [cid for cid, _ in flat]
-        self.out_neg[at] = [neg for _, neg in flat]
+        self.out_kind[at] = [kind for _, kind in flat]
+        self.has_common = bool((self.out_kind == COMMON).any())
         self.node_has_out = cnt > 0
         first = np.maximum(self.first_node, 0)  # per word: its one-word phrase node
         self.word_has_out = (self.first_node > 0) & self.node_has_out[first]
@@ -541,13 +566,15 @@ def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = 
             if isinstance(c, ConceptSpec):
                 specs.append(c)
             elif hasattr(c, "synonyms") and hasattr(c, "name"):  # an ImageNet concept (the concept world's)
-                syn = matched_synonyms(c) if hasattr(c, "index") and hasattr(c, "description") else c.synonyms
-                specs.append(ConceptSpec(c.name, tuple(syn)))
+                if hasattr(c, "index") and hasattr(c, "description"):
+                    specs.append(ConceptSpec(c.name, matched_synonyms(c), (), common_synonyms(c)))
+                else:
+                    specs.append(ConceptSpec(c.name, tuple(c.synonyms)))
             else:
                 raise TypeError(
                     f"cannot use {type(c).__name__} as a concept; "
                     "pass ConceptSpec, Concept or a dict name -> synonyms"
                 )
     if not negatives:
-        specs = [ConceptSpec(s.name, s.synonyms) for s in specs]
+        specs = [ConceptSpec(s.name, s.synonyms, (), s.common) for s in specs]
     return Patterns(specs, inflect=inflect)
