@@ -193,27 +193,30 @@ def match_words(
     kind = pat.out_kind[oi]
     C = pat.n_concepts
     neg = kind == NEGATIVE
-    if not neg.any() and not pat.has_common:
-        return _unique(cap * C + concept)
+    if not neg.any():
+        return _apply_common(cap * C + concept, kind, C) if pat.has_common else _unique(cap * C + concept)
+    # drop the mentions with a negative of their concept near (anywhere in the caption: window None)
     pkey = cap[~neg] * C + concept[~neg]
-    if neg.any():  # drop the mentions with a negative of their concept near (anywhere: window None)
-        nkey = cap[neg] * C + concept[neg]
-        if negative_window is None:
-            near = _isin_sorted(pkey, _unique(nkey))
-        else:
-            near = _near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)
-        pkey, kind = pkey[~near], kind[~neg][~near]
+    nkey = cap[neg] * C + concept[neg]
+    if negative_window is None:
+        near = _isin_sorted(pkey, _unique(nkey))
+    else:
+        near = _near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)
+    pkey, kind = pkey[~near], kind[~neg][~near]
     return _apply_common(pkey, kind, C) if pat.has_common else _unique(pkey)
 
 
 def _apply_common(pkey: np.ndarray, kind: np.ndarray, C: int) -> np.ndarray:
     """Sorted unique keys of the surviving mentions ``pkey`` (kinds NAME or COMMON): a concept named only by
     common synonyms counts in a caption where no other concept is named by a NAME synonym."""
-    named = _unique(pkey[kind != COMMON])
-    common = _unique(pkey[kind == COMMON])
+    com = kind == COMMON
+    if not com.any():  # most batches of most corpora: one sort, as without the rule
+        return _unique(pkey)
+    named = _unique(pkey[~com])
+    common = _unique(pkey[com])
     common = common[~_isin_sorted(common, named)]  # named by a name too: counted as named
-    common = common[~_isin_sorted(common // C, np.unique(named // C))]  # another concept is named
-    return np.union1d(named, common)
+    common = common[~_isin_sorted(common // C, named // C)]  # another concept is named (named is sorted)
+    return _unique(np.concatenate([named, common]))
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
