@@ -1,5 +1,5 @@
-"""Ctrl-C during `studylib run`: the runner stops every chapter process and its kernel first, then exits 130
-with one line (issue 28). Chapter processes run in sessions of their own, so the terminal's SIGINT reaches
+"""Ctrl-C (or SIGTERM: `kill`, a scheduler cancelling the job) during `studylib run`: the runner stops every
+chapter process and its kernel first, then exits 130 (143) with one line (issue 28). Chapter processes run in sessions of their own, so the terminal's SIGINT reaches
 the runner alone, which then stops them; kernels are found by the JPY_PARENT_PID jupyter_client gives them."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from studylib.processes import alive as _alive
 from studylib.processes import kernels_of as _kernels_of
@@ -27,7 +29,10 @@ def _children(pid: int) -> set[int]:
     return out
 
 
-def test_ctrl_c_stops_the_chapter_and_its_kernel_then_exits_130():
+@pytest.mark.parametrize(
+    "sig, code, line", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_ctrl_c_or_sigterm_stops_the_chapter_and_its_kernel_then_exits(sig, code, line):
     cmd = [sys.executable, "-m", "studylib", "run", "02", "--preset", "smoke", "--quiet"]
     runner = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -41,14 +46,14 @@ def test_ctrl_c_stops_the_chapter_and_its_kernel_then_exits_130():
         assert kernels, "no chapter kernel started within 120 s"
         time.sleep(1.0)  # the kernel is now executing the chapter's cells
         sent = time.monotonic()
-        # to the runner alone: Ctrl-C reaches its process group, `kill -INT` only the runner
-        os.kill(runner.pid, signal.SIGINT)
+        # to the runner alone: Ctrl-C reaches its process group, `kill -INT` (or `kill`) only the runner
+        os.kill(runner.pid, sig)
         out, err = runner.communicate(timeout=60)
         took = time.monotonic() - sent
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
-    assert runner.returncode == 130, err[-2000:]
+    assert runner.returncode == code, err[-2000:]
     assert took < 20, f"the runner waited {took:.0f} s for its chapter instead of stopping it"
-    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == line and "Traceback" not in err
     assert not [p for p in children | set(kernels) if _alive(p)]  # none outlives the runner
