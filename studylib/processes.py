@@ -4,7 +4,10 @@ Each chapter runs in a child process (``studylib.execute.run_in_child``) whose p
 jupyter_client starts every kernel in a session of its own with ``JPY_PARENT_PID`` set to the process that
 launched it. A child started here has its own session too, so the terminal's Ctrl-C reaches the runner alone;
 the runner then calls :func:`stop_children`, which interrupts each child (papermill shuts its kernel down),
-kills what is left after a grace period, and waits, so nothing outlives the runner.
+kills what is left after a grace period, and waits, so nothing outlives the runner. SIGTERM (``kill``,
+``timeout``, a batch scheduler cancelling the job) takes the same path while chapters run
+(:func:`terminate_as_interrupt`); without it the runner died at once and its children, in sessions of their
+own, went on training.
 
     child = start(cmd, env)
     _, stderr = communicate(child)      # raises KeyboardInterrupt once stop_children has run
@@ -12,6 +15,7 @@ kills what is left after a grace period, and waits, so nothing outlives the runn
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,6 +25,30 @@ import time
 _CHILDREN: set = set()  # the chapter processes now running
 _LOCK = threading.Lock()
 _STOPPING = threading.Event()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while chapters run: handled as Ctrl-C is (the command line exits 143, not 130)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (where Ctrl-C raises
+    KeyboardInterrupt), so the runner stops its children as for Ctrl-C. Only around the runner's wait: a
+    process forked inside (a multiprocessing pool) would inherit the handler, and a pool stops its workers
+    with SIGTERM. Nothing changes outside the main thread, where Python cannot set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def start(cmd: list, env: dict) -> subprocess.Popen:

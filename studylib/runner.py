@@ -18,7 +18,7 @@ from studylib.execute import ChapterFailed, chapter_parameters, chapters, child_
 from studylib.export import export_html
 from studylib.fileio import REPO_ROOT, atomic_write_json
 from studylib.outputs import Folders, folders
-from studylib.processes import allow_children, stop_children
+from studylib.processes import allow_children, stop_children, terminate_as_interrupt
 from studylib.profiling import chapter_timing, now_utc, read_timings, record_timing
 from studylib.progress import Reporter, Watcher
 from studylib.scheduler import run_graph
@@ -279,7 +279,8 @@ def run_chapters(
             position = f"chapter {paths.index(path) + 1} of {len(paths)}"
             return execute_or_keep(path, per_chapter[path], outputs, force, out, watcher, position)
 
-        done = run_graph(order, deps, jobs, work, on_done=record, on_interrupt=stop_children)
+        with terminate_as_interrupt():  # SIGTERM stops the chapters as Ctrl-C does
+            done = run_graph(order, deps, jobs, work, on_done=record, on_interrupt=stop_children)
     kept = sum(r.kept for r in done.values())
     if whole and ((timed and not kept) or kept == len(paths)):
         record_timing(

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
 
 def _cmd_run(args) -> int:
@@ -311,18 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``timeout``, a batch scheduler cancelling the job) during a command: handled as Ctrl-C
-    is, so ``studylib run`` stops its chapter processes and their kernels instead of leaving them running."""
-
-
-def _terminated(signum, frame):
-    raise Terminated()
-
-
 # Exit codes of errors that reach the top (sysexits.h where one fits): bad input 2, a run whose loss diverged 3,
 # unreadable or damaged data 65 (EX_DATAERR), the file system refused a read or write 74 (EX_IOERR), Ctrl-C 130,
-# SIGTERM 143 (128 + 15, as a shell reports a process the signal ended).
+# SIGTERM while `run` executes chapters 143 (128 + 15, as a shell reports a process the signal ended;
+# studylib.processes.Terminated).
 EXIT_CODES = (
     ("Terminated", 143),
     ("KeyboardInterrupt", 130),
@@ -347,8 +337,6 @@ def main(argv=None) -> int:
     parser = build_parser()
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
-    main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
-    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args) or 0
     except BaseException as err:
@@ -361,9 +349,6 @@ def main(argv=None) -> int:
             text = " ".join(str(err).split()) or "(no message)"
             print(f"error: {type(err).__name__}: {text} (--debug shows the traceback)", file=sys.stderr)
         return code
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
