@@ -301,11 +301,11 @@ display(Markdown(summary.presets_compared(session, ch01, rows)))
 #   ObjectNet-like +0.018 [−0.004, +0.035] and rendition-like −0.023 [−0.055, +0.000]. No
 #   shift points against "the data gives the robustness", but only the sketch-like one
 #   supports it. SL on labels mined from the same captions is above the line only on the
-#   sketch-like shift (+0.024 [+0.014, +0.046], section 3's table).
+#   sketch-like shift (+0.014 [+0.004, +0.034], section 3's table).
 # * **Language vs labels.** On the same web-like images, CLIP's ER point estimates lie below
-#   both SL models' on the sketch- and ObjectNet-like shifts, and between them on the V2-
-#   and rendition-like ones (section 3's table); no paired test compares them, and no claim
-#   row rests on it.
+#   both SL models' on the V2-, sketch- and ObjectNet-like shifts, and between them on the
+#   rendition-like one (section 3's table); no paired test compares them, and no claim row
+#   rests on it.
 # * **Sources.** No source gives an ER interval above 0 on any shift at either budget;
 #   several lie below 0 on the rendition- or ObjectNet-like shift (alttext on both, at both
 #   budgets). The mean ER per source and shift lies between −0.024 and +0.006, and the

@@ -398,7 +398,7 @@ def concept_set_imbalance(shared_data) -> pd.DataFrame | None:
 
 
 # ---------------------------------------------------------------- the world: estimators against the truth
-ESTIMATORS = ("exact name", "names + synonyms", "+ negative contexts", "+ MiniLM relevance filter")
+ESTIMATORS = ("exact name", "names + synonyms", "+ ambiguity rules", "+ MiniLM relevance filter")
 
 
 def estimator_comparison(world) -> pd.DataFrame:
@@ -416,7 +416,9 @@ def estimator_comparison(world) -> pd.DataFrame:
     specs = {
         "exact name": [ConceptSpec(c.name, (c.name,)) for c in concepts],
         "names + synonyms": [ConceptSpec(c.name, tuple(c.synonyms) or (c.name,)) for c in concepts],
-        "+ negative contexts": [imagenet[c.index] for c in concepts],
+        # freq count's ImageNet rules: shared names only where negative contexts tell them apart, negative
+        # contexts, common words ("ear", "spot") only in captions that name no other concept
+        "+ ambiguity rules": [imagenet[c.index] for c in concepts],
     }
     rows, counted = [], {}
     for name, spec in specs.items():
@@ -427,14 +429,14 @@ def estimator_comparison(world) -> pd.DataFrame:
                 **score_matches(counted[name], labels, len(concepts))["overall"].iloc[0].to_dict(),
             }
         )
-    negatives = counted["+ negative contexts"]  # the filter refines the last estimator's matches
+    negatives = counted["+ ambiguity rules"]  # the filter refines the last estimator's matches
     mc, mk = negatives.match_caption.astype(np.int64), negatives.match_concept.astype(np.int64)
     keep = relevant_matches(
         mc,
         mk,
         embed_texts(list(captions)),
         semantic_vectors(concepts),
-        confusable_concepts([s.synonyms for s in specs["+ negative contexts"]]),
+        confusable_concepts([s.synonyms for s in specs["+ ambiguity rules"]]),
     )
     per_caption = [[] for _ in range(len(captions))]
     for c, k in zip(mc[keep], mk[keep]):
