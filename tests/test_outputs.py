@@ -77,3 +77,19 @@ def test_every_published_figure_is_in_the_repository_or_says_why_not():
         elif name.endswith(".png"):
             assert (REPO_ROOT / "figures" / name).is_file(), name
         assert entry["preset"] == "quick"
+
+
+def test_interactive_figures_of_both_published_studies_stay_out_of_git():
+    """The figure index says an interactive HTML figure is "not in the repository" (a 5 MB file whose plotly
+    div id is new at every execution): git must ignore it in figures/ and in figures/full/ alike."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for folder in ("figures", "figures/full"):
+        path = f"{folder}/02_imbalance__predictions_vs_frequency_interactive.html"
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=REPO_ROOT)
+        assert ignored.returncode == 0, f"{path} is not ignored by git"
