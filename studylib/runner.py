@@ -247,14 +247,8 @@ def run_chapters(
     whole = not overrides and not selection
     prepared = prepare_shared()
     if timed and not selection:
-        record_timing(
-            preset,
-            "__prepare__",
-            {
-                "seconds": round(prepared or 0.0, 1),
-                "what": "MiniLM concept embeddings, all threads, before the kernels",
-            },
-        )
+        what = "MiniLM concept embeddings, all threads, before the kernels"
+        record_timing(preset, "__prepare__", {"seconds": round(prepared or 0.0, 1), "what": what})
 
     expected = {p: read_timings(preset).get(p.stem, {}).get("seconds") for p in paths}
     finished: list = []
