@@ -47,8 +47,8 @@ def terminate_as_interrupt():
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    finally:  # None: the previous handler was not set from Python (then the default is the best guess)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def start(cmd: list, env: dict) -> subprocess.Popen:
