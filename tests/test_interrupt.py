@@ -57,3 +57,14 @@ def test_ctrl_c_or_sigterm_stops_the_chapter_and_its_kernel_then_exits(sig, code
     assert took < 20, f"the runner waited {took:.0f} s for its chapter instead of stopping it"
     assert err.strip().splitlines()[-1] == line and "Traceback" not in err
     assert not [p for p in children | set(kernels) if _alive(p)]  # none outlives the runner
+
+
+def test_sigterm_raises_only_inside_the_runners_wait():
+    from studylib.processes import Terminated, terminate_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with terminate_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises as soon as the signal arrives
+    assert signal.getsignal(signal.SIGTERM) == before  # restored: forked pool workers keep the default
