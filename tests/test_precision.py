@@ -136,3 +136,11 @@ def test_concept_files_name_common_synonyms(tmp_path):
     js.write_text('{"ear of corn": {"synonyms": ["corncob"], "common": "ear"}}')
     with pytest.raises(ValueError, match="'common' of 'ear of corn' must be a list"):
         load_concept_file(js)
+
+
+def test_a_concept_files_synonyms_as_one_string_are_refused(tmp_path):
+    """A string where a list belongs was read as a list of its letters ("corncob": c, o, r, n, b)."""
+    js = tmp_path / "c.json"
+    js.write_text('{"ear of corn": {"synonyms": "corncob", "negatives": ["ring"]}}')
+    with pytest.raises(ValueError, match="'synonyms' of 'ear of corn' must be a list"):
+        load_concept_file(js)

@@ -8,7 +8,7 @@ each word's bytes into a key while reading it (long words are hashed at their en
 vocabulary, walk the word trie from each vocabulary word, apply the negative contexts and deduplicate
 the caption's concepts with a stamp per concept. Measured here (``bench/freq_process.py``,
 ``bench/freq_methods.py``), it is 1.4-2x faster than the numpy path once started, but importing numba
-and loading its machine code cost 0.6-0.8 s more than the numpy path's start-up: ``engine("auto")``
+and loading its machine code cost 0.55-0.8 s more than the numpy path's start-up: ``engine("auto")``
 uses it for large inputs only.
 
 Why numba: it installs from a wheel on Linux, macOS and Windows (no compiler on the user's
