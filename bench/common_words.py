@@ -1,8 +1,8 @@
 """The one-word ImageNet synonyms that other classes' descriptions use as ordinary words (issue 30).
 
 Why: :data:`studylib.captions.patterns.COMMON_MIN_CLASSES` makes a synonym *common* when at least that
-many other classes' descriptions use it: it then names its class only in a caption that names no other
-class. This lists every one-word synonym used by at least one other class, with that number, so the cut
+many other classes' descriptions use it: it then names its class unless it lies within another class's
+name or the caption names a class whose description uses it (``ConceptSpec``). This lists every one-word synonym used by at least one other class, with that number, so the cut
 and what it affects can be read.
 
 Run::
@@ -39,7 +39,8 @@ def main():
     rows.sort(key=lambda r: (-r[0], r[1]))
     lines = [
         f"one-word synonyms of ImageNet classes that other classes' descriptions use: {len(rows)}; "
-        f"common, naming their class only where a caption names no other class (used by >= "
+        f"common, naming their class unless within another's name or beside a class whose description uses "
+        f"them (used by >= "
         f"{COMMON_MIN_CLASSES} other classes): {sum(r[0] >= COMMON_MIN_CLASSES for r in rows)}",
         "other classes\tclass\tname\tsynonym\tcommon",
     ]

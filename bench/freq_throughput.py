@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studylib.captions.counting import count_captions  # noqa: E402
-from studylib.captions.patterns import APOSTROPHE_RE, SEPARATOR_RE, build_patterns, plural_forms, tokenize  # noqa: E402
+from studylib.captions.patterns import APOSTROPHE_RE, TOKEN_RE, build_patterns, plural_forms, tokenize  # noqa: E402
 from studylib.fileio import atomic_write_text  # noqa: E402
 
 FILLER = """the a an of on in with my our your his her at by for from to and or near over under
@@ -96,10 +96,21 @@ def make_captions(n: int, pat, seed: int = 0) -> list[str]:
     return out
 
 
-def named_or_common(named: set, common: set) -> set:
-    """The matching rule for common synonyms (studylib.captions.matching): they count where nothing is
-    named otherwise."""
-    return named if named else common
+def named_or_common(pat, names: list, commons: list, neg: set) -> set:
+    """The concepts a caption names, from its name and common mentions (concept, start, end: spans of
+    characters, or of words) and the concepts of its negatives (anywhere in the caption), by the rule for
+    common synonyms of studylib.captions.matching: a common mention counts unless it lies within a name
+    mention of another concept or a named concept may describe it (Patterns.describes)."""
+    names = [(c, a, b) for c, a, b in names if c not in neg]
+    named = {c for c, _, _ in names}
+    kept = {
+        c
+        for c, a, b in commons
+        if c not in neg
+        and not any(d != c and x <= a and b <= y for d, x, y in names)
+        and not any(pat.describes(d, c) for d in named)
+    }
+    return named | kept
 
 
 def ahocorasick_counts(captions, pat):
@@ -108,23 +119,36 @@ def ahocorasick_counts(captions, pat):
 
     A = ahocorasick.Automaton()
     for toks, outs in pat.phrases.items():
-        A.add_word(" " + " ".join(toks) + " ", outs)
+        key = " " + " ".join(toks) + " "
+        A.add_word(key, (len(key), outs))
     A.make_automaton()
     counts = np.zeros(pat.n_concepts, dtype=np.int64)
     per_caption = []
-    delete, sep = APOSTROPHE_RE.sub, SEPARATOR_RE.sub  # the rules of patterns.tokenize
+    delete, words = APOSTROPHE_RE.sub, TOKEN_RE.findall  # the rules of patterns.tokenize (hyphens join)
     t = time.perf_counter()
     for cap in captions:
-        text = " " + sep(" ", delete("", cap.lower())) + " "
-        pos, neg, common = set(), set(), set()
-        for _, outs in A.iter(text):
-            for cid, kind in outs:
-                (pos, neg, common)[kind].add(cid)  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
-        found = sorted(named_or_common(pos - neg, common - neg))
+        text = " " + " ".join(words(delete("", cap.lower()))) + " "
+        names, neg, common = [], set(), []
+        for end, (n, outs) in A.iter(text):
+            for cid, kind in outs:  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
+                if kind == 1:
+                    neg.add(cid)
+                else:
+                    (names, None, common)[kind].append((cid, end - n + 1, end + 1))
+        found = sorted(named_or_common(pat, names, common, neg))
         per_caption.append(found)
         for c in found:
             counts[c] += 1
     return counts, per_caption, time.perf_counter() - t
+
+
+def occurrences(text: str, part: str) -> list[int]:
+    """Every start of ``part`` in ``text``."""
+    out, i = [], text.find(part)
+    while i >= 0:
+        out.append(i)
+        i = text.find(part, i + 1)
+    return out
 
 
 def naive_counts(captions, pat):
@@ -134,12 +158,16 @@ def naive_counts(captions, pat):
     t = time.perf_counter()
     for cap in captions:
         text = " " + " ".join(tokenize(cap)) + " "
-        pos, neg, common = set(), set(), set()
+        names, neg, common = [], set(), []
         for lemma, outs in lemmas:
             if lemma in text:
-                for cid, kind in outs:
-                    (pos, neg, common)[kind].add(cid)  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
-        for c in named_or_common(pos - neg, common - neg):
+                at = occurrences(text, lemma)  # only for the lemmas found
+                for cid, kind in outs:  # kinds NAME, NEGATIVE, COMMON = 0, 1, 2
+                    if kind == 1:
+                        neg.add(cid)
+                    else:
+                        (names, None, common)[kind].extend((cid, i, i + len(lemma)) for i in at)
+        for c in named_or_common(pat, names, common, neg):
             counts[c] += 1
     return counts, time.perf_counter() - t
 

@@ -141,8 +141,9 @@ else:
 # Chapter 2c's world, whose captions are labelled: the exact class name alone, all its
 # synonyms, synonyms under `freq count`'s ambiguity rules (a name shared by several classes
 # only where negative contexts tell them apart, negative contexts such as "construction"
-# for the crane, and a synonym that is also a common word, such as "ear" or "spot", only in
-# a caption that names no other concept), and the same with a MiniLM relevance filter
+# for the crane, and a synonym that is also a common word, such as "ear" or "spot", only
+# where it is not part of another concept's name and no concept named beside it has it in
+# its description), and the same with a MiniLM relevance filter
 # (a match is kept when the caption is closer to the concept's description than to any
 # rival's: the other concepts in the caption and those sharing a synonym), the embedded
 # stand-in for Parashar et al.'s LLM filter.

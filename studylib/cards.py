@@ -77,7 +77,7 @@ def cards_dir() -> Path:
     return path
 
 
-CARD_VERSION = 9  # bump when the card's content changes, so cached cards are rewritten
+CARD_VERSION = 10  # bump when the card's content changes, so cached cards are rewritten
 
 
 def config_hash(world_config) -> str:
@@ -203,7 +203,8 @@ _MATCHER_NOTE = (
     "`matcher_precision` and `matcher_recall`: the caption matcher (`studylib.captions`) against the concepts "
     'each caption truly names, with today\'s rules: a synonym that is also a common word ("ear", "spot", '
     '"mountain": a word that the descriptions of five or more other ImageNet classes use) names its concept '
-    "only in a caption that names no other concept. `precision_every_synonym` and `recall_every_synonym`: "
+    'unless it lies within another concept\'s name ("mountain bike") or the caption names another concept '
+    'whose description uses it ("a beagle with long ears"). `precision_every_synonym` and `recall_every_synonym`: '
     "every synonym counted wherever it occurs, as before issue 30."
 )
 

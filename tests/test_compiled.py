@@ -42,6 +42,8 @@ EDGES = [
     "an ear with a ring, a lemon",
     "a ring, then far away: an ear",
     "a crane on a construction site, lemons",
+    "ears lemons lemon squeezer",  # a kept common key sorted in before the names once hid them
+    "a lemon squeezer, a puppy's ears and a tomato with lemons",
 ]
 
 

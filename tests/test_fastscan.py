@@ -19,14 +19,16 @@ SPECS = [
     ConceptSpec("construction crane", ("construction crane", "crane"), ("bird", "whooping")),
     ConceptSpec("crane bird", ("crane bird", "crane"), ("construction",)),
     ConceptSpec("great white shark", ("great white shark", "white shark", "man-eater")),
-    ConceptSpec("puppy", ("puppy",)),
+    # attributes: which common synonyms a named concept may be described by (None, the default: any)
+    ConceptSpec("puppy", ("puppy",), (), (), ("floppy ears", "a wet nose")),
     ConceptSpec("jack-o'-lantern", ("jack-o'-lantern",)),
-    ConceptSpec("tomato", ("tomato",)),
+    ConceptSpec("tomato", ("tomato",), (), (), ()),
     ConceptSpec("café crème", ("café crème", "ωmega")),
     ConceptSpec("a long word", ("hippopotamuses-and-rhinoceroses", "kelvinometer")),
-    # common synonyms (issue 30): they name their concept only where no other concept is named
+    # common synonyms (issue 30): they name their concept unless within another's name or described
     ConceptSpec("ear of corn", ("ear of corn", "corncob"), ("ring",), ("ear",)),
     ConceptSpec("lemon", (), (), ("lemon", "citron")),
+    ConceptSpec("lemon squeezer", ("lemon squeezer",), (), (), ("a press",)),
 ]
 
 
@@ -74,6 +76,8 @@ def _captions(n, seed, ascii_only=False):
         "lemons",
         "Lemon's",
         "citron",
+        "lemon squeezer",
+        "Lemon-squeezers",
     ]
     if not ascii_only:
         words += [

@@ -177,6 +177,9 @@ class Tables:
         self.continues = np.zeros(max(int(pat.V), 1), np.uint8)
         self.continues[(edges % np.uint64(pat.V)).astype(np.int64)] = 1
         self.V, self.C = int(pat.V), int(pat.n_concepts)
+        # the common-synonym rule: which named concepts a common synonym may describe
+        self.describes_any = pat.describes_any.astype(np.uint8)
+        self.common_block = pat.common_block.astype(np.int64)
         # a walk visits at most max_words nodes: the most mentions one word can start (room kept per caption)
         self.max_walk_out = int(pat.max_words) * max(1, int(np.diff(self.out_ptr).max(initial=0)))
 
@@ -220,7 +223,7 @@ def _run_match(kernel, data: np.ndarray, bounds: np.ndarray, t: Tables, window: 
         t.V,
         t.max_walk_out,
     )
-    return kernel(data, bounds, TABLE, vocab, trie, t.C, window)
+    return kernel(data, bounds, TABLE, vocab, trie, (t.describes_any, t.common_block, t.C), window)
 
 
 def _bytes_view(data) -> np.ndarray:

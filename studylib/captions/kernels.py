@@ -31,7 +31,8 @@ def compile_all(numba):
     inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # as fast as one body
     g = globals()
     g["grow"] = jit(grow)
-    g["lookup"] = inline(lookup)
+    for name in ("lookup", "negated", "within_name", "described", "insert"):
+        g[name] = inline(g[name])
     for name in ("words", "mentions", "emit"):
         g[name] = jit(g[name])
     return jit(line_bounds), jit(match)
@@ -203,65 +204,101 @@ def mentions(ids, first, trie):
     return (mc, ms, ml, mkind), mfirst
 
 
-def emit(m, mfirst, window, n_concepts):
-    """Sorted unique keys ``caption * n_concepts + concept``: per caption, the concepts of its name and
-    common mentions with no negative mention of the same concept within ``window`` words (anywhere in
-    the caption when ``window`` < 0), each once; a concept with common mentions only is left out where
-    the caption names another concept (:mod:`studylib.captions.matching`'s rules)."""
+def negated(j, lo, hi, m, window):
+    """Whether mention ``j`` of the caption's mentions ``lo:hi`` has a negative of its concept within
+    ``window`` words (anywhere in the caption when ``window`` < 0)."""
     mc, ms, ml, mkind = m
+    for q in range(lo, hi):
+        if mkind[q] == 1 and mc[q] == mc[j]:
+            if window < 0 or (ms[q] < ms[j] + ml[j] + window and ms[j] < ms[q] + ml[q] + window):
+                return True
+    return False
+
+
+def within_name(j, lo, hi, m, ok):
+    """Whether mention ``j`` lies within the words of a name mention (``ok``: not negated) of another
+    concept among the caption's mentions ``lo:hi``."""
+    mc, ms, ml, mkind = m
+    for q in range(lo, hi):
+        if ok[q] and mkind[q] == 0 and mc[q] != mc[j] and ms[q] <= ms[j] and ms[j] + ml[j] <= ms[q] + ml[q]:
+            return True
+    return False
+
+
+def described(c, keys, lo, hi, base, common):
+    """Whether a concept named in the caption (keys ``keys[lo:hi]``, less ``base``) may be what a common
+    synonym of concept ``c`` describes: ``common`` = (describes_any, common_block, n_concepts)."""
+    describes_any, block, n_concepts = common
+    for b in range(lo, hi):
+        d = keys[b] - base
+        if describes_any[d]:
+            return True
+        want = d * n_concepts + c
+        at = np.searchsorted(block, want)
+        if at < block.size and block[at] == want:
+            return True
+    return False
+
+
+def insert(keys, start, nk, key):
+    """Insert ``key`` into the sorted ``keys[start:nk]`` (a caption names few concepts); return the new end."""
+    b = nk - 1
+    while b >= start and keys[b] > key:
+        keys[b + 1] = keys[b]
+        b -= 1
+    keys[b + 1] = key
+    return nk + 1
+
+
+def emit(m, mfirst, window, common):
+    """Sorted unique keys ``caption * n_concepts + concept``: per caption, the concepts of its name mentions
+    with no negative mention of the same concept within ``window`` words (anywhere in the caption when
+    ``window`` < 0), each once, then those of its common mentions that no negative blocks, that lie within
+    no name mention of another concept and that no named concept may describe (``common``:
+    (describes_any, common_block, n_concepts); :mod:`studylib.captions.matching`'s rules)."""
+    mc, ms, ml, mkind = m
+    n_concepts = common[2]
     keys = np.empty(max(16, mfirst[-1]), np.int64)
     stamp = np.full(n_concepts, -1, np.int64)
-    named = np.full(n_concepts, -1, np.int64)  # the last caption that named the concept by a name
+    ok = np.zeros(max(1, mfirst[-1]), np.uint8)  # per mention: a name or common mention no negative blocks
     nk = 0
     for k in range(mfirst.size - 1):
         lo, hi = mfirst[k], mfirst[k + 1]
+        base = np.int64(k) * n_concepts
         anyneg = False
         for j in range(lo, hi):
             anyneg = anyneg or mkind[j] == 1
         start = nk
-        anyname = False
         anycommon = False
-        for j in range(lo, hi):
+        for j in range(lo, hi):  # the name mentions first: they decide what the common ones may describe
+            ok[j] = mkind[j] != 1 and not (anyneg and negated(j, lo, hi, m, window))
+            if ok[j] == 0 or mkind[j] != 0:
+                anycommon = anycommon or (ok[j] != 0 and mkind[j] == 2)
+                continue
             c = mc[j]
-            if mkind[j] == 1 or (stamp[c] == k and (mkind[j] == 2 or named[c] == k)):
-                continue
-            blocked = False
-            if anyneg:
-                for q in range(lo, hi):
-                    if mkind[q] == 1 and mc[q] == c:
-                        if window < 0 or (ms[q] < ms[j] + ml[j] + window and ms[j] < ms[q] + ml[q] + window):
-                            blocked = True
-                            break
-            if blocked:
-                continue
-            if mkind[j] == 0:
-                named[c] = k
-                anyname = True
-            else:
-                anycommon = True
-            if stamp[c] == k:  # listed already, by a common mention
-                continue
-            stamp[c] = k
-            key = np.int64(k) * n_concepts + c
-            b = nk - 1  # insertion sort: a caption names few concepts
-            while b >= start and keys[b] > key:
-                keys[b + 1] = keys[b]
-                b -= 1
-            keys[b + 1] = key
-            nk += 1
-        if anyname and anycommon:  # keep the named concepts only
-            kept = start
-            for b in range(start, nk):
-                if named[keys[b] - np.int64(k) * n_concepts] == k:
-                    keys[kept] = keys[b]
-                    kept += 1
-            nk = kept
+            if stamp[c] != k:
+                stamp[c] = k
+                nk = insert(keys, start, nk, base + c)
+        if anycommon:
+            names = nk
+            for j in range(lo, hi):
+                c = mc[j]
+                if ok[j] == 0 or mkind[j] != 2 or stamp[c] == k:  # named already, or counted
+                    continue
+                if within_name(j, lo, hi, m, ok) or described(c, keys, start, names, base, common):
+                    continue
+                stamp[c] = k
+                keys[nk] = base + c  # after the names, which described() reads: sorted in below
+                nk += 1
+            for b in range(names, nk):
+                insert(keys, start, b, keys[b])
     return keys[:nk].copy()
 
 
-def match(buf, bounds, table, vocab, trie, n_concepts, window):
+def match(buf, bounds, table, vocab, trie, common, window):
     """Sorted unique keys ``caption * n_concepts + concept`` of the captions ``buf[bounds[i] :
-    bounds[i + 1]]``: :func:`words`, then :func:`mentions`, then :func:`emit`, each once per block."""
+    bounds[i + 1]]``: :func:`words`, then :func:`mentions`, then :func:`emit`, each once per block
+    (``common``: (describes_any, common_block, n_concepts))."""
     ids, first = words(buf, bounds, table, vocab)
     m, mfirst = mentions(ids, first, trie)
-    return emit(m, mfirst, window, n_concepts)
+    return emit(m, mfirst, window, common)

@@ -27,9 +27,14 @@ the pyahocorasick loop of ``bench/freq_throughput.py``):
   mention when they occur within ``negative_window`` words of it (anywhere in
   the caption when ``None``).
 * A *common* synonym (``ConceptSpec.common``: an ordinary word such as "ears",
-  "spot") names its concept only in a caption that names no other concept by a
-  synonym that is not common ("a beagle with long ears" names no ear of corn;
-  "ripe lemons" names the lemon). Negatives apply to it as to any synonym.
+  "spot") names its concept unless its words lie within a name mention of
+  another concept ("a mountain bike" names no alp) or the caption names, by a
+  synonym that is not common, another concept it may describe: one whose
+  ``ConceptSpec.attributes`` (an ImageNet class's description) use a common
+  synonym of the concept, or one without attributes (``None``: any word may
+  describe it). "a beagle with long ears" names no ear of corn (a beagle's
+  description speaks of its ears); "a cheetah and a plate" names the plate;
+  "ripe lemons" the lemon. Negatives apply to it as to any synonym.
 * Multi-label: a caption names every concept it matches (the counting module
   can drop captions naming several, ``single_label=True``).
 
@@ -194,7 +199,9 @@ def match_words(
     C = pat.n_concepts
     neg = kind == NEGATIVE
     if not neg.any():
-        return _apply_common(cap * C + concept, kind, C) if pat.has_common else _unique(cap * C + concept)
+        if pat.has_common:
+            return _apply_common(cap * C + concept, kind, ms, ml, pat)
+        return _unique(cap * C + concept)
     # drop the mentions with a negative of their concept near (anywhere in the caption: window None)
     pkey = cap[~neg] * C + concept[~neg]
     nkey = cap[neg] * C + concept[neg]
@@ -203,20 +210,56 @@ def match_words(
     else:
         near = _near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)
     pkey, kind = pkey[~near], kind[~neg][~near]
-    return _apply_common(pkey, kind, C) if pat.has_common else _unique(pkey)
+    if pat.has_common:
+        return _apply_common(pkey, kind, ms[~neg][~near], ml[~neg][~near], pat)
+    return _unique(pkey)
 
 
-def _apply_common(pkey: np.ndarray, kind: np.ndarray, C: int) -> np.ndarray:
-    """Sorted unique keys of the surviving mentions ``pkey`` (kinds NAME or COMMON): a concept named only by
-    common synonyms counts in a caption where no other concept is named by a NAME synonym."""
+def _apply_common(
+    pkey: np.ndarray, kind: np.ndarray, ps: np.ndarray, pl: np.ndarray, pat: Patterns
+) -> np.ndarray:
+    """Sorted unique keys of the surviving mentions ``pkey`` (kinds NAME or COMMON; first word ``ps``, words
+    ``pl``): a common mention counts unless it lies within a name mention of another concept or the caption
+    names a concept that may describe it (:meth:`Patterns.describes`)."""
     com = kind == COMMON
     if not com.any():  # most batches of most corpora: one sort, as without the rule
         return _unique(pkey)
-    named = _unique(pkey[~com])
-    common = _unique(pkey[com])
-    common = common[~_isin_sorted(common, named)]  # named by a name too: counted as named
-    common = common[~_isin_sorted(common // C, named // C)]  # another concept is named (named is sorted)
-    return _unique(np.concatenate([named, common]))
+    C = pat.n_concepts
+    nkey, ns, nl = pkey[~com], ps[~com], pl[~com]
+    named = _unique(nkey)
+    ckey, cs, cl = pkey[com], ps[com], pl[com]
+    keep = ~_isin_sorted(ckey, named)  # named by a name too: counted as named
+    keep &= ~_within_name(ckey % C, cs, cl, nkey % C, ns, nl, pat.max_words)
+    ckey = _unique(ckey[keep])
+    # the concepts named in the same caption (named is sorted, so a caption's keys are one range)
+    lo = np.searchsorted(named, ckey - ckey % C)
+    cnt = np.searchsorted(named, ckey - ckey % C + C) - lo
+    ci = np.repeat(np.arange(ckey.size), cnt)
+    d = named[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(ci.size)] % C
+    hit = pat.describes_any[d] | _isin_sorted(d * C + ckey[ci] % C, pat.common_block)
+    described = np.zeros(ckey.size, dtype=bool)
+    described[ci[hit]] = True
+    return _unique(np.concatenate([named, ckey[~described]]))
+
+
+def _within_name(cc, cs, cl, nc, ns, nl, longest: int) -> np.ndarray:
+    """True where a mention (concept ``cc``, first word ``cs``, ``cl`` words) lies within the words of a
+    mention of another concept (``nc``, ``ns``, ``nl``; word positions are unique across captions)."""
+    out = np.zeros(cc.size, dtype=bool)
+    if not ns.size:
+        return out
+    order = np.argsort(ns, kind="stable")
+    ns, nl, nc = ns[order], nl[order], nc[order]
+    for back in range(longest):  # a name mention starting ``back`` words before the mention
+        lo = np.searchsorted(ns, cs - back, "left")
+        cnt = np.searchsorted(ns, cs - back, "right") - lo
+        if not cnt.any():
+            continue
+        ci = np.repeat(np.arange(cc.size), cnt)
+        ni = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(ci.size)
+        inside = (nl[ni] >= back + cl[ci]) & (nc[ni] != cc[ci])
+        out[ci[inside]] = True
+    return out
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -398,7 +441,7 @@ def match_reference(caption: str, pat: Patterns, negative_window: int | None = N
         for L in range(1, min(pat.max_words, len(toks) - i) + 1):
             for cid, kind in pat.phrases.get(tuple(toks[i : i + L]), ()):
                 (neg if kind == NEGATIVE else pos).append((cid, i, L, kind))
-    named, common = set(), set()
+    names, common = [], []
     for cid, i, L, kind in pos:
         if negative_window is None:
             blocked = any(c == cid for c, _, _, _ in neg)
@@ -407,8 +450,14 @@ def match_reference(caption: str, pat: Patterns, negative_window: int | None = N
                 c == cid and j < i + L + negative_window and i < j + M + negative_window for c, j, M, _ in neg
             )
         if not blocked:
-            (common if kind == COMMON else named).add(cid)
-    return named if named else common
+            (common if kind == COMMON else names).append((cid, i, L))
+    named = {cid for cid, _, _ in names}
+    kept = set()
+    for cid, i, L in common:
+        within = any(d != cid and j <= i and i + L <= j + M for d, j, M in names)
+        if not within and not any(pat.describes(d, cid) for d in named):
+            kept.add(cid)
+    return named | kept
 
 
 def match_batch(batch, pat: Patterns, negative_window: int | None) -> BatchMatches:

@@ -20,6 +20,7 @@ pattern builder.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -195,9 +196,10 @@ def inflections(word: str) -> set[str]:
 
 # A one-word synonym that the descriptions of at least this many *other* ImageNet classes use is a word of
 # ordinary visual prose there ("ears" of a dog for the ear of corn, "spots" of a leopard for the spotlight,
-# "mountain" behind a castle for the alp), not only a name. Such a *common* synonym names its class only in
-# a caption that names no other concept by one of its other synonyms: "a beagle with long ears" names the
-# beagle and no ear, "ripe lemons on a table" names the lemon (issue 30; ConceptSpec.common). 5 is 0.5% of
+# "mountain" behind a castle for the alp), not only a name. Such a *common* synonym names its class unless
+# the caption names another concept that the word may describe (one whose description uses it), or the word
+# is part of another concept's name: "a beagle with long ears" names the beagle and no ear, "a mountain bike"
+# no alp, "ripe lemons on a table" the lemon (issue 30; ConceptSpec.common, ConceptSpec.attributes). 5 is 0.5% of
 # the other classes. It was set after looking at the list (bench/results/common_words.txt: the words at 5
 # and above); the data card reports precision and recall with and without the rule.
 COMMON_MIN_CLASSES = 5
@@ -243,7 +245,7 @@ def matched_synonyms(concept) -> tuple[str, ...]:
 
 def common_synonyms(concept) -> tuple[str, ...]:
     """The synonyms of an ImageNet concept that are common words (:func:`common_words`), in its order:
-    they name it only where a caption names no other concept (:class:`ConceptSpec`)."""
+    they name it unless another concept in the caption may be what they describe (:class:`ConceptSpec`)."""
     common = common_words().get(concept.index, frozenset())
     return tuple(s for s in concept.synonyms if s in common)
 
@@ -254,14 +256,22 @@ NAME, NEGATIVE, COMMON = 0, 1, 2
 
 @dataclass(frozen=True)
 class ConceptSpec:
-    """One class to count: its output name, synonyms and negative phrases, and ``common``: synonyms that
-    are also ordinary words ("ears", "spot"). A common synonym names the class only in a caption that
-    names no other concept by a synonym that is not common ("a beagle with long ears" names no ear)."""
+    """One class to count: its output name, synonyms and negative phrases, ``common``: synonyms that are
+    also ordinary words ("ears", "spot"), and ``attributes``: text that may describe the class (an ImageNet
+    class's description: "a hound with long, floppy ears"), or None where that is not known.
+
+    A common synonym of a class names it in a caption unless (the matching rules,
+    :mod:`studylib.captions.matching`) its words lie within a name of another concept ("mountain" in "a
+    mountain bike"), or the caption names another concept that it may describe: one whose ``attributes``
+    use one of the class's common synonyms, in any inflection, or one whose ``attributes`` are None (any
+    word may describe it). "a beagle with long ears" names no ear of corn; "a cheetah and a plate" names
+    the plate."""
 
     name: str
     synonyms: tuple[str, ...]
     negatives: tuple[str, ...] = ()
     common: tuple[str, ...] = ()
+    attributes: tuple[str, ...] | None = None
 
 
 def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
@@ -272,7 +282,7 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
     Names shared by several classes are matched only where negative contexts
     (``IMAGENET_NEGATIVES``) disambiguate them (``DISAMBIGUATED``); one-word synonyms that other
     classes' descriptions use as ordinary words (:func:`common_words`) are ``common``: they name
-    their class only in a caption that names no other class.
+    their class unless the caption names a class whose description (``attributes``) uses them.
     20 names differ from those of the paper's released count files; compare
     with those by line order (``freq compare --align order``).
     """
@@ -293,18 +303,20 @@ def imagenet_specs(negatives: bool = True) -> list[ConceptSpec]:
         syn = matched_synonyms(c) + (
             tuple(s for s in c.ambiguous if s in DISAMBIGUATED.get(c.index, ())) if negatives else ()
         )
-        specs.append(ConceptSpec(name, syn, tuple(neg), common_synonyms(c)))
+        specs.append(ConceptSpec(name, syn, tuple(neg), common_synonyms(c), (c.description,)))
     return specs
 
 
 def load_concept_file(path: str | Path) -> list[ConceptSpec]:
-    """Read a user concept file: class name -> synonyms (+ optional negatives and common synonyms).
+    """Read a user concept file: class name -> synonyms (+ optional negatives, common synonyms and
+    attributes: :class:`ConceptSpec`).
 
     JSON: ``{"tench": ["tench", "tinca tinca"], ...}``, or values
-    ``{"synonyms": [...], "negatives": [...], "common": [...]}``, or a list of objects with
-    ``name``, ``synonyms``, ``negatives``, ``common``. TSV: ``name<TAB>syn1, syn2[<TAB>neg1,
-    neg2[<TAB>common1, common2]]`` per line, ``#`` comments. The name itself is always a synonym,
-    unless it is listed as common (:class:`ConceptSpec`).
+    ``{"synonyms": [...], "negatives": [...], "common": [...], "attributes": [...]}``, or a list of
+    objects with ``name``, ``synonyms``, ``negatives``, ``common``, ``attributes``. TSV:
+    ``name<TAB>syn1, syn2[<TAB>neg1, neg2[<TAB>common1, common2[<TAB>attribute1, attribute2]]]`` per
+    line, ``#`` comments. The name itself is always a synonym, unless it is listed as common. A concept
+    without attributes (no key, no fifth column) may be described by any common synonym of another.
     """
     path = Path(path)
     if not path.exists():
@@ -327,9 +339,10 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             else ((d.get("name"), d) if isinstance(d, dict) else (None, d) for d in data)
         )
         for name, val in items:
-            common = []
+            common, attributes = [], None
             if isinstance(val, dict):
                 syn, neg, common = val.get("synonyms", []), val.get("negatives", []), val.get("common", [])
+                attributes = val.get("attributes")
             elif isinstance(val, (list, tuple)):
                 syn, neg = val, []
             elif isinstance(val, str):
@@ -341,10 +354,15 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
                 )
             if not name:
                 raise ValueError(f"concept file {path}: an entry has no 'name'")
-            for key, v in (("synonyms", syn), ("negatives", neg), ("common", common)):
-                if not isinstance(v, (list, tuple)):
+            for key, v in (
+                ("synonyms", syn),
+                ("negatives", neg),
+                ("common", common),
+                ("attributes", attributes),
+            ):
+                if not isinstance(v, (list, tuple)) and not (key == "attributes" and v is None):
                     raise ValueError(f"concept file {path}: {key!r} of {name!r} must be a list of strings")
-            specs.append(_spec(str(name), syn, neg, common))
+            specs.append(_spec(str(name), syn, neg, common, attributes))
     else:
         for ln, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -357,7 +375,8 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
             syn = cols[1].split(",") if len(cols) > 1 else []
             neg = cols[2].split(",") if len(cols) > 2 else []
             common = cols[3].split(",") if len(cols) > 3 else []
-            specs.append(_spec(cols[0], syn, neg, common))
+            attributes = cols[4].split(",") if len(cols) > 4 else None
+            specs.append(_spec(cols[0], syn, neg, common, attributes))
     if not specs:
         raise ValueError(f"concept file {path} defines no concepts")
     dup = [n for n, k in Counter(s.name for s in specs).items() if k > 1]
@@ -366,13 +385,15 @@ def load_concept_file(path: str | Path) -> list[ConceptSpec]:
     return specs
 
 
-def _spec(name, syn, neg, common=()) -> ConceptSpec:
+def _spec(name, syn, neg, common=(), attributes=None) -> ConceptSpec:
     name = str(name).strip()
     commons = list(dict.fromkeys(str(s).strip().lower() for s in common if str(s).strip()))
     syns = [name.lower()] + [str(s).strip().lower() for s in syn]
     syns = list(dict.fromkeys(s for s in syns if s and s not in commons))
     negs = list(dict.fromkeys(str(s).strip().lower() for s in neg if str(s).strip()))
-    return ConceptSpec(name, tuple(syns), tuple(negs), tuple(commons))
+    if attributes is not None:
+        attributes = tuple(dict.fromkeys(str(s).strip().lower() for s in attributes if str(s).strip()))
+    return ConceptSpec(name, tuple(syns), tuple(negs), tuple(commons), attributes)
 
 
 # ----------------------------------------------------------------------------
@@ -423,6 +444,7 @@ class Patterns:
         self.phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
         self.max_words = max(len(k) for k in self.phrases)
         self._compile()
+        self._compile_descriptions()
 
     def _compile(self):
         vocab = sorted({w for toks in self.phrases for w in toks})
@@ -498,6 +520,37 @@ class Patterns:
         self.word_has_child = (self.first_node > 0) & self.node_has_child[first]
         self.all_single_out = bool((cnt <= 1).all())  # every node names at most one concept
 
+    def _compile_descriptions(self):
+        """Which concepts a common synonym may describe (:class:`ConceptSpec`): ``describes_any`` (per
+        concept: its attributes are None) and ``common_block``, the sorted keys ``d * n_concepts + c`` where
+        concept d's attributes use a common synonym of concept c (as a run of words, in any inflection)."""
+        C = self.n_concepts
+        forms = {
+            c: set().union(*(phrase_variants(t) for t in s.common))
+            for c, s in enumerate(self.specs)
+            if s.common
+        }
+        self.describes_any = np.array([s.attributes is None for s in self.specs], dtype=bool)
+        longest = max((len(f) for fs in forms.values() for f in fs), default=0)
+        keys = []
+        for d, spec in enumerate(self.specs):
+            if not forms or not spec.attributes:
+                continue
+            runs = set()
+            for text in spec.attributes:
+                toks = tokenize(text)
+                runs.update(
+                    tuple(toks[i : i + n]) for n in range(1, longest + 1) for i in range(len(toks) - n + 1)
+                )
+            keys.extend(d * C + c for c, fs in forms.items() if c != d and fs & runs)
+        self.common_block = np.array(sorted(keys), dtype=np.int64)
+        self._blocks = frozenset(keys)
+
+    def describes(self, d: int, c: int) -> bool:
+        """Whether concept ``d``, named in a caption, may be what a common synonym of concept ``c`` describes
+        there (then that synonym does not name ``c``: :class:`ConceptSpec`)."""
+        return d != c and (bool(self.describes_any[d]) or d * self.n_concepts + c in self._blocks)
+
     def lookup_words(
         self, windows: np.ndarray, starts: np.ndarray, lens: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -567,7 +620,9 @@ def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = 
                 specs.append(c)
             elif hasattr(c, "synonyms") and hasattr(c, "name"):  # an ImageNet concept (the concept world's)
                 if hasattr(c, "index") and hasattr(c, "description"):
-                    specs.append(ConceptSpec(c.name, matched_synonyms(c), (), common_synonyms(c)))
+                    specs.append(
+                        ConceptSpec(c.name, matched_synonyms(c), (), common_synonyms(c), (c.description,))
+                    )
                 else:
                     specs.append(ConceptSpec(c.name, tuple(c.synonyms)))
             else:
@@ -576,5 +631,5 @@ def build_patterns(concepts="imagenet", negatives: bool = True, inflect: bool = 
                     "pass ConceptSpec, Concept or a dict name -> synonyms"
                 )
     if not negatives:
-        specs = [ConceptSpec(s.name, s.synonyms, (), s.common) for s in specs]
+        specs = [dataclasses.replace(s, negatives=()) for s in specs]
     return Patterns(specs, inflect=inflect)

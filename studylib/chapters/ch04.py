@@ -417,7 +417,7 @@ def estimator_comparison(world) -> pd.DataFrame:
         "exact name": [ConceptSpec(c.name, (c.name,)) for c in concepts],
         "names + synonyms": [ConceptSpec(c.name, tuple(c.synonyms) or (c.name,)) for c in concepts],
         # freq count's ImageNet rules: shared names only where negative contexts tell them apart, negative
-        # contexts, common words ("ear", "spot") only in captions that name no other concept
+        # contexts, common words ("ear", "spot") unless within another's name or described by a named concept
         "+ ambiguity rules": [imagenet[c.index] for c in concepts],
     }
     rows, counted = [], {}

@@ -43,7 +43,7 @@ def _fill(parser: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--concepts",
         default="imagenet",
-        help="'imagenet' (default) or a JSON/TSV concept file: name -> synonyms [+ negatives, common synonyms]",
+        help="'imagenet' (default) or a JSON/TSV concept file: name -> synonyms [+ negatives, common synonyms, attributes]",
     )
     c.add_argument(
         "--input",
