@@ -301,7 +301,7 @@ display(Markdown(summary.presets_compared(session, ch01, rows)))
 #   ObjectNet-like +0.018 [−0.004, +0.035] and rendition-like −0.023 [−0.055, +0.000]. No
 #   shift points against "the data gives the robustness", but only the sketch-like one
 #   supports it. SL on labels mined from the same captions is above the line only on the
-#   sketch-like shift (+0.014 [+0.004, +0.034], section 3's table).
+#   sketch-like shift (+0.023 [+0.012, +0.043], section 3's table).
 # * **Language vs labels.** On the same web-like images, CLIP's ER point estimates lie below
 #   both SL models' on the V2-, sketch- and ObjectNet-like shifts, and between them on the
 #   rendition-like one (section 3's table); no paired test compares them, and no claim row

@@ -223,8 +223,8 @@ plt.show()
 #   LAION-2B by about as much with an interval that just reaches zero (−0.302, −0.618 to
 #   +0.003; 46 DTD classes leave wide intervals); hence the mixed verdict above.
 # * *On the world*, synonyms raise recall over the bare name from 0.56 to 0.84, the
-#   ambiguity rules raise precision from 0.870 to 0.908 at almost the same recall (0.844 to
-#   0.842; count correlation 0.883 to 0.899), and the MiniLM relevance filter trades a
+#   ambiguity rules raise precision from 0.870 to 0.906 at almost the same recall (0.844 to
+#   0.843; count correlation 0.883 to 0.899), and the MiniLM relevance filter trades a
 #   little recall (0.84 to 0.82) for precision (0.91 to 0.94) and the best count
 #   correlation (0.93).
 # * *Fine-grained sets* (inconclusive). CLIP's bias was higher on the dog breeds than on the
