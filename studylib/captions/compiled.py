@@ -8,7 +8,7 @@ each word's bytes into a key while reading it (long words are hashed at their en
 vocabulary, walk the word trie from each vocabulary word, apply the negative contexts and deduplicate
 the caption's concepts with a stamp per concept. Measured here (``bench/freq_process.py``,
 ``bench/freq_methods.py``), it is 1.4-2x faster than the numpy path once started, but importing numba
-and loading its machine code cost 0.55-0.8 s more than the numpy path's start-up: ``engine("auto")``
+and loading its machine code cost 0.5-0.8 s more than the numpy path's start-up: ``engine("auto")``
 uses it for large inputs only.
 
 Why numba: it installs from a wheel on Linux, macOS and Windows (no compiler on the user's
@@ -79,7 +79,7 @@ def _numba():
 
 
 # ``engine("auto")`` runs the compiled pass from this many input bytes on. Below it, loading the compiled
-# code (numba's import and its cached machine code: 0.56-0.82 s more start-up than the numpy path, best of 3
+# code (numba's import and its cached machine code: 0.51-0.82 s more start-up than the numpy path, best of 3
 # rounds here) may cost more than the pass saves (about 0.31 µs per caption: 2.9-3.1M against 1.5-1.7M
 # captions/s once started), a break-even near 1.8-2.6M captions or 120-170 MB: bench/results/freq_process.txt.
 MIN_BYTES = 256 << 20
