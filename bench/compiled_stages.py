@@ -22,8 +22,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from freq_throughput import make_captions  # noqa: E402
 from report import RESULTS, header, publish  # noqa: E402
