@@ -11,6 +11,9 @@ are sized before the loops that fill them (a word id per two bytes at most; room
 before each caption), never grown inside them: that made the whole pass 1.5x faster (measured on the
 4M-caption file of ``bench/freq_process.py``, 94-98 against 144-150 MB/s per core).
 
+Long because the pass is three loops and their inlined helpers (lookup, negatives, the common-word rules,
+sorted insertion), which numba compiles together.
+
 Usage::
 
     from studylib.captions import compiled   # not this module: compiled.match(...) calls it

@@ -199,9 +199,7 @@ def match_words(
     C = pat.n_concepts
     neg = kind == NEGATIVE
     if not neg.any():
-        if pat.has_common:
-            return _apply_common(cap * C + concept, kind, ms, ml, pat)
-        return _unique(cap * C + concept)
+        return _apply_common(cap * C + concept, kind, ms, ml, pat)
     # drop the mentions with a negative of their concept near (anywhere in the caption: window None)
     pkey = cap[~neg] * C + concept[~neg]
     nkey = cap[neg] * C + concept[neg]
@@ -210,9 +208,7 @@ def match_words(
     else:
         near = _near_negative(pkey, ms[~neg], ml[~neg], nkey, ms[neg], ml[neg], negative_window)
     pkey, kind = pkey[~near], kind[~neg][~near]
-    if pat.has_common:
-        return _apply_common(pkey, kind, ms[~neg][~near], ml[~neg][~near], pat)
-    return _unique(pkey)
+    return _apply_common(pkey, kind, ms[~neg][~near], ml[~neg][~near], pat)
 
 
 def _apply_common(
@@ -221,6 +217,8 @@ def _apply_common(
     """Sorted unique keys of the surviving mentions ``pkey`` (kinds NAME or COMMON; first word ``ps``, words
     ``pl``): a common mention counts unless it lies within a name mention of another concept or the caption
     names a concept that may describe it (:meth:`Patterns.describes`)."""
+    if not pat.has_common:
+        return _unique(pkey)
     com = kind == COMMON
     if not com.any():  # most batches of most corpora: one sort, as without the rule
         return _unique(pkey)
