@@ -2,7 +2,8 @@
 
 Why: :data:`studylib.captions.patterns.COMMON_MIN_CLASSES` makes a synonym *common* when at least that
 many other classes' descriptions use it: it then names its class unless it lies within another class's
-name or the caption names a class whose description uses it (``ConceptSpec``). This lists every one-word synonym used by at least one other class, with that number, so the cut
+name or the caption names a class whose description uses it (``ConceptSpec``). This lists every one-word
+synonym used by at least one other class, with that number, so the cut
 and what it affects can be read.
 
 Run::
