@@ -80,8 +80,9 @@ def _numba():
 
 # ``engine("auto")`` runs the compiled pass from this many input bytes on. Below it, loading the compiled
 # code (numba's import and its cached machine code: 0.51-0.82 s more start-up than the numpy path, best of 3
-# rounds here) may cost more than the pass saves (about 0.31 µs per caption: 2.9-3.1M against 1.5-1.7M
-# captions/s once started), a break-even near 1.8-2.6M captions or 120-170 MB: bench/results/freq_process.txt.
+# rounds here) may cost more than the pass saves (0.14-0.31 µs per caption: 2.9-3.5M against 1.5-2.1M
+# captions/s once started, over four runs), a break-even near 1.8-3.8M captions or 120-250 MB:
+# bench/results/freq_process.txt.
 MIN_BYTES = 256 << 20
 KINDS = ("auto", "compiled", "numpy")
 _ACTIVE = False
@@ -183,6 +184,19 @@ class Tables:
         # a walk visits at most max_words nodes: the most mentions one word can start (room kept per caption)
         self.max_walk_out = int(pat.max_words) * max(1, int(np.diff(self.out_ptr).max(initial=0)))
 
+    def arguments(self) -> tuple[tuple, tuple, tuple]:
+        """(vocab, trie, common): the tables as the loops of :mod:`studylib.captions.kernels` take them
+        (:func:`~studylib.captions.kernels.words`, :func:`~studylib.captions.kernels.mentions`,
+        :func:`~studylib.captions.kernels.emit`)."""
+        vocab = (self.vh_keys, self.vh_id, self.vh_len, self.vh_shift, self.vocab_bytes, self.vocab_off)
+        trie = (self.first_node, self.node_has_out, self.node_has_child, self.out_ptr, self.out_concept)
+        trie += (self.out_kind, self.e_keys, self.e_shift, self.e_child, self.continues, self.V)
+        return (
+            vocab + (self.max_word_bytes,),
+            trie + (self.max_walk_out,),
+            (self.describes_any, self.common_block, self.C),
+        )
+
 
 def tables(pat) -> Tables:
     """The compiled tables of ``pat``, built once and kept on it."""
@@ -208,22 +222,8 @@ def match(data, bounds: np.ndarray, pat, negative_window: int | None) -> np.ndar
 
 
 def _run_match(kernel, data: np.ndarray, bounds: np.ndarray, t: Tables, window: int) -> np.ndarray:
-    vocab = (t.vh_keys, t.vh_id, t.vh_len, t.vh_shift, t.vocab_bytes, t.vocab_off, t.max_word_bytes)
-    trie = (
-        t.first_node,
-        t.node_has_out,
-        t.node_has_child,
-        t.out_ptr,
-        t.out_concept,
-        t.out_kind,
-        t.e_keys,
-        t.e_shift,
-        t.e_child,
-        t.continues,
-        t.V,
-        t.max_walk_out,
-    )
-    return kernel(data, bounds, TABLE, vocab, trie, (t.describes_any, t.common_block, t.C), window)
+    vocab, trie, common = t.arguments()
+    return kernel(data, bounds, TABLE, vocab, trie, common, window)
 
 
 def _bytes_view(data) -> np.ndarray:
