@@ -9,8 +9,8 @@ extras between two rows of the history.
 Follows open_clip's recipe where it applies: AdamW without weight decay on
 norms, biases, other 1-d parameters and the logit scale; linear warm-up then
 cosine decay (:func:`studylib.schedules.warmup_cosine`); every learnable ``*logit_scale`` clamped to ln 100 after each
-step; fused AdamW; bf16 autocast and channels_last inputs on GPU
-(``amp="auto"``), ``torch.compile`` as an option, and no host sync per step on
+step; fused AdamW; bf16 autocast (``amp="auto"``) and, for a convolutional image tower,
+channels_last inputs on GPU; ``torch.compile`` as an option, and no host sync per step on
 GPU. Under torchrun the model is wrapped in DDP.
 
 Reproducible and resumable: the data order of epoch ``e`` is a pure function
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from studylib.config import TrainConfig
 from studylib.data.sources import BatchSource, dist_info
 from studylib.fileio import atomic_write_bytes
+from studylib.models.openclip import channels_last_ok
 from studylib.models.tiny import clamp_logit_scales
 from studylib.profiling import step as report_step
 from studylib.schedules import warmup_cosine
@@ -101,17 +102,19 @@ def _rng_states() -> dict:
 
 
 def _set_rng_states(state: dict) -> None:
+    """Restore :func:`_rng_states`. The checkpoint is loaded onto the training device, so on a GPU its state
+    tensors arrive there: every generator takes its state as a CPU byte tensor."""
     if not state:
         return
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     n = state["numpy"]
     np.random.set_state(
-        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+        (n["kind"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
     )
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def _save_checkpoint(
@@ -228,9 +231,12 @@ def _wrapped(model, cfg: TrainConfig, world: int, device: torch.device):
     return net
 
 
-def _optimise(net, model, objective, batch: dict, step: int, opt, autocast, scales: list) -> tuple:
-    """One optimiser step on ``batch`` at 0-based ``step``; (loss tensor, extras)."""
-    if batch["images"].is_cuda and batch["images"].dim() == 4:
+def _optimise(
+    net, model, objective, batch: dict, step: int, opt, autocast, scales: list, nhwc: bool
+) -> tuple:
+    """One optimiser step on ``batch`` at 0-based ``step``; (loss tensor, extras). ``nhwc``: hand the
+    images over in channels_last (a convolutional image tower on a GPU; a ViT's patch embedding is slower)."""
+    if nhwc and batch["images"].dim() == 4:
         batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
     with autocast:
         loss, extras = objective.loss(net, batch, step)
@@ -338,6 +344,7 @@ def train(
     check_every = 1 if device.type == "cpu" else log_every
     bar = _progress_bar(total, step, name, progress, rank)
     scales = [p for n, p in model.named_parameters() if n.endswith("logit_scale")]
+    nhwc = device.type == "cuda" and channels_last_ok(model)
     while step < total:
         epoch, offset = divmod(step, per_epoch)
         for batch in source.batches(epoch, offset, device):
@@ -346,7 +353,9 @@ def train(
                 group["lr"] = lr
             step += 1
             if batch is not None:
-                window.add(step, *_optimise(net, model, objective, batch, step - 1, opt, autocast, scales))
+                window.add(
+                    step, *_optimise(net, model, objective, batch, step - 1, opt, autocast, scales, nhwc)
+                )
             saving = _saving_due(ckpt, cfg, step, total)
             if step % check_every == 0 or step == total or saving:  # never checkpoint a diverged model
                 _stop_if_diverged(window, name, per_epoch, cfg.lr)

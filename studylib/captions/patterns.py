@@ -258,7 +258,8 @@ NAME, NEGATIVE, COMMON = 0, 1, 2
 class ConceptSpec:
     """One class to count: its output name, synonyms and negative phrases, ``common``: synonyms that are
     also ordinary words ("ears", "spot"), and ``attributes``: text that may describe the class (an ImageNet
-    class's description: "a hound with long, floppy ears"), or None where that is not known.
+    class's description, the beagle's "a small to medium hound ... and long drooping ears"), or None where
+    that is not known.
 
     A common synonym of a class names it in a caption unless (the matching rules,
     :mod:`studylib.captions.matching`) its words lie within a name of another concept ("mountain" in "a
