@@ -235,7 +235,8 @@ def _optimise(
     net, model, objective, batch: dict, step: int, opt, autocast, scales: list, nhwc: bool
 ) -> tuple:
     """One optimiser step on ``batch`` at 0-based ``step``; (loss tensor, extras). ``nhwc``: hand the
-    images over in channels_last (a convolutional image tower on a GPU; a ViT's patch embedding is slower)."""
+    images over in channels_last (a convolutional image tower on a GPU; a ViT gained nothing from it,
+    bench/results/gpu_step_variants.txt)."""
     if nhwc and batch["images"].dim() == 4:
         batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
     with autocast:

@@ -8,7 +8,7 @@ cudnn.benchmark and channels_last inputs, which did not change the convolution's
 
 :class:`PatchMatmul` keeps the convolution's ``weight`` and ``bias`` Parameters under the same names, so state
 dicts, checkpoints and optimiser groups are unchanged, and it computes the same function (up to the order of
-float additions; ``tests/test_models_openclip.py`` compares them).
+float additions; ``tests/test_patch_embed.py`` compares them).
 """
 
 from __future__ import annotations
