@@ -40,6 +40,16 @@ def test_split_time_and_the_minutes_table():
     )
     assert "| 01_a" in table and "Outside training: 40% of the 1.7 chapter-minutes" in table
     assert split_time(50.0, 1000.0, {})["analysis and other"] == 50.0  # a kernel that never reported
+    assert "embeddings of captions" not in table
+    split = split_time(
+        100.0, 1000.0, {**profile, "phases": {**profile["phases"], "embeddings": 20.0, "train": 52.0}}
+    )
+    assert split["analysis and other"] == 0.0
+    table = summary.minutes_table(
+        {"01_a": {"seconds": 100.0, "trained": 3, "when": "2026-01-01T00:00:00", "phases": split}}
+    )
+    # 20 s of the 100 embedded captions not yet cached: 28 of the other 80 s are outside training
+    assert "Of them, 0.3 went to MiniLM embeddings" in table and "without them, 35% is outside" in table
 
 
 def test_a_cached_run_and_training_steps_reach_the_profile_file(monkeypatch, tmp_path, tiny_params):

@@ -264,6 +264,13 @@ def minutes_table(timings: dict) -> str:
             if round(waiting, 1)
             else "."
         )
+        embedded = 0.0 if np.isnan(total["embeddings"]) else float(total["embeddings"])
+        if round(embedded, 1):  # a first run on a machine: caption embeddings are cached for later runs
+            text += (
+                f" Of them, {embedded:.1f} went to MiniLM embeddings of captions that were not yet in this "
+                "machine's cache (`results/cache/embeddings`, which later runs read); without them, "
+                f"{1 - total['train'] / (working - embedded):.0%} is outside training."
+            )
     if any(t.get("resumed") for t in timings.values()):
         text += (
             " A chapter marked (resumed) was timed in an execution that found some of its runs already in the "
