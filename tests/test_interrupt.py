@@ -53,7 +53,9 @@ def test_ctrl_c_or_sigterm_stops_the_chapter_and_its_kernel_then_exits(sig, code
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
-    assert runner.returncode == code, err[-2000:]
+    assert runner.returncode == code, (
+        f"exit {runner.returncode} {took:.1f} s after the signal, kernels {kernels}\n{out[-2000:]}\n{err[-2000:]}"
+    )
     assert took < 20, f"the runner waited {took:.0f} s for its chapter instead of stopping it"
     assert err.strip().splitlines()[-1] == line and "Traceback" not in err
     assert not [p for p in children | set(kernels) if _alive(p)]  # none outlives the runner
