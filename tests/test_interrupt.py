@@ -29,13 +29,26 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _interruptible():
+    """In the runner's process before it starts Python: SIGINT's default action. A shell without job control
+    (a script's ``make test &``) starts background commands with SIGINT ignored; the runner would inherit
+    that, Python then leaves SIGINT ignored, and the runner would finish its chapter as if never signalled
+    (seen: exit 0, 16 s after the signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     "sig, code, line", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
 )
 def test_ctrl_c_or_sigterm_stops_the_chapter_and_its_kernel_then_exits(sig, code, line):
     cmd = [sys.executable, "-m", "studylib", "run", "02", "--preset", "smoke", "--quiet"]
     runner = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_interruptible,
     )
     try:
         deadline, kernels, children = time.monotonic() + 120, [], set()
