@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gpu_train import profile_report, studylib_trainer, synthetic  # noqa: E402
+from gpu_train import bench_device, profile_report, studylib_trainer, synthetic  # noqa: E402
 
 from studylib.models.openclip import flops_per_sample  # noqa: E402
 
@@ -110,9 +110,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gpu_step_variants.txt"))
     ap.add_argument("--profile-out", default=str(Path(__file__).parent / "results" / "gpu_step_profile.txt"))
     args = ap.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("needs a CUDA GPU (or --device cpu to check the script)")
+    device = bench_device(args.device)
     flops = flops_per_sample(args.arch)
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     out = Path(args.out)

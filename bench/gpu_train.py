@@ -21,7 +21,7 @@ from ``--peak-tflops``, default 989 for an H100 SXM), and the ratio b/a last.
 ``compile=True``; another mode compiles the model in this script and hands it to the trainer).
 ``--measure-peak``: time an 8192^3 bf16 matrix product first and give MFU against it too (the datasheet
 peak is not reached by any kernel). ``--profile N``: profile N steps of the last (b) variant of each
-setting with torch.profiler and write its GPU kernel time by kind (matrix products, attention, Triton
+setting with torch.profiler and write its GPU kernel time by kind (matrix products, cuDNN convolutions, attention, Triton
 fused kernels, other) and the top kernels to ``--profile-out``. Graph breaks of each compiled variant
 are counted (torch._dynamo's counters).
 
@@ -49,6 +49,16 @@ def synthetic(batch, image_size, context, device, seed=0):
     tokens = torch.randint(1, 49000, (batch, context), generator=g)
     tokens[:, 0], tokens[:, -1] = 49406, 49407
     return images, tokens.to(device)
+
+
+def bench_device(name: str) -> torch.device:
+    """The device a GPU benchmark runs on; a clear exit where CUDA is asked for and absent."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(
+            "no CUDA GPU here: run this benchmark on a GPU machine (or --device cpu to check the script)"
+        )
+    return device
 
 
 def sync(device):
@@ -156,6 +166,8 @@ def studylib_trainer(arch, images, tokens, steps, warmup, device, mode=None, pro
 
 def kernel_kind(name: str) -> str:
     low = name.lower()
+    if "cnn::" in low or "convolution" in low:  # cuDNN's own, before "cudnn" counts as attention below
+        return "convolutions"
     if any(k in low for k in ("gemm", "cutlass", "xmma", "nvjet", "cublas", "matmul")):
         return "matrix products"
     if any(k in low for k in ("flash", "fmha", "attention", "sdpa", "cudnn")):
@@ -253,11 +265,7 @@ def main():
     ap.add_argument("--profile-out", default=str(Path(__file__).parent / "results" / "gpu_train_profile.txt"))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gpu_train.txt"))
     args = ap.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(
-            "no CUDA GPU here: run this benchmark on a GPU machine (or --device cpu to check the script)"
-        )
+    device = bench_device(args.device)
     from studylib.models.openclip import flops_per_sample
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu"
