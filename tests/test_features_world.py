@@ -132,3 +132,18 @@ def test_bag_text_tower_ignores_word_order_and_padding():
     a = torch.tensor([[5, 6, 7, 0, 0]])
     b = torch.tensor([[7, 5, 6, 0, 0, 0, 0]])
     assert torch.allclose(bag(a), bag(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("render", ["features", "pixels"])
+def test_a_world_without_shifted_test_sets_is_the_same_world(tiny_params, render):
+    """Chapters 2–4 render no shifted test set (chapters/worlds.PHOTOS_ONLY); that must leave the training
+    split and the photo test set bit for bit as the world with every shift had them, so no number moves."""
+    every = make_world(world_config(tiny_params, render=render, test_domains=DOMAINS))
+    photos = make_world(world_config(tiny_params, render=render, test_domains=("photo",)))
+    assert set(photos.test) == {"photo"}
+    assert np.array_equal(photos.class_counts, every.class_counts)
+    assert torch.equal(photos.train.images, every.train.images)
+    assert np.array_equal(photos.train.labels, every.train.labels)
+    assert photos.train.captions == every.train.captions
+    assert torch.equal(photos.test["photo"].images, every.test["photo"].images)
+    assert np.array_equal(photos.test["photo"].labels, every.test["photo"].labels)

@@ -46,8 +46,7 @@ from studylib.metrics import class_resamples, percentile_interval
 from studylib.seeds import substream
 
 NAME = "03a_extreme_tail"
-# chapter 2c's world, tested on photos only: the tail is measured in distribution
-SIZES = {preset: {**sizes, "test_domains": ("photo",)} for preset, sizes in DISTRIBUTION.items()}
+SIZES = DISTRIBUTION  # chapter 2c's world, tested on photos only: the tail is measured in distribution
 SEEDS = SEEDS  # (re-exported: the chapter contract names it)
 AFTER = ("02c_data_distribution",)  # its world and the pretraining-world CLIP are chapter 2c's runs
 TAIL_SHARES = {"smoke": (0.25,), "quick": (0.3,), "full": (0.1, 0.3)}  # share of classes trimmed
