@@ -149,7 +149,7 @@ def _train_and_store(
     on_step,
 ) -> Run | None:
     deps = {
-        name: load(run(dep, registry=reg, progress=progress, keep_model=True), reg)
+        name: _dependency(run(dep, registry=reg, progress=progress, keep_model=True), reg)
         for name, dep in sorted(spec.deps.items())
     }
     tc = train_config(spec.params)
@@ -195,6 +195,25 @@ def _train_and_store(
     result = reg.save(key, config, meta, metrics, tables, arrays)
     (reg.path(key) / "checkpoint.pt").unlink(missing_ok=True)
     return result
+
+
+# (registry folder, run key) -> LoadedRun of a run that later runs of this process train on top of (a chapter's
+# pretraining-world CLIP lends its text tower to every pretrained-head run, over every seed). Rebuilding it
+# loaded its world and tokenised its corpus again for each of them (issue 30: time outside training). A run's
+# key names its code, config and data, so the stored model behind a key never changes; the objectives only
+# read a dependency's model (copy its weights, embed prompts, deep-copy a backbone) and never train it.
+_DEPENDENCIES: dict = {}
+_DEPENDENCIES_KEPT = 4
+
+
+def _dependency(stored: Run, reg: Registry) -> LoadedRun:
+    """:func:`load` of a dependency, once per process (the last few kept)."""
+    key = (str(reg.root), stored.key)
+    if key not in _DEPENDENCIES:
+        while len(_DEPENDENCIES) >= _DEPENDENCIES_KEPT:
+            _DEPENDENCIES.pop(next(iter(_DEPENDENCIES)))
+        _DEPENDENCIES[key] = load(stored, reg)
+    return _DEPENDENCIES[key]
 
 
 def extra_means(history: list[dict]) -> dict:

@@ -125,3 +125,31 @@ def test_tokenizer_cleaning_shortcut_equals_open_clips_on_world_captions_and_cra
     ]
     texts = list(dict.fromkeys(list(world.train.captions) + crafted))
     assert [_clean_lower(module, t) for t in texts] == [module._clean_lower(t) for t in texts]
+
+
+def test_word_memo_tokenizer_gives_open_clips_ids_on_world_captions_and_crafted_text():
+    """The tokenizer behind Vocabulary keeps each word's BPE ids; every row equals open_clip's own tokenizer's,
+    truncation to the context included, whether a word is new or already memoised."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    from studylib.config import world_config
+    from studylib.models.vocabulary import WordMemoTokenizer, _tokenizer
+    from studylib.world_store import cached_world
+
+    world = cached_world(world_config({"n_classes": 40, "n_train": 600, "render": "features"}))
+    crafted = [
+        "",
+        "a",
+        "fish &amp; chips, caf\u00e9 cr\u00e8me and \u201ccurly\u201d quotes",
+        "Ã©t\u00e9 mojibake, tab\there, ﬁsh ligature, <b>bold</b>, 3.5 in. 10,000 things!!",
+        " ".join(["photograph"] * 40),  # longer than any context: truncated, the end token last
+        "one two three four five six seven eight nine ten",  # exactly 12 ids with start and end
+    ]
+    texts = list(world.train.captions) + crafted
+    for n in (12, 32, 77):
+        fast = _tokenizer(n)
+        assert isinstance(fast, WordMemoTokenizer)
+        first, again = fast(texts), fast(list(reversed(texts)))  # the second call reads memoised words
+        expected = SimpleTokenizer(context_length=n)(texts)
+        assert torch.equal(first, expected) and torch.equal(again, expected.flip(0))
+        assert first.dtype == torch.long and fast("a tench").shape == (1, n)

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 
 from studylib import metrics as M
@@ -215,6 +216,40 @@ def test_a_run_that_depends_on_a_run(tmp_path, tiny_params):
             registry=reg,
             progress=False,
         )
+
+
+def test_runs_on_top_of_one_dependency_rebuild_it_once_and_leave_it_as_stored(
+    tmp_path, tiny_params, monkeypatch
+):
+    """Every run of a process that trains on top of the same run shares one rebuilt model of it (it was
+    rebuilt, world and vocabulary included, for each), which no dependant changes, and the numbers are those
+    of a process that rebuilt it afresh."""
+    from studylib import pipeline
+
+    monkeypatch.setattr(pipeline, "_DEPENDENCIES", {}, raising=False)
+    calls = []
+    real_load = pipeline.load
+    monkeypatch.setattr(
+        pipeline, "load", lambda stored, reg=None: calls.append(stored.key) or real_load(stored, reg)
+    )
+    clip = RunSpec({**tiny_params, "objective": "clip"}, label="CLIP")
+    dependants = [
+        RunSpec(
+            {**tiny_params, "objective": "clip", "text_tower": tower, "seed": seed}, deps={"text_init": clip}
+        )
+        for tower, seed in (("init", 2), ("frozen", 3), ("init", 4))
+    ]
+    reg = Registry(tmp_path / "shared")
+    shared = [run(spec, registry=reg, progress=False) for spec in dependants]
+    assert calls == [run_key(clip, reg)]  # rebuilt once for all three
+    stored = torch.load(reg.load(calls[0]).path / "model.pt", weights_only=True)
+    kept = pipeline._DEPENDENCIES[(str(reg.root), calls[0])].model.state_dict()
+    assert all(torch.equal(kept[k].cpu(), v) for k, v in stored.items())  # the "init" runs trained copies
+
+    monkeypatch.setattr(pipeline, "_DEPENDENCIES", {})  # a fresh process for the last dependant alone
+    alone = run(dependants[-1], registry=Registry(tmp_path / "alone"), progress=False)
+    assert alone.metrics["top1"] == shared[-1].metrics["top1"]
+    assert np.array_equal(alone.array("logits_photo"), shared[-1].array("logits_photo"))
 
 
 def test_open_world_concepts_are_trained_on_and_never_evaluated(tiny_params):
