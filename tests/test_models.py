@@ -100,30 +100,39 @@ def test_vocabulary_keeps_a_large_corpus_on_disk_for_the_next_process(monkeypatc
     assert np.load(stored).shape == (3, 12)  # rewritten
 
 
-def test_tokenizer_cleaning_shortcut_equals_open_clips_on_world_captions_and_crafted_text():
-    """Plain printable ASCII skips ftfy (a no-op on it); every text cleans exactly as open_clip cleans it."""
+# texts that open_clip's cleaning changes (entities, mojibake, control characters, ligatures, quotes) or keeps
+CRAFTED = [
+    "  A  Photo of a   Tench. ",
+    "fish &amp; chips",
+    "a &lt;b&gt; tag",
+    "caf\u00e9 cr\u00e8me",
+    "Ã©t\u00e9 mojibake",
+    "tab\there",
+    "line\r\nbreak",
+    "\x1b[31mred\x1b[0m",
+    "ﬁsh ligature",
+    "\u201ccurly\u201d quotes",
+    "<b>bold</b>",
+    "",
+]
+
+
+def _world_captions() -> list:
     from studylib.config import world_config
-    from studylib.models.openclip_parts import part
-    from studylib.models.vocabulary import _clean_lower
     from studylib.world_store import cached_world
 
+    return list(
+        cached_world(world_config({"n_classes": 40, "n_train": 600, "render": "features"})).train.captions
+    )
+
+
+def test_tokenizer_cleaning_shortcut_equals_open_clips_on_world_captions_and_crafted_text():
+    """Plain printable ASCII skips ftfy (a no-op on it); every text cleans exactly as open_clip cleans it."""
+    from studylib.models.openclip_parts import part
+    from studylib.models.vocabulary import _clean_lower
+
     module = part("tokenizer")
-    world = cached_world(world_config({"n_classes": 40, "n_train": 600, "render": "features"}))
-    crafted = [
-        "  A  Photo of a   Tench. ",
-        "fish &amp; chips",
-        "a &lt;b&gt; tag",
-        "caf\u00e9 cr\u00e8me",
-        "Ã©t\u00e9 mojibake",
-        "tab\there",
-        "line\r\nbreak",
-        "\x1b[31mred\x1b[0m",
-        "ﬁsh ligature",
-        "\u201ccurly\u201d quotes",
-        "<b>bold</b>",
-        "",
-    ]
-    texts = list(dict.fromkeys(list(world.train.captions) + crafted))
+    texts = list(dict.fromkeys(_world_captions() + CRAFTED))
     assert [_clean_lower(module, t) for t in texts] == [module._clean_lower(t) for t in texts]
 
 
@@ -132,20 +141,14 @@ def test_word_memo_tokenizer_gives_open_clips_ids_on_world_captions_and_crafted_
     truncation to the context included, whether a word is new or already memoised."""
     from open_clip.tokenizer import SimpleTokenizer
 
-    from studylib.config import world_config
     from studylib.models.vocabulary import WordMemoTokenizer, _tokenizer
-    from studylib.world_store import cached_world
 
-    world = cached_world(world_config({"n_classes": 40, "n_train": 600, "render": "features"}))
-    crafted = [
-        "",
-        "a",
-        "fish &amp; chips, caf\u00e9 cr\u00e8me and \u201ccurly\u201d quotes",
-        "Ã©t\u00e9 mojibake, tab\there, ﬁsh ligature, <b>bold</b>, 3.5 in. 10,000 things!!",
+    lengths = [
+        "3.5 in. 10,000 things!!",
         " ".join(["photograph"] * 40),  # longer than any context: truncated, the end token last
         "one two three four five six seven eight nine ten",  # exactly 12 ids with start and end
     ]
-    texts = list(world.train.captions) + crafted
+    texts = _world_captions() + CRAFTED + lengths
     for n in (12, 32, 77):
         fast = _tokenizer(n)
         assert isinstance(fast, WordMemoTokenizer)
