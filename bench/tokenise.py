@@ -2,7 +2,7 @@
 the code stood at each of its four cuts, measured in one run.
 
 Why: in a cold ``make study`` this work runs outside the timed training and evaluation phases, in "analysis
-and other" (issue 30: the study's time outside training). On chapter 2's quick world (20k captions):
+and other" (issue 30: the study's time outside training). On chapter 2's quick world (40k captions):
 
 * one new world: ``Vocabulary(captions + prompts)`` then ``encode(captions)``, as a CLIP run does;
 * then a second world sharing half of its captions (a subset or mixture, as chapters 1 and 2b train on);
