@@ -6,7 +6,11 @@ stages, each timed alone over the whole input (best of ``--repeats``): preparing
 special characters), finding line bounds, then the three loops of one block (:func:`kernels.words`: normalise
 and look every word up; :func:`kernels.mentions`: walk the word trie; :func:`kernels.emit`: negatives, the
 common-word rules, dedupe), and the whole ``match`` for comparison. It says where a faster pass would have to
-come from.
+come from. Two bounds follow: a scan that only maps every byte through the normalisation table and counts
+word ends (no packing, no lookup: any pass that reads every byte does at least this), and numba's import in a
+fresh interpreter; from them, the most captions/s that ``freq count --workers 2`` could reach as a whole
+process on ``bench/freq_process.py``'s 4M captions if every stage but the scan cost what it costs here and two
+workers halved the work.
 
 Run::
 
@@ -17,6 +21,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -51,6 +56,27 @@ def best(fn, repeats: int) -> float:
     return min(times)
 
 
+def scan_bound(buf, bounds, table):
+    """Words in the captions, counted by mapping every byte through ``table``: a lower bound on any pass."""
+    n = 0
+    for k in range(bounds.size - 1):
+        inword = False
+        for i in range(bounds[k], bounds[k + 1]):
+            word = table[buf[i]] > 32
+            n += inword and not word
+            inword = word
+        n += inword
+    return n
+
+
+def numba_import(repeats: int) -> float:
+    """Best wall seconds of ``import numba`` in a fresh interpreter, less a bare interpreter's start."""
+    run = [sys.executable, "-c"]
+    return best(lambda: subprocess.run([*run, "import numba"], check=True), repeats) - best(
+        lambda: subprocess.run([*run, "pass"], check=True), repeats
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="captions (default 1M)")
@@ -80,6 +106,10 @@ def main(argv=None):
         ],
     }
     seconds = {name: best(fn, args.repeats) for name, fn in stages.items()}
+    scan = compiled._numba().njit(nogil=True, boundscheck=False)(scan_bound)
+    scan(views[0], bounds[0], compiled.TABLE)  # compiled before it is timed
+    bound = best(lambda: [scan(v, b, compiled.TABLE) for v, b in zip(views, bounds)], args.repeats)
+    imp = numba_import(args.repeats)
     n_words = sum(int(first[-1]) for _, first in words)
     hits = sum(int((ids[: first[-1]] >= 0).sum()) for ids, first in words)
     lines = [
@@ -94,6 +124,19 @@ def main(argv=None):
         lines.append(
             f"{name:32s} {s:6.3f} s  {len(raw) / s / 1e6:7.0f} MB/s  {args.n / s / 1e6:6.2f}M captions/s{share}"
         )
+    lines.append(
+        f"{'bound: scan only':32s} {bound:6.3f} s  {len(raw) / bound / 1e6:7.0f} MB/s  {args.n / bound / 1e6:6.2f}M "
+        "captions/s  (every byte through the table, word ends counted: no packing, no lookup)"
+    )
+    lines.append(
+        f"bound: import numba              {imp:6.3f} s  (a fresh interpreter, less a bare one's start)"
+    )
+    rest = parts - seconds["words"] + bound  # every stage as measured, the words stage at the scan bound
+    whole = imp + 4 * rest / 2  # bench/freq_process.py's 4M captions, two workers halving the work
+    lines.append(
+        f"ceiling for freq count --workers 2 on 4M captions as a whole process, numba imported and the words stage "
+        f"at the scan bound: {imp:.2f} + 4 x {rest:.3f} / 2 = {whole:.2f} s, {4 / whole:.2f}M captions/s"
+    )
     publish(lines, args.out)
 
 
