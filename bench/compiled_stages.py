@@ -9,8 +9,8 @@ common-word rules, dedupe), and the whole ``match`` for comparison. It says wher
 come from. Two bounds follow: a scan that only maps every byte through the normalisation table and counts
 word ends (no packing, no lookup: any pass that reads every byte does at least this), and numba's import in a
 fresh interpreter; from them, the most captions/s that ``freq count --workers 2`` could reach as a whole
-process on ``bench/freq_process.py``'s 4M captions if every stage but the scan cost what it costs here and two
-workers halved the work.
+process on ``bench/freq_process.py``'s 4M captions if the words stage ran at the scan's speed, every other
+stage cost what it costs here and two workers halved the work, with no other cost.
 
 Run::
 
@@ -133,9 +133,8 @@ def main(argv=None):
     )
     # every stage as measured, the words stage at the scan bound, per million captions
     rest = (parts - seconds["words"] + bound) * 1e6 / args.n
-    whole = (
-        imp + 4 * rest / 2
-    )  # bench/freq_process.py's 4M captions, two workers halving the work, nothing else
+    # bench/freq_process.py's 4M captions, two workers halving the work, nothing else
+    whole = imp + 4 * rest / 2
     lines.append(
         f"ceiling for freq count --workers 2 on 4M captions as a whole process, numba imported, the words stage "
         f"at the scan bound, two workers halving the work and no other cost (Python, reading): {imp:.2f} + 4 x "
